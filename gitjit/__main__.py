@@ -1,0 +1,3 @@
+from gitjit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""The ``jit`` / ``git-jit`` command line: a thin adapter over ``gitjit.api``.
+
+``main(argv) -> int`` never raises: a GitjitError becomes its documented exit code and
+message (or ``{"error": ...}`` under ``--json``); anything unexpected is reported in one
+line (set ``JIT_DEBUG=1`` for the traceback) with exit 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import GitjitError, UsageError
+from .core import Env, report_error, wants_json
+
+__all__ = ["main", "cli"]
+
+
+class LazyGroup(click.Group):
+    """Subcommand modules are imported only when the command runs: ``jit --version`` stays cheap."""
+
+    lazy = {
+        "issue": ("issue", "issue"),
+        "dep": ("dep", "dep"),
+        "gate": ("gate", "gate"),
+        "registry": ("gate", "registry"),
+        "query": ("query", "query"),
+        "graph": ("graph", "graph"),
+        "events": ("events", "events"),
+        "status": ("misc", "status"),
+        "init": ("misc", "init"),
+        "merge-driver": ("misc", "merge_driver"),
+        "config": ("misc", "config"),
+        "demo": ("demo", "demo"),
+    }
+    aliases = {"dependency": "dep", "list": "issue"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        name = self.aliases.get(name, name)
+        if name in self.lazy:
+            mod, attr = self.lazy[name]
+            import importlib
+
+            return getattr(importlib.import_module(f"gitjit.cli.{mod}"), attr)  # type: ignore[no-any-return]
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="jit")
+@click.option("--repo", metavar="PATH", help="Repository to use (default: found from the current directory; env JIT_REPO).")
+@click.option("--by", "actor", metavar="ACTOR", help="Who is acting (env JIT_ACTOR; default: git user.name <user.email>).")
+@click.option("--json", "json_", is_flag=True, help="JSON output for every command.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the essential value (e.g. a new issue's id).")
+@click.pass_context
+def cli(ctx: click.Context, repo: str | None, actor: str | None, json_: bool, quiet: bool) -> None:
+    """gitjit: a git-native issue tracker that AI agents coordinate through.
+
+    Issues, dependencies, gates and claims live on refs/jit/* of the git repository
+    you run it in; nothing touches your working tree.
+
+    \b
+    Example:
+      jit init
+      jit issue create -t "Implement parser" -p high
+      jit query ready --json
+    """
+    e = ctx.ensure_object(Env)
+    if repo:
+        e.repo = repo
+    if actor:
+        e.actor = actor
+    if json_:
+        e.json = True
+    if quiet:
+        e.quiet = True
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = wants_json(args)
+    try:
+        rv = cli.main(args=args, prog_name="jit", standalone_mode=False, obj=Env())
+        return rv if isinstance(rv, int) else 0
+    except GitjitError as e:
+        return report_error(e, as_json)
+    except click.exceptions.NoSuchOption as e:
+        return report_error(UsageError(e.format_message(), hint="see 'jit --help'"), as_json)
+    except click.exceptions.UsageError as e:
+        cmd = e.ctx.command_path if e.ctx else "jit"
+        return report_error(UsageError(e.format_message(), hint=f"see '{cmd} --help'"), as_json)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+    except click.exceptions.ClickException as e:
+        return report_error(UsageError(e.format_message()), as_json)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: never a traceback for users
+        if os.environ.get("JIT_DEBUG"):
+            raise
+        err = GitjitError(f"internal error: {type(e).__name__}: {e}",
+                          hint="this is a bug in gitjit; rerun with JIT_DEBUG=1 for the traceback")
+        return report_error(err, as_json)

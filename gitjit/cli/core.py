@@ -1,0 +1,137 @@
+"""Shared CLI plumbing: the context object, output options, printing and error reporting.
+
+The CLI is the only layer that reads the environment, prints, or picks exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..errors import GitjitError, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Env:
+    """What every command needs: where the repository is, who acts, and how to print."""
+
+    def __init__(self) -> None:
+        self.repo: str | None = os.environ.get("JIT_REPO") or None
+        self.actor: str | None = os.environ.get("JIT_ACTOR") or None
+        self.json = False
+        self.quiet = os.environ.get("JIT_QUIET", "") not in ("", "0")
+        self._tracker: Any = None
+
+    @property
+    def tracker(self) -> Any:
+        if self._tracker is None:
+            from ..api import Tracker
+
+            self._tracker = Tracker(self.repo, actor=self.actor)
+        return self._tracker
+
+    def flush_warnings(self) -> None:
+        if self._tracker is not None:
+            for w in self._tracker.warnings:
+                click.echo(f"warning: {w}", err=True)
+            self._tracker.warnings.clear()
+
+
+def env() -> Env:
+    return click.get_current_context().find_object(Env)  # type: ignore[return-value]
+
+
+def _set_json(ctx: click.Context, _p: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(Env).json = True  # type: ignore[union-attr]
+
+
+def _set_quiet(ctx: click.Context, _p: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(Env).quiet = True  # type: ignore[union-attr]
+
+
+def output_options(f: F) -> F:
+    """``--json`` and ``-q/--quiet`` on every command (they also work before the command name)."""
+    f = click.option("--json", "json_", is_flag=True, expose_value=False, callback=_set_json,
+                     is_eager=True, help="Print JSON (errors too, as {\"error\": {...}}).")(f)
+    f = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
+                     help="Print only the essential value (e.g. the new id).")(f)
+    return f
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False)
+
+
+def emit(data: Any, human: Callable[[], None] | str | None = None, *, quiet: str | None = None) -> None:
+    """Print ``data`` as JSON under --json; else the quiet value under -q; else the human form."""
+    e = env()
+    e.flush_warnings()
+    if e.json:
+        click.echo(dump(data))
+    elif e.quiet and quiet is not None:
+        click.echo(quiet)
+    elif callable(human):
+        human()
+    elif human is not None:
+        click.echo(human)
+
+
+def parse_kv(values: tuple[str, ...], what: str = "--context") -> dict[str, Any]:
+    """``k=v`` pairs; a value that parses as a JSON array, object, number, boolean or null is stored
+    as that JSON value (``tags=["build","test"]``), anything else as the string."""
+    out: dict[str, Any] = {}
+    for item in values:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise UsageError(f"{what} {item!r} is not key=value", hint=f"e.g. {what} tags='[\"build\"]'")
+        val: Any = v
+        s = v.strip()
+        if s[:1] in "[{" or s in ("true", "false", "null") or _is_number(s):
+            try:
+                val = json.loads(s)
+            except (ValueError, RecursionError):
+                val = v
+        out[k.strip()] = val
+    return out
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return bool(s) and s.lower() not in ("nan", "inf", "-inf", "infinity", "+inf")
+
+
+def split_commas(values: tuple[str, ...]) -> list[str]:
+    return [p.strip() for v in values for p in v.split(",") if p.strip()]
+
+
+def report_error(err: GitjitError, as_json: bool) -> int:
+    if as_json:
+        click.echo(dump({"error": err.to_dict()}))
+    else:
+        click.echo(f"error: {err.message}", err=True)
+        if err.hint:
+            click.echo(f"hint: {err.hint}", err=True)
+    return err.exit_code
+
+
+def wants_json(argv: list[str]) -> bool:
+    return "--json" in argv or os.environ.get("JIT_JSON", "") not in ("", "0")
+
+
+def stdout_is_closed() -> bool:
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, OSError):
+        return True
+    return False

@@ -1,0 +1,57 @@
+"""``jit events tail|query``: the event log, gathered from every ref."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from . import render
+from .core import emit, env, output_options
+
+
+@click.group()
+def events() -> None:
+    """The event log (every change is an event on some ref)."""
+
+
+def _print(evs: list[dict]) -> None:
+    e = env()
+    e.flush_warnings()
+    if e.json:
+        click.echo(json.dumps(evs, indent=2, ensure_ascii=False))
+    else:
+        for ev in evs:
+            click.echo(render.event_line(ev))
+
+
+@events.command()
+@click.option("-n", "--n", "n", type=click.IntRange(min=0), default=20, show_default=True)
+@output_options
+def tail(n: int) -> None:
+    """The last N events, oldest first. --json prints a JSON array of events.
+
+    \b
+    Example:
+      jit events tail -n 20
+    """
+    _print(env().tracker.events(limit=n))
+
+
+@events.command("query")
+@click.option("-e", "--event-type", "event_type")
+@click.option("-i", "--issue", "--issue-id", "issue")
+@click.option("--since", help="ISO 8601 time (UTC if no offset).")
+@click.option("-l", "--limit", type=click.IntRange(min=0), default=None)
+@output_options
+def query_(event_type: str | None, issue: str | None, since: str | None, limit: int | None) -> None:
+    """Events filtered by type, issue (any unique prefix) and time; with --limit the newest N.
+
+    \b
+    Example:
+      jit events query --event-type gate_passed --limit 10
+    """
+    _print(env().tracker.events(event_type=event_type, issue=issue, since=since, limit=limit))
+
+
+_ = emit

@@ -1,0 +1,172 @@
+"""``jit registry …`` (gate definitions) and ``jit gate …`` (gates on issues)."""
+
+from __future__ import annotations
+
+import click
+
+from .core import emit, env, output_options, split_commas
+
+
+@click.group()
+def registry() -> None:
+    """Gate definitions shared through the repository (checker commands stay local)."""
+
+
+@registry.command()
+@click.argument("key")
+@click.option("-t", "--title", required=True)
+@click.option("-d", "--desc", "--description", "desc", default="")
+@click.option("-a", "--auto", "mode", flag_value="auto", help="Checked by a command.")
+@click.option("--manual", "mode", flag_value="manual", default=True, help="Attested by a person or agent (default).")
+@click.option("--stage", type=click.Choice(["precheck", "postcheck"]), default="postcheck", show_default=True,
+              help="precheck gates block starting; postcheck gates block done.")
+@click.option("--command", "command", help="Checker command, kept in this clone's git config only.")
+@output_options
+def add(key: str, title: str, desc: str, mode: str, stage: str, command: str | None) -> None:
+    """Define gate KEY.
+
+    \b
+    Example:
+      jit registry add unit-tests --title "Unit Tests" --auto --command "pytest -q"
+      jit registry add review --title "Code Review"
+    """
+    data = env().tracker.registry_add(key, title=title, description=desc, mode=mode, stage=stage, command=command)
+    emit(data, f"Defined gate {key} ({data['mode']}, {data['stage']})", quiet=key)
+
+
+@registry.command("list")
+@output_options
+def list_() -> None:
+    """List gate definitions.
+
+    \b
+    Example:
+      jit registry list --json
+    """
+    data = env().tracker.registry_list()
+
+    def human() -> None:
+        if not data["gates"]:
+            click.echo("No gates defined.")
+        for g in data["gates"]:
+            cmd = f"  [{g['command']}]" if g["command"] else ""
+            click.echo(f"{g['key']:<20} {g['mode']:<7} {g['stage']:<10} {g['title']}{cmd}")
+
+    emit(data, human, quiet="\n".join(g["key"] for g in data["gates"]))
+
+
+@registry.command()
+@click.argument("key")
+@output_options
+def show(key: str) -> None:
+    """Show one gate definition and where its checker command comes from.
+
+    \b
+    Example:
+      jit registry show unit-tests
+    """
+    data = env().tracker.registry_show(key)
+    emit(data, "\n".join(f"{k}: {v}" for k, v in data.items()), quiet=key)
+
+
+@registry.command()
+@click.argument("key")
+@output_options
+def remove(key: str) -> None:
+    """Remove gate KEY's definition (issues that require it keep the requirement).
+
+    \b
+    Example:
+      jit registry remove unit-tests
+    """
+    data = env().tracker.registry_remove(key)
+    emit(data, f"Removed gate {key}", quiet=key)
+
+
+@click.group()
+def gate() -> None:
+    """Gates required by issues: add, pass, fail, run."""
+
+
+@gate.command("add")
+@click.argument("issue_id")
+@click.argument("keys", nargs=-1, required=True)
+@output_options
+def gate_add(issue_id: str, keys: tuple[str, ...]) -> None:
+    """Require gates on an issue.
+
+    \b
+    Example:
+      jit gate add 3f1c unit-tests review
+    """
+    data = env().tracker.gate_add(issue_id, split_commas(keys))
+    emit(data, f"Issue {data['issue_id'][:8]} requires {', '.join(data['added']) or 'nothing new'}",
+         quiet=data["issue_id"])
+
+
+@gate.command("remove")
+@click.argument("issue_id")
+@click.argument("key")
+@output_options
+def gate_remove(issue_id: str, key: str) -> None:
+    """Stop requiring a gate on an issue.
+
+    \b
+    Example:
+      jit gate remove 3f1c review
+    """
+    data = env().tracker.gate_remove(issue_id, key)
+    emit(data, f"Issue {data['issue_id'][:8]} no longer requires {key}", quiet=data["issue_id"])
+
+
+def _gate_set(issue_id: str, key: str, passed: bool, by: str | None, reason: str | None) -> None:
+    data = env().tracker.gate_set(issue_id, key, passed, by=by, reason=reason)
+    emit(data, f"Gate {key} {data['status']} on {data['issue_id'][:8]} by {data['by']}", quiet=data["status"])
+
+
+@gate.command("pass")
+@click.argument("issue_id")
+@click.argument("key")
+@click.option("-b", "--by", "by", help="Who attests the pass (default: the acting identity).")
+@output_options
+def gate_pass(issue_id: str, key: str, by: str | None) -> None:
+    """Record that gate KEY passed on an issue.
+
+    \b
+    Example:
+      jit gate pass 3f1c review --by human:tech-lead
+    """
+    _gate_set(issue_id, key, True, by, None)
+
+
+@gate.command("fail")
+@click.argument("issue_id")
+@click.argument("key")
+@click.option("-b", "--by", "by")
+@click.option("--reason")
+@output_options
+def gate_fail(issue_id: str, key: str, by: str | None, reason: str | None) -> None:
+    """Record that gate KEY failed on an issue.
+
+    \b
+    Example:
+      jit gate fail 3f1c unit-tests --by ci:github-actions --reason "2 tests failed"
+    """
+    _gate_set(issue_id, key, False, by, reason)
+
+
+@gate.command("run")
+@click.argument("issue_id")
+@click.argument("key")
+@click.option("-b", "--by", "by")
+@click.option("--timeout", type=float, default=600, show_default=True)
+@output_options
+def gate_run(issue_id: str, key: str, by: str | None, timeout: float) -> None:
+    """Run gate KEY's checker command (local configuration only) and record the result.
+
+    \b
+    Example:
+      jit gate run 3f1c unit-tests
+    """
+    data = env().tracker.gate_run(issue_id, key, by=by, timeout=timeout)
+    emit(data, f"Gate {key} passed on {data['issue_id'][:8]}", quiet=data["status"])

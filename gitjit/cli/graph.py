@@ -1,0 +1,127 @@
+"""``jit graph …``: the dependency graph as trees, lists and exports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import render
+from .core import emit, env, output_options
+
+
+@click.group()
+def graph() -> None:
+    """Look at the dependency graph."""
+
+
+@graph.command()
+@click.argument("issue_id", required=False)
+@output_options
+def show(issue_id: str | None) -> None:
+    """Draw the dependency tree under ISSUE_ID (or every tree, from the issues nothing depends on).
+
+    \b
+    Example:
+      jit graph show $EPIC
+    """
+    data = env().tracker.graph_tree(issue_id)
+
+    def human() -> None:
+        if not data["trees"]:
+            click.echo("No issues.")
+        render.tree(data["trees"])
+        for b in data["broken_edges"]:
+            click.echo(f"warning: edge {b['from'][:8]} -> {b['to'][:8]} ignored (it closed a cycle)", err=True)
+
+    emit(data, human)
+
+
+@graph.command()
+@click.argument("issue_id")
+@click.option("--direct", is_flag=True, help="Only direct dependencies.")
+@output_options
+def deps(issue_id: str, direct: bool) -> None:
+    """What ISSUE_ID depends on (transitively unless --direct).
+
+    \b
+    Example:
+      jit graph deps $EPIC
+    """
+    data = env().tracker.graph_deps(issue_id, transitive=not direct)
+    emit(data, lambda: render.issue_list(data, "No dependencies."), quiet="\n".join(i["id"] for i in data["issues"]))
+
+
+@graph.command()
+@click.argument("issue_id")
+@output_options
+def downstream(issue_id: str) -> None:
+    """What depends on ISSUE_ID, transitively.
+
+    \b
+    Example:
+      jit graph downstream $TASK1
+    """
+    data = env().tracker.graph_downstream(issue_id)
+    emit(data, lambda: render.issue_list(data, "Nothing depends on it."),
+         quiet="\n".join(i["id"] for i in data["issues"]))
+
+
+@graph.command()
+@output_options
+def roots() -> None:
+    """Issues with no dependencies.
+
+    \b
+    Example:
+      jit graph roots
+    """
+    data = env().tracker.graph_roots()
+    emit(data, lambda: render.issue_list(data), quiet="\n".join(i["id"] for i in data["issues"]))
+
+
+def _dot(g: dict[str, Any]) -> str:
+    lines = ["digraph jit {", "  rankdir=LR;"]
+    for n in g["nodes"]:
+        label = f"{n['short_id']}\\n{n['title']}".replace('"', '\\"')
+        lines.append(f'  "{n["id"]}" [label="{label}", tooltip="{n["state"]}"];')
+    for e in g["edges"]:
+        lines.append(f'  "{e["from"]}" -> "{e["to"]}";')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid(g: dict[str, Any]) -> str:
+    lines = ["graph LR"]
+    for n in g["nodes"]:
+        title = n["title"].replace('"', "#quot;")
+        lines.append(f'  {n["short_id"]}["{title} ({n["state"]})"]')
+    for e in g["edges"]:
+        lines.append(f"  {e['from'][:8]} --> {e['to'][:8]}")
+    return "\n".join(lines) + "\n"
+
+
+@graph.command()
+@click.option("-f", "--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@output_options
+def export(fmt: str, output: str | None) -> None:
+    """Export the whole graph (edges point from dependent to dependency).
+
+    \b
+    Example:
+      jit graph export --format mermaid -o graph.mmd
+    """
+    e = env()
+    g = e.tracker.graph_export()
+    text = json.dumps(g, indent=2, ensure_ascii=False) + "\n" if fmt == "json" or e.json else (
+        _dot(g) if fmt == "dot" else _mermaid(g))
+    if output:
+        Path(output).write_text(text)
+        emit({"written": output, "format": fmt, "nodes": len(g["nodes"]), "edges": len(g["edges"])},
+             f"Wrote {output} ({len(g['nodes'])} nodes, {len(g['edges'])} edges)")
+    else:
+        e.flush_warnings()
+        click.echo(text, nl=False)

@@ -1,0 +1,239 @@
+"""``jit issue …``: create, list, show, update, search, delete, assign, claim, release."""
+
+from __future__ import annotations
+
+import click
+
+from . import render
+from .core import emit, env, output_options, parse_kv, split_commas
+
+PRIORITIES = click.Choice(["low", "normal", "high", "critical"], case_sensitive=False)
+
+
+@click.group()
+def issue() -> None:
+    """Create, read, change and claim issues."""
+
+
+@issue.command()
+@click.argument("title_arg", required=False, metavar="[TITLE]")
+@click.option("-t", "--title", help="One-line title.")
+@click.option("-d", "--desc", "--description", "desc", default="", help="Longer description.")
+@click.option("-p", "--priority", default="normal", show_default=True, help="low|normal|high|critical")
+@click.option("-g", "--gate", "gates", multiple=True, help="Required gate keys (repeat or comma-separate).")
+@click.option("--context", "context", multiple=True, metavar="K=V", help="Context entry; JSON values allowed.")
+@click.option("-l", "--label", "labels", multiple=True, metavar="NS:VALUE", help="Label (repeatable).")
+@output_options
+def create(title_arg: str | None, title: str | None, desc: str, priority: str, gates: tuple[str, ...],
+           context: tuple[str, ...], labels: tuple[str, ...]) -> None:
+    """Create an issue. Prints "Created issue: <id>" (the bare id with -q).
+
+    \b
+    Example:
+      jit issue create -t "Add login" -p high --gate review --label type:task
+      ID=$(jit issue create -q -t "Add login")
+    """
+    from ..errors import UsageError
+
+    if title and title_arg:
+        raise UsageError("give the title once: either as an argument or with -t/--title")
+    t = title if title is not None else title_arg
+    if t is None:
+        raise UsageError("missing title", hint='jit issue create -t "what needs doing"')
+    data = env().tracker.create_issue(
+        t, description=desc, priority=priority, gates=split_commas(gates), context=parse_kv(context),
+        labels=split_commas(labels),
+    )
+    emit(data, f"Created issue: {data['id']}", quiet=data["id"])
+
+
+@issue.command("list")
+@click.option("-s", "--state")
+@click.option("-a", "--assignee")
+@click.option("-p", "--priority")
+@click.option("-l", "--label", "labels", multiple=True, help="ns:value or ns:* (all must match)")
+@output_options
+def list_(state: str | None, assignee: str | None, priority: str | None, labels: tuple[str, ...]) -> None:
+    """List issues, optionally filtered.
+
+    \b
+    Example:
+      jit issue list --state ready --label team:*
+    """
+    data = env().tracker.list_issues(state=state, assignee=assignee, priority=priority, labels=labels)
+    emit(data, lambda: render.issue_list(data), quiet="\n".join(i["id"] for i in data["issues"]))
+
+
+@issue.command()
+@click.argument("ids", nargs=-1, required=True)
+@output_options
+def show(ids: tuple[str, ...]) -> None:
+    """Show one issue (or several) in full, with gates, blockers, conflicts and linked commits.
+
+    \b
+    Example:
+      jit issue show 3f1c
+    """
+    t = env().tracker
+    items = [t.show(i) for i in ids]
+    data = items[0] if len(items) == 1 else items
+
+    def human() -> None:
+        for n, it in enumerate(items):
+            if n:
+                click.echo("")
+            render.issue_detail(it)
+
+    emit(data, human, quiet="\n".join(i["state"] for i in items))
+
+
+@issue.command()
+@click.argument("issue_id")
+@click.option("-t", "--title")
+@click.option("-d", "--desc", "--description", "desc")
+@click.option("-p", "--priority")
+@click.option("-s", "--state", help="open|ready|in_progress|done|rejected|archived")
+@click.option("--context", "context", multiple=True, metavar="K=V")
+@click.option("--unset-context", "unset", multiple=True, metavar="K")
+@click.option("-l", "--label", "--add-label", "labels", multiple=True)
+@click.option("--remove-label", "remove_labels", multiple=True)
+@output_options
+def update(issue_id: str, title: str | None, desc: str | None, priority: str | None, state: str | None,
+           context: tuple[str, ...], unset: tuple[str, ...], labels: tuple[str, ...],
+           remove_labels: tuple[str, ...]) -> None:
+    """Change fields or the state of an issue. Done is refused until every gate has passed.
+
+    \b
+    Example:
+      jit issue update 3f1c --state done
+      jit issue update 3f1c --context "agent_notes=Remember to update docs"
+    """
+    data = env().tracker.update_issue(
+        issue_id, title=title, description=desc, priority=priority, state=state, context=parse_kv(context),
+        context_unset=unset, labels_add=split_commas(labels), labels_remove=split_commas(remove_labels),
+    )
+    emit(data, f"Updated issue {data['short_id']} ({data['state']})", quiet=data["id"])
+
+
+@issue.command()
+@click.argument("text")
+@output_options
+def search(text: str) -> None:
+    """Find issues whose title, description, labels or id contain TEXT (case-insensitive).
+
+    \b
+    Example:
+      jit issue search login
+    """
+    data = env().tracker.search(text)
+    emit(data, lambda: render.issue_list(data, "No matches."), quiet="\n".join(i["id"] for i in data["issues"]))
+
+
+@issue.command()
+@click.argument("issue_id")
+@output_options
+def delete(issue_id: str) -> None:
+    """Delete an issue (a tombstone event; history stays in git, edges to it stop counting).
+
+    \b
+    Example:
+      jit issue delete 3f1c
+    """
+    data = env().tracker.delete_issue(issue_id)
+    emit(data, f"Deleted issue {data['id']}", quiet=data["id"])
+
+
+@issue.command()
+@click.argument("issue_id")
+@click.argument("assignee")
+@output_options
+def assign(issue_id: str, assignee: str) -> None:
+    """Set the assignee without changing the state.
+
+    \b
+    Example:
+      jit issue assign 3f1c human:alice
+    """
+    data = env().tracker.assign(issue_id, assignee)
+    emit(data, f"Assigned {data['short_id']} to {assignee}", quiet=data["id"])
+
+
+@issue.command()
+@click.argument("issue_id")
+@output_options
+def unassign(issue_id: str) -> None:
+    """Clear the assignee (an issue in progress goes back to the queue).
+
+    \b
+    Example:
+      jit issue unassign 3f1c
+    """
+    data = env().tracker.unassign(issue_id)
+    emit(data, f"Unassigned {data['short_id']}", quiet=data["id"])
+
+
+@issue.command()
+@click.argument("issue_id")
+@click.argument("assignee")
+@click.option("--remote", help="Make the claim real on this hub remote (see docs/sharing.md).")
+@output_options
+def claim(issue_id: str, assignee: str, remote: str | None) -> None:
+    """Atomically claim a ready issue for ASSIGNEE (exit 7 if someone else holds it).
+
+    \b
+    Example:
+      jit issue claim 3f1c agent:worker-1
+    """
+    t = env().tracker
+    data = t.claim(issue_id, assignee) if remote is None else t.claim(issue_id, assignee, remote=remote)
+    emit(data, f"Claimed issue {data['id']} for {assignee}", quiet=data["id"])
+
+
+@issue.command("claim-next")
+@click.argument("assignee_arg", required=False, metavar="[ASSIGNEE]")
+@click.option("--to", "to", help="The assignee (same as the argument).")
+@click.option("-f", "--filter", "filter_", help='e.g. "priority:high|critical", "label:team:*", "tag:gpu"')
+@click.option("--remote", help="Make the claim real on this hub remote (see docs/sharing.md).")
+@output_options
+def claim_next(assignee_arg: str | None, to: str | None, filter_: str | None, remote: str | None) -> None:
+    """Claim the highest-priority, oldest ready issue; prints its id (exit 8 when there is none).
+
+    \b
+    Example:
+      ID=$(jit issue claim-next agent:worker-1 --filter "priority:high|critical")
+    """
+    from ..errors import UsageError
+
+    if assignee_arg and to and assignee_arg != to:
+        raise UsageError("give the assignee once (argument or --to)")
+    who = assignee_arg or to
+    if not who:
+        raise UsageError("missing assignee", hint="jit issue claim-next agent:worker-1")
+    t = env().tracker
+    kw = {"filter": filter_}
+    if remote is not None:
+        kw["remote"] = remote
+    data = t.claim_next(who, **kw)
+
+    def human() -> None:
+        click.echo(data["id"])
+        click.echo(f"Claimed issue {data['id']} ({data['title']}) for {who}", err=True)
+
+    emit(data, human, quiet=data["id"])
+
+
+@issue.command()
+@click.argument("issue_id")
+@click.argument("reason")
+@click.option("--remote", help="Publish the release on this hub remote.")
+@output_options
+def release(issue_id: str, reason: str, remote: str | None) -> None:
+    """Give a claimed issue back to the queue, saying why.
+
+    \b
+    Example:
+      jit issue release 3f1c timeout
+    """
+    t = env().tracker
+    data = t.release(issue_id, reason) if remote is None else t.release(issue_id, reason, remote=remote)
+    emit(data, f"Released issue {data['id']} ({reason})", quiet=data["id"])

@@ -1,0 +1,90 @@
+"""``jit init``, ``jit status``, ``jit config``, ``jit merge-driver``."""
+
+from __future__ import annotations
+
+import click
+
+from . import render
+from .core import emit, env, output_options
+
+
+@click.command()
+@output_options
+def init() -> None:
+    """Prepare this repository for jit (idempotent): config, reflogs, merge driver.
+
+    \b
+    Example:
+      jit init
+    """
+    data = env().tracker.init()
+    emit(data, f"Initialized jit in {data['repository']}" + (
+        f" ({', '.join(data['changed'])})" if data["changed"] else " (already set up)"))
+
+
+@click.command()
+@output_options
+def status() -> None:
+    """Counts per state, blocked work, recent completions, who holds what, and conflicts.
+
+    \b
+    Example:
+      jit status --json
+    """
+    data = env().tracker.status()
+    emit(data, lambda: render.status(data))
+
+
+@click.command("merge-driver", hidden=False)
+@click.argument("base")
+@click.argument("ours")
+@click.argument("theirs")
+@click.argument("path", required=False, default="")
+def merge_driver(base: str, ours: str, theirs: str, path: str) -> int:
+    """Git merge driver for events.jsonl (registered by 'jit init'): unites both event logs into OURS.
+
+    \b
+    Example (git calls it):
+      jit merge-driver %O %A %B %P
+    """
+    from ..mergedriver import merge_files
+
+    return merge_files(base, ours, theirs, path)
+
+
+@click.group()
+def config() -> None:
+    """Local jit settings (stored in this clone's git config under jit.*)."""
+
+
+@config.command("get")
+@click.argument("key")
+@output_options
+def config_get(key: str) -> None:
+    """Print a setting.
+
+    \b
+    Example:
+      jit config get hub
+    """
+    v = env().tracker.git.config_get(f"jit.{key}")
+    emit({"key": key, "value": v}, v if v is not None else "", quiet=v or "")
+
+
+@config.command("set")
+@click.argument("key")
+@click.argument("value")
+@output_options
+def config_set(key: str, value: str) -> None:
+    """Set a setting (e.g. hub: the remote that decides claims).
+
+    \b
+    Example:
+      jit config set hub origin
+    """
+    from ..errors import UsageError
+
+    if not key.replace("-", "").replace("_", "").isalnum():
+        raise UsageError(f"invalid setting name {key!r}")
+    env().tracker.git.config_set(f"jit.{key}", value)
+    emit({"key": key, "value": value}, f"{key} = {value}", quiet=value)

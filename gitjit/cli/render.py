@@ -1,0 +1,99 @@
+"""Human-readable renderings of the JSON shapes (the JSON is the contract; these are for people)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+
+def issue_line(i: dict[str, Any]) -> str:
+    who = f"  @{i['assignee']}" if i.get("assignee") else ""
+    return f"{i['short_id']}  {i['state']:<11} {i['priority']:<8} {i['title']}{who}"
+
+
+def issue_list(data: dict[str, Any], empty: str = "No issues.") -> None:
+    if not data["issues"]:
+        click.echo(empty)
+        return
+    for i in data["issues"]:
+        click.echo(issue_line(i))
+        for r in i.get("blocked_reasons") or []:
+            click.echo("      blocked: " + reason(r))
+    click.echo(f"({data['count']} issue{'s' if data['count'] != 1 else ''})")
+
+
+def reason(r: dict[str, Any]) -> str:
+    if r["type"] == "dependency":
+        return f"depends on {r['issue_id'][:8]} {r['title']!r} ({r['state']})"
+    if r["type"] == "gate":
+        return f"gate {r['gate_key']} {r['status']} ({r['stage']})"
+    return f"dependency {r['issue_id']} missing in this clone"
+
+
+def issue_detail(i: dict[str, Any]) -> None:
+    click.echo(f"{i['id']}  {i['title']}")
+    click.echo(f"  state:     {i['state']}")
+    click.echo(f"  priority:  {i['priority']}")
+    click.echo(f"  assignee:  {i['assignee'] or '-'}")
+    if i.get("labels"):
+        click.echo(f"  labels:    {', '.join(i['labels'])}")
+    if i.get("dependencies"):
+        click.echo(f"  depends on: {', '.join(d[:8] for d in i['dependencies'])}")
+    for g in i.get("gates") or []:
+        by = f" by {g['by']}" if g.get("by") else ""
+        click.echo(f"  gate {g['key']}: {g['status']}{by} ({g['mode']}, {g['stage']})")
+    for k, v in (i.get("context") or {}).items():
+        click.echo(f"  context {k} = {v}")
+    for r in i.get("blocked_reasons") or []:
+        click.echo(f"  blocked: {reason(r)}")
+    for c in i.get("conflicts") or []:
+        click.echo(f"  CONFLICT ({c['type']}): {c['detail']}")
+    for c in i.get("commits") or []:
+        click.echo(f"  commit {c}")
+    click.echo(f"  created:   {i['created_at']} by {i.get('created_by') or '?'}")
+    click.echo(f"  updated:   {i['updated_at']}")
+    if i.get("description"):
+        click.echo("")
+        for line in i["description"].splitlines():
+            click.echo("  " + line)
+
+
+def tree(nodes: list[dict[str, Any]], prefix: str = "") -> None:
+    for n, node in enumerate(nodes):
+        last = n == len(nodes) - 1
+        branch = ("└── " if last else "├── ") if prefix or node.get("_child") else ""
+        mark = " (see above)" if node.get("repeated") else ""
+        click.echo(f"{prefix}{branch}{node['short_id']} [{node['state']}] {node['title']}{mark}")
+        kids = [{**k, "_child": True} for k in node.get("children", [])]
+        ext = ("    " if last else "│   ") if (prefix or node.get("_child")) else ""
+        tree(kids, prefix + ext)
+
+
+def status(s: dict[str, Any]) -> None:
+    click.echo(
+        f"Open: {s['open']}  Ready: {s['ready']}  In Progress: {s['in_progress']}  "
+        f"Blocked: {s['blocked']}  Done: {s['done']}  Rejected: {s['rejected']}  Archived: {s['archived']}"
+        f"  (total {s['total']})"
+    )
+    if s["recent_completions"]:
+        click.echo("\nRecent completions:")
+        for c in s["recent_completions"]:
+            click.echo(f"  - {c['title']} ({c['id'][:8]}, {c['completed_at']})")
+    if s["assignments"]:
+        click.echo("\nAssignments:")
+        for who, items in sorted(s["assignments"].items()):
+            click.echo(f"  {who}")
+            for it in items:
+                click.echo(f"    - {it['id'][:8]} | {it['title']} [{it['state']}]")
+    if s["conflicts"]:
+        click.echo("\nConflicts:")
+        for c in s["conflicts"]:
+            click.echo(f"  - {c['issue_id'][:8]} {c['type']}: {c['detail']}")
+
+
+def event_line(e: dict[str, Any]) -> str:
+    extra = {k: v for k, v in e.items() if k not in ("id", "type", "issue_id", "timestamp", "actor", "clock")}
+    bits = " ".join(f"{k}={v}" for k, v in extra.items() if v not in (None, "", [], {}))
+    iid = (e.get("issue_id") or e.get("gate_key") or "")[:12]
+    return f"{e['timestamp']}  {e['type']:<22} {iid:<12} {e['actor']}  {bits}".rstrip()

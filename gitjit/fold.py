@@ -1,0 +1,229 @@
+"""Events in, state out: the deterministic fold, and the event documents it reads.
+
+Pure logic (no git, no I/O). The state of an issue is a function of the *set* of its
+events: they are ordered by ``(clock, id)`` and applied in that order, so two clones
+holding the same events compute the same state whatever order the events arrived in.
+That is the whole convergence argument; ``merge.py`` only unites sets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from pydantic import ValidationError as PydanticValidationError
+
+from .errors import ValidationError
+from .model import (
+    LIMITS, Conflict, Event, GateDef, GateState, GateStatus, IssueState, canonical_json,
+)
+
+__all__ = ["parse_events", "serialize_events", "union_events", "fold_issue", "fold_gate", "BASE_OF"]
+
+#: effective state named in a state event -> stored base state ("ready" is derived, so it is stored as open)
+BASE_OF = {
+    "open": "open", "ready": "open", "in_progress": "in_progress",
+    "done": "done", "rejected": "rejected", "archived": "archived",
+}
+
+
+def parse_events(blob: bytes, *, where: str = "document") -> list[Event]:
+    """Parse an ``events.jsonl`` document, enforcing the size limits and the schema.
+
+    Raises ``ValidationError`` naming the line; never anything else, whatever the bytes.
+    """
+    if len(blob) > LIMITS["events_blob"]:
+        raise ValidationError(f"{where}: {len(blob)} bytes, over the {LIMITS['events_blob']}-byte limit")
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValidationError(f"{where}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    events: list[Event] = []
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        if len(line) > LIMITS["event_line"]:
+            raise ValidationError(f"{where}: line {n} is over the {LIMITS['event_line']}-byte limit")
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError) as e:
+            raise ValidationError(f"{where}: line {n} is not JSON ({str(e)[:80]})") from None
+        if not isinstance(obj, dict):
+            raise ValidationError(f"{where}: line {n} is not a JSON object")
+        try:
+            events.append(Event.model_validate(obj))
+        except PydanticValidationError as e:
+            first = e.errors()[0]
+            loc = ".".join(str(x) for x in first.get("loc", ()))
+            raise ValidationError(f"{where}: line {n}: {loc}: {first.get('msg')}") from None
+        if len(events) > LIMITS["events"]:
+            raise ValidationError(f"{where}: more than {LIMITS['events']} events")
+    return events
+
+
+def serialize_events(events: Iterable[Event]) -> bytes:
+    """Canonical document: one canonical JSON line per event, sorted by (clock, id), newline-terminated."""
+    evs = sorted(events, key=Event.sort_key)
+    return "".join(e.to_line() + "\n" for e in evs).encode("utf-8")
+
+
+def union_events(*sides: Iterable[Event]) -> tuple[list[Event], list[Conflict]]:
+    """Union by event id. Two different events under one id (a forgery or corruption) keep the
+    one whose canonical line sorts first, on every clone alike, and report the other."""
+    by_id: dict[str, Event] = {}
+    conflicts: list[Conflict] = []
+    for side in sides:
+        for e in side:
+            old = by_id.get(e.id)
+            if old is None:
+                by_id[e.id] = e
+            elif old != e:
+                a, b = sorted([old, e], key=lambda x: x.to_line())
+                by_id[e.id] = a
+                conflicts.append(Conflict(type="duplicate_event", event_id=e.id, actor=b.actor,
+                                          detail="two different events carry this id; kept one"))
+    return sorted(by_id.values(), key=Event.sort_key), conflicts
+
+
+def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
+    """Apply events in (clock, id) order. Events for other issues (derived notices stored on this
+    ref for watchers) and derived state notices are skipped; they never change state."""
+    st = IssueState(id=issue_id)
+    created = False
+    for e in sorted(events, key=Event.sort_key):
+        st.event_count += 1
+        st.clock = max(st.clock, e.clock)
+        if e.derived or (e.issue_id is not None and e.issue_id != issue_id):
+            continue
+        t = e.type
+        if t == "commit_linked" and e.commit and e.commit not in st.commits:
+            st.commits.append(e.commit)
+            continue
+        if st.deleted:
+            st.conflicts.append(Conflict(type="edit_after_delete", event_id=e.id, actor=e.actor,
+                                         detail=f"{t} ordered after the delete; ignored",
+                                         timestamp=e.timestamp))
+            continue
+        if t == "issue_created":
+            if created:
+                continue
+            created = True
+            st.title = e.title or ""
+            st.description = e.description or ""
+            st.priority = e.priority or "normal"
+            st.labels = list(dict.fromkeys(e.labels or []))
+            st.context = dict(e.context or {})
+            for k in e.gates or []:
+                st.gates.setdefault(k, GateState(key=k))
+            st.created_at = e.timestamp
+            st.created_by = e.actor
+        elif t == "issue_updated":
+            ch = e.changes or {}
+            if isinstance(ch.get("title"), str):
+                st.title = ch["title"]
+            if isinstance(ch.get("description"), str):
+                st.description = ch["description"]
+            if isinstance(ch.get("priority"), str):
+                st.priority = ch["priority"]
+            for lab in ch.get("labels_add") or []:
+                if isinstance(lab, str) and lab not in st.labels:
+                    st.labels.append(lab)
+            for lab in ch.get("labels_remove") or []:
+                if lab in st.labels:
+                    st.labels.remove(lab)
+            ctx = ch.get("context_set")
+            if isinstance(ctx, dict):
+                st.context.update(ctx)
+            for k in ch.get("context_unset") or []:
+                if isinstance(k, str):
+                    st.context.pop(k, None)
+        elif t == "issue_state_changed":
+            base = BASE_OF.get(e.to or "")
+            if base is not None:
+                st.state = base
+                if base == "done":
+                    st.completed_at = e.timestamp
+        elif t == "issue_claimed":
+            if st.state in ("done", "rejected", "archived"):
+                st.conflicts.append(Conflict(type="claim_after_close", event_id=e.id, actor=e.assignee,
+                                             detail=f"claimed after the issue became {st.state}; "
+                                                    "the claim does not hold",
+                                             timestamp=e.timestamp))
+            elif st.assignee is None or st.assignee == e.assignee:
+                st.assignee = e.assignee
+                st.state = "in_progress"
+                st.claimed_at = e.timestamp
+            else:
+                st.conflicts.append(Conflict(type="claim", event_id=e.id, actor=e.assignee, winner=st.assignee,
+                                             detail=f"{e.assignee} claimed while {st.assignee} held the issue; "
+                                                    f"{st.assignee} keeps it, {e.assignee} should stop",
+                                             timestamp=e.timestamp))
+        elif t == "issue_released":
+            if st.assignee is not None and (e.assignee is None or e.assignee == st.assignee):
+                st.assignee = None
+                st.claimed_at = None
+                if st.state == "in_progress":
+                    st.state = "open"
+        elif t == "issue_assigned":
+            st.assignee = e.assignee
+        elif t == "issue_unassigned":
+            if e.assignee is None or e.assignee == st.assignee:
+                st.assignee = None
+                st.claimed_at = None
+        elif t == "dependency_added":
+            d = e.dependency
+            if d and d != issue_id and d not in st.dependencies:
+                st.dependencies.append(d)
+                st.dep_events[d] = f"{e.timestamp}|{e.id}"
+        elif t == "dependency_removed":
+            d = e.dependency
+            if d in st.dependencies:
+                st.dependencies.remove(d)
+                st.dep_events.pop(d, None)
+        elif t == "gate_added":
+            if e.gate_key:
+                st.gates.setdefault(e.gate_key, GateState(key=e.gate_key))
+        elif t == "gate_removed":
+            st.gates.pop(e.gate_key or "", None)
+        elif t in ("gate_passed", "gate_failed"):
+            if e.gate_key:
+                g = st.gates.setdefault(e.gate_key, GateState(key=e.gate_key))
+                g.status = GateStatus.passed if t == "gate_passed" else GateStatus.failed
+                g.by = e.by or e.actor
+                g.updated_at = e.timestamp
+        elif t == "issue_deleted":
+            st.deleted = True
+        else:
+            continue  # unknown or informational types (issue_completed, lease_renewed, ...) change nothing
+        st.updated_at = e.timestamp
+    return st
+
+
+def fold_gate(key: str, events: Iterable[Event]) -> GateDef:
+    g = GateDef(key=key)
+    for e in sorted(events, key=Event.sort_key):
+        g.clock = max(g.clock, e.clock)
+        if e.type in ("gate_defined", "gate_definition_updated"):
+            if e.type == "gate_defined" and not g.created_at:
+                g.created_at = e.timestamp
+            g.removed = False
+            if e.title is not None:
+                g.title = e.title
+            if e.description is not None:
+                g.description = e.description
+            if e.mode in ("auto", "manual"):
+                g.mode = e.mode
+            if e.stage in ("precheck", "postcheck"):
+                g.stage = e.stage
+            g.updated_at = e.timestamp
+        elif e.type == "gate_definition_removed":
+            g.removed = True
+            g.updated_at = e.timestamp
+    return g
+
+
+def document_digest(events: Iterable[Event]) -> str:
+    """A stable fingerprint of an event set, used by tests and `jit doctor` to compare clones."""
+    import hashlib
+
+    return hashlib.sha256(canonical_json(sorted(e.id for e in events)).encode()).hexdigest()

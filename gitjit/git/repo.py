@@ -1,0 +1,261 @@
+"""A small interface over pygit2: what the store needs and nothing more.
+
+Writes are compare-and-swap (cf. dulwich's ``set_if_equals`` / ``add_if_new``):
+
+* ``create_ref`` is create-only: ``create_reference(force=False)`` raises ``AlreadyExistsError``.
+* ``swap_ref`` moves a ref only if it still points where the caller read it: pygit2's
+  ``Reference.set_target`` passes the value the ``Reference`` object saw as libgit2's
+  ``current_id`` and fails with ``GIT_EMODIFIED`` under the ref's ``.lock`` if it moved.
+* A held ``<ref>.lock`` raises ``OSError``/``GitError`` at once (libgit2 has no lock wait,
+  unlike git's 100 ms), surfaced here as ``RefLocked`` so the caller can back off and retry.
+
+Nothing here touches the working tree, the index or HEAD.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pygit2
+
+from ..errors import ExternalError, NotFoundError, UsageError
+
+__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "ZERO"]
+
+ZERO = "0" * 40
+_BLOB = pygit2.enums.FileMode.BLOB if hasattr(pygit2, "enums") else pygit2.GIT_FILEMODE_BLOB
+
+
+class CasFailed(Exception):
+    """The ref was not where the caller read it (moved, created or deleted meanwhile)."""
+
+
+class RefLocked(Exception):
+    """Another writer holds the ref's lock file right now."""
+
+
+class BadRef(Exception):
+    """A ref whose target is not a commit carrying the expected file (hostile or corrupt data)."""
+
+
+def open_repo(path: str | os.PathLike[str] | None = None) -> GitRepo:
+    """Find the repository containing ``path`` (default: cwd), walking up like git does."""
+    start = os.fspath(path) if path is not None else os.getcwd()
+    if not os.path.exists(start):
+        raise NotFoundError(f"no such directory: {start}", hint="check --repo / JIT_REPO")
+    found = pygit2.discover_repository(start)
+    if found is None:
+        raise NotFoundError(
+            f"not a git repository (or any parent up to /): {start}",
+            hint="run 'git init' first, or pass --repo PATH",
+        )
+    return GitRepo(found)
+
+
+def _is_lock_error(e: Exception) -> bool:
+    msg = str(e).lower()
+    return "lock" in msg and ("failed to lock" in msg or "locked" in msg or ".lock" in msg)
+
+
+class GitRepo:
+    def __init__(self, git_path: str):
+        cfg_path = Path(git_path) / "config"
+        common = Path(git_path)
+        cd = common / "commondir"
+        if cd.exists():
+            common = (common / cd.read_text().strip()).resolve()
+            cfg_path = common / "config"
+        # libgit2 1.9 cannot open reftable repositories; say so instead of failing obscurely.
+        if cfg_path.exists():
+            text = cfg_path.read_text(errors="replace").lower()
+            if "refstorage" in text and "reftable" in text:
+                raise UsageError(
+                    "this repository stores refs as reftable, which libgit2 (and so gitjit) cannot read yet",
+                    hint="use a repository with the files ref backend (git init --ref-format=files)",
+                )
+            if "objectformat" in text and "sha256" in text:
+                raise UsageError("SHA-256 repositories are not supported yet")
+        try:
+            self.repo = pygit2.Repository(git_path)
+        except pygit2.GitError as e:
+            raise ExternalError(f"cannot open repository at {git_path}: {e}") from None
+        self.git_dir = Path(self.repo.path)
+        self.common_dir = common
+        self.workdir = Path(self.repo.workdir) if self.repo.workdir else None
+        self.is_bare = self.repo.is_bare
+
+    # ------------------------------------------------------------------ config
+
+    def config_get(self, key: str) -> str | None:
+        try:
+            return self.repo.config[key]
+        except KeyError:
+            return None
+
+    def config_get_all(self, key: str) -> list[str]:
+        try:
+            return list(self.repo.config.get_multivar(key))
+        except (KeyError, pygit2.GitError):
+            return []
+
+    def config_set(self, key: str, value: str | bool) -> None:
+        self.repo.config[key] = value
+
+    def config_unset(self, key: str) -> None:
+        try:
+            del self.repo.config[key]
+        except (KeyError, pygit2.GitError):
+            pass
+
+    def config_add_multivar(self, key: str, value: str) -> None:
+        if value not in self.config_get_all(key):
+            self.repo.config.set_multivar(key, "^$", value)
+
+    def identity(self) -> tuple[str | None, str | None]:
+        return self.config_get("user.name"), self.config_get("user.email")
+
+    # ------------------------------------------------------------------ refs
+
+    def tips(self, prefix: str) -> dict[str, str]:
+        """``{refname: target-hex}`` of every direct ref under ``prefix``.
+
+        pygit2 has no prefix iterator (its iterator filters only all/branches/tags), so this
+        walks every ref; symbolic refs are skipped (a jit ref is never symbolic)."""
+        out: dict[str, str] = {}
+        for name in self.repo.references:
+            if not name.startswith(prefix):
+                continue
+            try:
+                ref = self.repo.references.get(name)
+            except (pygit2.GitError, ValueError):
+                continue
+            if ref is None or ref.type != pygit2.enums.ReferenceType.DIRECT:
+                continue
+            out[name] = str(ref.target)
+        return out
+
+    def tip(self, refname: str) -> str | None:
+        try:
+            ref = self.repo.references.get(refname)
+        except (pygit2.GitError, ValueError):
+            return None
+        if ref is None or ref.type != pygit2.enums.ReferenceType.DIRECT:
+            return None
+        return str(ref.target)
+
+    def create_ref(self, refname: str, target: str, message: str) -> None:
+        try:
+            self.repo.create_reference(refname, pygit2.Oid(hex=target), force=False, message=message)
+        except pygit2.AlreadyExistsError:
+            raise CasFailed(refname) from None
+        except (OSError, pygit2.GitError) as e:
+            if _is_lock_error(e):
+                raise RefLocked(refname) from None
+            if "exists" in str(e).lower():
+                raise CasFailed(refname) from None
+            raise
+
+    def swap_ref(self, refname: str, expected: str | None, target: str, message: str) -> None:
+        """Point ``refname`` at ``target`` iff it currently points at ``expected`` (None: absent)."""
+        if expected is None:
+            self.create_ref(refname, target, message)
+            return
+        try:
+            ref = self.repo.references.get(refname)
+            if ref is None or str(ref.target) != expected:
+                raise CasFailed(refname)
+            ref.set_target(pygit2.Oid(hex=target), message)
+        except CasFailed:
+            raise
+        except (OSError, pygit2.GitError) as e:
+            if _is_lock_error(e):
+                raise RefLocked(refname) from None
+            if "does not match" in str(e) or "modified" in str(e).lower():
+                raise CasFailed(refname) from None
+            raise
+
+    def delete_ref(self, refname: str, expected: str) -> None:
+        try:
+            ref = self.repo.references.get(refname)
+            if ref is None or str(ref.target) != expected:
+                raise CasFailed(refname)
+            ref.delete()
+        except CasFailed:
+            raise
+        except (OSError, pygit2.GitError) as e:
+            if _is_lock_error(e):
+                raise RefLocked(refname) from None
+            raise CasFailed(refname) from None
+
+    def pack_refs(self) -> None:
+        self.repo.references.compress()
+
+    # ------------------------------------------------------------------ objects
+
+    def read_file(self, commit_hex: str, name: str) -> bytes:
+        """The blob ``name`` at the root of the tree of commit ``commit_hex``. ``BadRef`` if the
+        object is missing, not a commit, or the tree has no such blob."""
+        try:
+            obj = self.repo.get(commit_hex)
+        except (ValueError, pygit2.GitError) as e:
+            raise BadRef(f"cannot read object {commit_hex}: {e}") from None
+        if obj is None:
+            raise BadRef(f"object {commit_hex} is missing")
+        if not isinstance(obj, pygit2.Commit):
+            raise BadRef(f"points at a {obj.type_str}, not a commit")
+        try:
+            entry = obj.tree[name]
+        except KeyError:
+            raise BadRef(f"commit {commit_hex[:12]} has no {name}") from None
+        blob = self.repo.get(entry.id)
+        if not isinstance(blob, pygit2.Blob):
+            raise BadRef(f"{name} in {commit_hex[:12]} is not a file")
+        return blob.data
+
+    def parents(self, commit_hex: str) -> list[str]:
+        c = self.repo.get(commit_hex)
+        return [str(p) for p in c.parent_ids] if isinstance(c, pygit2.Commit) else []
+
+    def commit_time(self, commit_hex: str) -> int:
+        c = self.repo.get(commit_hex)
+        return int(c.commit_time) if isinstance(c, pygit2.Commit) else 0
+
+    def write_commit(
+        self,
+        files: dict[str, bytes],
+        parents: list[str],
+        message: str,
+        *,
+        author: tuple[str, str],
+        committer: tuple[str, str] | None = None,
+        time: int | None = None,
+    ) -> str:
+        """Write blobs, a flat tree and a commit; touch no ref. Returns the commit id."""
+        tb = self.repo.TreeBuilder()
+        for name, data in sorted(files.items()):
+            tb.insert(name, self.repo.create_blob(data), _BLOB)
+        tree = tb.write()
+        if time is None:
+            a = pygit2.Signature(author[0], author[1])
+            c = pygit2.Signature(*(committer or author))
+        else:
+            a = pygit2.Signature(author[0], author[1], time, 0)
+            c = pygit2.Signature(*(committer or author), time, 0)
+        oid = self.repo.create_commit(None, a, c, message, tree, [pygit2.Oid(hex=p) for p in parents])
+        return str(oid)
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """True if ``ancestor`` is ``descendant`` or reachable from it (pygit2's descendant_of is strict)."""
+        if ancestor == descendant:
+            return True
+        try:
+            return bool(self.repo.descendant_of(pygit2.Oid(hex=descendant), pygit2.Oid(hex=ancestor)))
+        except (pygit2.GitError, ValueError, KeyError):
+            return False
+
+    def has_object(self, hexid: str) -> bool:
+        try:
+            return hexid in self.repo
+        except (ValueError, pygit2.GitError):
+            return False

@@ -1,0 +1,363 @@
+"""The data model: ids, enums, events and the folded state of an issue and a gate.
+
+Pure: no git, no files, no environment. ``Event`` is the only thing ever stored;
+``IssueState`` and ``GateDef`` are computed from events by ``gitjit.fold``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, NewType
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .errors import UsageError
+
+__all__ = [
+    "IssueId", "EventId", "Priority", "State", "GateStatus", "GateMode", "GateStage",
+    "Event", "IssueState", "GateState", "GateDef", "Conflict",
+    "new_issue_id", "new_event_id", "now_ts", "canonical_json",
+    "PRIORITY_RANK", "TERMINAL_STATES", "LIMITS",
+    "check_title", "check_description", "check_label", "check_gate_key", "check_actor",
+    "check_context_key", "check_context_value", "parse_state", "parse_priority",
+]
+
+IssueId = NewType("IssueId", str)
+EventId = NewType("EventId", str)
+
+#: Size limits, documented in docs/storage-format.md. Checked on input and on every document read.
+LIMITS = {
+    "title": 500,             # characters
+    "description": 65_536,    # characters
+    "label": 200,
+    "labels": 100,            # per issue
+    "context_key": 64,
+    "context_value": 16_384,  # bytes of canonical JSON
+    "context_keys": 100,
+    "actor": 200,
+    "reason": 2_000,
+    "gates": 50,              # per issue
+    "dependencies": 1_000,    # per issue
+    "events_blob": 4 * 1024 * 1024,   # bytes of one events.jsonl document
+    "events": 20_000,          # events per issue
+    "event_line": 256 * 1024,  # bytes of one event line
+    "clock_jump": 1_000_000,   # a clock may not run further ahead than this in one event
+}
+
+ISSUE_ID_RE = re.compile(r"^[0-9a-f]{12}$")
+EVENT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+GATE_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+CONTEXT_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+LABEL_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*:[^\s:][^\s]*$")
+TYPE_RE = re.compile(r"^[a-z][a-z_]{0,39}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class Priority(str, Enum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    critical = "critical"
+
+
+PRIORITY_RANK = {"critical": 0, "high": 1, "normal": 2, "low": 3}
+
+
+class State(str, Enum):
+    """Effective states. ``open``/``ready`` are derived from dependencies and gates, never stored as such."""
+
+    open = "open"
+    ready = "ready"
+    in_progress = "in_progress"
+    done = "done"
+    rejected = "rejected"
+    archived = "archived"
+
+
+#: States that satisfy a dependency on the issue (rejected work no longer holds anyone up).
+TERMINAL_STATES = frozenset({"done", "rejected"})
+
+
+class GateStatus(str, Enum):
+    pending = "pending"
+    passed = "passed"
+    failed = "failed"
+
+
+class GateMode(str, Enum):
+    manual = "manual"
+    auto = "auto"
+
+
+class GateStage(str, Enum):
+    precheck = "precheck"    # must pass before work starts: blocks ready
+    postcheck = "postcheck"  # must pass before done (the default)
+
+
+def new_issue_id() -> IssueId:
+    """48 random bits as 12 lowercase hex digits: short, case-safe in ref names, and with
+    100,000 issues created offline in separate clones the chance of any collision stays near 2e-5."""
+    return IssueId(secrets.token_hex(6))
+
+
+def new_event_id() -> EventId:
+    return EventId(secrets.token_hex(16))
+
+
+def now_ts() -> str:
+    """UTC, ISO 8601, microseconds, no offset suffix: ``datetime.fromisoformat`` parses it and the
+    result compares with a naive ``datetime.now()`` the way seed 000's stale detector does."""
+    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# ----------------------------------------------------------------------------- input checks
+
+def _check_text(kind: str, value: str, limit: int, *, multiline: bool) -> str:
+    if not isinstance(value, str):
+        raise UsageError(f"{kind} must be text")
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        raise UsageError(f"{kind} is not valid UTF-8", hint="pass text encoded as UTF-8")
+    pattern = _CONTROL_MULTILINE if multiline else _CONTROL
+    m = pattern.search(value)
+    if m:
+        what = "newline" if m.group() in "\r\n" else f"control character U+{ord(m.group()):04X}"
+        raise UsageError(
+            f"{kind} contains a {what}",
+            hint="titles are one line; put longer text in --desc" if not multiline else "remove control characters",
+        )
+    if len(value) > limit:
+        raise UsageError(f"{kind} is {len(value)} characters; the limit is {limit}")
+    return value
+
+
+def check_title(title: str) -> str:
+    title = _check_text("title", title, LIMITS["title"], multiline=False)
+    if not title.strip():
+        raise UsageError("title is empty", hint="give a title with -t/--title")
+    return title
+
+
+def check_description(desc: str) -> str:
+    return _check_text("description", desc, LIMITS["description"], multiline=True)
+
+
+def check_actor(actor: str) -> str:
+    actor = _check_text("actor", actor, LIMITS["actor"], multiline=False)
+    if not actor.strip():
+        raise UsageError("actor is empty", hint="pass --by NAME or set JIT_ACTOR")
+    return actor
+
+
+def check_label(label: str) -> str:
+    _check_text("label", label, LIMITS["label"], multiline=False)
+    if not LABEL_RE.match(label):
+        raise UsageError(f"label {label!r} is not of the form namespace:value", hint="e.g. --label type:task")
+    return label
+
+
+def check_gate_key(key: str) -> str:
+    if not isinstance(key, str) or not GATE_KEY_RE.match(key):
+        raise UsageError(
+            f"gate key {key!r} is not valid",
+            hint="use lowercase letters, digits, '.', '_' or '-', starting with a letter or digit (max 64)",
+        )
+    return key
+
+
+def check_context_key(key: str) -> str:
+    if not CONTEXT_KEY_RE.match(key or ""):
+        raise UsageError(f"context key {key!r} is not valid", hint="use letters, digits, '_', '.', '-' (max 64)")
+    return key
+
+
+def check_context_value(key: str, value: Any) -> Any:
+    try:
+        size = len(canonical_json(value).encode())
+    except (TypeError, ValueError, RecursionError) as e:  # pragma: no cover - only from library callers
+        raise UsageError(f"context value for {key!r} is not JSON: {e}") from None
+    if size > LIMITS["context_value"]:
+        raise UsageError(f"context value for {key!r} is {size} bytes; the limit is {LIMITS['context_value']}")
+    _check_depth(value, 0, key)
+    return value
+
+
+def _check_depth(value: Any, depth: int, key: str) -> None:
+    if depth > 16:
+        raise UsageError(f"context value for {key!r} is nested more than 16 levels deep")
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_depth(v, depth + 1, key)
+    elif isinstance(value, list):
+        for v in value:
+            _check_depth(v, depth + 1, key)
+
+
+_STATE_ALIASES = {"backlog": "open", "inprogress": "in_progress", "in-progress": "in_progress"}
+
+
+def parse_state(value: str) -> str:
+    v = _STATE_ALIASES.get(value.lower(), value.lower()) if isinstance(value, str) else value
+    if v not in State.__members__:
+        raise UsageError(
+            f"unknown state {value!r}", hint="use one of: " + ", ".join(State.__members__)
+        )
+    return v
+
+
+def parse_priority(value: str) -> str:
+    v = value.lower() if isinstance(value, str) else value
+    if v not in Priority.__members__:
+        raise UsageError(f"unknown priority {value!r}", hint="use one of: low, normal, high, critical")
+    return v
+
+
+# ----------------------------------------------------------------------------- events
+
+class Event(BaseModel):
+    """One change. Stored as one canonical JSON line; ordered within an issue by ``(clock, id)``.
+
+    Common fields are declared; the payload fields of every known type are optional fields,
+    unknown fields from newer versions are kept (``extra="allow"``) and written back untouched.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+
+    v: int = 1
+    id: str
+    type: str
+    issue_id: str | None = None
+    clock: int
+    timestamp: str
+    actor: str
+
+    # payload (each type uses a few of these; see docs/storage-format.md)
+    title: str | None = None
+    description: str | None = None
+    priority: str | None = None
+    labels: list[str] | None = None
+    context: dict[str, Any] | None = None
+    gates: list[str] | None = None
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    assignee: str | None = None
+    reason: str | None = None
+    nonce: str | None = None
+    dependency: str | None = None
+    gate_key: str | None = None
+    by: str | None = None
+    changes: dict[str, Any] | None = None
+    fields: list[str] | None = None
+    derived: bool | None = None
+    mode: str | None = None
+    stage: str | None = None
+    commit: str | None = None
+    ref: str | None = None
+    expires_at: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not EVENT_ID_RE.match(v):
+            raise ValueError("event id must be 32 lowercase hex digits")
+        return v
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        if not TYPE_RE.match(v):
+            raise ValueError("event type must be lowercase letters and '_'")
+        return v
+
+    @field_validator("clock")
+    @classmethod
+    def _clock(cls, v: int) -> int:
+        if not 0 < v < 2**53:
+            raise ValueError("clock out of range")
+        return v
+
+    @field_validator("timestamp")
+    @classmethod
+    def _ts(cls, v: str) -> str:
+        datetime.fromisoformat(v)
+        return v
+
+    def sort_key(self) -> tuple[int, str]:
+        return (self.clock, self.id)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def to_line(self) -> str:
+        return canonical_json(self.to_json())
+
+
+# ----------------------------------------------------------------------------- folded state
+
+class GateState(BaseModel):
+    key: str
+    status: GateStatus = GateStatus.pending
+    by: str | None = None
+    updated_at: str | None = None
+    #: set when the event that passed the gate was written by an actor the local policy does
+    #: not trust for it (see docs/reliability.md); the pass still counts, but is shown as such
+    note: str | None = None
+
+
+class Conflict(BaseModel):
+    """A true conflict the fold resolved deterministically; shown by ``issue show`` and ``status``."""
+
+    type: str          # "claim" | "claim_after_close" | "edit_after_delete" | "cycle" | "duplicate_event"
+    event_id: str
+    actor: str | None = None
+    winner: str | None = None
+    detail: str = ""
+    timestamp: str | None = None
+
+
+class IssueState(BaseModel):
+    """The fold of one issue's events. ``state`` here is the stored base state; the effective
+    state (``open`` vs ``ready``) needs the other issues and is computed in ``gitjit.query``."""
+
+    id: str
+    title: str = ""
+    description: str = ""
+    priority: str = "normal"
+    state: str = "open"
+    assignee: str | None = None
+    dependencies: list[str] = Field(default_factory=list)
+    gates: dict[str, GateState] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+    labels: list[str] = Field(default_factory=list)
+    created_at: str = ""
+    updated_at: str = ""
+    created_by: str | None = None
+    claimed_at: str | None = None
+    completed_at: str | None = None
+    deleted: bool = False
+    conflicts: list[Conflict] = Field(default_factory=list)
+    commits: list[str] = Field(default_factory=list)
+    clock: int = 0
+    event_count: int = 0
+    #: clock and id of the edge events, so a cycle formed by a merge is broken the same way everywhere
+    dep_events: dict[str, str] = Field(default_factory=dict)
+
+
+class GateDef(BaseModel):
+    key: str
+    title: str = ""
+    description: str = ""
+    mode: str = "manual"
+    stage: str = "postcheck"
+    created_at: str = ""
+    updated_at: str = ""
+    removed: bool = False
+    clock: int = 0

@@ -1,0 +1,193 @@
+"""The board: effective states, blocked reasons, the ready queue, filters and status. Pure logic.
+
+An issue whose stored base state is ``open`` is *ready* when nothing blocks it: every
+dependency is done or rejected, and every precheck gate has passed. Nobody writes
+"ready"; it follows from the other issues, so finishing A never has to race a write to
+B's ref. Postcheck gates (the default stage) do not block starting; they block ``done``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import Any
+
+from .graph import Graph
+from .model import PRIORITY_RANK, TERMINAL_STATES, GateDef, IssueState
+
+__all__ = ["Board", "issue_json", "short"]
+
+
+def short(iid: str) -> str:
+    return iid[:8]
+
+
+class Board:
+    def __init__(self, issues: Mapping[str, IssueState], gates: Mapping[str, GateDef] | None = None):
+        self.all = dict(issues)
+        self.issues = {k: v for k, v in issues.items() if not v.deleted}
+        self.gate_defs = {k: v for k, v in (gates or {}).items() if not v.removed}
+
+    @cached_property
+    def graph(self) -> Graph:
+        return Graph.build(self.all)
+
+    # ------------------------------------------------------------------ per issue
+
+    def gate_stage(self, key: str) -> str:
+        g = self.gate_defs.get(key)
+        return g.stage if g else "postcheck"
+
+    def blockers(self, iid: str, *, for_done: bool = False) -> list[dict[str, Any]]:
+        """Why ``iid`` cannot start (or, with ``for_done``, cannot be done)."""
+        st = self.issues[iid]
+        out: list[dict[str, Any]] = []
+        for d in self.graph.deps.get(iid, ()):
+            dep = self.issues[d]
+            if dep.state not in TERMINAL_STATES:
+                out.append({"type": "dependency", "issue_id": d, "title": dep.title,
+                            "state": self.effective_state(d)})
+        for d in self.graph.missing.get(iid, ()):
+            out.append({"type": "missing_dependency", "issue_id": d,
+                        "detail": "not in this clone (run 'jit pull')"})
+        for key, g in st.gates.items():
+            if g.status.value == "passed":
+                continue
+            if for_done or self.gate_stage(key) == "precheck":
+                out.append({"type": "gate", "gate_key": key, "status": g.status.value,
+                            "stage": self.gate_stage(key)})
+        return out
+
+    def effective_state(self, iid: str) -> str:
+        st = self.issues[iid]
+        if st.state != "open":
+            return st.state
+        return "open" if self.blockers(iid) else "ready"
+
+    @cached_property
+    def states(self) -> dict[str, str]:
+        return {i: self.effective_state(i) for i in self.issues}
+
+    def is_ready(self, iid: str) -> bool:
+        return self.states[iid] == "ready" and self.issues[iid].assignee is None
+
+    # ------------------------------------------------------------------ lists
+
+    @staticmethod
+    def order_key(st: IssueState) -> tuple[int, str, str]:
+        """Priority (critical first), then oldest first, then id (deterministic)."""
+        return (PRIORITY_RANK.get(st.priority, 9), st.created_at, st.id)
+
+    def sorted(self, ids: Iterable[str]) -> list[str]:
+        return sorted(ids, key=lambda i: self.order_key(self.issues[i]))
+
+    def ready(self) -> list[str]:
+        return self.sorted(i for i in self.issues if self.is_ready(i))
+
+    def blocked(self) -> list[str]:
+        return self.sorted(
+            i for i, st in self.issues.items()
+            if st.state not in TERMINAL_STATES and st.state != "archived" and self.blockers(i)
+        )
+
+    def select(
+        self,
+        *,
+        state: str | None = None,
+        assignee: str | None = None,
+        priority: str | None = None,
+        labels: Iterable[str] = (),
+    ) -> list[str]:
+        pats = list(labels)
+        out = []
+        for i, st in self.issues.items():
+            if state is not None and self.states[i] != state:
+                continue
+            if assignee is not None and st.assignee != assignee:
+                continue
+            if priority is not None and st.priority != priority:
+                continue
+            if pats and not all(any(fnmatch.fnmatchcase(lab, p) for lab in st.labels) for p in pats):
+                continue
+            out.append(i)
+        return self.sorted(out)
+
+    def search(self, text: str) -> list[str]:
+        t = text.lower()
+        return self.sorted(
+            i for i, st in self.issues.items()
+            if t in st.title.lower() or t in st.description.lower() or i.startswith(t)
+            or any(t in lab.lower() for lab in st.labels)
+        )
+
+    # ------------------------------------------------------------------ status
+
+    def status(self, *, recent: int = 5) -> dict[str, Any]:
+        counts = {s: 0 for s in ("open", "ready", "in_progress", "done", "rejected", "archived")}
+        for s in self.states.values():
+            counts[s] += 1
+        done = sorted((st for st in self.issues.values() if st.state == "done"),
+                      key=lambda st: (st.completed_at or "", st.id), reverse=True)
+        holders: dict[str, list[dict[str, str]]] = {}
+        for i in self.sorted(self.issues):
+            st = self.issues[i]
+            if st.assignee and st.state not in TERMINAL_STATES:
+                holders.setdefault(st.assignee, []).append(
+                    {"id": i, "title": st.title, "state": self.states[i], "since": st.claimed_at or ""})
+        conflicts = [
+            {"issue_id": st.id, **c.model_dump(mode="json")}
+            for st in self.issues.values() for c in st.conflicts
+        ]
+        conflicts += [
+            {"issue_id": b.src, "type": "cycle", "event_id": "", "detail":
+             f"edge {b.src} -> {b.dst} ignored: it closed the cycle {' -> '.join(b.cycle)}"}
+            for b in self.graph.broken
+        ]
+        return {
+            **counts,
+            "blocked": len(self.blocked()),
+            "total": len(self.issues),
+            "recent_completions": [
+                {"id": st.id, "title": st.title, "completed_at": st.completed_at} for st in done[:recent]
+            ],
+            "assignments": holders,
+            "conflicts": conflicts,
+        }
+
+
+def issue_json(board: Board, iid: str, *, gate_titles: bool = True) -> dict[str, Any]:
+    """The issue as every command prints it (docs/json.md). Stable keys."""
+    st = board.issues.get(iid) or board.all[iid]
+    gates = []
+    for key, g in st.gates.items():
+        d = board.gate_defs.get(key)
+        gates.append({
+            "key": key, "status": g.status.value, "by": g.by, "updated_at": g.updated_at,
+            "title": d.title if d else key, "mode": d.mode if d else "manual",
+            "stage": d.stage if d else "postcheck", "defined": d is not None,
+        })
+    state = board.states.get(iid, st.state) if not st.deleted else "deleted"
+    out: dict[str, Any] = {
+        "id": st.id,
+        "short_id": short(st.id),
+        "title": st.title,
+        "description": st.description,
+        "state": state,
+        "priority": st.priority,
+        "assignee": st.assignee,
+        "dependencies": list(st.dependencies),
+        "gates": gates,
+        "context": st.context,
+        "labels": st.labels,
+        "created_at": st.created_at,
+        "updated_at": st.updated_at,
+        "created_by": st.created_by,
+        "claimed_at": st.claimed_at,
+        "completed_at": st.completed_at,
+        "commits": list(st.commits),
+        "conflicts": [c.model_dump(mode="json") for c in st.conflicts],
+    }
+    if not st.deleted and st.state not in TERMINAL_STATES:
+        out["blocked_reasons"] = board.blockers(iid)
+    return out

@@ -1,0 +1,145 @@
+"""Entities (issues, gate definitions) as commit chains on ``refs/jit/*``.
+
+Each entity is one ref; each commit on it adds one or more events, and its tree holds the
+entity's *whole* event log as ``events.jsonl`` (canonical, sorted by ``(clock, id)``), so the
+tip alone gives the full history and a merge is a union of two files. Every write is a
+compare-and-swap of that one ref, retried with backoff and jitter when another writer got
+there first; the caller's ``build`` function runs again on every attempt against the fresh
+events, so a check such as "not already claimed" is made against what is really there.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import BusyError, GitjitError, ValidationError
+from ..fold import parse_events, serialize_events
+from ..git import BadRef, CasFailed, GitRepo, RefLocked
+from ..model import Event
+
+__all__ = ["EntityStore", "Loaded", "ISSUES", "GATES", "DOC", "retrying"]
+
+ISSUES = "refs/jit/issues/"
+GATES = "refs/jit/gates/"
+QUARANTINE = "refs/jit-quarantine/"
+DOC = "events.jsonl"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    key: str
+    ref: str
+    tip: str
+    events: tuple[Event, ...]
+
+
+def retrying(op: Callable[[], object], *, what: str) -> object:
+    """Run ``op`` until it stops raising CasFailed/RefLocked; exponential backoff with full jitter,
+    within ``JIT_RETRY_SECONDS`` (default 20 s, as Gerrit's NoteDb retry budget)."""
+    budget = float(os.environ.get("JIT_RETRY_SECONDS", "20"))
+    deadline = time.monotonic() + budget
+    delay = 0.002
+    locked = False
+    while True:
+        try:
+            return op()
+        except (CasFailed, RefLocked) as e:
+            locked = isinstance(e, RefLocked)
+            if time.monotonic() >= deadline:
+                raise BusyError(
+                    f"{what}: the ref {'stayed locked' if locked else 'kept changing'} for {budget:g}s",
+                    hint="another jit process is writing the same issue; retry, or raise JIT_RETRY_SECONDS",
+                    details={"ref": str(e)},
+                ) from None
+            time.sleep(random.uniform(0, delay))
+            delay = min(delay * 2, 0.1)
+
+
+class EntityStore:
+    def __init__(self, git: GitRepo):
+        self.git = git
+        self.warnings: list[str] = []
+        self._parsed: dict[str, tuple[Event, ...]] = {}  # tip -> events (commits are immutable)
+
+    # ------------------------------------------------------------------ reads
+
+    def events_at(self, tip: str, *, where: str) -> tuple[Event, ...]:
+        """Parse the event log in commit ``tip``; ValidationError on anything malformed."""
+        hit = self._parsed.get(tip)
+        if hit is not None:
+            return hit
+        try:
+            blob = self.git.read_file(tip, DOC)
+        except BadRef as e:
+            raise ValidationError(f"{where}: {e}") from None
+        evs = tuple(parse_events(blob, where=where))
+        self._parsed[tip] = evs
+        return evs
+
+    def load_all(self, prefix: str) -> dict[str, Loaded]:
+        """Every valid entity under ``prefix``. A ref that does not parse is skipped with a warning
+        (``jit doctor`` lists it); it never stops the command."""
+        out: dict[str, Loaded] = {}
+        for ref, tip in self.git.tips(prefix).items():
+            key = ref[len(prefix):]
+            try:
+                out[key] = Loaded(key, ref, tip, self.events_at(tip, where=ref))
+            except ValidationError as e:
+                self.warn(f"skipping {ref}: {e.message}")
+        return out
+
+    def load(self, prefix: str, key: str) -> Loaded | None:
+        ref = prefix + key
+        tip = self.git.tip(ref)
+        if tip is None:
+            return None
+        return Loaded(key, ref, tip, self.events_at(tip, where=ref))
+
+    def warn(self, msg: str) -> None:
+        if msg not in self.warnings:
+            self.warnings.append(msg)
+
+    # ------------------------------------------------------------------ writes
+
+    def append(
+        self,
+        prefix: str,
+        key: str,
+        build: Callable[[Loaded | None], list[Event]],
+        *,
+        message: str,
+        author: tuple[str, str],
+        what: str,
+    ) -> Loaded:
+        """Compare-and-swap append: read the tip, ``build`` the new events from it, write a commit
+        whose parent is that tip, and move the ref only if it is still there. ``build`` may raise a
+        GitjitError to refuse (nothing is written) or return [] for a no-op."""
+        ref = prefix + key
+        result: list[Loaded] = []
+
+        def attempt() -> None:
+            cur = self.load(prefix, key)
+            new = build(cur)
+            if not new:
+                result.append(cur)  # type: ignore[arg-type]
+                return
+            old = list(cur.events) if cur else []
+            allev = old + list(new)
+            doc = serialize_events(allev)
+            commit = self.git.write_commit(
+                {DOC: doc}, [cur.tip] if cur else [], message, author=author,
+            )
+            self.git.swap_ref(ref, cur.tip if cur else None, commit, message)
+            evs = tuple(sorted(allev, key=Event.sort_key))
+            self._parsed[commit] = evs
+            result.append(Loaded(key, ref, commit, evs))
+
+        try:
+            retrying(attempt, what=what)
+        except GitjitError:
+            raise
+        return result[-1]
