@@ -1,0 +1,95 @@
+"""``jit demo``: seed 002's story in a temporary repository (the story itself is ``gitjit.demo``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+
+from . import render
+from .core import emit, env, output_options
+
+
+@click.command()
+@click.option("--keep", is_flag=True, help="Keep the temporary repository and print where it is.")
+@click.option("--workers", type=click.IntRange(1, 8), default=3, show_default=True, help="Worker agents.")
+@output_options
+def demo(keep: bool, workers: int) -> None:
+    """Watch agents coordinate through jit, in a temporary repository.
+
+    A lead agent breaks an epic into tasks with dependencies and gates (seed 002); worker agents
+    claim the next ready task, pass its gates and finish it, and one discovers a critical task
+    mid-way; then the lead finishes the epic. Prints the story, the status, the dependency graph
+    and the event timeline. The repository is deleted afterwards unless --keep is given.
+
+    \b
+    Example:
+      jit demo
+      jit demo --keep --json
+    """
+    from ..demo import DemoOptions, run_demo
+
+    e = env()
+    live = not e.json and not e.quiet
+    if live:
+        click.echo("A lead agent and %d worker agents build user authentication (seed 002):\n" % workers)
+
+    def log(actor: str, msg: str) -> None:
+        if live:
+            click.echo(f"  {actor:<18} {msg}")
+
+    data = run_demo(DemoOptions(workers=workers, keep=keep), log=log)
+    emit(data, lambda: _human(data), quiet=data["repository"] if keep else "")
+
+
+def _human(data: dict[str, Any]) -> None:
+    click.echo("\n== Status ==")
+    render.status(data["status"])
+    click.echo("\n== Dependency graph (jit graph show EPIC) ==")
+    render.tree(data["graph"]["trees"])
+    click.echo("\n== Event timeline (jit events query), read back from refs/jit/* ==")
+    for line in timeline(data["events"]):
+        click.echo(line)
+    click.echo(f"\n{len(data['events'])} events, {data['status']['done']} issues done "
+               f"in {data['elapsed_secs']:.1f}s.")
+    if data["kept"]:
+        click.echo(f"Kept the repository: cd {data['repository']} && jit status")
+    else:
+        click.echo("The temporary repository was removed (keep it with --keep).")
+
+
+def timeline(events: list[dict[str, Any]]) -> list[str]:
+    """One line per event: seconds since the first, actor, type, issue and what changed."""
+    if not events:
+        return []
+    t0 = datetime.fromisoformat(events[0]["timestamp"])
+    titles = {e["issue_id"]: e.get("title", "") for e in events if e["type"] == "issue_created"}
+    out = []
+    for e in events:
+        dt = (datetime.fromisoformat(e["timestamp"]) - t0).total_seconds()
+        iid = e.get("issue_id") or ""
+        what = _what(e, titles)
+        out.append(f"  +{dt:6.3f}s  {e['actor']:<18} {e['type']:<20} {iid[:8]:<8}  {what}".rstrip())
+    return out
+
+
+def _what(e: dict[str, Any], titles: dict[str, str]) -> str:
+    t = e["type"]
+    if t == "issue_created":
+        return f"{e.get('title', '')!r} ({e.get('priority', '')})"
+    if t == "issue_state_changed":
+        note = "  (derived)" if e.get("derived") else ""
+        return f"{e.get('from')} -> {e.get('to')}{note}  {titles.get(e.get('issue_id') or '', '')}"
+    if t in ("gate_passed", "gate_failed"):
+        return f"{e.get('gate_key')} by {e.get('by')}"
+    if t == "gate_defined":
+        return f"{e.get('gate_key')} ({e.get('mode')}, {e.get('stage')})"
+    if t == "dependency_added":
+        dep = e.get("dependency") or ""
+        return f"waits for {dep[:8]} {titles.get(dep, '')}"
+    if t in ("issue_claimed", "issue_released"):
+        return f"{e.get('assignee')}  {titles.get(e.get('issue_id') or '', '')}"
+    if t == "issue_updated":
+        return ", ".join(e.get("fields") or [])
+    return titles.get(e.get("issue_id") or "", "")
