@@ -20,6 +20,7 @@ from ..errors import BusyError, GitjitError, ValidationError
 from ..fold import parse_events, serialize_events
 from ..git import BadRef, CasFailed, GitRepo, RefLocked
 from ..model import Event
+from . import locks
 
 __all__ = ["EntityStore", "Loaded", "ISSUES", "GATES", "DOC", "retrying"]
 
@@ -37,23 +38,30 @@ class Loaded:
     events: tuple[Event, ...]
 
 
-def retrying(op: Callable[[], object], *, what: str) -> object:
+def retrying(op: Callable[[], object], *, what: str,
+             on_locked: Callable[[], str | None] | None = None) -> object:
     """Run ``op`` until it stops raising CasFailed/RefLocked; exponential backoff with full jitter,
-    within ``JIT_RETRY_SECONDS`` (default 20 s, as Gerrit's NoteDb retry budget)."""
+    within ``JIT_RETRY_SECONDS`` (default 20 s, as Gerrit's NoteDb retry budget). ``on_locked``
+    (``gitjit.store.locks``) removes a stale lock left by a killed writer and describes a live one."""
     budget = float(os.environ.get("JIT_RETRY_SECONDS", "20"))
     deadline = time.monotonic() + budget
     delay = 0.002
     locked = False
+    holder: str | None = None
     while True:
         try:
             return op()
         except (CasFailed, RefLocked) as e:
             locked = isinstance(e, RefLocked)
+            holder = on_locked() if locked and on_locked is not None else None
             if time.monotonic() >= deadline:
                 raise BusyError(
-                    f"{what}: the ref {'stayed locked' if locked else 'kept changing'} for {budget:g}s",
-                    hint="another jit process is writing the same issue; retry, or raise JIT_RETRY_SECONDS",
-                    details={"ref": str(e)},
+                    f"{what}: the ref {'stayed locked' if locked else 'kept changing'} for {budget:g}s"
+                    + (f": {holder}" if holder else ""),
+                    hint="another jit process is writing the same issue; retry, or raise JIT_RETRY_SECONDS"
+                    if not holder or " is being written by " in holder else
+                    "retry shortly: a lock no running process owns is removed automatically (see 'jit doctor')",
+                    details={"ref": str(e), **({"lock": holder} if holder else {})},
                 ) from None
             time.sleep(random.uniform(0, delay))
             delay = min(delay * 2, 0.1)
@@ -133,13 +141,14 @@ class EntityStore:
             commit = self.git.write_commit(
                 {DOC: doc}, [cur.tip] if cur else [], message, author=author,
             )
-            self.git.swap_ref(ref, cur.tip if cur else None, commit, message)
+            with locks.owning(self.git.common_dir, ref):  # lets a later writer tell a crashed owner
+                self.git.swap_ref(ref, cur.tip if cur else None, commit, message)
             evs = tuple(sorted(allev, key=Event.sort_key))
             self._parsed[commit] = evs
             result.append(Loaded(key, ref, commit, evs))
 
         try:
-            retrying(attempt, what=what)
+            retrying(attempt, what=what, on_locked=lambda: locks.on_locked(self.git.common_dir, ref))
         except GitjitError:
             raise
         return result[-1]

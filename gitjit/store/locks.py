@@ -1,0 +1,359 @@
+"""Stale ref locks: who holds ``<ref>.lock``, and removing it once its owner is gone.
+
+git and libgit2 update a ref by creating ``<ref>.lock`` with O_EXCL, writing the new value
+into it and renaming it over the ref. A process killed between the create and the rename
+leaves the lock behind, and libgit2 then refuses every later write of that ref at once
+(git itself never removes such a lock; it tells the user to). The lock file holds no pid
+(libgit2 writes only the new ref value, and an empty file if killed early), so we keep our
+own record of who is inside a write:
+
+* Before a jit process touches a ref it creates an **owner record**
+  ``$GIT_COMMON_DIR/jit/owners/<key>@<host>@<pid>@<start>`` (``key`` = a hash of the ref
+  name, ``start`` = the process start time from ``/proc``, which makes a recycled pid
+  recognisable) and deletes it when the write has finished, whatever the outcome. The
+  record exists from before the lock is taken until after it is released.
+* A lock is **stale** when no owner record of a *live* process names its ref and the lock
+  file is older than ``JIT_STALE_LOCK_SECONDS`` (default 10 s; a jit write holds a ref
+  lock for a few milliseconds). The age rule also protects writers that keep no records
+  (git itself, other tools). A record from another host cannot be checked, so it counts as
+  live: such a lock is never removed automatically.
+* Recovery happens under a per-ref recovery mutex (an O_EXCL file next to the records) and
+  re-checks age and inode just before unlinking, so two recoverers never remove a lock that
+  a third writer took meanwhile. Each removal is appended to ``jit/recovered.log``.
+
+Everything here is best effort: a failure to write a record or the log never fails a write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "Owner", "LockInfo", "owning", "inspect", "recover", "on_locked", "stale_seconds",
+    "owners", "find_locks", "prune_dead_owners",
+]
+
+OWNERS = "jit/owners"
+LOG = "jit/recovered.log"
+#: a recovery mutex older than this belonged to a recoverer that died
+_MUTEX_STALE = 60.0
+
+
+def stale_seconds() -> float:
+    try:
+        return max(0.0, float(os.environ.get("JIT_STALE_LOCK_SECONDS", "10")))
+    except ValueError:
+        return 10.0
+
+
+def _key(refname: str) -> str:
+    return hashlib.sha1(refname.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+
+
+_HOST = socket.gethostname().replace("@", "_") or "localhost"
+
+
+def _start_time(pid: int) -> str:
+    """Process start time in clock ticks since boot (Linux), or "0" where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        return data[data.rindex(b")") + 2:].split()[19].decode()
+    except (OSError, ValueError, IndexError):
+        return "0"
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        return data[data.rindex(b")") + 2:].split()[0] == b"Z"
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+_SELF_START = _start_time(os.getpid())
+
+
+@dataclass(frozen=True)
+class Owner:
+    """One owner record: a process that is (or was, if it died) inside a write of ``ref``."""
+
+    path: Path
+    key: str
+    host: str
+    pid: int
+    start: str
+    ref: str = ""
+    since: float = 0.0
+
+    def alive(self) -> bool | None:
+        """True/False for a process on this host; None when it cannot be checked (another host)."""
+        if self.host != _HOST:
+            return None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # exists, belongs to another user
+        except OSError:
+            return None
+        if _zombie(self.pid):
+            return False  # killed, not yet reaped by its parent: it will never release anything
+        if self.start != "0":
+            now = _start_time(self.pid)
+            if now != "0" and now != self.start:
+                return False  # the pid was recycled by an unrelated process
+        return True
+
+    def describe(self) -> str:
+        where = "" if self.host == _HOST else f" on host {self.host}"
+        return f"jit process {self.pid}{where}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"pid": self.pid, "host": self.host, "ref": self.ref, "since": self.since, "alive": self.alive()}
+
+
+def _owners_dir(common_dir: Path | str) -> Path:
+    return Path(common_dir) / OWNERS
+
+
+def owners(common_dir: Path | str, refname: str | None = None) -> list[Owner]:
+    """Owner records, all or those of one ref."""
+    d = _owners_dir(common_dir)
+    want = _key(refname) if refname is not None else None
+    out: list[Owner] = []
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return out
+    for name in names:
+        parts = name.split("@")
+        if len(parts) != 4 or (want is not None and parts[0] != want):
+            continue
+        try:
+            pid = int(parts[2])
+        except ValueError:
+            continue
+        p = d / name
+        ref, since = refname or "", 0.0
+        try:
+            meta = json.loads(p.read_text() or "{}")
+            ref, since = str(meta.get("ref", ref)), float(meta.get("since", 0.0))
+        except (OSError, ValueError, AttributeError):
+            pass
+        out.append(Owner(p, parts[0], parts[1], pid, parts[3], ref, since))
+    return out
+
+
+@contextmanager
+def owning(common_dir: Path | str, refname: str) -> Iterator[None]:
+    """Record that this process is about to write ``refname`` (see the module docstring)."""
+    d = _owners_dir(common_dir)
+    p = d / f"{_key(refname)}@{_HOST}@{os.getpid()}@{_SELF_START}"
+    made = False
+    try:
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:
+            d.mkdir(parents=True, exist_ok=True)
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        made = True
+        try:
+            os.write(fd, json.dumps({"ref": refname, "since": time.time()}).encode())
+        finally:
+            os.close(fd)
+    except FileExistsError:
+        pass  # nested use in this process: the outer record already covers it
+    except OSError:
+        pass  # read-only or odd file system: no record, the age rule still protects the lock
+    try:
+        yield
+    finally:
+        if made:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+
+
+@dataclass
+class LockInfo:
+    """What is known about one lock file. ``state``: held | young | stale | removed | gone."""
+
+    ref: str
+    path: Path
+    age: float
+    state: str
+    owners: list[Owner] = field(default_factory=list)
+    message: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"ref": self.ref, "path": str(self.path), "age_seconds": round(self.age, 3), "state": self.state,
+                "owners": [o.to_json() for o in self.owners], "message": self.message}
+
+
+def _lock_path(common_dir: Path | str, refname: str) -> Path:
+    return Path(common_dir) / (refname + ".lock")
+
+
+def inspect(common_dir: Path | str, refname: str, *, lock: Path | None = None) -> LockInfo | None:
+    """Judge the lock of ``refname`` (or the given lock file). None when there is no lock file."""
+    path = lock or _lock_path(common_dir, refname)
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    age = max(0.0, time.time() - st.st_mtime)
+    recs = [o for o in owners(common_dir, refname) if o.pid != os.getpid() or o.host != _HOST]
+    live = [o for o in recs if o.alive() is not False]
+    limit = stale_seconds()
+    rel = os.path.relpath(path, common_dir)
+    if live:
+        who = ", ".join(f"{o.describe()} ({'running' if o.alive() else 'cannot be checked from here'})"
+                        for o in live)
+        return LockInfo(refname, path, age, "held", recs,
+                        f"{refname} is being written by {who}; its lock {rel} is {age:.1f}s old and is "
+                        "left alone while that process lives")
+    if age < limit:
+        dead = f" (left by {', '.join(o.describe() for o in recs)}, no longer running)" if recs else ""
+        return LockInfo(refname, path, age, "young", recs,
+                        f"lock {rel} is {age:.1f}s old{dead}; no running jit process owns it, so it is "
+                        f"removed once it is {limit:g}s old (JIT_STALE_LOCK_SECONDS)")
+    return LockInfo(refname, path, age, "stale", recs,
+                    f"lock {rel} is {age:.1f}s old and no running jit process owns it: stale")
+
+
+@contextmanager
+def _recovery_mutex(common_dir: Path | str, refname: str) -> Iterator[bool]:
+    d = _owners_dir(common_dir)
+    m = d / f"{_key(refname)}.recovering"
+    got = False
+    for _ in range(2):
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(m, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            got = True
+            break
+        except FileExistsError:
+            try:
+                if time.time() - m.stat().st_mtime > _MUTEX_STALE:
+                    os.unlink(m)  # a recoverer died holding it
+                    continue
+            except OSError:
+                continue
+            break
+        except OSError:
+            break
+    try:
+        yield got
+    finally:
+        if got:
+            try:
+                os.unlink(m)
+            except OSError:
+                pass
+
+
+def recover(common_dir: Path | str, refname: str, *, lock: Path | None = None) -> LockInfo | None:
+    """Remove the lock of ``refname`` if it is stale; return what was found (state ``removed``
+    when it was removed). Never removes a lock that a live owner record covers."""
+    info = inspect(common_dir, refname, lock=lock)
+    if info is None or info.state != "stale":
+        return info
+    with _recovery_mutex(common_dir, refname) as got:
+        if not got:
+            return info  # another process is recovering this ref right now
+        again = inspect(common_dir, refname, lock=info.path)
+        if again is None or again.state != "stale":
+            return again
+        try:
+            before = info.path.stat()
+            # re-check right before unlinking: only the lock we judged, never a fresh one
+            if time.time() - before.st_mtime < stale_seconds():
+                return inspect(common_dir, refname, lock=info.path)
+            os.unlink(info.path)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            again.message += f"; could not remove it: {e.strerror}"
+            return again
+        for o in again.owners:
+            if o.alive() is False:
+                try:
+                    os.unlink(o.path)
+                except OSError:
+                    pass
+        again.state = "removed"
+        again.message = f"removed stale lock {os.path.relpath(info.path, common_dir)} " \
+                        f"({again.age:.1f}s old, no running owner)"
+        _log(common_dir, again)
+        return again
+
+
+def _log(common_dir: Path | str, info: LockInfo) -> None:
+    try:
+        p = Path(common_dir) / LOG
+        p.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"time": time.time(), "by_pid": os.getpid(), **info.to_json()})
+        with open(p, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    except OSError:
+        pass
+
+
+def on_locked(common_dir: Path | str, refname: str) -> str | None:
+    """Called by the retry loop each time ``refname`` was found locked: recover a stale lock
+    (the next attempt then succeeds) and return a sentence about the holder for the error
+    message if the retries run out."""
+    info = recover(common_dir, refname)
+    if info is None:
+        packed = Path(common_dir) / "packed-refs.lock"
+        if packed.exists():
+            info = recover(common_dir, "packed-refs", lock=packed)
+    return info.message if info is not None else None
+
+
+def find_locks(common_dir: Path | str, prefixes: tuple[str, ...] = ("refs/jit/", "refs/jit-remotes/")) -> list[Path]:
+    """Every ``*.lock`` file under the given ref namespaces, plus ``packed-refs.lock``."""
+    base = Path(common_dir)
+    out: list[Path] = []
+    for pre in prefixes:
+        root = base / pre
+        if not root.is_dir():
+            continue
+        for dirpath, _dirs, files in os.walk(root):
+            out += [Path(dirpath) / f for f in files if f.endswith(".lock")]
+    if (base / "packed-refs.lock").exists():
+        out.append(base / "packed-refs.lock")
+    return sorted(out)
+
+
+def ref_of_lock(common_dir: Path | str, lock: Path) -> str:
+    rel = os.path.relpath(lock, common_dir).replace(os.sep, "/")
+    return rel[: -len(".lock")]
+
+
+def prune_dead_owners(common_dir: Path | str) -> list[Owner]:
+    """Delete owner records of processes that died outside the lock window (harmless leftovers)."""
+    gone = []
+    for o in owners(common_dir):
+        if o.alive() is not False:
+            continue
+        if o.ref and _lock_path(common_dir, o.ref).exists():
+            continue  # kept: it explains the stale lock until that is recovered
+        try:
+            os.unlink(o.path)
+            gone.append(o)
+        except OSError:
+            pass
+    return gone
