@@ -1,0 +1,536 @@
+"""``jit doctor`` (alias ``jit fsck``): verify everything gitjit keeps, and repair what can be
+repaired without losing an event.
+
+What is checked (each problem comes with the command that fixes it):
+
+* **refs** under ``refs/jit/``: a direct ref, a known name (``issues/<12 hex>``,
+  ``gates/<key>``), a commit, an ``events.jsonl`` that parses (UTF-8, JSON, schema, size
+  limits), belongs to that ref (``gitjit.store.sync.check_document``: ids, clocks that do
+  not leap), folds, and is in canonical form;
+* **remote-tracking refs** (``refs/jit-remotes/``): the same document checks; an invalid one
+  is skipped by every pull, so it is a warning, repaired on the remote;
+* **locks**: ``*.lock`` files under the jit namespaces and ``packed-refs.lock``, judged by
+  ``gitjit.store.locks`` (live owner, age), and owner records of dead processes;
+* **setup**: ``jit.version``, reflogs for jit refs, the merge driver's registration and that
+  its interpreter still exists; the index and the hooks when those modules are present;
+* with ``--full``: every commit of every jit ref (each commit's log contains its parents'
+  logs; a merge holds exactly their union) and ``git fsck`` of the object store.
+
+``--fix`` repairs: an unreadable or invalid ref is **quarantined** — the ref is parked
+under ``refs/jit-quarantine/<ns>/<key>/<time>-<oid>`` (nothing is deleted) — and the entity is
+restored from the newest readable history (its readable ancestors and reflog values, united
+when there are several); stale locks are removed; a non-canonical log is rewritten as a new
+commit with the same events; the merge driver and the reflog setting are re-registered; the
+index is rebuilt. Nothing here ever drops an event that was readable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import GitjitError, ValidationError
+from .fold import fold_gate, fold_issue, parse_events, serialize_events, union_events
+from .git import CasFailed, GitRepo, RefLocked
+from .git import raw
+from .model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
+from .store import locks
+from .store.entities import DOC, EntityStore
+
+__all__ = ["Problem", "Doctor", "diagnose", "verify_history", "QUARANTINE"]
+
+LOCAL = "refs/jit/"
+TRACKING = "refs/jit-remotes/"
+QUARANTINE = "refs/jit-quarantine/"
+DOCTOR_AUTHOR = ("gitjit doctor", "doctor@gitjit")
+FIX = "jit doctor --fix"
+
+
+@dataclass
+class Problem:
+    check: str                 # refs | remote-refs | locks | setup | index | hooks | history | objects
+    code: str                  # stable machine name, e.g. unreadable_ref, stale_lock
+    severity: str              # error | warning | info
+    subject: str               # the ref, file or setting concerned
+    message: str
+    fix: str | None = None     # the command that fixes it
+    repairable: bool = False   # `jit doctor --fix` repairs it
+    repaired: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    _repair: Callable[[], str] | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check, "code": self.code, "severity": self.severity, "subject": self.subject,
+                "message": self.message, "problem": f"{self.subject}: {self.message}", "fix": self.fix,
+                "repairable": self.repairable, "repaired": self.repaired, "details": self.details}
+
+
+# ----------------------------------------------------------------------------- history (pure-ish)
+
+def verify_history(git: GitRepo, tip: str, *, where: str, limit: int = 100_000) -> tuple[int, list[str]]:
+    """Walk every commit reachable from ``tip``; return (commits seen, problems). A valid chain:
+    each commit's log parses and contains every event of each parent, unchanged; a commit with
+    several parents holds exactly their union plus nothing, or plus the events of one write."""
+    cache: dict[str, dict[str, Event] | None] = {}
+
+    def events(c: str) -> dict[str, Event] | None:
+        if c not in cache:
+            try:
+                cache[c] = {e.id: e for e in parse_events(git.read_file(c, DOC), where=where)}
+            except (ValidationError, Exception):  # noqa: BLE001 - BadRef or a parse error: both are findings
+                cache[c] = None
+        return cache[c]
+
+    problems: list[str] = []
+    seen: set[str] = set()
+    todo = [tip]
+    while todo and len(seen) < limit:
+        c = todo.pop()
+        if c in seen:
+            continue
+        seen.add(c)
+        mine = events(c)
+        parents = git.parents(c)
+        todo.extend(parents)
+        if mine is None:
+            problems.append(f"{where}: commit {c[:12]} has no readable {DOC}")
+            continue
+        union: dict[str, Event] = {}
+        for p in parents:
+            theirs = events(p)
+            if theirs is None:
+                continue
+            for eid, e in theirs.items():
+                if eid not in mine:
+                    problems.append(f"{where}: commit {c[:12]} lost event {eid} ({e.type}) of parent {p[:12]}")
+                elif mine[eid] != e:
+                    problems.append(f"{where}: commit {c[:12]} changed event {eid} of parent {p[:12]}")
+                union[eid] = e
+        if len(parents) > 1:
+            extra = [e for eid, e in mine.items() if eid not in union]
+            if len({e.actor for e in extra}) > 1:
+                problems.append(f"{where}: merge {c[:12]} adds events by several actors beyond its parents")
+    return len(seen), problems
+
+
+# ----------------------------------------------------------------------------- the doctor
+
+class Doctor:
+    def __init__(self, git: GitRepo, store: EntityStore | None = None):
+        self.git = git
+        self.store = store or EntityStore(git)
+        self.problems: list[Problem] = []
+        self.counts: dict[str, int] = {"refs": 0, "issues": 0, "gates": 0, "events": 0, "tracking_refs": 0,
+                                       "quarantined_refs": 0, "locks": 0}
+        self.invalid: list[dict[str, str]] = []
+        try:
+            from .store.sync import check_document
+            self._check_document: Callable[[str, Any], None] | None = check_document
+        except ImportError:  # pragma: no cover - sync is part of the package; kept for partial installs
+            self._check_document = None
+
+    def add(self, p: Problem) -> None:
+        self.problems.append(p)
+
+    # ------------------------------------------------------------------ entry point
+
+    def run(self, *, fix: bool = False, full: bool = False) -> dict[str, Any]:
+        self.check_setup()
+        self.check_refs(full=full)
+        self.check_tracking()
+        self.check_locks()
+        self.check_index()
+        self.check_hooks()
+        if full:
+            self.check_objects()
+        if fix:
+            # stale locks first: the other repairs write refs that a stale lock would block
+            for p in sorted(self.problems, key=lambda p: p.check != "locks"):
+                if p._repair is not None:
+                    try:
+                        p.repaired = p._repair()
+                    except (GitjitError, OSError, CasFailed, RefLocked) as e:
+                        p.repaired = f"not repaired: {getattr(e, 'message', None) or e}"
+            # what is left after the repairs, from a fresh look (the report keeps what was done)
+            after = Doctor(self.git)
+            after.check_setup()
+            after.check_refs(full=full)
+            after.check_locks()
+            after.check_index()
+            after.check_hooks()
+            remaining = [p for p in after.problems if p.severity == "error"]
+        else:
+            remaining = [p for p in self.problems if p.severity == "error"]
+        return self.report(fix=fix, full=full, remaining=remaining)
+
+    def report(self, *, fix: bool, full: bool, remaining: list[Problem]) -> dict[str, Any]:
+        from .mergedriver import is_registered
+
+        remotes = [{"remote": r, "refspec": f"+refs/jit/*:refs/jit-remotes/{r}/*"
+                    in self.git.config_get_all(f"remote.{r}.fetch")} for r in self._remote_names()]
+        return {
+            "ok": not remaining,
+            "fix": fix,
+            "full": full,
+            "checked": self.counts,
+            "errors": sum(p.severity == "error" for p in self.problems),
+            "warnings": sum(p.severity == "warning" for p in self.problems),
+            "repaired": sum(1 for p in self.problems if p.repaired and not p.repaired.startswith("not ")),
+            "remaining_errors": [p.to_json() for p in remaining] if fix else None,
+            "problems": [p.to_json() for p in self.problems],
+            # the keys of the first, sync-only doctor (kept: scripts may read them)
+            "invalid_refs": self.invalid,
+            "merge_driver": {"registered": is_registered(self.git), "driver": self.git.config_get("merge.jit.driver")},
+            "hub": self.git.config_get("jit.hub"),
+            "remotes": remotes,
+        }
+
+    def _remote_names(self) -> list[str]:
+        f = getattr(self.git, "remote_names", None)
+        return list(f()) if f else []
+
+    # ------------------------------------------------------------------ setup
+
+    def check_setup(self) -> None:
+        from .mergedriver import is_registered, register
+
+        g = self.git
+        used = g.config_get("jit.version") is not None or bool(g.tips(LOCAL))
+        if not used:
+            self.add(Problem("setup", "not_initialized", "info", "jit.version",
+                             "this repository has no jit data and is not set up for jit", fix="jit init"))
+            return
+        if g.config_get("jit.version") is None:
+            self.add(Problem("setup", "not_initialized", "warning", "jit.version",
+                             "jit refs exist but 'jit init' was not run in this clone", fix="jit init",
+                             repairable=True, _repair=lambda: self._init("jit.version")))
+        if (g.config_get("core.logAllRefUpdates") or "").lower() != "always":
+            self.add(Problem("setup", "no_reflog", "warning", "core.logAllRefUpdates",
+                             "jit refs get no reflog, the local trail doctor uses to restore a damaged ref",
+                             fix="jit init", repairable=True, _repair=lambda: self._init("core.logAllRefUpdates")))
+        if not is_registered(g):
+            self.add(Problem("setup", "merge_driver", "error", "merge.jit.driver",
+                             "the jit merge driver is not registered: a git merge of jit commits would conflict "
+                             "instead of uniting the event logs", fix="jit init", repairable=True,
+                             _repair=lambda: "registered: " + (", ".join(register(g)) or "nothing to change")))
+        else:
+            cmd = g.config_get("merge.jit.driver") or ""
+            try:
+                exe = shlex.split(cmd)[0]
+            except (ValueError, IndexError):
+                exe = ""
+            if not exe or (os.sep in exe and not os.access(exe, os.X_OK)):
+                self.add(Problem("setup", "merge_driver_missing", "error", "merge.jit.driver",
+                                 f"the merge driver runs {exe or '(nothing)'}, which does not exist any more "
+                                 "(was the virtualenv moved?)", fix="jit init", repairable=True,
+                                 _repair=lambda: self._reregister()))
+
+    def _init(self, what: str) -> str:
+        if what == "jit.version":
+            self.git.config_set("jit.version", "1")
+        else:
+            self.git.config_set("core.logAllRefUpdates", "always")
+        return f"set {what}"
+
+    def _reregister(self) -> str:
+        from .mergedriver import register, unregister
+
+        unregister(self.git)
+        register(self.git)
+        return f"merge driver now runs {self.git.config_get('merge.jit.driver')}"
+
+    # ------------------------------------------------------------------ refs
+
+    def _doc_problem(self, ref: str, local: str, tip: str) -> tuple[str, str, tuple[Event, ...] | None, bytes | None]:
+        """(code, message, events, blob) for the document at ``tip`` meant for local ref ``local``;
+        code "" when it is fine."""
+        kind = raw.object_kind(self.git, tip)
+        if kind is None:
+            return "missing_object", f"points at {tip[:12]}, which is not in the object store", None, None
+        if kind != "commit":
+            return "not_a_commit", f"points at a {kind}, not a commit", None, None
+        try:
+            blob = self.git.read_file(tip, DOC)
+        except Exception as e:  # noqa: BLE001 - BadRef and friends: the message is the finding
+            return "unreadable_ref", str(e), None, None
+        try:
+            evs = tuple(parse_events(blob, where=ref))
+        except ValidationError as e:
+            return "unreadable_ref", e.message.removeprefix(f"{ref}: "), None, blob
+        try:
+            if self._check_document is not None and local.startswith(LOCAL) and local.count("/") == 3:
+                self._check_document(local, evs)
+            else:
+                _check_clocks(ref, evs)
+        except ValidationError as e:
+            return "invalid_document", e.message.replace(local, ref, 1).removeprefix(f"{ref}: "), evs, blob
+        try:
+            key = local.rsplit("/", 1)[-1]
+            if local.startswith(LOCAL + "issues/"):
+                fold_issue(key, evs)
+            elif local.startswith(LOCAL + "gates/"):
+                fold_gate(key, evs)
+        except Exception as e:  # noqa: BLE001 - the fold must never fail on a valid log: report it
+            return "fold_failed", f"the fold failed: {type(e).__name__}: {e}", evs, blob
+        return "", "", evs, blob
+
+    def check_refs(self, *, full: bool = False) -> None:
+        for r in raw.list_refs(self.git, LOCAL):
+            self.counts["refs"] += 1
+            if r.symbolic:
+                self.add(Problem("refs", "symbolic_ref", "error", r.name,
+                                 f"is a symbolic ref to {r.target}; jit refs point at commits", fix=FIX,
+                                 repairable=True, _repair=lambda r=r: self._drop_symbolic(r)))
+                continue
+            ns, _, key = r.name[len(LOCAL):].partition("/")
+            if ns == "issues" and not ISSUE_ID_RE.match(key) or ns == "gates" and not GATE_KEY_RE.match(key):
+                self.add(self._bad(r.name, r.target, "bad_ref_name", f"{key!r} is not a valid {ns[:-1]} key"))
+                continue
+            if ns not in ("issues", "gates"):
+                self.add(Problem("refs", "unknown_namespace", "info", r.name,
+                                 f"refs/jit/{ns}/ is not a namespace this version of gitjit knows; not checked"))
+                continue
+            code, msg, evs, blob = self._doc_problem(r.name, r.name, r.target)
+            if code:
+                self.invalid.append({"ref": r.name, "scope": "local", "reason": msg})
+                self.add(self._bad(r.name, r.target, code, msg))
+                continue
+            assert evs is not None and blob is not None
+            self.counts["issues" if ns == "issues" else "gates"] += 1
+            self.counts["events"] += len(evs)
+            if serialize_events(union_events(evs)[0]) != blob:
+                self.add(Problem("refs", "noncanonical", "warning", r.name,
+                                 "the event log is not in canonical form (order, spacing or duplicate lines); "
+                                 "it reads fine", fix=FIX, repairable=True,
+                                 _repair=lambda r=r, evs=evs: self._canonicalize(r.name, r.target, evs)))
+            if full:
+                n, bad = verify_history(self.git, r.target, where=r.name)
+                self.counts["commits"] = self.counts.get("commits", 0) + n
+                for b in bad[:20]:
+                    self.add(Problem("history", "broken_history", "warning", r.name, b,
+                                     fix="inspect it with 'git log -p " + r.name + "'"))
+        self.counts["quarantined_refs"] = len(raw.list_refs(self.git, QUARANTINE))
+        if self.counts["quarantined_refs"]:
+            self.add(Problem("refs", "quarantined", "info", QUARANTINE,
+                             f"{self.counts['quarantined_refs']} ref(s) parked by an earlier repair",
+                             fix=f"inspect with 'git for-each-ref {QUARANTINE}' and 'git show <ref>:{DOC}'; "
+                                 "delete one with 'git update-ref -d <ref>' once nothing in it is needed"))
+
+    def _bad(self, ref: str, tip: str, code: str, msg: str) -> Problem:
+        return Problem("refs", code, "error", ref, msg,
+                       fix=f"{FIX}   (parks it under {QUARANTINE} and restores the newest readable history)",
+                       repairable=True, details={"target": tip},
+                       _repair=lambda: self._quarantine(ref, tip))
+
+    def _drop_symbolic(self, r: raw.RawRef) -> str:
+        if raw.drop_ref(self.git, r.name, r.target):
+            self._log({"action": "dropped symbolic ref", "ref": r.name, "target": r.target})
+            return f"deleted the symbolic ref (it pointed at {r.target}; it held no events)"
+        return "not repaired: the ref changed meanwhile"
+
+    def _valid_commit(self, ref: str, c: str) -> tuple[Event, ...] | None:
+        code, _msg, evs, _blob = self._doc_problem(ref, ref, c)
+        return evs if not code else None
+
+    def salvage(self, ref: str, tip: str) -> list[tuple[str, tuple[Event, ...]]]:
+        """The newest readable states of ``ref`` below a bad ``tip``: readable ancestors reached
+        through unreadable commits, and readable values from the ref's reflog."""
+        found: dict[str, tuple[Event, ...]] = {}
+        if raw.object_kind(self.git, tip) == "commit":
+            todo, seen = list(self.git.parents(tip)), {tip}
+            while todo and len(seen) < 500:
+                c = todo.pop(0)
+                if c in seen:
+                    continue
+                seen.add(c)
+                evs = self._valid_commit(ref, c)
+                if evs is not None:
+                    found[c] = evs
+                elif raw.object_kind(self.git, c) == "commit":
+                    todo.extend(self.git.parents(c))
+        for c in raw.reflog_targets(self.git, ref):
+            if c != tip and c not in found and raw.object_kind(self.git, c) == "commit":
+                evs = self._valid_commit(ref, c)
+                if evs is not None:
+                    found[c] = evs
+        # keep only the newest: drop a candidate that another candidate already contains
+        keep = [c for c in found if not any(o != c and self.git.is_ancestor(c, o) for o in found)]
+        return [(c, found[c]) for c in sorted(keep)]
+
+    def _quarantine(self, ref: str, tip: str) -> str:
+        now = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        parked = f"{QUARANTINE}{ref[len(LOCAL):]}/{now}-{tip[:12]}"
+        if not raw.park_ref(self.git, parked, tip, "jit doctor: quarantined"):
+            parked = ""  # the object is missing: nothing to park; the log below keeps its id
+        found = self.salvage(ref, tip)
+        new: str | None
+        if not found:
+            new = None
+        elif len(found) == 1:
+            new = found[0][0]
+        else:
+            merged, _ = union_events(*(evs for _, evs in found))
+            new = self.git.write_commit({DOC: serialize_events(merged)}, [c for c, _ in found],
+                                        f"jit doctor: restore {ref}\n\nUnion of its readable histories.\n",
+                                        author=DOCTOR_AUTHOR, committer=DOCTOR_AUTHOR)
+        try:
+            if new is None:
+                if not raw.drop_ref(self.git, ref, tip):
+                    return "not repaired: the ref changed meanwhile; run the doctor again"
+            else:
+                self.git.swap_ref(ref, tip, new, "jit doctor: restore readable history")
+        except (CasFailed, RefLocked):
+            return "not repaired: the ref changed meanwhile; run the doctor again"
+        self._log({"action": "quarantined", "ref": ref, "bad_tip": tip, "parked_as": parked or None,
+                   "restored_to": new, "from": [c for c, _ in found]})
+        where = f"parked as {parked}" if parked else f"its target {tip[:12]} is missing (id kept in jit/doctor.log)"
+        if new is None:
+            return f"{where}; no readable history to restore, so {ref} was removed"
+        lost = "" if len(found) == 1 else f" (union of {len(found)} readable histories)"
+        return f"{where}; {ref} restored to {new[:12]}{lost}"
+
+    def _canonicalize(self, ref: str, tip: str, evs: tuple[Event, ...]) -> str:
+        merged, _ = union_events(evs)
+        c = self.git.write_commit({DOC: serialize_events(merged)}, [tip], f"jit doctor: canonical {DOC}\n",
+                                  author=DOCTOR_AUTHOR, committer=DOCTOR_AUTHOR)
+        try:
+            with locks.owning(self.git.common_dir, ref):
+                self.git.swap_ref(ref, tip, c, "jit doctor: canonical form")
+        except (CasFailed, RefLocked):
+            return "not repaired: the ref changed meanwhile; run the doctor again"
+        return f"rewrote as {c[:12]} with the same {len(merged)} events"
+
+    def _log(self, entry: dict[str, Any]) -> None:
+        try:
+            p = Path(self.git.common_dir) / "jit" / "doctor.log"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            with open(p, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"time": time.time(), **entry}) + "\n")
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ remote-tracking refs
+
+    def check_tracking(self) -> None:
+        for r in raw.list_refs(self.git, TRACKING):
+            self.counts["tracking_refs"] += 1
+            parts = r.name[len(TRACKING):].split("/")
+            if len(parts) < 3 or r.symbolic:
+                continue
+            remote, local = "/".join(parts[:-2]), LOCAL + "/".join(parts[-2:])
+            if parts[-2] not in ("issues", "gates"):
+                continue
+            code, msg, _evs, _blob = self._doc_problem(r.name, local, r.target)
+            if code:
+                self.invalid.append({"ref": r.name, "scope": f"remote:{remote}", "reason": msg})
+                self.add(Problem(
+                    "remote-refs", code, "warning", r.name, msg + " (every pull skips it; local data is untouched)",
+                    fix=f"whoever can push to {remote} can replace or delete it "
+                        f"('git push {remote} :{local}' deletes it there)", details={"remote": remote}))
+
+    # ------------------------------------------------------------------ locks
+
+    def check_locks(self) -> None:
+        cd = self.git.common_dir
+        for lock in locks.find_locks(cd):
+            self.counts["locks"] += 1
+            ref = locks.ref_of_lock(cd, lock)
+            info = locks.inspect(cd, ref, lock=lock)
+            if info is None:
+                continue
+            sev = {"held": "info", "young": "warning", "stale": "error"}.get(info.state, "warning")
+            self.add(Problem("locks", f"{info.state}_lock", sev, str(lock.relative_to(cd)), info.message,
+                             fix=None if info.state == "held" else
+                             f"{FIX}   (or just retry: the next write removes a stale lock itself)",
+                             repairable=info.state == "stale", details=info.to_json(),
+                             _repair=(lambda ref=ref, lock=lock: self._unlock(ref, lock))
+                             if info.state == "stale" else None))
+        dead = [o for o in locks.owners(cd) if o.alive() is False
+                and not (o.ref and (Path(cd) / (o.ref + ".lock")).exists())]
+        if dead:
+            self.add(Problem("locks", "dead_owner_records", "warning", locks.OWNERS,
+                             f"{len(dead)} owner record(s) of jit processes that died mid-write (harmless)",
+                             fix=FIX, repairable=True,
+                             _repair=lambda: f"removed {len(locks.prune_dead_owners(cd))} record(s)"))
+
+    def _unlock(self, ref: str, lock: Path) -> str:
+        info = locks.recover(self.git.common_dir, ref, lock=lock)
+        if info is None:
+            return "already gone"
+        return info.message if info.state == "removed" else f"not repaired: {info.message}"
+
+    # ------------------------------------------------------------------ index and hooks (when present)
+
+    def check_index(self) -> None:
+        try:
+            from .store import index as index_mod  # type: ignore[attr-defined]
+        except ImportError:
+            return
+        verify = getattr(index_mod, "verify", None)
+        if verify is None:
+            return
+        try:
+            issues = verify(self.git)
+        except Exception as e:  # noqa: BLE001 - a broken cache is a finding, never a crash
+            issues = [f"the index cannot be read: {type(e).__name__}: {e}"]
+        for msg in issues or []:
+            self.add(Problem("index", "index_stale", "warning", "index", str(msg),
+                             fix=f"{FIX}   (the index is a cache: it is rebuilt from the refs)",
+                             repairable=hasattr(index_mod, "rebuild"), _repair=self._rebuild_index))
+
+    def _rebuild_index(self) -> str:
+        from .store import index as index_mod  # type: ignore[attr-defined]
+
+        n = index_mod.rebuild(self.git)
+        return f"rebuilt the index ({n} entries)" if isinstance(n, int) else "rebuilt the index"
+
+    def check_hooks(self) -> None:
+        try:
+            from . import hooks as hooks_mod  # type: ignore[attr-defined]
+        except ImportError:
+            return
+        verify = getattr(hooks_mod, "verify", None)
+        if verify is None:
+            return
+        try:
+            found = verify(self.git)
+        except Exception as e:  # noqa: BLE001
+            found = [f"cannot inspect the hooks: {type(e).__name__}: {e}"]
+        for msg in found or []:
+            self.add(Problem("hooks", "hooks", "warning", "hooks", str(msg), fix="jit hooks install"))
+
+    # ------------------------------------------------------------------ objects
+
+    def check_objects(self) -> None:
+        try:
+            proc = subprocess.run(["git", "--git-dir", str(self.git.git_dir), "fsck", "--no-dangling",
+                                   "--no-progress"], capture_output=True, text=True, timeout=3600,
+                                  stdin=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"})
+        except (OSError, subprocess.TimeoutExpired) as e:
+            self.add(Problem("objects", "fsck_failed", "warning", "git fsck", f"could not run git fsck: {e}"))
+            return
+        lines = [x for x in (proc.stdout + proc.stderr).splitlines() if x.strip() and not x.startswith("notice:")]
+        if proc.returncode != 0 or any(x.startswith(("error", "missing", "broken", "fatal")) for x in lines):
+            self.add(Problem("objects", "fsck", "error", "git fsck",
+                             "git fsck reports problems: " + "; ".join(lines[:10]),
+                             fix="git fsck --full   (then restore the objects from another clone: git fetch)"))
+
+
+def _check_clocks(where: str, evs: tuple[Event, ...]) -> None:
+    prev = 0
+    for e in sorted(evs, key=Event.sort_key):
+        if e.clock - prev > LIMITS["clock_jump"]:
+            raise ValidationError(f"{where}: clock leaps from {prev} to {e.clock} (event {e.id})")
+        prev = e.clock
+
+
+def diagnose(git: GitRepo, *, fix: bool = False, full: bool = False) -> dict[str, Any]:
+    """Run the doctor over ``git``; the JSON report (see docs/reliability.md)."""
+    return Doctor(git).run(fix=fix, full=full)
