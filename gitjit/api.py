@@ -368,11 +368,15 @@ class Tracker:
 
     # ------------------------------------------------------------------ claims
 
-    def claim(self, prefix: str, assignee: str, *, by: str | None = None) -> dict[str, Any]:
-        """Atomically take a ready issue: exactly one of several concurrent claimers wins."""
+    def claim(self, prefix: str, assignee: str, *, by: str | None = None,
+              lease_expires_at: str | None = None) -> dict[str, Any]:
+        """Atomically take a ready issue: exactly one of several concurrent claimers wins.
+        ``lease_expires_at`` (dispatchers): the claim carries a lease that lapses unless renewed."""
         assignee = check_actor(assignee)
         iid = self.resolve(prefix)
-        self._write_issue(iid, lambda st, b: _claim_specs(b, st, assignee), by=by or assignee, what="claim")
+        self._write_issue(iid, lambda st, b: [{**s, "expires_at": lease_expires_at} if lease_expires_at else s
+                                              for s in _claim_specs(b, st, assignee)],
+                          by=by or assignee, what="claim")
         return self.show(iid)
 
     def claim_next(self, assignee: str, *, filter: str | None = None, by: str | None = None) -> dict[str, Any]:
@@ -392,7 +396,10 @@ class Tracker:
             hint="run 'jit query ready' or 'jit query blocked' to see what is waiting",
         )
 
-    def release(self, prefix: str, reason: str, *, by: str | None = None) -> dict[str, Any]:
+    def release(self, prefix: str, reason: str, *, by: str | None = None, holder: str | None = None,
+                lapsed_before: str | None = None) -> dict[str, Any]:
+        """Give a claimed issue back. ``holder``: only if that assignee still holds it; ``lapsed_before``:
+        only if its lease ran out before that time (checked against the fresh state on every retry)."""
         if not reason or len(reason) > LIMITS["reason"]:
             raise UsageError("give a reason (at most 2000 characters)", hint="e.g. jit issue release ID timeout")
         reason = check_description(reason)
@@ -404,10 +411,30 @@ class Tracker:
                                    details={"issue_id": iid, "state": b.states.get(iid)})
             if st.state in TERMINAL_STATES or st.state == "archived":
                 raise BlockedError(f"issue {iid} is {st.state}; nothing to release", details={"issue_id": iid})
+            if holder is not None and st.assignee != holder:
+                raise AlreadyClaimedError(f"issue {iid} is held by {st.assignee}, not {holder}",
+                                          details={"issue_id": iid, "assignee": st.assignee})
+            if lapsed_before is not None and not (st.lease_expires_at and st.lease_expires_at < lapsed_before):
+                raise BlockedError(f"issue {iid}'s lease runs until {st.lease_expires_at}",
+                                   details={"issue_id": iid, "lease_expires_at": st.lease_expires_at})
             return [{"type": "issue_released", "assignee": st.assignee, "reason": reason}]
 
         self._write_issue(iid, fn, by=by, what="release")
         return self.show(iid)
+
+    def renew_lease(self, prefix: str, assignee: str, expires_at: str, *, by: str | None = None) -> dict[str, Any]:
+        """Extend ``assignee``'s lease on an issue it holds (a ``lease_renewed`` event); AlreadyClaimedError
+        if it no longer holds it (released for timeout, say): its agent should stop."""
+        iid = self.resolve(prefix)
+
+        def fn(st: IssueState, b: Board) -> list[Spec]:
+            if st.assignee != assignee or st.state != "in_progress":
+                raise AlreadyClaimedError(f"{assignee} no longer holds issue {iid}",
+                                          details={"issue_id": iid, "assignee": st.assignee, "state": st.state})
+            return [{"type": "lease_renewed", "assignee": assignee, "expires_at": expires_at}]
+
+        self._write_issue(iid, fn, by=by or assignee, what="renew-lease")
+        return {"issue_id": iid, "assignee": assignee, "lease_expires_at": expires_at}
 
     # ------------------------------------------------------------------ dependencies
 

@@ -141,6 +141,8 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
             base = BASE_OF.get(e.to or "")
             if base is not None:
                 st.state = base
+                if base != "in_progress":
+                    st.lease_expires_at = None
                 if base == "done":
                     st.completed_at = e.timestamp
         elif t == "issue_claimed":
@@ -153,6 +155,7 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
                 st.assignee = e.assignee
                 st.state = "in_progress"
                 st.claimed_at = e.timestamp
+                st.lease_expires_at = e.expires_at
             else:
                 st.conflicts.append(Conflict(type="claim", event_id=e.id, actor=e.assignee, winner=st.assignee,
                                              detail=f"{e.assignee} claimed while {st.assignee} held the issue; "
@@ -162,14 +165,18 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
             if st.assignee is not None and (e.assignee is None or e.assignee == st.assignee):
                 st.assignee = None
                 st.claimed_at = None
+                st.lease_expires_at = None
                 if st.state == "in_progress":
                     st.state = "open"
         elif t == "issue_assigned":
+            if e.assignee != st.assignee:
+                st.lease_expires_at = None
             st.assignee = e.assignee
         elif t == "issue_unassigned":
             if e.assignee is None or e.assignee == st.assignee:
                 st.assignee = None
                 st.claimed_at = None
+                st.lease_expires_at = None
         elif t == "dependency_added":
             d = e.dependency
             if d and d != issue_id and d not in st.dependencies:
@@ -193,8 +200,13 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
                 g.updated_at = e.timestamp
         elif t == "issue_deleted":
             st.deleted = True
+        elif t == "lease_renewed":
+            # only the current holder's renewal counts; it is bookkeeping, so updated_at stays
+            if st.state == "in_progress" and e.assignee is not None and e.assignee == st.assignee:
+                st.lease_expires_at = e.expires_at
+            continue
         else:
-            continue  # unknown or informational types (issue_completed, lease_renewed, ...) change nothing
+            continue  # unknown or informational types (issue_completed, ...) change nothing
         st.updated_at = e.timestamp
     return st
 

@@ -341,6 +341,8 @@ class IssueState(BaseModel):
     updated_at: str = ""
     created_by: str | None = None
     claimed_at: str | None = None
+    #: when the holder's dispatcher lease runs out (claim ``expires_at`` / ``lease_renewed``); None: no lease
+    lease_expires_at: str | None = None
     completed_at: str | None = None
     deleted: bool = False
     conflicts: list[Conflict] = Field(default_factory=list)

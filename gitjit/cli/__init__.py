@@ -35,6 +35,7 @@ class LazyGroup(click.Group):
         "merge-driver": ("misc", "merge_driver"),
         "config": ("misc", "config"),
         "demo": ("demo", "demo"),
+        "dispatch": ("dispatch", "dispatch"),
     }
     aliases = {"dependency": "dep", "list": "issue"}
 

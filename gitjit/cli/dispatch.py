@@ -1,0 +1,468 @@
+"""``jit-dispatch`` (also ``jit dispatch``): run agents on ready work; see docs/dispatch.md.
+
+Commands: init-config, once, start [--detach], stop, status, agents, agent add/remove/reset.
+The configuration is ``--config PATH`` (env ``JIT_DISPATCH_CONFIG``, default ``./dispatch.toml``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..errors import BusyError, ExternalError, GitjitError, UsageError
+from .core import Env, emit, env, output_options, report_error, split_commas, wants_json
+
+__all__ = ["dispatch", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _set_config(ctx: click.Context, _p: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta["jit_dispatch_config"] = value
+
+
+def _set_repo(ctx: click.Context, _p: click.Parameter, value: str | None) -> None:
+    if value:
+        e = ctx.find_object(Env)
+        if e is not None:
+            e.repo = value
+
+
+def config_options(f: F) -> F:
+    """``-c/--config`` and ``-r/--repo``, accepted before or after the subcommand name."""
+    f = click.option("-c", "--config", "config", metavar="PATH", expose_value=False, callback=_set_config,
+                     is_eager=True, help="dispatch.toml to use (env JIT_DISPATCH_CONFIG; default ./dispatch.toml).")(f)
+    f = click.option("-r", "--repo", "repo", metavar="PATH", expose_value=False, callback=_set_repo, is_eager=True,
+                     help="Repository used when the configuration has no [[repos]] (default: current directory).")(f)
+    return f
+
+
+def _config_path() -> Path:
+    ctx = click.get_current_context()
+    p = ctx.meta.get("jit_dispatch_config") or os.environ.get("JIT_DISPATCH_CONFIG") or "dispatch.toml"
+    return Path(p)
+
+
+def _load() -> Any:
+    from ..dispatch.config import load_config
+
+    return load_config(_config_path(), default_repo=env().repo)
+
+
+def _state(cfg: Any) -> Any:
+    from ..dispatch.agents import StateDir
+
+    return StateDir(cfg.state_dir)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@config_options
+@click.option("--json", "json_", is_flag=True, help="JSON output.")
+@click.pass_context
+def dispatch(ctx: click.Context, json_: bool) -> None:
+    """Hand ready work to agent processes across repositories (seed 001's jit-dispatch).
+
+    \b
+    Example:
+      jit-dispatch init-config
+      jit-dispatch agent add worker-1 --command "python worker.py" --max-concurrent 2
+      jit-dispatch start
+    """
+    e = ctx.ensure_object(Env)
+    if json_:
+        e.json = True
+
+
+@dispatch.command("init-config")
+@config_options
+@click.option("--hub", metavar="REMOTE", help="Remote that decides claims (e.g. origin).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@output_options
+def init_config(hub: str | None, force: bool) -> None:
+    """Write a commented dispatch.toml to start from.
+
+    \b
+    Example:
+      jit-dispatch init-config --hub origin
+    """
+    from ..dispatch.config import init_config_text, load_config
+
+    p = _config_path()
+    if p.exists() and not force:
+        from ..errors import AlreadyExistsError
+
+        raise AlreadyExistsError(f"{p} already exists", hint="pass --force to overwrite it")
+    repo = env().repo
+    rel = "."
+    if repo:
+        rel = os.path.relpath(Path(repo).resolve(), p.resolve().parent)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(init_config_text(repo=rel, hub=hub))
+    cfg = load_config(p)
+    emit({"config": str(p), "id": cfg.id, "repos": [r.name for r in cfg.repos]},
+         f"Wrote {p} (dispatcher id {cfg.id}); add agents with: jit-dispatch agent add ID --command CMD", quiet=str(p))
+
+
+# ---------------------------------------------------------------------------- running
+
+def _logger(as_json: bool, quiet: bool) -> Callable[[dict[str, Any]], None]:
+    def log(rec: dict[str, Any]) -> None:
+        try:
+            if as_json:
+                click.echo(json.dumps(rec, ensure_ascii=False))
+            elif not quiet:
+                click.echo(f"{rec['ts'][11:19]} {rec['message']}", err=True)
+        except (BrokenPipeError, OSError):
+            pass
+
+    return log
+
+
+def _install_signals(d: Any) -> dict[int, Any]:
+    old = {}
+
+    def on_term(signum: int, _frame: Any) -> None:
+        d.request_stop()
+
+    def on_release(signum: int, _frame: Any) -> None:
+        d.request_stop("release")
+
+    for sig, fn in ((signal.SIGTERM, on_term), (signal.SIGINT, on_term), (signal.SIGUSR1, on_release)):
+        old[sig] = signal.signal(sig, fn)
+    return old
+
+
+def _run(once: bool) -> dict[str, int]:
+    from ..dispatch.engine import Dispatcher
+
+    e = env()
+    cfg = _load()
+    d = Dispatcher(cfg, log=_logger(e.json, e.quiet))
+    old = _install_signals(d)
+    try:
+        return d.run(once=once)
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+@dispatch.command()
+@config_options
+@output_options
+def once() -> None:
+    """One dispatch pass: claim ready work for free agents, launch them, wait for them to exit.
+
+    Safe to run from cron (seed 000 pattern 5): a second copy with the same configuration
+    refuses to start (exit 9) while one runs.
+
+    \b
+    Example:
+      jit-dispatch once --config ./dispatch.toml
+    """
+    totals = _run(once=True)
+    e = env()
+    if e.json:
+        click.echo(json.dumps({"event": "summary", **totals}))
+    elif not e.quiet:
+        click.echo(f"claimed {totals['claimed']}, finished {totals['finished']}, failed {totals['failed']}, "
+                   f"released {totals['released']}, reclaimed {totals['reclaimed']}")
+
+
+@dispatch.command()
+@config_options
+@click.option("--detach", is_flag=True, help="Run in the background; the pid goes to the state directory.")
+@output_options
+def start(detach: bool) -> None:
+    """Run the dispatcher until stopped (foreground; SIGTERM/Ctrl-C stops it as on_stop says).
+
+    \b
+    Example:
+      jit-dispatch start
+      jit-dispatch start --detach && jit-dispatch status
+    """
+    if not detach:
+        _run(once=False)
+        return
+    cfg = _load()
+    st = _state(cfg)
+    if st.is_locked():
+        raise BusyError(f"a dispatcher is already running with {cfg.path} (pid {st.read_pid() or '?'})",
+                        hint="stop it with 'jit-dispatch stop'")
+    st.ensure()
+    args = [sys.executable, "-m", "gitjit.cli.dispatch", "--config", str(cfg.path.resolve()), "start"]
+    if env().repo:
+        args[3:3] = ["--repo", str(Path(env().repo).resolve())]  # type: ignore[arg-type]
+    with open(st.log_file, "a") as log:
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                cwd=os.getcwd())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = st.log_file.read_text(errors="replace").strip().splitlines()[-5:]
+            raise ExternalError("the dispatcher exited at once: " + " / ".join(tail),
+                                hint=f"see {st.log_file}")
+        if st.read_pid() == proc.pid and st.is_locked():
+            break
+        time.sleep(0.05)
+    else:
+        raise ExternalError("the dispatcher did not start within 30 s", hint=f"see {st.log_file}")
+    emit({"pid": proc.pid, "id": cfg.id, "log": str(st.log_file), "pid_file": str(st.pid_file)},
+         f"Started dispatcher {cfg.id} (pid {proc.pid}); log: {st.log_file}", quiet=str(proc.pid))
+
+
+@dispatch.command()
+@config_options
+@click.option("--release", "release_", is_flag=True, help="Stop agents now and release their work.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for it to exit.")
+@click.option("--no-wait", is_flag=True, help="Send the signal and return.")
+@output_options
+def stop(release_: bool, timeout: float, no_wait: bool) -> None:
+    """Stop the running dispatcher: SIGTERM (on_stop decides), or --release (SIGUSR1).
+
+    \b
+    Example:
+      jit-dispatch stop --release
+    """
+    cfg = _load()
+    st = _state(cfg)
+    pid = st.read_pid()
+    if not st.is_locked() or pid is None:
+        emit({"stopped": False, "running": False}, "No dispatcher is running with this configuration.")
+        return
+    os.kill(pid, signal.SIGUSR1 if release_ else signal.SIGTERM)
+    if no_wait:
+        emit({"signalled": pid, "running": True}, f"Asked dispatcher {pid} to stop")
+        return
+    deadline = time.monotonic() + timeout
+    while st.is_locked():
+        if time.monotonic() > deadline:
+            s = st.read_state() or {}
+            raise BusyError(f"dispatcher {pid} is still stopping after {timeout:g}s "
+                            f"({len(s.get('running') or [])} agent(s) running)",
+                            hint="wait longer, or give their work back: jit-dispatch stop --release")
+        time.sleep(0.05)
+    emit({"stopped": True, "pid": pid}, f"Stopped dispatcher {pid}")
+
+
+# ---------------------------------------------------------------------------- looking
+
+def _status_data(cfg: Any) -> dict[str, Any]:
+    from ..dispatch.agents import Breakers
+
+    st = _state(cfg)
+    running = st.is_locked()
+    state = st.read_state() or {}
+    breakers = Breakers(st).snapshot() if st.path.exists() else {}
+    runs = state.get("running") or [] if running else []
+    agents = []
+    for a in cfg.agents:
+        b = breakers.get(a.id) or {}
+        mine = [r for r in runs if r.get("agent") == a.id]
+        agents.append({
+            "id": a.id, "type": a.type, "command": list(a.command), "max_concurrent": a.max_concurrent,
+            "tags": list(a.tags), "repos": list(a.repos) if a.repos is not None else None,
+            "running": len(mine), "issues": [r.get("issue_id") for r in mine],
+            "paused": bool(b.get("open")), "consecutive_failures": int(b.get("failures", 0)),
+            "opened_at": b.get("opened_at"), "last_failure": b.get("last_failure"),
+        })
+    return {
+        "config": str(cfg.path), "id": cfg.id, "running": running, "pid": st.read_pid() if running else None,
+        "state_dir": str(st.path), "started_at": state.get("started_at") if running else None,
+        "updated_at": state.get("updated_at"), "mode": state.get("mode") if running else None,
+        "stopping": state.get("stopping") if running else None, "cycles": state.get("cycles") if running else None,
+        "totals": state.get("totals") if running else None, "last_cycle": state.get("last_cycle") if running else None,
+        "poll_interval_secs": cfg.poll_interval_secs, "lease_secs": cfg.lease_secs,
+        "repos": [{"name": r.name, "path": str(r.path), "url": r.url, "hub": r.hub} for r in cfg.repos],
+        "agents": agents, "webhooks": [h.url for h in cfg.webhooks],
+    }
+
+
+@dispatch.command()
+@config_options
+@output_options
+def status() -> None:
+    """Is the dispatcher running, what is each agent doing, which agents are paused.
+
+    \b
+    Example:
+      jit-dispatch status --json
+    """
+    cfg = _load()
+    data = _status_data(cfg)
+
+    def human() -> None:
+        if data["running"]:
+            click.echo(f"Dispatcher {data['id']}: running (pid {data['pid']}, since {data['started_at']}, "
+                       f"{data['cycles']} cycles{', stopping' if data['stopping'] else ''})")
+        else:
+            click.echo(f"Dispatcher {data['id']}: not running")
+        for r in data["repos"]:
+            click.echo(f"  repo {r['name']}: {r['path']}" + (f" (hub {r['hub']})" if r["hub"] else ""))
+        click.echo("Agents:")
+        for a in data["agents"]:
+            state = "PAUSED (circuit breaker open; reset with: jit-dispatch agent reset " + a["id"] + ")" \
+                if a["paused"] else "ok"
+            tags = f" tags={','.join(a['tags'])}" if a["tags"] else ""
+            fails = f", {a['consecutive_failures']} failure(s) in a row" if a["consecutive_failures"] else ""
+            click.echo(f"  {a['id']:<16} {a['running']}/{a['max_concurrent']} running{tags}  {state}{fails}")
+        if not data["agents"]:
+            click.echo("  (none; add one with: jit-dispatch agent add ID --command CMD)")
+
+    emit(data, human, quiet="running" if data["running"] else "stopped")
+
+
+@dispatch.command()
+@config_options
+@output_options
+def agents() -> None:
+    """Who holds what, and since when (from the repositories, as of their last sync).
+
+    \b
+    Example:
+      jit-dispatch agents
+    """
+    from ..api import Tracker
+
+    cfg = _load()
+    st = _state(cfg)
+    runs = {(r.get("repo"), r.get("issue_id")): r for r in ((st.read_state() or {}).get("running") or [])} \
+        if st.is_locked() else {}
+    prefixes = {f"{a.type}:{a.id}@": a.id for a in cfg.agents}
+    holdings: dict[str, list[dict[str, Any]]] = {a.id: [] for a in cfg.agents}
+    for rc in cfg.repos:
+        if not rc.path.exists():
+            continue
+        b = Tracker(rc.path).board()
+        for iid in b.sorted(b.issues):
+            s = b.issues[iid]
+            if s.state != "in_progress" or not s.assignee:
+                continue
+            aid = next((v for k, v in prefixes.items() if s.assignee.startswith(k)), None)
+            if aid is None:
+                continue
+            run = runs.get((rc.name, iid))
+            holdings[aid].append({"issue_id": iid, "title": s.title, "repo": rc.name, "assignee": s.assignee,
+                                  "since": s.claimed_at, "lease_expires_at": s.lease_expires_at,
+                                  "pid": run.get("pid") if run else None, "here": s.assignee.endswith("@" + cfg.id)})
+    data = {"agents": [{"id": a, "holds": h} for a, h in holdings.items()]}
+
+    def human() -> None:
+        for a in data["agents"]:
+            click.echo(f"{a['id']}: {len(a['holds'])} issue(s)")
+            for h in a["holds"]:
+                where = f"pid {h['pid']}" if h["pid"] else ("this dispatcher" if h["here"] else h["assignee"])
+                click.echo(f"  - {h['issue_id'][:8]} | {h['title']} [{h['repo']}] since {h['since']} "
+                           f"(lease until {h['lease_expires_at'] or '-'}; {where})")
+
+    emit(data, human)
+
+
+# ---------------------------------------------------------------------------- editing
+
+@dispatch.group()
+def agent() -> None:
+    """Add, remove or reset (circuit breaker) an agent in dispatch.toml."""
+
+
+@agent.command("add")
+@config_options
+@click.argument("agent_id")
+@click.option("--command", "command", required=True, help="Command to run per issue (split like a shell would).")
+@click.option("--max-concurrent", "--capacity", "max_concurrent", type=click.IntRange(min=1), default=1,
+              show_default=True)
+@click.option("--tags", multiple=True, help="Comma-separated tags this agent takes (repeatable).")
+@click.option("--type", "type_", help="Agent type (part of the assignee name; default agent).")
+@output_options
+def agent_add(agent_id: str, command: str, max_concurrent: int, tags: tuple[str, ...], type_: str | None) -> None:
+    """Add an agent to dispatch.toml (comments and layout kept).
+
+    \b
+    Example:
+      jit-dispatch agent add gpu-1 --command "python train.py" --max-concurrent 2 --tags train,inference
+    """
+    from ..dispatch.config import add_agent
+
+    data = add_agent(_config_path(), agent_id, command, max_concurrent=max_concurrent, tags=split_commas(tags),
+                     type_=type_)
+    emit(data, f"Added agent {agent_id} to {data['config']}", quiet=agent_id)
+
+
+@agent.command("remove")
+@config_options
+@click.argument("agent_id")
+@output_options
+def agent_remove(agent_id: str) -> None:
+    """Remove an agent from dispatch.toml (comments and layout kept).
+
+    \b
+    Example:
+      jit-dispatch agent remove gpu-1
+    """
+    from ..dispatch.config import remove_agent
+
+    data = remove_agent(_config_path(), agent_id)
+    emit(data, f"Removed agent {agent_id} from {data['config']}", quiet=agent_id)
+
+
+@agent.command("reset")
+@config_options
+@click.argument("agent_id")
+@output_options
+def agent_reset(agent_id: str) -> None:
+    """Close an agent's circuit breaker: a paused agent takes work again.
+
+    \b
+    Example:
+      jit-dispatch agent reset worker-1
+    """
+    from ..dispatch.agents import Breakers
+
+    cfg = _load()
+    breakers = Breakers(_state(cfg))
+    if agent_id not in breakers.snapshot():
+        cfg.agent(agent_id)  # NotFoundError unless configured
+    data = breakers.reset(agent_id)
+    emit(data, f"Reset agent {agent_id}" + (" (it was paused)" if data["was_open"] else ""), quiet=agent_id)
+
+
+# ---------------------------------------------------------------------------- entry point
+
+def main(argv: list[str] | None = None) -> int:
+    """``jit-dispatch``: the same commands as ``jit dispatch``, with the same exit codes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = wants_json(args)
+    try:
+        rv = dispatch.main(args=args, prog_name="jit-dispatch", standalone_mode=False, obj=Env())
+        return rv if isinstance(rv, int) else 0
+    except GitjitError as e:
+        return report_error(e, as_json)
+    except click.exceptions.UsageError as e:
+        cmd = e.ctx.command_path if e.ctx else "jit-dispatch"
+        return report_error(UsageError(e.format_message(), hint=f"see '{cmd} --help'"), as_json)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        return 130
+    except click.exceptions.ClickException as e:
+        return report_error(UsageError(e.format_message()), as_json)
+    except Exception as e:  # noqa: BLE001 - never a traceback for users
+        if os.environ.get("JIT_DEBUG"):
+            raise
+        return report_error(GitjitError(f"internal error: {type(e).__name__}: {e}",
+                                        hint="this is a bug in gitjit; rerun with JIT_DEBUG=1 for the traceback"),
+                            as_json)
+
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

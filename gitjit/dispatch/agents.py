@@ -1,0 +1,365 @@
+"""Agent processes, leases, the per-agent circuit breaker and the dispatcher's state directory.
+
+Processes: each agent run is its own process group (``start_new_session``), so stopping it
+stops what it spawned too. On Linux each agent also gets ``PR_SET_PDEATHSIG`` = SIGTERM: if
+the dispatcher dies hard (SIGKILL, OOM), its agents are told to stop instead of working on
+unsupervised while their leases lapse and another dispatcher hands the same issue out again.
+The command is run directly (``shlex.split``, no shell), so that signal reaches the agent
+itself; write ``sh -c '...'`` for shell syntax.
+
+State directory (``state_dir`` in dispatch.toml), one per configuration::
+
+    lock             flock held for the dispatcher's life: one dispatcher per configuration
+    dispatcher.pid   pid of the running dispatcher (start --detach, stop)
+    state.json       what the running dispatcher is doing, rewritten every cycle (status, agents)
+    breakers.json    circuit breakers, read-modify-written under breakers.lock by the dispatcher
+                     and by 'agent reset' alike, so a reset is never lost to a concurrent cycle
+    runs/            the issue JSON handed to each running agent (JIT_ISSUE_FILE)
+    logs/            each run's stdout and stderr
+    events.cursor    the webhook feed's position (ref tips), so a restart does not resend history
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..errors import BusyError, ExternalError
+from ..model import now_ts
+from .config import AgentConfig
+
+__all__ = ["AgentRun", "ProcessPool", "Breakers", "StateDir", "lease_until", "lease_lapsed", "parse_ts"]
+
+
+# ---------------------------------------------------------------------------- time and leases
+
+def parse_ts(ts: str) -> datetime:
+    return datetime.fromisoformat(ts)
+
+
+def lease_until(now: str, secs: float) -> str:
+    """The expiry of a lease taken at ``now`` (naive UTC ISO, like every gitjit timestamp)."""
+    return (parse_ts(now) + timedelta(seconds=secs)).isoformat(timespec="microseconds")
+
+
+def lease_lapsed(expires_at: str | None, now: str, grace_secs: float) -> bool:
+    """True when a lease ran out more than ``grace_secs`` ago. The grace absorbs clock skew between
+    machines: a dispatcher whose clock runs ahead must not release work whose holder still renews."""
+    if not expires_at:
+        return False  # claims without a lease (people, scripts) never time out
+    try:
+        return parse_ts(expires_at) + timedelta(seconds=grace_secs) < parse_ts(now)
+    except ValueError:
+        return False
+
+
+# ---------------------------------------------------------------------------- processes
+
+def _pdeathsig() -> Any:
+    """A preexec function that asks Linux to SIGTERM the child when the dispatcher dies, or None.
+    The libc function is resolved here, before fork, so the child only makes one system call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def fn() -> None:
+        prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the dispatcher died between fork and prctl
+            os._exit(1)
+
+    return fn
+
+
+@dataclass
+class AgentRun:
+    """One agent process working on one issue."""
+
+    agent_id: str
+    assignee: str
+    repo: str
+    issue_id: str
+    attempt: int
+    proc: subprocess.Popen[bytes]
+    started_at: str
+    started_mono: float
+    lease_expires_at: str | None
+    issue_file: Path
+    log_path: Path
+    log: TextIO | None = None
+    lost: bool = False          # the claim was taken away (lease lapsed and released): we stopped it
+    stopping: bool = False      # we asked it to stop (shutdown, timeout, lost claim)
+    stop_reason: str = ""
+    kill_at: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def to_json(self) -> dict[str, Any]:
+        return {"agent": self.agent_id, "assignee": self.assignee, "repo": self.repo, "issue_id": self.issue_id,
+                "pid": self.pid, "attempt": self.attempt, "started_at": self.started_at,
+                "lease_expires_at": self.lease_expires_at, "issue_file": str(self.issue_file),
+                "log": str(self.log_path), "stopping": self.stopping}
+
+
+class ProcessPool:
+    """Starts, watches and stops agent processes."""
+
+    def __init__(self, state: StateDir):
+        self.state = state
+        self.runs: list[AgentRun] = []
+        self._preexec = _pdeathsig()
+
+    def running(self, agent_id: str | None = None) -> list[AgentRun]:
+        return [r for r in self.runs if agent_id is None or r.agent_id == agent_id]
+
+    def launch(self, agent: AgentConfig, *, assignee: str, repo_name: str, repo_path: Path, cwd: Path,
+               issue: dict[str, Any], attempt: int, lease_expires_at: str | None,
+               extra_env: dict[str, str]) -> AgentRun:
+        """Start ``agent.command`` for ``issue``. ExternalError if it cannot be started at all."""
+        iid = issue["id"]
+        self.state.runs.mkdir(parents=True, exist_ok=True)
+        issue_file = self.state.runs / f"{repo_name}-{iid}.json"
+        issue_file.write_text(json.dumps({**issue, "repo": repo_name}, indent=2, ensure_ascii=False) + "\n")
+        logdir = self.state.logs / agent.id
+        logdir.mkdir(parents=True, exist_ok=True)
+        log_path = logdir / f"{iid}-{attempt}.log"
+        env = {**os.environ, **agent.env, **extra_env,
+               "JIT_ISSUE_ID": iid, "JIT_REPO": str(repo_path), "JIT_AGENT": agent.id,
+               "JIT_ASSIGNEE": assignee, "JIT_ACTOR": assignee, "JIT_ISSUE_FILE": str(issue_file),
+               "JIT_ATTEMPT": str(attempt)}
+        for k in ("JIT_JSON", "JIT_QUIET"):  # the dispatcher's output settings are not the agent's
+            env.pop(k, None)
+        log = open(log_path, "a", encoding="utf-8")
+        try:
+            proc = subprocess.Popen(
+                list(agent.command), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=self._preexec,
+            )
+        except OSError as e:
+            log.close()
+            issue_file.unlink(missing_ok=True)
+            raise ExternalError(f"cannot start agent {agent.id}: {' '.join(agent.command)}: {e.strerror or e}",
+                                details={"agent": agent.id, "command": list(agent.command)}) from None
+        run = AgentRun(agent_id=agent.id, assignee=assignee, repo=repo_name, issue_id=iid, attempt=attempt,
+                       proc=proc, started_at=now_ts(), started_mono=time.monotonic(),
+                       lease_expires_at=lease_expires_at, issue_file=issue_file, log_path=log_path, log=log)
+        self.runs.append(run)
+        return run
+
+    def reap(self) -> list[tuple[AgentRun, int]]:
+        """Runs whose process has exited, with its status (negative: killed by that signal)."""
+        done = []
+        for r in list(self.runs):
+            rc = r.proc.poll()
+            if rc is None:
+                if r.kill_at is not None and time.monotonic() >= r.kill_at:
+                    _signal_group(r.proc, signal.SIGKILL)
+                    r.kill_at = None
+                continue
+            self.runs.remove(r)
+            if r.log:
+                r.log.close()
+            r.issue_file.unlink(missing_ok=True)
+            # the group may outlive its leader (a script's children): stop what is left
+            _signal_group(r.proc, signal.SIGTERM)
+            done.append((r, rc))
+        return done
+
+    def stop(self, run: AgentRun, reason: str, grace_secs: float) -> None:
+        """SIGTERM the run's process group now and SIGKILL it after ``grace_secs``."""
+        if run.stopping:
+            return
+        run.stopping = True
+        run.stop_reason = reason
+        _signal_group(run.proc, signal.SIGTERM)
+        run.kill_at = time.monotonic() + grace_secs
+
+    def any_exited(self) -> bool:
+        return any(r.proc.poll() is not None for r in self.runs)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# ---------------------------------------------------------------------------- state directory
+
+class StateDir:
+    def __init__(self, path: Path):
+        self.path = path
+        self.runs = path / "runs"
+        self.logs = path / "logs"
+        self.pid_file = path / "dispatcher.pid"
+        self.state_file = path / "state.json"
+        self.breakers_file = path / "breakers.json"
+        self.cursor_file = path / "events.cursor"
+        self.log_file = path / "dispatcher.log"
+        self._lock_fd: int | None = None
+
+    def ensure(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def locked(self, *, wait: bool = False) -> Iterator[None]:
+        """Hold the dispatcher lock (one dispatcher per configuration) for the block."""
+        self.acquire(wait=wait)
+        try:
+            yield
+        finally:
+            self.release()
+
+    def acquire(self, *, wait: bool = False) -> None:
+        self.ensure()
+        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                pid = self.read_pid()
+                raise BusyError(f"a dispatcher is already running with this configuration (pid {pid or '?'})",
+                                hint="see it with 'jit-dispatch status'; stop it with 'jit-dispatch stop'",
+                                details={"pid": pid, "state_dir": str(self.path)}) from None
+            raise
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def is_locked(self) -> bool:
+        """Is a dispatcher holding the lock right now? (A pid file alone may be stale.)"""
+        if not (self.path / "lock").exists():
+            return False
+        fd = os.open(self.path / "lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def read_pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def write_pid(self) -> None:
+        _atomic_write(self.pid_file, f"{os.getpid()}\n")
+
+    def clear_pid(self) -> None:
+        if self.read_pid() == os.getpid():
+            self.pid_file.unlink(missing_ok=True)
+
+    def write_state(self, data: dict[str, Any]) -> None:
+        _atomic_write(self.state_file, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    def read_state(self) -> dict[str, Any] | None:
+        return _read_json(self.state_file)
+
+    def read_cursor(self) -> dict[str, dict[str, str]] | None:
+        data = _read_json(self.cursor_file)
+        return data if isinstance(data, dict) else None
+
+    def write_cursor(self, cursor: dict[str, dict[str, str]]) -> None:
+        _atomic_write(self.cursor_file, json.dumps(cursor, sort_keys=True) + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------- circuit breaker
+
+class Breakers:
+    """Per-agent circuit breaker (seed 003): ``threshold`` consecutive failures open it, which pauses
+    the agent (no new work) until ``reset``. A success closes the count again. Persisted, so a
+    paused agent stays paused across restarts until someone looks at it."""
+
+    def __init__(self, state: StateDir):
+        self.state = state
+
+    @contextmanager
+    def _edit(self) -> Iterator[dict[str, Any]]:
+        self.state.ensure()
+        fd = os.open(self.state.path / "breakers.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            data = _read_json(self.state.breakers_file)
+            data = data if isinstance(data, dict) else {}
+            yield data
+            _atomic_write(self.state.breakers_file, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        finally:
+            os.close(fd)
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        data = _read_json(self.state.breakers_file)
+        return data if isinstance(data, dict) else {}
+
+    def get(self, agent_id: str) -> dict[str, Any]:
+        b = self.snapshot().get(agent_id)
+        return b if isinstance(b, dict) else {"failures": 0, "open": False}
+
+    def is_open(self, agent_id: str) -> bool:
+        return bool(self.get(agent_id).get("open"))
+
+    def record(self, agent_id: str, *, success: bool, threshold: int, reason: str = "") -> dict[str, Any]:
+        """Count one outcome; returns the breaker after it (``just_opened`` when this failure opened it)."""
+        with self._edit() as data:
+            b = data.get(agent_id) if isinstance(data.get(agent_id), dict) else {"failures": 0, "open": False}
+            b.pop("just_opened", None)
+            if success:
+                b["failures"] = 0
+            else:
+                b["failures"] = int(b.get("failures", 0)) + 1
+                b["last_failure"] = reason
+                b["last_failure_at"] = now_ts()
+                if threshold and b["failures"] >= threshold and not b.get("open"):
+                    b["open"] = True
+                    b["opened_at"] = now_ts()
+                    data[agent_id] = b
+                    return {**b, "just_opened": True}
+            data[agent_id] = b
+            return dict(b)
+
+    def reset(self, agent_id: str) -> dict[str, Any]:
+        with self._edit() as data:
+            before = data.get(agent_id) if isinstance(data.get(agent_id), dict) else {}
+            data[agent_id] = {"failures": 0, "open": False, "reset_at": now_ts()}
+            return {"agent": agent_id, "was_open": bool(before.get("open")),
+                    "failures_before": int(before.get("failures", 0)), "open": False}

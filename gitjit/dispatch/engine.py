@@ -1,0 +1,570 @@
+"""The dispatch cycle.
+
+One cycle, in this order (docs/dispatch.md explains each step):
+
+1. **reap** agents that exited: a finished issue is a success; otherwise the issue is released
+   with the reason recorded (or the agent retried, ``on_failure = "retry"``) and the failure is
+   counted by the agent's circuit breaker;
+2. **renew** the leases of running agents, all together every ``lease_secs / 3`` (local writes);
+3. **sync** each repository with its hub (pull, then push: renewals and what agents wrote go out);
+4. stop agents whose claim was **lost** (released for timeout by another dispatcher while we were
+   cut off from the hub);
+5. **reclaim** in-progress work whose lease lapsed (any dispatcher does this, reason ``timeout``)
+   and our own claims that no agent of ours runs any more (a restart after a crash);
+6. **dispatch**: gather ready issues across repositories, order them by escalated priority then
+   age, match their tags to agents with free capacity and an unpaused breaker, claim each
+   atomically (through the hub when there is one) with a lease, and launch the agent;
+7. hand new events to the **webhooks**, and write ``state.json`` for ``status``/``agents``.
+
+Everything goes through ``gitjit.api.Tracker`` in-process; the only subprocesses are the agents
+(and the git CLI that the tracker's sync uses for the network).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import AlreadyClaimedError, BlockedError, ExternalError, GitjitError, NotFoundError
+from ..fold import fold_issue
+from ..model import PRIORITY_RANK, IssueState, now_ts
+from ..query import Board
+from ..store import ISSUES
+from .agents import AgentRun, Breakers, ProcessPool, StateDir, lease_lapsed, lease_until, parse_ts
+from .config import AgentConfig, DispatchConfig, RepoConfig
+from .webhooks import EventFeed, WebhookSender
+
+__all__ = ["Dispatcher", "issue_tags", "effective_rank", "RepoHandle"]
+
+CLOSED = ("done", "rejected", "archived")
+LogFn = Callable[[dict[str, Any]], None]
+
+
+def issue_tags(st: IssueState) -> set[str]:
+    """The tags an issue *requires*: ``context.tags`` (a list, or "a,b") and the values of ``tag:*``
+    labels. An issue without any may go to any agent."""
+    t = st.context.get("tags")
+    tags = set()
+    if isinstance(t, str):
+        tags |= {x.strip() for x in t.split(",") if x.strip()}
+    elif isinstance(t, list):
+        tags |= {x for x in t if isinstance(x, str)}
+    tags |= {lab.split(":", 1)[1] for lab in st.labels if lab.startswith("tag:")}
+    return tags
+
+
+def effective_rank(st: IssueState, now: datetime, escalation_hours: float) -> int:
+    """Priority rank (0 critical .. 3 low) lowered by one level per ``escalation_hours`` the issue
+    has existed, but never to critical: aging keeps low work from starving behind a steady stream
+    of high work, while critical stays reserved for what someone marked critical."""
+    base = PRIORITY_RANK.get(st.priority, 2)
+    if escalation_hours <= 0 or base <= 1 or not st.created_at:
+        return base
+    try:
+        age_h = (now - parse_ts(st.created_at)).total_seconds() / 3600
+    except ValueError:
+        return base
+    return max(1, base - int(max(0.0, age_h) // escalation_hours))
+
+
+@dataclass
+class RepoHandle:
+    cfg: RepoConfig
+    tracker: Any
+    index: int
+    synced: bool = True
+    last_error: str | None = None
+    last_sync_at: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    @property
+    def hub(self) -> str | None:
+        """dispatch.toml's ``hub``, else the clone's own ``jit config set hub``: the tracker would use
+        that one for claims anyway, so the dispatcher syncs with it too."""
+        return self.cfg.hub or self.tracker.hub()
+
+    def _remote(self) -> dict[str, Any]:
+        return {"remote": self.hub} if self.hub else {}
+
+    def sync(self) -> None:
+        if self.hub:
+            self.tracker.sync(self.hub)
+            self.last_sync_at = now_ts()
+
+    def claim(self, iid: str, assignee: str, lease: str) -> dict[str, Any]:
+        return self.tracker.claim(iid, assignee, lease_expires_at=lease, **self._remote())  # type: ignore[no-any-return]
+
+    def release(self, iid: str, reason: str, *, holder: str, lapsed_before: str | None = None) -> dict[str, Any]:
+        return self.tracker.release(iid, reason, holder=holder, lapsed_before=lapsed_before,  # type: ignore[no-any-return]
+                                    **self._remote())
+
+    def issue(self, iid: str) -> IssueState | None:
+        ld = self.tracker.store.load(ISSUES, iid)
+        return fold_issue(iid, ld.events) if ld else None
+
+    @property
+    def workdir(self) -> Path:
+        git = self.tracker.git
+        return Path(git.workdir or git.common_dir)
+
+
+class Dispatcher:
+    def __init__(self, cfg: DispatchConfig, *, log: LogFn | None = None):
+        self.cfg = cfg
+        self.id = cfg.id
+        self.actor = f"jit-dispatch:{cfg.id}"
+        self.state = StateDir(cfg.state_dir)
+        self.pool = ProcessPool(self.state)
+        self.breakers = Breakers(self.state)
+        self.repos: list[RepoHandle] = []
+        self.feeds: dict[str, EventFeed] = {}
+        self.webhooks: WebhookSender | None = None
+        self._logfn = log or (lambda rec: None)
+        self.stopping: str | None = None  # None, "finish" or "release"
+        self._stop_requested_at: float | None = None
+        self._last_renew = time.monotonic()
+        self.started_at = now_ts()
+        self.cycles = 0
+        self.mode = "start"
+        self.totals = {"claimed": 0, "finished": 0, "failed": 0, "released": 0, "reclaimed": 0, "renewed": 0,
+                       "retried": 0}
+        self._opened = False
+
+    # ------------------------------------------------------------------ logging
+
+    def log(self, kind: str, message: str, **fields: Any) -> None:
+        self._logfn({"ts": now_ts(), "event": kind, "message": message, **fields})
+
+    # ------------------------------------------------------------------ life cycle
+
+    def open(self) -> None:
+        """Take the configuration's lock, prepare every repository and the event feeds."""
+        from ..api import Tracker
+
+        self.state.acquire()
+        try:
+            self.state.write_pid()
+            for i, rc in enumerate(self.cfg.repos):
+                if rc.url and not rc.path.exists():
+                    self._clone(rc)
+                t = Tracker(rc.path, actor=self.actor)
+                t.init()
+                self.repos.append(RepoHandle(rc, t, i))
+            cursor = self.state.read_cursor() or {}
+            for r in self.repos:
+                self.feeds[r.name] = EventFeed(r.tracker, cursor.get(r.name))
+            if self.cfg.webhooks:
+                self.webhooks = WebhookSender(self.cfg.webhooks, lambda kind, message, **f: self.log(kind, message, **f))
+        except BaseException:
+            self.state.clear_pid()
+            self.state.release()
+            raise
+        self._opened = True
+
+    def _clone(self, rc: RepoConfig) -> None:
+        rc.path.parent.mkdir(parents=True, exist_ok=True)
+        self.log("clone", f"cloning {rc.url} into {rc.path}", repo=rc.name)
+        p = subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(rc.url), str(rc.path)],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise ExternalError(f"cannot clone {rc.url}: {p.stderr.strip()[-500:]}", details={"repo": rc.name})
+
+    def close(self) -> None:
+        if not self._opened:
+            return
+        for r in self.repos:
+            self._sync(r)
+        self._feed_webhooks()
+        if self.webhooks:
+            self.webhooks.close(timeout=10.0)
+        self._write_state(final=True)
+        self.state.clear_pid()
+        self.state.release()
+        self._opened = False
+
+    def request_stop(self, mode: str | None = None) -> None:
+        """SIGTERM: ``on_stop`` (finish or release); asked again, or with mode "release": release now."""
+        mode = mode or self.cfg.on_stop
+        if self.stopping is not None and mode == "finish":
+            mode = "release"  # a second request escalates
+        if self.stopping == "release":
+            return
+        self.stopping = mode
+        self._stop_requested_at = self._stop_requested_at or time.monotonic()
+        self.log("stopping", f"stopping ({'letting agents finish' if mode == 'finish' else 'releasing work'}; "
+                             f"{len(self.pool.runs)} agent(s) running)", mode=mode)
+        if mode == "release":
+            for run in self.pool.runs:
+                self.pool.stop(run, "dispatcher stopping", self.cfg.kill_grace_secs)
+
+    def run(self, *, once: bool = False, sleep_step: float = 0.05) -> dict[str, int]:
+        """``start`` (until stopped) or ``once`` (one dispatch pass, then wait for its agents)."""
+        self.mode = "once" if once else "start"
+        self.open()
+        try:
+            self.cycle(dispatch=True)
+            if once and self.stopping is None:
+                self.stopping = "finish"
+            while not (self.stopping and not self.pool.runs):
+                self._sleep(sleep_step)
+                if (self.stopping == "finish" and self.cfg.stop_timeout_secs is not None
+                        and self._stop_requested_at is not None
+                        and time.monotonic() - self._stop_requested_at > self.cfg.stop_timeout_secs):
+                    self.request_stop("release")
+                self.cycle(dispatch=self.stopping is None)
+        finally:
+            self.close()
+        return dict(self.totals)
+
+    def _sleep(self, step: float) -> None:
+        """Until the poll interval passed, an agent exited, or a stop was requested."""
+        deadline = time.monotonic() + self.cfg.poll_interval_secs
+        stopping = self.stopping
+        while time.monotonic() < deadline:
+            if self.pool.any_exited() or self.stopping != stopping:
+                return
+            if any(r.kill_at is not None and time.monotonic() >= r.kill_at for r in self.pool.runs):
+                return
+            time.sleep(step)
+
+    # ------------------------------------------------------------------ the cycle
+
+    def cycle(self, *, dispatch: bool = True) -> dict[str, Any]:
+        self.cycles += 1
+        report: dict[str, Any] = {"claimed": [], "finished": [], "failed": [], "released": [], "reclaimed": [],
+                                  "lost": [], "renewed": 0, "unmatched": 0, "errors": []}
+        self._reap(report)
+        self._renew(report)
+        for r in self.repos:
+            r.synced = self._sync(r, report)
+        self._check_lost(report)
+        for r in self.repos:
+            if r.synced:
+                self._reclaim(r, report)
+        if dispatch and self.stopping is None:
+            self._dispatch(report)
+        self._feed_webhooks()
+        self._write_state(report=report)
+        return report
+
+    def _repo(self, name: str) -> RepoHandle:
+        return next(r for r in self.repos if r.name == name)
+
+    def _sync(self, r: RepoHandle, report: dict[str, Any] | None = None) -> bool:
+        try:
+            r.sync()
+        except GitjitError as e:
+            r.last_error = e.message
+            self.log("sync_failed", f"{r.name}: sync with {r.hub} failed: {e.message}", repo=r.name)
+            if report is not None:
+                report["errors"].append({"repo": r.name, "error": e.message})
+            return False
+        r.last_error = None
+        return True
+
+    # -- 1. reap
+
+    def _reap(self, report: dict[str, Any]) -> None:
+        for run, rc in self.pool.reap():
+            repo = self._repo(run.repo)
+            agent = self._agent(run.agent_id)
+            st = repo.issue(run.issue_id)
+            how = _describe_exit(rc)
+            base = {"agent": run.agent_id, "issue_id": run.issue_id, "repo": run.repo, "exit": rc,
+                    "attempt": run.attempt}
+            if run.lost:
+                self.log("agent_stopped", f"{run.agent_id} on {run.issue_id[:8]}: stopped ({run.stop_reason})",
+                         **base)
+                continue
+            if st is None or st.deleted or st.state in CLOSED:
+                self.totals["finished"] += 1
+                report["finished"].append(base)
+                if agent:
+                    self.breakers.record(agent.id, success=True, threshold=agent.failure_threshold)
+                self.log("agent_finished", f"{run.agent_id} finished {run.issue_id[:8]} "
+                                           f"({st.state if st else 'gone'}; {how})", **base)
+                continue
+            if run.stopping and self.stopping == "release":
+                self._release(repo, run, f"dispatcher {self.id} stopped before {run.agent_id} finished", report)
+                continue
+            reason = (f"{run.agent_id} timed out after {agent.timeout_secs:g}s" if run.stop_reason == "timeout"
+                      and agent and agent.timeout_secs else f"{run.agent_id} {how} without finishing")
+            self.totals["failed"] += 1
+            report["failed"].append({**base, "reason": reason})
+            br = self.breakers.record(run.agent_id, success=False, reason=reason,
+                                      threshold=agent.failure_threshold if agent else 3)
+            self.log("agent_failed", f"{run.agent_id} on {run.issue_id[:8]}: {reason} "
+                                     f"({br.get('failures')} consecutive failure(s))", reason=reason, **base)
+            if br.get("just_opened"):
+                self.log("breaker_open", f"circuit breaker open: {run.agent_id} paused after "
+                                         f"{br['failures']} consecutive failures "
+                                         f"(resume with: jit-dispatch agent reset {run.agent_id})",
+                         agent=run.agent_id, failures=br["failures"])
+            if st.assignee != run.assignee or st.state != "in_progress":
+                continue  # the agent (or someone) released it already: nothing of ours to give back
+            if (agent and agent.on_failure == "retry" and run.attempt <= agent.max_retries and not br.get("open")
+                    and self.stopping is None):
+                self.totals["retried"] += 1
+                self._launch(repo, agent, st, run.attempt + 1, run.lease_expires_at, report, retry_of=reason)
+                continue
+            self._release(repo, run, reason, report)
+
+    def _release(self, repo: RepoHandle, run: AgentRun, reason: str, report: dict[str, Any]) -> None:
+        try:
+            repo.release(run.issue_id, reason, holder=run.assignee)
+        except (AlreadyClaimedError, BlockedError, NotFoundError):
+            return  # no longer ours: nothing to release
+        except GitjitError as e:
+            # the release is not lost: it waits in the local clone, or the lease lapses on the hub
+            report["errors"].append({"repo": repo.name, "issue_id": run.issue_id, "error": e.message})
+            self.log("release_failed", f"release of {run.issue_id[:8]} failed: {e.message}", repo=repo.name,
+                     issue_id=run.issue_id)
+            return
+        self.totals["released"] += 1
+        report["released"].append({"issue_id": run.issue_id, "repo": repo.name, "reason": reason})
+        self.log("released", f"released {run.issue_id[:8]} ({reason})", issue_id=run.issue_id, repo=repo.name,
+                 reason=reason)
+
+    # -- 2. renew
+
+    def _renew(self, report: dict[str, Any]) -> None:
+        if not self.pool.runs or time.monotonic() - self._last_renew < self.cfg.renew_every_secs:
+            return
+        self._last_renew = time.monotonic()
+        until = lease_until(now_ts(), self.cfg.lease_secs)
+        for run in list(self.pool.runs):
+            if run.lost:
+                continue
+            try:
+                self._repo(run.repo).tracker.renew_lease(run.issue_id, run.assignee, until)
+            except AlreadyClaimedError:
+                self._lost(run, report, "its claim was released or taken over")
+                continue
+            except GitjitError as e:
+                report["errors"].append({"issue_id": run.issue_id, "error": e.message})
+                continue
+            run.lease_expires_at = until
+            report["renewed"] += 1
+            self.totals["renewed"] += 1
+
+    def _lost(self, run: AgentRun, report: dict[str, Any], why: str) -> None:
+        if run.lost:
+            return
+        st = self._repo(run.repo).issue(run.issue_id)
+        if st is not None and st.state in CLOSED:
+            return  # the agent finished it: not lost, just done
+        run.lost = True
+        report["lost"].append({"agent": run.agent_id, "issue_id": run.issue_id, "repo": run.repo})
+        self.log("claim_lost", f"{run.agent_id} on {run.issue_id[:8]}: {why}; stopping the agent",
+                 agent=run.agent_id, issue_id=run.issue_id, repo=run.repo)
+        self.pool.stop(run, "claim lost", self.cfg.kill_grace_secs)
+
+    def _timeouts(self) -> None:
+        for run in self.pool.runs:
+            agent = self._agent(run.agent_id)
+            if agent and agent.timeout_secs and time.monotonic() - run.started_mono > agent.timeout_secs:
+                self.pool.stop(run, "timeout", self.cfg.kill_grace_secs)
+
+    # -- 4. lost claims
+
+    def _check_lost(self, report: dict[str, Any]) -> None:
+        self._timeouts()
+        for run in list(self.pool.runs):
+            if run.lost:
+                continue
+            st = self._repo(run.repo).issue(run.issue_id)
+            if st is None or st.state in CLOSED:
+                continue
+            if st.assignee != run.assignee:
+                self._lost(run, report, f"now held by {st.assignee or 'nobody'}")
+
+    # -- 5. reclaim
+
+    def _reclaim(self, r: RepoHandle, report: dict[str, Any]) -> None:
+        now = now_ts()
+        cutoff = lease_until(now, -self.cfg.lease_grace_secs)
+        mine = {run.issue_id for run in self.pool.runs if run.repo == r.name}
+        board = r.tracker.board(fresh=True)
+        for iid, st in board.issues.items():
+            if st.state != "in_progress" or not st.assignee or not st.lease_expires_at or iid in mine:
+                continue
+            if st.assignee.endswith("@" + self.id):
+                reason, lapsed = f"orphaned: dispatcher {self.id} no longer runs an agent for it", None
+            elif lease_lapsed(st.lease_expires_at, now, self.cfg.lease_grace_secs):
+                reason, lapsed = "timeout", cutoff
+            else:
+                continue
+            try:
+                r.release(iid, reason, holder=st.assignee, lapsed_before=lapsed)
+            except (AlreadyClaimedError, BlockedError, NotFoundError):
+                continue  # renewed, released or taken meanwhile
+            except GitjitError as e:
+                report["errors"].append({"repo": r.name, "issue_id": iid, "error": e.message})
+                continue
+            self.totals["reclaimed"] += 1
+            report["reclaimed"].append({"issue_id": iid, "repo": r.name, "holder": st.assignee, "reason": reason})
+            self.log("reclaimed", f"released {iid[:8]} held by {st.assignee} ({reason}; lease ran until "
+                                  f"{st.lease_expires_at})", issue_id=iid, repo=r.name, holder=st.assignee,
+                     reason=reason)
+
+    # -- 6. dispatch
+
+    def _agent(self, agent_id: str) -> AgentConfig | None:
+        return next((a for a in self.cfg.agents if a.id == agent_id), None)
+
+    def candidates(self) -> list[tuple[RepoHandle, IssueState]]:
+        """Ready work across repositories, best first: escalated priority, then age, then repository
+        order, then id (deterministic)."""
+        now = parse_ts(now_ts())
+        out: list[tuple[tuple[Any, ...], RepoHandle, IssueState]] = []
+        for r in self.repos:
+            if not r.synced:
+                continue  # a stale view of a hub we cannot reach: its claims would fail anyway
+            b: Board = r.tracker.board(fresh=True)
+            for iid in b.ready():
+                st = b.issues[iid]
+                key = (effective_rank(st, now, self.cfg.escalation_hours), st.created_at, r.index, iid)
+                out.append((key, r, st))
+        out.sort(key=lambda x: x[0])
+        return [(r, st) for _, r, st in out]
+
+    def pick_agent(self, r: RepoHandle, st: IssueState, free: dict[str, int]) -> AgentConfig | None:
+        """The agent for an issue: one with free capacity, serving this repository, whose tags cover the
+        issue's (an untagged issue suits any agent; ``"*"`` takes anything). Preferred: the most tags in
+        common with the issue's tags and labels, then the fewest tags (keep specialists free), then the
+        most free slots, then configuration order."""
+        need = issue_tags(st)
+        wanted = need | set(st.labels)
+        best: tuple[tuple[int, int, int, int], AgentConfig] | None = None
+        for n, a in enumerate(self.cfg.agents):
+            if free.get(a.id, 0) <= 0 or (a.repos is not None and r.name not in a.repos):
+                continue
+            tags = set(a.tags)
+            if need and "*" not in tags and not (need & tags):
+                continue
+            score = (-len(wanted & tags), len(tags), -free[a.id], n)
+            if best is None or score < best[0]:
+                best = (score, a)
+        return best[1] if best else None
+
+    def _dispatch(self, report: dict[str, Any]) -> None:
+        free = {}
+        for a in self.cfg.agents:
+            if self.breakers.is_open(a.id):
+                continue
+            free[a.id] = a.max_concurrent - len(self.pool.running(a.id))
+        if sum(max(0, v) for v in free.values()) <= 0:
+            return
+        for r, st in self.candidates():
+            if sum(max(0, v) for v in free.values()) <= 0:
+                break
+            agent = self.pick_agent(r, st, free)
+            if agent is None:
+                report["unmatched"] += 1
+                continue
+            assignee = agent.assignee(self.id)
+            lease = lease_until(now_ts(), self.cfg.lease_secs)
+            try:
+                issue = r.claim(st.id, assignee, lease)
+            except (AlreadyClaimedError, BlockedError, NotFoundError):
+                continue  # another dispatcher or agent won it
+            except GitjitError as e:
+                report["errors"].append({"repo": r.name, "issue_id": st.id, "error": e.message})
+                self.log("claim_failed", f"claim of {st.id[:8]} failed: {e.message}", repo=r.name, issue_id=st.id)
+                continue
+            self.totals["claimed"] += 1
+            report["claimed"].append({"issue_id": st.id, "repo": r.name, "agent": agent.id})
+            self.log("claimed", f"{agent.id} <- {st.id[:8]} {st.title!r} [{st.priority}] in {r.name}",
+                     agent=agent.id, issue_id=st.id, repo=r.name, assignee=assignee, lease_expires_at=lease)
+            if self._launch(r, agent, st, 1, lease, report, issue=issue):
+                free[agent.id] -= 1
+
+    def _launch(self, r: RepoHandle, agent: AgentConfig, st: IssueState, attempt: int, lease: str | None,
+                report: dict[str, Any], *, issue: dict[str, Any] | None = None, retry_of: str | None = None) -> bool:
+        assignee = agent.assignee(self.id)
+        if issue is None:
+            issue = r.tracker.show(st.id)
+        try:
+            run = self.pool.launch(
+                agent, assignee=assignee, repo_name=r.name, repo_path=r.workdir,
+                cwd=agent.working_dir or r.workdir, issue=issue, attempt=attempt, lease_expires_at=lease,
+                extra_env={"JIT_DISPATCHER": self.id, "JIT_HUB": r.hub or "",
+                           "JIT_LEASE_EXPIRES_AT": lease or ""},
+            )
+        except ExternalError as e:
+            br = self.breakers.record(agent.id, success=False, reason=e.message, threshold=agent.failure_threshold)
+            self.totals["failed"] += 1
+            report["failed"].append({"agent": agent.id, "issue_id": st.id, "repo": r.name, "reason": e.message})
+            self.log("agent_failed", e.message, agent=agent.id, issue_id=st.id, repo=r.name)
+            if br.get("just_opened"):
+                self.log("breaker_open", f"circuit breaker open: {agent.id} paused after {br['failures']} "
+                                         f"consecutive failures (resume with: jit-dispatch agent reset {agent.id})",
+                         agent=agent.id, failures=br["failures"])
+            try:
+                r.release(st.id, f"could not start {agent.id}: {e.message}", holder=assignee)
+                self.totals["released"] += 1
+            except GitjitError:
+                pass
+            return False
+        what = f"retrying ({retry_of}), attempt {attempt}" if retry_of else "started"
+        self.log("agent_started", f"{agent.id} {what} on {st.id[:8]} (pid {run.pid})", agent=agent.id,
+                 issue_id=st.id, repo=r.name, pid=run.pid, attempt=attempt)
+        return True
+
+    # -- 7. webhooks and state
+
+    def _feed_webhooks(self) -> None:
+        if not self.feeds:
+            return
+        cursor = {}
+        for r in self.repos:
+            feed = self.feeds[r.name]
+            evs = feed.poll()
+            if evs and self.webhooks:
+                self.webhooks.send(r.name, evs)
+            cursor[r.name] = feed.cursor
+        try:
+            self.state.write_cursor(cursor)
+        except OSError:
+            pass
+
+    def _write_state(self, *, report: dict[str, Any] | None = None, final: bool = False) -> None:
+        import os
+
+        data = {
+            "dispatcher_id": self.id, "pid": os.getpid(), "config": str(self.cfg.path.resolve()),
+            "mode": self.mode, "started_at": self.started_at, "updated_at": now_ts(), "cycles": self.cycles,
+            "running_now": not final, "stopping": self.stopping,
+            "running": [] if final else [r.to_json() for r in self.pool.runs],
+            "totals": self.totals,
+            "repos": [{"name": r.name, "path": str(r.cfg.path), "hub": r.hub, "url": r.cfg.url,
+                       "last_sync_at": r.last_sync_at, "last_error": r.last_error} for r in self.repos],
+            "webhooks": {"pending": self.webhooks.pending(), "delivered": self.webhooks.delivered,
+                         "failed": self.webhooks.failed} if self.webhooks else None,
+        }
+        if report is not None:
+            data["last_cycle"] = {k: (len(v) if isinstance(v, list) else v) for k, v in report.items()}
+        try:
+            self.state.write_state(data)
+        except OSError:
+            pass
+
+
+def _describe_exit(rc: int) -> str:
+    if rc < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = str(-rc)
+        return f"was killed by {name}"
+    return f"exited with code {rc}"
