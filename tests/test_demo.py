@@ -73,7 +73,7 @@ def test_story_runs_to_the_end(tmp_path: Path) -> None:
     assert claimer[epic] == "copilot:lead"
 
     # Order: the e2e task starts after its three dependencies finish; the lead claims the epic last.
-    pos = {(e["type"], e["issue_id"]): n for n, e in enumerate(evs)}
+    pos = {(e["type"], e.get("issue_id")): n for n, e in enumerate(evs)}
     for k in ("model", "login", "middleware"):
         assert pos[("issue_completed", tasks[k])] < pos[("issue_claimed", tasks["e2e"])]
     for i in [*tasks.values(), found]:

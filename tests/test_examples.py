@@ -164,7 +164,7 @@ def test_seed004_readme_workflow_runs(project: Path, jit_bin_dir: str) -> None:
 
     # the epic was claimed only after its last dependency was completed
     evs = jit_json(project, "events", "query")
-    pos = {(e["type"], e["issue_id"]): n for n, e in enumerate(evs)}  # type: ignore[union-attr]
+    pos = {(e["type"], e.get("issue_id")): n for n, e in enumerate(evs)}  # type: ignore[union-attr]
     assert all(pos[("issue_completed", i["id"])] < pos[("issue_claimed", epic["id"])] for i in full)
 
 
