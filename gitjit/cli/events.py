@@ -27,14 +27,29 @@ def _print(evs: list[dict]) -> None:
 
 @events.command()
 @click.option("-n", "--n", "n", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option("-f", "--follow", is_flag=True, help="Then print new events as they land (with --json: one per line).")
+@click.option("--interval", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
+              help="With --follow: seconds between looks.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None, help="With --follow: stop after SECONDS.")
 @output_options
-def tail(n: int) -> None:
-    """The last N events, oldest first. --json prints a JSON array of events.
+def tail(n: int, follow: bool, interval: float, timeout: float | None) -> None:
+    """The last N events, oldest first. --json prints a JSON array of events; with --follow,
+    one JSON object per line, as each event lands (local writes, agents, pulls from a hub).
 
     \b
     Example:
       jit events tail -n 20
+      jit events tail --follow --json | my-orchestrator
     """
+    if follow:
+        from ..dispatch.webhooks import follow as follow_events
+
+        e = env()
+        e.flush_warnings()
+        follow_events(e.tracker, lambda ev: click.echo(json.dumps(ev, ensure_ascii=False) if e.json
+                                                       else render.event_line(ev)),
+                      n=n, interval=interval, timeout=timeout)
+        return
     _print(env().tracker.events(limit=n))
 
 

@@ -205,21 +205,25 @@ class Dispatcher:
             for run in self.pool.runs:
                 self.pool.stop(run, "dispatcher stopping", self.cfg.kill_grace_secs)
 
-    def run(self, *, once: bool = False, sleep_step: float = 0.05) -> dict[str, int]:
-        """``start`` (until stopped) or ``once`` (one dispatch pass, then wait for its agents)."""
+    def run(self, *, once: bool = False, until: Callable[[], bool] | None = None,
+            sleep_step: float = 0.05) -> dict[str, int]:
+        """``start`` (until stopped, or until ``until()`` holds after a cycle: then as on SIGTERM with
+        on_stop = finish) or ``once`` (one dispatch pass, then wait for its agents)."""
         self.mode = "once" if once else "start"
         self.open()
         try:
             self.cycle(dispatch=True)
-            if once and self.stopping is None:
-                self.stopping = "finish"
-            while not (self.stopping and not self.pool.runs):
+            # once: no second dispatch pass, but retries, renewals and releases go on until its agents exit
+            while not ((self.stopping or once) and not self.pool.runs):
+                if until is not None and self.stopping is None and until():
+                    self.request_stop("finish")
+                    continue
                 self._sleep(sleep_step)
                 if (self.stopping == "finish" and self.cfg.stop_timeout_secs is not None
                         and self._stop_requested_at is not None
                         and time.monotonic() - self._stop_requested_at > self.cfg.stop_timeout_secs):
                     self.request_stop("release")
-                self.cycle(dispatch=self.stopping is None)
+                self.cycle(dispatch=self.stopping is None and not once)
         finally:
             self.close()
         return dict(self.totals)

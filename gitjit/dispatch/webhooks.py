@@ -45,9 +45,17 @@ class EventFeed:
 
     def _events(self, ref: str, tip: str) -> list[Any]:
         try:
-            return list(self.tracker.store.events_at(tip, where=ref))
+            evs = list(self.tracker.store.events_at(tip, where=ref))
         except ValidationError:
             return []  # a malformed ref is skipped (the tracker warns about it elsewhere)
+        if ref.startswith(ISSUES):
+            # conflicts the fold resolved (a losing claim...) show as events, as in 'jit events tail'
+            try:
+                from ..fold import conflict_events
+            except ImportError:  # pragma: no cover - older fold without synthesized conflict events
+                return evs
+            evs += conflict_events(ref[len(ISSUES):], evs)
+        return evs
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Every event at the cursor, oldest first: what ``tail`` shows before following."""
