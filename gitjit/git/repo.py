@@ -2,12 +2,18 @@
 
 Writes are compare-and-swap (cf. dulwich's ``set_if_equals`` / ``add_if_new``):
 
-* ``create_ref`` is create-only: ``create_reference(force=False)`` raises ``AlreadyExistsError``.
+* ``create_ref`` is create-only. It does NOT use ``create_reference(force=False)``: libgit2
+  1.9 checks "already exists" *before* taking ``<ref>.lock`` and then writes with no old-value
+  check, so two racing creators can both succeed and the later one silently overwrites the
+  earlier (measured: 467 double wins in 1,500 names raced by 8 processes;
+  tests/test_concurrency.py keeps a regression test). Instead it locks the ref in a
+  ``repo.transaction()``, reads it under that lock, and sets it only if still absent.
 * ``swap_ref`` moves a ref only if it still points where the caller read it: pygit2's
   ``Reference.set_target`` passes the value the ``Reference`` object saw as libgit2's
   ``current_id`` and fails with ``GIT_EMODIFIED`` under the ref's ``.lock`` if it moved.
-* A held ``<ref>.lock`` raises ``OSError``/``GitError`` at once (libgit2 has no lock wait,
-  unlike git's 100 ms), surfaced here as ``RefLocked`` so the caller can back off and retry.
+* A held ``<ref>.lock`` raises at once (libgit2 has no lock wait, unlike git's 100 ms),
+  surfaced here as ``RefLocked`` so the caller can back off and retry. See ``_classify``
+  for the exact exception types and messages pygit2 1.21 / libgit2 1.9.7 produce.
 
 Nothing here touches the working tree, the index or HEAD.
 """
@@ -54,8 +60,28 @@ def open_repo(path: str | os.PathLike[str] | None = None) -> GitRepo:
 
 
 def _is_lock_error(e: Exception) -> bool:
-    msg = str(e).lower()
-    return "lock" in msg and ("failed to lock" in msg or "locked" in msg or ".lock" in msg)
+    """Another writer holds ``<ref>.lock``. libgit2 (filebuf.c) reports it two ways, and pygit2
+    raises ``OSError`` from the Reference API but ``GitError`` from the transaction API:
+
+    * ``failed to lock file '<ref>.lock' for writing`` (GIT_ELOCKED): the lock existed already;
+    * ``failed to create locked file '<ref>.lock': File exists``: the lock appeared between
+      libgit2's existence check and its O_EXCL open. This is the usual form under real
+      contention. Other errnos under the same prefix (permissions, missing directory) are real
+      failures and must not be retried for 20 s.
+    """
+    msg = str(e)
+    if "failed to lock file" in msg:
+        return True
+    return "failed to create locked file" in msg and "File exists" in msg
+
+
+def _is_cas_error(e: Exception) -> bool:
+    """The ref was not what the caller expected: moved (GIT_EMODIFIED), created meanwhile
+    (GIT_EEXISTS -> ``AlreadyExistsError``) or deleted meanwhile (GIT_ENOTFOUND -> pygit2's
+    ``NotFoundError``, a ``KeyError``)."""
+    if isinstance(e, (pygit2.AlreadyExistsError, KeyError)):
+        return True
+    return "old reference value does not match" in str(e)
 
 
 class GitRepo:
@@ -145,16 +171,19 @@ class GitRepo:
         return str(ref.target)
 
     def create_ref(self, refname: str, target: str, message: str) -> None:
+        """Create ``refname`` only if it does not exist: lock, look, set, all under the lock."""
+        oid = pygit2.Oid(hex=target)
         try:
-            self.repo.create_reference(refname, pygit2.Oid(hex=target), force=False, message=message)
-        except pygit2.AlreadyExistsError:
-            raise CasFailed(refname) from None
-        except (OSError, pygit2.GitError) as e:
-            if _is_lock_error(e):
-                raise RefLocked(refname) from None
-            if "exists" in str(e).lower():
-                raise CasFailed(refname) from None
+            with self.repo.transaction() as tx:
+                tx.lock_ref(refname)
+                # read the real ref file while we hold its lock: nobody can create it meanwhile
+                if self.repo.references.get(refname) is not None:
+                    raise CasFailed(refname)
+                tx.set_target(refname, oid, message=message)
+        except CasFailed:
             raise
+        except (OSError, pygit2.GitError, KeyError, ValueError) as e:
+            self._classify(e, refname, None, target)
 
     def swap_ref(self, refname: str, expected: str | None, target: str, message: str) -> None:
         """Point ``refname`` at ``target`` iff it currently points at ``expected`` (None: absent)."""
@@ -168,12 +197,8 @@ class GitRepo:
             ref.set_target(pygit2.Oid(hex=target), message)
         except CasFailed:
             raise
-        except (OSError, pygit2.GitError) as e:
-            if _is_lock_error(e):
-                raise RefLocked(refname) from None
-            if "does not match" in str(e) or "modified" in str(e).lower():
-                raise CasFailed(refname) from None
-            raise
+        except (OSError, pygit2.GitError, KeyError, ValueError) as e:
+            self._classify(e, refname, expected, target)
 
     def delete_ref(self, refname: str, expected: str) -> None:
         try:
@@ -183,10 +208,29 @@ class GitRepo:
             ref.delete()
         except CasFailed:
             raise
-        except (OSError, pygit2.GitError) as e:
-            if _is_lock_error(e):
-                raise RefLocked(refname) from None
+        except (OSError, pygit2.GitError, KeyError, ValueError) as e:
+            self._classify(e, refname, expected, None)
+
+    def _classify(self, e: Exception, refname: str, expected: str | None, target: str | None) -> None:
+        """Turn a failed ref write into RefLocked / CasFailed / success, or re-raise it.
+
+        The known messages decide first. An unknown one (another libgit2 version's wording) is
+        judged by what is on disk, which is safe because a failed write changed nothing: if the
+        ref already points at ``target`` the write did land (report success); if it moved away
+        from ``expected`` we lost a race (CasFailed: the caller re-reads and retries); if the
+        lock file is there, someone holds it (RefLocked); otherwise it is a real error."""
+        if _is_lock_error(e):
+            raise RefLocked(refname) from None
+        if _is_cas_error(e):
             raise CasFailed(refname) from None
+        now = self.tip(refname)
+        if target is not None and now == target:
+            return
+        if now != expected:
+            raise CasFailed(refname) from None
+        if (self.common_dir / (refname + ".lock")).exists():
+            raise RefLocked(refname) from None
+        raise e
 
     def pack_refs(self) -> None:
         self.repo.references.compress()
