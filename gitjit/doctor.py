@@ -384,6 +384,12 @@ class Doctor:
             if new is None:
                 if not raw.drop_ref(self.git, ref, tip):
                     return "not repaired: the ref changed meanwhile; run the doctor again"
+            elif not parked and raw.object_kind(self.git, tip) is None:
+                # moving the ref would log the missing id as its old value, and git fsck rejects a
+                # reflog naming a missing object: delete (with its reflog) and create afresh
+                if not raw.drop_ref(self.git, ref, tip):
+                    return "not repaired: the ref changed meanwhile; run the doctor again"
+                self.git.create_ref(ref, new, "jit doctor: restore readable history")
             else:
                 self.git.swap_ref(ref, tip, new, "jit doctor: restore readable history")
         except (CasFailed, RefLocked):
@@ -446,7 +452,11 @@ class Doctor:
             if info is None:
                 continue
             sev = {"held": "info", "young": "warning", "stale": "error"}.get(info.state, "warning")
-            self.add(Problem("locks", f"{info.state}_lock", sev, str(lock.relative_to(cd)), info.message,
+            msg = info.message
+            if info.state == "stale" and ref != "packed-refs" and self.git.tip(ref) is None:
+                sev = "warning"  # a create killed mid-write: blocks nothing, names no data
+                msg += f"; {ref} does not exist (a create was killed before it finished; nothing was written)"
+            self.add(Problem("locks", f"{info.state}_lock", sev, str(lock.relative_to(cd)), msg,
                              fix=None if info.state == "held" else
                              f"{FIX}   (or just retry: the next write removes a stale lock itself)",
                              repairable=info.state == "stale", details=info.to_json(),
