@@ -107,3 +107,14 @@ def pid_alive(pid: int) -> bool:
 
 def events_of(tracker: Any, iid: str, type_: str) -> list[dict[str, Any]]:
     return [e for e in tracker.events(issue=iid) if e["type"] == type_]
+
+
+def shim_bin(d: Path) -> Path:
+    """A directory with `jit` and `jit-dispatch` running this interpreter on the checkout under test."""
+    root = Path(__file__).resolve().parent.parent
+    d.mkdir(parents=True, exist_ok=True)
+    for name, mod in (("jit", "gitjit"), ("jit-dispatch", "gitjit.cli.dispatch")):
+        p = d / name
+        p.write_text(f'#!/bin/sh\nPYTHONPATH="{root}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{sys.executable}" -m {mod} "$@"\n')
+        p.chmod(0o755)
+    return d

@@ -424,6 +424,9 @@ def _agents(ck: _Checker, data: dict[str, Any], base: Path, repo_names: set[str]
             cmd = tuple(raw)
         else:
             raise ck.fail((*path, "command"), "must be a string or a non-empty list of strings")
+        if "/" in cmd[0] and not os.path.isabs(os.path.expanduser(cmd[0])):
+            # ./agent.sh next to dispatch.toml, like every other relative path in the file
+            cmd = (str(_resolve(base, cmd[0])), *cmd[1:])
         repos = ck.strings(t, "repos", path)
         for r in repos or ():
             if r not in repo_names:
