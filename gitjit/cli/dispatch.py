@@ -371,7 +371,12 @@ def agents() -> None:
 
 @dispatch.group()
 def agent() -> None:
-    """Add, remove or reset (circuit breaker) an agent in dispatch.toml."""
+    """Add, remove or reset (circuit breaker) an agent in dispatch.toml.
+
+    \b
+    Example:
+      jit-dispatch agent add worker-1 --command "python worker.py"
+    """
 
 
 @agent.command("add")
