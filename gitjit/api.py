@@ -115,7 +115,8 @@ class Tracker:
             return hits[0]
         if not hits:
             if p in b.all or any(i.startswith(p) for i in b.all):
-                raise NotFoundError(f"issue {prefix} was deleted", details={"issue_id": prefix})
+                raise NotFoundError(f"issue {prefix} was deleted", details={"issue_id": prefix},
+                                    hint=f"its history stays readable: jit events query --issue {prefix}")
             raise NotFoundError(f"no issue matches {prefix!r}", hint="run 'jit issue list' to see ids",
                                 details={"issue_id": prefix})
         cands = [{"id": i, "title": pool[i].title} for i in hits[:20]]
@@ -408,9 +409,11 @@ class Tracker:
         def fn(st: IssueState, b: Board) -> list[Spec]:
             if st.assignee is None:
                 raise BlockedError(f"issue {iid} is not claimed; nothing to release",
+                                   hint="see who holds what: jit status",
                                    details={"issue_id": iid, "state": b.states.get(iid)})
             if st.state in TERMINAL_STATES or st.state == "archived":
-                raise BlockedError(f"issue {iid} is {st.state}; nothing to release", details={"issue_id": iid})
+                raise BlockedError(f"issue {iid} is {st.state}; nothing to release", details={"issue_id": iid},
+                                   hint="only work in progress can be released")
             if holder is not None and st.assignee != holder:
                 raise AlreadyClaimedError(f"issue {iid} is held by {st.assignee}, not {holder}",
                                           details={"issue_id": iid, "assignee": st.assignee})
@@ -444,10 +447,10 @@ class Tracker:
         src = self.resolve(from_prefix, b)
         tos = [self.resolve(t, b) for t in to_prefixes]
         if not tos:
-            raise UsageError("name at least one dependency")
+            raise UsageError("name at least one dependency", hint="jit dep add FROM TO [TO...]")
         for t in tos:
             if t == src:
-                raise CycleError(f"issue {src} cannot depend on itself",
+                raise CycleError(f"issue {src} cannot depend on itself", hint="check the order: jit dep add FROM TO",
                                  details={"from": src, "to": t, "cycle": [src, src]})
             path = find_path(b.graph.deps, t, src)
             if path is not None:
@@ -544,7 +547,8 @@ class Tracker:
 
         def fn(st: IssueState, b: Board) -> list[Spec]:
             if key not in st.gates:
-                raise UsageError(
+                # not found (exit 3), like gate remove: the gate is absent from the issue
+                raise NotFoundError(
                     f"issue {iid} does not require gate '{key}'",
                     hint=f"add it first: jit gate add {short(iid)} {key}",
                     details={"issue_id": iid, "gate_key": key, "required": list(st.gates)},
@@ -582,7 +586,8 @@ class Tracker:
         res.update({"exit_code": proc.returncode, "command": cmd, "command_source": source,
                     "stdout": proc.stdout[-4000:], "stderr": proc.stderr[-4000:]})
         if not ok:
-            raise BlockedError(f"gate '{key}' failed: checker exited {proc.returncode}", details=res)
+            raise BlockedError(f"gate '{key}' failed: checker exited {proc.returncode}", details=res,
+                               hint="fix what the checker reports (its output is in details), then run it again")
         return res
 
     # ------------------------------------------------------------------ gate registry
@@ -747,7 +752,7 @@ class Tracker:
                 s = s.astimezone(timezone.utc).replace(tzinfo=None)
             since = s.isoformat(timespec="microseconds")
         if limit is not None and limit < 0:
-            raise UsageError("--limit must be zero or more")
+            raise UsageError("--limit must be zero or more", hint="e.g. --limit 20")
         out = []
         for e in self.all_events():
             if event_type and e.type != event_type:
@@ -767,6 +772,7 @@ class Tracker:
 def event_json(e: Event) -> dict[str, Any]:
     d = e.to_json()
     d.pop("v", None)
+    d.setdefault("issue_id", None)  # stable shape: gate-definition events carry issue_id null
     return d
 
 
@@ -799,6 +805,7 @@ def _claim_specs(b: Board, st: IssueState, assignee: str) -> list[Spec]:
         return []  # already ours: claiming again is a no-op
     if st.state in TERMINAL_STATES or st.state == "archived":
         raise BlockedError(f"issue {iid} is {st.state}; only open work can be claimed",
+                           hint=f"reopen it first: jit issue update {short(iid)} --state open",
                            details={"issue_id": iid, "state": st.state})
     live = Board({**b.all, iid: st}, b.gate_defs)
     blockers = live.blockers(iid)

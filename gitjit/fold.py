@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -45,11 +46,16 @@ def parse_events(blob: bytes, *, where: str = "document") -> list[Event]:
         if len(line) > LIMITS["event_line"]:
             raise ValidationError(f"{where}: line {n} is over the {LIMITS['event_line']}-byte limit")
         try:
-            obj = json.loads(line)
+            # NaN/Infinity are not JSON (RFC 8259): refuse them rather than write them back
+            obj = json.loads(line, parse_constant=_no_constant)
         except (ValueError, RecursionError) as e:
             raise ValidationError(f"{where}: line {n} is not JSON ({str(e)[:80]})") from None
         if not isinstance(obj, dict):
             raise ValidationError(f"{where}: line {n} is not a JSON object")
+        if "\\u" in line and _has_surrogate(obj):
+            # an escaped lone surrogate is valid JSON but not Unicode: it could never be
+            # encoded again, so every later write of this ref would crash
+            raise ValidationError(f"{where}: line {n} holds a lone surrogate (not valid Unicode)")
         try:
             events.append(Event.model_validate(obj))
         except PydanticValidationError as e:
@@ -59,6 +65,20 @@ def parse_events(blob: bytes, *, where: str = "document") -> list[Event]:
         if len(events) > LIMITS["events"]:
             raise ValidationError(f"{where}: more than {LIMITS['events']} events")
     return events
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _has_surrogate(obj: Any) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False
+    return False
 
 
 def serialize_events(events: Iterable[Event]) -> bytes:

@@ -50,8 +50,8 @@ class Graph:
         g._break_cycles(keys)
         for iid in g.deps:
             g.rdeps.setdefault(iid, [])
-        for iid, out in g.deps.items():
-            for d in out:
+        for iid in sorted(g.deps):  # sorted: dependents' order must not depend on load order
+            for d in g.deps[iid]:
                 g.rdeps.setdefault(d, []).append(iid)
         return g
 

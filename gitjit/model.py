@@ -135,7 +135,8 @@ def _check_text(kind: str, value: str, limit: int, *, multiline: bool) -> str:
             hint="titles are one line; put longer text in --desc" if not multiline else "remove control characters",
         )
     if len(value) > limit:
-        raise UsageError(f"{kind} is {len(value)} characters; the limit is {limit}")
+        raise UsageError(f"{kind} is {len(value)} characters; the limit is {limit}",
+                         hint=f"shorten the {kind}" + ("; put longer text in --desc" if kind == "title" else ""))
     return value
 
 
@@ -185,14 +186,16 @@ def check_context_value(key: str, value: Any) -> Any:
     except (TypeError, ValueError, RecursionError) as e:  # pragma: no cover - only from library callers
         raise UsageError(f"context value for {key!r} is not JSON: {e}") from None
     if size > LIMITS["context_value"]:
-        raise UsageError(f"context value for {key!r} is {size} bytes; the limit is {LIMITS['context_value']}")
+        raise UsageError(f"context value for {key!r} is {size} bytes; the limit is {LIMITS['context_value']}",
+                         hint="store large data elsewhere and put a reference in the context")
     _check_depth(value, 0, key)
     return value
 
 
 def _check_depth(value: Any, depth: int, key: str) -> None:
     if depth > 16:
-        raise UsageError(f"context value for {key!r} is nested more than 16 levels deep")
+        raise UsageError(f"context value for {key!r} is nested more than 16 levels deep",
+                         hint="flatten the value")
     if isinstance(value, dict):
         for v in value.values():
             _check_depth(v, depth + 1, key)
@@ -294,7 +297,12 @@ class Event(BaseModel):
         return (self.clock, self.id)
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        d = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        # unknown fields (from newer versions) are written back exactly, nulls included: dropping
+        # one would make this clone's copy of the event differ from the writer's
+        for k, v in (self.model_extra or {}).items():
+            d.setdefault(k, v)
+        return d
 
     def to_line(self) -> str:
         return canonical_json(self.to_json())

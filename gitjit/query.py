@@ -176,7 +176,8 @@ def issue_json(board: Board, iid: str, *, gate_titles: bool = True) -> dict[str,
         "state": state,
         "priority": st.priority,
         "assignee": st.assignee,
-        "dependencies": list(st.dependencies),
+        # an edge to a deleted issue no longer counts anywhere, so it is not shown either
+        "dependencies": [d for d in st.dependencies if not (d in board.all and board.all[d].deleted)],
         "gates": gates,
         "context": st.context,
         "labels": st.labels,
@@ -188,6 +189,6 @@ def issue_json(board: Board, iid: str, *, gate_titles: bool = True) -> dict[str,
         "commits": list(st.commits),
         "conflicts": [c.model_dump(mode="json") for c in st.conflicts],
     }
-    if not st.deleted and st.state not in TERMINAL_STATES:
-        out["blocked_reasons"] = board.blockers(iid)
+    # always present (empty when finished) so consumers see one stable key set
+    out["blocked_reasons"] = board.blockers(iid) if not st.deleted and st.state not in TERMINAL_STATES else []
     return out

@@ -24,7 +24,7 @@ class Env:
     def __init__(self) -> None:
         self.repo: str | None = os.environ.get("JIT_REPO") or None
         self.actor: str | None = os.environ.get("JIT_ACTOR") or None
-        self.json = False
+        self.json = os.environ.get("JIT_JSON", "") not in ("", "0")  # same test as wants_json()
         self.quiet = os.environ.get("JIT_QUIET", "") not in ("", "0")
         self._tracker: Any = None
 

@@ -9,7 +9,12 @@ from .core import emit, env, output_options
 
 @click.group()
 def dep() -> None:
-    """Dependencies: FROM depends on TO (TO must finish first)."""
+    """Dependencies: FROM depends on TO (TO must finish first).
+
+    \b
+    Example:
+      jit dep add $EPIC $TASK1 $TASK2
+    """
 
 
 @dep.command()

@@ -12,7 +12,12 @@ from .core import emit, env, output_options
 
 @click.group()
 def events() -> None:
-    """The event log (every change is an event on some ref)."""
+    """The event log (every change is an event on some ref).
+
+    \b
+    Example:
+      jit events tail -n 20 --json
+    """
 
 
 def _print(evs: list[dict]) -> None:

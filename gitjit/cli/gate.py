@@ -9,7 +9,12 @@ from .core import emit, env, output_options, split_commas
 
 @click.group()
 def registry() -> None:
-    """Gate definitions shared through the repository (checker commands stay local)."""
+    """Gate definitions shared through the repository (checker commands stay local).
+
+    \b
+    Example:
+      jit registry add unit-tests --title "Unit Tests" --auto --command "pytest -q"
+    """
 
 
 @registry.command()
@@ -85,7 +90,12 @@ def remove(key: str) -> None:
 
 @click.group()
 def gate() -> None:
-    """Gates required by issues: add, pass, fail, run."""
+    """Gates required by issues: add, pass, fail, run.
+
+    \b
+    Example:
+      jit gate pass 3f1c review --by human:tech-lead
+    """
 
 
 @gate.command("add")

@@ -14,7 +14,13 @@ from .core import emit, env, output_options
 
 @click.group()
 def graph() -> None:
-    """Look at the dependency graph."""
+    """Look at the dependency graph.
+
+    \b
+    Example:
+      jit graph show $EPIC
+      jit graph export --format mermaid -o graph.mmd
+    """
 
 
 @graph.command()
@@ -116,7 +122,10 @@ def export(fmt: str, output: str | None) -> None:
     """
     e = env()
     g = e.tracker.graph_export()
-    text = json.dumps(g, indent=2, ensure_ascii=False) + "\n" if fmt == "json" or e.json else (
+    # --json without -o means "print the JSON export"; with -o the file follows --format and
+    # --json only shapes the confirmation printed on stdout
+    as_json = fmt == "json" or (e.json and not output)
+    text = json.dumps(g, indent=2, ensure_ascii=False) + "\n" if as_json else (
         _dot(g) if fmt == "dot" else _mermaid(g))
     if output:
         Path(output).write_text(text)

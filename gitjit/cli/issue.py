@@ -12,7 +12,13 @@ PRIORITIES = click.Choice(["low", "normal", "high", "critical"], case_sensitive=
 
 @click.group()
 def issue() -> None:
-    """Create, read, change and claim issues."""
+    """Create, read, change and claim issues.
+
+    \b
+    Example:
+      jit issue create -t "Add login" -p high
+      jit issue claim-next agent:worker-1
+    """
 
 
 @issue.command()
@@ -36,7 +42,8 @@ def create(title_arg: str | None, title: str | None, desc: str, priority: str, g
     from ..errors import UsageError
 
     if title and title_arg:
-        raise UsageError("give the title once: either as an argument or with -t/--title")
+        raise UsageError("give the title once: either as an argument or with -t/--title",
+                         hint='jit issue create -t "what needs doing"')
     t = title if title is not None else title_arg
     if t is None:
         raise UsageError("missing title", hint='jit issue create -t "what needs doing"')
@@ -205,7 +212,7 @@ def claim_next(assignee_arg: str | None, to: str | None, filter_: str | None, re
     from ..errors import UsageError
 
     if assignee_arg and to and assignee_arg != to:
-        raise UsageError("give the assignee once (argument or --to)")
+        raise UsageError("give the assignee once (argument or --to)", hint="jit issue claim-next --to agent:worker-1")
     who = assignee_arg or to
     if not who:
         raise UsageError("missing assignee", hint="jit issue claim-next agent:worker-1")

@@ -54,7 +54,12 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> int:
 
 @click.group()
 def config() -> None:
-    """Local jit settings (stored in this clone's git config under jit.*)."""
+    """Local jit settings (stored in this clone's git config under jit.*).
+
+    \b
+    Example:
+      jit config set hub origin
+    """
 
 
 @config.command("get")

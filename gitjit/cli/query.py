@@ -10,7 +10,12 @@ from .core import emit, env, output_options
 
 @click.group()
 def query() -> None:
-    """Queries for orchestrators: ready, blocked, assignee, state, priority, all."""
+    """Queries for orchestrators: ready, blocked, assignee, state, priority, all.
+
+    \b
+    Example:
+      jit query ready --json
+    """
 
 
 def _run(kind: str, value: str | None = None, empty: str = "No issues.") -> None:

@@ -1,0 +1,208 @@
+"""The error contract: for each bad input, a stable exit code and machine code, the JSON error
+object on stdout under --json, ``error:``/``hint:`` on stderr otherwise, no traceback, and
+nothing changed in the store (every ref where it was)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import Jit, git, ref_snapshot
+
+from gitjit.errors import EXIT_CODES
+
+
+def new(jit, *args: str) -> str:  # type: ignore[no-untyped-def]
+    r = jit("issue", "create", "-q", *args)
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    return r.stdout.strip()
+
+
+# Each case: (name, setup(jit) -> dict of ids, argv template, exit code, error code, text the message must hold).
+# Templates use {a}, {b}, ... for ids the setup created.
+Setup = Callable[[Jit], dict[str, str]]
+
+
+def one(jit: Jit) -> dict[str, str]:
+    return {"a": new(jit, "-t", "A", "--gate", "review")}
+
+
+def claimed(jit: Jit) -> dict[str, str]:
+    a = new(jit, "-t", "A")
+    assert jit("issue", "claim", a, "agent:holder").exit_code == 0
+    return {"a": a}
+
+
+def chain(jit: Jit) -> dict[str, str]:
+    a, b = new(jit, "-t", "A"), new(jit, "-t", "B")
+    assert jit("dep", "add", a, b).exit_code == 0
+    return {"a": a, "b": b}
+
+
+def twins(jit: Jit) -> dict[str, str]:
+    # ids are random; create until two share a first hex digit (pigeonhole: at most 17 issues)
+    seen: dict[str, str] = {}
+    while True:
+        i = new(jit, "-t", "twin")
+        if i[0] in seen:
+            return {"a": seen[i[0]], "b": i, "p": i[0]}
+        seen[i[0]] = i
+
+
+def deleted(jit: Jit) -> dict[str, str]:
+    a = new(jit, "-t", "gone")
+    assert jit("issue", "delete", a).exit_code == 0
+    return {"a": a}
+
+
+def gate_defined(jit: Jit) -> dict[str, str]:
+    assert jit("registry", "add", "review", "-t", "Review").exit_code == 0
+    return {}
+
+
+def nothing(jit: Jit) -> dict[str, str]:
+    return {}
+
+
+MB = "x" * (1024 * 1024)
+
+CASES: list[tuple[str, Setup, list[str], int, str, str]] = [
+    ("unknown id", nothing, ["issue", "show", "0123456789ab"], 3, "NOT_FOUND", "no issue matches"),
+    ("unknown id update", one, ["issue", "update", "ffffffffffff", "-t", "x"], 3, "NOT_FOUND", "no issue"),
+    ("unknown id dep", one, ["dep", "add", "{a}", "ffffffffffff"], 3, "NOT_FOUND", "no issue"),
+    ("deleted id", deleted, ["issue", "show", "{a}"], 3, "NOT_FOUND", "deleted"),
+    ("ambiguous prefix", twins, ["issue", "update", "{p}", "-t", "x"], 2, "AMBIGUOUS_ID", "matches"),
+    ("bad priority on create", nothing, ["issue", "create", "-t", "x", "-p", "urgent"], 2, "INVALID_ARGUMENT",
+     "unknown priority 'urgent'"),
+    ("bad priority on update", one, ["issue", "update", "{a}", "-p", "urgent"], 2, "INVALID_ARGUMENT",
+     "unknown priority"),
+    ("bad state", one, ["issue", "update", "{a}", "--state", "finished"], 2, "INVALID_ARGUMENT",
+     "unknown state 'finished'"),
+    ("bad state filter", one, ["issue", "list", "--state", "finished"], 2, "INVALID_ARGUMENT", "unknown state"),
+    ("context without =", nothing, ["issue", "create", "-t", "x", "--context", "novalue"], 2,
+     "INVALID_ARGUMENT", "not key=value"),
+    ("context with empty key", nothing, ["issue", "create", "-t", "x", "--context", "=v"], 2,
+     "INVALID_ARGUMENT", "not key=value"),
+    ("context bad key", one, ["issue", "update", "{a}", "--context", "bad key=1"], 2, "INVALID_ARGUMENT",
+     "context key"),
+    ("title with newline", nothing, ["issue", "create", "-t", "two\nlines"], 2, "INVALID_ARGUMENT", "newline"),
+    ("title with newline on update", one, ["issue", "update", "{a}", "-t", "a\rb"], 2, "INVALID_ARGUMENT",
+     "newline"),
+    ("1 MB title", nothing, ["issue", "create", "-t", MB], 2, "INVALID_ARGUMENT", "the limit is 500"),
+    ("empty title", nothing, ["issue", "create", "-t", ""], 2, "INVALID_ARGUMENT", "title is empty"),
+    ("blank title", nothing, ["issue", "create", "-t", "   "], 2, "INVALID_ARGUMENT", "title is empty"),
+    ("missing title", nothing, ["issue", "create"], 2, "INVALID_ARGUMENT", "missing title"),
+    ("bad label", nothing, ["issue", "create", "-t", "x", "--label", "nolabel"], 2, "INVALID_ARGUMENT",
+     "namespace:value"),
+    ("bad gate key", nothing, ["issue", "create", "-t", "x", "--gate", "Bad Key"], 2, "INVALID_ARGUMENT",
+     "gate key"),
+    ("unknown gate for pass", one, ["gate", "pass", "{a}", "nosuch"], 3, "NOT_FOUND",
+     "does not require gate 'nosuch'"),
+    ("unknown gate for fail", one, ["gate", "fail", "{a}", "nosuch"], 3, "NOT_FOUND", "does not require"),
+    ("undefined registry gate", nothing, ["registry", "show", "nosuch"], 3, "NOT_FOUND", "not defined"),
+    ("registry duplicate", gate_defined, ["registry", "add", "review", "-t", "R"], 6, "ALREADY_EXISTS",
+     "already defined"),
+    ("cycle", chain, ["dep", "add", "{b}", "{a}"], 4, "CYCLE_DETECTED", "cycle"),
+    ("self dependency", one, ["dep", "add", "{a}", "{a}"], 4, "CYCLE_DETECTED", "itself"),
+    ("claim of claimed issue", claimed, ["issue", "claim", "{a}", "agent:other"], 7, "ALREADY_CLAIMED",
+     "already claimed by agent:holder"),
+    ("claim of blocked issue", chain, ["issue", "claim", "{a}", "w"], 4, "BLOCKED", "blocked"),
+    ("done with pending gate", one, ["issue", "update", "{a}", "--state", "done"], 4, "BLOCKED",
+     "gate 'review' is pending"),
+    ("release unclaimed", one, ["issue", "release", "{a}", "why"], 4, "BLOCKED", "not claimed"),
+    ("no work", claimed, ["issue", "claim-next", "agent:other"], 8, "NO_WORK", "no ready issue"),
+    ("bad filter", one, ["issue", "claim-next", "w", "--filter", "priority:urgent"], 2, "INVALID_ARGUMENT",
+     "unknown priority"),
+    ("bad --since", nothing, ["events", "query", "--since", "yesterday"], 2, "INVALID_ARGUMENT", "ISO 8601"),
+    ("unknown option", nothing, ["issue", "create", "-t", "x", "--frobnicate"], 2, "INVALID_ARGUMENT",
+     "--frobnicate"),
+    ("unknown command", nothing, ["issue", "frobnicate"], 2, "INVALID_ARGUMENT", "frobnicate"),
+    ("missing argument", nothing, ["issue", "claim"], 2, "INVALID_ARGUMENT", "Missing argument"),
+    ("bad export format", nothing, ["graph", "export", "--format", "png"], 2, "INVALID_ARGUMENT", "png"),
+]
+
+
+def _fmt(argv: list[str], ids: dict[str, str]) -> list[str]:
+    return [a.format(**ids) if "{" in a and len(a) < 100 else a for a in argv]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_error_contract(repo: Path, jit: Jit, case) -> None:  # type: ignore[no-untyped-def]
+    name, setup, argv, exit_code, code, text = case
+    assert exit_code in EXIT_CODES
+    args = _fmt(argv, setup(jit))
+    before = ref_snapshot(repo)
+
+    # --json: exactly one JSON object on stdout, shaped {"error": {code, message, details, hint}}
+    r = jit(*args, "--json")
+    assert r.exit_code == exit_code, (r.exit_code, r.stdout, r.stderr)
+    doc = json.loads(r.stdout)
+    assert list(doc) == ["error"]
+    err = doc["error"]
+    assert set(err) == {"code", "message", "details", "hint"}
+    assert err["code"] == code
+    assert isinstance(err["message"], str) and text in err["message"]
+    assert isinstance(err["details"], dict)
+    assert isinstance(err["hint"], str) and err["hint"], "every refusal says what to do next"
+    assert len(err["message"]) < 2000, "a huge input is not echoed back whole"
+    assert "Traceback" not in r.stdout + r.stderr
+
+    # human: nothing on stdout, "error: ..." then "hint: ..." on stderr
+    r = jit(*args)
+    assert r.exit_code == exit_code
+    assert r.stdout == ""
+    lines = [ln for ln in r.stderr.splitlines() if not ln.startswith("warning: ")]
+    assert lines[0].startswith("error: ") and text in lines[0]
+    assert any(ln.startswith("hint: ") for ln in lines[1:])
+    assert "Traceback" not in r.stderr
+
+    # the store is untouched, and so is the working tree
+    assert ref_snapshot(repo) == before
+    assert git("status", "--porcelain", cwd=repo).stdout == ""
+
+
+def test_jit_json_env_switches_errors_and_output_to_json(repo: Path, jit: Jit, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("JIT_JSON", "1")
+    r = jit("issue", "show", "0123456789ab")
+    assert r.exit_code == 3 and json.loads(r.stdout)["error"]["code"] == "NOT_FOUND"
+    r = jit("issue", "create", "-t", "made under JIT_JSON")
+    assert r.exit_code == 0 and json.loads(r.stdout)["title"] == "made under JIT_JSON"
+    monkeypatch.setenv("JIT_JSON", "0")
+    assert jit("issue", "create", "-t", "plain").stdout.startswith("Created issue: ")
+
+
+def test_jit_quiet_env(jit: Jit, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("JIT_QUIET", "1")
+    r = jit("issue", "create", "-t", "quiet by env")
+    assert r.exit_code == 0 and len(r.stdout.strip()) == 12
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    plain = tmp_path / "not-a-repo"
+    plain.mkdir()
+    j = Jit(plain)
+    r = j("issue", "list", "--json")
+    assert r.exit_code == 3
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "NOT_FOUND" and err["hint"]
+    r = j("issue", "list")
+    assert r.exit_code == 3 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+
+
+def test_unexpected_errors_are_one_line_with_exit_1(jit: Jit, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def boom(*a, **k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr("gitjit.api.Tracker.status", boom)
+    r = jit("status")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: internal error: RuntimeError: kaboom\nhint: ")
+    assert "Traceback" not in r.stderr
+    r = jit("status", "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)["error"]["code"] == "ERROR"
+    monkeypatch.setenv("JIT_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        jit("status")
