@@ -724,6 +724,21 @@ class Tracker:
         edges = [{"from": i, "to": d} for i in b.sorted(b.issues) for d in b.graph.deps.get(i, ())]
         return {"nodes": nodes, "edges": edges}
 
+    # ------------------------------------------------------------------ commits (docs/hooks.md)
+
+    def link_commit(self, prefix: str, commit: str, *, ref: str | None = None, closes: bool = False,
+                    by: str | None = None) -> dict[str, Any]:
+        """Record that code commit ``commit`` serves the issue (``commit_linked``; ``closes`` marks a
+        ``Closes:`` trailer). Linking a commit the issue already lists is a no-op."""
+        commit = (commit or "").lower()
+        if len(commit) not in (40, 64) or any(c not in "0123456789abcdef" for c in commit):
+            raise UsageError(f"{commit!r} is not a full commit id")
+        iid = self.resolve(prefix)
+        spec: Spec = {"type": "commit_linked", "commit": commit, **({"ref": ref} if ref else {}),
+                      **({"closes": True} if closes else {})}
+        st = self._write_issue(iid, lambda st, b: [] if commit in st.commits else [spec], by=by, what="link")
+        return {"issue_id": iid, "commit": commit, "commits": list(st.commits)}
+
     # ------------------------------------------------------------------ events
 
     def all_events(self) -> list[Event]:

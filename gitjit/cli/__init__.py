@@ -34,6 +34,8 @@ class LazyGroup(click.Group):
         "init": ("misc", "init"),
         "merge-driver": ("misc", "merge_driver"),
         "config": ("misc", "config"),
+        "hooks": ("hooks", "hooks"),
+        "hook": ("hooks", "hook"),
         "demo": ("demo", "demo"),
         "dispatch": ("dispatch", "dispatch"),
     }

@@ -1,0 +1,178 @@
+"""``git commit`` firing gitjit's commit-msg, pre-commit and post-commit hooks (real git binary):
+trailers checked, commits linked, ``Closes:`` marking done on the main branch once gates pass,
+auto gates run before the commit and stopping it when they fail."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Jit, git, make_repo
+
+from gitjit.api import Tracker
+
+ME = "Repo User <repo@example.invalid>"  # the committer's actor: git user.name <user.email> (make_repo)
+
+
+@pytest.fixture
+def r(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "jit").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m gitjit "$@"\n')
+    (bindir / "jit").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    repo = make_repo(tmp_path / "r")
+    Jit(repo)("init")
+    git("commit", "-q", "--allow-empty", "-m", "root", cwd=repo)
+    assert Jit(repo)("hooks", "install").exit_code == 0
+    return repo
+
+
+def commit(repo: Path, msg: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return git("commit", "-q", "--allow-empty", "-m", msg, *extra, cwd=repo, check=False)
+
+
+def head(repo: Path) -> str:
+    return git("rev-parse", "HEAD", cwd=repo).stdout.strip()
+
+
+def events(j: Jit, iid: str, type_: str) -> list[dict]:
+    return [e for e in j.json("events", "query", "--issue", iid) if e["type"] == type_]
+
+
+# ---------------------------------------------------------------------- commit-msg
+
+def test_unknown_ambiguous_and_malformed_ids_stop_the_commit(r: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = iter(["abcd00000001", "abcd00000002"])
+    monkeypatch.setattr("gitjit.api.new_issue_id", lambda: next(ids))
+    t = Tracker(r, actor="lead")
+    t.create_issue("One")
+    t.create_issue("Two")
+    before = head(r)
+    for msg, why in [
+        ("fix\n\nCloses: deadbeef", "Closes: deadbeef  -> no issue matches 'deadbeef'"),
+        ("fix\n\nRefs: abcd", "Refs: abcd  -> id prefix 'abcd' matches 2 issues: abcd00000001 (One), abcd00000002 (Two)"),
+        ("fix\n\nRefs: JIRA-12", "Refs: jira-12  -> not an issue id (4 to 12 hex digits of one)"),
+        ("fix\n\nRefs: abcd0000000", "matches 2 issues"),
+    ]:
+        res = commit(r, msg)
+        assert res.returncode == 1, msg
+        assert "jit: commit stopped: the message names issues that cannot be linked:" in res.stderr
+        assert why in res.stderr, res.stderr
+        assert "hint: fix the trailer" in res.stderr and "--no-verify" in res.stderr
+        assert head(r) == before
+    # a trailer in the body (not the trailer block) is not a trailer; lowercase keys and lists are
+    assert commit(r, "fix\n\nRefs: deadbeef is mentioned here\n\nmore text").returncode == 0
+    assert commit(r, "ok\n\nrefs: abcd00000001, abcd00000002").returncode == 0
+    # --no-verify is the documented bypass
+    assert commit(r, "wip\n\nCloses: deadbeef", "--no-verify").returncode == 0
+
+
+# ---------------------------------------------------------------------- post-commit
+
+def test_refs_links_the_commit_and_issue_show_lists_it(r: Path) -> None:
+    j = Jit(r)
+    a = j.json("issue", "create", "-t", "Parser")["id"]
+    b = j.json("issue", "create", "-t", "Lexer")["id"]
+    git("switch", "-q", "-c", "feature", cwd=r)
+    assert commit(r, f"parse things\n\nRefs: {a[:6]}\nRefs: {b[:8]}").returncode == 0
+    sha = head(r)
+    for iid in (a, b):
+        shown = j.json("issue", "show", iid)
+        assert shown["commits"] == [sha] and shown["state"] == "ready"  # Refs never changes the state
+        assert f"  commit {sha}" in j("issue", "show", iid).stdout
+    ev = events(j, a, "commit_linked")
+    assert len(ev) == 1 and ev[0]["ref"] == "refs/heads/feature" and "closes" not in ev[0]
+    # amending links the new commit; the issue lists both (the old one stays in its history)
+    assert git("commit", "-q", "--amend", "--allow-empty", "-m", f"parse\n\nRefs: {a}", cwd=r).returncode == 0
+    assert j.json("issue", "show", a)["commits"] == [sha, head(r)]
+
+
+def test_closes_on_main_marks_done_only_when_gates_pass(r: Path) -> None:
+    j = Jit(r)
+    easy = j.json("issue", "create", "-t", "Easy")["id"]
+    j("registry", "add", "review", "--title", "Review")
+    gated = j.json("issue", "create", "-t", "Gated", "--gate", "review")["id"]
+    res = commit(r, f"finish both\n\nCloses: {easy[:6]}\nCloses: {gated[:6]}")
+    assert res.returncode == 0
+    assert f"jit: {easy[:8]} marked done (Closes: in {head(r)[:10]} on main)" in res.stderr
+    assert f"jit: {gated[:8]} not marked done yet" in res.stderr and "gate 'review'" in res.stderr
+    assert j.json("issue", "show", easy)["state"] == "done"
+    assert j.json("issue", "show", gated)["state"] == "ready"
+    assert events(j, gated, "commit_linked")[0]["closes"] is True
+
+    # the gate passes later: the next hook on main that looks (here: switching back to main) closes it
+    j("gate", "pass", gated, "review", "--by", "human:rev")
+    git("switch", "-q", "-c", "elsewhere", cwd=r)
+    assert j.json("issue", "show", gated)["state"] == "ready"
+    git("switch", "-q", "main", cwd=r)
+    assert j.json("issue", "show", gated)["state"] == "done"
+
+
+def test_closes_on_a_branch_waits_for_the_merge_into_main(r: Path) -> None:
+    j = Jit(r)
+    iid = j.json("issue", "create", "-t", "Feature")["id"]
+    j("issue", "claim", iid, ME)
+    git("switch", "-q", "-c", "jit/feature", cwd=r)
+    assert commit(r, f"implement\n\nCloses: {iid[:6]}").returncode == 0
+    sha = head(r)
+    st = j.json("issue", "show", iid)
+    assert st["state"] == "in_progress" and st["commits"] == [sha]
+    git("switch", "-q", "main", cwd=r)
+    res = git("merge", "-q", "--no-ff", "-m", "merge feature", "jit/feature", cwd=r)
+    assert f"jit: {iid[:8]} marked done (Closes: in {sha[:10]} on main)" in res.stderr
+    assert j.json("issue", "show", iid)["state"] == "done"
+    assert len(events(j, iid, "commit_linked")) == 1  # the merge did not link the commit twice
+
+
+def test_a_state_decision_after_the_link_wins_over_the_closing_commit(r: Path) -> None:
+    j = Jit(r)
+    j("registry", "add", "review", "--title", "Review")
+    iid = j.json("issue", "create", "-t", "Disputed", "--gate", "review")["id"]
+    assert commit(r, f"attempt\n\nCloses: {iid[:6]}").returncode == 0
+    j("issue", "update", iid, "--state", "rejected")
+    j("issue", "update", iid, "--state", "open")  # reopened by a person after the closing commit
+    j("gate", "pass", iid, "review")
+    git("switch", "-q", "-c", "x", cwd=r)
+    git("switch", "-q", "main", cwd=r)
+    assert j.json("issue", "show", iid)["state"] == "ready"  # not re-closed by the old commit
+
+
+# ---------------------------------------------------------------------- pre-commit
+
+def test_pre_commit_runs_auto_gates_of_my_work_and_stops_on_failure(r: Path) -> None:
+    j = Jit(r)
+    j("registry", "add", "tests", "--title", "Tests", "--auto", "--command", "test -f ok.txt")
+    mine = j.json("issue", "create", "-t", "Mine", "--gate", "tests")["id"]
+    other = j.json("issue", "create", "-t", "Someone else's", "--gate", "tests")["id"]
+    j("issue", "claim", mine, ME)
+    j("issue", "claim", other, "agent:other")
+    res = commit(r, "not yet")
+    assert res.returncode == 1
+    assert f"jit: gate 'tests' of {mine[:8]}: running test -f ok.txt" in res.stderr
+    assert f"jit: commit stopped: gate tests ({mine[:8]}) failed" in res.stderr and "--no-verify" in res.stderr
+    assert [e["reason"] for e in events(j, mine, "gate_failed")] == ["exit 1"]
+    assert events(j, other, "gate_failed") == []  # not the committer's issue: not checked
+    (r / "ok.txt").write_text("fine\n")
+    git("add", "ok.txt", cwd=r)
+    res = commit(r, "now")
+    assert res.returncode == 0 and "jit: gate 'tests' passed" in res.stderr
+    assert j.json("issue", "show", mine)["gates"][0]["status"] == "passed"
+    assert commit(r, "skip", "--no-verify").returncode == 0
+
+
+def test_pre_commit_follows_the_branch_name_and_never_runs_commands_it_lacks(r: Path) -> None:
+    j = Jit(r)
+    j("registry", "add", "lint", "--title", "Lint", "--auto", "--command", "exit 0")
+    j("registry", "add", "remote-only", "--title", "Defined elsewhere", "--auto")
+    iid = j.json("issue", "create", "-t", "Branch work", "--gate", "lint", "--gate", "remote-only")["id"]
+    git("switch", "-q", "-c", f"jit/{iid[:6]}-branch-work", cwd=r)
+    res = commit(r, "work")
+    assert res.returncode == 0, res.stderr
+    assert f"jit: gate 'lint' of {iid[:8]}: running exit 0" in res.stderr
+    assert "gate 'remote-only'" in res.stderr and "no checker command in this clone" in res.stderr
+    gates = {g["key"]: g["status"] for g in j.json("issue", "show", iid)["gates"]}
+    assert gates == {"lint": "passed", "remote-only": "pending"}
