@@ -344,12 +344,11 @@ class _Ctx:
     """What a hook body needs: the repository, who acts, where to print, and a lazily opened Tracker
     (importing the library costs more than the rest of a no-op hook)."""
 
-    def __init__(self, git: _Lite, name: str, *, actor: str | None, echo: Echo, pushing: bool):
+    def __init__(self, git: _Lite, name: str, *, actor: str | None, echo: Echo):
         self.git = git
         self.name = name
         self.actor = actor
         self.echo = echo
-        self.pushing = pushing
         self._t: Any = None
 
     @property
@@ -402,7 +401,9 @@ def run_hook(
 
     Returns the exit status for git. ``enabled=False`` (``JIT_NO_HOOKS=1``) runs only the legacy
     hook; ``run_legacy=False`` skips it (set while a legacy hook runs, and by hook managers);
-    ``pushing`` is true inside gitjit's own push of refs/jit/* (its pre-push does nothing)."""
+    ``pushing`` is true inside gitjit's own push of refs/jit/*: its pre-push does nothing at all."""
+    if pushing and name == "pre-push":
+        return 0  # gitjit's own push of refs/jit/*: the hooks (chained ones too) ran for the code push
     git = _Lite(repo)
     code = 0
     if run_legacy and name in MANAGED and is_ours(git.hooks / name):
@@ -411,7 +412,7 @@ def run_hook(
             return code
     if not enabled or name not in MANAGED or not _initialized(git):
         return code
-    ctx = _Ctx(git, name, actor=actor, echo=echo, pushing=pushing)
+    ctx = _Ctx(git, name, actor=actor, echo=echo)
     try:
         _HANDLERS[name](ctx, args, stdin)
     except HookStopped as e:
@@ -693,8 +694,6 @@ def _pre_commit(ctx: _Ctx, args: list[str], stdin: bytes) -> None:
 
 
 def _pre_push(ctx: _Ctx, args: list[str], stdin: bytes) -> None:
-    if ctx.pushing:
-        return  # this is gitjit's own push of refs/jit/*: nothing more to send
     remote = args[0] if args else "origin"
     updates = [line.split() for line in stdin.decode(errors="replace").splitlines() if line.strip()]
     if updates and all(len(u) == 4 and u[2].startswith("refs/jit") for u in updates):

@@ -168,7 +168,8 @@ def run(name: str, framework: bool, args: tuple[str, ...]) -> int:
     if framework and not argv and name in _FRAMEWORK_ARGS:
         argv = [os.environ.get(k, "") for k in _FRAMEWORK_ARGS[name]]
     stdin = b""
-    if name in ("pre-push", "post-rewrite") and not sys.stdin.isatty():
+    # git pipes these two their input; a hook manager may hand over a terminal or nothing at all
+    if name in ("pre-push", "post-rewrite") and not framework and not sys.stdin.isatty():
         stdin = sys.stdin.buffer.read()
     # inside a hook git may export GIT_DIR (relative to the hook's cwd); follow it like git does
     repo = e.repo or os.environ.get("GIT_DIR") or None

@@ -148,6 +148,18 @@ def test_a_host_refusing_custom_refs_warns_and_the_code_push_goes_on(tmp_path: P
 
 def test_jit_push_under_the_pre_push_hook_does_not_recurse(pair) -> None:  # type: ignore[no-untyped-def]
     h, a, ja, b, jb = pair
+    # a chained pre-push runs once per 'git push', not again for gitjit's extra push of refs/jit/*
+    ja("hooks", "uninstall")
+    (a / ".git" / "hooks" / "pre-push").write_text('#!/bin/sh\necho "$1 $(cat)" >> "$(git rev-parse --git-common-dir)/prepush.log"\n')
+    (a / ".git" / "hooks" / "pre-push").chmod(0o755)
+    ja("hooks", "install")
+    first = ja.json("issue", "create", "-t", "Counted")["id"]
+    assert commit(a, "code").returncode == 0
+    push = git("push", "-q", "origin", "main", cwd=a)
+    assert "jit: pushed 1 jit ref to origin" in push.stderr
+    log = (a / ".git" / "prepush.log").read_text().splitlines()
+    assert len(log) == 1 and log[0].startswith("origin refs/heads/main ")
+    assert f"refs/jit/issues/{first}" in remote_jit_refs(h)
     iid = ja.json("issue", "create", "-t", "Once")["id"]
     res = subprocess.run([sys.executable, "-m", "gitjit", "push", "origin"], cwd=a, capture_output=True, text=True,
                          timeout=60)
