@@ -176,3 +176,15 @@ def test_pre_commit_follows_the_branch_name_and_never_runs_commands_it_lacks(r: 
     assert "gate 'remote-only'" in res.stderr and "no checker command in this clone" in res.stderr
     gates = {g["key"]: g["status"] for g in j.json("issue", "show", iid)["gates"]}
     assert gates == {"lint": "passed", "remote-only": "pending"}
+
+
+def test_the_configured_main_branch_decides(r: Path) -> None:
+    j = Jit(r)
+    assert j("config", "set", "main-branch", "trunk").exit_code == 0
+    assert j.json("hooks", "status")["main_branch"] == "trunk"
+    iid = j.json("issue", "create", "-t", "Trunk based")["id"]
+    res = commit(r, f"on main, which is not the main branch here\n\nCloses: {iid[:6]}")
+    assert res.returncode == 0 and "marked done" not in res.stderr
+    assert j.json("issue", "show", iid)["state"] == "ready"
+    git("switch", "-q", "-c", "trunk", cwd=r)  # the closing commit is now on the main branch
+    assert j.json("issue", "show", iid)["state"] == "done"
