@@ -248,3 +248,13 @@ def test_rejected_dependency_no_longer_blocks(jit) -> None:  # type: ignore[no-u
     ok(jit, "dep", "add", b, a)
     ok(jit, "issue", "update", a, "--state", "rejected")
     assert jit.json("issue", "show", b)["state"] == "ready"
+
+
+def test_query_assignee_lists_current_work_only(jit) -> None:  # type: ignore[no-untyped-def]
+    a = jit.json("issue", "create", "-t", "finished")["id"]
+    b = jit.json("issue", "create", "-t", "running")["id"]
+    for i in (a, b):
+        assert jit("issue", "claim", i, "agent:w").exit_code == 0
+    assert jit("issue", "update", a, "--state", "done").exit_code == 0
+    assert [i["id"] for i in jit.json("query", "assignee", "agent:w")["issues"]] == [b]
+    assert sorted(i["id"] for i in jit.json("issue", "list", "--assignee", "agent:w")["issues"]) == sorted([a, b])
