@@ -67,7 +67,7 @@ def test_story_runs_to_the_end(tmp_path: Path) -> None:
     finished = [i for done in res["agents"].values() for i in done]
     assert sorted(finished) == sorted([*tasks.values(), found])
     assert len([a for a, done in res["agents"].items() if done]) >= 2, res["agents"]
-    assert all(a.startswith("copilot:worker-") for a in res["agents"])
+    assert all(a.startswith("copilot:") and "@machine-" in a for a in res["agents"])  # <agent>@<dispatcher>
     claimer = {e["issue_id"]: e["assignee"] for e in evs if e["type"] == "issue_claimed"}
     assert all(claimer[i] == a for a, done in res["agents"].items() for i in done)
     assert claimer[epic] == "copilot:lead"
@@ -92,7 +92,7 @@ def test_story_runs_to_the_end(tmp_path: Path) -> None:
 
     # git-native: only refs/jit/* were written; no branch, no working-tree file, fsck clean.
     refs = git("for-each-ref", "--format=%(refname)", cwd=repo).stdout.split()
-    assert refs and all(r.startswith("refs/jit/") for r in refs)
+    assert refs and all(r.startswith(("refs/jit/", "refs/jit-remotes/origin/")) for r in refs)
     assert len([r for r in refs if r.startswith("refs/jit/issues/")]) == 6
     assert git("status", "--porcelain", cwd=repo).stdout == ""
     assert git("rev-parse", "--verify", "-q", "HEAD", cwd=repo, check=False).returncode != 0
@@ -106,13 +106,12 @@ def test_temp_dir_is_removed_unless_kept(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_temp_dir_is_removed_when_the_story_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken_worker(*a, **kw):  # type: ignore[no-untyped-def]
-        raise RuntimeError("agent crashed")
+def test_temp_dir_is_removed_when_the_story_fails(tmp_path: Path) -> None:
+    from gitjit.errors import ExternalError
 
-    monkeypatch.setattr(demo_mod, "worker", broken_worker)
-    with pytest.raises(RuntimeError, match="agent crashed"):
-        run_demo(DemoOptions(base_dir=tmp_path))
+    # the agents cannot finish in 0.2 s: the demo gives up, stops its dispatchers and cleans up
+    with pytest.raises(ExternalError, match="did not finish"):
+        run_demo(DemoOptions(base_dir=tmp_path, timeout_secs=0.2))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -122,7 +121,7 @@ def test_cli_human_output(tmpdir_here: Path) -> None:
     out = r.stdout
     for needle in ("== Status ==", "Done: 6", "== Dependency graph", "└── ", "== Event timeline",
                    "issue_claimed", "gate_passed", "copilot:worker-1", "Add rate limiting to login",
-                   "open -> ready  (derived)", "The temporary repository was removed"):
+                   "open -> ready  (derived)", "The temporary repositories were removed"):
         assert needle in out, needle
     # the narration comes first, the tree is the epic's with its five tasks under it
     assert out.index("finished epic") < out.index("== Status ==")

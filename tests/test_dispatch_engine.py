@@ -87,11 +87,29 @@ def test_tags_route_work_to_matching_agents(tmp_path: Path, tracker: Tracker, re
         {"id": "web", "command": cmd, "tags": ["team:web"]},
         {"id": "default", "command": cmd, "max_concurrent": 3},
     ])
-    targets = {gpu, sec, build, plain, team}
+    targets = {gpu, sec, build, plain, team, nobody}
     run(cfg, until=lambda: all(tracker.board(fresh=True).issues[i].state == "done" for i in targets))
     ran = {r["issue"]: r["agent"] for r in records(rec) if r["event"] == "start"}
-    assert ran == {gpu: "gpu-runner", sec: "security-scanner", build: "fast-cpu", plain: "default", team: "web"}
-    assert tracker.board(fresh=True).states[nobody] == "ready"  # no agent offers "quantum": it waits
+    # specialists get what they offer; the generalist gets untagged work and, as pattern 3's
+    # default worker, tagged work nobody offers ("quantum")
+    assert ran == {gpu: "gpu-runner", sec: "security-scanner", build: "fast-cpu", plain: "default", team: "web",
+                   nobody: "default"}
+
+
+def test_specialists_never_take_untagged_work_and_tagged_work_waits_for_them(tmp_path: Path, tracker: Tracker,
+                                                                             repo: Path) -> None:
+    gpu = tracker.create_issue("train", context={"tags": ["gpu"]})["id"]
+    plain = tracker.create_issue("docs")["id"]
+    rec = tmp_path / "rec.jsonl"
+    cfg = write_config(tmp_path / "dispatch.toml", repos=[{"path": str(repo)}], agents=[
+        {"id": "gpu", "command": agent_cmd("--record", str(rec)), "tags": ["gpu"], "max_concurrent": 2},
+        {"id": "any", "command": agent_cmd("--record", str(rec), "--sleep", "1"), "max_concurrent": 1},
+    ])
+    blocker = tracker.create_issue("occupies the generalist", priority="critical")["id"]
+    run(cfg, until=lambda: all(tracker.board(fresh=True).issues[i].state == "done" for i in (gpu, plain, blocker)))
+    ran = {r["issue"]: r["agent"] for r in records(rec) if r["event"] == "start"}
+    # the gpu agent had a free slot while "any" was busy, yet the untagged issue waited for "any"
+    assert ran == {gpu: "gpu", plain: "any", blocker: "any"}
 
 
 def test_issue_tags_and_pick_prefers_specialists() -> None:

@@ -16,12 +16,13 @@ from .core import emit, env, output_options
 @click.option("--workers", type=click.IntRange(1, 8), default=3, show_default=True, help="Worker agents.")
 @output_options
 def demo(keep: bool, workers: int) -> None:
-    """Watch agents coordinate through jit, in a temporary repository.
+    """Watch agents on two machines coordinate through jit, in a temporary directory.
 
-    A lead agent breaks an epic into tasks with dependencies and gates (seed 002); worker agents
-    claim the next ready task, pass its gates and finish it, and one discovers a critical task
-    mid-way; then the lead finishes the epic. Prints the story, the status, the dependency graph
-    and the event timeline. The repository is deleted afterwards unless --keep is given.
+    A hub and two clones of it (two "machines"): a lead agent breaks an epic into tasks with
+    dependencies and gates (seed 002) and pushes the plan; jit-dispatch on each clone hands ready
+    tasks to worker agent processes, which pass their gates and finish, one discovering a critical
+    task mid-way; then the lead finishes the epic. Prints the story, the status, the dependency
+    graph and the event timeline. Everything is deleted afterwards unless --keep is given.
 
     \b
     Example:
@@ -33,11 +34,12 @@ def demo(keep: bool, workers: int) -> None:
     e = env()
     live = not e.json and not e.quiet
     if live:
-        click.echo("A lead agent and %d worker agents build user authentication (seed 002):\n" % workers)
+        click.echo("A lead agent plans user authentication (seed 002) on machine-a; jit-dispatch on two clones\n"
+                   "of one hub hands the tasks to %d worker agent(s) and a security agent:\n" % workers)
 
     def log(actor: str, msg: str) -> None:
         if live:
-            click.echo(f"  {actor:<18} {msg}")
+            click.echo(f"  {actor:<{ACTOR_WIDTH}} {msg}")
 
     data = run_demo(DemoOptions(workers=workers, keep=keep), log=log)
     emit(data, lambda: _human(data), quiet=data["repository"] if keep else "")
@@ -54,9 +56,13 @@ def _human(data: dict[str, Any]) -> None:
     click.echo(f"\n{len(data['events'])} events, {data['status']['done']} issues done "
                f"in {data['elapsed_secs']:.1f}s.")
     if data["kept"]:
-        click.echo(f"Kept the repository: cd {data['repository']} && jit status")
+        click.echo(f"Kept the repositories: cd {data['repository']} && jit status   (hub: {data['hub']})")
     else:
-        click.echo("The temporary repository was removed (keep it with --keep).")
+        click.echo("The temporary repositories were removed (keep them with --keep).")
+
+
+#: wide enough for "copilot:security-scanner@machine-b"
+ACTOR_WIDTH = 34
 
 
 def timeline(events: list[dict[str, Any]]) -> list[str]:
@@ -70,7 +76,7 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
         dt = (datetime.fromisoformat(e["timestamp"]) - t0).total_seconds()
         iid = e.get("issue_id") or ""
         what = _what(e, titles)
-        out.append(f"  +{dt:6.3f}s  {e['actor']:<18} {e['type']:<20} {iid[:8]:<8}  {what}".rstrip())
+        out.append(f"  +{dt:6.3f}s  {e['actor']:<{ACTOR_WIDTH}} {e['type']:<20} {iid[:8]:<8}  {what}".rstrip())
     return out
 
 

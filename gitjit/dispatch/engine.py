@@ -441,20 +441,27 @@ class Dispatcher:
         return [(r, st) for _, r, st in out]
 
     def pick_agent(self, r: RepoHandle, st: IssueState, free: dict[str, int]) -> AgentConfig | None:
-        """The agent for an issue: one with free capacity, serving this repository, whose tags cover the
-        issue's (an untagged issue suits any agent; ``"*"`` takes anything). Preferred: the most tags in
-        common with the issue's tags and labels, then the fewest tags (keep specialists free), then the
-        most free slots, then configuration order."""
+        """The agent for an issue, as seed 000 pattern 3 matches them. A *specialist* (an agent with
+        tags) takes an issue that requires one of its tags, or, when the issue requires none, carries
+        one of them as a label (``"*"`` takes anything). A *generalist* (no tags) takes untagged
+        issues, and tagged ones that no agent of this dispatcher specialises in (pattern 3's default
+        worker). Among those with free capacity serving this repository: the most tags in common
+        first, then the fewest tags, then the most free slots, then configuration order."""
         need = issue_tags(st)
-        wanted = need | set(st.labels)
+        labels = set(st.labels)
+        offered = set().union(*(a.tags for a in self.cfg.agents)) if self.cfg.agents else set()
+        orphan_tags = bool(need) and not (need & offered) and "*" not in offered
         best: tuple[tuple[int, int, int, int], AgentConfig] | None = None
         for n, a in enumerate(self.cfg.agents):
             if free.get(a.id, 0) <= 0 or (a.repos is not None and r.name not in a.repos):
                 continue
             tags = set(a.tags)
-            if need and "*" not in tags and not (need & tags):
+            if tags:
+                if "*" not in tags and not (need & tags if need else labels & tags):
+                    continue
+            elif need and not orphan_tags:
                 continue
-            score = (-len(wanted & tags), len(tags), -free[a.id], n)
+            score = (-len((need | labels) & tags), len(tags), -free[a.id], n)
             if best is None or score < best[0]:
                 best = (score, a)
         return best[1] if best else None
