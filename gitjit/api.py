@@ -26,6 +26,7 @@ from .model import (
     check_description, check_gate_key, check_label, check_title, new_event_id, new_issue_id, now_ts,
     parse_priority, parse_state, LIMITS,
 )
+from .indexed import board_with, board_without, prefixed
 from .query import Board, issue_json, short
 from .store import GATES, ISSUES, EntityStore, Loaded
 
@@ -95,6 +96,11 @@ class Tracker:
     # ------------------------------------------------------------------ reading
 
     def board(self, *, fresh: bool = False) -> Board:
+        from .indexed import indexed_board  # the index (gitjit/indexed.py); None: fold every ref
+
+        ib = indexed_board(self, fresh=fresh)
+        if ib is not None:
+            return ib
         if self._board is None or fresh:
             issues = {k: fold_issue(k, ld.events) for k, ld in self.store.load_all(ISSUES).items()}
             gates = {k: fold_gate(k, ld.events) for k, ld in self.store.load_all(GATES).items()}
@@ -110,11 +116,11 @@ class Tracker:
         pool = b.all if include_deleted else b.issues
         if p in pool:
             return p
-        hits = sorted(i for i in pool if i.startswith(p))
+        hits = prefixed(pool, p)
         if len(hits) == 1:
             return hits[0]
         if not hits:
-            if p in b.all or any(i.startswith(p) for i in b.all):
+            if p in b.all or prefixed(b.all, p):
                 raise NotFoundError(f"issue {prefix} was deleted", details={"issue_id": prefix},
                                     hint=f"its history stays readable: jit events query --issue {prefix}")
             raise NotFoundError(f"no issue matches {prefix!r}", hint="run 'jit issue list' to see ids",
@@ -220,14 +226,10 @@ class Tracker:
     def _derived_notices(self, board: Board, iid: str, before: IssueState | None, after: IssueState,
                          evs: list[Event]) -> list[Spec]:
         stated = {e.issue_id for e in evs if e.type == "issue_state_changed"}
-        old_all = dict(board.all)
-        if before is not None:
-            old_all[iid] = before
-        else:
-            old_all.pop(iid, None)
-        new_all = {**old_all, iid: after}
-        b0, b1 = Board(old_all, board.gate_defs), Board(new_all, board.gate_defs)
-        watch = [iid] + [d for d, st in new_all.items() if iid in st.dependencies]
+        # local boards (gitjit/indexed.py): the issue, what it depends on and its dependents
+        b0 = board_with(board, before) if before is not None else board_without(board, iid)
+        b1 = board_with(board, after)
+        watch = [iid] + [d for d, st in b1.all.items() if iid in st.dependencies]
         out: list[Spec] = []
         for d in watch:
             if d in stated:
@@ -719,6 +721,8 @@ class Tracker:
 
     def graph_export(self) -> dict[str, Any]:
         b = self.board()
+        if hasattr(b, "export"):
+            return b.export()  # type: ignore[no-any-return]
         nodes = [{"id": i, "short_id": short(i), "title": b.issues[i].title, "state": b.states[i],
                   "priority": b.issues[i].priority, "labels": b.issues[i].labels} for i in b.sorted(b.issues)]
         edges = [{"from": i, "to": d} for i in b.sorted(b.issues) for d in b.graph.deps.get(i, ())]
@@ -768,6 +772,11 @@ class Tracker:
             since = s.isoformat(timespec="microseconds")
         if limit is not None and limit < 0:
             raise UsageError("--limit must be zero or more", hint="e.g. --limit 20")
+        from .indexed import indexed_events
+
+        got = indexed_events(self, event_type=event_type, issue_id=iid, since=since, limit=limit)
+        if got is not None:
+            return got
         out = []
         for e in self.all_events():
             if event_type and e.type != event_type:
@@ -792,7 +801,8 @@ def event_json(e: Event) -> dict[str, Any]:
 
 
 def _listing(b: Board, ids: Iterable[str]) -> dict[str, Any]:
-    issues = [issue_json(b, i) for i in ids]
+    # an IndexBoard returns the stored JSON of each issue (the same dict issue_json builds)
+    issues = b.listing(ids) if hasattr(b, "listing") else [issue_json(b, i) for i in ids]
     return {"issues": issues, "count": len(issues)}
 
 
@@ -822,7 +832,7 @@ def _claim_specs(b: Board, st: IssueState, assignee: str) -> list[Spec]:
         raise BlockedError(f"issue {iid} is {st.state}; only open work can be claimed",
                            hint=f"reopen it first: jit issue update {short(iid)} --state open",
                            details={"issue_id": iid, "state": st.state})
-    live = Board({**b.all, iid: st}, b.gate_defs)
+    live = board_with(b, st)
     blockers = live.blockers(iid)
     if blockers:
         raise BlockedError(
@@ -845,7 +855,7 @@ def _describe(blockers: list[dict[str, Any]]) -> str:
 
 
 def _transition(b: Board, st: IssueState, target: str) -> list[Spec]:
-    live = Board({**b.all, st.id: st}, b.gate_defs)
+    live = board_with(b, st)
     cur = live.states[st.id]
     if cur == target or (target == "open" and cur in ("open", "ready")):
         return []

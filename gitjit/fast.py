@@ -1,0 +1,313 @@
+"""The ``jit`` console entry point, with a light path for the reads agents run most.
+
+``jit query …``, ``jit issue show …``, ``jit status`` and ``jit events tail`` are answered here
+from the index (``gitjit.store.index``) when it is fresh, importing only the standard library
+(plus click for human-readable output): no pygit2, no pydantic. The answer is the text the full
+CLI prints, byte for byte, because the index stores each issue's JSON exactly as the full
+CLI renders it.
+
+Anything else, and anything in doubt, goes to the full CLI (``gitjit.cli.main``): another
+command or option, an id that is ambiguous, unknown or deleted, an invalid value, a missing,
+outdated or busy index, refs that changed since the index was last brought in step (the full
+CLI folds them in, so the next call is fast again). Nothing is printed before the light path
+has its whole answer, so a fallback never prints twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+__all__ = ["main", "answer"]
+
+_STATES = ("open", "ready", "in_progress", "done", "rejected", "archived")
+_STATE_ALIASES = {"backlog": "open", "inprogress": "in_progress", "in-progress": "in_progress"}
+_PRIORITIES = ("low", "normal", "high", "critical")
+_EMPTY = {"ready": "No ready issues.", "blocked": "Nothing is blocked."}
+
+
+class _Fallback(Exception):
+    """Let the full CLI handle this invocation."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        out = answer(args)
+    except _Fallback:
+        out = None
+    except Exception:  # noqa: BLE001 - the light path must never be the reason a command fails
+        if os.environ.get("JIT_DEBUG"):
+            raise
+        out = None
+    if out is None:
+        from .cli import main as full
+
+        return full(args)
+    warnings, text = out
+    try:
+        for w in warnings:
+            sys.stderr.write(f"warning: {w}\n")
+        if callable(text):
+            text()
+        else:
+            sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+    return 0
+
+
+# ---------------------------------------------------------------------------------- arguments
+
+def _parse(args: list[str]) -> tuple[dict[str, Any], list[str], set[str]]:
+    """Global options, the command words and the per-command flags. Raises _Fallback for
+    anything the light path does not handle exactly like click would."""
+    opts: dict[str, Any] = {"repo": None}
+    flags: set[str] = set()
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        a = args[i]
+        if a in ("--json", "-q", "--quiet"):
+            flags.add("json" if a == "--json" else "quiet")
+        elif a in ("--repo", "--by") and i + 1 < len(args):
+            opts[a[2:]] = args[i + 1]
+            i += 1
+        elif a.startswith(("--repo=", "--by=")):
+            k, _, v = a[2:].partition("=")
+            opts[k] = v
+        else:
+            raise _Fallback
+        i += 1
+    words: list[str] = []
+    rest = args[i:]
+    j = 0
+    while j < len(rest):
+        a = rest[j]
+        if a in ("--json", "-q", "--quiet"):
+            flags.add("json" if a == "--json" else "quiet")
+        elif a in ("-n", "--n") and j + 1 < len(rest):
+            flags.add("n=" + rest[j + 1])
+            j += 1
+        elif a.startswith("--n=") or (a.startswith("-n") and len(a) > 2):
+            flags.add("n=" + (a[4:] if a.startswith("--n=") else a[2:]))
+        elif a.startswith("-") or a == "":
+            raise _Fallback
+        else:
+            words.append(a)
+        j += 1
+    return opts, words, flags
+
+
+def _find_git_dir(start: str) -> str:
+    """Walk up from ``start`` like ``git rev-parse --git-dir`` (and libgit2's discover) would, for
+    the ordinary layouts: a ``.git`` directory, a ``.git`` file (worktrees, submodules) or a bare
+    repository. Anything unusual falls back to the full CLI, which asks libgit2."""
+    if not os.path.isdir(start):
+        raise _Fallback
+    d = os.path.abspath(start)
+    while True:
+        dot = os.path.join(d, ".git")
+        if os.path.isdir(dot):
+            return dot
+        if os.path.isfile(dot):
+            with open(dot, encoding="utf-8") as f:
+                line = f.readline().strip()
+            if not line.startswith("gitdir: "):
+                raise _Fallback
+            return os.path.normpath(os.path.join(d, line[8:]))
+        if os.path.isfile(os.path.join(d, "HEAD")) and os.path.isdir(os.path.join(d, "objects")) \
+                and os.path.isdir(os.path.join(d, "refs")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            raise _Fallback
+        d = parent
+
+
+def _common_dir(git_dir: str) -> str:
+    cd = os.path.join(git_dir, "commondir")
+    if os.path.isfile(cd):
+        with open(cd, encoding="utf-8") as f:
+            return os.path.normpath(os.path.join(git_dir, f.read().strip()))
+    return git_dir
+
+
+# ---------------------------------------------------------------------------------- answers
+
+def answer(args: list[str]) -> tuple[list[str], Any] | None:
+    """``(warnings, text or printer)`` for a command the light path can answer, else None."""
+    try:
+        return _answer(args)
+    except _Fallback:
+        return None
+
+
+def _answer(args: list[str]) -> tuple[list[str], Any] | None:
+    if args in (["--version"], ["-V"]):
+        from . import __version__
+
+        return [], f"jit, version {__version__}\n"
+    if not args:
+        return None
+    opts, words, flags = _parse(args)
+    if not words or words[0] not in ("query", "issue", "status", "events"):
+        return None
+    as_json = "json" in flags or os.environ.get("JIT_JSON", "") not in ("", "0")
+    quiet = "quiet" in flags or os.environ.get("JIT_QUIET", "") not in ("", "0")
+    n_flags = [f for f in flags if f.startswith("n=")]
+    if n_flags and words[:2] != ["events", "tail"]:
+        raise _Fallback
+    start = opts["repo"] or os.environ.get("JIT_REPO") or os.getcwd()
+    from .store.index import Index, code_stamp
+
+    ix = Index(_common_dir(_find_git_dir(start)))
+    if not ix.open(timeout=0.2):
+        raise _Fallback
+    try:
+        if not ix.usable(code_stamp()):
+            raise _Fallback
+        delta = ix.check()
+        if delta is not None:
+            if not delta.empty:
+                raise _Fallback  # the refs moved: the full CLI folds the change in
+            _record(ix, delta)
+        warnings = ix.warnings()
+        return warnings, _render(ix, words, as_json, quiet, n_flags)
+    finally:
+        ix.close()
+
+
+def _record(ix: Any, delta: Any) -> None:
+    """Nothing changed but the stat signature: remember the new one (best effort)."""
+    import sqlite3
+
+    try:
+        ix.begin()
+    except sqlite3.OperationalError:
+        return  # a writer holds the lock: it will record a signature itself
+    try:
+        d2 = ix.check()
+        if d2 is not None:
+            if not d2.empty:
+                ix.rollback()
+                raise _Fallback
+            ix.record_snapshot(d2)
+        ix.commit()
+    except sqlite3.Error:
+        ix.rollback()
+
+
+def _list_text(docs: list[str]) -> str:
+    if not docs:
+        return '{\n  "issues": [],\n  "count": 0\n}\n'
+    body = ",\n    ".join(d.replace("\n", "\n    ") for d in docs)
+    return '{\n  "issues": [\n    ' + body + f'\n  ],\n  "count": {len(docs)}\n}}\n'
+
+
+def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list[str]) -> Any:
+    cmd = words[0]
+    if cmd == "query":
+        if len(words) < 2:
+            raise _Fallback
+        kind, value = words[1], None
+        if kind in ("ready", "blocked", "all"):
+            if len(words) != 2:
+                raise _Fallback
+        elif kind in ("assignee", "state", "priority"):
+            if len(words) != 3:
+                raise _Fallback
+            value = words[2]
+            if kind == "state":
+                value = _STATE_ALIASES.get(value.lower(), value.lower())
+                if value not in _STATES:
+                    raise _Fallback
+            elif kind == "priority":
+                value = value.lower()
+                if value not in _PRIORITIES:
+                    raise _Fallback
+        else:
+            raise _Fallback
+        ids = ix.query_ids(kind, value)
+        if ids is None:
+            raise _Fallback
+        if as_json:
+            return _list_text(ix.docs(ids))
+        if quiet:
+            return "\n".join(ids) + "\n"
+        data = _loads_list(ix.docs(ids))
+        empty = _EMPTY.get(kind, "No issues.")
+        return lambda: _human().issue_list(data, empty)
+    if cmd == "issue":
+        if len(words) < 3 or words[1] != "show":
+            raise _Fallback
+        ids = []
+        for prefix in words[2:]:
+            p = prefix.strip().lower()
+            hits = ix.resolve(p) if p else []
+            if len(hits) != 1:
+                raise _Fallback  # not found, deleted or ambiguous: the full CLI words the error
+            ids.append(hits[0])
+        docs = ix.docs(ids)
+        if as_json:
+            if len(docs) == 1:
+                return docs[0] + "\n"
+            return "[\n  " + ",\n  ".join(d.replace("\n", "\n  ") for d in docs) + "\n]\n"
+        items = [json.loads(d) for d in docs]
+        if quiet:
+            return "\n".join(i["state"] for i in items) + "\n"
+
+        def detail() -> None:
+            r = _human()
+            for n, it in enumerate(items):
+                if n:
+                    r.click.echo("")
+                r.issue_detail(it)
+
+        return detail
+    if cmd == "status":
+        if len(words) != 1:
+            raise _Fallback
+        data = ix.status()
+        if as_json:
+            return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        return lambda: _human().status(data)
+    if cmd == "events":
+        if words != ["events", "tail"] or len(n_flags) > 1:
+            raise _Fallback
+        n = 20
+        if n_flags:
+            try:
+                n = int(n_flags[0][2:])
+            except ValueError:
+                raise _Fallback from None
+            if n < 0:
+                raise _Fallback
+        evs = [json.loads(j) for j in ix.events(limit=n)]
+        if as_json:
+            return json.dumps(evs, indent=2, ensure_ascii=False) + "\n"
+
+        def lines() -> None:
+            r = _human()
+            for e in evs:
+                r.click.echo(r.event_line(e))
+
+        return lines
+    raise _Fallback
+
+
+def _loads_list(docs: list[str]) -> dict[str, Any]:
+    issues = [json.loads(d) for d in docs]
+    return {"issues": issues, "count": len(issues)}
+
+
+def _human() -> Any:
+    """Human output reuses the full CLI's renderers (they need click, not pydantic or pygit2)."""
+    from .cli import render
+
+    return render

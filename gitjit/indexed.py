@@ -1,0 +1,812 @@
+"""The tracker on top of the index: keep it in step with the refs, and answer from it.
+
+``gitjit.store.index`` stores and checks; this module folds what changed into it and offers
+``IndexBoard``, a ``Board`` whose issues, states and graph are read from the index on demand,
+so that a command on a 100,000-issue repository touches the rows it needs instead of folding
+every ref:
+
+* ``Indexer.refresh()`` runs at the start of every command (``Tracker.board()``): a stat check,
+  and if something changed, the changed refs are folded (``EntityStore.events_at``, cached per
+  commit) and written, and the effective state and JSON of every issue that can see the change
+  are recomputed: the changed issues, their direct dependents (whose readiness depends on them)
+  and the dependents of those (whose JSON shows their dependencies' states).
+* Those recomputations, and every write, use a *local* board: the real ``Board`` over the issue,
+  two levels of its dependencies and its direct dependents with theirs. That is exactly what the
+  effective state and the blocked reasons of those issues depend on, so the answers are the
+  ones a board of all issues would give, at a cost that does not grow with the repository.
+* Dependency cycles can only appear by merging two clones' edges. ``Graph.build`` breaks them
+  deterministically over the whole graph; the index keeps that set of broken edges and
+  recomputes it over all edges (cheap columns, no fold) only when an added edge closes a cycle,
+  or when some edges are already broken and the graph changes.
+
+The index is never the source of truth: anything that goes wrong with it (missing, corrupt,
+from another version, locked) costs a rebuild or a fallback to folding every ref.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from .errors import ValidationError
+from .fold import fold_gate, fold_issue
+from .graph import BrokenEdge, Graph
+from .model import TERMINAL_STATES, GateDef, IssueState
+from .query import Board, issue_json, short
+from .store.index import GATES, ISSUES, PRIORITY_RANK, Delta, Index, code_stamp
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import Tracker
+
+__all__ = [
+    "Indexer", "IndexBoard", "indexer_for", "indexed_board", "indexed_events", "board_with", "board_without",
+    "prefixed", "PACK_THRESHOLD",
+]
+
+#: loose refs under refs/jit/ beyond which a refresh packs them (``git pack-refs --all``)
+PACK_THRESHOLD = 1000
+#: above this share of all issues, a refresh recomputes everything instead of local boards
+_FULL_SHARE = 0.5
+_STAMP: str | None = None
+
+
+def _stamp() -> str:
+    global _STAMP
+    if _STAMP is None:
+        _STAMP = code_stamp()
+    return _STAMP
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------- entry points
+
+def indexer_for(tracker: Tracker) -> Indexer | None:
+    """The tracker's indexer, or None when the index is switched off or cannot be used here."""
+    if not getattr(tracker, "use_index", True):
+        return None
+    ix = tracker.__dict__.get("_indexer")
+    if ix is None:
+        ix = Indexer(tracker)
+        tracker.__dict__["_indexer"] = ix
+    return None if ix.disabled else ix
+
+
+def indexed_board(tracker: Tracker, *, fresh: bool = False) -> IndexBoard | None:
+    ix = indexer_for(tracker)
+    if ix is None:
+        return None
+    try:
+        ix.refresh()
+        # any process that changes the index bumps its generation: a board (and its cache of
+        # folded states) is reused only while nobody changed anything
+        gen = ix.ix.meta("gen")
+    except (sqlite3.Error, OSError) as e:
+        ix.give_up(e)
+        return None
+    if ix.board is None or fresh or ix.board.gen != gen:
+        ix._gatedefs = None
+        ix.board = IndexBoard(ix)
+        ix.board.gen = gen
+    return ix.board
+
+
+def indexed_events(tracker: Tracker, **kw: Any) -> list[dict[str, Any]] | None:
+    ix = indexer_for(tracker)
+    if ix is None:
+        return None
+    try:
+        ix.refresh()
+        return [json.loads(j) for j in ix.ix.events(**kw)]
+    except (sqlite3.Error, OSError) as e:
+        ix.give_up(e)
+        return None
+
+
+def board_with(b: Board, st: IssueState) -> Board:
+    """``b`` with ``st`` in place of its issue: a real Board, local when ``b`` is an IndexBoard."""
+    if isinstance(b, IndexBoard):
+        return b.local(st.id, st)
+    return Board({**b.all, st.id: st}, b.gate_defs)
+
+
+def board_without(b: Board, iid: str) -> Board:
+    if isinstance(b, IndexBoard):
+        return b.local(iid, None)
+    return Board({k: v for k, v in b.all.items() if k != iid}, b.gate_defs)
+
+
+def prefixed(pool: Mapping[str, Any], p: str) -> list[str]:
+    """Sorted ids of ``pool`` starting with ``p``."""
+    if isinstance(pool, _Issues):
+        return pool.prefixed(p)
+    return sorted(i for i in pool if i.startswith(p))
+
+
+# ---------------------------------------------------------------------------------- the indexer
+
+class Indexer:
+    def __init__(self, tracker: Tracker):
+        self.tracker = tracker
+        self.store = tracker.store
+        self.ix = Index(tracker.git.common_dir)
+        self.board: IndexBoard | None = None
+        self.disabled = False
+        self.last: dict[str, Any] = {}
+        self._gatedefs: dict[str, GateDef] | None = None
+
+    def give_up(self, e: BaseException) -> None:
+        """The index cannot be used in this process (read-only repository, locked for too long,
+        corrupt beyond repair): fold the refs instead. Correct, only slower."""
+        self.disabled = True
+        self.board = None
+        self.store.warn(f"index unavailable ({type(e).__name__}: {e}); reading every ref instead")
+        try:
+            self.ix.rollback()
+        except sqlite3.Error:
+            pass
+
+    # ------------------------------------------------------------------ refresh
+
+    def _open(self) -> None:
+        try:
+            self.ix.open(create=True)
+            self.ix.c.execute("SELECT count(*) FROM meta").fetchone()
+        except sqlite3.DatabaseError:
+            # not a database, or damaged: it is only a cache
+            self.ix.destroy()
+            self.ix.open(create=True)
+
+    def refresh(self) -> bool:
+        """Bring the index in step with the refs. True if anything changed since the last call."""
+        if self.ix.db is None:
+            self._open()
+        ix = self.ix
+        try:
+            if not ix.usable(_stamp()):
+                self.rebuild(force=False)
+                return True
+            delta = ix.check()
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                raise
+            ix.destroy()
+            self._open()
+            self.rebuild()
+            return True
+        changed = False
+        if delta is not None:
+            ix.begin()
+            try:
+                delta = ix.check()  # again, under the write lock: another process may have done it
+                if delta is not None:
+                    if not delta.empty:
+                        self._apply(delta)
+                        changed = True
+                    ix.record_snapshot(delta)
+                ix.commit()
+            except BaseException:
+                ix.rollback()
+                raise
+            if delta is not None and len(delta.loose) >= PACK_THRESHOLD:
+                self.pack_refs()
+        for w in ix.warnings():
+            self.store.warn(w)
+        if changed:
+            self._gatedefs = None
+        return changed
+
+    def rebuild(self, *, force: bool = True) -> dict[str, Any]:
+        """Empty the index and read every ref again (``jit index rebuild``). Without ``force``, only
+        if it is still needed once the write lock is held (another process may have just done it)."""
+        t0 = time.perf_counter()
+        ix = self.ix
+        if ix.db is None:
+            self._open()
+        ix.begin()
+        try:
+            if not force and ix.usable(_stamp()):
+                ix.commit()
+                return {"rebuilt": False}
+            for table in ("meta", "refs", "loose", "issues", "edges", "gates_on", "gatedefs", "events"):
+                ix.c.execute(f"DELETE FROM {table}")
+            delta = ix.scan()
+            self._apply(delta, rebuild=True)
+            ix.record_snapshot(delta)
+            ix.set_meta("version", "1")
+            ix.set_meta("stamp", _stamp())
+            ix.set_meta("complete", "1")
+            ix.set_meta("built_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
+            ix.commit()
+        except BaseException:
+            ix.rollback()
+            raise
+        self.board = None
+        self._gatedefs = None
+        return {"rebuilt": True, "refs": len(delta.changed), "seconds": round(time.perf_counter() - t0, 3)}
+
+    def pack_refs(self) -> bool:
+        """``git pack-refs --all --prune``: loose refs piled up. git locks each ref it prunes and
+        keeps any that changed meanwhile, so concurrent writers are safe; a held
+        ``packed-refs.lock`` just makes this attempt fail, and a later refresh tries again."""
+        try:
+            r = subprocess.run(["git", "pack-refs", "--all", "--prune"], cwd=self.ix.common,
+                               capture_output=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return r.returncode == 0
+
+    # ------------------------------------------------------------------ applying a delta
+
+    def _apply(self, d: Delta, *, rebuild: bool = False) -> None:
+        t0 = time.perf_counter()
+        ix, c = self.ix, self.ix.c
+        new_issues: dict[str, IssueState] = {}
+        gone: set[str] = set()
+        gate_changed: set[str] = set()
+        ref_rows: list[tuple[str, str, str, str, str | None]] = []
+        for ref in sorted(d.removed):
+            c.execute("DELETE FROM refs WHERE ref=?", (ref,))
+            c.execute("DELETE FROM events WHERE ref=?", (ref,))
+            if ref.startswith(ISSUES):
+                gone.add(ref[len(ISSUES):])
+            else:
+                gate_changed.add(ref[len(GATES):])
+                c.execute("DELETE FROM gatedefs WHERE key=?", (ref[len(GATES):],))
+        for ref, tip in sorted(d.changed.items()):
+            issue = ref.startswith(ISSUES)
+            key = ref[len(ISSUES if issue else GATES):]
+            c.execute("DELETE FROM events WHERE ref=?", (ref,))
+            try:
+                evs = self.store.events_at(tip, where=ref)
+            except ValidationError as e:
+                ref_rows.append((ref, tip, "bad", key, f"skipping {ref}: {e.message}"))
+                if issue:
+                    gone.add(key)
+                else:
+                    gate_changed.add(key)
+                    c.execute("DELETE FROM gatedefs WHERE key=?", (key,))
+                continue
+            ref_rows.append((ref, tip, "issue" if issue else "gate", key, None))
+            if issue:
+                st = new_issues[key] = fold_issue(key, evs)
+                gone.discard(key)
+                # the conflicts the fold resolved show in the event log as synthesized events
+                self._store_events(ref, list(evs) + (_conflict_events(key, evs) if st.conflicts else []))
+            else:
+                self._store_events(ref, evs)
+                g = fold_gate(key, evs)
+                gate_changed.add(key)
+                c.execute("INSERT OR REPLACE INTO gatedefs(key, state) VALUES(?, ?)", (key, g.model_dump_json()))
+        c.executemany("INSERT OR REPLACE INTO refs(ref, tip, kind, key, warning) VALUES(?, ?, ?, ?, ?)", ref_rows)
+        if gate_changed:
+            self._gatedefs = None  # the recomputation below must see the new definitions
+
+        # what the graph looked like before, for the cycle and dependents bookkeeping
+        touched = set(new_issues) | gone
+        old = {} if rebuild else ix.rows(touched, "deleted")
+        old_deps = {} if rebuild else {s: [x for x, _ in v] for s, v in ix.deps(touched).items()}
+        for iid in gone:
+            self._delete_issue(iid)
+        self._write_issues(new_issues)
+
+        total = ix.count()
+        if rebuild or len(new_issues) + len(gone) > _FULL_SHARE * max(total, 1):
+            self._global_broken(force=True)
+            self._recompute(None, extra=new_issues)
+        else:
+            affected = set(new_issues) | {s for v in ix.dependents(touched).values() for s in v}
+            if gate_changed:
+                for chunk in _chunks(sorted(gate_changed)):
+                    q = f"SELECT issue FROM gates_on WHERE gate IN ({','.join('?' * len(chunk))})"
+                    affected |= {i for (i,) in c.execute(q, chunk)}
+            affected |= self._cycles(new_issues, gone, old, old_deps)
+            affected -= gone
+            affected |= {s for v in ix.dependents(affected).values() for s in v}
+            self._recompute(affected, extra=new_issues)
+        ix.set_meta("gen", os.urandom(8).hex())
+        self.last = {"changed_refs": len(d.changed), "removed_refs": len(d.removed), "full_scan": d.full,
+                     "seconds": round(time.perf_counter() - t0, 4), "at": time.time()}
+        ix.set_meta("last_refresh", self.last)
+
+    def _store_events(self, ref: str, evs: Iterable[Any]) -> None:
+        from .api import event_json
+
+        rows = []
+        for n, e in enumerate(evs):
+            rows.append((ref, n, e.timestamp, e.clock, e.id, e.type, e.issue_id,
+                         json.dumps(event_json(e), ensure_ascii=False)))
+        self.ix.c.executemany(
+            "INSERT OR REPLACE INTO events(ref, seq, ts, clock, id, type, issue_id, json) VALUES(?,?,?,?,?,?,?,?)",
+            rows)
+
+    def _delete_issue(self, iid: str) -> None:
+        c = self.ix.c
+        c.execute("DELETE FROM issues WHERE id=?", (iid,))
+        c.execute("DELETE FROM edges WHERE src=?", (iid,))
+        c.execute("DELETE FROM gates_on WHERE issue=?", (iid,))
+
+    def _write_issues(self, states: Mapping[str, IssueState]) -> None:
+        c = self.ix.c
+        rows, edges, gates = [], [], []
+        for iid, st in states.items():
+            rows.append((
+                iid, ISSUES + iid, int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), st.created_at,
+                st.priority, st.assignee, st.completed_at, st.claimed_at, st.title, st.description,
+                json.dumps(st.labels, ensure_ascii=False),
+                json.dumps([x.model_dump(mode="json") for x in st.conflicts], ensure_ascii=False)
+                if st.conflicts else None,
+                st.model_dump_json(),
+            ))
+            edges += [(iid, n, dep, st.dep_events.get(dep, "")) for n, dep in enumerate(st.dependencies)]
+            gates += [(iid, g) for g in st.gates]
+        ids = list(states)
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            c.execute(f"DELETE FROM edges WHERE src IN ({marks})", chunk)
+            c.execute(f"DELETE FROM gates_on WHERE issue IN ({marks})", chunk)
+        c.executemany(
+            "INSERT OR REPLACE INTO issues(id, ref, deleted, base, prank, created_at, priority, assignee, "
+            "completed_at, claimed_at, title, description, labels, conflicts, state, eff, blocked, doc) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0,NULL)", rows)
+        c.executemany("INSERT OR REPLACE INTO edges(src, pos, dst, key) VALUES(?,?,?,?)", edges)
+        c.executemany("INSERT OR IGNORE INTO gates_on(issue, gate) VALUES(?,?)", gates)
+
+    # ------------------------------------------------------------------ cycles
+
+    def broken(self) -> list[BrokenEdge]:
+        return [BrokenEdge(s, d, tuple(cyc)) for s, d, cyc in self.ix.meta_json("broken") or []]
+
+    def _cycles(self, new: Mapping[str, IssueState], gone: set[str], old: Mapping[str, tuple[Any, ...]],
+                old_deps: Mapping[str, list[str]]) -> set[str]:
+        """Recompute the broken edges if this change can alter them; return the issues whose
+        effective edges changed because of it."""
+        had_broken = bool(self.ix.meta_json("broken"))
+        structural = bool(gone) or any(
+            iid not in old or bool(old[iid][0]) != st.deleted or old_deps.get(iid, []) != list(st.dependencies)
+            for iid, st in new.items())
+        if not structural:
+            return set()
+        if had_broken:
+            return self._global_broken()
+        # an edge can close a cycle only if it is new: check each gained edge for a way back
+        present = self.ix.rows(
+            {d for st in new.values() for d in st.dependencies} | set(new), "deleted")
+        gained: list[tuple[str, str]] = []
+        for iid, st in new.items():
+            if st.deleted:
+                continue
+            before = set(old_deps.get(iid, [])) if iid in old and not old[iid][0] else set()
+            gained += [(iid, dst) for dst in st.dependencies if dst not in before
+                       and dst in present and not present[dst][0]]
+        newly = [i for i, st in new.items() if not st.deleted and (i not in old or old[i][0])]
+        if newly:
+            for dst, srcs in self.ix.dependents(newly).items():
+                gained += [(s, dst) for s in srcs if (s, dst) not in gained]
+        for src, dst in gained:
+            if self._reaches(dst, src):
+                return self._global_broken()
+        return set()
+
+    def _reaches(self, start: str, goal: str, cap: int = 50_000) -> bool:
+        """Is there a path start -> ... -> goal along effective edges?"""
+        seen = {start}
+        frontier = [start]
+        c = self.ix.c
+        while frontier:
+            nxt: list[str] = []
+            for chunk in _chunks(frontier):
+                q = ("SELECT e.dst FROM edges e JOIN issues s ON s.id=e.src JOIN issues d ON d.id=e.dst "
+                     f"WHERE e.src IN ({','.join('?' * len(chunk))}) AND s.deleted=0 AND d.deleted=0")
+                for (dst,) in c.execute(q, chunk):
+                    if dst == goal:
+                        return True
+                    if dst not in seen:
+                        seen.add(dst)
+                        nxt.append(dst)
+            if len(seen) > cap:
+                return True  # too far to look: let the global computation decide
+            frontier = nxt
+        return False
+
+    def _global_broken(self, *, force: bool = False) -> set[str]:
+        """Run ``Graph.build`` over every edge (ids, flags and edge keys only: no fold) and store
+        the edges it breaks. Returns the sources of edges whose broken status changed."""
+        c = self.ix.c
+        ns: dict[str, SimpleNamespace] = {
+            i: SimpleNamespace(deleted=bool(dl), dependencies=[], dep_events={})
+            for i, dl in c.execute("SELECT id, deleted FROM issues")}
+        for s, d, k in c.execute("SELECT src, dst, key FROM edges ORDER BY src, pos"):
+            n = ns.get(s)
+            if n is not None:
+                n.dependencies.append(d)
+                n.dep_events[d] = k
+        g = Graph.build(ns)  # type: ignore[arg-type]
+        before = {(s, d) for s, d, _ in self.ix.meta_json("broken") or []}
+        after = {(b.src, b.dst) for b in g.broken}
+        self.ix.set_meta("broken", [[b.src, b.dst, list(b.cycle)] for b in g.broken])
+        empty = Board({}, {})
+        empty.graph = Graph(broken=list(g.broken))  # type: ignore[misc]
+        self.ix.set_meta("broken_conflicts", empty.status()["conflicts"])
+        return {s for s, _ in before ^ after}
+
+    # ------------------------------------------------------------------ effective states and JSON
+
+    def gatedefs(self) -> dict[str, GateDef]:
+        if self._gatedefs is None:
+            self._gatedefs = {k: GateDef.model_validate_json(s) for k, s in
+                              self.ix.c.execute("SELECT key, state FROM gatedefs ORDER BY key")}
+        return self._gatedefs
+
+    def states(self, ids: Iterable[str], cache: dict[str, IssueState] | None = None) -> dict[str, IssueState]:
+        cache = {} if cache is None else cache
+        want = [i for i in ids if i not in cache]
+        for iid, (s,) in self.ix.rows(want, "state").items():
+            cache[iid] = IssueState.model_validate_json(s)
+        return cache
+
+    def closure(self, ids: Iterable[str], overrides: Mapping[str, IssueState | None] | None = None,
+                levels: int = 2) -> set[str]:
+        """``ids`` plus ``levels`` levels of their dependencies (raw edges; overrides' own edges win)."""
+        overrides = overrides or {}
+        out = set(ids)
+        frontier = set(out)
+        for _ in range(levels):
+            nxt: set[str] = set()
+            stored = self.ix.deps(f for f in frontier if f not in overrides)
+            for f in frontier:
+                if f in overrides:
+                    st = overrides[f]
+                    nxt |= set(st.dependencies) if st is not None else set()
+                else:
+                    nxt |= {d for d, _ in stored.get(f, [])}
+            frontier = nxt - out
+            out |= nxt
+        return out
+
+    def local_board(self, states: Mapping[str, IssueState]) -> Board:
+        """A real Board over ``states`` whose graph leaves out the globally broken edges (a subset
+        of an acyclic graph is acyclic, so it breaks nothing on its own)."""
+        ordered = {k: states[k] for k in sorted(states)}
+        b = Board(ordered, self.gatedefs())
+        broken = self.broken()
+        if broken:
+            cut = {(x.src, x.dst) for x in broken}
+            ns = {i: SimpleNamespace(deleted=st.deleted, dep_events=st.dep_events,
+                                     dependencies=[d for d in st.dependencies if (i, d) not in cut])
+                  for i, st in ordered.items()}
+            g = Graph.build(ns)  # type: ignore[arg-type]
+            g.broken = broken
+            b.graph = g  # type: ignore[misc]
+        return b
+
+    def _recompute(self, ids: set[str] | None, extra: Mapping[str, IssueState]) -> None:
+        """Effective state, blocked flag and JSON of ``ids`` (None: every issue)."""
+        c = self.ix.c
+        cache: dict[str, IssueState] = dict(extra)
+        if ids is None:
+            allids = [i for (i,) in c.execute("SELECT id FROM issues")]
+            board = self.local_board(self.states(allids, cache))
+            todo = [i for i in allids if not cache[i].deleted]
+        else:
+            todo = sorted(ids)
+            if not todo:
+                return
+            need = self.closure(todo)
+            board = self.local_board(self.states(need, cache))
+            todo = [i for i in todo if i in board.issues]
+        rows = []
+        for iid in todo:
+            st = board.issues[iid]
+            blocked = st.state not in TERMINAL_STATES and st.state != "archived" and bool(board.blockers(iid))
+            rows.append((board.states[iid], int(blocked), _dump(issue_json(board, iid)), iid))
+        c.executemany("UPDATE issues SET eff=?, blocked=?, doc=? WHERE id=?", rows)
+
+
+def _conflict_events(key: str, evs: Iterable[Any]) -> list[Any]:
+    try:
+        from .fold import conflict_events
+    except ImportError:  # pragma: no cover - older fold without synthesized conflict events
+        return []
+    return list(conflict_events(key, evs))
+
+
+def _chunks(items: list[Any], n: int = 900) -> Iterator[list[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+# ---------------------------------------------------------------------------------- the lazy board
+
+class IndexBoard(Board):
+    """A Board read from the index row by row. Everything ``Board`` offers works (anything not
+    overridden here reads through the lazy mappings); the list queries are SQL.
+
+    ``Board.__init__`` is deliberately not called: it would copy every issue."""
+
+    def __init__(self, indexer: Indexer):
+        self.indexer = indexer
+        self.ix = indexer.ix
+        self.gen: str | None = None
+        self._gates_all = indexer.gatedefs()
+        self.gate_defs = {k: v for k, v in self._gates_all.items() if not v.removed}
+        self._cache: dict[str, IssueState] = {}
+        self.all = _Issues(self, deleted=True)
+        self.issues = _Issues(self, deleted=False)
+        self.states = _States(self)  # type: ignore[misc]
+        self.graph = Graph(deps=_Deps(self), rdeps=_Rdeps(self), missing=_Missing(self),  # type: ignore[misc]
+                           broken=indexer.broken())
+
+    def _state(self, iid: str) -> IssueState | None:
+        st = self._cache.get(iid)
+        if st is None:
+            row = self.ix.c.execute("SELECT state FROM issues WHERE id=?", (iid,)).fetchone()
+            if row is None:
+                return None
+            st = self._cache[iid] = IssueState.model_validate_json(row[0])
+        return st
+
+    # ------------------------------------------------------------------ per issue
+
+    def effective_state(self, iid: str) -> str:
+        row = self.ix.c.execute("SELECT eff FROM issues WHERE id=? AND deleted=0", (iid,)).fetchone()
+        if row is None:
+            raise KeyError(iid)
+        return str(row[0])
+
+    def is_ready(self, iid: str) -> bool:
+        row = self.ix.c.execute("SELECT eff, assignee FROM issues WHERE id=? AND deleted=0", (iid,)).fetchone()
+        if row is None:
+            raise KeyError(iid)
+        return row[0] == "ready" and row[1] is None
+
+    def local(self, iid: str, st: IssueState | None) -> Board:
+        """A real Board over everything ``iid``'s state and its dependents' states depend on, with
+        ``st`` in place of the stored state (None: without the issue)."""
+        dependents = [s for v in self.ix.dependents([iid]).values() for s in v]
+        over: dict[str, IssueState | None] = {iid: st}
+        ids = self.indexer.closure([iid], over) | self.indexer.closure(dependents, over, levels=1)
+        ids.discard(iid)
+        states = self.indexer.states(ids, dict(self._cache))
+        states = {k: v for k, v in states.items() if k in ids}
+        if st is not None:
+            states[iid] = st
+        return self.indexer.local_board(states)
+
+    # ------------------------------------------------------------------ lists
+
+    def sorted(self, ids: Iterable[str]) -> list[str]:
+        if ids is self.issues:
+            return self.ix.ordered()
+        ids = list(ids)
+        rows = self.ix.rows(ids, "prank, created_at, deleted")
+        for i in ids:
+            if i not in rows or rows[i][2]:
+                raise KeyError(i)
+        return sorted(ids, key=lambda i: (rows[i][0], rows[i][1], i))
+
+    def ready(self) -> list[str]:
+        return self.ix.ready_ids()
+
+    def blocked(self) -> list[str]:
+        return self.ix.blocked_ids()
+
+    def select(self, *, state: str | None = None, assignee: str | None = None, priority: str | None = None,
+               labels: Iterable[str] = ()) -> list[str]:
+        conds, params = [], []
+        if state is not None:
+            conds.append("eff=?")
+            params.append(state)
+        if assignee is not None:
+            conds.append("assignee=?")
+            params.append(assignee)
+        if priority is not None:
+            conds.append("priority=?")
+            params.append(priority)
+        ids = self.ix.ordered(" AND ".join(conds), tuple(params))
+        pats = list(labels)
+        if not pats:
+            return ids
+        labs = self.ix.rows(ids, "labels")
+        return [i for i in ids if all(any(fnmatch.fnmatchcase(lab, p) for lab in json.loads(labs[i][0]))
+                                      for p in pats)]
+
+    def search(self, text: str) -> list[str]:
+        t = text.lower()
+        out = []
+        for iid, title, desc, labels in self.ix.c.execute(
+                "SELECT id, title, description, labels FROM issues WHERE deleted=0 ORDER BY prank, created_at, id"):
+            if t in title.lower() or t in desc.lower() or iid.startswith(t) \
+                    or any(t in lab.lower() for lab in json.loads(labels)):
+                out.append(iid)
+        return out
+
+    def status(self, *, recent: int = 5) -> dict[str, Any]:
+        return self.ix.status(recent)
+
+    def listing(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        return [json.loads(d) for d in self.ix.docs(list(ids))]
+
+    def export(self) -> dict[str, Any]:
+        """``graph export``: every node in ready order and every effective edge."""
+        ids: list[str] = []
+        nodes = []
+        for iid, title, eff, prio, labels in self.ix.c.execute(
+                "SELECT id, title, eff, priority, labels FROM issues WHERE deleted=0 "
+                "ORDER BY prank, created_at, id"):
+            ids.append(iid)
+            nodes.append({"id": iid, "short_id": short(iid), "title": title, "state": eff, "priority": prio,
+                          "labels": json.loads(labels)})
+        deps = self.graph.deps.all()  # type: ignore[attr-defined]
+        edges = [{"from": i, "to": d} for i in ids for d in deps.get(i, ())]
+        return {"nodes": nodes, "edges": edges}
+
+
+class _Issues(Mapping[str, IssueState]):
+    def __init__(self, board: IndexBoard, *, deleted: bool):
+        self.b = board
+        self.deleted = deleted
+        self._where = "" if deleted else " WHERE deleted=0"
+
+    def __getitem__(self, iid: str) -> IssueState:
+        st = self.b._state(iid) if isinstance(iid, str) else None
+        if st is None or (st.deleted and not self.deleted):
+            raise KeyError(iid)
+        return st
+
+    def __contains__(self, iid: object) -> bool:
+        return isinstance(iid, str) and self.b.ix.exists(iid, include_deleted=self.deleted)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([i for (i,) in self.b.ix.c.execute(f"SELECT id FROM issues{self._where} ORDER BY id")])
+
+    def __len__(self) -> int:
+        return int(self.b.ix.c.execute(f"SELECT count(*) FROM issues{self._where}").fetchone()[0])
+
+    def _load_all(self) -> dict[str, IssueState]:
+        cache = self.b._cache
+        for iid, s in self.b.ix.c.execute(f"SELECT id, state FROM issues{self._where} ORDER BY id"):
+            if iid not in cache:
+                cache[iid] = IssueState.model_validate_json(s)
+        return {i: cache[i] for i in self}
+
+    def values(self) -> Any:
+        return self._load_all().values()
+
+    def items(self) -> Any:
+        return self._load_all().items()
+
+    def prefixed(self, p: str) -> list[str]:
+        cond = "" if self.deleted else " AND deleted=0"
+        return [i for (i,) in self.b.ix.c.execute(
+            f"SELECT id FROM issues WHERE id>=? AND id<?{cond} ORDER BY id", (p, p + "\U0010ffff"))]
+
+
+class _States(Mapping[str, str]):
+    def __init__(self, board: IndexBoard):
+        self.b = board
+
+    def __getitem__(self, iid: str) -> str:
+        return self.b.effective_state(iid)
+
+    def __contains__(self, iid: object) -> bool:
+        return isinstance(iid, str) and self.b.ix.exists(iid, include_deleted=False)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.b.issues)
+
+    def __len__(self) -> int:
+        return len(self.b.issues)
+
+    def items(self) -> Any:
+        return dict(self.b.ix.c.execute("SELECT id, eff FROM issues WHERE deleted=0 ORDER BY id").fetchall()).items()
+
+    def values(self) -> Any:
+        return [v for _, v in self.items()]
+
+
+class _EdgeMap(Mapping[str, list[str]]):
+    """Graph.deps / rdeps / missing, one SQL query per key, or all at once when iterated."""
+
+    SQL_ONE = ""
+    SQL_ALL = ""
+
+    def __init__(self, board: IndexBoard):
+        self.b = board
+        self._all: dict[str, list[str]] | None = None
+        self._cut = {(x.src, x.dst) for x in board.indexer.broken()}
+
+    def _ok(self, src: str, dst: str) -> bool:
+        return (src, dst) not in self._cut
+
+    def __getitem__(self, iid: str) -> list[str]:
+        if self._all is not None:
+            return self._all[iid]
+        if not self.b.ix.exists(iid, include_deleted=False):
+            raise KeyError(iid)
+        return self._one(iid)
+
+    def _one(self, iid: str) -> list[str]:
+        raise NotImplementedError
+
+    def all(self) -> dict[str, list[str]]:
+        if self._all is None:
+            self._all = self._load()
+        return self._all
+
+    def _load(self) -> dict[str, list[str]]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.all())
+
+    def __len__(self) -> int:
+        return len(self.all())
+
+    def items(self) -> Any:
+        return self.all().items()
+
+    def values(self) -> Any:
+        return self.all().values()
+
+
+class _Deps(_EdgeMap):
+    def _one(self, iid: str) -> list[str]:
+        return [d for (d,) in self.b.ix.c.execute(
+            "SELECT e.dst FROM edges e JOIN issues d ON d.id=e.dst WHERE e.src=? AND d.deleted=0 ORDER BY e.pos",
+            (iid,)) if self._ok(iid, d)]
+
+    def _load(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {i: [] for i in self.b.issues}
+        for s, d in self.b.ix.c.execute(
+                "SELECT e.src, e.dst FROM edges e JOIN issues s ON s.id=e.src JOIN issues d ON d.id=e.dst "
+                "WHERE s.deleted=0 AND d.deleted=0 ORDER BY e.src, e.pos"):
+            if self._ok(s, d):
+                out[s].append(d)
+        return out
+
+
+class _Rdeps(_EdgeMap):
+    def _one(self, iid: str) -> list[str]:
+        return [s for (s,) in self.b.ix.c.execute(
+            "SELECT e.src FROM edges e JOIN issues s ON s.id=e.src WHERE e.dst=? AND s.deleted=0 ORDER BY e.src",
+            (iid,)) if self._ok(s, iid)]
+
+    def _load(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {i: [] for i in self.b.issues}
+        for s, d in self.b.ix.c.execute(
+                "SELECT e.src, e.dst FROM edges e JOIN issues s ON s.id=e.src JOIN issues d ON d.id=e.dst "
+                "WHERE s.deleted=0 AND d.deleted=0 ORDER BY e.src"):
+            if self._ok(s, d):
+                out[d].append(s)
+        return out
+
+
+class _Missing(_EdgeMap):
+    def __getitem__(self, iid: str) -> list[str]:
+        got = self.all().get(iid) if self._all is not None else self._one(iid)
+        if not got:
+            raise KeyError(iid)
+        return got
+
+    def _one(self, iid: str) -> list[str]:
+        return [d for (d,) in self.b.ix.c.execute(
+            "SELECT e.dst FROM edges e JOIN issues s ON s.id=e.src LEFT JOIN issues d ON d.id=e.dst "
+            "WHERE e.src=? AND s.deleted=0 AND d.id IS NULL ORDER BY e.pos", (iid,))]
+
+    def _load(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for s, d in self.b.ix.c.execute(
+                "SELECT e.src, e.dst FROM edges e JOIN issues s ON s.id=e.src LEFT JOIN issues d ON d.id=e.dst "
+                "WHERE s.deleted=0 AND d.id IS NULL ORDER BY e.src, e.pos"):
+            out.setdefault(s, []).append(d)
+        return out

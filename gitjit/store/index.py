@@ -1,0 +1,501 @@
+"""The index: a disposable SQLite copy of what ``refs/jit/*`` say, kept in step with the refs.
+
+It lives at ``<git common dir>/jit/index.sqlite3`` and holds, per issue ref, the tip it was read
+from, the folded state, the effective state, the edges, the events and the issue's JSON exactly
+as ``jit issue show --json`` prints it. It is never the source of truth: every command first
+checks that the index still matches the refs and re-reads only what changed; deleting the file
+costs a rebuild and nothing else.
+
+**Freshness, cheaply.** git and libgit2 write a ref by creating ``<ref>.lock`` and renaming it
+into place, and rewrite ``packed-refs`` the same way, so a ref cannot change without the
+modification time of its directory (or of ``packed-refs``) changing. The index keeps the
+``stat`` of ``packed-refs`` and of every directory under ``refs/jit/issues`` and
+``refs/jit/gates``: if they are all unchanged, nothing changed (a handful of ``stat`` calls).
+If any differs, the loose refs are listed (few: they are packed once they pile up) and, only if
+``packed-refs`` itself changed, it is parsed again; the tips found are compared with the
+index's. A signature taken within ``RACY_NS`` of a change is never trusted on its own (two
+writes inside one tick of the file system clock can leave the same mtime): the next check
+lists the refs again, as git does for its racily clean index entries.
+
+This module is the half that needs only the standard library: the fast read path
+(``gitjit.fast``) uses it without importing pygit2 or pydantic. Writing folded data into the
+index is ``gitjit.indexed``'s job (it needs the fold).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Index", "Delta", "ISSUES", "GATES", "INDEX_VERSION", "INDEX_FILE", "code_stamp", "scan_loose",
+    "read_packed", "PRIORITY_RANK",
+]
+
+INDEX_VERSION = "1"
+INDEX_FILE = os.path.join("jit", "index.sqlite3")
+ISSUES = "refs/jit/issues/"
+GATES = "refs/jit/gates/"
+PREFIXES = (ISSUES, GATES)
+#: a stat signature whose newest mtime is this close to the moment it was taken is "racy"
+RACY_NS = 50_000_000
+#: file systems with whole-second timestamps need a whole tick (and one more for safety)
+COARSE_RACY_NS = 2_000_000_000
+PRIORITY_RANK = {"critical": 0, "high": 1, "normal": 2, "low": 3}
+_TERMINAL = ("done", "rejected")
+_PACKED_RE = re.compile(rb"^([0-9a-f]{40}) (refs/jit/(?:issues|gates)/[^\n]+)$", re.M)
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_BASE_DIRS = ("refs", "refs/jit", "refs/jit/issues", "refs/jit/gates")
+_CHUNK = 900
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);
+CREATE TABLE IF NOT EXISTS refs(ref TEXT PRIMARY KEY, tip TEXT NOT NULL, kind TEXT NOT NULL,
+    key TEXT NOT NULL, warning TEXT);
+CREATE TABLE IF NOT EXISTS loose(ref TEXT PRIMARY KEY, tip TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS issues(
+    id TEXT PRIMARY KEY, ref TEXT NOT NULL, deleted INTEGER NOT NULL, base TEXT NOT NULL,
+    eff TEXT, blocked INTEGER NOT NULL DEFAULT 0, prank INTEGER NOT NULL, created_at TEXT NOT NULL,
+    priority TEXT NOT NULL, assignee TEXT, completed_at TEXT, claimed_at TEXT, title TEXT NOT NULL,
+    description TEXT NOT NULL, labels TEXT NOT NULL, conflicts TEXT, state TEXT NOT NULL, doc TEXT);
+CREATE INDEX IF NOT EXISTS issues_order ON issues(deleted, prank, created_at, id);
+CREATE INDEX IF NOT EXISTS issues_eff ON issues(eff, prank, created_at, id);
+CREATE INDEX IF NOT EXISTS issues_assignee ON issues(assignee);
+CREATE TABLE IF NOT EXISTS edges(src TEXT NOT NULL, pos INTEGER NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL,
+    PRIMARY KEY(src, pos)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst);
+CREATE TABLE IF NOT EXISTS gates_on(issue TEXT NOT NULL, gate TEXT NOT NULL, PRIMARY KEY(issue, gate)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS gates_on_gate ON gates_on(gate);
+CREATE TABLE IF NOT EXISTS gatedefs(key TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events(ref TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL, clock INTEGER NOT NULL,
+    id TEXT NOT NULL, type TEXT NOT NULL, issue_id TEXT, json TEXT NOT NULL, PRIMARY KEY(ref, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_order ON events(ts, clock, id);
+"""
+
+
+def code_stamp() -> str:
+    """Version plus size and mtime of the modules whose output the index stores: a changed fold or
+    JSON shape (a new release, or an edit in a development checkout) makes the index rebuild."""
+    from .. import __version__
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parts = [INDEX_VERSION, __version__]
+    for rel in ("model.py", "fold.py", "graph.py", "query.py", "indexed.py", os.path.join("store", "index.py")):
+        try:
+            s = os.stat(os.path.join(here, rel))
+            parts.append(f"{rel}:{s.st_size}:{s.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{rel}:-")
+    return "|".join(parts)
+
+
+# ---------------------------------------------------------------------------------- reading refs
+
+def _stat(path: str) -> list[Any]:
+    try:
+        s = os.stat(path)
+    except OSError:
+        return [None]
+    return [s.st_mtime_ns, s.st_ino, s.st_size]
+
+
+def scan_loose(common: str) -> tuple[dict[str, str], list[str]]:
+    """Every loose ref under the indexed prefixes ``{ref: tip}``, and the directories seen.
+
+    Pure file reads (no libgit2): a loose ref is a file holding 40 hex digits and a newline.
+    ``*.lock`` files are writes in progress and symbolic refs are not jit data; both are skipped."""
+    loose: dict[str, str] = {}
+    dirs: list[str] = []
+    for base in ("refs/jit/issues", "refs/jit/gates"):
+        stack = [base]
+        while stack:
+            rel = stack.pop()
+            try:
+                it = os.scandir(os.path.join(common, rel))
+            except OSError:
+                continue
+            dirs.append(rel)
+            with it:
+                for ent in it:
+                    name = ent.name
+                    if ent.is_dir(follow_symlinks=False):
+                        stack.append(f"{rel}/{name}")
+                        continue
+                    if name.endswith(".lock"):
+                        continue
+                    try:
+                        with open(ent.path, "rb") as f:
+                            data = f.read(128)
+                    except OSError:
+                        continue  # deleted meanwhile
+                    tip = data[:40].decode("ascii", "replace")
+                    if len(data) >= 40 and _HEX40.match(tip):
+                        loose[f"{rel}/{name}"] = tip
+    return loose, sorted(dirs)
+
+
+def read_packed(common: str) -> tuple[dict[str, str], list[Any]]:
+    """The indexed refs in ``packed-refs`` and the stat of the very file read (fstat of the open fd,
+    so the stat describes the content even if the file is replaced meanwhile)."""
+    path = os.path.join(common, "packed-refs")
+    try:
+        with open(path, "rb") as f:
+            s = os.fstat(f.fileno())
+            data = f.read()
+    except OSError:
+        return {}, [None]
+    out = {m[2].decode("utf-8", "surrogateescape"): m[1].decode("ascii") for m in _PACKED_RE.finditer(data)}
+    return out, [s.st_mtime_ns, s.st_ino, s.st_size]
+
+
+@dataclass
+class Delta:
+    """What changed between the index and the refs, and the snapshot to record once applied."""
+
+    changed: dict[str, str] = field(default_factory=dict)   # ref -> new tip
+    removed: set[str] = field(default_factory=set)
+    sig: dict[str, Any] = field(default_factory=dict)
+    loose: dict[str, str] = field(default_factory=dict)
+    packed: list[Any] = field(default_factory=list)
+    full: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.changed and not self.removed
+
+
+def _racy(stamps: Iterable[Any], taken_ns: int) -> bool:
+    ms = [s for s in stamps if s is not None]
+    if not ms:
+        return False
+    margin = COARSE_RACY_NS if all(m % 1_000_000_000 == 0 for m in ms) else RACY_NS
+    return max(ms) >= taken_ns - margin
+
+
+# ---------------------------------------------------------------------------------- the database
+
+class Index:
+    """One repository's index file. ``open`` never creates it unless asked (the fast path only
+    reads an index the full path made)."""
+
+    def __init__(self, common_dir: str | os.PathLike[str]):
+        self.common = os.fspath(common_dir)
+        self.path = os.path.join(self.common, INDEX_FILE)
+        self.db: sqlite3.Connection | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self, *, create: bool = False, timeout: float = 60.0) -> bool:
+        if self.db is not None:
+            return True
+        if not create and not os.path.exists(self.path):
+            return False
+        if create:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        try:
+            # disposable data: no fsync; WAL so that readers never wait for a refreshing writer
+            db.execute("PRAGMA synchronous=OFF")
+            db.execute("PRAGMA temp_store=MEMORY")
+            if create:
+                mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+                if mode != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        self.db = db
+        return True
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def destroy(self) -> None:
+        """Delete the file (a corrupt or outdated index): the next refresh rebuilds it."""
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(self.path + suffix)
+            except OSError:
+                pass
+
+    @property
+    def c(self) -> sqlite3.Connection:
+        assert self.db is not None, "index not open"
+        return self.db
+
+    def meta(self, key: str) -> str | None:
+        row = self.c.execute("SELECT v FROM meta WHERE k=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def meta_json(self, key: str) -> Any:
+        v = self.meta(key)
+        return json.loads(v) if v else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        v = value if isinstance(value, str) or value is None else json.dumps(value)
+        self.c.execute("INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", (key, v))
+
+    def usable(self, stamp: str) -> bool:
+        """Built by this code (same schema and stamp) and complete."""
+        try:
+            return self.meta("version") == INDEX_VERSION and self.meta("stamp") == stamp \
+                and self.meta("complete") == "1"
+        except sqlite3.DatabaseError:
+            return False
+
+    def begin(self) -> None:
+        self.c.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.c.execute("COMMIT")
+
+    def rollback(self) -> None:
+        try:
+            self.c.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            pass
+
+    # ------------------------------------------------------------------ freshness
+
+    def check(self) -> Delta | None:
+        """None when the stored signature still holds (nothing changed); otherwise the refs that
+        changed since the index was last brought in step (possibly none)."""
+        taken = time.time_ns()
+        sig = self.meta_json("sig")
+        if sig and not sig.get("racy"):
+            if all(_stat(os.path.join(self.common, rel)) == st for rel, st in sig["stats"].items()):
+                return None
+        return self.scan(taken)
+
+    def scan(self, taken: int | None = None) -> Delta:
+        """List the loose refs (and parse ``packed-refs`` only if it changed) and diff with the index.
+
+        Order matters: the directory stats are taken first (a change after them shows up next time),
+        and loose refs are listed *before* ``packed-refs`` is read: ``git pack-refs`` writes the new
+        packed file before deleting the loose files, so a ref is always seen in one or the other."""
+        taken = time.time_ns() if taken is None else taken
+        old_sig = self.meta_json("sig") or {}
+        rels = set(_BASE_DIRS) | set(old_sig.get("stats", {})) - {"packed-refs"}
+        stats = {rel: _stat(os.path.join(self.common, rel)) for rel in sorted(rels)}
+        stats["packed-refs"] = _stat(os.path.join(self.common, "packed-refs"))
+        loose, dirs = scan_loose(self.common)
+        for d in dirs:  # directories met for the first time: record them for the next stat check
+            if d not in stats:
+                stats[d] = _stat(os.path.join(self.common, d))
+        stats = {k: v for k, v in stats.items() if v != [None] or k in _BASE_DIRS or k == "packed-refs"}
+        d = Delta(loose=loose)
+        d.sig = {"stats": stats, "racy": _racy((v[0] for v in stats.values()), taken)}
+        old_loose = dict(self.c.execute("SELECT ref, tip FROM loose").fetchall())
+        old_packed = self.meta_json("packed")
+        cur_packed = stats["packed-refs"]
+        if (old_packed and old_packed.get("stat") == cur_packed and not old_packed.get("racy")
+                and not (old_loose.keys() - loose.keys())):
+            # packed-refs is as it was: only loose refs can differ, and every one that was loose still is
+            d.packed = old_packed
+            suspects = [r for r, t in loose.items() if old_loose.get(r) != t]
+            if suspects:
+                have = self.tips(suspects)
+                d.changed = {r: loose[r] for r in suspects if have.get(r) != loose[r]}
+            return d
+        packed, pstat = read_packed(self.common)
+        d.packed = {"stat": pstat, "racy": _racy([pstat[0]], taken)}
+        d.full = True
+        current = {**packed, **loose}
+        have = dict(self.c.execute("SELECT ref, tip FROM refs").fetchall())
+        d.changed = {r: t for r, t in current.items() if have.get(r) != t}
+        d.removed = set(have) - set(current)
+        return d
+
+    def tips(self, refs: Iterable[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(refs)):
+            q = f"SELECT ref, tip FROM refs WHERE ref IN ({','.join('?' * len(chunk))})"
+            out.update(self.c.execute(q, chunk).fetchall())
+        return out
+
+    def record_snapshot(self, d: Delta) -> None:
+        """Remember the signature and loose refs the index now matches (inside a write transaction)."""
+        self.set_meta("sig", d.sig)
+        self.set_meta("packed", d.packed)
+        self.c.execute("DELETE FROM loose")
+        self.c.executemany("INSERT INTO loose(ref, tip) VALUES(?, ?)", sorted(d.loose.items()))
+
+    def note_loose(self, ref: str, tip: str) -> None:
+        """A ref this process just wrote (loose now) and indexed: keeps the loose table equal to the
+        index's tips for every ref it lists, which ``scan`` relies on."""
+        self.c.execute("INSERT OR REPLACE INTO loose(ref, tip) VALUES(?, ?)", (ref, tip))
+
+    # ------------------------------------------------------------------ reads used by both paths
+
+    def warnings(self) -> list[str]:
+        return [w for (w,) in self.c.execute(
+            "SELECT warning FROM refs WHERE kind='bad' AND warning IS NOT NULL ORDER BY ref")]
+
+    def count(self) -> int:
+        return int(self.c.execute("SELECT count(*) FROM issues WHERE deleted=0").fetchone()[0])
+
+    def resolve(self, prefix: str, *, include_deleted: bool = False) -> list[str]:
+        """Ids starting with ``prefix`` (sorted); exact match first if there is one."""
+        p = prefix.lower()
+        cond = "" if include_deleted else " AND deleted=0"
+        row = self.c.execute(f"SELECT id FROM issues WHERE id=?{cond}", (p,)).fetchone()
+        if row:
+            return [row[0]]
+        # ids are lowercase hex: every id with this prefix sorts in [p, p + U+10FFFF)
+        return [i for (i,) in self.c.execute(
+            f"SELECT id FROM issues WHERE id>=? AND id<?{cond} ORDER BY id", (p, p + "\U0010ffff"))]
+
+    def exists(self, iid: str, *, include_deleted: bool) -> bool:
+        cond = "" if include_deleted else " AND deleted=0"
+        return self.c.execute(f"SELECT 1 FROM issues WHERE id=?{cond}", (iid,)).fetchone() is not None
+
+    def docs(self, ids: list[str]) -> list[str]:
+        """The stored ``issue show --json`` text of each id, in the order given."""
+        got: dict[str, str] = {}
+        for chunk in _chunks(ids):
+            q = f"SELECT id, doc FROM issues WHERE id IN ({','.join('?' * len(chunk))})"
+            got.update(self.c.execute(q, chunk).fetchall())
+        return [got[i] for i in ids]
+
+    def ordered(self, where: str = "", params: tuple[Any, ...] = ()) -> list[str]:
+        """Ids of non-deleted issues matching ``where``, in ready order: priority, age, id."""
+        q = "SELECT id FROM issues WHERE deleted=0" + (f" AND {where}" if where else "") \
+            + " ORDER BY prank, created_at, id"
+        return [i for (i,) in self.c.execute(q, params)]
+
+    def ready_ids(self) -> list[str]:
+        return self.ordered("eff='ready' AND assignee IS NULL")
+
+    def blocked_ids(self) -> list[str]:
+        return self.ordered("blocked=1")
+
+    def query_ids(self, kind: str, value: str | None = None) -> list[str] | None:
+        """The ids ``jit query KIND`` lists; None for a kind (or value) this layer does not answer."""
+        if kind == "ready":
+            return self.ready_ids()
+        if kind == "blocked":
+            return self.blocked_ids()
+        if kind == "all":
+            return self.ordered()
+        if kind == "assignee" and value is not None:  # the agent's current work, not its finished issues
+            return self.ordered("assignee=? AND base NOT IN ('done', 'rejected', 'archived')", (value,))
+        if kind == "state" and value is not None:
+            return self.ordered("eff=?", (value,))
+        if kind == "priority" and value is not None:
+            return self.ordered("priority=?", (value,))
+        return None
+
+    def status(self, recent: int = 5) -> dict[str, Any]:
+        """``jit status`` from the stored columns (same shape and order as ``Board.status``)."""
+        c = self.c
+        counts = {s: 0 for s in ("open", "ready", "in_progress", "done", "rejected", "archived")}
+        for eff, n in c.execute("SELECT eff, count(*) FROM issues WHERE deleted=0 GROUP BY eff"):
+            counts[eff] = counts.get(eff, 0) + n
+        blocked = c.execute("SELECT count(*) FROM issues WHERE deleted=0 AND blocked=1").fetchone()[0]
+        total = c.execute("SELECT count(*) FROM issues WHERE deleted=0").fetchone()[0]
+        done = [{"id": i, "title": t, "completed_at": ca} for i, t, ca in c.execute(
+            "SELECT id, title, completed_at FROM issues WHERE deleted=0 AND base='done' "
+            "ORDER BY coalesce(completed_at, '') DESC, id DESC LIMIT ?", (recent,))]
+        holders: dict[str, list[dict[str, str]]] = {}
+        for i, t, eff, since, who in c.execute(
+                "SELECT id, title, eff, claimed_at, assignee FROM issues WHERE deleted=0 AND assignee IS NOT NULL "
+                "AND assignee != '' AND base NOT IN ('done', 'rejected') ORDER BY prank, created_at, id"):
+            holders.setdefault(who, []).append({"id": i, "title": t, "state": eff, "since": since or ""})
+        conflicts: list[dict[str, Any]] = []
+        # deleted issues too: an edit that raced the delete is reported there (docs/merge.md)
+        for i, cj in c.execute("SELECT id, conflicts FROM issues WHERE conflicts IS NOT NULL ORDER BY id"):
+            conflicts += [{"issue_id": i, **x} for x in json.loads(cj)]
+        conflicts += self.meta_json("broken_conflicts") or []
+        return {**counts, "blocked": blocked, "total": total, "recent_completions": done,
+                "assignments": holders, "conflicts": conflicts}
+
+    def events(self, *, event_type: str | None = None, issue_id: str | None = None, since: str | None = None,
+               limit: int | None = None) -> list[str]:
+        """Stored event JSON texts, oldest first; with ``limit`` the newest ``limit`` of those matching."""
+        conds, params = [], []
+        if event_type:
+            conds.append("type=?")
+            params.append(event_type)
+        if issue_id:
+            conds.append("issue_id=?")
+            params.append(issue_id)
+        if since:
+            conds.append("ts>=?")
+            params.append(since)
+        where = (" WHERE " + " AND ".join(conds)) if conds else ""
+        if limit is None:
+            return [j for (j,) in self.c.execute(
+                f"SELECT json FROM events{where} ORDER BY ts, clock, id, ref", params)]
+        if limit == 0:
+            return []
+        rows = [j for (j,) in self.c.execute(
+            f"SELECT json FROM events{where} ORDER BY ts DESC, clock DESC, id DESC, ref DESC LIMIT ?",
+            [*params, limit])]
+        rows.reverse()
+        return rows
+
+    def stats(self) -> dict[str, Any]:
+        c = self.c
+        kinds = dict(c.execute("SELECT kind, count(*) FROM refs GROUP BY kind").fetchall())
+        size = sum(os.path.getsize(self.path + s) for s in ("", "-wal") if os.path.exists(self.path + s))
+        return {
+            "path": self.path, "bytes": size,
+            "issues": c.execute("SELECT count(*) FROM issues").fetchone()[0],
+            "deleted": c.execute("SELECT count(*) FROM issues WHERE deleted=1").fetchone()[0],
+            "gates": kinds.get("gate", 0), "bad_refs": kinds.get("bad", 0),
+            "events": c.execute("SELECT count(*) FROM events").fetchone()[0],
+            "edges": c.execute("SELECT count(*) FROM edges").fetchone()[0],
+            "loose_refs": c.execute("SELECT count(*) FROM loose").fetchone()[0],
+            "broken_edges": len(self.meta_json("broken") or []),
+            "last_refresh": self.meta_json("last_refresh"),
+            "built_at": self.meta("built_at"),
+        }
+
+    # ------------------------------------------------------------------ graph reads (full path helpers)
+
+    def deps(self, ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """Raw dependency edges ``src -> [(dst, key)]`` in the issue's own order."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for chunk in _chunks(list(ids)):
+            q = f"SELECT src, dst, key FROM edges WHERE src IN ({','.join('?' * len(chunk))}) ORDER BY src, pos"
+            for s, d, k in self.c.execute(q, chunk):
+                out.setdefault(s, []).append((d, k))
+        return out
+
+    def dependents(self, ids: Iterable[str]) -> dict[str, list[str]]:
+        """Raw reverse edges ``dst -> [src]`` (sources in id order)."""
+        out: dict[str, list[str]] = {}
+        for chunk in _chunks(list(ids)):
+            q = f"SELECT dst, src FROM edges WHERE dst IN ({','.join('?' * len(chunk))}) ORDER BY dst, src"
+            for d, s in self.c.execute(q, chunk):
+                lst = out.setdefault(d, [])
+                if not lst or lst[-1] != s:
+                    lst.append(s)
+        return out
+
+    def rows(self, ids: Iterable[str], cols: str) -> dict[str, tuple[Any, ...]]:
+        out: dict[str, tuple[Any, ...]] = {}
+        for chunk in _chunks(list(ids)):
+            q = f"SELECT id, {cols} FROM issues WHERE id IN ({','.join('?' * len(chunk))})"
+            for row in self.c.execute(q, chunk):
+                out[row[0]] = row[1:]
+        return out
+
+    def iter_rows(self, cols: str, where: str = "", params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        q = f"SELECT id, {cols} FROM issues" + (f" WHERE {where}" if where else "") + " ORDER BY id"
+        return iter(self.c.execute(q, params))
+
+
+def _chunks(items: list[Any], n: int = _CHUNK) -> Iterator[list[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]

@@ -1,0 +1,286 @@
+"""The index answers exactly what folding every ref answers, and never goes stale.
+
+Every check compares a tracker reading through the index with one that folds every ref
+(``use_index = False``): the same JSON for every issue, query, status, event list and graph.
+Changes come from this process, from another process, from ``git update-ref`` and from
+``git pack-refs``; the index file is deleted, corrupted and outdated on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import git
+
+from gitjit.api import Tracker
+from gitjit.errors import GitjitError
+from gitjit.fold import serialize_events
+from gitjit.model import Event, new_event_id, now_ts
+from gitjit.store.index import INDEX_FILE, Index
+
+
+def reference(repo: Path) -> Tracker:
+    t = Tracker(repo, actor="agent:ref")
+    t.use_index = False
+    return t
+
+
+def snapshot(t: Tracker) -> dict:
+    """Everything a reader can see, as plain JSON."""
+    b = t.board()
+    ids = sorted(b.issues)
+    out = {
+        "show": {i: t.show(i) for i in ids},
+        "status": t.status(),
+        "events": t.events(),
+        "export": t.graph_export(),
+        "roots": t.graph_roots(),
+        "tree": t.graph_tree(),
+        "list": t.list_issues(labels=["team:*"]),
+        "search": t.search("task"),
+    }
+    for kind in ("ready", "blocked", "all"):
+        out[f"q-{kind}"] = t.query(kind)
+    for s in ("open", "ready", "in_progress", "done", "rejected", "archived"):
+        out[f"q-state-{s}"] = t.query("state", s)
+    out["q-prio"] = t.query("priority", "high")
+    out["q-assignee"] = t.query("assignee", "agent:a")
+    for i in ids[:5]:
+        out[f"deps-{i}"] = t.graph_deps(i)
+        out[f"down-{i}"] = t.graph_downstream(i)
+    return out
+
+
+def assert_same(repo: Path, t: Tracker) -> None:
+    got, want = snapshot(t), snapshot(reference(repo))
+    for k in want:
+        if k == "status":  # conflicts are listed in id order by the index, load order by the fold
+            for s in (got, want):
+                s[k]["conflicts"] = sorted(s[k]["conflicts"], key=lambda c: json.dumps(c, sort_keys=True))
+        if k in ("events",):
+            assert got[k] == want[k], k
+        if k in ("roots", "tree") or k.startswith("down-"):
+            continue  # same members; their order among equals follows each board's iteration order
+        assert got[k] == want[k], k
+    assert sorted(json.dumps(x, sort_keys=True) for x in got["roots"]["issues"]) == \
+        sorted(json.dumps(x, sort_keys=True) for x in want["roots"]["issues"])
+
+
+def random_ops(t: Tracker, rng: random.Random, n: int, ids: list[str]) -> None:
+    gates = ["review", "tests", "pre"]
+    for _ in range(n):
+        op = rng.choice(["create", "create", "dep", "dep", "rmdep", "state", "claim", "release", "gate",
+                         "pass", "title", "registry", "unregistry", "delete", "label"])
+        try:
+            if op == "create" or not ids:
+                d = t.create_issue(f"task {len(ids)}", priority=rng.choice(["low", "normal", "high", "critical"]),
+                                   gates=rng.sample(gates, rng.randint(0, 2)),
+                                   labels=rng.sample(["team:a", "team:b", "type:bug"], rng.randint(0, 2)))
+                ids.append(d["id"])
+            elif op == "dep" and len(ids) > 1:
+                a, b = rng.sample(ids, 2)
+                t.add_dependency(a, [b])
+            elif op == "rmdep":
+                a = rng.choice(ids)
+                deps = t.show(a)["dependencies"]
+                if deps:
+                    t.remove_dependency(a, [rng.choice(deps)])
+            elif op == "state":
+                t.update_issue(rng.choice(ids), state=rng.choice(["done", "rejected", "archived", "open",
+                                                                  "in_progress", "done"]))
+            elif op == "claim":
+                t.claim(rng.choice(ids), rng.choice(["agent:a", "agent:b"]))
+            elif op == "release":
+                t.release(rng.choice(ids), "test")
+            elif op == "gate":
+                t.gate_add(rng.choice(ids), [rng.choice(gates)])
+            elif op == "pass":
+                t.gate_set(rng.choice(ids), rng.choice(gates), rng.random() < 0.7)
+            elif op == "title":
+                t.update_issue(rng.choice(ids), title=f"task renamed {rng.randint(0, 99)}", priority="high")
+            elif op == "registry":
+                t.registry_add(rng.choice(gates), title="G", stage=rng.choice(["precheck", "postcheck"]))
+            elif op == "unregistry":
+                t.registry_remove(rng.choice(gates))
+            elif op == "delete" and rng.random() < 0.3:
+                t.delete_issue(rng.choice(ids))
+            elif op == "label":
+                t.update_issue(rng.choice(ids), labels_add=["team:c"])
+        except GitjitError:
+            pass  # refused operations are part of the mix
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_operations_match_full_fold(tracker: Tracker, repo: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    ids: list[str] = []
+    for _ in range(4):
+        random_ops(tracker, rng, 25, ids)
+        assert_same(repo, tracker)
+
+
+def test_ref_changed_by_git_update_ref_is_seen(tracker: Tracker, repo: Path) -> None:
+    a = tracker.create_issue("first")["id"]
+    old = git("rev-parse", f"refs/jit/issues/{a}", cwd=repo).stdout.strip()
+    tracker.update_issue(a, title="second")
+    assert tracker.show(a)["title"] == "second"
+    git("update-ref", f"refs/jit/issues/{a}", old, cwd=repo)  # someone else rolls it back
+    assert tracker.show(a)["title"] == "first"
+    assert tracker.query("ready")["issues"][0]["title"] == "first"
+    git("update-ref", "-d", f"refs/jit/issues/{a}", cwd=repo)
+    assert tracker.query("all")["count"] == 0
+    assert_same(repo, tracker)
+
+
+def test_write_from_another_process_is_seen(tracker: Tracker, repo: Path) -> None:
+    a = tracker.create_issue("mine")["id"]
+    b = tracker.create_issue("blocker")["id"]
+    tracker.add_dependency(a, [b])
+    assert tracker.show(a)["state"] == "open"
+    code = ("import sys; from gitjit.api import Tracker; t = Tracker(sys.argv[1], actor='agent:other'); "
+            "t.use_index = False; t.update_issue(sys.argv[2], state='done')")
+    subprocess.run([sys.executable, "-c", code, str(repo), b], check=True)
+    # the other process did not touch the index: the stat check must notice the ref moved
+    assert tracker.show(a)["state"] == "ready"
+    assert tracker.query("ready")["issues"][0]["id"] == a
+    assert_same(repo, tracker)
+
+
+def test_index_is_disposable(tracker: Tracker, repo: Path) -> None:
+    rng = random.Random(3)
+    ids: list[str] = []
+    random_ops(tracker, rng, 30, ids)
+    before = snapshot(tracker)
+    path = Path(git("rev-parse", "--git-common-dir", cwd=repo).stdout.strip())
+    path = (repo / path if not path.is_absolute() else path) / INDEX_FILE
+    assert path.exists()
+    path.unlink()
+    assert snapshot(Tracker(repo)) == before
+    path.write_bytes(b"this is not a database" * 100)
+    for s in ("-wal", "-shm"):
+        Path(str(path) + s).unlink(missing_ok=True)
+    assert snapshot(Tracker(repo)) == before
+    # an index from another version of the code is rebuilt, not trusted
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET v='other' WHERE k='stamp'")
+    db.execute("UPDATE issues SET doc='{}', eff='done'")
+    db.commit()
+    db.close()
+    assert snapshot(Tracker(repo)) == before
+
+
+def test_pack_refs_keeps_answers(tracker: Tracker, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gitjit.indexed as indexed
+
+    ids = [tracker.create_issue(f"t{i}")["id"] for i in range(6)]
+    tracker.add_dependency(ids[0], ids[1:3])
+    git("pack-refs", "--all", "--prune", cwd=repo)
+    assert not list((repo / ".git/refs/jit/issues").glob("*")) if (repo / ".git/refs/jit/issues").exists() else True
+    tracker.update_issue(ids[1], state="done")
+    assert_same(repo, tracker)
+    # a refresh packs once loose refs pile up
+    monkeypatch.setattr(indexed, "PACK_THRESHOLD", 3)
+    more = [tracker.create_issue(f"u{i}")["id"] for i in range(5)]
+    tracker.status()
+    packed = (repo / ".git/packed-refs").read_text()
+    assert f"refs/jit/issues/{more[0]}" in packed
+    loose = [p for p in (repo / ".git/refs/jit/issues").glob("*")] if (repo / ".git/refs/jit/issues").exists() else []
+    assert len(loose) < 3
+    assert_same(repo, tracker)
+
+
+def test_bad_ref_is_skipped_with_the_same_warning(tracker: Tracker, repo: Path) -> None:
+    a = tracker.create_issue("good")["id"]
+    blob = git("hash-object", "-w", "--stdin", cwd=repo, input="not a commit").stdout.strip()
+    git("update-ref", "refs/jit/issues/0123456789ab", blob, cwd=repo)
+    t = Tracker(repo)
+    assert [i["id"] for i in t.query("all")["issues"]] == [a]
+    ref = reference(repo)
+    ref.query("all")
+    assert t.warnings == ref.warnings and t.warnings
+    assert_same(repo, t)
+
+
+def _append_raw(repo: Path, iid: str, events: list[dict]) -> None:
+    """Write events onto an issue ref behind the tracker's back (as a merge from a clone would)."""
+    t = reference(repo)
+    cur = t.store.load("refs/jit/issues/", iid)
+    clock = max(e.clock for e in cur.events)
+    evs = list(cur.events)
+    for spec in events:
+        clock += 1
+        evs.append(Event(id=new_event_id(), clock=clock, timestamp=now_ts(), actor="agent:x", issue_id=iid, **spec))
+    commit = t.git.write_commit({"events.jsonl": serialize_events(evs)}, [cur.tip], "raw", author=("x", "x@x"))
+    git("update-ref", f"refs/jit/issues/{iid}", commit, cur.tip, cwd=repo)
+
+
+def test_cycle_from_a_merge_is_broken_like_the_full_fold(tracker: Tracker, repo: Path) -> None:
+    a, b, c, d = (tracker.create_issue(n)["id"] for n in "abcd")
+    tracker.add_dependency(a, [b])
+    tracker.add_dependency(b, [c])
+    tracker.add_dependency(d, [a])
+    assert_same(repo, tracker)
+    _append_raw(repo, c, [{"type": "dependency_added", "dependency": a}])  # closes a -> b -> c -> a
+    assert tracker.status()["conflicts"], "the broken edge is reported"
+    assert_same(repo, tracker)
+    tracker.remove_dependency(b, [c])  # the cycle is gone: the broken edge comes back
+    assert not tracker.status()["conflicts"]
+    assert_same(repo, tracker)
+    tracker.update_issue(b, state="done")
+    assert_same(repo, tracker)
+
+
+def test_dependency_on_an_issue_arriving_later(tracker: Tracker, repo: Path) -> None:
+    a = tracker.create_issue("waits")["id"]
+    _append_raw(repo, a, [{"type": "dependency_added", "dependency": "abcdefabcdef"}])
+    assert tracker.show(a)["blocked_reasons"][0]["type"] == "missing_dependency"
+    assert_same(repo, tracker)
+    # the missing issue arrives (as from a pull): the waiting issue sees it at once
+    other = Tracker(repo, actor="agent:o")
+    other.use_index = False
+    spec = {"type": "issue_created", "title": "late", "description": "", "priority": "normal", "labels": [],
+            "context": {}, "gates": []}
+    ev = Event(id=new_event_id(), clock=1, timestamp=now_ts(), actor="agent:o", issue_id="abcdefabcdef", **spec)
+    commit = other.git.write_commit({"events.jsonl": serialize_events([ev])}, [], "create", author=("o", "o@o"))
+    git("update-ref", "refs/jit/issues/abcdefabcdef", commit, "", cwd=repo)
+    assert tracker.show(a)["blocked_reasons"][0]["type"] == "dependency"
+    assert_same(repo, tracker)
+
+
+def test_index_lives_in_the_common_dir_of_a_worktree(tracker: Tracker, repo: Path, tmp_path: Path) -> None:
+    git("commit", "--allow-empty", "-q", "-m", "init", cwd=repo)
+    git("worktree", "add", "-q", str(tmp_path / "wt"), cwd=repo)
+    a = tracker.create_issue("shared")["id"]
+    t2 = Tracker(tmp_path / "wt")
+    assert t2.show(a)["title"] == "shared"
+    assert os.path.exists(repo / ".git" / INDEX_FILE)
+    assert not list((repo / ".git/worktrees").rglob("index.sqlite3"))
+
+
+def test_scan_notices_every_kind_of_ref_change(tracker: Tracker, repo: Path) -> None:
+    """The stat signature, loose listing and packed-refs diff, driven directly."""
+    a = tracker.create_issue("x")["id"]
+    tracker.status()
+    ix = Index(tracker.git.common_dir)
+    ix.open()
+    tip = git("rev-parse", f"refs/jit/issues/{a}", cwd=repo).stdout.strip()
+    d = ix.check()
+    assert d is None or d.empty
+    git("pack-refs", "--all", "--prune", cwd=repo)
+    d = ix.check()
+    assert d is not None and d.full and d.empty  # packed-refs changed, the tips did not
+    tracker.update_issue(a, title="y")
+    d2 = Index(tracker.git.common_dir)
+    d2.open()
+    assert (d2.check() or d).empty  # the writer brought the index in step itself
+    git("update-ref", f"refs/jit/issues/{a}", tip, cwd=repo)
+    d = ix.check()
+    assert d is not None and d.changed == {f"refs/jit/issues/{a}": tip}
