@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .errors import ValidationError
 from .fold import parse_events, serialize_events, union_events
+from .model import LIMITS
 
 __all__ = ["merge_documents", "merge_files", "register", "unregister", "ATTR_LINE", "DRIVER_NAME"]
 
@@ -29,7 +30,17 @@ def merge_documents(ancestor: bytes, ours: bytes, theirs: bytes) -> bytes:
     a = parse_events(ours, where="ours")
     b = parse_events(theirs, where="theirs")
     merged, _ = union_events(a, b)
-    return serialize_events(merged)
+    prev = 0
+    for e in merged:  # sorted by clock: a leap would freeze later edits (cf. store.sync.check_document)
+        if e.clock - prev > LIMITS["clock_jump"]:
+            raise ValidationError(f"clock leaps from {prev} to {e.clock} (event {e.id})")
+        prev = e.clock
+    out = serialize_events(merged)
+    # a union over the limits would be a document no reader accepts: a conflict, not a result
+    if len(out) > LIMITS["events_blob"] or len(merged) > LIMITS["events"]:
+        raise ValidationError(f"the union holds {len(merged)} events / {len(out)} bytes, over the limits "
+                              f"({LIMITS['events']} events, {LIMITS['events_blob']} bytes)")
+    return out
 
 
 def merge_files(base: str, ours: str, theirs: str, path: str = "") -> int:

@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import BusyError, GitjitError, ValidationError
+from ..errors import BusyError, GitjitError, UsageError, ValidationError
 from ..fold import parse_events, serialize_events
 from ..git import BadRef, CasFailed, GitRepo, RefLocked
-from ..model import Event
+from ..model import LIMITS, Event
 from . import locks
 
 __all__ = ["EntityStore", "Loaded", "ISSUES", "GATES", "DOC", "retrying"]
@@ -76,17 +76,23 @@ class EntityStore:
     # ------------------------------------------------------------------ reads
 
     def events_at(self, tip: str, *, where: str) -> tuple[Event, ...]:
-        """Parse the event log in commit ``tip``; ValidationError on anything malformed."""
+        """Parse the event log in commit ``tip``; ValidationError on anything malformed. When
+        ``where`` is a local entity ref, the log is also held to what a pull demands of a remote
+        copy (``sync.check_document``: events naming this entity, no clock leaps), so a hand-made
+        or tampered ref is skipped like a hostile remote one instead of showing as a ghost."""
         hit = self._parsed.get(tip)
-        if hit is not None:
-            return hit
-        try:
-            blob = self.git.read_file(tip, DOC)
-        except BadRef as e:
-            raise ValidationError(f"{where}: {e}") from None
-        evs = tuple(parse_events(blob, where=where))
-        self._parsed[tip] = evs
-        return evs
+        if hit is None:
+            try:
+                blob = self.git.read_file(tip, DOC)
+            except BadRef as e:
+                raise ValidationError(f"{where}: {e}") from None
+            hit = tuple(parse_events(blob, where=where))
+            self._parsed[tip] = hit
+        if where.startswith((ISSUES, GATES)) and where.count("/") == 3:
+            from .sync import check_document  # sync imports this module
+
+            check_document(where, hit)
+        return hit
 
     def load_all(self, prefix: str) -> dict[str, Loaded]:
         """Every valid entity under ``prefix``. A ref that does not parse is skipped with a warning
@@ -138,6 +144,19 @@ class EntityStore:
             old = list(cur.events) if cur else []
             allev = old + list(new)
             doc = serialize_events(allev)
+            longest = max(len(e.to_line()) for e in new)
+            if longest > LIMITS["event_line"]:
+                raise UsageError(
+                    f"{what}: one event would be {longest} characters long, over the {LIMITS['event_line']} "
+                    "limit of a line; nothing was written", hint="store large values elsewhere and link to them",
+                    details={"ref": ref, "line": longest})
+            if len(doc) > LIMITS["events_blob"] or len(allev) > LIMITS["events"]:
+                # every reader refuses a log over the limits: writing it would lock the entity out
+                raise UsageError(
+                    f"{what}: {ref} would hold {len(allev)} events / {len(doc)} bytes, over the limits "
+                    f"({LIMITS['events']} events, {LIMITS['events_blob']} bytes); nothing was written",
+                    hint="keep long text out of the tracker (link to it), or continue in a new issue",
+                    details={"ref": ref, "events": len(allev), "bytes": len(doc)})
             commit = self.git.write_commit(
                 {DOC: doc}, [cur.tip] if cur else [], message, author=author,
             )
