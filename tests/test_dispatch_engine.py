@@ -41,8 +41,8 @@ def test_capacity_is_respected_under_load(tmp_path: Path, tracker: Tracker, repo
         tracker.create_issue(f"task {i}")
     rec = tmp_path / "rec.jsonl"
     cfg = write_config(tmp_path / "dispatch.toml", repos=[{"path": str(repo)}], agents=[
-        {"id": "pair", "command": agent_cmd("--record", str(rec), "--sleep", "0.4"), "max_concurrent": 2},
-        {"id": "solo", "command": agent_cmd("--record", str(rec), "--sleep", "0.4"), "capacity": 1},
+        {"id": "pair", "command": agent_cmd("--record", str(rec), "--sleep", "0.6"), "max_concurrent": 2},
+        {"id": "solo", "command": agent_cmd("--record", str(rec), "--sleep", "0.6"), "capacity": 1},
     ])
     totals, _ = run(cfg, until=all_done(tracker))
     assert totals["claimed"] == 8 and totals["finished"] == 8 and totals["failed"] == 0

@@ -13,7 +13,6 @@ import subprocess
 import threading
 import warnings
 from pathlib import Path
-from typing import Any
 
 import click
 import pytest
