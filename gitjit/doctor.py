@@ -438,8 +438,9 @@ class Doctor:
                 self.invalid.append({"ref": r.name, "scope": f"remote:{remote}", "reason": msg})
                 self.add(Problem(
                     "remote-refs", code, "warning", r.name, msg + " (every pull skips it; local data is untouched)",
-                    fix=f"whoever can push to {remote} can replace or delete it "
-                        f"('git push {remote} :{local}' deletes it there)", details={"remote": remote}))
+                    fix=f"whoever can push to {remote} can replace or delete it: 'git push {remote} :{local}' "
+                        f"deletes it there, then 'jit sync {remote}' puts this clone's copy back",
+                    details={"remote": remote}))
 
     # ------------------------------------------------------------------ locks
 
