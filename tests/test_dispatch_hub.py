@@ -184,3 +184,38 @@ def test_cli_detach_status_agents_stop(tmp_path: Path) -> None:
     r = dispatch_cli("stop", "--config", str(cfg), cwd=tmp_path)
     assert r.exit_code == 0 and "No dispatcher is running" in r.output
     assert os.path.exists(tmp_path / ".jit-dispatch" / "d" / "dispatcher.log")
+
+
+def test_lease_renewals_cost_one_push_per_round_whatever_the_number_of_agents(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/dispatch.md "What renewal costs": all running agents' leases go out in one push per round."""
+    from gitjit.dispatch.engine import Dispatcher
+    from gitjit.store.sync import Syncer
+
+    hub, (a,) = hub_and_clones(tmp_path, 1)
+    t = Tracker(a, actor="lead")
+    ids = [t.create_issue(f"long task {i}")["id"] for i in range(3)]
+    t.push("origin")
+    pushes: list[list[str]] = []
+    real = Syncer.push_batch
+
+    def counting(self, remote, updates):  # type: ignore[no-untyped-def]
+        pushes.append(sorted(ref for ref, _, _ in updates))
+        return real(self, remote, updates)
+
+    monkeypatch.setattr(Syncer, "push_batch", counting)
+    cfg = write_config(tmp_path / "d.toml", repos=[{"path": str(a), "hub": "origin"}], id="m-a", lease_secs=1.5,
+                       poll_interval_secs=0.1, agents=[{"id": "w", "command": agent_cmd("--sleep", "3"),
+                                                        "max_concurrent": 3}])
+    d = Dispatcher(load_config(cfg))
+    totals = d.run(once=True)
+    assert totals["claimed"] == 3 and totals["finished"] == 3
+    renewed = totals["renewed"]
+    assert renewed >= 12  # 3 agents x 3 s, renewed every 0.5 s
+    every = sorted(f"refs/jit/issues/{i}" for i in ids)
+    together = [p for p in pushes if p == every]
+    # one push carried all three renewals per round: pushes grow with rounds, not with agents
+    assert len(together) >= renewed // 3 - 1, pushes
+    assert len(pushes) <= 3 + -(-renewed // 3) + 3, pushes  # claims + rounds + results
+    hubt = Tracker(hub)
+    assert all(hubt.board(fresh=True).states[i] == "done" for i in ids)
