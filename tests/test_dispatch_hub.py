@@ -219,3 +219,23 @@ def test_lease_renewals_cost_one_push_per_round_whatever_the_number_of_agents(
     assert len(pushes) <= 3 + -(-renewed // 3) + 3, pushes  # claims + rounds + results
     hubt = Tracker(hub)
     assert all(hubt.board(fresh=True).states[i] == "done" for i in ids)
+
+
+def test_sigterm_lets_the_agent_finish_and_the_hub_hears_of_it(tmp_path: Path) -> None:
+    hub, (a,) = hub_and_clones(tmp_path, 1)
+    t = Tracker(a, actor="lead")
+    iid = t.create_issue("finish me")["id"]
+    waiting = t.create_issue("not started after the signal", priority="low")["id"]
+    t.push("origin")
+    rec = tmp_path / "rec.jsonl"
+    cfg = write_config(tmp_path / "d.toml", repos=[{"path": str(a), "hub": "origin"}], id="m-a",
+                       poll_interval_secs=0.2, agents=[{"id": "w", "command": agent_cmd("--record", str(rec),
+                                                                                      "--sleep", "1.5")}])
+    p = start_dispatcher(cfg)
+    wait_for(lambda: records(rec), timeout=60)
+    p.send_signal(signal.SIGTERM)  # on_stop = "finish" (the default)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err[-2000:]
+    assert [r["event"] for r in records(rec)] == ["start", "end"]
+    assert hub_states(hub) == {iid: "done", waiting: "ready"}  # the result was pushed before the exit
+    assert "letting agents finish" in err
