@@ -354,3 +354,26 @@ def test_one_dispatcher_per_configuration(tmp_path: Path, tracker: Tracker, repo
     d2 = Dispatcher(load_config(cfg))
     d2.open()
     d2.close()
+
+
+def test_one_dispatcher_serves_several_repositories(tmp_path: Path) -> None:
+    from conftest import make_repo
+
+    back, front = make_repo(tmp_path / "backend"), make_repo(tmp_path / "frontend")
+    tb, tf = Tracker(back, actor="lead"), Tracker(front, actor="lead")
+    b1 = tb.create_issue("backend normal")["id"]
+    f1 = tf.create_issue("frontend critical", priority="critical")["id"]
+    b2 = tb.create_issue("backend high", priority="high")["id"]
+    f2 = tf.create_issue("frontend, for the web team", priority="low", labels=["team:web"])["id"]
+    rec = tmp_path / "rec.jsonl"
+    cfg = write_config(tmp_path / "dispatch.toml", repos=[{"path": str(back)}, {"path": str(front)}], agents=[
+        {"id": "any", "command": agent_cmd("--record", str(rec)), "repos": ["backend", "frontend"]},
+        {"id": "web", "command": agent_cmd("--record", str(rec)), "repos": ["frontend"], "tags": ["team:web"]},
+    ])
+    run(cfg, until=lambda: all(t.board(fresh=True).states[i] == "done" for t, i in
+                                ((tb, b1), (tb, b2), (tf, f1), (tf, f2))))
+    starts = [r for r in records(rec) if r["event"] == "start"]
+    # one queue across both repositories: critical (frontend), then high and normal (backend)
+    assert [r["issue"] for r in starts if r["agent"] == "any"] == [f1, b2, b1]
+    assert [r["issue"] for r in starts if r["agent"] == "web"] == [f2]  # its label, its repository
+    assert Tracker(front).show(f2)["assignee"].startswith("agent:web@")
