@@ -132,10 +132,10 @@ def _install_signals(d: Any) -> dict[int, Any]:
     old = {}
 
     def on_term(signum: int, _frame: Any) -> None:
-        d.request_stop()
+        d.signal_stop()
 
     def on_release(signum: int, _frame: Any) -> None:
-        d.request_stop("release")
+        d.signal_stop("release")
 
     for sig, fn in ((signal.SIGTERM, on_term), (signal.SIGINT, on_term), (signal.SIGUSR1, on_release)):
         old[sig] = signal.signal(sig, fn)

@@ -129,6 +129,7 @@ class Dispatcher:
         self.webhooks: WebhookSender | None = None
         self._logfn = log or (lambda rec: None)
         self.stopping: str | None = None  # None, "finish" or "release"
+        self._signalled: list[str | None] = []  # stop requests from signal handlers, handled by the loop
         self._stop_requested_at: float | None = None
         self._last_renew = time.monotonic()
         self.started_at = now_ts()
@@ -205,6 +206,15 @@ class Dispatcher:
             for run in self.pool.runs:
                 self.pool.stop(run, "dispatcher stopping", self.cfg.kill_grace_secs)
 
+    def signal_stop(self, mode: str | None = None) -> None:
+        """For signal handlers: only records the request (logging from a handler could re-enter a
+        write already in progress); the loop acts on it within one sleep step."""
+        self._signalled.append(mode)
+
+    def _handle_signals(self) -> None:
+        while self._signalled:
+            self.request_stop(self._signalled.pop(0))
+
     def run(self, *, once: bool = False, until: Callable[[], bool] | None = None,
             sleep_step: float = 0.05) -> dict[str, int]:
         """``start`` (until stopped, or until ``until()`` holds after a cycle: then as on SIGTERM with
@@ -214,11 +224,15 @@ class Dispatcher:
         try:
             self.cycle(dispatch=True)
             # once: no second dispatch pass, but retries, renewals and releases go on until its agents exit
-            while not ((self.stopping or once) and not self.pool.runs):
+            while True:
+                self._handle_signals()
+                if (self.stopping or once) and not self.pool.runs:
+                    break
                 if until is not None and self.stopping is None and until():
                     self.request_stop("finish")
                     continue
                 self._sleep(sleep_step)
+                self._handle_signals()  # a SIGTERM during the sleep: no dispatch pass after it
                 if (self.stopping == "finish" and self.cfg.stop_timeout_secs is not None
                         and self._stop_requested_at is not None
                         and time.monotonic() - self._stop_requested_at > self.cfg.stop_timeout_secs):
@@ -233,7 +247,7 @@ class Dispatcher:
         deadline = time.monotonic() + self.cfg.poll_interval_secs
         stopping = self.stopping
         while time.monotonic() < deadline:
-            if self.pool.any_exited() or self.stopping != stopping:
+            if self.pool.any_exited() or self.stopping != stopping or self._signalled:
                 return
             if any(r.kill_at is not None and time.monotonic() >= r.kill_at for r in self.pool.runs):
                 return
