@@ -153,8 +153,8 @@ def _answer(args: list[str]) -> tuple[list[str], Any] | None:
         from . import __version__
 
         return [], f"jit, version {__version__}\n"
-    if not args:
-        return None
+    if not args or any("\ud800" <= ch <= "\udfff" for a in args for ch in a):
+        return None  # no arguments, or bytes that are not UTF-8: the full CLI explains
     opts, words, flags = _parse(args)
     if not words or words[0] not in ("query", "issue", "status", "events"):
         return None

@@ -38,6 +38,9 @@ class LazyGroup(click.Group):
         "hook": ("hooks", "hook"),
         "demo": ("demo", "demo"),
         "dispatch": ("dispatch", "dispatch"),
+        "import": ("transfer", "import_"),
+        "export": ("transfer", "export"),
+        "index": ("transfer", "index"),
     }
     aliases = {"dependency": "dep", "list": "issue"}
 

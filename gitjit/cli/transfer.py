@@ -1,0 +1,121 @@
+"""``jit import``, ``jit export`` and ``jit index …``: bulk transfer and the local index."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .core import emit, env, output_options
+
+
+@click.command("import")
+@click.argument("file")
+@click.option("-f", "--format", "fmt", type=click.Choice(["jsonl", "rust-jit", "beads"]), default="jsonl",
+              show_default=True, help="jsonl (jit export), rust-jit (a .jit directory) or beads (issues.jsonl).")
+@click.option("--dry-run", is_flag=True, help="Check the whole input and report; write nothing.")
+@output_options
+def import_(file: str, fmt: str, dry_run: bool) -> None:
+    """Import issues from FILE ("-" for stdin). The whole input is checked first: a bad line
+    is reported with its number and nothing is written.
+
+    \b
+    Example:
+      jit export -o issues.jsonl && jit --repo ../other import issues.jsonl
+      jit import .jit --format rust-jit
+      jit import .beads/issues.jsonl --format beads
+    """
+    from ..transfer import import_file
+
+    e = env()
+    text = sys.stdin.read() if file == "-" and fmt != "rust-jit" else None
+    data = import_file(e.tracker, file, fmt, dry_run=dry_run, stdin_text=text)
+    verb = "Checked" if dry_run else "Imported"
+    gates = f", defined gates {', '.join(data['gates_defined'])}" if data["gates_defined"] else ""
+    emit(data, f"{verb} {data['count']} issue{'s' if data['count'] != 1 else ''} from {file}{gates}",
+         quiet="\n".join(data["ids"].values()))
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@output_options
+def export(output: str | None, fmt: str) -> None:
+    """Export every issue, one JSON object a line (what 'jit import' reads back, ids included).
+
+    \b
+    Example:
+      jit export -o issues.jsonl
+    """
+    from ..transfer import export_lines
+
+    e = env()
+    lines = list(export_lines(e.tracker))
+    text = "".join(line + "\n" for line in lines)
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+        emit({"written": output, "format": fmt, "count": len(lines)}, f"Wrote {len(lines)} issues to {output}",
+             quiet=output)
+    else:
+        e.flush_warnings()
+        click.echo(text, nl=False)
+
+
+@click.group()
+def index() -> None:
+    """The local index (<git dir>/jit/index.sqlite3): a disposable cache of refs/jit/*."""
+
+
+@index.command()
+@output_options
+def rebuild() -> None:
+    """Throw the index away and read every ref again.
+
+    \b
+    Example:
+      jit index rebuild
+    """
+    from ..indexed import indexer_for
+
+    e = env()
+    ix = indexer_for(e.tracker)
+    if ix is None:
+        from ..errors import ExternalError
+
+        raise ExternalError("the index cannot be used in this repository (see the warning above)")
+    data = ix.rebuild()
+    data.update(ix.ix.stats())
+    emit(data, f"Rebuilt the index from {data['refs']} refs in {data['seconds']}s ({data['issues']} issues)")
+
+
+@index.command("status")
+@output_options
+def status_() -> None:
+    """Where the index is, how big, whether it matches the refs, and when it last changed.
+
+    \b
+    Example:
+      jit index status --json
+    """
+    from ..indexed import indexer_for
+
+    e = env()
+    ix = indexer_for(e.tracker)
+    if ix is None:
+        from ..errors import ExternalError
+
+        raise ExternalError("the index cannot be used in this repository")
+    ix.refresh()
+    d = ix.ix.check()
+    data = {"fresh": d is None or d.empty, **ix.ix.stats()}
+
+    def human() -> None:
+        click.echo(f"index: {data['path']} ({data['bytes'] // 1024} KiB)")
+        click.echo(f"  issues: {data['issues']} ({data['deleted']} deleted), gates: {data['gates']}, "
+                   f"events: {data['events']}, edges: {data['edges']}")
+        click.echo(f"  loose refs: {data['loose_refs']}, bad refs: {data['bad_refs']}, "
+                   f"broken cycle edges: {data['broken_edges']}")
+        click.echo(f"  in step with the refs: {'yes' if data['fresh'] else 'no'}; built {data['built_at']}")
+
+    emit(data, human)
