@@ -477,45 +477,89 @@ class Doctor:
             return "already gone"
         return info.message if info.state == "removed" else f"not repaired: {info.message}"
 
-    # ------------------------------------------------------------------ index and hooks (when present)
+    # ------------------------------------------------------------------ index and hooks
+
+    def _tracker(self) -> Any:
+        from .api import Tracker
+
+        t = Tracker(str(self.git.git_dir))
+        t.store = self.store
+        return t
 
     def check_index(self) -> None:
+        """The index is a cache: after a refresh it must give the answers a fold of every ref gives."""
         try:
-            from .store import index as index_mod  # type: ignore[attr-defined]
-        except ImportError:
+            from .indexed import IndexBoard, indexed_board
+        except ImportError:  # pragma: no cover - the index ships with gitjit
             return
-        verify = getattr(index_mod, "verify", None)
-        if verify is None:
-            return
+        t = self._tracker()
         try:
-            issues = verify(self.git)
+            ib = indexed_board(t, fresh=True)
         except Exception as e:  # noqa: BLE001 - a broken cache is a finding, never a crash
-            issues = [f"the index cannot be read: {type(e).__name__}: {e}"]
-        for msg in issues or []:
-            self.add(Problem("index", "index_stale", "warning", "index", str(msg),
-                             fix=f"{FIX}   (the index is a cache: it is rebuilt from the refs)",
-                             repairable=hasattr(index_mod, "rebuild"), _repair=self._rebuild_index))
+            self._index_problem(f"the index cannot be refreshed: {type(e).__name__}: {e}")
+            return
+        if not isinstance(ib, IndexBoard):
+            return  # switched off or unusable here: every command folds the refs instead
+        msgs = index_differences(ib, self._fold_board())
+        if msgs:
+            self._index_problem(f"the index disagrees with the refs on {len(msgs)} point(s): " + "; ".join(msgs[:5]))
+
+    def _fold_board(self) -> Any:
+        from .query import Board
+        from .store.entities import GATES, ISSUES
+
+        st = EntityStore(self.git)
+        issues = {k: fold_issue(k, ld.events) for k, ld in st.load_all(ISSUES).items()}
+        gates = {k: fold_gate(k, ld.events) for k, ld in st.load_all(GATES).items()}
+        return Board(issues, gates)
+
+    def _index_problem(self, msg: str) -> None:
+        self.add(Problem("index", "index_stale", "error", "index", msg,
+                         fix=f"{FIX}   (the index is a cache: it is rebuilt from the refs)", repairable=True,
+                         _repair=self._rebuild_index))
 
     def _rebuild_index(self) -> str:
-        from .store import index as index_mod  # type: ignore[attr-defined]
+        from .indexed import indexer_for
 
-        n = index_mod.rebuild(self.git)
-        return f"rebuilt the index ({n} entries)" if isinstance(n, int) else "rebuilt the index"
+        ix = indexer_for(self._tracker())
+        if ix is None:
+            return "not repaired: the index is switched off or unusable in this repository"
+        info = ix.rebuild()
+        return "rebuilt the index" + (f" ({info.get('issues')} issues)" if isinstance(info, dict) and
+                                      info.get("issues") is not None else "")
 
     def check_hooks(self) -> None:
+        """Only when the user installed jit's hooks: shims that git will not run or that are outdated,
+        and recent hook failures from the hook log."""
         try:
-            from . import hooks as hooks_mod  # type: ignore[attr-defined]
-        except ImportError:
-            return
-        verify = getattr(hooks_mod, "verify", None)
-        if verify is None:
+            from . import hooks as hooks_mod
+        except ImportError:  # pragma: no cover
             return
         try:
-            found = verify(self.git)
+            st = hooks_mod.status(self.git)
         except Exception as e:  # noqa: BLE001
-            found = [f"cannot inspect the hooks: {type(e).__name__}: {e}"]
-        for msg in found or []:
-            self.add(Problem("hooks", "hooks", "warning", "hooks", str(msg), fix="jit hooks install"))
+            self.add(Problem("hooks", "hooks_unreadable", "warning", "hooks", f"cannot inspect the hooks: {e}",
+                             fix="jit hooks status"))
+            return
+        rows = st.get("hooks") or []
+        if not any(r.get("state") in ("installed", "outdated") for r in rows) and not st.get("inactive_shims"):
+            return
+        outdated = [r["name"] for r in rows if r.get("state") == "outdated"]
+        if outdated:
+            self.add(Problem("hooks", "hooks_outdated", "warning", st.get("hooks_dir", "hooks"),
+                             f"jit hook shim(s) changed or not executable: {', '.join(outdated)}",
+                             fix="jit hooks install", repairable=True,
+                             _repair=lambda: f"reinstalled {', '.join(outdated)}"
+                             if hooks_mod.install(self.git, hooks=outdated) is not None else ""))
+        if st.get("inactive_shims"):
+            self.add(Problem("hooks", "hooks_inactive", "warning", "core.hooksPath",
+                             f"core.hooksPath points at {st.get('core_hooks_path')}, so git does not run the jit "
+                             f"shims in {', '.join(st['inactive_shims'][:3])}",
+                             fix="jit hooks install   (installs into the directory git really uses)"))
+        if st.get("problems"):
+            self.add(Problem("hooks", "hook_failures", "info", st.get("log", "hook log"),
+                             f"{len(st['problems'])} recent hook problem(s), the last: {st['problems'][-1][:200]}",
+                             fix="jit hooks status"))
 
     # ------------------------------------------------------------------ objects
 
@@ -545,3 +589,22 @@ def _check_clocks(where: str, evs: tuple[Event, ...]) -> None:
 def diagnose(git: GitRepo, *, fix: bool = False, full: bool = False) -> dict[str, Any]:
     """Run the doctor over ``git``; the JSON report (see docs/reliability.md)."""
     return Doctor(git).run(fix=fix, full=full)
+
+
+def index_differences(ib: Any, full: Any) -> list[str]:
+    """Where an index board and a board folded from every ref disagree (ids, issue JSON, ready order)."""
+    from .query import issue_json
+
+    out: list[str] = []
+    a, b = set(ib.issues), set(full.issues)
+    if a != b:
+        out.append(f"issues only in the index: {sorted(a - b)[:3]}, only in the refs: {sorted(b - a)[:3]}")
+    for iid in sorted(a & b):
+        got = ib.listing([iid])[0]
+        want = json.loads(json.dumps(issue_json(full, iid)))
+        if got != want:
+            keys = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
+            out.append(f"issue {iid}: {', '.join(keys)}")
+    if not out and ib.ready() != full.ready():
+        out.append("the ready order differs")
+    return out

@@ -28,6 +28,7 @@ import pytest
 from conftest import git, make_repo
 
 from gitjit.api import Tracker
+from gitjit.doctor import Doctor
 from gitjit.fold import fold_gate, fold_issue, parse_events
 from gitjit.git import open_repo
 from gitjit.store import locks
@@ -232,6 +233,9 @@ class Checker:
                     by_actor[e.actor].append(e)
         assert not store.warnings, store.warnings  # every ref parses
         assert not self.problems, self.problems
+        doc = Doctor(g)
+        doc.check_index()  # the index, refreshed, answers exactly as a fold of every ref does
+        assert not doc.problems, [p.message for p in doc.problems]
         return by_actor
 
 

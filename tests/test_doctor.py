@@ -259,3 +259,36 @@ def test_full_walk_finds_a_commit_that_dropped_events(jit: Jit, three: list[str]
     code, rep = run(jit, "--full")
     assert code == 0 and "broken_history" in {p["code"] for p in rep["problems"]}
     assert any("lost event" in p["message"] for p in rep["problems"])
+
+
+def test_an_index_that_disagrees_with_the_refs_is_rebuilt(jit: Jit, three: list[str]) -> None:
+    import sqlite3
+
+    assert jit("issue", "list").exit_code == 0  # builds the index
+    db = jit.repo / ".git" / "jit" / "index.sqlite3"
+    if not db.exists():
+        pytest.skip("the index is switched off here")
+    con = sqlite3.connect(db)
+    con.execute("UPDATE issues SET doc = replace(doc, '\"title\": \"two\"', '\"title\": \"tampered\"')")
+    con.commit()
+    con.close()
+    titles = {i["id"]: i["title"] for i in jit.json("issue", "list")["issues"]}
+    assert titles[three[1]] == "tampered"  # the cache really lies now
+    code, rep = run(jit)
+    p = next(p for p in rep["problems"] if p["check"] == "index")
+    assert code == 4 and p["code"] == "index_stale" and three[1] in p["message"] and "title" in p["message"]
+    code, rep = run(jit, "--fix")
+    assert code == 0 and "rebuilt the index" in next(p["repaired"] for p in rep["problems"] if p["check"] == "index")
+    assert {i["id"]: i["title"] for i in jit.json("issue", "list")["issues"]}[three[1]] == "two"
+
+
+def test_installed_hooks_are_checked(jit: Jit, three: list[str]) -> None:
+    assert run(jit)[1]["problems"] == []  # no hooks installed: nothing to say
+    assert jit("hooks", "install").exit_code == 0
+    shim = jit.repo / ".git" / "hooks" / "pre-push"
+    shim.write_text(shim.read_text() + "\n# edited by hand\n")
+    code, rep = run(jit)
+    p = next(p for p in rep["problems"] if p["check"] == "hooks")
+    assert code == 0 and p["code"] == "hooks_outdated" and "pre-push" in p["message"] and p["fix"] == "jit hooks install"
+    code, rep = run(jit, "--fix")
+    assert code == 0 and not [p for p in run(jit)[1]["problems"] if p["check"] == "hooks"]

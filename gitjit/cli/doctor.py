@@ -28,6 +28,7 @@ def doctor(fix: bool, full: bool) -> int:
 
     e = env()
     data = Doctor(e.tracker.git, e.tracker.store).run(fix=fix, full=full)
+    e.tracker.warnings.clear()  # the report names every skipped ref itself
 
     def human() -> None:
         c = data["checked"]
