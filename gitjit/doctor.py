@@ -130,6 +130,9 @@ class Doctor:
         self.counts: dict[str, int] = {"refs": 0, "issues": 0, "gates": 0, "events": 0, "tracking_refs": 0,
                                        "quarantined_refs": 0, "locks": 0}
         self.invalid: list[dict[str, str]] = []
+        from .trust import GatePolicy
+
+        self.policy = GatePolicy(git)
         try:
             from .store.sync import check_document
             self._check_document: Callable[[str, Any], None] | None = check_document
@@ -303,6 +306,11 @@ class Doctor:
                 self.add(self._bad(r.name, r.target, code, msg))
                 continue
             assert evs is not None and blob is not None
+            if ns == "issues":
+                for gate, note in sorted(self.policy.untrusted(fold_issue(key, evs)).items()):
+                    self.add(Problem("trust", "untrusted_gate_pass", "warning", r.name, f"gate '{gate}' {note}",
+                                     fix=f"jit gate pass {key[:8]} {gate} --by <someone {self.policy.rule(gate)}>"
+                                         "   (or fail it: jit gate fail)", details={"gate_key": gate}))
             self.counts["issues" if ns == "issues" else "gates"] += 1
             self.counts["events"] += len(evs)
             if serialize_events(union_events(evs)[0]) != blob:

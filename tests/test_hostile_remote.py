@@ -191,3 +191,48 @@ def test_nothing_from_the_remote_runs(world) -> None:  # type: ignore[no-untyped
     assert not marker.exists()
     snap = ref_snapshot(b)
     assert all(not k.startswith("refs/heads/") for k in snap)
+
+
+def test_a_forged_gate_pass_is_shown_as_such_and_not_counted(world) -> None:  # type: ignore[no-untyped-def]
+    """The hub gains a gate_passed event by an agent the local policy does not allow for 'review'."""
+    hub, a, b, x, y, scratch = world
+    git("config", "jit-gate.review.allow", "human:*", cwd=b)  # local, hand-written policy
+    ref = f"refs/jit/issues/{x}"
+    tip = hub_git(hub, "rev-parse", ref)
+    evs = parse_events(hub_git(hub, "cat-file", "blob", f"{ref}:events.jsonl").encode() + b"\n")
+    forged = evs[-1].model_copy(update={"id": "b" * 32, "clock": evs[-1].clock + 1, "type": "gate_passed",
+                                        "gate_key": "review", "by": "agent:mallory", "actor": "agent:mallory",
+                                        "changes": None, "fields": None})
+    hub_git(hub, "update-ref", ref, hub_commit(hub, serialize_events([*evs, forged]), scratch, tip))
+    assert pull(b)[0] == 0  # a well-formed event: it is merged (nothing in it can be proven false)
+    gate = next(g for g in Jit(b).json("issue", "show", x)["gates"] if g["key"] == "review")
+    assert gate["status"] == "passed" and gate["by"] == "agent:mallory"
+    assert gate["trusted"] is False and "may not pass gate 'review'" in gate["note"]
+    r = Jit(b)("issue", "update", x, "--state", "done")
+    assert r.exit_code == 4 and "agent:mallory, who may not pass gate 'review'" in r.stderr
+    rep = json.loads(Jit(b)("doctor", "--json").stdout)
+    assert any(p["code"] == "untrusted_gate_pass" and p["subject"] == ref for p in rep["problems"])
+    # here, nobody outside the policy can record a pass either
+    r = Jit(b)("gate", "pass", x, "review", "--by", "agent:mallory")
+    assert r.exit_code == 4 and "under the local policy (git config jit-gate.review.allow = human:*)" in r.stderr
+    # an allowed passer settles it
+    assert Jit(b)("gate", "pass", x, "review", "--by", "human:carol").exit_code == 0
+    assert Jit(b).json("issue", "show", x)["gates"][0]["trusted"] is True
+    assert Jit(b)("issue", "update", x, "--state", "done").exit_code == 0
+
+
+def test_what_the_policy_cannot_see(world) -> None:  # type: ignore[no-untyped-def]
+    """Names are not authenticated: a forger who writes an allowed name passes the policy. This test
+    pins that documented limit (docs/reliability.md) so nobody mistakes the policy for authentication."""
+    hub, a, b, x, y, scratch = world
+    (b / "jit.toml").write_text('[gates.review]\nallow = ["human:*"]\n')
+    ref = f"refs/jit/issues/{x}"
+    tip = hub_git(hub, "rev-parse", ref)
+    evs = parse_events(hub_git(hub, "cat-file", "blob", f"{ref}:events.jsonl").encode() + b"\n")
+    forged = evs[-1].model_copy(update={"id": "a" * 32, "clock": evs[-1].clock + 1, "type": "gate_passed",
+                                        "gate_key": "review", "by": "human:alice", "actor": "human:alice",
+                                        "changes": None, "fields": None})
+    hub_git(hub, "update-ref", ref, hub_commit(hub, serialize_events([*evs, forged]), scratch, tip))
+    assert pull(b)[0] == 0
+    gate = Jit(b).json("issue", "show", x)["gates"][0]
+    assert gate["by"] == "human:alice" and gate["trusted"] is True  # indistinguishable from Alice's own pass
