@@ -19,7 +19,7 @@ from .errors import (
     AlreadyClaimedError, AlreadyExistsError, AmbiguousIdError, BlockedError, CycleError, ExternalError,
     GitjitError, NoWorkError, NotFoundError, UsageError,
 )
-from .fold import fold_gate, fold_issue
+from .fold import conflict_events, fold_gate, fold_issue
 from .graph import find_path
 from .model import (
     TERMINAL_STATES, Event, GateDef, IssueState, check_actor, check_context_key, check_context_value,
@@ -180,8 +180,10 @@ class Tracker:
         by: str | None,
         what: str,
         create: Spec | None = None,
+        remote: str | None = None,
     ) -> IssueState:
-        """Apply ``fn`` to the fresh state of ``iid`` and CAS the result onto its ref.
+        """Apply ``fn`` to the fresh state of ``iid`` and CAS the result onto its ref
+        (with ``remote``: onto the hub first, then locally; see ``Syncer.append_via_remote``).
 
         ``fn`` returns event specs (``{"type": ..., **payload}``; ``issue_id`` defaults to ``iid``)
         or raises to refuse. After it, the effective states of the issue and its direct dependents
@@ -217,7 +219,7 @@ class Tracker:
                 evs.append(self._event("issue_state_changed", clock=clock, actor=actor, derived=True, **n))
             return evs
 
-        loaded = self.store.append(
+        loaded = (self.store.append if remote is None else self._hub_append(remote))(
             ISSUES, iid, build, message=f"{what} {iid}\n\nby {actor}", author=self._author(actor), what=what,
         )
         self._board = None
@@ -372,26 +374,32 @@ class Tracker:
     # ------------------------------------------------------------------ claims
 
     def claim(self, prefix: str, assignee: str, *, by: str | None = None,
-              lease_expires_at: str | None = None) -> dict[str, Any]:
+              lease_expires_at: str | None = None, remote: str | None = None) -> dict[str, Any]:
         """Atomically take a ready issue: exactly one of several concurrent claimers wins.
         ``lease_expires_at`` (dispatchers): the claim carries a lease that lapses unless renewed."""
         assignee = check_actor(assignee)
-        iid = self.resolve(prefix)
+        hub = self.hub(remote)
+        iid = self._hub_resolve(prefix, hub)
         self._write_issue(iid, lambda st, b: [{**s, "expires_at": lease_expires_at} if lease_expires_at else s
                                               for s in _claim_specs(b, st, assignee)],
-                          by=by or assignee, what="claim")
+                          by=by or assignee, what="claim", remote=hub)
         return self.show(iid)
 
-    def claim_next(self, assignee: str, *, filter: str | None = None, by: str | None = None) -> dict[str, Any]:
-        """Claim the first ready issue (priority, then oldest) that this agent can win."""
+    def claim_next(self, assignee: str, *, filter: str | None = None, by: str | None = None,
+                   remote: str | None = None) -> dict[str, Any]:
+        """Claim the first ready issue (priority, then oldest) that this agent can win.
+        With a hub (``remote`` or ``jit config set hub``): pull first, and each claim is decided there."""
         assignee = check_actor(assignee)
         pred = parse_filter(filter) if filter else (lambda st: True)
+        hub = self.hub(remote)
+        if hub is not None:
+            self.pull(hub)
         b = self.board(fresh=True)
         for iid in b.ready():
             if not pred(b.issues[iid]):
                 continue
             try:
-                return self.claim(iid, assignee, by=by)
+                return self.claim(iid, assignee, by=by, remote=hub)
             except (AlreadyClaimedError, BlockedError, NotFoundError):
                 continue  # another agent took it (or it changed) meanwhile: next candidate
         raise NoWorkError(
@@ -400,13 +408,14 @@ class Tracker:
         )
 
     def release(self, prefix: str, reason: str, *, by: str | None = None, holder: str | None = None,
-                lapsed_before: str | None = None) -> dict[str, Any]:
+                lapsed_before: str | None = None, remote: str | None = None) -> dict[str, Any]:
         """Give a claimed issue back. ``holder``: only if that assignee still holds it; ``lapsed_before``:
         only if its lease ran out before that time (checked against the fresh state on every retry)."""
         if not reason or len(reason) > LIMITS["reason"]:
             raise UsageError("give a reason (at most 2000 characters)", hint="e.g. jit issue release ID timeout")
         reason = check_description(reason)
-        iid = self.resolve(prefix)
+        hub = self.hub(remote)
+        iid = self._hub_resolve(prefix, hub)
 
         def fn(st: IssueState, b: Board) -> list[Spec]:
             if st.assignee is None:
@@ -424,7 +433,7 @@ class Tracker:
                                    details={"issue_id": iid, "lease_expires_at": st.lease_expires_at})
             return [{"type": "issue_released", "assignee": st.assignee, "reason": reason}]
 
-        self._write_issue(iid, fn, by=by, what="release")
+        self._write_issue(iid, fn, by=by, what="release", remote=hub)
         return self.show(iid)
 
     def renew_lease(self, prefix: str, assignee: str, expires_at: str, *, by: str | None = None) -> dict[str, Any]:
@@ -743,6 +752,53 @@ class Tracker:
         st = self._write_issue(iid, lambda st, b: [] if commit in st.commits else [spec], by=by, what="link")
         return {"issue_id": iid, "commit": commit, "commits": list(st.commits)}
 
+    # ------------------------------------------------------------------ sharing (docs/sharing.md)
+
+    def _syncer(self) -> Any:
+        from .store.sync import Syncer
+
+        return Syncer(self.git, self.store)
+
+    def hub(self, remote: str | None = None) -> str | None:
+        """The remote that decides claims: ``remote`` if given, else ``jit config set hub``, else None."""
+        return remote or self.git.config_get("jit.hub") or None
+
+    def _hub_resolve(self, prefix: str, hub: str | None) -> str:
+        """Resolve an id; with a hub, first bring that issue (and what it depends on) from the hub."""
+        if hub is None:
+            return self.resolve(prefix)
+        try:
+            iid = self.resolve(prefix)
+        except NotFoundError:
+            self.pull(hub)  # created elsewhere and not pulled yet
+            iid = self.resolve(prefix)
+        self._syncer().refresh_issue(hub, iid)
+        self._board = None
+        return iid
+
+    def _hub_append(self, hub: str) -> Callable[..., Loaded]:
+        return lambda *a, **kw: self._syncer().append_via_remote(hub, *a, **kw)
+
+    def pull(self, remote: str = "origin", *, fetch: bool = True) -> dict[str, Any]:
+        """Fetch ``remote``'s jit refs and reconcile them into ours (``fetch=False``: reconcile what a
+        plain ``git fetch`` already brought). Invalid remote refs are skipped with a warning."""
+        self._ensure_init()
+        res = self._syncer().pull(remote, fetch=fetch).to_json()
+        self._board = None
+        return res
+
+    def push(self, remote: str = "origin") -> dict[str, Any]:
+        """Push every jit ref that ``remote`` does not have yet (leased; retried after a merge)."""
+        self._ensure_init()
+        res: dict[str, Any] = self._syncer().push(remote)
+        self._board = None
+        return res
+
+    def sync(self, remote: str = "origin") -> dict[str, Any]:
+        """Pull, then push."""
+        pulled = self.pull(remote)
+        return {"remote": remote, "pull": pulled, "push": self.push(remote)}
+
     # ------------------------------------------------------------------ events
 
     def all_events(self) -> list[Event]:
@@ -750,6 +806,8 @@ class Tracker:
         for prefix in (ISSUES, GATES):
             for ld in self.store.load_all(prefix).values():
                 evs.extend(ld.events)
+                if prefix == ISSUES:  # a loser's claim etc. as claim_conflict events (docs/merge.md)
+                    evs.extend(conflict_events(ld.key, ld.events))
         evs.sort(key=lambda e: (e.timestamp, e.clock, e.id))
         return evs
 

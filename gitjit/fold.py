@@ -19,7 +19,8 @@ from .model import (
     LIMITS, Conflict, Event, GateDef, GateState, GateStatus, IssueState, canonical_json,
 )
 
-__all__ = ["parse_events", "serialize_events", "union_events", "fold_issue", "fold_gate", "BASE_OF"]
+__all__ = ["parse_events", "serialize_events", "union_events", "fold_issue", "fold_gate", "BASE_OF",
+           "conflict_events"]
 
 #: effective state named in a state event -> stored base state ("ready" is derived, so it is stored as open)
 BASE_OF = {
@@ -110,7 +111,14 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
     ref for watchers) and derived state notices are skipped; they never change state."""
     st = IssueState(id=issue_id)
     created = False
-    for e in sorted(events, key=Event.sort_key):
+    evs = sorted(events, key=Event.sort_key)
+    # Merge rule "edit racing a delete" (docs/merge.md): our writers refuse to write to a deleted
+    # issue, so an event whose Lamport clock is >= the delete's was written without seeing the
+    # delete. It is ignored and reported whatever the random ids say about its order.
+    del_clock = min((e.clock for e in evs if e.type == "issue_deleted" and not e.derived
+                     and e.issue_id in (None, issue_id)), default=None)
+    seen: dict[str, tuple[int, Any]] = {}  # field -> (clock, value) of the write that set it
+    for e in evs:
         st.event_count += 1
         st.clock = max(st.clock, e.clock)
         if e.derived or (e.issue_id is not None and e.issue_id != issue_id):
@@ -119,9 +127,11 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
         if t == "commit_linked" and e.commit and e.commit not in st.commits:
             st.commits.append(e.commit)
             continue
-        if st.deleted:
+        if t == "issue_deleted" and st.deleted:
+            continue  # two clones deleted it: one tombstone is enough
+        if st.deleted or (del_clock is not None and e.clock >= del_clock and t != "issue_deleted"):
             st.conflicts.append(Conflict(type="edit_after_delete", event_id=e.id, actor=e.actor,
-                                         detail=f"{t} ordered after the delete; ignored",
+                                         detail=f"{t} by {e.actor} was made without seeing the delete; ignored",
                                          timestamp=e.timestamp))
             continue
         if t == "issue_created":
@@ -139,6 +149,8 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
             st.created_by = e.actor
         elif t == "issue_updated":
             ch = e.changes or {}
+            for f in ("title", "description", "priority"):
+                _concurrent_field(st, seen, f, ch.get(f), e)
             if isinstance(ch.get("title"), str):
                 st.title = ch["title"]
             if isinstance(ch.get("description"), str):
@@ -159,6 +171,7 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
                     st.context.pop(k, None)
         elif t == "issue_state_changed":
             base = BASE_OF.get(e.to or "")
+            _concurrent_field(st, seen, "state", base, e)
             if base is not None:
                 st.state = base
                 if base != "in_progress":
@@ -215,7 +228,20 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
         elif t in ("gate_passed", "gate_failed"):
             if e.gate_key:
                 g = st.gates.setdefault(e.gate_key, GateState(key=e.gate_key))
-                g.status = GateStatus.passed if t == "gate_passed" else GateStatus.failed
+                new = GateStatus.passed if t == "gate_passed" else GateStatus.failed
+                prev = seen.get("gate:" + e.gate_key)
+                if prev is not None and prev[0] == e.clock and g.status != new:
+                    # passed on one clone, failed on another, neither seeing the other (same
+                    # Lamport clock): failed wins whatever the ids say, so nobody ships on it
+                    st.conflicts.append(Conflict(
+                        type="gate", event_id=e.id, actor=e.by or e.actor, winner=None,
+                        detail=f"gate {e.gate_key} was passed and failed concurrently "
+                               f"({g.by} / {e.by or e.actor}); failed wins, run it again",
+                        timestamp=e.timestamp))
+                    if new == GateStatus.passed:
+                        continue
+                seen["gate:" + e.gate_key] = (e.clock, new)
+                g.status = new
                 g.by = e.by or e.actor
                 g.updated_at = e.timestamp
         elif t == "issue_deleted":
@@ -229,6 +255,58 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
             continue  # unknown or informational types (issue_completed, ...) change nothing
         st.updated_at = e.timestamp
     return st
+
+
+def _concurrent_field(st: IssueState, seen: dict[str, tuple[int, Any]], name: str, value: Any, e: Event) -> None:
+    """Merge rule "same field set on both sides": the write later in (clock, id) order wins, as
+    for any field; when both writes carry the same Lamport clock (neither saw the other) and
+    differ, the loser is also reported so its author can look."""
+    if value is None:
+        return
+    prev = seen.get(name)
+    if prev is not None and prev[0] == e.clock and prev[1] != value:
+        st.conflicts.append(Conflict(type="field", event_id=e.id, actor=e.actor,
+                                     detail=f"{name} set concurrently to {_short(prev[1])} and "
+                                            f"{_short(value)}; {_short(value)} kept",
+                                     timestamp=e.timestamp))
+    seen[name] = (e.clock, value)
+
+
+def _short(v: Any) -> str:
+    text = str(v)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+#: synthesized event type for each kind of fold conflict (``conflict_events``)
+CONFLICT_EVENT_TYPES = {
+    "claim": "claim_conflict", "claim_after_close": "claim_conflict", "edit_after_delete": "delete_conflict",
+    "gate": "gate_conflict", "field": "field_conflict",
+}
+
+
+def conflict_events(issue_id: str, events: Iterable[Event]) -> list[Event]:
+    """The conflicts the fold resolved, as events for ``jit events tail/query``: a loser's claim
+    becomes a ``claim_conflict`` event, and so on. Never stored; derived from the event set, so
+    every clone shows the same ones (the id is a hash of the losing event's id)."""
+    import hashlib
+
+    evs = list(events)
+    by_id = {e.id: e for e in evs}
+    out: list[Event] = []
+    for c in fold_issue(issue_id, evs).conflicts:
+        kind = CONFLICT_EVENT_TYPES.get(c.type)
+        src = by_id.get(c.event_id)
+        if kind is None or src is None:
+            continue
+        extra: dict[str, Any] = {"synthesized": True, "conflict": c.type, "lost_event": c.event_id}
+        if c.winner is not None:
+            extra["winner"] = c.winner
+        out.append(Event(
+            id=hashlib.sha256(f"{kind}|{c.event_id}".encode()).hexdigest()[:32], type=kind, issue_id=issue_id,
+            clock=src.clock, timestamp=src.timestamp, actor=src.actor, derived=True, reason=c.detail,
+            assignee=c.actor if c.type in ("claim", "claim_after_close") else None,
+            gate_key=src.gate_key if c.type == "gate" else None, **extra))
+    return out
 
 
 def fold_gate(key: str, events: Iterable[Event]) -> GateDef:

@@ -137,7 +137,7 @@ class Board:
                     {"id": i, "title": st.title, "state": self.states[i], "since": st.claimed_at or ""})
         conflicts = [
             {"issue_id": st.id, **c.model_dump(mode="json")}
-            for st in self.issues.values() for c in st.conflicts
+            for st in self.all.values() for c in st.conflicts  # deleted too: edit-vs-delete losers
         ]
         conflicts += [
             {"issue_id": b.src, "type": "cycle", "event_id": "", "detail":

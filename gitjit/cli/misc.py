@@ -9,15 +9,23 @@ from .core import emit, env, output_options
 
 
 @click.command()
+@click.option("--remote", "remotes", multiple=True, metavar="NAME",
+              help="Also make plain git fetch/pull of remote NAME bring its jit refs (see docs/sharing.md).")
 @output_options
-def init() -> None:
+def init(remotes: tuple[str, ...]) -> None:
     """Prepare this repository for jit (idempotent): config, reflogs, merge driver.
 
     \b
     Example:
       jit init
+      jit init --remote origin    # undo: jit remote remove-refspecs origin
     """
     data = env().tracker.init()
+    if remotes:
+        from ..sync import add_refspecs
+
+        data["remotes"] = [add_refspecs(env().tracker, r) for r in remotes]
+        data["changed"] += [f"remote.{r['remote']}.fetch" for r in data["remotes"] if r["added"]]
     emit(data, f"Initialized jit in {data['repository']}" + (
         f" ({', '.join(data['changed'])})" if data["changed"] else " (already set up)"))
 

@@ -138,6 +138,18 @@ class GitRepo:
         if value not in self.config_get_all(key):
             self.repo.config.set_multivar(key, "^$", value)
 
+    def config_remove_multivar(self, key: str, value: str) -> bool:
+        """Remove every ``key`` entry equal to ``value``; True if one was there."""
+        if value not in self.config_get_all(key):
+            return False
+        import re
+
+        self.repo.config.delete_multivar(key, "^" + re.escape(value) + "$")
+        return True
+
+    def remote_names(self) -> list[str]:
+        return sorted(self.repo.remotes.names())
+
     def identity(self) -> tuple[str | None, str | None]:
         return self.config_get("user.name"), self.config_get("user.email")
 

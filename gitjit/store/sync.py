@@ -1,0 +1,648 @@
+"""Sharing ``refs/jit/*`` with remotes: fetch, reconcile, push, and claims decided by a hub.
+
+The network goes through the **git CLI** (``subprocess``), local objects and refs through
+pygit2 (``gitjit.git``). Why the CLI: libgit2 has no ``--force-with-lease`` and no ``--atomic``
+push, and its local-path transport writes the remote's refs with no old-value check, so a
+race over a path or ``file://`` hub would silently lose a claim; git runs ``receive-pack``
+for every transport and checks the old value of every ref it updates.
+
+* **Fetch** lands in a remote-tracking namespace, ``refs/jit-remotes/<remote>/...``, mirroring
+  ``refs/jit/...`` (not ``refs/remotes/``, so 100k issue refs never show in ``git branch -r``).
+* **Reconcile** each tracking ref into its local ref: absent -> create; same or behind -> keep;
+  local behind -> fast-forward; diverged -> a *deterministic* merge commit whose one file is the
+  union of both event logs (``gitjit.fold.union_events``): sorted parents, a fixed identity,
+  the later parent's time, a fixed message. Two clones merging the same pair write the same
+  commit id, so merges never ping-pong. A remote document that is not a commit, does not
+  parse, breaks the schema or the size limits, names another issue, or whose clock leaps is
+  skipped with a warning naming the ref: never merged, never fatal.
+* **Push** only refs whose local tip differs from the tracking tip, each guarded by
+  ``--force-with-lease=<ref>:<tracking tip or empty>`` in ``--atomic`` batches of at most 500;
+  a rejection means someone pushed meanwhile: fetch, reconcile, try again (bounded).
+* **Hub claims** (``append_via_remote``): the claim commit is pushed with a lease on the tip just
+  fetched, and the local ref moves only after the hub accepted it.
+
+Nothing that arrives from a remote is ever executed: documents are parsed as data and folded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
+from ..fold import fold_issue, serialize_events, union_events
+from ..git import CasFailed, GitRepo, RefLocked
+from ..model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
+from .entities import DOC, ISSUES, EntityStore, Loaded, retrying
+from .packwrite import merge_objects, write_pack
+
+__all__ = [
+    "Syncer", "PullResult", "check_document", "LOCAL", "TRACKING", "MERGE_AUTHOR", "MERGE_MESSAGE",
+    "PUSH_BATCH", "refspec_for",
+]
+
+LOCAL = "refs/jit/"
+TRACKING = "refs/jit-remotes/"
+#: the fixed identity and message of merge commits (determinism: see module docstring)
+MERGE_AUTHOR = ("gitjit merge", "merge@gitjit")
+MERGE_MESSAGE = "jit merge\n\nUnion of the event logs of both parents (docs/merge.md).\n"
+#: refs per push: GitHub answered HTTP 500 to pushes of >10k refs; ~500 per push worked
+PUSH_BATCH = 500
+#: whole push rounds (push, rejected, fetch, reconcile, push again) before giving up
+PUSH_ROUNDS = 8
+#: attempts of a hub claim/release before BusyError (each lost one re-fetches and re-folds)
+HUB_ATTEMPTS = 30
+GIT_TIMEOUT = 600.0
+#: local refs moved per ``git update-ref --stdin`` transaction when reconciling many at once
+BATCH_REFS = 2000
+#: from this many merges in one pull on, their objects go into one pack (gitjit.store.packwrite)
+PACK_MIN = 8
+
+_REMOTE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+_NS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: rejection reasons a retry can cure: someone else moved the ref, or held its lock
+_RETRYABLE = ("stale info", "fetch first", "non-fast-forward", "atomic", "failed to update ref",
+              "cannot lock ref", "failed to lock", "unable to create", "incorrect old value", "lock")
+
+
+def refspec_for(remote: str) -> str:
+    """The fetch refspec that mirrors a remote's jit refs into our tracking namespace."""
+    return f"+{LOCAL}*:{TRACKING}{remote}/*"
+
+
+# ----------------------------------------------------------------------------- validation
+
+def check_document(ref: str, events: Iterable[Event]) -> None:
+    """Raise ValidationError unless ``events`` may live on local ref ``ref`` (``refs/jit/<ns>/<key>``).
+
+    The parser (``parse_events``) already enforced the schema and the size limits; this adds
+    what depends on the ref: the key's format, that an issue's ``issue_created`` names *this*
+    issue, that a gate's events name this gate, and that Lamport clocks never leap by more
+    than ``LIMITS["clock_jump"]`` (a hostile clock near 2^53 would freeze every later edit)."""
+    rest = ref[len(LOCAL):] if ref.startswith(LOCAL) else ""
+    ns, sep, key = rest.partition("/")
+    if not sep or not _NS_RE.match(ns) or not _KEY_RE.match(key):
+        raise ValidationError(f"{ref}: not a jit entity ref (expected refs/jit/<namespace>/<key>)")
+    evs = sorted(events, key=Event.sort_key)
+    if ns == "issues":
+        if not ISSUE_ID_RE.match(key):
+            raise ValidationError(f"{ref}: {key!r} is not an issue id (12 lowercase hex digits)")
+        created = [e for e in evs if e.type == "issue_created" and not e.derived]
+        if not created:
+            raise ValidationError(f"{ref}: no issue_created event")
+        other = sorted({e.issue_id or "(none)" for e in created if e.issue_id != key})
+        if other:
+            raise ValidationError(f"{ref}: its issue_created event names issue {other[0]}, not {key}")
+    elif ns == "gates":
+        if not GATE_KEY_RE.match(key):
+            raise ValidationError(f"{ref}: {key!r} is not a gate key")
+        other = sorted({e.gate_key for e in evs if e.gate_key is not None and e.gate_key != key})
+        if other:
+            raise ValidationError(f"{ref}: events name gate {other[0]!r}, not {key!r}")
+    if not evs:
+        raise ValidationError(f"{ref}: the event log is empty")
+    prev = 0
+    for e in evs:
+        if e.clock - prev > LIMITS["clock_jump"]:
+            raise ValidationError(
+                f"{ref}: clock leaps from {prev} to {e.clock} (event {e.id}); "
+                f"the limit is {LIMITS['clock_jump']} per event")
+        prev = e.clock
+
+
+# ----------------------------------------------------------------------------- results
+
+@dataclass
+class PullResult:
+    remote: str
+    created: list[str] = field(default_factory=list)
+    fast_forwarded: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    #: remote refs that were force-pushed or deleted since our last fetch (see ``Syncer.rewrites``)
+    rewritten: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "remote": self.remote,
+            "created": self.created, "fast_forwarded": self.fast_forwarded, "merged": self.merged,
+            "unchanged": self.unchanged, "skipped": self.skipped, "rewritten": self.rewritten,
+            "counts": {"created": len(self.created), "fast_forwarded": len(self.fast_forwarded),
+                       "merged": len(self.merged), "unchanged": self.unchanged, "skipped": len(self.skipped)},
+        }
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one local ref becomes: ``old`` -> ``new`` (``old`` None: create)."""
+
+    ref: str
+    old: str | None
+    new: str
+    outcome: str  # created | unchanged | fast_forwarded | merged | skipped
+    events: tuple[Event, ...]
+    why: str = ""
+    #: a deferred merge: its objects, not yet written (``plan(defer=True)``)
+    objects: tuple[tuple[str, bytes], ...] = ()
+    doc: bytes = b""
+    tips: tuple[str, str] = ("", "")
+
+
+# ----------------------------------------------------------------------------- the syncer
+
+class Syncer:
+    def __init__(self, git: GitRepo, store: EntityStore):
+        self.git = git
+        self.store = store
+
+    # ------------------------------------------------------------------ remotes & config
+
+    def check_remote(self, remote: str) -> None:
+        if not isinstance(remote, str) or not _REMOTE_RE.match(remote) or ".." in remote:
+            raise UsageError(f"{remote!r} is not a remote name",
+                             hint="use the name of a configured remote (see 'git remote -v')")
+        if self.git.config_get(f"remote.{remote}.url") is None:
+            raise NotFoundError(
+                f"no remote named {remote!r} in this repository",
+                hint=f"add it first: git remote add {remote} <url>   (any git URL or path works)",
+                details={"remote": remote},
+            )
+
+    @staticmethod
+    def tracking_prefix(remote: str) -> str:
+        return f"{TRACKING}{remote}/"
+
+    def tracking_ref(self, remote: str, ref: str) -> str:
+        return self.tracking_prefix(remote) + ref[len(LOCAL):]
+
+    def add_refspecs(self, remote: str) -> dict[str, Any]:
+        """Make plain ``git fetch``/``git pull`` bring the remote's jit refs (into the tracking namespace)."""
+        self.check_remote(remote)
+        spec = refspec_for(remote)
+        key = f"remote.{remote}.fetch"
+        had = spec in self.git.config_get_all(key)
+        if not had:
+            self.git.config_add_multivar(key, spec)
+        return {"remote": remote, "refspec": spec, "added": not had, "config_key": key}
+
+    def remove_refspecs(self, remote: str) -> dict[str, Any]:
+        self.check_remote(remote)
+        spec = refspec_for(remote)
+        removed = self.git.config_remove_multivar(f"remote.{remote}.fetch", spec)
+        return {"remote": remote, "refspec": spec, "removed": removed, "config_key": f"remote.{remote}.fetch"}
+
+    # ------------------------------------------------------------------ the git CLI
+
+    def _git(self, args: list[str], *, what: str) -> subprocess.CompletedProcess[str]:
+        # LC_ALL=C: we read git's porcelain and match a few error messages; keep them English
+        env = {**os.environ, "LC_ALL": "C", "LANGUAGE": "C"}
+        cmd = ["git", "--git-dir", str(self.git.git_dir), *args]
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=GIT_TIMEOUT,
+                                  stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise ExternalError("the git command was not found", hint="install git (>= 2.38) and put it on PATH") from None
+        except subprocess.TimeoutExpired:
+            raise ExternalError(f"{what}: git did not finish within {GIT_TIMEOUT:g}s") from None
+
+    def fetch(self, remote: str, refs: Iterable[str] | None = None) -> None:
+        """``git fetch --prune`` of the remote's jit refs (all, or just ``refs``) into tracking refs.
+
+        A single ref is fetched through a one-ref *glob* (``<ref>*``): an exact refspec for a ref
+        the remote lacks fails the whole fetch, a glob that matches nothing does not."""
+        self.check_remote(remote)
+        tp = self.tracking_prefix(remote)
+        if refs is None:
+            specs = [refspec_for(remote)]
+        else:
+            specs = [f"+{r}*:{tp}{r[len(LOCAL):]}*" for r in dict.fromkeys(refs)]
+            if not specs:
+                return
+        args = ["fetch", "--prune", "--no-tags", "--no-write-fetch-head", "--quiet", remote, *specs]
+        delay = 0.05
+        for attempt in range(6):
+            proc = self._git(args, what=f"fetch from {remote}")
+            if proc.returncode == 0:
+                return
+            err = proc.stderr.strip()
+            # two jit processes in one clone fetching the same tracking ref: git's lock says so
+            if attempt < 5 and ("cannot lock ref" in err or "Unable to create" in err or ".lock" in err):
+                time.sleep(random.uniform(0, delay))
+                delay *= 2
+                continue
+            raise ExternalError(f"git fetch from {remote} failed: {_last_lines(err)}",
+                                hint="check the remote URL and your access (git fetch works the same way)",
+                                details={"remote": remote, "stderr": err[-2000:]})
+
+    def push_batch(self, remote: str, updates: list[tuple[str, str, str | None]]) -> dict[str, tuple[bool, str]]:
+        """One ``git push --atomic --porcelain`` of ``(ref, new, expected-remote-tip|None)`` updates.
+
+        Returns ``{ref: (accepted, git's summary)}``. Raises ExternalError when git failed
+        without reporting the refs (network, auth) or when the remote refused a ref for a reason
+        no retry cures (a hook, a host that accepts only branches and tags)."""
+        args = ["push", "--atomic", "--porcelain", remote]
+        for ref, _new, old in updates:
+            args.append(f"--force-with-lease={ref}:{old or ''}")
+        args += [f"{new}:{ref}" for ref, new, _old in updates]
+        proc = self._git(args, what=f"push to {remote}")
+        status: dict[str, tuple[bool, str]] = {}
+        for line in proc.stdout.splitlines():
+            parts = line.split("\t")
+            if len(parts) < 3 or len(parts[0]) != 1:
+                continue
+            flag, spec, summary = parts[0], parts[1], parts[2]
+            dst = spec.rsplit(":", 1)[-1]
+            status[dst] = (flag != "!", summary)
+        missing = [ref for ref, _, _ in updates if ref not in status]
+        if missing:
+            raise ExternalError(f"git push to {remote} failed: {_last_lines(proc.stderr)}",
+                                hint="check the remote URL and your push access",
+                                details={"remote": remote, "stderr": proc.stderr[-2000:]})
+        for ref, (ok, summary) in status.items():
+            if not ok and not any(s in summary.lower() for s in _RETRYABLE):
+                raise ExternalError(
+                    f"{remote} refused {ref}: {summary}",
+                    hint="some hosts accept only branches and tags; see docs/sharing.md",
+                    details={"remote": remote, "ref": ref, "reason": summary, "stderr": proc.stderr[-2000:]})
+        return status
+
+    def set_tracking(self, remote: str, pairs: list[tuple[str, str]]) -> None:
+        """Record what the remote now holds after our accepted push: ``(local ref, commit)`` pairs.
+
+        One ``git update-ref --stdin`` for the whole batch, without a reflog (``logAllRefUpdates=true``
+        logs only branches, remote branches and notes): the tracking namespace is a cache of the
+        remote, which the next fetch rewrites anyway, so it needs neither fsync nor history; writing
+        1,000 of them one by one through libgit2 (fsync + reflog each) cost seconds. Best effort: a
+        failure (another process fetching the same refs) leaves stale tracking refs, which only
+        costs a rejected lease and a re-fetch later, never an event."""
+        if not pairs:
+            return
+        text = "".join(f"update {self.tracking_ref(remote, ref)} {new}\n" for ref, new in pairs)
+        env = {**os.environ, "LC_ALL": "C"}
+        try:
+            subprocess.run(["git", "--git-dir", str(self.git.git_dir), "-c", "core.logAllRefUpdates=true",
+                            "update-ref", "--stdin", "-m", f"jit push to {remote}"],
+                           input=text, capture_output=True, text=True, env=env, timeout=GIT_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+    # ------------------------------------------------------------------ reading & validating
+
+    def load_valid(self, ref: str, tip: str, *, where: str) -> tuple[Event, ...]:
+        """The events of commit ``tip`` meant for local ref ``ref``; ValidationError naming ``where``."""
+        evs = self.store.events_at(tip, where=where)
+        try:
+            check_document(ref, evs)
+        except ValidationError as e:
+            raise ValidationError(e.message.replace(ref, where, 1)) from None
+        return evs
+
+    # ------------------------------------------------------------------ reconciling
+
+    def _merge_time(self, a: str, b: str) -> int:
+        return max(self.git.commit_time(a), self.git.commit_time(b))
+
+    def merge_commit(self, a: str, b: str, doc: bytes) -> str:
+        """The deterministic merge of tips ``a`` and ``b`` holding ``doc``: same inputs, same commit id
+        on every clone (sorted parents, fixed identity and message, the later parent's time)."""
+        parents = sorted([a, b])
+        when = self._merge_time(a, b)
+        return self.git.write_commit({DOC: doc}, parents, MERGE_MESSAGE, author=MERGE_AUTHOR,
+                                     committer=MERGE_AUTHOR, time=when)
+
+    def plan(self, ref: str, ltip: str | None, rtip: str, revents: tuple[Event, ...], *,
+             defer: bool = False) -> _Plan:
+        """Decide what local ``ref`` (now at ``ltip``) becomes given the validated remote tip: writes
+        the merge commit's objects if one is needed (``defer``: only computes them, for one pack
+        later), but moves no ref."""
+        if ltip is None:
+            return _Plan(ref, None, rtip, "created", revents)
+        if ltip == rtip or self.git.is_ancestor(rtip, ltip):
+            return _Plan(ref, ltip, ltip, "unchanged", ())
+        try:
+            levents = self.load_valid(ref, ltip, where=ref)
+        except ValidationError as e:
+            return _Plan(ref, ltip, ltip, "skipped", (), f"the local copy is invalid ({e.message})")
+        merged, _dups = union_events(levents, revents)
+        by_id = {e.id: e for e in revents}
+        if len(merged) == len(by_id) and all(by_id.get(e.id) == e for e in merged) \
+                and self.git.is_ancestor(ltip, rtip):
+            # the remote holds every local event and descends from us: take it as is
+            return _Plan(ref, ltip, rtip, "fast_forwarded", revents)
+        doc = serialize_events(merged)
+        if len(doc) > LIMITS["events_blob"] or len(merged) > LIMITS["events"]:
+            return _Plan(ref, ltip, ltip, "skipped", (), f"the union of both sides would hold {len(merged)} "
+                                                         f"events / {len(doc)} bytes, over the limits")
+        if defer:
+            cid, objs = merge_objects(doc, DOC, sorted([ltip, rtip]), self._merge_time(ltip, rtip), MERGE_AUTHOR,
+                                      MERGE_MESSAGE)
+            return _Plan(ref, ltip, cid, "merged", tuple(merged), objects=tuple(objs), doc=doc, tips=(ltip, rtip))
+        return _Plan(ref, ltip, self.merge_commit(ltip, rtip, doc), "merged", tuple(merged))
+
+    def _write_deferred(self, plans: list[_Plan]) -> list[_Plan]:
+        """Write the objects of deferred merges: one pack when there are many, else through pygit2
+        (whose ids must equal the computed ones; if they ever did not, pygit2's id is used)."""
+        merges = [p for p in plans if p.objects]
+        if len(merges) >= PACK_MIN and write_pack(self.git.git_dir, [o for p in merges for o in p.objects]) \
+                and self.git.has_object(merges[-1].new):
+            return [dataclasses.replace(p, objects=()) for p in plans]
+        out = []
+        for p in plans:
+            if p.objects:
+                cid = self.merge_commit(p.tips[0], p.tips[1], p.doc)
+                p = dataclasses.replace(p, new=cid, objects=())
+            out.append(p)
+        return out
+
+    def _skip(self, p: _Plan) -> None:
+        self.store.warn(f"not merging into {p.ref}: {p.why}; see 'jit doctor'")
+
+    def _done(self, p: _Plan) -> None:
+        if p.outcome == "merged":
+            self.store._parsed[p.new] = p.events  # noqa: SLF001 - same package, immutable cache
+
+    def reconcile_ref(self, ref: str, rtip: str, revents: tuple[Event, ...], *,
+                      what: str = "pull") -> tuple[str, str]:
+        """Bring the remote tip ``rtip`` (already validated) into local ``ref``; CAS, retried.
+
+        Returns (outcome, reason): "created", "unchanged", "fast_forwarded", "merged", or "skipped"
+        (the local side is unreadable, or the union would break the size limits; a warning says so)."""
+        out: list[_Plan] = []
+
+        def attempt() -> None:
+            out.clear()
+            p = self.plan(ref, self.git.tip(ref), rtip, revents)
+            if p.outcome == "skipped":
+                self._skip(p)
+            elif p.outcome != "unchanged":
+                self.git.swap_ref(ref, p.old, p.new, f"jit {what}: {p.outcome.replace('_', '-')}")
+                self._done(p)
+            out.append(p)
+
+        retrying(attempt, what=f"reconcile {ref}")
+        return out[-1].outcome, out[-1].why
+
+    def _apply_batch(self, plans: list[_Plan], what: str) -> bool:
+        """Move many local refs in ONE compare-and-swap transaction (``git update-ref --stdin``: every
+        ``old`` value is checked under all the locks, then all refs move or none does). One process
+        instead of one fsync'd libgit2 write per ref: a pull of 10,000 changed issues would
+        otherwise spend most of its time here. False if anything moved meanwhile (or git failed):
+        the caller then takes the per-ref CAS path, which re-plans each ref."""
+        lines = ["start"]
+        for p in plans:
+            lines.append(f"create {p.ref} {p.new}" if p.old is None else f"update {p.ref} {p.new} {p.old}")
+        lines += ["prepare", "commit"]
+        fsync = (self.git.config_get("jit.fsync") or "true").strip().lower() not in ("false", "no", "off", "0")
+        cmd = ["git", "--git-dir", str(self.git.git_dir)]
+        if fsync:
+            cmd += ["-c", "core.fsync=reference"]  # jit.fsync (docs/reliability.md) holds for these refs too
+        cmd += ["update-ref", "--stdin", "-m", f"jit {what}"]
+        try:
+            proc = subprocess.run(cmd, input="\n".join(lines) + "\n", capture_output=True, text=True,
+                                  env={**os.environ, "LC_ALL": "C"}, timeout=GIT_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        if proc.returncode != 0:
+            return False
+        for p in plans:
+            self._done(p)
+        return True
+
+    def reconcile(self, remote: str, *, only: Iterable[str] | None = None) -> PullResult:
+        """Reconcile every tracking ref of ``remote`` (or just the local refs in ``only``)."""
+        want = set(only) if only is not None else None
+        res = PullResult(remote)
+        tp = self.tracking_prefix(remote)
+        tips = self.git.tips("refs/jit")
+        plans: list[tuple[_Plan, tuple[Event, ...]]] = []
+        for tname, rtip in sorted(tips.items()):
+            if not tname.startswith(tp):
+                continue
+            ref = LOCAL + tname[len(tp):]
+            if want is not None and ref not in want:
+                continue
+            ltip = tips.get(ref)
+            # fast path without parsing: nothing new
+            if ltip is not None and (ltip == rtip or self.git.is_ancestor(rtip, ltip)):
+                res.unchanged += 1
+                continue
+            try:
+                revents = self.load_valid(ref, rtip, where=tname)
+            except ValidationError as e:
+                self.store.warn(f"skipping {tname} ({remote}'s {ref}): {e.message.removeprefix(tname + ': ')}")
+                res.skipped.append({"ref": tname, "reason": e.message})
+                continue
+            p = self.plan(ref, ltip, rtip, revents, defer=True)
+            if p.outcome == "skipped":
+                self._skip(p)
+                res.skipped.append({"ref": ref, "reason": p.why})
+            elif p.outcome == "unchanged":
+                res.unchanged += 1
+            else:
+                plans.append((p, revents))
+        written = self._write_deferred([p for p, _ in plans])
+        plans = [(w, ev) for w, (_, ev) in zip(written, plans)]
+        for i in range(0, len(plans), BATCH_REFS):
+            chunk = plans[i:i + BATCH_REFS]
+            if len(chunk) > 1 and self._apply_batch([p for p, _ in chunk], f"pull from {remote}"):
+                for p, _ in chunk:
+                    getattr(res, p.outcome).append(p.ref)
+                continue
+            for p, revents in chunk:  # one at a time, re-planned under CAS with retries
+                out, why = self.reconcile_ref(p.ref, tips[self.tracking_ref(remote, p.ref)], revents)
+                if out == "skipped":
+                    res.skipped.append({"ref": p.ref, "reason": why})
+                elif out == "unchanged":
+                    res.unchanged += 1
+                else:
+                    getattr(res, out).append(p.ref)
+        return res
+
+    def pull(self, remote: str, *, fetch: bool = True) -> PullResult:
+        self.check_remote(remote)
+        before = self.git.tips(self.tracking_prefix(remote)) if fetch else {}
+        if fetch:
+            self.fetch(remote)
+        res = self.reconcile(remote)
+        res.rewritten = self.rewrites(remote, before)
+        return res
+
+    def rewrites(self, remote: str, before: dict[str, str]) -> list[dict[str, Any]]:
+        """Tracking refs the fetch moved to a tip that does not descend from the old one (a forced
+        push on the remote) or removed: say so, with the events the remote no longer has. The
+        local refs keep every event (the union never drops any) and the next push restores them."""
+        after = self.git.tips(self.tracking_prefix(remote))
+        out: list[dict[str, Any]] = []
+        for tname, old in sorted(before.items()):
+            new = after.get(tname)
+            if new == old or (new is not None and self.git.is_ancestor(old, new)):
+                continue
+            ref = LOCAL + tname[len(self.tracking_prefix(remote)):]
+            try:
+                had = {e.id for e in self.store.events_at(old, where=tname)}
+                now = {e.id for e in self.store.events_at(new, where=tname)} if new else set()
+                dropped: int | None = len(had - now)
+            except ValidationError:
+                dropped = None
+            what = "deleted" if new is None else "rewritten (force-pushed)"
+            lost = f"; it no longer holds {dropped} event(s) it had" if dropped else ""
+            self.store.warn(f"{remote}'s {ref} was {what}{lost}: they are kept here, and 'jit push "
+                            f"{remote}' restores them there")
+            out.append({"ref": ref, "remote": remote, "was": old, "now": new, "dropped_events": dropped})
+        return out
+
+    def refresh(self, remote: str, refs: Iterable[str]) -> PullResult:
+        """Fetch and reconcile just ``refs`` (local names): one network round trip."""
+        refs = list(dict.fromkeys(refs))
+        self.fetch(remote, refs)
+        return self.reconcile(remote, only=refs)
+
+    def refresh_issue(self, remote: str, iid: str) -> None:
+        """Fetch one issue and the issues it depends on (their state decides whether it is ready)."""
+        def deps() -> set[str]:
+            try:
+                ld = self.store.load(ISSUES, iid)
+            except ValidationError:
+                return set()
+            return set(fold_issue(iid, ld.events).dependencies) if ld else set()
+
+        before = deps()
+        self.refresh(remote, [ISSUES + iid] + [ISSUES + d for d in sorted(before)])
+        new = deps() - before
+        if new:
+            self.refresh(remote, [ISSUES + d for d in sorted(new)])
+
+    # ------------------------------------------------------------------ pushing
+
+    def pending(self, remote: str) -> list[tuple[str, str, str | None]]:
+        """``(ref, local tip, tracking tip|None)`` for every local ref the remote does not have yet.
+
+        Only pushes that keep every remote event: the tracking tip must be an ancestor of the
+        local tip (``reconcile`` makes it so), otherwise the ref waits with a warning."""
+        tp = self.tracking_prefix(remote)
+        tips = self.git.tips("refs/jit")
+        out: list[tuple[str, str, str | None]] = []
+        for ref, ltip in sorted(tips.items()):
+            if not ref.startswith(LOCAL):
+                continue
+            tname = tp + ref[len(LOCAL):]
+            rtip = tips.get(tname)
+            if rtip == ltip:
+                continue
+            try:
+                self.load_valid(ref, ltip, where=ref)
+            except ValidationError as e:
+                self.store.warn(f"not pushing {ref}: the local copy is invalid ({e.message}); see 'jit doctor'")
+                continue
+            if rtip is not None and not self.git.is_ancestor(rtip, ltip):
+                self.store.warn(f"not pushing {ref}: {remote}'s copy ({tname}) was not merged "
+                                "(it is invalid or could not be merged; see 'jit doctor')")
+                continue
+            out.append((ref, ltip, rtip))
+        return out
+
+    def push(self, remote: str) -> dict[str, Any]:
+        """Push every changed jit ref, leased on what we last fetched; on rejection fetch, merge, retry."""
+        self.check_remote(remote)
+        pushed: list[str] = []
+        rounds = 0
+        delay = 0.05
+        while True:
+            rounds += 1
+            self.reconcile(remote)  # never lease on a remote tip we have not merged
+            todo = self.pending(remote)
+            if not todo:
+                break
+            rejected: list[str] = []
+            for i in range(0, len(todo), PUSH_BATCH):
+                batch = todo[i:i + PUSH_BATCH]
+                status = self.push_batch(remote, batch)
+                accepted = [(ref, new) for ref, new, _old in batch if status[ref][0]]
+                rejected += [ref for ref, _new, _old in batch if not status[ref][0]]
+                self.set_tracking(remote, accepted)
+                pushed += [ref for ref, _ in accepted]
+            if not rejected:
+                break
+            if rounds >= PUSH_ROUNDS:
+                raise BusyError(
+                    f"push to {remote}: {len(rejected)} ref(s) kept changing on the remote through "
+                    f"{rounds} rounds", hint="another clone is pushing the same issues; run 'jit sync' again",
+                    details={"remote": remote, "rejected": rejected[:50]})
+            time.sleep(random.uniform(0, delay))
+            delay = min(delay * 2, 1.0)
+            self.fetch(remote)
+        return {"remote": remote, "pushed": pushed, "count": len(pushed), "rounds": rounds}
+
+    # ------------------------------------------------------------------ hub-decided writes
+
+    def append_via_remote(
+        self,
+        remote: str,
+        prefix: str,
+        key: str,
+        build: Callable[[Loaded | None], list[Event]],
+        *,
+        message: str,
+        author: tuple[str, str],
+        what: str,
+    ) -> Loaded:
+        """Like ``EntityStore.append``, but the write is real only once ``remote`` accepted it.
+
+        The caller has just fetched and reconciled the ref (``refresh``). Each attempt: ``build``
+        the events against the local ref (which holds everything the hub had), write the commit
+        on top, push it with ``--force-with-lease=<ref>:<hub tip we fetched>``; only when the hub
+        accepts, move the local ref (CAS; a local writer that got in meanwhile is merged). When
+        the hub refuses, leave the local ref alone, fetch again and let ``build`` decide anew: it
+        raises (e.g. AlreadyClaimedError) once the change is no longer possible."""
+        ref = prefix + key
+        tname = self.tracking_ref(remote, ref)
+        delay = 0.02
+        for attempt in range(HUB_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, delay))
+                delay = min(delay * 2, 0.5)
+                self.refresh(remote, [ref])
+            rtip = self.git.tip(tname)
+            cur = self.store.load(prefix, key)
+            if rtip is not None and (cur is None or not self.git.is_ancestor(rtip, cur.tip)):
+                # the hub's copy could not be merged (invalid, or over the limits): nothing safe to do
+                raise ValidationError(
+                    f"{remote}'s copy of {ref} could not be merged, so the change cannot be made there",
+                    hint="see 'jit doctor'", details={"remote": remote, "ref": ref})
+            new = build(cur)
+            if not new:
+                assert cur is not None
+                return cur
+            allev = (list(cur.events) if cur else []) + list(new)
+            commit = self.git.write_commit({DOC: serialize_events(allev)}, [cur.tip] if cur else [], message,
+                                           author=author)
+            status = self.push_batch(remote, [(ref, commit, rtip)])
+            if not status[ref][0]:
+                continue  # someone else moved the hub's ref first: fetch, re-fold, decide again
+            # accepted: this is now the hub's truth
+            self.set_tracking(remote, [(ref, commit)])
+            evs = tuple(sorted(allev, key=Event.sort_key))
+            self.store._parsed[commit] = evs  # noqa: SLF001
+            try:
+                self.git.swap_ref(ref, cur.tip if cur else None, commit, f"jit {what} (accepted by {remote})")
+            except (CasFailed, RefLocked):
+                # a local writer moved the ref meanwhile: merge the hub's accepted commit in
+                self.reconcile_ref(ref, commit, evs, what=what)
+            return Loaded(key, ref, commit, evs)
+        raise BusyError(f"{what} {key}: {remote} kept moving the ref through {HUB_ATTEMPTS} attempts",
+                        hint="retry in a moment", details={"remote": remote, "ref": ref})
+
+
+def _last_lines(text: str, n: int = 3) -> str:
+    lines = [x for x in text.strip().splitlines() if x.strip()]
+    return " / ".join(lines[-n:]) if lines else "(no message)"
+

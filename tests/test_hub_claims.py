@@ -1,0 +1,237 @@
+"""Claims decided by a hub: a claim is real only once the hub accepted the push that records it.
+
+First the protocol step by step (in-process, with the rejection forced at the exact moment), then
+the race: several clones, each a separate process, run `claim-next --remote origin` in a loop
+against one hub served by `git daemon` on 127.0.0.1 (and again over file://) until the work runs
+out. Every issue must be claimed exactly once and no agent may be told it won an issue another
+also won."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Jit, git
+from synclib import hub_and_clones, jit_tips, make_clone, make_hub, tracker
+
+from gitjit.errors import AlreadyClaimedError
+from gitjit.store import sync as syncmod
+
+
+@pytest.fixture
+def hub3(tmp_path: Path):  # type: ignore[no-untyped-def]
+    hub, clones = hub_and_clones(tmp_path, 3)
+    t = tracker(clones[0])
+    ids = [t.create_issue(f"task {n}")["id"] for n in range(3)]
+    t.push()
+    for c in clones[1:]:
+        tracker(c).pull()
+    return hub, clones, ids
+
+
+def hub_assignee(hub: Path, tmp: Path, iid: str) -> str | None:
+    """What the hub says, read through a fresh clone."""
+    probe = tmp / f"probe{time.monotonic_ns()}"
+    make_clone(probe, str(hub))
+    tracker(probe).pull()
+    return tracker(probe).show(iid)["assignee"]
+
+
+def test_a_hub_claim_is_on_the_hub_at_once_and_a_second_one_is_refused(hub3, tmp_path: Path) -> None:
+    hub, (a, b, c), ids = hub3
+    r = Jit(a)("issue", "claim", ids[0], "agent:a", "--remote", "origin")
+    assert r.exit_code == 0, r.output
+    assert hub_assignee(hub, tmp_path, ids[0]) == "agent:a"  # no `jit push` needed
+    r = Jit(b)("issue", "claim", ids[0], "agent:b", "--remote", "origin", "--json")
+    assert r.exit_code == 7
+    assert json.loads(r.stdout)["error"]["message"] == f"issue {ids[0]} is already claimed by agent:a"
+    # b was brought up to date by the attempt, and never holds a claim of its own
+    assert tracker(b).show(ids[0])["assignee"] == "agent:a"
+    assert not [e for e in tracker(b).events(event_type="issue_claimed") if e["assignee"] == "agent:b"]
+
+
+def test_the_configured_hub_is_used_without_a_flag(hub3, tmp_path: Path) -> None:
+    hub, (a, b, c), ids = hub3
+    assert Jit(b)("config", "set", "hub", "origin").exit_code == 0
+    assert Jit(b)("issue", "claim", ids[1], "agent:b").exit_code == 0
+    assert hub_assignee(hub, tmp_path, ids[1]) == "agent:b"
+    # release goes through the hub too
+    assert Jit(b)("issue", "release", ids[1], "blocked on review").exit_code == 0
+    assert hub_assignee(hub, tmp_path, ids[1]) is None
+    # without a hub, a claim stays local until the next push
+    assert Jit(c)("issue", "claim", ids[2], "agent:c").exit_code == 0
+    assert hub_assignee(hub, tmp_path, ids[2]) is None
+
+
+def test_losing_the_push_race_leaves_the_local_ref_alone_and_reports_the_winner(
+        hub3, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, (a, b, c), ids = hub3
+    iid = ids[0]
+    ref = f"refs/jit/issues/{iid}"
+    seen: list[str | None] = []
+    orig = syncmod.Syncer.push_batch
+
+    def racing_push(self, remote, updates):  # type: ignore[no-untyped-def]
+        if not seen:
+            # between B's fetch and B's push, A's claim lands on the hub
+            seen.append(jit_tips(b)[ref])
+            tracker(a).claim(iid, "agent:a", remote="origin")
+        status = orig(self, remote, updates)
+        seen.append(jit_tips(b)[ref])
+        return status
+
+    monkeypatch.setattr(syncmod.Syncer, "push_batch", racing_push)
+    with pytest.raises(AlreadyClaimedError, match="already claimed by agent:a"):
+        tracker(b).claim(iid, "agent:b", remote="origin")
+    # the rejected push did not move B's ref; the re-fetch then brought A's claim
+    assert seen[0] == seen[1]
+    assert tracker(b).show(iid)["assignee"] == "agent:a"
+
+
+def test_a_rejection_caused_by_an_unrelated_edit_is_retried_and_wins(hub3, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, (a, b, c), ids = hub3
+    iid = ids[0]
+    done: list[bool] = []
+    orig = syncmod.Syncer.push_batch
+
+    def racing_push(self, remote, updates):  # type: ignore[no-untyped-def]
+        if not done:
+            done.append(True)
+            tracker(a).update_issue(iid, title="renamed meanwhile")
+            tracker(a).push()
+        return orig(self, remote, updates)
+
+    monkeypatch.setattr(syncmod.Syncer, "push_batch", racing_push)
+    got = tracker(b).claim(iid, "agent:b", remote="origin")
+    assert got["assignee"] == "agent:b" and got["title"] == "renamed meanwhile"
+    monkeypatch.undo()
+    tracker(a).pull()
+    assert tracker(a).show(iid)["assignee"] == "agent:b"
+
+
+def test_claim_next_through_the_hub_skips_what_others_won(hub3) -> None:
+    hub, (a, b, c), ids = hub3
+    got_a = tracker(a).claim_next("agent:a", remote="origin")["id"]
+    got_b = tracker(b).claim_next("agent:b", remote="origin")["id"]  # b's board was stale: it pulls first
+    got_c = tracker(c).claim_next("agent:c", remote="origin")["id"]
+    assert sorted([got_a, got_b, got_c]) == sorted(ids)
+    r = Jit(a)("issue", "claim-next", "agent:a", "--remote", "origin")
+    assert r.exit_code == 8
+
+
+def test_claim_of_an_issue_only_the_hub_knows(hub3, tmp_path: Path) -> None:
+    hub, (a, b, c), ids = hub3
+    new = tracker(a).create_issue("made on a")["id"]
+    tracker(a).push()
+    assert Jit(c)("issue", "claim", new, "agent:c", "--remote", "origin").exit_code == 0
+    assert hub_assignee(hub, tmp_path, new) == "agent:c"
+
+
+# ----------------------------------------------------------------------------- the race
+
+WORKER = r"""
+import contextlib, io, json, sys
+from gitjit.cli import main
+repo, agent, remote = sys.argv[1:4]
+won, errors = [], []
+while True:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        rc = main(["--repo", repo, "issue", "claim-next", agent, "--remote", remote, "--json"])
+    if rc == 8:
+        break
+    if rc == 0:
+        won.append(json.loads(out.getvalue())["id"])
+    else:
+        errors.append([rc, out.getvalue()[-500:]])
+        if len(errors) > 20:
+            break
+print(json.dumps({"agent": agent, "won": won, "errors": errors}))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def git_daemon(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A bare hub served read-write by `git daemon` on 127.0.0.1; killed in the finalizer."""
+    base = tmp_path / "served"
+    hub = make_hub(base / "hub.git")
+    port = free_port()
+    proc = subprocess.Popen(
+        ["git", "daemon", "--reuseaddr", "--listen=127.0.0.1", f"--port={port}", f"--base-path={base}",
+         "--export-all", "--enable=receive-pack", str(base)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"git://127.0.0.1:{port}/hub.git"
+    try:
+        deadline = time.monotonic() + 10
+        while git("ls-remote", url, cwd=tmp_path, check=False).returncode != 0:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("git daemon did not come up")
+            time.sleep(0.05)
+        yield hub, url
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # the daemon and the children it forked per connection
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+def run_race(tmp_path: Path, url: str, hub: Path, *, issues: int = 24, workers: int = 4) -> None:
+    seed = make_clone(tmp_path / "seed", url)
+    t = tracker(seed, "lead")
+    ids = {t.create_issue(f"job {n}", priority=["low", "normal", "high", "critical"][n % 4])["id"]
+           for n in range(issues)}
+    # one blocked issue must never be handed out
+    blocked = t.create_issue("blocked one")["id"]
+    t.add_dependency(blocked, [sorted(ids)[0]])
+    t.push()
+    clones = [make_clone(tmp_path / f"w{k}", url) for k in range(workers)]
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(c), f"agent:{k}", "origin"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for k, c in enumerate(clones)]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert all(not r["errors"] for r in results), results
+    won = [(iid, r["agent"]) for r in results for iid in r["won"]]
+    # every issue claimed exactly once, nobody told it won what another also won
+    assert sorted(i for i, _ in won) == sorted(ids)
+    assert blocked not in {i for i, _ in won}
+    # and the hub agrees with what each agent was told
+    tracker(seed).pull()
+    final = {i["id"]: i for i in tracker(seed).query("all")["issues"]}
+    for iid, agent in won:
+        assert final[iid]["assignee"] == agent and final[iid]["state"] == "in_progress"
+        assert not final[iid]["conflicts"]
+    assert not [c for c in tracker(seed).status()["conflicts"] if c["type"] == "claim"]
+    assert len({a for _, a in won}) > 1  # a real race: work was spread over several agents
+    r = git("fsck", "--no-dangling", cwd=hub, check=False)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.slow
+def test_claim_race_over_git_daemon(tmp_path: Path, git_daemon) -> None:  # type: ignore[no-untyped-def]
+    hub, url = git_daemon
+    run_race(tmp_path, url, hub)
+
+
+@pytest.mark.slow
+def test_claim_race_over_a_file_url_hub(tmp_path: Path) -> None:
+    hub = make_hub(tmp_path / "hub.git")
+    run_race(tmp_path, f"file://{hub}", hub)
