@@ -132,7 +132,7 @@ class Doctor:
         self.invalid: list[dict[str, str]] = []
         from .trust import GatePolicy
 
-        self.policy = GatePolicy(git)
+        self.policy = GatePolicy(git, self.store)
         try:
             from .store.sync import check_document
             self._check_document: Callable[[str, Any], None] | None = check_document
@@ -307,7 +307,8 @@ class Doctor:
                 continue
             assert evs is not None and blob is not None
             if ns == "issues":
-                for gate, note in sorted(self.policy.untrusted(fold_issue(key, evs)).items()):
+                for gate, note in sorted(self.policy.untrusted(fold_issue(key, evs), ref=r.name, tip=r.target,
+                                                               events=evs).items()):
                     self.add(Problem("trust", "untrusted_gate_pass", "warning", r.name, f"gate '{gate}' {note}",
                                      fix=f"jit gate pass {key[:8]} {gate} --by <someone {self.policy.rule(gate)}>"
                                          "   (or fail it: jit gate fail)", details={"gate_key": gate}))

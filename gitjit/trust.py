@@ -20,17 +20,50 @@ the real owner of that name: that needs signed commits (see docs/reliability.md)
 from __future__ import annotations
 
 import fnmatch
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .model import IssueState
+from .errors import ExternalError, ValidationError
+from .model import Event, IssueState
 
-__all__ = ["GatePolicy"]
+__all__ = ["GatePolicy", "signer_for", "SIGNED_TYPES"]
+
+#: events whose commit is signed when this clone has a signing key (``jit.signingKey``)
+SIGNED_TYPES = frozenset({"gate_passed"})
+_TRUE = ("true", "yes", "on", "1")
+
+
+def signer_for(git: Any) -> Callable[[list[Event]], Callable[[bytes], bytes] | None] | None:
+    """With ``git config jit.signingKey <ssh key file>``: a function that, for a write adding a gate
+    pass, returns a signer (``ssh-keygen -Y sign -n git``, the format ``git commit -S`` uses with
+    ``gpg.format=ssh``). None when no key is configured."""
+    key = git.config_get("jit.signingKey")
+    if not key:
+        return None
+    key = os.path.expanduser(key)
+
+    def sign(data: bytes) -> bytes:
+        try:
+            p = subprocess.run(["ssh-keygen", "-Y", "sign", "-n", "git", "-f", key], input=data,
+                               capture_output=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise ExternalError(f"could not sign with {key}: {e}", hint="check jit.signingKey") from None
+        if p.returncode != 0 or not p.stdout.startswith(b"-----BEGIN SSH SIGNATURE-----"):
+            raise ExternalError(f"could not sign with {key}: {p.stderr.decode(errors='replace').strip()[-300:]}",
+                                hint="check jit.signingKey (an SSH private key, or a public key in ssh-agent)")
+        return p.stdout
+
+    return lambda evs: sign if any(e.type in SIGNED_TYPES for e in evs) else None
 
 
 class GatePolicy:
-    def __init__(self, git: Any):
+    def __init__(self, git: Any, store: Any = None):
         self.git = git
+        self.store = store  # needed only to check signatures (it reads the history of a ref)
         self._cache: dict[str, tuple[list[str], str | None]] = {}
         self._toml: dict[str, Any] | None = None
 
@@ -69,30 +102,101 @@ class GatePolicy:
         pats, src = self.patterns(key)
         return f"{src} = {', '.join(pats)}" if pats else f"no policy for gate '{key}'"
 
-    def check(self, key: str, who: str | None) -> str | None:
-        """None when ``who`` may pass gate ``key`` (or no policy applies); else the reason it may not."""
-        pats, src = self.patterns(key)
-        if not pats:
-            return None
-        if who and any(fnmatch.fnmatchcase(who, p) for p in pats):
-            return None
-        return (f"passed by {who or 'nobody named'}, who may not pass gate '{key}' under the local policy "
-                f"({self.rule(key)}); not counted")
+    def signed(self, key: str) -> bool:
+        """``jit-gate.<key>.signed true`` (or ``signed = true`` in jit.toml): a pass counts only if the
+        commit that recorded it is signed by a key ``gpg.ssh.allowedSignersFile`` lists for the passer."""
+        v = self.git.config_get(f"jit-gate.{key}.signed")
+        if v is None:
+            gates = self._jit_toml().get("gates")
+            t = (gates.get(key) or {}).get("signed") if isinstance(gates, dict) else None
+            return t is True
+        return v.strip().lower() in _TRUE
 
-    def untrusted(self, st: IssueState) -> dict[str, str]:
-        """Gate key -> note, for each gate of ``st`` that stands passed by someone the policy rejects."""
+    def allowed(self, key: str, who: str | None) -> str | None:
+        """The allow-list part alone: None when ``who`` may pass ``key`` (or no list applies)."""
+        pats, _src = self.patterns(key)
+        if pats and not (who and any(fnmatch.fnmatchcase(who, p) for p in pats)):
+            return (f"passed by {who or 'nobody named'}, who may not pass gate '{key}' under the local policy "
+                    f"({self.rule(key)}); not counted")
+        return None
+
+    def check(self, key: str, who: str | None, *, ref: str | None = None, tip: str | None = None,
+              events: Iterable[Event] = ()) -> str | None:
+        """None when the pass of gate ``key`` by ``who`` counts here; else the reason it does not. The
+        signature check needs the ref, its tip and its events (the pass is their last gate event)."""
+        note = self.allowed(key, who)
+        if note:
+            return note
+        if self.signed(key):
+            why = self._signature(key, who, ref, tip, list(events))
+            if why:
+                return f"passed by {who}, but {why} (jit-gate.{key}.signed); not counted"
+        return None
+
+    def _signature(self, key: str, who: str | None, ref: str | None, tip: str | None,
+                   events: list[Event]) -> str | None:
+        last = [e for e in sorted(events, key=Event.sort_key)
+                if e.type in ("gate_passed", "gate_failed") and e.gate_key == key and not e.derived]
+        if not last or last[-1].type != "gate_passed" or self.store is None or not tip:
+            return "its signature could not be looked up"
+        commit = self._introduced(tip, last[-1].id)
+        from .git import raw
+
+        sig = raw.commit_signature(self.git, commit) if commit else None
+        if sig is None:
+            return f"the commit that recorded it ({(commit or '?')[:12]}) is not signed"
+        allowed = self.git.config_get("gpg.ssh.allowedSignersFile")
+        if not allowed:
+            return "gpg.ssh.allowedSignersFile is not set, so no signature can be checked"
+        with tempfile.NamedTemporaryFile(suffix=".sig") as f:
+            f.write(sig[0])
+            f.flush()
+            try:
+                p = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", os.path.expanduser(allowed), "-I",
+                                    who or "", "-n", "git", "-s", f.name], input=sig[1], capture_output=True,
+                                   timeout=60)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                return f"its signature could not be checked ({e})"
+        if p.returncode != 0:
+            return f"the signature on {commit[:12]} is not one {allowed} accepts for {who}"  # type: ignore[index]
+        return None
+
+    def _introduced(self, tip: str, event_id: str) -> str | None:
+        """The commit that added event ``event_id``: walk back while a parent already holds it."""
+        c, steps = tip, 0
+        while steps < 100_000:
+            nxt = None
+            for p in self.git.parents(c):
+                try:
+                    if any(e.id == event_id for e in self.store.events_at(p, where="history")):
+                        nxt = p
+                        break
+                except ValidationError:
+                    continue
+            if nxt is None:
+                return c
+            c, steps = nxt, steps + 1
+        return None
+
+    def untrusted(self, st: IssueState, *, ref: str | None = None, tip: str | None = None,
+                  events: Iterable[Event] = ()) -> dict[str, str]:
+        """Gate key -> note, for each gate of ``st`` that stands passed but does not count here."""
         out: dict[str, str] = {}
+        evs = list(events)
         for key, g in st.gates.items():
             if g.status.value == "passed":
-                note = self.check(key, g.by)
+                note = self.check(key, g.by, ref=ref, tip=tip, events=evs)
                 if note:
                     out[key] = note
         return out
 
-    def annotate(self, issue: dict[str, Any]) -> dict[str, Any]:
+    def annotate(self, issue: dict[str, Any], *, ref: str | None = None, tip: str | None = None,
+                 events: Iterable[Event] = ()) -> dict[str, Any]:
         """Add ``trusted`` and ``note`` to each gate of an issue's JSON (``issue show``)."""
+        evs = list(events)
         for g in issue.get("gates") or []:
-            note = self.check(g["key"], g.get("by")) if g.get("status") == "passed" else None
+            note = self.check(g["key"], g.get("by"), ref=ref, tip=tip, events=evs) \
+                if g.get("status") == "passed" else None
             g["trusted"] = note is None
             g["note"] = note
         return issue

@@ -236,3 +236,58 @@ def test_what_the_policy_cannot_see(world) -> None:  # type: ignore[no-untyped-d
     assert pull(b)[0] == 0
     gate = Jit(b).json("issue", "show", x)["gates"][0]
     assert gate["by"] == "human:alice" and gate["trusted"] is True  # indistinguishable from Alice's own pass
+
+
+def _key(tmp: Path, name: str) -> tuple[Path, str]:
+    import subprocess
+
+    k = tmp / f"{name}_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(k)], check=True)
+    return k, (tmp / f"{name}_ed25519.pub").read_text().strip()
+
+
+@pytest.mark.skipif(__import__("shutil").which("ssh-keygen") is None, reason="needs ssh-keygen")
+@pytest.mark.parametrize("forgery", ["unsigned", "signed by another key"])
+def test_signed_gate_passes(world, tmp_path: Path, forgery: str) -> None:  # type: ignore[no-untyped-def]
+    """With jit-gate.review.signed, a pass counts only if its commit carries an SSH signature that
+    gpg.ssh.allowedSignersFile accepts for the passer's name: the forged name no longer suffices."""
+    from synclib import make_clone
+
+    hub, a, b, x, y, scratch = world
+    alice_key, alice_pub = _key(tmp_path, "alice")
+    mallory_key, _ = _key(tmp_path, "mallory")
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f"human:alice {alice_pub}\n")
+    for k, v in {"jit-gate.review.signed": "true", "jit-gate.review.allow": "human:*",
+                 "gpg.ssh.allowedSignersFile": str(signers)}.items():
+        git("config", k, v, cwd=b)
+    # the forger: a clone that writes Alice's name (signed with its own key, or not at all)
+    m = make_clone(tmp_path / "mallory", str(hub))
+    if forgery == "signed by another key":
+        git("config", "jit.signingKey", str(mallory_key), cwd=m)
+    Jit(m)("pull", "origin")
+    assert Jit(m)("gate", "pass", x, "review", "--by", "human:alice").exit_code == 0
+    assert Jit(m)("push", "origin").exit_code == 0
+    assert pull(b)[0] == 0
+    gate = Jit(b).json("issue", "show", x)["gates"][0]
+    assert gate["by"] == "human:alice" and gate["trusted"] is False
+    assert ("is not signed" if forgery == "unsigned" else "is not one") in gate["note"], gate["note"]
+    r = Jit(b)("issue", "update", x, "--state", "done")
+    assert r.exit_code == 4 and "jit-gate.review.signed" in r.stderr
+    assert any(p["code"] == "untrusted_gate_pass" for p in json.loads(Jit(b)("doctor", "--json").stdout)["problems"])
+    # b has no key: it may not record a pass that would not count
+    r = Jit(b)("gate", "pass", x, "review", "--by", "human:bob")
+    assert r.exit_code == 4 and "jit.signingKey" in r.stderr
+    # Alice, with her key, passes it for real; git itself agrees the commit is hers
+    git("config", "jit.signingKey", str(alice_key), cwd=a)
+    Jit(a)("pull", "origin")
+    assert Jit(a)("gate", "pass", x, "review", "--by", "human:alice").exit_code == 0
+    assert Jit(a)("push", "origin").exit_code == 0
+    assert pull(b)[0] == 0
+    gate = Jit(b).json("issue", "show", x)["gates"][0]
+    assert gate["trusted"] is True and gate["note"] is None, gate
+    tip = git("rev-parse", f"refs/jit/issues/{x}", cwd=a).stdout.strip()
+    v = git("-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={signers}", "verify-commit", tip, cwd=a,
+            check=False)
+    assert v.returncode == 0 and 'Good "git" signature for human:alice' in v.stderr, v.stderr
+    assert Jit(b)("issue", "update", x, "--state", "done").exit_code == 0
