@@ -35,6 +35,8 @@ from gitjit.store import locks
 from gitjit.store.entities import DOC, GATES, ISSUES, EntityStore
 
 KILLS = int(os.environ.get("JIT_CRASH_KILLS", "200"))
+CRASH_STATS = os.environ.get("JIT_CRASH_STATS")  # read at import: tests run with JIT_* scrubbed
+CRASH_SEED = os.environ.get("JIT_CRASH_SEED")  # read at import: tests run with JIT_* scrubbed
 
 
 def jit_proc(repo: Path, *args: str, actor: str = "agent:test", extra: dict[str, str] | None = None,
@@ -400,7 +402,7 @@ def harness(tmp_path: Path, kills: int, seed: int) -> dict[str, int]:
 def test_sigkill_at_random_moments_never_corrupts_or_loses_acknowledged_writes(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    seed = int(os.environ.get("JIT_CRASH_SEED", "7"))
+    seed = int(CRASH_SEED or "7")
     workers = 2  # two clones side by side: the kills, not the checks, are what we want many of
     with ThreadPoolExecutor(workers) as ex:
         futs = [ex.submit(harness, tmp_path / f"w{w}", KILLS // workers + (w < KILLS % workers), seed + w)
@@ -413,6 +415,6 @@ def test_sigkill_at_random_moments_never_corrupts_or_loses_acknowledged_writes(t
     print(f"\ncrash harness: {dict(stats)}")
     assert stats["kills"] >= KILLS
     assert stats["kills_inside_write"] > KILLS // 10, dict(stats)  # the aimed kills really hit writes
-    out = os.environ.get("JIT_CRASH_STATS")
+    out = CRASH_STATS
     if out:
         Path(out).write_text(json.dumps(stats, indent=1))

@@ -26,6 +26,7 @@ from conftest import Jit, git, ref_snapshot
 from gitjit.errors import EXIT_CODES
 
 EXAMPLES = int(os.environ.get("JIT_FUZZ_EXAMPLES", "100"))
+FUZZ_STATS = os.environ.get("JIT_FUZZ_STATS")  # read at import: tests run with JIT_* scrubbed
 TRIED: Counter[str] = Counter()
 #: documented exit codes a command may end with; 1 means "unexpected error" and is a bug here
 ALLOWED = set(EXIT_CODES) - {1}
@@ -191,7 +192,7 @@ def test_report_inputs_tried() -> None:
     """Runs last in this module: prints (and optionally saves) how many inputs were tried."""
     total = sum(TRIED.values())
     print(f"\nCLI fuzz: {total} inputs over {len(TRIED)} commands: {dict(sorted(TRIED.items()))}")
-    out = os.environ.get("JIT_FUZZ_STATS")
+    out = FUZZ_STATS
     if out:
         p = Path(out)
         old = json.loads(p.read_text()) if p.exists() else {}

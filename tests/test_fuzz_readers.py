@@ -27,6 +27,7 @@ from gitjit.model import LIMITS, Event
 from gitjit.query import Board, issue_json
 
 EXAMPLES = int(os.environ.get("JIT_FUZZ_EXAMPLES", "100"))
+FUZZ_STATS = os.environ.get("JIT_FUZZ_STATS")  # read at import: tests run with JIT_* scrubbed
 TRIED: Counter[str] = Counter()
 FUZZ = settings(max_examples=EXAMPLES * 3, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -319,10 +320,32 @@ def test_a_damaged_ref_never_breaks_a_command(jit: Jit, kind: str) -> None:
     assert d.exit_code == 4 and any(p["subject"] == f"refs/jit/issues/{bad}" for p in json.loads(d.stdout)["problems"])
 
 
+def test_a_write_that_would_break_the_limits_is_refused(jit: Jit) -> None:
+    """Each input passes its own check, but the issue's log would outgrow what readers accept:
+    refused (exit 2) before anything is written, so no write can lock an issue out."""
+    iid = jit("issue", "create", "-q", "-t", "grows").stdout.strip()
+    big = "😀" * 60_000  # 240 KB of UTF-8 in one description, under the 65,536-character limit
+    codes = []
+    for n in range(20):
+        before = ref_snapshot(jit.repo)
+        r = jit("issue", "update", iid, "-d", big + str(n))
+        codes.append(r.exit_code)
+        if r.exit_code:
+            assert r.exit_code == 2 and "over the limits" in r.stderr and ref_snapshot(jit.repo) == before
+            break
+    assert codes[-1] == 2 and codes.count(0) >= 10
+    ctx = [x for i in range(20) for x in ("--context", f"k{i}=" + "y" * 16_000)]  # 320 KB in one event
+    r = jit("issue", "create", "-t", "wide", *ctx)
+    assert r.exit_code == 2 and "over the 262144 limit of a line" in r.stderr
+    assert jit("issue", "show", iid).exit_code == 0
+    assert json.loads(jit("doctor", "--json").stdout)["ok"]
+    TRIED["writes over the limits"] += 2
+
+
 def test_report_inputs_tried() -> None:
     total = sum(TRIED.values())
     print(f"\nreader fuzz: {total} inputs: {dict(sorted(TRIED.items()))}")
-    out = os.environ.get("JIT_FUZZ_STATS")
+    out = FUZZ_STATS
     if out:
         p = Path(out)
         old = json.loads(p.read_text()) if p.exists() else {}

@@ -32,6 +32,7 @@ from gitjit.store.entities import DOC, GATES, ISSUES, EntityStore
 WORKERS = 8
 ISSUE_COUNT = 500
 OPS = int(os.environ.get("JIT_SOAK_OPS", "1200"))
+SOAK_STATS = os.environ.get("JIT_SOAK_STATS")  # read at import: tests run with JIT_* scrubbed
 
 WORKER = textwrap.dedent('''
     import contextlib, io, json, os, random, sys, time
@@ -167,6 +168,6 @@ def test_eight_writers_on_five_hundred_issues(tmp_path: Path) -> None:
                   "seconds": round(elapsed), "ops_per_second": round(len(log) / elapsed, 1),
                   "slowest_op_s": max(r["s"] for r in log)})
     print(f"\nsoak: {dict(stats)}")
-    out = os.environ.get("JIT_SOAK_STATS")
+    out = SOAK_STATS
     if out:
         Path(out).write_text(json.dumps(dict(stats), indent=1))
