@@ -15,13 +15,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import Jit, git, ref_snapshot
 
 from gitjit.errors import EXIT_CODES, ValidationError
-from gitjit.fold import fold_issue, parse_events, serialize_events, union_events
+from gitjit.fold import fold_issue, parse_events, serialize_events
 from gitjit.mergedriver import merge_documents, merge_files
 from gitjit.model import LIMITS, Event
 from gitjit.query import Board, issue_json
@@ -351,4 +351,3 @@ def test_report_inputs_tried() -> None:
         old = json.loads(p.read_text()) if p.exists() else {}
         old["readers"] = {"total": total, "by_kind": dict(TRIED)}
         p.write_text(json.dumps(old, indent=1))
-    assume(True)

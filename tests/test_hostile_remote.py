@@ -96,7 +96,7 @@ def test_malformed_refs_are_skipped_named_and_never_merged(world) -> None:  # ty
     assert r.exit_code == 0 and f"not pushing refs/jit/issues/{x}" in r.stderr
     fix = next(p["fix"] for p in rep["problems"] if p["subject"] == f"refs/jit-remotes/origin/issues/{x}")
     assert f"git push origin :refs/jit/issues/{x}" in fix
-    assert f"then 'jit sync origin' puts this clone's copy back" in fix
+    assert "then 'jit sync origin' puts this clone's copy back" in fix
     git("push", "origin", f":refs/jit/issues/{x}", cwd=b)
     assert Jit(b)("sync", "origin").exit_code == 0
     hub_doc = parse_events(hub_git(hub, "cat-file", "blob", f"refs/jit/issues/{x}:events.jsonl").encode())
