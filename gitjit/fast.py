@@ -104,7 +104,7 @@ def _parse(args: list[str]) -> tuple[dict[str, Any], list[str], set[str]]:
     return opts, words, flags
 
 
-def _find_git_dir(start: str) -> str:
+def _find_git_dir(start: str) -> tuple[str, str | None]:
     """Walk up from ``start`` like ``git rev-parse --git-dir`` (and libgit2's discover) would, for
     the ordinary layouts: a ``.git`` directory, a ``.git`` file (worktrees, submodules) or a bare
     repository. Anything unusual falls back to the full CLI, which asks libgit2."""
@@ -114,16 +114,16 @@ def _find_git_dir(start: str) -> str:
     while True:
         dot = os.path.join(d, ".git")
         if os.path.isdir(dot):
-            return dot
+            return dot, d
         if os.path.isfile(dot):
             with open(dot, encoding="utf-8") as f:
                 line = f.readline().strip()
             if not line.startswith("gitdir: "):
                 raise _Fallback
-            return os.path.normpath(os.path.join(d, line[8:]))
+            return os.path.normpath(os.path.join(d, line[8:])), d
         if os.path.isfile(os.path.join(d, "HEAD")) and os.path.isdir(os.path.join(d, "objects")) \
                 and os.path.isdir(os.path.join(d, "refs")):
-            return d
+            return d, None
         parent = os.path.dirname(d)
         if parent == d:
             raise _Fallback
@@ -166,33 +166,40 @@ def _answer(args: list[str]) -> tuple[list[str], Any] | None:
     start = opts["repo"] or os.environ.get("JIT_REPO") or os.getcwd()
     from .store.index import Index, code_stamp
 
-    ix = Index(_common_dir(_find_git_dir(start)))
+    git_dir, workdir = _find_git_dir(start)
+    common = _common_dir(git_dir)
+    ix = Index(common)
     if not ix.open(timeout=0.2):
         raise _Fallback
     try:
         if not ix.usable(code_stamp()):
             raise _Fallback
+        seen = ix.data_version()
         delta = ix.check()
         if delta is not None:
             if not delta.empty:
                 raise _Fallback  # the refs moved: the full CLI folds the change in
-            _record(ix, delta)
+            _record(ix, delta, seen)
         warnings = ix.warnings()
-        return warnings, _render(ix, words, as_json, quiet, n_flags)
+        return warnings, _render(ix, words, as_json, quiet, n_flags, (git_dir, common, workdir))
     finally:
         ix.close()
 
 
-def _record(ix: Any, delta: Any) -> None:
-    """Nothing changed but the stat signature: remember the new one (best effort)."""
+def _record(ix: Any, delta: Any, seen: int) -> None:
+    """Nothing changed but the stat signature: remember the new one if it can be trusted later
+    (best effort: never wait for a writer, which will record one itself)."""
     import sqlite3
 
+    if delta.sig.get("racy"):
+        return
     try:
-        ix.begin()
-    except sqlite3.OperationalError:
-        return  # a writer holds the lock: it will record a signature itself
+        if not ix.begin(wait=0):
+            return
+    except sqlite3.Error:
+        return
     try:
-        d2 = ix.check()
+        d2 = ix.check() if ix.data_version() != seen else delta
         if d2 is not None:
             if not d2.empty:
                 ix.rollback()
@@ -210,7 +217,43 @@ def _list_text(docs: list[str]) -> str:
     return '{\n  "issues": [\n    ' + body + f'\n  ],\n  "count": {len(docs)}\n}}\n'
 
 
-def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list[str]) -> Any:
+def _no_gate_policy(git_dir: str, common: str, workdir: str | None) -> bool:
+    """True when no local gate policy can apply (gitjit/trust.py): no configuration file libgit2 may
+    read mentions ``jit-gate`` or includes another file, no ``jit.toml`` in the work tree, no
+    configuration from the environment. Then ``issue show`` marks every gate trusted."""
+    if any(k.startswith(("GIT_CONFIG", "XDG_CONFIG_DIRS")) and k != "GIT_CONFIG_NOSYSTEM" for k in os.environ):
+        return False
+    home = os.path.expanduser("~")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    files = [os.path.join(common, "config"), os.path.join(git_dir, "config.worktree"), os.path.join(home, ".gitconfig"),
+             os.path.join(xdg, "git", "config"), "/etc/gitconfig", "/usr/local/etc/gitconfig"]
+    for f in files:
+        try:
+            with open(f, "rb") as fh:
+                text = fh.read().lower()
+        except OSError:
+            continue
+        if b"jit-gate" in text or b"include" in text or b"worktree" in text:
+            return False
+    return workdir is None or not os.path.exists(os.path.join(workdir, "jit.toml"))
+
+
+def _annotate(doc: str, where: tuple[str, str, str | None]) -> str | None:
+    """``issue show`` adds the local trust verdict to each gate (Tracker.show, gitjit/trust.py). With
+    no policy in reach every gate is trusted; otherwise None: the full CLI decides."""
+    if '"gates": []' in doc:
+        return doc
+    if not _no_gate_policy(*where):
+        return None
+    d = json.loads(doc)
+    for g in d.get("gates") or []:
+        g["trusted"] = True
+        g["note"] = None
+    return json.dumps(d, indent=2, ensure_ascii=False)
+
+
+def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list[str],
+            where: tuple[str, str, str | None]) -> Any:
     cmd = words[0]
     if cmd == "query":
         if len(words) < 2:
@@ -253,7 +296,12 @@ def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list
             if len(hits) != 1:
                 raise _Fallback  # not found, deleted or ambiguous: the full CLI words the error
             ids.append(hits[0])
-        docs = ix.docs(ids)
+        docs = []
+        for doc in ix.docs(ids):
+            shown = _annotate(doc, where)
+            if shown is None:
+                raise _Fallback  # a gate policy may apply: only the full CLI can judge it
+            docs.append(shown)
         if as_json:
             if len(docs) == 1:
                 return docs[0] + "\n"

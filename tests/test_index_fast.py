@@ -133,3 +133,17 @@ def test_version_matches_click(capsys: pytest.CaptureFixture[str]) -> None:
     from gitjit.cli import main as full_main
 
     assert run(fast_main, ["--version"], capsys) == run(full_main, ["--version"], capsys)
+
+
+def test_issue_show_with_a_gate_policy_goes_to_the_full_cli(board: dict[str, str], repo: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from gitjit.cli import main as full_main
+
+    b = board["b"]
+    assert answer(["issue", "show", b, "--json"]) is not None
+    git("config", "jit-gate.spec.allow", "human:*", cwd=repo)  # agent:test's pass no longer counts here
+    assert answer(["issue", "show", b, "--json"]) is None
+    got = run(fast_main, ["issue", "show", b, "--json"], capsys)
+    assert got == run(full_main, ["issue", "show", b, "--json"], capsys)
+    spec = next(g for g in json.loads(got[1])["gates"] if g["key"] == "spec")
+    assert spec["trusted"] is False

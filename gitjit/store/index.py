@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import sqlite3
 import time
@@ -38,13 +39,13 @@ __all__ = [
     "read_packed", "PRIORITY_RANK",
 ]
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 INDEX_FILE = os.path.join("jit", "index.sqlite3")
 ISSUES = "refs/jit/issues/"
 GATES = "refs/jit/gates/"
 PREFIXES = (ISSUES, GATES)
 #: a stat signature whose newest mtime is this close to the moment it was taken is "racy"
-RACY_NS = 50_000_000
+RACY_NS = 20_000_000
 #: file systems with whole-second timestamps need a whole tick (and one more for safety)
 COARSE_RACY_NS = 2_000_000_000
 PRIORITY_RANK = {"critical": 0, "high": 1, "normal": 2, "low": 3}
@@ -58,7 +59,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);
 CREATE TABLE IF NOT EXISTS refs(ref TEXT PRIMARY KEY, tip TEXT NOT NULL, kind TEXT NOT NULL,
     key TEXT NOT NULL, warning TEXT);
-CREATE TABLE IF NOT EXISTS loose(ref TEXT PRIMARY KEY, tip TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS loose(ref TEXT PRIMARY KEY, tip TEXT NOT NULL, ino INTEGER, mtime INTEGER, size INTEGER);
 CREATE TABLE IF NOT EXISTS issues(
     id TEXT PRIMARY KEY, ref TEXT NOT NULL, deleted INTEGER NOT NULL, base TEXT NOT NULL,
     eff TEXT, blocked INTEGER NOT NULL DEFAULT 0, prank INTEGER NOT NULL, created_at TEXT NOT NULL,
@@ -76,6 +77,7 @@ CREATE TABLE IF NOT EXISTS gatedefs(key TEXT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events(ref TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL, clock INTEGER NOT NULL,
     id TEXT NOT NULL, type TEXT NOT NULL, issue_id TEXT, json TEXT NOT NULL, PRIMARY KEY(ref, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_order ON events(ts, clock, id);
+CREATE INDEX IF NOT EXISTS refs_kind ON refs(kind);
 """
 
 
@@ -105,12 +107,19 @@ def _stat(path: str) -> list[Any]:
     return [s.st_mtime_ns, s.st_ino, s.st_size]
 
 
-def scan_loose(common: str) -> tuple[dict[str, str], list[str]]:
-    """Every loose ref under the indexed prefixes ``{ref: tip}``, and the directories seen.
+def scan_loose(common: str, known: dict[str, list[Any]] | None = None,
+               trusted_before: int = 0) -> tuple[dict[str, list[Any]], list[str]]:
+    """Every loose ref under the indexed prefixes ``{ref: [tip, ino, mtime_ns, size]}``, and the
+    directories seen.
 
-    Pure file reads (no libgit2): a loose ref is a file holding 40 hex digits and a newline.
-    ``*.lock`` files are writes in progress and symbolic refs are not jit data; both are skipped."""
-    loose: dict[str, str] = {}
+    Pure file system work (no libgit2): a loose ref is a file holding 40 hex digits and a newline.
+    A file whose inode, mtime and size equal what ``known`` recorded, with an mtime older than
+    ``trusted_before`` (so not racy), still holds the tip recorded: git and libgit2 never rewrite a
+    ref file in place, they rename a new one over it, which changes the inode and the mtime.
+    Anything else is read. ``*.lock`` files are writes in progress and symbolic refs are not jit
+    data; both are skipped."""
+    known = known or {}
+    loose: dict[str, list[Any]] = {}
     dirs: list[str] = []
     for base in ("refs/jit/issues", "refs/jit/gates"):
         stack = [base]
@@ -129,14 +138,25 @@ def scan_loose(common: str) -> tuple[dict[str, str], list[str]]:
                         continue
                     if name.endswith(".lock"):
                         continue
+                    ref = f"{rel}/{name}"
                     try:
-                        with open(ent.path, "rb") as f:
-                            data = f.read(128)
+                        st = ent.stat(follow_symlinks=False)
                     except OSError:
                         continue  # deleted meanwhile
+                    k = known.get(ref)
+                    if k is not None and k[1:] == [st.st_ino, st.st_mtime_ns, st.st_size] \
+                            and st.st_mtime_ns < trusted_before:
+                        loose[ref] = k
+                        continue
+                    try:
+                        with open(ent.path, "rb") as f:
+                            st = os.fstat(f.fileno())
+                            data = f.read(128)
+                    except OSError:
+                        continue
                     tip = data[:40].decode("ascii", "replace")
                     if len(data) >= 40 and _HEX40.match(tip):
-                        loose[f"{rel}/{name}"] = tip
+                        loose[ref] = [tip, st.st_ino, st.st_mtime_ns, st.st_size]
     return loose, sorted(dirs)
 
 
@@ -188,6 +208,7 @@ class Index:
         self.common = os.fspath(common_dir)
         self.path = os.path.join(self.common, INDEX_FILE)
         self.db: sqlite3.Connection | None = None
+        self.timeout_ms = 60_000
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -198,6 +219,7 @@ class Index:
             return False
         if create:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.timeout_ms = int(timeout * 1000)
         db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
             # disposable data: no fsync; WAL so that readers never wait for a refreshing writer
@@ -253,8 +275,34 @@ class Index:
         except sqlite3.DatabaseError:
             return False
 
-    def begin(self) -> None:
-        self.c.execute("BEGIN IMMEDIATE")
+    def begin(self, wait: float = 60.0) -> bool:
+        """Take the write lock, polling every millisecond or two (SQLite's own busy handler sleeps up
+        to 100 ms between tries, which several refreshing processes turn into long stalls).
+        ``wait=0``: one try; False if another connection holds the lock."""
+        c = self.c
+        c.execute("PRAGMA busy_timeout=0")
+        try:
+            deadline = time.monotonic() + wait
+            pause = 0.0005
+            while True:
+                try:
+                    c.execute("BEGIN IMMEDIATE")
+                    return True
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) and "busy" not in str(e):
+                        raise
+                    if time.monotonic() >= deadline:
+                        if wait == 0:
+                            return False
+                        raise
+                time.sleep(random.uniform(pause / 2, pause))
+                pause = min(pause * 1.5, 0.01)
+        finally:
+            c.execute(f"PRAGMA busy_timeout={self.timeout_ms}")
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits (SQLite's ``PRAGMA data_version``)."""
+        return int(self.c.execute("PRAGMA data_version").fetchone()[0])
 
     def commit(self) -> None:
         self.c.execute("COMMIT")
@@ -288,14 +336,19 @@ class Index:
         rels = set(_BASE_DIRS) | set(old_sig.get("stats", {})) - {"packed-refs"}
         stats = {rel: _stat(os.path.join(self.common, rel)) for rel in sorted(rels)}
         stats["packed-refs"] = _stat(os.path.join(self.common, "packed-refs"))
-        loose, dirs = scan_loose(self.common)
+        old_loose = {r: [t, i, m, z] for r, t, i, m, z in self.c.execute("SELECT ref, tip, ino, mtime, size FROM loose")}
+        margin = COARSE_RACY_NS if old_sig.get("coarse") else RACY_NS
+        full, dirs = scan_loose(self.common, old_loose, int(old_sig.get("taken", 0)) - margin)
+        loose = {r: v[0] for r, v in full.items()}
         for d in dirs:  # directories met for the first time: record them for the next stat check
             if d not in stats:
                 stats[d] = _stat(os.path.join(self.common, d))
         stats = {k: v for k, v in stats.items() if v != [None] or k in _BASE_DIRS or k == "packed-refs"}
-        d = Delta(loose=loose)
-        d.sig = {"stats": stats, "racy": _racy((v[0] for v in stats.values()), taken)}
-        old_loose = dict(self.c.execute("SELECT ref, tip FROM loose").fetchall())
+        d = Delta(loose=full)
+        stamps = [v[0] for v in stats.values()] + [v[2] for v in full.values()]
+        d.sig = {"stats": stats, "racy": _racy(stamps, taken), "taken": taken,
+                 "coarse": bool(stamps) and all(m % 1_000_000_000 == 0 for m in stamps if m is not None)}
+        old_loose = {r: v[0] for r, v in old_loose.items()}
         old_packed = self.meta_json("packed")
         cur_packed = stats["packed-refs"]
         if (old_packed and old_packed.get("stat") == cur_packed and not old_packed.get("racy")
@@ -328,12 +381,8 @@ class Index:
         self.set_meta("sig", d.sig)
         self.set_meta("packed", d.packed)
         self.c.execute("DELETE FROM loose")
-        self.c.executemany("INSERT INTO loose(ref, tip) VALUES(?, ?)", sorted(d.loose.items()))
-
-    def note_loose(self, ref: str, tip: str) -> None:
-        """A ref this process just wrote (loose now) and indexed: keeps the loose table equal to the
-        index's tips for every ref it lists, which ``scan`` relies on."""
-        self.c.execute("INSERT OR REPLACE INTO loose(ref, tip) VALUES(?, ?)", (ref, tip))
+        self.c.executemany("INSERT INTO loose(ref, tip, ino, mtime, size) VALUES(?, ?, ?, ?, ?)",
+                           [(r, *v) for r, v in sorted(d.loose.items())])
 
     # ------------------------------------------------------------------ reads used by both paths
 

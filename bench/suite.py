@@ -1,0 +1,650 @@
+"""The benchmark: ``python -m bench [--quick] [--sizes 1000,10000,100000] [--runs N]``.
+
+For each size it builds a repository with realistic dependencies (epics of ~25 issues, each
+issue depending on 0-3 earlier ones nearby; most old work done, recent work open or in
+progress; gates on a fifth of the issues) by ``jit import``, then measures, as real processes
+of the ``jit`` console script next to this interpreter (no version-manager shim):
+``query ready --json``, ``query blocked``, ``issue show``, ``status``, ``events tail``,
+``graph export``, ``issue claim``, ``issue claim-next``, ``issue update``, ``issue create``;
+in-process through the library: the ready query with a warm index, claims and claim-next in one
+process and in 8 processes contending for the same work, and creating every issue of the size
+one by one. Once per run: ``jit --version``, refs layout (flat vs sharded loose refs), sync of
+1,000 and 10,000 changed issues between two clones (``bench/bench_sync.py``) and ``git
+commit`` with and without the hooks (``bench/bench_hooks.py``).
+
+Every process figure is the median of ``--runs`` runs, wall time and CPU time (user + system
+of the process and its children): on a shared machine the CPU time is the steadier one.
+Results: ``bench/results.json`` and the generated part of ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+JIT = str(Path(sys.executable).parent / "jit")
+TARGETS_MS = {
+    "query_ready_json": {100: 60, 10_000: 200, 100_000: 600},
+    "issue_show": {100_000: 200}, "claim": {100_000: 200}, "update": {100_000: 200},
+    "lib_ready": {100_000: 50}, "version": 50,
+}
+
+
+# ---------------------------------------------------------------------------------- environment
+
+def scrubbed_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "JIT_"))}
+    env.update({"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C.UTF-8",
+                "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+                "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"})
+    return env
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    import pygit2
+    import sqlite3
+
+    git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "os": platform.platform(),
+            "python": platform.python_version(), "git": git, "pygit2": pygit2.__version__,
+            "libgit2": pygit2.LIBGIT2_VERSION, "sqlite": sqlite3.sqlite_version,
+            "filesystem": _fs_type(), "date": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def _fs_type() -> str:
+    try:
+        r = subprocess.run(["stat", "-f", "-c", "%T", tempfile.gettempdir()], capture_output=True, text=True)
+        return r.stdout.strip()
+    except OSError:
+        return ""
+
+
+def load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return -1.0
+
+
+# ---------------------------------------------------------------------------------- timing
+
+def proc(args: list[str], cwd: Path, env: dict[str, str], runs: int,
+         prepare: Callable[[int], list[str]] | None = None) -> dict[str, Any]:
+    """Median wall and CPU milliseconds of a process; ``prepare(i)`` gives per-run arguments."""
+    walls, cpus = [], []
+    out = ""
+    for i in range(runs):
+        a = args + (prepare(i) if prepare else [])
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        p = subprocess.run(a, cwd=cwd, env=env, capture_output=True)
+        walls.append(time.perf_counter() - t0)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(a)} failed ({p.returncode}): {p.stderr.decode()[-400:]}")
+        out = p.stdout
+    return {"wall_ms": round(statistics.median(walls) * 1000, 1), "cpu_ms": round(statistics.median(cpus) * 1000, 1),
+            "min_ms": round(min(walls) * 1000, 1), "runs": runs, "out_bytes": len(out)}
+
+
+def inproc(fn: Callable[[], Any], runs: int) -> dict[str, Any]:
+    walls = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - t0)
+    return {"wall_ms": round(statistics.median(walls) * 1000, 2), "min_ms": round(min(walls) * 1000, 2),
+            "runs": runs}
+
+
+# ---------------------------------------------------------------------------------- data
+
+VERBS = ["Implement", "Fix", "Refactor", "Document", "Test", "Review", "Design", "Migrate", "Profile", "Remove"]
+NOUNS = ["parser", "lexer", "login flow", "cache", "scheduler", "index", "exporter", "CLI", "API", "queue",
+         "retry logic", "config loader", "metrics", "sync", "importer"]
+
+
+def dataset(n: int, seed: int = 4) -> list[dict[str, Any]]:
+    """``n`` issues as ``jit import`` lines: epics of 25, dependencies on 0-3 earlier issues of the same or
+    the previous epic; the oldest 80% mostly finished, the next 15% half in flight, the newest 5% open."""
+    rng = random.Random(seed)
+    base = datetime(2026, 1, 1)
+    out: list[dict[str, Any]] = []
+    state_of: list[str] = []
+    for i in range(n):
+        epic = i // 25
+        lo = max(0, (epic - 1) * 25)
+        k = rng.choices([0, 1, 2, 3], [35, 35, 20, 10])[0]
+        deps = sorted(rng.sample(range(lo, i), min(k, i - lo))) if i > lo else []
+        pos = i / max(n, 1)
+        r = rng.random()
+        if pos < 0.8:
+            state = "done" if r < 0.9 else "rejected" if r < 0.94 else "archived" if r < 0.98 else "open"
+        elif pos < 0.95:
+            state = "done" if r < 0.4 else "in_progress" if r < 0.5 else "open"
+        else:
+            state = "open"
+        if state == "done" and any(state_of[d] not in ("done", "rejected") for d in deps):
+            state = "open"
+        state_of.append(state)
+        created = base + timedelta(seconds=37 * i)
+        rec: dict[str, Any] = {
+            "key": f"i{i}", "title": f"{rng.choice(VERBS)} {rng.choice(NOUNS)} #{i}",
+            "description": f"Part of epic {epic}. " + " ".join(rng.choice(NOUNS) for _ in range(rng.randint(5, 25))),
+            "priority": rng.choices(["low", "normal", "high", "critical"], [15, 60, 20, 5])[0], "state": state,
+            "labels": [f"team:{rng.choice(['core', 'web', 'infra', 'data'])}",
+                       f"type:{rng.choice(['task', 'bug', 'feature'])}"],
+            "depends_on": [f"i{d}" for d in deps], "created_at": created.isoformat(),
+        }
+        if rng.random() < 0.3:
+            rec["context"] = {"component": rng.choice(NOUNS), "estimate": rng.randint(1, 13)}
+        if rng.random() < 0.2:
+            rec["gates"] = ["review"]
+            if state == "done":
+                rec["gate_status"] = {"review": {"status": "passed", "by": "human:reviewer"}}
+        if state == "in_progress":
+            rec["assignee"] = f"agent:w{rng.randint(1, 20)}"
+        if state == "done":
+            rec["completed_at"] = (created + timedelta(hours=rng.randint(1, 200))).isoformat()
+        out.append(rec)
+    return out
+
+
+# ---------------------------------------------------------------------------------- repositories
+
+def git(*args: str, cwd: Path, env: dict[str, str]) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def build_repo(tmp: Path, n: int, env: dict[str, str]) -> tuple[Path, dict[str, Any]]:
+    from gitjit.api import Tracker
+    from gitjit.transfer import import_file
+
+    repo = tmp / f"repo-{n}"
+    git("init", "-q", "-b", "main", str(repo), cwd=tmp, env=env)
+    data = tmp / f"issues-{n}.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in dataset(n)))
+    info: dict[str, Any] = {}
+    with _environ(env):
+        t = Tracker(repo, actor="agent:bench")
+        t.init()
+        t.registry_add("review", title="Code review")
+        t0 = time.perf_counter()
+        res = import_file(t, str(data))
+        info["import_s"] = round(time.perf_counter() - t0, 2)
+        info["imported"] = res["count"]
+        t0 = time.perf_counter()
+        t.board()
+        from gitjit.indexed import indexer_for
+
+        ix = indexer_for(t)
+        assert ix is not None
+        ix.rebuild()
+        info["index_rebuild_s"] = round(time.perf_counter() - t0, 2)
+        info["index_bytes"] = ix.ix.stats()["bytes"]
+    git("gc", "-q", cwd=repo, env=env)
+    size = dict(line.split(": ") for line in git("count-objects", "-v", cwd=repo, env=env).splitlines())
+    info["pack_kib"] = int(size["size-pack"])
+    info["bytes_per_issue"] = round(int(size["size-pack"]) * 1024 / n)
+    info["events"] = _count_events(repo, env)
+    return repo, info
+
+
+def _count_events(repo: Path, env: dict[str, str]) -> float:
+    import sqlite3
+
+    db = sqlite3.connect(repo / ".git" / "jit" / "index.sqlite3")
+    ev, iss = db.execute("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM issues)").fetchone()
+    db.close()
+    return round(ev / max(iss, 1), 2)
+
+
+class _environ:
+    """Run library code under the scrubbed environment (identity, no user config)."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+
+    def __enter__(self) -> None:
+        self.saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.env)
+
+    def __exit__(self, *a: Any) -> None:
+        os.environ.clear()
+        os.environ.update(self.saved)
+
+
+# ---------------------------------------------------------------------------------- measurements
+
+def measure_size(tmp: Path, n: int, runs: int, env: dict[str, str], create_all: bool) -> dict[str, Any]:
+    res: dict[str, Any] = {"n": n, "load_before": load()}
+    print(f"[bench] {n} issues: building", file=sys.stderr, flush=True)
+    repo, res["build"] = build_repo(tmp, n, env)
+    with _environ(env):
+        from gitjit.api import Tracker
+
+        t = Tracker(repo)
+        b = t.board()
+        ready = b.ready()
+        res["ready_count"] = len(ready)
+        res["blocked_count"] = len(b.blocked())
+        show_id = next((i for i in ready if t.show(i)["dependencies"]), ready[0])
+    print(f"[bench] {n}: reads ({len(ready)} ready)", file=sys.stderr, flush=True)
+    r = res["proc"] = {}
+    r["query_ready_json"] = proc([JIT, "query", "ready", "--json"], repo, env, runs)
+    r["query_blocked"] = proc([JIT, "query", "blocked"], repo, env, runs)
+    r["issue_show"] = proc([JIT, "issue", "show", show_id, "--json"], repo, env, runs)
+    r["status"] = proc([JIT, "status", "--json"], repo, env, runs)
+    r["events_tail"] = proc([JIT, "events", "tail", "--json"], repo, env, runs)
+    r["graph_export"] = proc([JIT, "graph", "export", "--format", "json"], repo, env, max(3, runs // 2))
+    r["query_ready_full_cli"] = proc([sys.executable, "-m", "gitjit", "query", "ready", "--json"], repo, env,
+                                     max(3, runs // 2))
+    print(f"[bench] {n}: process writes", file=sys.stderr, flush=True)
+    pool = list(ready)
+    random.Random(1).shuffle(pool)
+    cr = max(1, min(runs, len(pool) // 4))
+    claim_ids, pool = pool[:cr], pool[cr:]
+    with _environ(env):
+        from gitjit.api import Tracker
+
+        every = Tracker(repo).board().ready() + Tracker(repo).board().blocked()
+    random.Random(2).shuffle(every)
+    upd_ids = every[:runs]
+    r["claim"] = proc([JIT, "issue", "claim"], repo, env, cr, lambda i: [claim_ids[i], f"agent:p{i}"])
+    r["update"] = proc([JIT, "issue", "update"], repo, env, runs,
+                       lambda i: [upd_ids[i % len(upd_ids)], "--context", f"run={i}"])
+    r["claim_next"] = proc([JIT, "issue", "claim-next"], repo, env, cr, lambda i: [f"agent:n{i}"])
+    r["create"] = proc([JIT, "-q", "issue", "create", "-t"], repo, env, runs, lambda i: [f"bench create {i}"])
+    r["query_ready_after_writes"] = proc([JIT, "query", "ready", "--json"], repo, env, runs)
+
+    print(f"[bench] {n}: library", file=sys.stderr, flush=True)
+    lib = res["lib"] = {}
+    with _environ(env):
+        from gitjit.api import Tracker
+
+        t = Tracker(repo, actor="agent:lib")
+        t.board()
+        lib["ready_ids"] = inproc(lambda: t.board().ready(), runs * 3)
+        lib["ready_query"] = inproc(lambda: t.query("ready"), runs)
+        lib["refresh_noop"] = inproc(lambda: t.board(), runs * 3)
+        pool = t.board().ready()
+        random.Random(3).shuffle(pool)
+        k = max(1, min(200, len(pool) // 4))
+        ids = pool[:k]
+        t0 = time.perf_counter()
+        for i in ids:
+            t.claim(i, "agent:lib")
+        lib["claim_each_ms"] = round((time.perf_counter() - t0) * 1000 / len(ids), 2)
+        upd = (every * 2)[:k]
+        t0 = time.perf_counter()
+        for j, i in enumerate(upd):
+            t.update_issue(i, context={"lib": j})
+        lib["update_each_ms"] = round((time.perf_counter() - t0) * 1000 / len(upd), 2)
+        t0 = time.perf_counter()
+        got = 0
+        for _ in range(k):
+            try:
+                t.claim_next("agent:lib-next")
+                got += 1
+            except Exception:  # noqa: BLE001 - NoWorkError ends the loop
+                break
+        lib["claim_next_each_ms"] = round((time.perf_counter() - t0) * 1000 / max(got, 1), 2)
+        c = min(1000, n)
+        t0 = time.perf_counter()
+        for j in range(c):
+            t.create_issue(f"library create {j}", description="created by the benchmark", labels=["team:bench"])
+        lib["create_each_ms"] = round((time.perf_counter() - t0) * 1000 / c, 2)
+        lib["create_count"] = c
+    print(f"[bench] {n}: contention", file=sys.stderr, flush=True)
+    res["contention"] = contention(tmp, repo, env, procs=8, limit=max(20, min(250, len(ready) // 10)))
+    if create_all:
+        print(f"[bench] {n}: creating {n} issues through the library", file=sys.stderr, flush=True)
+        res["create_all"] = create_many(tmp, n, env)
+    res["load_after"] = load()
+    shutil.rmtree(repo, ignore_errors=True)
+    return res
+
+
+def contention(tmp: Path, repo: Path, env: dict[str, str], *, procs: int, limit: int) -> dict[str, Any]:
+    """``procs`` processes run claim_next through the library until each has ``limit`` claims or no
+    work is left. Checks that no issue was claimed twice and every claim is on the ref."""
+    barrier = tmp / f"barrier-{time.monotonic_ns()}"
+    barrier.mkdir()
+    outs = [tmp / f"claims-{k}.json" for k in range(procs)]
+    ps = [subprocess.Popen([sys.executable, "-m", "bench.workers", "claim", str(repo), f"agent:c{k}", str(limit),
+                            str(barrier), str(procs), str(outs[k])], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)})
+          for k in range(procs)]
+    for p in ps:
+        if p.wait(timeout=900) != 0:
+            raise RuntimeError("a contention worker failed")
+    rows = [json.loads(o.read_text()) for o in outs]
+    claimed = [i for r in rows for i in r["claimed"]]
+    span = max(r["end"] for r in rows) - min(r["start"] for r in rows)
+    with _environ(env):
+        from gitjit.api import Tracker
+
+        ref = Tracker(repo)
+        ref.use_index = False  # check against the refs themselves
+        holders = {r["agent"]: set(r["claimed"]) for r in rows}
+        wrong = [i for a, ids in holders.items() for i in ids if ref.show(i)["assignee"] != a]
+    shutil.rmtree(barrier, ignore_errors=True)
+    return {"procs": procs, "claims": len(claimed), "distinct": len(set(claimed)), "seconds": round(span, 3),
+            "claims_per_s": round(len(claimed) / span, 1) if span else None, "double_claims": len(claimed) - len(set(claimed)),
+            "wrong_holder": len(wrong)}
+
+
+def create_many(tmp: Path, n: int, env: dict[str, str]) -> dict[str, Any]:
+    """Create ``n`` issues one by one through the library in a fresh repository."""
+    repo = tmp / f"create-{n}"
+    git("init", "-q", str(repo), cwd=tmp, env=env)
+    with _environ(env):
+        from gitjit.api import Tracker
+
+        t = Tracker(repo, actor="agent:creator")
+        t.init()
+        t0 = time.perf_counter()
+        marks = {}
+        for j in range(n):
+            t.create_issue(f"issue {j}", description="created one by one through the library",
+                           priority=("normal", "high", "low")[j % 3], labels=["team:bench"])
+            if (j + 1) in (1000, 10_000, 100_000):
+                marks[str(j + 1)] = round(time.perf_counter() - t0, 1)
+        total = time.perf_counter() - t0
+    shutil.rmtree(repo, ignore_errors=True)
+    return {"n": n, "seconds": round(total, 1), "per_issue_ms": round(total * 1000 / n, 2),
+            "per_s": round(n / total, 1), "elapsed_at": marks}
+
+
+def refs_layout(tmp: Path, k: int, env: dict[str, str]) -> dict[str, Any]:
+    """``k`` loose refs in one directory vs 256 shard directories: create, look up, list, pack; and the
+    index's stat check over each layout."""
+    import pygit2
+
+    from gitjit.store.index import scan_loose
+
+    out: dict[str, Any] = {"refs": k}
+    for layout in ("flat", "sharded"):
+        repo = tmp / f"refs-{layout}"
+        git("init", "-q", str(repo), cwd=tmp, env=env)
+        git("commit", "-q", "--allow-empty", "-m", "x", cwd=repo, env=env)
+        r = pygit2.Repository(str(repo))
+        head = r.head.target
+        names = [os.urandom(6).hex() for _ in range(k)]
+        refs = [f"refs/jit/issues/{x}" if layout == "flat" else f"refs/jit/issues/{x[:2]}/{x}" for x in names]
+        t0 = time.perf_counter()
+        for ref in refs:
+            r.create_reference(ref, head)
+        create = time.perf_counter() - t0
+        sample = random.Random(2).sample(refs, min(2000, k))
+        t0 = time.perf_counter()
+        for ref in sample:
+            r.references.get(ref)
+        lookup = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        loose, dirs = scan_loose(str(repo / ".git"))
+        scan = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for d in dirs:
+            os.stat(repo / ".git" / d)
+        statc = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        git("pack-refs", "--all", "--prune", cwd=repo, env=env)
+        pack = time.perf_counter() - t0
+        out[layout] = {"create_us": round(create / k * 1e6, 1), "lookup_us": round(lookup / len(sample) * 1e6, 1),
+                       "list_loose_ms": round(scan * 1000, 1), "dirs": len(dirs), "stat_dirs_ms": round(statc * 1000, 3),
+                       "pack_s": round(pack, 2), "found": len(loose)}
+        shutil.rmtree(repo, ignore_errors=True)
+    return out
+
+
+def startup(tmp: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
+    return {
+        "python_c_pass": proc([sys.executable, "-c", "pass"], tmp, env, runs),
+        "python_S_c_pass": proc([sys.executable, "-S", "-c", "pass"], tmp, env, runs),
+        "jit_version": proc([JIT, "--version"], tmp, env, runs),
+        "full_cli_version": proc([sys.executable, "-m", "gitjit", "--version"], tmp, env, runs),
+        "import_pygit2": proc([sys.executable, "-c", "import pygit2"], tmp, env, runs),
+        "import_full_stack": proc([sys.executable, "-c", "import gitjit.api, gitjit.cli.issue"], tmp, env, runs),
+    }
+
+
+def small_repo(tmp: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
+    """The Rust jit's reference point: ``query ready`` on 100 issues."""
+    repo, info = build_repo(tmp, 100, env)
+    r = {"build": info, "query_ready_json": proc([JIT, "query", "ready", "--json"], repo, env, runs),
+         "create": proc([JIT, "-q", "issue", "create", "-t"], repo, env, runs, lambda i: [f"c{i}"])}
+    shutil.rmtree(repo, ignore_errors=True)
+    return r
+
+
+def sync_figures(sizes: list[int]) -> dict[str, Any]:
+    try:
+        from bench.bench_sync import bench_merge, bench_sync
+    except ImportError as e:
+        return {"missing": f"bench/bench_sync.py not importable: {e}"}
+    out: dict[str, Any] = {}
+    for n in sizes:
+        print(f"[bench] sync {n}", file=sys.stderr, flush=True)
+        out[f"sync_{n}"] = bench_sync(n)
+    print("[bench] merge 1000", file=sys.stderr, flush=True)
+    out["merge_1000"] = bench_merge(min(1000, max(sizes)))
+    return out
+
+
+def hooks_figures(runs: int) -> dict[str, Any]:
+    if not (ROOT / "gitjit" / "hooks.py").exists() and not (ROOT / "gitjit" / "hooks").exists():
+        return {"missing": "gitjit/hooks does not exist"}
+    try:
+        from bench.bench_hooks import bench_hooks
+    except ImportError as e:
+        return {"missing": f"bench/bench_hooks.py not importable: {e}"}
+    return bench_hooks(runs=runs)
+
+
+# ---------------------------------------------------------------------------------- report
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, dict) and "wall_ms" in x:
+        cpu = f" / {x['cpu_ms']:.0f}" if "cpu_ms" in x else ""
+        return f"{x['wall_ms']:.0f}{cpu}"
+    return str(x)
+
+
+def _met(value: float | None, target: float | None) -> str:
+    if value is None or target is None:
+        return ""
+    return "met" if value <= target else "**missed**"
+
+
+def report(res: dict[str, Any]) -> str:
+    m = res["machine"]
+    L = [f"Generated by `{res['command']}` on {m['date']} ({res['seconds']:.0f} s).", "",
+         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']} RAM, {m['os']}, file system {m['filesystem']}; "
+         f"Python {m['python']}, {m['git']}, pygit2 {m['pygit2']} (libgit2 {m['libgit2']}), SQLite {m['sqlite']}. "
+         f"Load average (1 min) at the start: {res['load_start']:.1f}, at the end: {res['load_end']:.1f}.", "",
+         "Process figures are `wall / CPU` milliseconds, medians of the runs; CPU is user + system time of the "
+         "process and its children, which a busy machine distorts far less than wall time.", ""]
+    s = res["startup"]
+    L += ["### Startup", "", "| what | median ms (wall / CPU) | min wall ms | target |", "|---|---|---|---|"]
+    for k, label in (("python_c_pass", "`python -c pass` (interpreter + site)"),
+                     ("python_S_c_pass", "`python -S -c pass` (no site)"),
+                     ("import_pygit2", "`python -c 'import pygit2'`"),
+                     ("import_full_stack", "`python -c 'import gitjit.api, gitjit.cli.issue'`"),
+                     ("full_cli_version", "`python -m gitjit --version` (full CLI)"),
+                     ("jit_version", "`jit --version`")):
+        tgt = "< 50 ms " + _met(s[k]["wall_ms"], 50) if k == "jit_version" else ""
+        L.append(f"| {label} | {_fmt(s[k])} | {s[k]['min_ms']:.0f} | {tgt} |")
+    sm = res.get("small")
+    if sm:
+        L += ["", "### 100 issues", "", "| what | median ms (wall / CPU) | target |", "|---|---|---|",
+              f"| `jit query ready --json` | {_fmt(sm['query_ready_json'])} | < 60 ms "
+              f"{_met(sm['query_ready_json']['wall_ms'], 60)} |",
+              f"| `jit issue create` | {_fmt(sm['create'])} | (Rust jit: ~9 ms) |"]
+    for r in res["sizes"]:
+        n = r["n"]
+        b, p, lib, c = r["build"], r["proc"], r["lib"], r["contention"]
+        qt = TARGETS_MS["query_ready_json"].get(n)
+        big = n >= 100_000
+        L += ["", f"### {n:,} issues", "",
+              f"Built by `jit import` in {b['import_s']} s ({n / b['import_s']:.0f} issues/s); index rebuild "
+              f"{b['index_rebuild_s']} s; index file {b['index_bytes'] / 1024 / 1024:.1f} MiB; "
+              f"{b['events']} events per issue; after `git gc` the pack is {b['pack_kib']} KiB = "
+              f"**{b['bytes_per_issue']} bytes per issue** (target < 1,536: {_met(b['bytes_per_issue'], 1536)}). "
+              f"{r['ready_count']} ready, {r['blocked_count']} blocked. Load average {r['load_before']:.1f} → "
+              f"{r['load_after']:.1f}.", "",
+              "| command (one process each) | median ms (wall / CPU) | min wall ms | target |", "|---|---|---|---|"]
+        rows = [("query_ready_json", "`jit query ready --json`", qt),
+                ("query_ready_full_cli", "`python -m gitjit query ready --json` (full CLI, for comparison)", None),
+                ("query_blocked", "`jit query blocked`", None),
+                ("issue_show", "`jit issue show ID --json`", 200 if big else None),
+                ("status", "`jit status --json`", None), ("events_tail", "`jit events tail --json`", None),
+                ("graph_export", "`jit graph export --format json`", None),
+                ("claim", "`jit issue claim ID AGENT`", 200 if big else None),
+                ("update", "`jit issue update ID --context k=v`", 200 if big else None),
+                ("claim_next", "`jit issue claim-next AGENT`", None), ("create", "`jit issue create -t T`", None),
+                ("query_ready_after_writes", "`jit query ready --json` right after those writes", qt)]
+        for k, label, tgt in rows:
+            tcol = f"< {tgt} ms {_met(p[k]['wall_ms'], tgt)}" if tgt else ""
+            L.append(f"| {label} | {_fmt(p[k])} | {p[k]['min_ms']:.0f} | {tcol} |")
+        lt = 50 if big else None
+        L += ["", "| library, in process | median | target |", "|---|---|---|",
+              f"| ready query, warm index (ordered ids) | {lib['ready_ids']['wall_ms']} ms | "
+              f"{'< 50 ms ' + _met(lib['ready_ids']['wall_ms'], lt) if lt else ''} |",
+              f"| ready query, warm index (`Tracker.query('ready')`, full issue dicts) | {lib['ready_query']['wall_ms']} ms | |",
+              f"| freshness check when nothing changed (`Tracker.board()`) | {lib['refresh_noop']['wall_ms']} ms | |",
+              f"| `claim` | {lib['claim_each_ms']} ms each | |",
+              f"| `update_issue` | {lib['update_each_ms']} ms each | |",
+              f"| `claim_next` | {lib['claim_next_each_ms']} ms each | |",
+              f"| `create_issue` ({lib['create_count']} in a row) | {lib['create_each_ms']} ms each | |",
+              f"| claim-next, {c['procs']} processes contending | {c['claims']} claims in {c['seconds']} s = "
+              f"**{c['claims_per_s']}/s**; double claims: {c['double_claims']}, claims not on the ref: "
+              f"{c['wrong_holder']} | ≥ 500/s {_met(-(c['claims_per_s'] or 0), -500)} |"]
+        ca = r.get("create_all")
+        if ca:
+            L.append(f"| creating all {ca['n']:,} issues one by one (fresh repository) | {ca['seconds']} s "
+                     f"({ca['per_s']}/s; elapsed at {ca['elapsed_at']}) | "
+                     f"{'< 180 s ' + _met(ca['seconds'], 180) if big else ''} |")
+    rl = res.get("refs_layout")
+    if rl:
+        L += ["", f"### Loose refs: one directory or 256 shards ({rl['refs']:,} refs)", "",
+              "| layout | create µs/ref | lookup µs | list all loose ms | stat every dir ms | pack-refs s |",
+              "|---|---|---|---|---|---|"]
+        for lay in ("flat", "sharded"):
+            x = rl[lay]
+            L.append(f"| {lay} ({x['dirs']} dirs) | {x['create_us']} | {x['lookup_us']} | {x['list_loose_ms']} | "
+                     f"{x['stat_dirs_ms']} | {x['pack_s']} |")
+    sy = res.get("sync", {})
+    L += ["", "### Sync between two clones (bench/bench_sync.py)", ""]
+    if "missing" in sy:
+        L.append(f"Not measured: {sy['missing']}.")
+    else:
+        L += ["| what | seconds |", "|---|---|"]
+        for k, v in sy.items():
+            if k.startswith("sync_"):
+                tgt = " (target < 20 s: " + _met(v["pull_changed_seconds"], 20) + ")" if v["n"] >= 10_000 else ""
+                L += [f"| push {v['n']:,} new issues | {v['push_new_seconds']} |",
+                      f"| pull {v['n']:,} new issues | {v['pull_new_seconds']} |",
+                      f"| push {v['n']:,} changed issues | {v['push_changed_seconds']} |",
+                      f"| **pull {v['n']:,} changed issues** | **{v['pull_changed_seconds']}**{tgt} |"]
+        mg = sy.get("merge_1000")
+        if mg:
+            L.append(f"| pull and reconcile {mg['n']:,} diverged issues (merge commits) | {mg['seconds']} "
+                     f"(fetch {mg['fetch_seconds']}, reconcile {mg['reconcile_seconds']}) |")
+    hk = res.get("hooks", {})
+    L += ["", "### `git commit` with and without the hooks (bench/bench_hooks.py)", ""]
+    if "missing" in hk:
+        L.append(f"Not measured: {hk['missing']}.")
+    elif hk:
+        cpu = hk.get("cpu_ms", {})
+        L += ["| scenario | median wall ms | median CPU ms |", "|---|---|---|"]
+        for k, label in (("no_hooks_ms", "plain git, no hooks"), ("hooks_plain_ms", "gitjit hooks, plain commit"),
+                         ("hooks_refs_ms", "gitjit hooks, `Refs: <id>` trailer"),
+                         ("hooks_gate_ms", "gitjit hooks, held issue with an auto gate")):
+            L.append(f"| {label} | {hk.get(k)} | {cpu.get(k, '')} |")
+    return "\n".join(L) + "\n"
+
+
+def write_doc(text: str, path: Path) -> None:
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    body = path.read_text() if path.exists() else f"# Performance\n\n{start}\n{end}\n"
+    if start not in body:
+        body += f"\n{start}\n{end}\n"
+    head, _, rest = body.partition(start)
+    _, _, tail = rest.partition(end)
+    path.write_text(f"{head}{start}\n{text}{end}{tail}")
+
+
+# ---------------------------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="sizes 200 and 1,000, sync of 200 (for development)")
+    ap.add_argument("--sizes", help="comma-separated issue counts (default 1000,10000,100000)")
+    ap.add_argument("--runs", type=int, default=7, help="runs per process figure (median)")
+    ap.add_argument("--no-create-all", action="store_true", help="skip creating every issue one by one")
+    ap.add_argument("--skip", default="", help="comma-separated: sync,hooks,refs,small")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
+    ap.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
+    a = ap.parse_args(argv)
+    sizes = [int(x) for x in a.sizes.split(",")] if a.sizes else ([200, 1000] if a.quick else [1000, 10_000, 100_000])
+    sync_sizes = [200] if a.quick else [1000, 10_000]
+    skip = set(filter(None, a.skip.split(",")))
+    if not Path(JIT).exists():
+        print(f"no console script at {JIT}: pip install -e . first", file=sys.stderr)
+        return 2
+    t_start = time.perf_counter()
+    res: dict[str, Any] = {"command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
+                           "machine": machine(), "load_start": load(), "sizes": []}
+    with tempfile.TemporaryDirectory(prefix="jit-bench-") as d:
+        tmp = Path(d)
+        env = scrubbed_env(tmp)
+        res["startup"] = startup(tmp, env, a.runs * 2)
+        if "small" not in skip:
+            res["small"] = small_repo(tmp, env, a.runs * 2)
+        for n in sizes:
+            res["sizes"].append(measure_size(tmp, n, a.runs, env, create_all=not a.no_create_all))
+        if "refs" not in skip:
+            print("[bench] refs layout", file=sys.stderr, flush=True)
+            res["refs_layout"] = refs_layout(tmp, 2000 if a.quick else 20_000, env)
+    if "sync" not in skip:
+        res["sync"] = sync_figures(sync_sizes)
+    if "hooks" not in skip:
+        print("[bench] hooks", file=sys.stderr, flush=True)
+        res["hooks"] = hooks_figures(a.runs)
+    res["load_end"] = load()
+    res["seconds"] = time.perf_counter() - t_start
+    Path(a.json).write_text(json.dumps(res, indent=2) + "\n")
+    write_doc(report(res), Path(a.out))
+    print(report(res))
+    return 0

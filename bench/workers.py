@@ -1,0 +1,40 @@
+"""Worker processes for the contention benchmark: ``python -m bench.workers claim REPO AGENT LIMIT BARRIER N OUT``.
+
+Each worker opens the repository through the library, waits at a file barrier until all N
+workers are ready, then calls ``claim_next`` until there is no work or it has LIMIT claims,
+and writes what it claimed (and when) to OUT as JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def claim(repo: str, agent: str, limit: int, barrier: str, n: int, out: str) -> None:
+    from gitjit.api import Tracker
+    from gitjit.errors import NoWorkError
+
+    t = Tracker(repo, actor=agent)
+    t.board()  # open the index before the clock starts, as a long-running agent would have
+    b = Path(barrier)
+    (b / agent.replace(":", "_")).touch()
+    deadline = time.time() + 60
+    while len(list(b.iterdir())) < n and time.time() < deadline:
+        time.sleep(0.001)
+    claimed: list[str] = []
+    t0 = time.time()
+    while len(claimed) < limit:
+        try:
+            claimed.append(t.claim_next(agent)["id"])
+        except NoWorkError:
+            break
+    t1 = time.time()
+    Path(out).write_text(json.dumps({"agent": agent, "claimed": claimed, "start": t0, "end": t1}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "claim":
+        repo, agent, limit, barrier, n, out = sys.argv[2:8]
+        claim(repo, agent, int(limit), barrier, int(n), out)

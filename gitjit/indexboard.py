@@ -1,0 +1,308 @@
+"""``IndexBoard``: a ``Board`` read from the index row by row (see gitjit/indexed.py).
+
+Everything ``Board`` offers works on it: what is not overridden here reads through lazy
+mappings (issues, effective states, the dependency graph) that fetch one row per key, or every
+row at once when iterated. The list queries (ready, blocked, select, search, status, export)
+are SQL over the stored columns, and listings return the stored JSON of each issue.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .graph import Graph
+from .model import IssueState
+from .query import Board, short
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .indexed import Indexer
+
+__all__ = ["IndexBoard", "Issues"]
+
+
+class IndexBoard(Board):
+    """A Board read from the index row by row. Everything ``Board`` offers works (anything not
+    overridden here reads through the lazy mappings); the list queries are SQL.
+
+    ``Board.__init__`` is deliberately not called: it would copy every issue."""
+
+    def __init__(self, indexer: Indexer):
+        self.indexer = indexer
+        self.ix = indexer.ix
+        self.gen: str | None = None
+        self._gates_all = indexer.gatedefs()
+        self.gate_defs = {k: v for k, v in self._gates_all.items() if not v.removed}
+        self._cache: dict[str, IssueState] = {}
+        self.all = Issues(self, deleted=True)
+        self.issues = Issues(self, deleted=False)
+        self.states = _States(self)  # type: ignore[misc]
+        self.graph = Graph(deps=_Deps(self), rdeps=_Rdeps(self), missing=_Missing(self),  # type: ignore[misc]
+                           broken=indexer.broken())
+
+    def _state(self, iid: str) -> IssueState | None:
+        st = self._cache.get(iid)
+        if st is None:
+            row = self.ix.c.execute("SELECT state FROM issues WHERE id=?", (iid,)).fetchone()
+            if row is None:
+                return None
+            st = self._cache[iid] = IssueState.model_validate_json(row[0])
+        return st
+
+    # ------------------------------------------------------------------ per issue
+
+    def effective_state(self, iid: str) -> str:
+        row = self.ix.c.execute("SELECT eff FROM issues WHERE id=? AND deleted=0", (iid,)).fetchone()
+        if row is None:
+            raise KeyError(iid)
+        return str(row[0])
+
+    def is_ready(self, iid: str) -> bool:
+        row = self.ix.c.execute("SELECT eff, assignee FROM issues WHERE id=? AND deleted=0", (iid,)).fetchone()
+        if row is None:
+            raise KeyError(iid)
+        return row[0] == "ready" and row[1] is None
+
+    def local(self, iid: str, st: IssueState | None) -> Board:
+        """A real Board over everything ``iid``'s state and its dependents' states depend on, with
+        ``st`` in place of the stored state (None: without the issue)."""
+        dependents = [s for v in self.ix.dependents([iid]).values() for s in v]
+        over: dict[str, IssueState | None] = {iid: st}
+        ids = self.indexer.closure([iid], over) | self.indexer.closure(dependents, over, levels=1)
+        ids.discard(iid)
+        states = self.indexer.states(ids, dict(self._cache))
+        states = {k: v for k, v in states.items() if k in ids}
+        if st is not None:
+            states[iid] = st
+        return self.indexer.local_board(states)
+
+    # ------------------------------------------------------------------ lists
+
+    def sorted(self, ids: Iterable[str]) -> list[str]:
+        if ids is self.issues:
+            return self.ix.ordered()
+        ids = list(ids)
+        rows = self.ix.rows(ids, "prank, created_at, deleted")
+        for i in ids:
+            if i not in rows or rows[i][2]:
+                raise KeyError(i)
+        return sorted(ids, key=lambda i: (rows[i][0], rows[i][1], i))
+
+    def ready(self) -> list[str]:
+        return self.ix.ready_ids()
+
+    def blocked(self) -> list[str]:
+        return self.ix.blocked_ids()
+
+    def select(self, *, state: str | None = None, assignee: str | None = None, priority: str | None = None,
+               labels: Iterable[str] = ()) -> list[str]:
+        conds, params = [], []
+        if state is not None:
+            conds.append("eff=?")
+            params.append(state)
+        if assignee is not None:
+            conds.append("assignee=?")
+            params.append(assignee)
+        if priority is not None:
+            conds.append("priority=?")
+            params.append(priority)
+        ids = self.ix.ordered(" AND ".join(conds), tuple(params))
+        pats = list(labels)
+        if not pats:
+            return ids
+        labs = self.ix.rows(ids, "labels")
+        return [i for i in ids if all(any(fnmatch.fnmatchcase(lab, p) for lab in json.loads(labs[i][0]))
+                                      for p in pats)]
+
+    def search(self, text: str) -> list[str]:
+        t = text.lower()
+        out = []
+        for iid, title, desc, labels in self.ix.c.execute(
+                "SELECT id, title, description, labels FROM issues WHERE deleted=0 ORDER BY prank, created_at, id"):
+            if t in title.lower() or t in desc.lower() or iid.startswith(t) \
+                    or any(t in lab.lower() for lab in json.loads(labels)):
+                out.append(iid)
+        return out
+
+    def status(self, *, recent: int = 5) -> dict[str, Any]:
+        return self.ix.status(recent)
+
+    def listing(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        return [json.loads(d) for d in self.ix.docs(list(ids))]
+
+    def export(self) -> dict[str, Any]:
+        """``graph export``: every node in ready order and every effective edge."""
+        ids: list[str] = []
+        nodes = []
+        for iid, title, eff, prio, labels in self.ix.c.execute(
+                "SELECT id, title, eff, priority, labels FROM issues WHERE deleted=0 "
+                "ORDER BY prank, created_at, id"):
+            ids.append(iid)
+            nodes.append({"id": iid, "short_id": short(iid), "title": title, "state": eff, "priority": prio,
+                          "labels": json.loads(labels)})
+        deps = self.graph.deps.all()  # type: ignore[attr-defined]
+        edges = [{"from": i, "to": d} for i in ids for d in deps.get(i, ())]
+        return {"nodes": nodes, "edges": edges}
+
+
+class Issues(Mapping[str, IssueState]):
+    def __init__(self, board: IndexBoard, *, deleted: bool):
+        self.b = board
+        self.deleted = deleted
+        self._where = "" if deleted else " WHERE deleted=0"
+
+    def __getitem__(self, iid: str) -> IssueState:
+        st = self.b._state(iid) if isinstance(iid, str) else None
+        if st is None or (st.deleted and not self.deleted):
+            raise KeyError(iid)
+        return st
+
+    def __contains__(self, iid: object) -> bool:
+        return isinstance(iid, str) and self.b.ix.exists(iid, include_deleted=self.deleted)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([i for (i,) in self.b.ix.c.execute(f"SELECT id FROM issues{self._where} ORDER BY id")])
+
+    def __len__(self) -> int:
+        return int(self.b.ix.c.execute(f"SELECT count(*) FROM issues{self._where}").fetchone()[0])
+
+    def _load_all(self) -> dict[str, IssueState]:
+        cache = self.b._cache
+        for iid, s in self.b.ix.c.execute(f"SELECT id, state FROM issues{self._where} ORDER BY id"):
+            if iid not in cache:
+                cache[iid] = IssueState.model_validate_json(s)
+        return {i: cache[i] for i in self}
+
+    def values(self) -> Any:
+        return self._load_all().values()
+
+    def items(self) -> Any:
+        return self._load_all().items()
+
+    def prefixed(self, p: str) -> list[str]:
+        cond = "" if self.deleted else " AND deleted=0"
+        return [i for (i,) in self.b.ix.c.execute(
+            f"SELECT id FROM issues WHERE id>=? AND id<?{cond} ORDER BY id", (p, p + "\U0010ffff"))]
+
+
+class _States(Mapping[str, str]):
+    def __init__(self, board: IndexBoard):
+        self.b = board
+
+    def __getitem__(self, iid: str) -> str:
+        return self.b.effective_state(iid)
+
+    def __contains__(self, iid: object) -> bool:
+        return isinstance(iid, str) and self.b.ix.exists(iid, include_deleted=False)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.b.issues)
+
+    def __len__(self) -> int:
+        return len(self.b.issues)
+
+    def items(self) -> Any:
+        return dict(self.b.ix.c.execute("SELECT id, eff FROM issues WHERE deleted=0 ORDER BY id").fetchall()).items()
+
+    def values(self) -> Any:
+        return [v for _, v in self.items()]
+
+
+class _EdgeMap(Mapping[str, list[str]]):
+    """Graph.deps / rdeps / missing, one SQL query per key, or all at once when iterated."""
+
+    SQL_ONE = ""
+    SQL_ALL = ""
+
+    def __init__(self, board: IndexBoard):
+        self.b = board
+        self._all: dict[str, list[str]] | None = None
+        self._cut = {(x.src, x.dst) for x in board.indexer.broken()}
+
+    def _ok(self, src: str, dst: str) -> bool:
+        return (src, dst) not in self._cut
+
+    def __getitem__(self, iid: str) -> list[str]:
+        if self._all is not None:
+            return self._all[iid]
+        if not self.b.ix.exists(iid, include_deleted=False):
+            raise KeyError(iid)
+        return self._one(iid)
+
+    def _one(self, iid: str) -> list[str]:
+        raise NotImplementedError
+
+    def all(self) -> dict[str, list[str]]:
+        if self._all is None:
+            self._all = self._load()
+        return self._all
+
+    def _load(self) -> dict[str, list[str]]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.all())
+
+    def __len__(self) -> int:
+        return len(self.all())
+
+    def items(self) -> Any:
+        return self.all().items()
+
+    def values(self) -> Any:
+        return self.all().values()
+
+
+class _Deps(_EdgeMap):
+    def _one(self, iid: str) -> list[str]:
+        return [d for (d,) in self.b.ix.c.execute(
+            "SELECT e.dst FROM edges e JOIN issues d ON d.id=e.dst WHERE e.src=? AND d.deleted=0 ORDER BY e.pos",
+            (iid,)) if self._ok(iid, d)]
+
+    def _load(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {i: [] for i in self.b.issues}
+        for s, d in self.b.ix.c.execute(
+                "SELECT e.src, e.dst FROM edges e JOIN issues s ON s.id=e.src JOIN issues d ON d.id=e.dst "
+                "WHERE s.deleted=0 AND d.deleted=0 ORDER BY e.src, e.pos"):
+            if self._ok(s, d):
+                out[s].append(d)
+        return out
+
+
+class _Rdeps(_EdgeMap):
+    def _one(self, iid: str) -> list[str]:
+        return [s for (s,) in self.b.ix.c.execute(
+            "SELECT e.src FROM edges e JOIN issues s ON s.id=e.src WHERE e.dst=? AND s.deleted=0 ORDER BY e.src",
+            (iid,)) if self._ok(s, iid)]
+
+    def _load(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {i: [] for i in self.b.issues}
+        for s, d in self.b.ix.c.execute(
+                "SELECT e.src, e.dst FROM edges e JOIN issues s ON s.id=e.src JOIN issues d ON d.id=e.dst "
+                "WHERE s.deleted=0 AND d.deleted=0 ORDER BY e.src"):
+            if self._ok(s, d):
+                out[d].append(s)
+        return out
+
+
+class _Missing(_EdgeMap):
+    def __getitem__(self, iid: str) -> list[str]:
+        got = self.all().get(iid) if self._all is not None else self._one(iid)
+        if not got:
+            raise KeyError(iid)
+        return got
+
+    def _one(self, iid: str) -> list[str]:
+        return [d for (d,) in self.b.ix.c.execute(
+            "SELECT e.dst FROM edges e JOIN issues s ON s.id=e.src LEFT JOIN issues d ON d.id=e.dst "
+            "WHERE e.src=? AND s.deleted=0 AND d.id IS NULL ORDER BY e.pos", (iid,))]
+
+    def _load(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for s, d in self.b.ix.c.execute(
+                "SELECT e.src, e.dst FROM edges e JOIN issues s ON s.id=e.src LEFT JOIN issues d ON d.id=e.dst "
+                "WHERE s.deleted=0 AND d.id IS NULL ORDER BY e.src, e.pos"):
+            out.setdefault(s, []).append(d)
+        return out
