@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .graph import Graph
 from .model import IssueState
 from .query import Board, short
+from .store.index import unpack
 
 if TYPE_CHECKING:  # pragma: no cover
     from .indexed import Indexer
@@ -45,10 +46,10 @@ class IndexBoard(Board):
     def _state(self, iid: str) -> IssueState | None:
         st = self._cache.get(iid)
         if st is None:
-            row = self.ix.c.execute("SELECT state FROM issues WHERE id=?", (iid,)).fetchone()
+            row = self.ix.c.execute("SELECT state FROM docs WHERE id=?", (iid,)).fetchone()
             if row is None:
                 return None
-            st = self._cache[iid] = IssueState.model_validate_json(row[0])
+            st = self._cache[iid] = IssueState.model_validate_json(unpack(row[0]))
         return st
 
     # ------------------------------------------------------------------ per issue
@@ -120,7 +121,8 @@ class IndexBoard(Board):
         t = text.lower()
         out = []
         for iid, title, desc, labels in self.ix.c.execute(
-                "SELECT id, title, description, labels FROM issues WHERE deleted=0 ORDER BY prank, created_at, id"):
+                "SELECT i.id, i.title, d.description, i.labels FROM issues i JOIN docs d ON d.id=i.id "
+                "WHERE i.deleted=0 ORDER BY i.prank, i.created_at, i.id"):
             if t in title.lower() or t in desc.lower() or iid.startswith(t) \
                     or any(t in lab.lower() for lab in json.loads(labels)):
                 out.append(iid)
@@ -170,9 +172,10 @@ class Issues(Mapping[str, IssueState]):
 
     def _load_all(self) -> dict[str, IssueState]:
         cache = self.b._cache
-        for iid, s in self.b.ix.c.execute(f"SELECT id, state FROM issues{self._where} ORDER BY id"):
+        for iid, s in self.b.ix.c.execute(
+                f"SELECT d.id, d.state FROM docs d JOIN issues i ON i.id=d.id{self._where.replace('deleted', 'i.deleted')}"):
             if iid not in cache:
-                cache[iid] = IssueState.model_validate_json(s)
+                cache[iid] = IssueState.model_validate_json(unpack(s))
         return {i: cache[i] for i in self}
 
     def values(self) -> Any:
@@ -242,6 +245,20 @@ class _EdgeMap(Mapping[str, list[str]]):
     def _load(self) -> dict[str, list[str]]:
         raise NotImplementedError
 
+    def _ids(self) -> tuple[set[str], set[str]]:
+        """(ids of issues not deleted, ids of every issue); joined in Python, which beats SQLite's
+        nested loops over the whole edge table."""
+        live: set[str] = set()
+        every: set[str] = set()
+        for i, dl in self.b.ix.c.execute("SELECT id, deleted FROM issues"):
+            every.add(i)
+            if not dl:
+                live.add(i)
+        return live, every
+
+    def _edges(self) -> list[tuple[str, str]]:
+        return self.b.ix.c.execute("SELECT src, dst FROM edges ORDER BY src, pos").fetchall()
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.all())
 
@@ -262,11 +279,10 @@ class _Deps(_EdgeMap):
             (iid,)) if self._ok(iid, d)]
 
     def _load(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {i: [] for i in self.b.issues}
-        for s, d in self.b.ix.c.execute(
-                "SELECT e.src, e.dst FROM edges e JOIN issues s ON s.id=e.src JOIN issues d ON d.id=e.dst "
-                "WHERE s.deleted=0 AND d.deleted=0 ORDER BY e.src, e.pos"):
-            if self._ok(s, d):
+        live, _ = self._ids()
+        out: dict[str, list[str]] = {i: [] for i in sorted(live)}
+        for s, d in self._edges():
+            if s in live and d in live and self._ok(s, d):
                 out[s].append(d)
         return out
 
@@ -278,11 +294,10 @@ class _Rdeps(_EdgeMap):
             (iid,)) if self._ok(s, iid)]
 
     def _load(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {i: [] for i in self.b.issues}
-        for s, d in self.b.ix.c.execute(
-                "SELECT e.src, e.dst FROM edges e JOIN issues s ON s.id=e.src JOIN issues d ON d.id=e.dst "
-                "WHERE s.deleted=0 AND d.deleted=0 ORDER BY e.src"):
-            if self._ok(s, d):
+        live, _ = self._ids()
+        out: dict[str, list[str]] = {i: [] for i in sorted(live)}
+        for s, d in self._edges():
+            if s in live and d in live and self._ok(s, d):
                 out[d].append(s)
         return out
 
@@ -300,9 +315,9 @@ class _Missing(_EdgeMap):
             "WHERE e.src=? AND s.deleted=0 AND d.id IS NULL ORDER BY e.pos", (iid,))]
 
     def _load(self) -> dict[str, list[str]]:
+        live, every = self._ids()
         out: dict[str, list[str]] = {}
-        for s, d in self.b.ix.c.execute(
-                "SELECT e.src, e.dst FROM edges e JOIN issues s ON s.id=e.src LEFT JOIN issues d ON d.id=e.dst "
-                "WHERE s.deleted=0 AND d.id IS NULL ORDER BY e.src, e.pos"):
-            out.setdefault(s, []).append(d)
+        for s, d in self._edges():
+            if s in live and d not in every:
+                out.setdefault(s, []).append(d)
         return out

@@ -40,7 +40,7 @@ from .graph import BrokenEdge, Graph
 from .model import TERMINAL_STATES, GateDef, IssueState
 from .query import Board, issue_json
 from .indexboard import IndexBoard, Issues
-from .store.index import GATES, INDEX_VERSION, ISSUES, PRIORITY_RANK, Delta, Index, code_stamp
+from .store.index import GATES, INDEX_VERSION, ISSUES, PRIORITY_RANK, Delta, Index, code_stamp, pack, unpack
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import Tracker
@@ -221,7 +221,7 @@ class Indexer:
             if not force and ix.usable(_stamp()):
                 ix.commit()
                 return {"rebuilt": False}
-            for table in ("meta", "refs", "loose", "issues", "edges", "gates_on", "gatedefs", "events"):
+            for table in ("meta", "refs", "loose", "issues", "docs", "edges", "gates_on", "gatedefs", "events"):
                 ix.c.execute(f"DELETE FROM {table}")
             delta = ix.scan()
             self._apply(delta, rebuild=True)
@@ -234,6 +234,10 @@ class Indexer:
         except BaseException:
             ix.rollback()
             raise
+        try:
+            ix.c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # a rebuild leaves a WAL as big as the index
+        except sqlite3.Error:
+            pass
         self.board = None
         self._gatedefs = None
         return {"rebuilt": True, "refs": len(delta.changed), "seconds": round(time.perf_counter() - t0, 3)}
@@ -328,7 +332,7 @@ class Indexer:
         rows = []
         for n, e in enumerate(evs):
             rows.append((ref, n, e.timestamp, e.clock, e.id, e.type, e.issue_id,
-                         json.dumps(event_json(e), ensure_ascii=False)))
+                         pack(json.dumps(event_json(e), ensure_ascii=False))))
         self.ix.c.executemany(
             "INSERT OR REPLACE INTO events(ref, seq, ts, clock, id, type, issue_id, json) VALUES(?,?,?,?,?,?,?,?)",
             rows)
@@ -336,21 +340,22 @@ class Indexer:
     def _delete_issue(self, iid: str) -> None:
         c = self.ix.c
         c.execute("DELETE FROM issues WHERE id=?", (iid,))
+        c.execute("DELETE FROM docs WHERE id=?", (iid,))
         c.execute("DELETE FROM edges WHERE src=?", (iid,))
         c.execute("DELETE FROM gates_on WHERE issue=?", (iid,))
 
     def _write_issues(self, states: Mapping[str, IssueState]) -> None:
         c = self.ix.c
-        rows, edges, gates = [], [], []
+        rows, docs, edges, gates = [], [], [], []
         for iid, st in states.items():
             rows.append((
                 iid, ISSUES + iid, int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), st.created_at,
-                st.priority, st.assignee, st.completed_at, st.claimed_at, st.title, st.description,
+                st.priority, st.assignee, st.completed_at, st.claimed_at, st.title,
                 json.dumps(st.labels, ensure_ascii=False),
                 json.dumps([x.model_dump(mode="json") for x in st.conflicts], ensure_ascii=False)
                 if st.conflicts else None,
-                st.model_dump_json(),
             ))
+            docs.append((iid, st.description, pack(st.model_dump_json())))
             edges += [(iid, n, dep, st.dep_events.get(dep, "")) for n, dep in enumerate(st.dependencies)]
             gates += [(iid, g) for g in st.gates]
         ids = list(states)
@@ -360,8 +365,9 @@ class Indexer:
             c.execute(f"DELETE FROM gates_on WHERE issue IN ({marks})", chunk)
         c.executemany(
             "INSERT OR REPLACE INTO issues(id, ref, deleted, base, prank, created_at, priority, assignee, "
-            "completed_at, claimed_at, title, description, labels, conflicts, state, eff, blocked, doc) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0,NULL)", rows)
+            "completed_at, claimed_at, title, labels, conflicts, eff, blocked) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)", rows)
+        c.executemany("INSERT OR REPLACE INTO docs(id, description, state, doc) VALUES(?,?,?,NULL)", docs)
         c.executemany("INSERT OR REPLACE INTO edges(src, pos, dst, key) VALUES(?,?,?,?)", edges)
         c.executemany("INSERT OR IGNORE INTO gates_on(issue, gate) VALUES(?,?)", gates)
 
@@ -454,8 +460,10 @@ class Indexer:
     def states(self, ids: Iterable[str], cache: dict[str, IssueState] | None = None) -> dict[str, IssueState]:
         cache = {} if cache is None else cache
         want = [i for i in ids if i not in cache]
-        for iid, (s,) in self.ix.rows(want, "state").items():
-            cache[iid] = IssueState.model_validate_json(s)
+        for chunk in _chunks(want):
+            q = f"SELECT id, state FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+            for iid, s in self.ix.c.execute(q, chunk):
+                cache[iid] = IssueState.model_validate_json(unpack(s))
         return cache
 
     def closure(self, ids: Iterable[str], overrides: Mapping[str, IssueState | None] | None = None,
@@ -508,12 +516,14 @@ class Indexer:
             need = self.closure(todo)
             board = self.local_board(self.states(need, cache))
             todo = [i for i in todo if i in board.issues]
-        rows = []
+        rows, docs = [], []
         for iid in todo:
             st = board.issues[iid]
             blocked = st.state not in TERMINAL_STATES and st.state != "archived" and bool(board.blockers(iid))
-            rows.append((board.states[iid], int(blocked), _dump(issue_json(board, iid)), iid))
-        c.executemany("UPDATE issues SET eff=?, blocked=?, doc=? WHERE id=?", rows)
+            rows.append((board.states[iid], int(blocked), iid))
+            docs.append((pack(_dump(issue_json(board, iid))), iid))
+        c.executemany("UPDATE issues SET eff=?, blocked=? WHERE id=?", rows)
+        c.executemany("UPDATE docs SET doc=? WHERE id=?", docs)
 
 
 def _conflict_events(key: str, evs: Iterable[Any]) -> list[Any]:

@@ -171,7 +171,8 @@ def test_index_is_disposable(tracker: Tracker, repo: Path) -> None:
     # an index from another version of the code is rebuilt, not trusted
     db = sqlite3.connect(path)
     db.execute("UPDATE meta SET v='other' WHERE k='stamp'")
-    db.execute("UPDATE issues SET doc='{}', eff='done'")
+    db.execute("UPDATE issues SET eff='done'")
+    db.execute("UPDATE docs SET doc=NULL")
     db.commit()
     db.close()
     assert snapshot(Tracker(repo)) == before

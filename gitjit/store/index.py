@@ -30,16 +30,17 @@ import random
 import re
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "Index", "Delta", "ISSUES", "GATES", "INDEX_VERSION", "INDEX_FILE", "code_stamp", "scan_loose",
+    "Index", "Delta", "pack", "unpack", "ISSUES", "GATES", "INDEX_VERSION", "INDEX_FILE", "code_stamp", "scan_loose",
     "read_packed", "PRIORITY_RANK",
 ]
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "4"
 INDEX_FILE = os.path.join("jit", "index.sqlite3")
 ISSUES = "refs/jit/issues/"
 GATES = "refs/jit/gates/"
@@ -64,7 +65,9 @@ CREATE TABLE IF NOT EXISTS issues(
     id TEXT PRIMARY KEY, ref TEXT NOT NULL, deleted INTEGER NOT NULL, base TEXT NOT NULL,
     eff TEXT, blocked INTEGER NOT NULL DEFAULT 0, prank INTEGER NOT NULL, created_at TEXT NOT NULL,
     priority TEXT NOT NULL, assignee TEXT, completed_at TEXT, claimed_at TEXT, title TEXT NOT NULL,
-    description TEXT NOT NULL, labels TEXT NOT NULL, conflicts TEXT, state TEXT NOT NULL, doc TEXT);
+    labels TEXT NOT NULL, conflicts TEXT);
+-- the wide parts apart, so that scans of the narrow issues table stay cheap; zlib-compressed
+CREATE TABLE IF NOT EXISTS docs(id TEXT PRIMARY KEY, description TEXT NOT NULL, state BLOB NOT NULL, doc BLOB);
 CREATE INDEX IF NOT EXISTS issues_order ON issues(deleted, prank, created_at, id);
 CREATE INDEX IF NOT EXISTS issues_eff ON issues(eff, prank, created_at, id);
 CREATE INDEX IF NOT EXISTS issues_assignee ON issues(assignee);
@@ -75,10 +78,19 @@ CREATE TABLE IF NOT EXISTS gates_on(issue TEXT NOT NULL, gate TEXT NOT NULL, PRI
 CREATE INDEX IF NOT EXISTS gates_on_gate ON gates_on(gate);
 CREATE TABLE IF NOT EXISTS gatedefs(key TEXT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events(ref TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL, clock INTEGER NOT NULL,
-    id TEXT NOT NULL, type TEXT NOT NULL, issue_id TEXT, json TEXT NOT NULL, PRIMARY KEY(ref, seq)) WITHOUT ROWID;
+    id TEXT NOT NULL, type TEXT NOT NULL, issue_id TEXT, json BLOB NOT NULL, PRIMARY KEY(ref, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_order ON events(ts, clock, id);
 CREATE INDEX IF NOT EXISTS refs_kind ON refs(kind);
 """
+
+
+def pack(text: str) -> bytes:
+    """Stored JSON is zlib-compressed (level 1: fast): the index stays about the size of the data."""
+    return zlib.compress(text.encode("utf-8"), 1)
+
+
+def unpack(blob: bytes) -> str:
+    return zlib.decompress(blob).decode("utf-8")
 
 
 def code_stamp() -> str:
@@ -225,6 +237,7 @@ class Index:
             # disposable data: no fsync; WAL so that readers never wait for a refreshing writer
             db.execute("PRAGMA synchronous=OFF")
             db.execute("PRAGMA temp_store=MEMORY")
+            db.execute("PRAGMA journal_size_limit=67108864")  # the WAL shrinks back after a big rebuild
             if create:
                 mode = db.execute("PRAGMA journal_mode").fetchone()[0]
                 if mode != "wal":
@@ -412,8 +425,8 @@ class Index:
         """The stored ``issue show --json`` text of each id, in the order given."""
         got: dict[str, str] = {}
         for chunk in _chunks(ids):
-            q = f"SELECT id, doc FROM issues WHERE id IN ({','.join('?' * len(chunk))})"
-            got.update(self.c.execute(q, chunk).fetchall())
+            q = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+            got.update((i, unpack(d)) for i, d in self.c.execute(q, chunk))
         return [got[i] for i in ids]
 
     def ordered(self, where: str = "", params: tuple[Any, ...] = ()) -> list[str]:
@@ -483,11 +496,11 @@ class Index:
             params.append(since)
         where = (" WHERE " + " AND ".join(conds)) if conds else ""
         if limit is None:
-            return [j for (j,) in self.c.execute(
+            return [unpack(j) for (j,) in self.c.execute(
                 f"SELECT json FROM events{where} ORDER BY ts, clock, id, ref", params)]
         if limit == 0:
             return []
-        rows = [j for (j,) in self.c.execute(
+        rows = [unpack(j) for (j,) in self.c.execute(
             f"SELECT json FROM events{where} ORDER BY ts DESC, clock DESC, id DESC, ref DESC LIMIT ?",
             [*params, limit])]
         rows.reverse()
