@@ -418,3 +418,22 @@ def test_sigkill_at_random_moments_never_corrupts_or_loses_acknowledged_writes(t
     out = CRASH_STATS
     if out:
         Path(out).write_text(json.dumps(stats, indent=1))
+
+
+def test_a_pull_takes_over_a_lock_left_by_a_killed_local_writer(tmp_path: Path, monkeypatch) -> None:
+    """Reconciling a pulled ref goes through the same recovery as a local write."""
+    from synclib import hub_and_clones
+
+    _hub, (a, b) = hub_and_clones(tmp_path, 2)
+    ta, tb = Tracker(a, actor="agent:a"), Tracker(b, actor="agent:b")
+    iid = ta.create_issue("shared")["id"]
+    ta.push("origin")
+    tb.pull("origin")
+    ta.update_issue(iid, title="changed on a")
+    ta.push("origin")
+    hold_lock(b, ISSUES + iid, "die")  # a jit process in b died holding the issue's lock
+    monkeypatch.setenv("JIT_STALE_LOCK_SECONDS", "0.3")
+    res = Tracker(b).pull("origin")
+    assert res["fast_forwarded"] == [ISSUES + iid]
+    assert Tracker(b).show(iid)["title"] == "changed on a"
+    assert not (b / ".git" / (ISSUES + iid + ".lock")).exists()

@@ -41,6 +41,7 @@ from ..fold import fold_issue, serialize_events, union_events
 from ..git import CasFailed, GitRepo, RefLocked
 from ..model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
 from .entities import DOC, ISSUES, EntityStore, Loaded, retrying
+from . import locks
 from .packwrite import merge_objects, write_pack
 
 __all__ = [
@@ -388,7 +389,8 @@ class Syncer:
                 self._done(p)
             out.append(p)
 
-        retrying(attempt, what=f"reconcile {ref}")
+        # a lock left by a killed local writer must not stall every pull of this issue (store/locks.py)
+        retrying(attempt, what=f"reconcile {ref}", on_locked=lambda: locks.on_locked(self.git.common_dir, ref))
         return out[-1].outcome, out[-1].why
 
     def _apply_batch(self, plans: list[_Plan], what: str) -> bool:
