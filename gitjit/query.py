@@ -39,15 +39,18 @@ class Board:
         g = self.gate_defs.get(key)
         return g.stage if g else "postcheck"
 
-    def blockers(self, iid: str, *, for_done: bool = False) -> list[dict[str, Any]]:
-        """Why ``iid`` cannot start (or, with ``for_done``, cannot be done)."""
+    def blockers(self, iid: str, *, for_done: bool = False, _shallow: bool = False) -> list[dict[str, Any]]:
+        """Why ``iid`` cannot start (or, with ``for_done``, cannot be done). ``_shallow`` (for
+        effective_state, which needs only whether the list is empty) skips the dependencies' own
+        effective states: without it a chain of open issues recursed once per link (quadratic
+        work, and a RecursionError past ~1,000 links)."""
         st = self.issues[iid]
         out: list[dict[str, Any]] = []
         for d in self.graph.deps.get(iid, ()):
             dep = self.issues[d]
             if dep.state not in TERMINAL_STATES:
                 out.append({"type": "dependency", "issue_id": d, "title": dep.title,
-                            "state": self.effective_state(d)})
+                            "state": dep.state if _shallow else self.effective_state(d)})
         for d in self.graph.missing.get(iid, ()):
             out.append({"type": "missing_dependency", "issue_id": d,
                         "detail": "not in this clone (run 'jit pull')"})
@@ -63,7 +66,7 @@ class Board:
         st = self.issues[iid]
         if st.state != "open":
             return st.state
-        return "open" if self.blockers(iid) else "ready"
+        return "open" if self.blockers(iid, _shallow=True) else "ready"
 
     @cached_property
     def states(self) -> dict[str, str]:
