@@ -336,7 +336,7 @@ def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list
                 raise _Fallback from None
             if n < 0:
                 raise _Fallback
-        evs = [json.loads(j) for j in ix.events(limit=n)]
+        evs = ix.events(limit=n)
         if as_json:
             return json.dumps(evs, indent=2, ensure_ascii=False) + "\n"
 

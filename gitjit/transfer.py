@@ -424,7 +424,7 @@ def _beads_label(value: str, ns: str = "tag") -> str:
 
 # ---------------------------------------------------------------------------------- planning
 
-def _plan(tracker: Tracker, items: list[Item], where: str, actor: str) -> dict[str, list[Event]]:
+def _plan(tracker: Tracker, items: list[Item], where: str, actor: str) -> dict[str, tuple[list[Event], bytes]]:
     """Resolve keys and dependencies, assign ids, build every event; raises before anything is written."""
     errors: list[tuple[int, str]] = []
     by_key: dict[str, Item] = {}
@@ -481,17 +481,17 @@ def _plan(tracker: Tracker, items: list[Item], where: str, actor: str) -> dict[s
                          + "; nothing was imported", details={"cycle": keys})
     for k in sorted({g for it in items for g in it.gates} - set(b.gate_defs)):
         tracker.store.warn(f"gate '{k}' is not in the registry; it is treated as a manual postcheck gate")
-    plan: dict[str, list[Event]] = {}
+    plan: dict[str, tuple[list[Event], bytes]] = {}
     for it in items:
         try:
             evs = _events(it, resolved[it.id], actor)  # type: ignore[index]
-            _check_size(evs)
+            doc = _check_size(evs)
         except (_Bad, ValueError) as e:
             errors.append((it.line, str(e).splitlines()[0][:300]))
             if len(errors) >= _MAX_ERRORS:
                 break
             continue
-        plan[it.id] = evs  # type: ignore[index]
+        plan[it.id] = (evs, doc)  # type: ignore[index]
     if errors:
         raise _fail(where, errors)
     return plan
@@ -568,7 +568,8 @@ def _safe_actor(a: str) -> str | None:
         return None
 
 
-def _check_size(evs: list[Event]) -> None:
+def _check_size(evs: list[Event]) -> bytes:
+    """The events.jsonl document, checked against the limits every reader enforces."""
     from .fold import serialize_events
 
     doc = serialize_events(evs)
@@ -577,6 +578,7 @@ def _check_size(evs: list[Event]) -> None:
     for line in doc.split(b"\n"):
         if len(line) > LIMITS["event_line"]:
             raise _Bad("one of the issue's events is over the per-event size limit")
+    return doc
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -690,9 +692,7 @@ def import_items(tracker: Tracker, items: list[Item], *, where: str, gates: Iter
             tracker.registry_add(g.key, title=g.title, description=g.description, mode=g.mode, stage=g.stage, by=by)
             result["gates_defined"].append(g.key)
     if plan:
-        from .fold import serialize_events
-
-        docs = [(iid, serialize_events(evs)) for iid, evs in plan.items()]
+        docs = [(iid, doc) for iid, (_, doc) in plan.items()]
         common = Path(tracker.git.common_dir)
         tips = _fast_import(common, docs, tracker._author(actor), actor)
         refs = {ISSUES + iid: tip for iid, tip in tips.items()}
@@ -701,7 +701,7 @@ def import_items(tracker: Tracker, items: list[Item], *, where: str, gates: Iter
         else:
             _update_ref_stdin(common, refs)
         for iid, tip in tips.items():  # the index folds these without reading git again
-            tracker.store._parsed[tip] = tuple(sorted(plan[iid], key=Event.sort_key))
+            tracker.store._parsed[tip] = tuple(sorted(plan[iid][0], key=Event.sort_key))
     tracker._board = None
     tracker.board()  # bring the index in step now rather than on the next command
     result["seconds"] = round(time.perf_counter() - t0, 3)

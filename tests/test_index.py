@@ -285,3 +285,20 @@ def test_scan_notices_every_kind_of_ref_change(tracker: Tracker, repo: Path) -> 
     git("update-ref", f"refs/jit/issues/{a}", tip, cwd=repo)
     d = ix.check()
     assert d is not None and d.changed == {f"refs/jit/issues/{a}": tip}
+
+
+def test_a_long_chain_of_open_issues(tracker: Tracker, repo: Path, tmp_path: Path) -> None:
+    """1,500 open issues each depending on the previous one: states are computed without
+    recursing down the chain (it used to be quadratic and hit the recursion limit)."""
+    from gitjit.transfer import import_file
+
+    lines = [{"key": f"k{i}", "title": f"step {i}", "depends_on": [f"k{i - 1}"] if i else []} for i in range(1500)]
+    (tmp_path / "chain.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    ids = import_file(tracker, str(tmp_path / "chain.jsonl"))["ids"]
+    assert [i["id"] for i in tracker.query("ready")["issues"]] == [ids["k0"]]
+    last = tracker.show(ids["k1499"])
+    assert last["state"] == "open" and last["blocked_reasons"][0]["state"] == "open"
+    ref = reference(repo)
+    assert ref.show(ids["k1499"]) == last and ref.query("ready") == tracker.query("ready")
+    tracker.update_issue(ids["k0"], state="done")
+    assert tracker.show(ids["k1"])["state"] == "ready" and tracker.show(ids["k2"])["blocked_reasons"][0]["state"] == "ready"

@@ -40,7 +40,7 @@ __all__ = [
     "read_packed", "PRIORITY_RANK",
 ]
 
-INDEX_VERSION = "4"
+INDEX_VERSION = "5"
 INDEX_FILE = os.path.join("jit", "index.sqlite3")
 ISSUES = "refs/jit/issues/"
 GATES = "refs/jit/gates/"
@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS gates_on(issue TEXT NOT NULL, gate TEXT NOT NULL, PRI
 CREATE INDEX IF NOT EXISTS gates_on_gate ON gates_on(gate);
 CREATE TABLE IF NOT EXISTS gatedefs(key TEXT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events(ref TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL, clock INTEGER NOT NULL,
-    id TEXT NOT NULL, type TEXT NOT NULL, issue_id TEXT, json BLOB NOT NULL, PRIMARY KEY(ref, seq)) WITHOUT ROWID;
+    id TEXT NOT NULL, type TEXT NOT NULL, issue_id TEXT, PRIMARY KEY(ref, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS evblobs(ref TEXT PRIMARY KEY, events BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS events_order ON events(ts, clock, id);
 CREATE INDEX IF NOT EXISTS refs_kind ON refs(kind);
 """
@@ -482,8 +483,9 @@ class Index:
                 "assignments": holders, "conflicts": conflicts}
 
     def events(self, *, event_type: str | None = None, issue_id: str | None = None, since: str | None = None,
-               limit: int | None = None) -> list[str]:
-        """Stored event JSON texts, oldest first; with ``limit`` the newest ``limit`` of those matching."""
+               limit: int | None = None) -> list[dict[str, Any]]:
+        """Events as ``jit events`` prints them, oldest first; with ``limit`` the newest ``limit`` of
+        those matching. The order is ``Tracker.all_events``': (timestamp, clock, id)."""
         conds, params = [], []
         if event_type:
             conds.append("type=?")
@@ -496,15 +498,20 @@ class Index:
             params.append(since)
         where = (" WHERE " + " AND ".join(conds)) if conds else ""
         if limit is None:
-            return [unpack(j) for (j,) in self.c.execute(
-                f"SELECT json FROM events{where} ORDER BY ts, clock, id, ref", params)]
-        if limit == 0:
+            keys = self.c.execute(f"SELECT ref, seq FROM events{where} ORDER BY ts, clock, id, ref", params).fetchall()
+        elif limit == 0:
             return []
-        rows = [unpack(j) for (j,) in self.c.execute(
-            f"SELECT json FROM events{where} ORDER BY ts DESC, clock DESC, id DESC, ref DESC LIMIT ?",
-            [*params, limit])]
-        rows.reverse()
-        return rows
+        else:
+            keys = self.c.execute(
+                f"SELECT ref, seq FROM events{where} ORDER BY ts DESC, clock DESC, id DESC, ref DESC LIMIT ?",
+                [*params, limit]).fetchall()
+            keys.reverse()
+        docs: dict[str, list[dict[str, Any]]] = {}
+        for chunk in _chunks(sorted({r for r, _ in keys})):
+            q = f"SELECT ref, events FROM evblobs WHERE ref IN ({','.join('?' * len(chunk))})"
+            for r, blob in self.c.execute(q, chunk):
+                docs[r] = json.loads(unpack(blob))
+        return [docs[r][n] for r, n in keys]
 
     def stats(self) -> dict[str, Any]:
         c = self.c
