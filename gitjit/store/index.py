@@ -40,7 +40,7 @@ __all__ = [
     "read_packed", "PRIORITY_RANK",
 ]
 
-INDEX_VERSION = "5"
+INDEX_VERSION = "6"
 INDEX_FILE = os.path.join("jit", "index.sqlite3")
 ISSUES = "refs/jit/issues/"
 GATES = "refs/jit/gates/"
@@ -71,6 +71,13 @@ CREATE TABLE IF NOT EXISTS docs(id TEXT PRIMARY KEY, description TEXT NOT NULL, 
 CREATE INDEX IF NOT EXISTS issues_order ON issues(deleted, prank, created_at, id);
 CREATE INDEX IF NOT EXISTS issues_eff ON issues(eff, prank, created_at, id);
 CREATE INDEX IF NOT EXISTS issues_assignee ON issues(assignee);
+-- partial indexes for status and the blocked query: each reads only the rows it reports
+CREATE INDEX IF NOT EXISTS issues_counts ON issues(deleted, eff);
+CREATE INDEX IF NOT EXISTS issues_blocked ON issues(prank, created_at, id) WHERE blocked=1 AND deleted=0;
+CREATE INDEX IF NOT EXISTS issues_done ON issues(completed_at, id) WHERE base='done' AND deleted=0;
+CREATE INDEX IF NOT EXISTS issues_holders ON issues(prank, created_at, id)
+    WHERE assignee IS NOT NULL AND deleted=0 AND base NOT IN ('done', 'rejected');
+CREATE INDEX IF NOT EXISTS issues_conflicts ON issues(id) WHERE conflicts IS NOT NULL;
 CREATE TABLE IF NOT EXISTS edges(src TEXT NOT NULL, pos INTEGER NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL,
     PRIMARY KEY(src, pos)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst);
@@ -401,8 +408,8 @@ class Index:
     # ------------------------------------------------------------------ reads used by both paths
 
     def warnings(self) -> list[str]:
-        return [w for (w,) in self.c.execute(
-            "SELECT warning FROM refs WHERE kind='bad' AND warning IS NOT NULL ORDER BY ref")]
+        rows = self.c.execute("SELECT ref, warning FROM refs INDEXED BY refs_kind WHERE kind='bad'").fetchall()
+        return [w for _, w in sorted(rows) if w is not None]
 
     def count(self) -> int:
         return int(self.c.execute("SELECT count(*) FROM issues WHERE deleted=0").fetchone()[0])
@@ -440,7 +447,9 @@ class Index:
         return self.ordered("eff='ready' AND assignee IS NULL")
 
     def blocked_ids(self) -> list[str]:
-        return self.ordered("blocked=1")
+        return [i for (i,) in self.c.execute(
+            "SELECT id FROM issues INDEXED BY issues_blocked WHERE blocked=1 AND deleted=0 "
+            "ORDER BY prank, created_at, id")]
 
     def query_ids(self, kind: str, value: str | None = None) -> list[str] | None:
         """The ids ``jit query KIND`` lists; None for a kind (or value) this layer does not answer."""
@@ -464,16 +473,21 @@ class Index:
         counts = {s: 0 for s in ("open", "ready", "in_progress", "done", "rejected", "archived")}
         for eff, n in c.execute("SELECT eff, count(*) FROM issues WHERE deleted=0 GROUP BY eff"):
             counts[eff] = counts.get(eff, 0) + n
-        blocked = c.execute("SELECT count(*) FROM issues WHERE deleted=0 AND blocked=1").fetchone()[0]
+        blocked = c.execute("SELECT count(*) FROM issues INDEXED BY issues_blocked WHERE blocked=1 AND deleted=0"
+                            ).fetchone()[0]
         total = c.execute("SELECT count(*) FROM issues WHERE deleted=0").fetchone()[0]
+        # a done issue always has completed_at, so "completed_at DESC" (NULLs last) orders like
+        # Board.status's (completed_at or "", id) descending, and can use the partial index
         done = [{"id": i, "title": t, "completed_at": ca} for i, t, ca in c.execute(
-            "SELECT id, title, completed_at FROM issues WHERE deleted=0 AND base='done' "
-            "ORDER BY coalesce(completed_at, '') DESC, id DESC LIMIT ?", (recent,))]
+            "SELECT id, title, completed_at FROM issues INDEXED BY issues_done WHERE base='done' AND deleted=0 "
+            "ORDER BY completed_at DESC, id DESC LIMIT ?", (recent,))]
         holders: dict[str, list[dict[str, str]]] = {}
         for i, t, eff, since, who in c.execute(
-                "SELECT id, title, eff, claimed_at, assignee FROM issues WHERE deleted=0 AND assignee IS NOT NULL "
-                "AND assignee != '' AND base NOT IN ('done', 'rejected') ORDER BY prank, created_at, id"):
-            holders.setdefault(who, []).append({"id": i, "title": t, "state": eff, "since": since or ""})
+                "SELECT id, title, eff, claimed_at, assignee FROM issues INDEXED BY issues_holders "
+                "WHERE assignee IS NOT NULL AND deleted=0 "
+                "AND base NOT IN ('done', 'rejected') ORDER BY prank, created_at, id"):
+            if who:
+                holders.setdefault(who, []).append({"id": i, "title": t, "state": eff, "since": since or ""})
         conflicts: list[dict[str, Any]] = []
         # deleted issues too: an edit that raced the delete is reported there (docs/merge.md)
         for i, cj in c.execute("SELECT id, conflicts FROM issues WHERE conflicts IS NOT NULL ORDER BY id"):
