@@ -437,3 +437,21 @@ def test_a_pull_takes_over_a_lock_left_by_a_killed_local_writer(tmp_path: Path, 
     assert res["fast_forwarded"] == [ISSUES + iid]
     assert Tracker(b).show(iid)["title"] == "changed on a"
     assert not (b / ".git" / (ISSUES + iid + ".lock")).exists()
+
+
+def test_a_recoverer_killed_mid_recovery_does_not_block_the_next_one(repo: Path, monkeypatch) -> None:
+    t = Tracker(repo, actor="agent:a")
+    iid = t.create_issue("twice unlucky")["id"]
+    ref = ISSUES + iid
+    hold_lock(repo, ref, "die")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs: the recoverer that died holding the recovery mutex
+    d = repo / ".git" / locks.OWNERS
+    (d / f"{locks._key(ref)}.recovering").write_text(json.dumps({"pid": gone.pid, "host": locks._HOST,
+                                                                  "start": "1"}))
+    monkeypatch.setenv("JIT_STALE_LOCK_SECONDS", "0.2")
+    monkeypatch.setenv("JIT_RETRY_SECONDS", "5")
+    t0 = time.monotonic()
+    t.update_issue(iid, title="recovered anyway")
+    assert time.monotonic() - t0 < 5
+    assert not (d / f"{locks._key(ref)}.recovering").exists()

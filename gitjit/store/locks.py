@@ -43,8 +43,8 @@ __all__ = [
 
 OWNERS = "jit/owners"
 LOG = "jit/recovered.log"
-#: a recovery mutex older than this belonged to a recoverer that died
-_MUTEX_STALE = 60.0
+#: a recovery mutex older than this belonged to a recoverer that died (recovery takes milliseconds)
+_MUTEX_STALE = 2.0
 
 
 def stale_seconds() -> float:
@@ -235,25 +235,31 @@ def inspect(common_dir: Path | str, refname: str, *, lock: Path | None = None) -
 
 @contextmanager
 def _recovery_mutex(common_dir: Path | str, refname: str) -> Iterator[bool]:
+    """Exclusive right to recover ``refname``'s lock. The mutex is created whole (written aside, then
+    hard-linked into place, which fails if it exists) and names its owner, so a recoverer killed
+    while holding it is detected like any other dead owner, or by age: recovery takes milliseconds."""
     d = _owners_dir(common_dir)
     m = d / f"{_key(refname)}.recovering"
+    tmp = d / f"{_key(refname)}.recovering.{os.getpid()}.{time.monotonic_ns()}"
     got = False
-    for _ in range(2):
-        try:
-            d.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(m, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-            got = True
-            break
-        except FileExistsError:
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"pid": os.getpid(), "host": _HOST, "start": _SELF_START}))
+        for _ in range(3):
             try:
-                if time.time() - m.stat().st_mtime > _MUTEX_STALE:
-                    os.unlink(m)  # a recoverer died holding it
-                    continue
-            except OSError:
-                continue
-            break
+                os.link(tmp, m)
+                got = True
+                break
+            except FileExistsError:
+                if not _mutex_is_dead(m):
+                    break
+    except OSError:
+        got = False
+    finally:
+        try:
+            os.unlink(tmp)
         except OSError:
-            break
+            pass
     try:
         yield got
     finally:
@@ -262,6 +268,23 @@ def _recovery_mutex(common_dir: Path | str, refname: str) -> Iterator[bool]:
                 os.unlink(m)
             except OSError:
                 pass
+
+
+def _mutex_is_dead(m: Path) -> bool:
+    """True (and the mutex removed) when its owner died or it is older than any recovery takes."""
+    try:
+        st = m.stat()
+        meta = json.loads(m.read_text() or "{}")
+        pid = int(meta.get("pid", 0))
+        owner = Owner(m, "", str(meta.get("host", "")), pid, str(meta.get("start", "0")))
+        dead = time.time() - st.st_mtime > _MUTEX_STALE or (pid > 0 and owner.alive() is False)
+        if dead and m.stat().st_ino == st.st_ino:  # still the one we judged
+            os.unlink(m)
+        return dead
+    except FileNotFoundError:
+        return True  # released meanwhile: try again
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def recover(common_dir: Path | str, refname: str, *, lock: Path | None = None) -> LockInfo | None:
