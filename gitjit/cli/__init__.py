@@ -96,6 +96,15 @@ def cli(ctx: click.Context, repo: str | None, actor: str | None, json_: bool, qu
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = wants_json(args)
+    bad = _not_utf8(args)
+    if bad is not None:  # bytes a shell passed that are not UTF-8 (argv holds them as surrogates)
+        try:  # show the bytes as the shell passed them
+            shown = str(args[bad].encode("utf-8", "surrogateescape"))[2:-1]
+        except UnicodeEncodeError:
+            shown = args[bad].encode("utf-8", "backslashreplace").decode()
+        return report_error(UsageError(
+            f"argument {bad + 1} ({shown[:200]}) is not valid UTF-8",
+            hint="jit takes its arguments as UTF-8 text; check the encoding of your shell (LANG, LC_ALL)"), as_json)
     try:
         rv = cli.main(args=args, prog_name="jit", standalone_mode=False, obj=Env())
         return rv if isinstance(rv, int) else 0
@@ -127,3 +136,23 @@ def main(argv: list[str] | None = None) -> int:
         err = GitjitError(f"internal error: {type(e).__name__}: {e}",
                           hint="this is a bug in gitjit; rerun with JIT_DEBUG=1 for the traceback")
         return report_error(err, as_json)
+
+
+def _not_utf8(args: list[str]) -> int | None:
+    """Index of the first argument holding undecodable bytes. Paths (``--repo``, ``-o``) and the
+    merge driver's file names may be any bytes the file system allows, so they are exempt."""
+    if args[:1] == ["merge-driver"]:
+        return None
+    skip = False
+    for i, a in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        if a in ("--repo", "-o", "--output"):
+            skip = True
+            continue
+        if a.startswith(("--repo=", "--output=")):
+            continue
+        if any("\ud800" <= c <= "\udfff" for c in a):
+            return i
+    return None

@@ -116,12 +116,16 @@ def split_commas(values: tuple[str, ...]) -> list[str]:
 
 
 def report_error(err: GitjitError, as_json: bool) -> int:
+    # the message may quote input holding undecodable bytes (surrogates): escape them, never crash
+    def safe(s: str) -> str:
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
     if as_json:
-        click.echo(dump({"error": err.to_dict()}))
+        click.echo(safe(dump({"error": err.to_dict()})))
     else:
-        click.echo(f"error: {err.message}", err=True)
+        click.echo(safe(f"error: {err.message}"), err=True)
         if err.hint:
-            click.echo(f"hint: {err.hint}", err=True)
+            click.echo(safe(f"hint: {err.hint}"), err=True)
     return err.exit_code
 
 

@@ -80,8 +80,19 @@ def config_get(key: str) -> None:
     Example:
       jit config get hub
     """
-    v = env().tracker.git.config_get(f"jit.{key}")
+    v = env().tracker.git.config_get(f"jit.{_setting(key)}")
     emit({"key": key, "value": v}, v if v is not None else "", quiet=v or "")
+
+
+def _setting(key: str) -> str:
+    """A git config variable name: a letter, then letters, digits and '-' (git refuses anything else)."""
+    import re
+
+    from ..errors import UsageError
+
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,99}", key):
+        raise UsageError(f"invalid setting name {key!r}", hint="e.g. jit config get hub")
+    return key
 
 
 @config.command("set")
@@ -95,9 +106,5 @@ def config_set(key: str, value: str) -> None:
     Example:
       jit config set hub origin
     """
-    from ..errors import UsageError
-
-    if not key.replace("-", "").replace("_", "").isalnum():
-        raise UsageError(f"invalid setting name {key!r}")
-    env().tracker.git.config_set(f"jit.{key}", value)
+    env().tracker.git.config_set(f"jit.{_setting(key)}", value)
     emit({"key": key, "value": value}, f"{key} = {value}", quiet=value)

@@ -103,9 +103,18 @@ class GitRepo:
             if "objectformat" in text and "sha256" in text:
                 raise UsageError("SHA-256 repositories are not supported yet")
         try:
+            pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, True)  # see "Durability" below
             self.repo = pygit2.Repository(git_path)
         except pygit2.GitError as e:
             raise ExternalError(f"cannot open repository at {git_path}: {e}") from None
+        # Durability (docs/reliability.md): libgit2 does not fsync by default, so a power loss right
+        # after a write could leave a ref naming an object that never reached the disk. We fsync
+        # objects and refs before their rename unless `git config jit.fsync false` (a few ms a write).
+        # libgit2 reads this process-wide option when it sets up a repository's object and ref
+        # backends, so it is set before opening, and the repository is reopened to turn it off.
+        if (self.config_get("jit.fsync") or "true").strip().lower() in ("false", "no", "off", "0"):
+            pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, False)
+            self.repo = pygit2.Repository(git_path)
         self.git_dir = Path(self.repo.path)
         self.common_dir = common
         self.workdir = Path(self.repo.workdir) if self.repo.workdir else None
