@@ -47,6 +47,9 @@ class Tracker:
 
         self.git = open_repo(repo)
         self.store = EntityStore(self.git)
+        from .trust import signer_for  # gate passes are signed when jit.signingKey is set
+
+        self.store.signer = signer_for(self.git)
         self._actor = actor
         self._board: Board | None = None
 
@@ -133,8 +136,16 @@ class Tracker:
         )
 
     def show(self, prefix: str) -> dict[str, Any]:
+        from .trust import GatePolicy  # who may pass which gate: local policy (docs/reliability.md)
+
         b = self.board()
-        return issue_json(b, self.resolve(prefix, b))
+        iid = self.resolve(prefix, b)
+        out = b.listing([iid])[0] if hasattr(b, "listing") else issue_json(b, iid)  # stored JSON when indexed
+        pol = GatePolicy(self.git, self.store)
+        if any(pol.signed(g["key"]) for g in out.get("gates") or []):
+            ld = self.store.load(ISSUES, iid)
+            return pol.annotate(out, ref=ld.ref, tip=ld.tip, events=ld.events) if ld else pol.annotate(out)
+        return pol.annotate(out)
 
     def list_issues(self, *, state: str | None = None, assignee: str | None = None,
                     priority: str | None = None, labels: Iterable[str] = ()) -> dict[str, Any]:
@@ -334,6 +345,17 @@ class Tracker:
                     {"labels" if k.startswith("labels") else "context" if k.startswith("context") else k
                      for k in ch})})
             if target is not None:
+                if target == "done":  # a pass the local policy rejects does not count (gitjit/trust.py)
+                    from .trust import GatePolicy
+
+                    pol = GatePolicy(self.git, self.store)
+                    ld = self.store.load(ISSUES, iid) if any(pol.signed(k) for k in st.gates) else None
+                    bad = pol.untrusted(st, ref=ld.ref, tip=ld.tip, events=ld.events) if ld else pol.untrusted(st)
+                    if bad:
+                        raise BlockedError(f"cannot move {iid} to done: " + "; ".join(
+                            f"gate '{k}' {n}" for k, n in sorted(bad.items())),
+                            hint=f"have an allowed passer run: jit gate pass {short(iid)} {sorted(bad)[0]}",
+                            details={"issue_id": iid, "untrusted_gates": bad})
                 specs += _transition(b, st, target)
             return specs
 
@@ -564,6 +586,18 @@ class Tracker:
                     hint=f"add it first: jit gate add {short(iid)} {key}",
                     details={"issue_id": iid, "gate_key": key, "required": list(st.gates)},
                 )
+            if passed:
+                from .trust import GatePolicy
+
+                pol = GatePolicy(self.git)
+                if pol.allowed(key, who):
+                    raise BlockedError(f"{who} may not pass gate '{key}' under the local policy ({pol.rule(key)})",
+                                       hint="ask someone the policy allows, or change the policy",
+                                       details={"issue_id": iid, "gate_key": key, "by": who})
+                if pol.signed(key) and self.store.signer is None:
+                    raise BlockedError(f"gate '{key}' takes signed passes only (jit-gate.{key}.signed), and this "
+                                       "clone has no signing key", hint="git config jit.signingKey ~/.ssh/id_ed25519",
+                                       details={"issue_id": iid, "gate_key": key})
             spec: Spec = {"type": "gate_passed" if passed else "gate_failed", "gate_key": key, "by": who}
             if reason:
                 spec["reason"] = check_description(reason)
@@ -830,6 +864,8 @@ class Tracker:
             since = s.isoformat(timespec="microseconds")
         if limit is not None and limit < 0:
             raise UsageError("--limit must be zero or more", hint="e.g. --limit 20")
+        if limit is not None:
+            limit = min(limit, 2**62)  # "all of them" either way; SQLite integers stop at 2**63
         from .indexed import indexed_events
 
         got = indexed_events(self, event_type=event_type, issue_id=iid, since=since, limit=limit)
