@@ -318,8 +318,9 @@ class Indexer:
             self._delete_issue(iid)
         self._write_issues(new_issues)
 
-        total = ix.count()
-        if rebuild or len(new_issues) + len(gone) > _FULL_SHARE * max(total, 1):
+        touched_n = len(new_issues) + len(gone)
+        # counting every issue costs a scan: only worth it when the change is large
+        if rebuild or (touched_n > 1000 and touched_n > _FULL_SHARE * max(ix.count(), 1)):
             self._global_broken(force=True)
             self._recompute(None, extra=new_issues)
         else:

@@ -40,7 +40,7 @@ __all__ = [
     "read_packed", "PRIORITY_RANK",
 ]
 
-INDEX_VERSION = "6"
+INDEX_VERSION = "7"
 INDEX_FILE = os.path.join("jit", "index.sqlite3")
 ISSUES = "refs/jit/issues/"
 GATES = "refs/jit/gates/"
@@ -78,6 +78,7 @@ CREATE INDEX IF NOT EXISTS issues_done ON issues(completed_at, id) WHERE base='d
 CREATE INDEX IF NOT EXISTS issues_holders ON issues(prank, created_at, id)
     WHERE assignee IS NOT NULL AND deleted=0 AND base NOT IN ('done', 'rejected');
 CREATE INDEX IF NOT EXISTS issues_conflicts ON issues(id) WHERE conflicts IS NOT NULL;
+CREATE INDEX IF NOT EXISTS issues_ready ON issues(prank, created_at, id) WHERE eff='ready' AND assignee IS NULL AND deleted=0;
 CREATE TABLE IF NOT EXISTS edges(src TEXT NOT NULL, pos INTEGER NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL,
     PRIMARY KEY(src, pos)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst);
@@ -444,7 +445,9 @@ class Index:
         return [i for (i,) in self.c.execute(q, params)]
 
     def ready_ids(self) -> list[str]:
-        return self.ordered("eff='ready' AND assignee IS NULL")
+        return [i for (i,) in self.c.execute(
+            "SELECT id FROM issues INDEXED BY issues_ready WHERE eff='ready' AND assignee IS NULL AND deleted=0 "
+            "ORDER BY prank, created_at, id")]
 
     def blocked_ids(self) -> list[str]:
         return [i for (i,) in self.c.execute(
