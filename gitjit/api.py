@@ -167,7 +167,10 @@ class Tracker:
         if kind == "all":
             return _listing(b, b.sorted(b.issues))
         if kind == "assignee":
-            return _listing(b, b.select(assignee=value))
+            # an agent's *current* work (seed 000 counts it as the agent's load); finished issues
+            # are listed by `issue list --assignee`
+            return _listing(b, [i for i in b.select(assignee=value)
+                                if b.issues[i].state not in TERMINAL_STATES and b.issues[i].state != "archived"])
         if kind == "state":
             return _listing(b, b.select(state=parse_state(value or "")))
         if kind == "priority":
