@@ -15,10 +15,12 @@ has its whole answer, so a fallback never prints twice.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 __all__ = ["main", "answer"]
 
@@ -241,6 +243,8 @@ def _no_gate_policy(git_dir: str, common: str, workdir: str | None) -> bool:
 def _annotate(doc: str, where: tuple[str, str, str | None]) -> str | None:
     """``issue show`` adds the local trust verdict to each gate (Tracker.show, gitjit/trust.py). With
     no policy in reach every gate is trusted; otherwise None: the full CLI decides."""
+    import json
+
     if '"gates": []' in doc:
         return doc
     if not _no_gate_policy(*where):
@@ -254,6 +258,8 @@ def _annotate(doc: str, where: tuple[str, str, str | None]) -> str | None:
 
 def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list[str],
             where: tuple[str, str, str | None]) -> Any:
+    import json
+
     cmd = words[0]
     if cmd == "query":
         if len(words) < 2:
@@ -350,6 +356,8 @@ def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list
 
 
 def _loads_list(docs: list[str]) -> dict[str, Any]:
+    import json
+
     issues = [json.loads(d) for d in docs]
     return {"issues": issues, "count": len(issues)}
 

@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+
+# the light read path imports this module: no typing, dataclasses or random at run time (~10 ms)
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterable, Iterator
+    from typing import Any
 
 __all__ = [
     "Index", "Delta", "pack", "unpack", "ISSUES", "GATES", "INDEX_VERSION", "INDEX_FILE", "code_stamp", "scan_loose",
@@ -195,16 +197,16 @@ def read_packed(common: str) -> tuple[dict[str, str], list[Any]]:
     return out, [s.st_mtime_ns, s.st_ino, s.st_size]
 
 
-@dataclass
 class Delta:
     """What changed between the index and the refs, and the snapshot to record once applied."""
 
-    changed: dict[str, str] = field(default_factory=dict)   # ref -> new tip
-    removed: set[str] = field(default_factory=set)
-    sig: dict[str, Any] = field(default_factory=dict)
-    loose: dict[str, str] = field(default_factory=dict)
-    packed: list[Any] = field(default_factory=list)
-    full: bool = False
+    def __init__(self, loose: dict[str, list[Any]] | None = None) -> None:
+        self.changed: dict[str, str] = {}   # ref -> new tip
+        self.removed: set[str] = set()
+        self.sig: dict[str, Any] = {}
+        self.loose: dict[str, list[Any]] = loose or {}  # ref -> [tip, ino, mtime_ns, size]
+        self.packed: dict[str, Any] = {}
+        self.full = False
 
     @property
     def empty(self) -> bool:
@@ -317,6 +319,8 @@ class Index:
                         if wait == 0:
                             return False
                         raise
+                import random
+
                 time.sleep(random.uniform(pause / 2, pause))
                 pause = min(pause * 1.5, 0.01)
         finally:
