@@ -182,8 +182,14 @@ def _answer(args: list[str]) -> tuple[list[str], Any] | None:
             if not delta.empty:
                 raise _Fallback  # the refs moved: the full CLI folds the change in
             _record(ix, delta, seen)
-        warnings = ix.warnings()
-        return warnings, _render(ix, words, as_json, quiet, n_flags, (git_dir, common, workdir))
+        # one read transaction: every query below sees the same state of the index (a writer
+        # that commits meanwhile has brought it in step with refs at least as new as the check)
+        ix.c.execute("BEGIN")
+        try:
+            warnings = ix.warnings()
+            return warnings, _render(ix, words, as_json, quiet, n_flags, (git_dir, common, workdir))
+        finally:
+            ix.rollback()
     finally:
         ix.close()
 

@@ -147,3 +147,27 @@ def test_issue_show_with_a_gate_policy_goes_to_the_full_cli(board: dict[str, str
     assert got == run(full_main, ["issue", "show", b, "--json"], capsys)
     spec = next(g for g in json.loads(got[1])["gates"] if g["key"] == "spec")
     assert spec["trusted"] is False
+
+
+def test_light_path_in_a_worktree_and_a_bare_clone(tracker: Tracker, repo: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from gitjit.cli import main as full_main
+
+    a = tracker.create_issue("everywhere")["id"]
+    git("commit", "--allow-empty", "-q", "-m", "root", cwd=repo)
+    git("worktree", "add", "-q", str(tmp_path / "wt"), cwd=repo)
+    (tmp_path / "wt" / "sub").mkdir()
+    tracker.status()
+    monkeypatch.chdir(tmp_path / "wt" / "sub")  # found by walking up from a subdirectory
+    assert answer(["issue", "show", a, "--json"]) is not None
+    assert run(fast_main, ["issue", "show", a, "--json"], capsys) == run(full_main, ["issue", "show", a, "--json"],
+                                                                         capsys)
+    git("clone", "-q", "--bare", str(repo), str(tmp_path / "bare.git"), cwd=tmp_path)
+    git("fetch", "-q", str(repo), "refs/jit/*:refs/jit/*", cwd=tmp_path / "bare.git")
+    Tracker(tmp_path / "bare.git").status()
+    monkeypatch.setenv("JIT_REPO", str(tmp_path / "bare.git"))
+    monkeypatch.setenv("JIT_JSON", "1")
+    assert answer(["query", "all"]) is not None
+    got = run(fast_main, ["query", "all"], capsys)
+    assert got == run(full_main, ["query", "all"], capsys) and json.loads(got[1])["count"] == 1
