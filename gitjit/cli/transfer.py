@@ -64,7 +64,12 @@ def export(output: str | None, fmt: str) -> None:
 
 @click.group()
 def index() -> None:
-    """The local index (<git dir>/jit/index.sqlite3): a disposable cache of refs/jit/*."""
+    """The local index (<git dir>/jit/index.sqlite3): a disposable cache of refs/jit/*.
+
+    \b
+    Example:
+      jit index status
+    """
 
 
 @index.command()
