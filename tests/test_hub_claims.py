@@ -138,9 +138,14 @@ def test_claim_of_an_issue_only_the_hub_knows(hub3, tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- the race
 
 WORKER = r"""
-import contextlib, io, json, sys
+import contextlib, io, json, os, sys, time
 from gitjit.cli import main
-repo, agent, remote = sys.argv[1:4]
+repo, agent, remote, barrier = sys.argv[1:5]
+# start together: every worker is loaded before any claims (else, on a loaded machine, the
+# first one to start can take all the work before the others exist and there is no race)
+open(os.path.join(barrier, agent.replace(":", "_")), "w").close()
+while not os.path.exists(os.path.join(barrier, "go")):
+    time.sleep(0.005)
 won, errors = [], []
 while True:
     out = io.StringIO()
@@ -200,9 +205,16 @@ def run_race(tmp_path: Path, url: str, hub: Path, *, issues: int = 24, workers: 
     t.add_dependency(blocked, [sorted(ids)[0]])
     t.push()
     clones = [make_clone(tmp_path / f"w{k}", url) for k in range(workers)]
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(c), f"agent:{k}", "origin"],
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(c), f"agent:{k}", "origin", str(barrier)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for k, c in enumerate(clones)]
+    deadline = time.monotonic() + 120
+    while len(list(barrier.iterdir())) < workers:
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "workers did not start"
+        time.sleep(0.01)
+    (barrier / "go").touch()
     results = []
     for p in procs:
         out, err = p.communicate(timeout=300)
