@@ -105,16 +105,22 @@ def unpack(blob: bytes) -> str:
 
 
 def code_stamp() -> str:
-    """Version plus size and mtime of the modules whose output the index stores: a changed fold or
-    JSON shape (a new release, or an edit in a development checkout) makes the index rebuild."""
+    """Version plus size and CRC of the modules whose output the index stores: a changed fold or
+    JSON shape (a new release, or an edit in a development checkout) makes the index rebuild.
+
+    By content, not mtime: two copies of the same code (a checkout and its installed copy, as when
+    the tests import the checkout and spawn the installed console script) share one index."""
+    import zlib
+
     from .. import __version__
 
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parts = [INDEX_VERSION, __version__]
     for rel in ("model.py", "fold.py", "graph.py", "query.py", "indexed.py", os.path.join("store", "index.py")):
         try:
-            s = os.stat(os.path.join(here, rel))
-            parts.append(f"{rel}:{s.st_size}:{s.st_mtime_ns}")
+            with open(os.path.join(here, rel), "rb") as f:
+                data = f.read()
+            parts.append(f"{rel}:{len(data)}:{zlib.crc32(data):08x}")
         except OSError:
             parts.append(f"{rel}:-")
     return "|".join(parts)
