@@ -34,8 +34,57 @@ class _Fallback(Exception):
     """Let the full CLI handle this invocation."""
 
 
+def _hook_run(args: list[str]) -> Any:
+    """``jit hook run NAME -- ARGS`` as the installed shims call it, without click: every git
+    commit runs three hooks, so their start-up is paid on every commit. Other shapes: None (the
+    full CLI, gitjit/cli/hooks.py, which this mirrors)."""
+    if len(args) < 3 or args[:2] != ["hook", "run"] or args[2].startswith("-"):
+        return None
+    name, rest = args[2], args[3:]
+    framework = bool(rest) and rest[0] == "--pre-commit-framework"
+    if framework:
+        rest = rest[1:]
+    if rest and rest[0] != "--":
+        return None
+    rest = rest[1:]
+    if any("\ud800" <= ch <= "\udfff" for a in rest for ch in a):
+        return None
+    from . import hooks as h
+
+    frame = {"pre-push": ("PRE_COMMIT_REMOTE_NAME", "PRE_COMMIT_REMOTE_URL"),
+             "post-checkout": ("PRE_COMMIT_FROM_REF", "PRE_COMMIT_TO_REF", "PRE_COMMIT_CHECKOUT_TYPE"),
+             "post-merge": ("PRE_COMMIT_IS_SQUASH_MERGE",),
+             "post-rewrite": ("PRE_COMMIT_REWRITE_COMMAND",)}
+    if framework and not rest and name in frame:
+        rest = [os.environ.get(k, "") for k in frame[name]]
+    stdin = b""
+    if name in ("pre-push", "post-rewrite") and not framework and not sys.stdin.isatty():
+        stdin = sys.stdin.buffer.read()
+
+    def echo(text: str) -> None:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    return lambda: h.run_hook(
+        name, rest, repo=os.environ.get("JIT_REPO") or os.environ.get("GIT_DIR") or None,
+        actor=os.environ.get("JIT_ACTOR") or None, stdin=stdin, echo=echo,
+        enabled=os.environ.get("JIT_NO_HOOKS", "") in ("", "0"),
+        run_legacy=not framework and not os.environ.get(h.LEGACY_GUARD),
+        pushing=bool(os.environ.get(h.PUSH_GUARD)),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:2] == ["hook", "run"]:
+        try:
+            run = _hook_run(args)
+        except Exception:  # noqa: BLE001 - nothing has run yet: the full CLI takes over and reports
+            if os.environ.get("JIT_DEBUG"):
+                raise
+            run = None
+        if run is not None:
+            return int(run())  # run_hook never raises for git: problems go to the hooks log
     try:
         out = answer(args)
     except _Fallback:
