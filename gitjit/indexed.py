@@ -40,7 +40,9 @@ from .graph import BrokenEdge, Graph
 from .model import TERMINAL_STATES, GateDef, IssueState
 from .query import Board, issue_json
 from .indexboard import IndexBoard, Issues
-from .store.index import GATES, INDEX_VERSION, ISSUES, PRIORITY_RANK, Delta, Index, code_stamp, pack, unpack
+from .store.index import (
+    GATES, INDEX_VERSION, ISSUES, PRIORITY_RANK, RACY_NS, Delta, Index, code_stamp, pack, unpack,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import Tracker
@@ -141,6 +143,8 @@ class Indexer:
         self.ix = Index(tracker.git.common_dir)
         self.board: IndexBoard | None = None
         self.disabled = False
+        self._packing = False
+        self._pack_again_at = 0.0
         self.last: dict[str, Any] = {}
         self._gatedefs: dict[str, GateDef] | None = None
 
@@ -176,7 +180,7 @@ class Indexer:
                 self.rebuild(force=False)
                 return True
             seen = ix.data_version()
-            delta = ix.check()
+            delta = ix.check(allow_full=False)
         except sqlite3.DatabaseError as e:
             if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
                 raise
@@ -185,12 +189,14 @@ class Indexer:
             self.rebuild()
             return True
         changed = False
-        if delta is not None and (not delta.empty or not delta.sig.get("racy")):
+        if delta is not None and (delta.needs_full or not delta.empty or not delta.sig.get("racy")):
             # an empty delta only updates the signature: worth it when the new one can be trusted
-            # later (not racy), and never worth waiting for another writer's lock
-            if ix.begin(wait=60.0 if not delta.empty else 0):
+            # later (not racy), and never worth waiting for another writer's lock. A changed
+            # packed-refs is parsed under the lock: one process does it, the others then find
+            # it recorded and take the cheap path.
+            if ix.begin(wait=60.0 if (delta.needs_full or not delta.empty) else 0):
                 try:
-                    if ix.data_version() != seen:  # another process committed meanwhile: look again
+                    if delta.needs_full or ix.data_version() != seen:  # look again, under the lock
                         delta = ix.check()
                     if delta is not None:
                         if not delta.empty:
@@ -201,8 +207,16 @@ class Indexer:
                 except BaseException:
                     ix.rollback()
                     raise
-        if delta is not None and len(delta.loose) >= PACK_THRESHOLD:
-            self.pack_refs()
+        if delta is not None and len(delta.loose) >= PACK_THRESHOLD and not self._packing:
+            if self.pack_refs():
+                # record the new packed-refs now, once its mtime is no longer racy, so that no
+                # process (this one included) has to parse it again
+                self._packing = True
+                try:
+                    time.sleep(RACY_NS / 1e9 + 0.005)
+                    changed = self.refresh() or changed
+                finally:
+                    self._packing = False
         for w in ix.warnings():
             self.store.warn(w)
         if changed:
@@ -248,12 +262,17 @@ class Indexer:
         """``git pack-refs --all --prune``: loose refs piled up. git locks each ref it prunes and
         keeps any that changed meanwhile, so concurrent writers are safe; a held
         ``packed-refs.lock`` just makes this attempt fail, and a later refresh tries again."""
+        if time.monotonic() < self._pack_again_at:
+            return False
         try:
             r = subprocess.run(["git", "pack-refs", "--all", "--prune"], cwd=self.ix.common,
                                capture_output=True, timeout=600)
         except (OSError, subprocess.TimeoutExpired):
+            r = None
+        if r is None or r.returncode != 0:
+            self._pack_again_at = time.monotonic() + 30  # a held lock: not on every command
             return False
-        return r.returncode == 0
+        return True
 
     # ------------------------------------------------------------------ applying a delta
 

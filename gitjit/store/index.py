@@ -24,6 +24,7 @@ index is ``gitjit.indexed``'s job (it needs the fold).
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -54,6 +55,7 @@ COARSE_RACY_NS = 2_000_000_000
 PRIORITY_RANK = {"critical": 0, "high": 1, "normal": 2, "low": 3}
 _TERMINAL = ("done", "rejected")
 _PACKED_RE = re.compile(rb"^([0-9a-f]{40}) (refs/jit/(?:issues|gates)/[^\n]+)$", re.M)
+_PACKED_LINE_RE = re.compile(rb"^[0-9a-f]{40} refs/jit/(?:issues|gates)/[^\n]+$", re.M)
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _BASE_DIRS = ("refs", "refs/jit", "refs/jit/issues", "refs/jit/gates")
 _CHUNK = 900
@@ -116,7 +118,8 @@ def code_stamp() -> str:
 
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parts = [INDEX_VERSION, __version__]
-    for rel in ("model.py", "fold.py", "graph.py", "query.py", "indexed.py", os.path.join("store", "index.py")):
+    # api.py: event_json shapes the stored events
+    for rel in ("model.py", "fold.py", "graph.py", "query.py", "api.py", "indexed.py", os.path.join("store", "index.py")):
         try:
             with open(os.path.join(here, rel), "rb") as f:
                 data = f.read()
@@ -189,6 +192,20 @@ def scan_loose(common: str, known: dict[str, list[Any]] | None = None,
     return loose, sorted(dirs)
 
 
+def read_packed_lines(common: str) -> tuple[list[str], list[Any]]:
+    """The ``"<tip> <ref>"`` lines of the indexed refs in ``packed-refs``, in file order (sorted by
+    ref name), and the stat of the very file read."""
+    path = os.path.join(common, "packed-refs")
+    try:
+        with open(path, "rb") as f:
+            s = os.fstat(f.fileno())
+            data = f.read()
+    except OSError:
+        return [], [None]
+    lines = b"\n".join(_PACKED_LINE_RE.findall(data)).decode("utf-8", "surrogateescape").split("\n")
+    return [x for x in lines if x], [s.st_mtime_ns, s.st_ino, s.st_size]
+
+
 def read_packed(common: str) -> tuple[dict[str, str], list[Any]]:
     """The indexed refs in ``packed-refs`` and the stat of the very file read (fstat of the open fd,
     so the stat describes the content even if the file is replaced meanwhile)."""
@@ -213,6 +230,7 @@ class Delta:
         self.loose: dict[str, list[Any]] = loose or {}  # ref -> [tip, ino, mtime_ns, size]
         self.packed: dict[str, Any] = {}
         self.full = False
+        self.needs_full = False  # packed-refs changed and was not parsed (check(allow_full=False))
 
     @property
     def empty(self) -> bool:
@@ -347,17 +365,19 @@ class Index:
 
     # ------------------------------------------------------------------ freshness
 
-    def check(self) -> Delta | None:
+    def check(self, *, allow_full: bool = True) -> Delta | None:
         """None when the stored signature still holds (nothing changed); otherwise the refs that
-        changed since the index was last brought in step (possibly none)."""
+        changed since the index was last brought in step (possibly none). ``allow_full=False``:
+        when ``packed-refs`` changed, return at once with ``needs_full`` set instead of parsing it
+        (the caller takes the write lock first, so that one process does it, not all)."""
         taken = time.time_ns()
         sig = self.meta_json("sig")
         if sig and not sig.get("racy"):
             if all(_stat(os.path.join(self.common, rel)) == st for rel, st in sig["stats"].items()):
                 return None
-        return self.scan(taken)
+        return self.scan(taken, allow_full=allow_full)
 
-    def scan(self, taken: int | None = None) -> Delta:
+    def scan(self, taken: int | None = None, *, allow_full: bool = True) -> Delta:
         """List the loose refs (and parse ``packed-refs`` only if it changed) and diff with the index.
 
         Order matters: the directory stats are taken first (a change after them shows up next time),
@@ -392,10 +412,23 @@ class Index:
                 have = self.tips(suspects)
                 d.changed = {r: loose[r] for r in suspects if have.get(r) != loose[r]}
             return d
-        packed, pstat = read_packed(self.common)
+        if not allow_full:
+            d.needs_full = True
+            return d
+        lines, pstat = read_packed_lines(self.common)
         d.packed = {"stat": pstat, "racy": _racy([pstat[0]], taken)}
         d.full = True
-        current = {**packed, **loose}
+        # usually (after a pack) nothing changed: compare sets of "<tip> <ref>" lines, in C
+        cur = set(lines)
+        for r, t in loose.items():  # a loose ref overrides its packed line (found by bisection)
+            i = bisect.bisect_left(lines, r, key=lambda x: x[41:])
+            if i < len(lines) and lines[i][41:] == r:
+                cur.discard(lines[i])
+            cur.add(f"{t} {r}")
+        have_lines = {x for (x,) in self.c.execute("SELECT tip || ' ' || ref FROM refs")}
+        if cur == have_lines:
+            return d
+        current = {**{x[41:]: x[:40] for x in lines}, **loose}
         have = dict(self.c.execute("SELECT ref, tip FROM refs").fetchall())
         d.changed = {r: t for r, t in current.items() if have.get(r) != t}
         d.removed = set(have) - set(current)
