@@ -265,8 +265,10 @@ class Indexer:
         if time.monotonic() < self._pack_again_at:
             return False
         try:
+            # its own session: if this process is killed meanwhile, git still finishes and
+            # removes packed-refs.lock instead of leaving it to block every later pack
             r = subprocess.run(["git", "pack-refs", "--all", "--prune"], cwd=self.ix.common,
-                               capture_output=True, timeout=600)
+                               capture_output=True, timeout=600, start_new_session=True)
         except (OSError, subprocess.TimeoutExpired):
             r = None
         if r is None or r.returncode != 0:
