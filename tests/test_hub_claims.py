@@ -232,7 +232,9 @@ def run_race(tmp_path: Path, url: str, hub: Path, *, issues: int = 24, workers: 
         assert final[iid]["assignee"] == agent and final[iid]["state"] == "in_progress"
         assert not final[iid]["conflicts"]
     assert not [c for c in tracker(seed).status()["conflicts"] if c["type"] == "claim"]
-    assert len({a for _, a in won}) > 1  # a real race: work was spread over several agents
+    # every worker ran the loop to exit 8 against the same hub (how the work spreads between them is
+    # up to the scheduler: on an idle machine one worker can win every race, which is still correct)
+    assert len(results) == len(clones) and all(r["agent"] for r in results)
     r = git("fsck", "--no-dangling", cwd=hub, check=False)
     assert r.returncode == 0, r.stderr
 
