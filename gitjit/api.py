@@ -28,6 +28,7 @@ from .model import (
 )
 from .indexed import board_with, board_without, prefixed
 from .query import Board, issue_json, short
+from .git import RefLocked
 from .store import GATES, ISSUES, EntityStore, Loaded
 
 __all__ = ["Tracker", "parse_filter"]
@@ -136,11 +137,21 @@ class Tracker:
         )
 
     def show(self, prefix: str) -> dict[str, Any]:
-        from .trust import GatePolicy  # who may pass which gate: local policy (docs/reliability.md)
-
         b = self.board()
         iid = self.resolve(prefix, b)
-        out = b.listing([iid])[0] if hasattr(b, "listing") else issue_json(b, iid)  # stored JSON when indexed
+        return self._annotated(iid, b.listing([iid])[0] if hasattr(b, "listing") else issue_json(b, iid))
+
+    def _shown(self, iid: str) -> dict[str, Any]:
+        """``show(iid)`` right after this process wrote ``iid``: the JSON the write stored in the index
+        (``note_write``), without checking every ref again; a full ``show`` when it is not there."""
+        from .indexed import written_json
+
+        out = written_json(self, iid)
+        return self.show(iid) if out is None else self._annotated(iid, out)
+
+    def _annotated(self, iid: str, out: dict[str, Any]) -> dict[str, Any]:
+        from .trust import GatePolicy  # who may pass which gate: local policy (docs/reliability.md)
+
         pol = GatePolicy(self.git, self.store)
         if any(pol.signed(g["key"]) for g in out.get("gates") or []):
             ld = self.store.load(ISSUES, iid)
@@ -195,6 +206,8 @@ class Tracker:
         what: str,
         create: Spec | None = None,
         remote: str | None = None,
+        board: Board | None = None,
+        wait: bool = True,
     ) -> IssueState:
         """Apply ``fn`` to the fresh state of ``iid`` and CAS the result onto its ref
         (with ``remote``: onto the hub first, then locally; see ``Syncer.append_via_remote``).
@@ -205,7 +218,7 @@ class Tracker:
         ``issue_state_changed`` notice (for watchers; the fold ignores it)."""
         self._ensure_init()
         actor = self.actor(by)
-        board = self.board()
+        board = board if board is not None else self.board()
 
         def build(cur: Loaded | None) -> list[Event]:
             if create is None and cur is None:
@@ -233,10 +246,14 @@ class Tracker:
                 evs.append(self._event("issue_state_changed", clock=clock, actor=actor, derived=True, **n))
             return evs
 
+        kw: dict[str, Any] = {} if remote is not None else {"wait": wait}
         loaded = (self.store.append if remote is None else self._hub_append(remote))(
-            ISSUES, iid, build, message=f"{what} {iid}\n\nby {actor}", author=self._author(actor), what=what,
+            ISSUES, iid, build, message=f"{what} {iid}\n\nby {actor}", author=self._author(actor), what=what, **kw,
         )
         self._board = None
+        from .indexed import note_write  # the writer folds its own change into the index (gitjit/indexed.py)
+
+        note_write(self, loaded.ref, loaded.tip)
         return fold_issue(iid, loaded.events)
 
     def _derived_notices(self, board: Board, iid: str, before: IssueState | None, after: IssueState,
@@ -287,10 +304,10 @@ class Tracker:
             spec = {"type": "issue_created", "title": title, "description": description, "priority": priority,
                     "labels": label_list, "context": ctx, "gates": gate_list}
             try:
-                self._write_issue(iid, lambda st, b: [], by=by, what="create", create=spec)
+                self._write_issue(iid, lambda st, b: [], by=by, what="create", create=spec, board=b)
             except _IdTaken:
                 continue
-            return self.show(iid)
+            return self._shown(iid)
         raise ExternalError("could not find a free issue id after 5 tries")  # pragma: no cover
 
     def update_issue(
@@ -322,7 +339,8 @@ class Tracker:
         add = [check_label(lab) for lab in labels_add]
         rem = [check_label(lab) for lab in labels_remove]
         target = parse_state(state) if state is not None else None
-        iid = self.resolve(prefix)
+        board = self.board()
+        iid = self.resolve(prefix, board)
 
         def fn(st: IssueState, b: Board) -> list[Spec]:
             specs: list[Spec] = []
@@ -362,8 +380,8 @@ class Tracker:
                 specs += _transition(b, st, target)
             return specs
 
-        self._write_issue(iid, fn, by=by, what="update")
-        return self.show(iid)
+        self._write_issue(iid, fn, by=by, what="update", board=board)
+        return self._shown(iid)
 
     def delete_issue(self, prefix: str, *, by: str | None = None) -> dict[str, Any]:
         iid = self.resolve(prefix)
@@ -380,7 +398,7 @@ class Tracker:
             return [{"type": "issue_assigned", "assignee": assignee}]
 
         self._write_issue(iid, fn, by=by, what="assign")
-        return self.show(iid)
+        return self._shown(iid)
 
     def unassign(self, prefix: str, *, by: str | None = None) -> dict[str, Any]:
         iid = self.resolve(prefix)
@@ -394,7 +412,7 @@ class Tracker:
             return specs
 
         self._write_issue(iid, fn, by=by, what="unassign")
-        return self.show(iid)
+        return self._shown(iid)
 
     # ------------------------------------------------------------------ claims
 
@@ -402,13 +420,20 @@ class Tracker:
               lease_expires_at: str | None = None, remote: str | None = None) -> dict[str, Any]:
         """Atomically take a ready issue: exactly one of several concurrent claimers wins.
         ``lease_expires_at`` (dispatchers): the claim carries a lease that lapses unless renewed."""
-        assignee = check_actor(assignee)
-        hub = self.hub(remote)
-        iid = self._hub_resolve(prefix, hub)
+        return self._claim(prefix, check_actor(assignee), by=by, lease_expires_at=lease_expires_at,
+                           hub=self.hub(remote))
+
+    def _claim(self, prefix: str, assignee: str, *, by: str | None, lease_expires_at: str | None,
+               hub: str | None, wait: bool = True, board: Board | None = None) -> dict[str, Any]:
+        if hub is None:  # one look at the refs for the whole call
+            board = board if board is not None else self.board()
+            iid = self.resolve(prefix, board)
+        else:
+            iid, board = self._hub_resolve(prefix, hub), None
         self._write_issue(iid, lambda st, b: [{**s, "expires_at": lease_expires_at} if lease_expires_at else s
                                               for s in _claim_specs(b, st, assignee)],
-                          by=by or assignee, what="claim", remote=hub)
-        return self.show(iid)
+                          by=by or assignee, what="claim", remote=hub, wait=wait, board=board)
+        return self._shown(iid)
 
     def claim_next(self, assignee: str, *, filter: str | None = None, by: str | None = None,
                    remote: str | None = None) -> dict[str, Any]:
@@ -420,12 +445,16 @@ class Tracker:
         if hub is not None:
             self.pull(hub)
         b = self.board(fresh=True)
-        for iid in b.ready():
+        for iid in (b.ready_pages() if hasattr(b, "ready_pages") else b.ready()):
             if not pred(b.issues[iid]):
                 continue
             try:
-                return self.claim(iid, assignee, by=by, remote=hub)
-            except (AlreadyClaimedError, BlockedError, NotFoundError):
+                # locally, a candidate whose ref another writer holds right now is skipped at once
+                # (that writer is most likely claiming it): contenders spread over the ready list
+                # instead of queueing for its first entry
+                return self._claim(iid, assignee, by=by, lease_expires_at=None, hub=hub, wait=hub is not None,
+                                   board=b)
+            except (AlreadyClaimedError, BlockedError, NotFoundError, RefLocked):
                 continue  # another agent took it (or it changed) meanwhile: next candidate
         raise NoWorkError(
             "no ready issue to claim" + (f" matching {filter!r}" if filter else ""),
@@ -459,7 +488,7 @@ class Tracker:
             return [{"type": "issue_released", "assignee": st.assignee, "reason": reason}]
 
         self._write_issue(iid, fn, by=by, what="release", remote=hub)
-        return self.show(iid)
+        return self._shown(iid)
 
     def renew_lease(self, prefix: str, assignee: str, expires_at: str, *, by: str | None = None) -> dict[str, Any]:
         """Extend ``assignee``'s lease on an issue it holds (a ``lease_renewed`` event); AlreadyClaimedError

@@ -69,15 +69,24 @@ class IndexBoard(Board):
     def local(self, iid: str, st: IssueState | None) -> Board:
         """A real Board over everything ``iid``'s state and its dependents' states depend on, with
         ``st`` in place of the stored state (None: without the issue)."""
+        # a write asks for the same local board up to three times (its checks, and the before and
+        # after of its derived notices), with the same state object: build it once
+        memo = self.__dict__.setdefault("_locals", {})
+        hit = memo.get(iid)
+        if hit is not None and hit[0] is st:
+            return hit[1]
         dependents = [s for v in self.ix.dependents([iid]).values() for s in v]
         over: dict[str, IssueState | None] = {iid: st}
         ids = self.indexer.closure([iid], over) | self.indexer.closure(dependents, over, levels=1)
         ids.discard(iid)
-        states = self.indexer.states(ids, dict(self._cache))
-        states = {k: v for k, v in states.items() if k in ids}
+        cache = self._cache  # stored states do not change while this board lives (its generation)
+        self.indexer.states([i for i in ids if i != iid], cache)
+        states = {k: cache[k] for k in ids if k in cache}
         if st is not None:
             states[iid] = st
-        return self.indexer.local_board(states)
+        b = self.indexer.local_board(states)
+        memo[iid] = (st, b)
+        return b
 
     # ------------------------------------------------------------------ lists
 
@@ -93,6 +102,16 @@ class IndexBoard(Board):
 
     def ready(self) -> list[str]:
         return self.ix.ready_ids()
+
+    def ready_pages(self, size: int = 32) -> Iterator[str]:
+        """``ready()`` a page at a time (``claim_next`` rarely needs more than the first few)."""
+        offset = 0
+        while True:
+            page = self.ix.ready_ids(size, offset)
+            yield from page
+            if len(page) < size:
+                return
+            offset += size
 
     def blocked(self) -> list[str]:
         return self.ix.blocked_ids()

@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Indexer", "IndexBoard", "indexer_for", "indexed_board", "indexed_events", "board_with", "board_without",
-    "prefixed", "PACK_THRESHOLD",
+    "prefixed", "PACK_THRESHOLD", "note_write", "written_json",
 ]
 
 #: loose refs under refs/jit/ beyond which a refresh packs them (``git pack-refs --all``)
@@ -112,6 +112,67 @@ def indexed_events(tracker: Tracker, **kw: Any) -> list[dict[str, Any]] | None:
     except (sqlite3.Error, OSError) as e:
         ix.give_up(e)
         return None
+
+
+def note_write(tracker: Tracker, ref: str, tip: str) -> bool:
+    """Fold this process's own write of ``ref`` (now at ``tip``) into the index at once, with the
+    events it already holds, so that the next command of any process does not have to find and
+    read it, and the writer can answer from the index without a refresh (``written_json``).
+
+    Only the issue's rows (and those of the issues whose state or JSON shows it) change; the
+    freshness signature does not, so the next check still lists the loose refs and finds
+    everything anyone else changed. It is applied only while the ref still points at ``tip``
+    (read from the ref file under the index's write lock): an older write must never overwrite
+    a newer one that another process has already recorded. Best effort: if the index is busy
+    or unusable, the next refresh does the same work."""
+    tracker.__dict__["_written"] = None
+    ix = indexer_for(tracker)
+    if ix is None or ix.ix.db is None:
+        return False
+    try:
+        if not ix.ix.begin(wait=2.0):
+            return False
+        try:
+            if ix.ix.tips([ref]).get(ref) != tip and _loose_tip(ix.ix.common, ref) == tip:
+                d = Delta()
+                d.changed = {ref: tip}
+                ix._apply(d)
+            ix.ix.commit()
+        except BaseException:
+            ix.ix.rollback()
+            raise
+    except sqlite3.OperationalError:
+        return False  # locked for long by another process: its refresh or the next one does it
+    except sqlite3.DatabaseError as e:
+        ix.give_up(e)
+        return False
+    tracker.__dict__["_written"] = (ref, tip)
+    return True
+
+
+def written_json(tracker: Tracker, iid: str) -> dict[str, Any] | None:
+    """The stored JSON of ``iid`` if the index holds the write this process just made to it."""
+    w = tracker.__dict__.get("_written")
+    ix = indexer_for(tracker)
+    if ix is None or ix.ix.db is None or w is None or w[0] != ISSUES + iid:
+        return None
+    try:
+        if ix.ix.tips([w[0]]).get(w[0]) != w[1]:
+            return None
+        docs = ix.ix.docs([iid])
+    except (sqlite3.Error, KeyError):
+        return None
+    return json.loads(docs[0]) if docs else None
+
+
+def _loose_tip(common: str, ref: str) -> str | None:
+    """The tip in the loose ref file (a write always leaves one; packing it meanwhile removes it)."""
+    try:
+        with open(os.path.join(common, ref), "rb") as f:
+            data = f.read(41)
+    except OSError:
+        return None
+    return data[:40].decode("ascii", "replace")
 
 
 def board_with(b: Board, st: IssueState) -> Board:
@@ -189,7 +250,8 @@ class Indexer:
             self.rebuild()
             return True
         changed = False
-        if delta is not None and (delta.needs_full or not delta.empty or not delta.sig.get("racy")):
+        if delta is not None and (delta.needs_full or not delta.empty or not delta.sig.get("racy")
+                                  or delta.read_loose):
             # an empty delta only updates the signature: worth it when the new one can be trusted
             # later (not racy), and never worth waiting for another writer's lock. A changed
             # packed-refs is parsed under the lock: one process does it, the others then find

@@ -126,9 +126,9 @@ def main():
             acked.append(v)  # the call returned: the write is acknowledged
         out.update(acked=acked)
     elif mode == "locked-write":
-        # wrap (not replace) the real swap so the parent learns when we first hit the lock
+        # wrap (not replace) the real locked write so the parent learns when we first hit the lock
         from gitjit.git import GitRepo, RefLocked
-        real, hits = GitRepo.swap_ref, []
+        real, hits = GitRepo.write_locked, []
 
         def swap(self, *a, **kw):
             try:
@@ -139,7 +139,7 @@ def main():
                 hits.append(time.monotonic())
                 raise
 
-        GitRepo.swap_ref = swap
+        GitRepo.write_locked = swap
         st = t.update_issue(spec["issue"], title=spec["title"])
         out.update(title=st["title"], locked_attempts=len(hits))
     else:

@@ -21,6 +21,7 @@ Nothing here touches the working tree, the index or HEAD.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pygit2
@@ -39,6 +40,10 @@ class CasFailed(Exception):
 
 class RefLocked(Exception):
     """Another writer holds the ref's lock file right now."""
+
+
+class _Refused(Exception):
+    """Carries an exception raised by a ``write_locked`` caller out of the transaction untouched."""
 
 
 class BadRef(Exception):
@@ -220,6 +225,41 @@ class GitRepo:
             raise
         except (OSError, pygit2.GitError, KeyError, ValueError) as e:
             self._classify(e, refname, expected, target)
+
+    def write_locked(self, refname: str, make: Callable[[str | None], str | None], message: str) -> str | None:
+        """Lock ``refname``, read its tip under the lock, and point it at ``make(tip)``.
+
+        The local write path (``EntityStore.append``). Unlike the optimistic ``swap_ref``, nobody
+        else can move the ref between the read and the write, so a writer that would lose a race
+        never builds a commit for nothing, and a held lock is reported before any work is done
+        (``RefLocked``: ``claim_next`` then moves on to its next candidate). ``make`` returns the
+        new commit, or None to leave the ref alone; if it raises, the lock is released and
+        nothing is written. A transaction also skips libgit2's check of the new name against
+        every packed ref (``reference_path_available``), ~1 ms per write at 100,000 refs.
+        Returns the tip the ref was left at."""
+        try:
+            with self.repo.transaction() as tx:
+                tx.lock_ref(refname)
+                ref = self.repo.references.get(refname)  # the ref file itself, read under our lock
+                if ref is not None and ref.type != pygit2.enums.ReferenceType.DIRECT:
+                    raise BadRef(f"{refname} is a symbolic ref")
+                tip = str(ref.target) if ref is not None else None
+                try:
+                    new = make(tip)
+                except BaseException as e:  # the caller's own refusal: not a libgit2 failure
+                    raise _Refused(e) from None
+                if new is None:
+                    return tip
+                # the reflog entry's identity comes from the repository's config: pygit2 1.21's
+                # Transaction.set_target cannot pass a Signature (it hands cffi a bytes object)
+                tx.set_target(refname, pygit2.Oid(hex=new), message=message)
+            return new
+        except _Refused as r:
+            raise r.args[0] from None
+        except (OSError, pygit2.GitError, ValueError) as e:
+            if _is_lock_error(e) or (self.common_dir / (refname + ".lock")).exists():
+                raise RefLocked(refname) from None
+            raise
 
     def delete_ref(self, refname: str, expected: str) -> None:
         try:

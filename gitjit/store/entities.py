@@ -130,51 +130,72 @@ class EntityStore:
         message: str,
         author: tuple[str, str],
         what: str,
+        wait: bool = True,
     ) -> Loaded:
-        """Compare-and-swap append: read the tip, ``build`` the new events from it, write a commit
-        whose parent is that tip, and move the ref only if it is still there. ``build`` may raise a
-        GitjitError to refuse (nothing is written) or return [] for a no-op."""
+        """Append under the ref's lock: lock it, read the tip, ``build`` the new events from it,
+        write a commit whose parent is that tip, and move the ref (``GitRepo.write_locked``).
+        ``build`` may raise a GitjitError to refuse (nothing is written) or return [] for a no-op.
+        A ref locked by another writer is retried with backoff; with ``wait=False`` it raises
+        ``RefLocked`` at once instead (unless the lock turns out to be stale and is removed)."""
         ref = prefix + key
         result: list[Loaded] = []
 
-        def attempt() -> None:
-            cur = self.load(prefix, key)
+        def make(tip: str | None) -> str | None:
+            cur = Loaded(key, ref, tip, self.events_at(tip, where=ref)) if tip is not None else None
             new = build(cur)
             if not new:
                 result.append(cur)  # type: ignore[arg-type]
-                return
+                return None
             old = list(cur.events) if cur else []
             allev = old + list(new)
             doc = serialize_events(allev)
-            longest = max(len(e.to_line()) for e in new)
-            if longest > LIMITS["event_line"]:
-                raise UsageError(
-                    f"{what}: one event would be {longest} characters long, over the {LIMITS['event_line']} "
-                    "limit of a line; nothing was written", hint="store large values elsewhere and link to them",
-                    details={"ref": ref, "line": longest})
-            if len(doc) > LIMITS["events_blob"] or len(allev) > LIMITS["events"]:
-                # every reader refuses a log over the limits: writing it would lock the entity out
-                raise UsageError(
-                    f"{what}: {ref} would hold {len(allev)} events / {len(doc)} bytes, over the limits "
-                    f"({LIMITS['events']} events, {LIMITS['events_blob']} bytes); nothing was written",
-                    hint="keep long text out of the tracker (link to it), or continue in a new issue",
-                    details={"ref": ref, "events": len(allev), "bytes": len(doc)})
+            self._check_limits(ref, what, new, allev, doc)
             sign = self.signer(new) if self.signer is not None else None
+            parents = [tip] if tip is not None else []
             if sign is not None:  # a gate pass under a signing key (gitjit/trust.py)
-                commit = raw.write_signed_commit(self.git, {DOC: doc}, [cur.tip] if cur else [], message,
-                                                 author=author, sign=sign)
+                commit = raw.write_signed_commit(self.git, {DOC: doc}, parents, message, author=author, sign=sign)
             else:
-                commit = self.git.write_commit(
-                    {DOC: doc}, [cur.tip] if cur else [], message, author=author,
-                )
-            with locks.owning(self.git.common_dir, ref):  # lets a later writer tell a crashed owner
-                self.git.swap_ref(ref, cur.tip if cur else None, commit, message)
+                commit = self.git.write_commit({DOC: doc}, parents, message, author=author)
             evs = tuple(sorted(allev, key=Event.sort_key))
             self._parsed[commit] = evs
             result.append(Loaded(key, ref, commit, evs))
+            return commit
 
-        try:
-            retrying(attempt, what=what, on_locked=lambda: locks.on_locked(self.git.common_dir, ref))
-        except GitjitError:
-            raise
+        def attempt() -> None:
+            result.clear()
+            with locks.owning(self.git.common_dir, ref):  # lets a later writer tell a crashed owner
+                self.git.write_locked(ref, make, message)
+
+        if not wait:
+            try:
+                attempt()
+            except RefLocked:
+                # a live writer holds a lock for milliseconds: only an old one can be stale (and is
+                # removed here, then one more try); the owner records are read only then
+                lock = os.path.join(self.git.common_dir, ref + ".lock")
+                try:
+                    old = time.time() - os.stat(lock).st_mtime >= locks.stale_seconds()
+                except OSError:
+                    old = False
+                if old and locks.on_locked(self.git.common_dir, ref) is not None and not os.path.exists(lock):
+                    attempt()
+                else:
+                    raise
+            return result[-1]
+        retrying(attempt, what=what, on_locked=lambda: locks.on_locked(self.git.common_dir, ref))
         return result[-1]
+
+    def _check_limits(self, ref: str, what: str, new: list[Event], allev: list[Event], doc: bytes) -> None:
+        longest = max(len(e.to_line()) for e in new)
+        if longest > LIMITS["event_line"]:
+            raise UsageError(
+                f"{what}: one event would be {longest} characters long, over the {LIMITS['event_line']} "
+                "limit of a line; nothing was written", hint="store large values elsewhere and link to them",
+                details={"ref": ref, "line": longest})
+        if len(doc) > LIMITS["events_blob"] or len(allev) > LIMITS["events"]:
+            # every reader refuses a log over the limits: writing it would lock the entity out
+            raise UsageError(
+                f"{what}: {ref} would hold {len(allev)} events / {len(doc)} bytes, over the limits "
+                f"({LIMITS['events']} events, {LIMITS['events_blob']} bytes); nothing was written",
+                hint="keep long text out of the tracker (link to it), or continue in a new issue",
+                details={"ref": ref, "events": len(allev), "bytes": len(doc)})

@@ -139,6 +139,10 @@ def _stat(path: str) -> list[Any]:
     return [s.st_mtime_ns, s.st_ino, s.st_size]
 
 
+#: loose ref files ``scan_loose`` had to open (not trusted by their stat), summed over the process
+_READS = [0]
+
+
 def scan_loose(common: str, known: dict[str, list[Any]] | None = None,
                trusted_before: int = 0) -> tuple[dict[str, list[Any]], list[str]]:
     """Every loose ref under the indexed prefixes ``{ref: [tip, ino, mtime_ns, size]}``, and the
@@ -151,6 +155,7 @@ def scan_loose(common: str, known: dict[str, list[Any]] | None = None,
     Anything else is read. ``*.lock`` files are writes in progress and symbolic refs are not jit
     data; both are skipped."""
     known = known or {}
+    reads = _READS
     loose: dict[str, list[Any]] = {}
     dirs: list[str] = []
     for base in ("refs/jit/issues", "refs/jit/gates"):
@@ -180,6 +185,7 @@ def scan_loose(common: str, known: dict[str, list[Any]] | None = None,
                             and st.st_mtime_ns < trusted_before:
                         loose[ref] = k
                         continue
+                    reads[0] += 1
                     try:
                         with open(ent.path, "rb") as f:
                             st = os.fstat(f.fileno())
@@ -231,6 +237,7 @@ class Delta:
         self.packed: dict[str, Any] = {}
         self.full = False
         self.needs_full = False  # packed-refs changed and was not parsed (check(allow_full=False))
+        self.read_loose = 0  # loose ref files the scan had to open
 
     @property
     def empty(self) -> bool:
@@ -390,6 +397,7 @@ class Index:
         stats["packed-refs"] = _stat(os.path.join(self.common, "packed-refs"))
         old_loose = {r: [t, i, m, z] for r, t, i, m, z in self.c.execute("SELECT ref, tip, ino, mtime, size FROM loose")}
         margin = COARSE_RACY_NS if old_sig.get("coarse") else RACY_NS
+        reads = _READS[0]
         full, dirs = scan_loose(self.common, old_loose, int(old_sig.get("taken", 0)) - margin)
         loose = {r: v[0] for r, v in full.items()}
         for d in dirs:  # directories met for the first time: record them for the next stat check
@@ -397,6 +405,9 @@ class Index:
                 stats[d] = _stat(os.path.join(self.common, d))
         stats = {k: v for k, v in stats.items() if v != [None] or k in _BASE_DIRS or k == "packed-refs"}
         d = Delta(loose=full)
+        # files read because the recorded snapshot did not vouch for them: recording the new one
+        # spares the next check that work (a writer folds its own refs in, so nothing else changes)
+        d.read_loose = _READS[0] - reads
         stamps = [v[0] for v in stats.values()] + [v[2] for v in full.values()]
         d.sig = {"stats": stats, "racy": _racy(stamps, taken), "taken": taken,
                  "coarse": bool(stamps) and all(m % 1_000_000_000 == 0 for m in stamps if m is not None)}
@@ -487,10 +498,10 @@ class Index:
             + " ORDER BY prank, created_at, id"
         return [i for (i,) in self.c.execute(q, params)]
 
-    def ready_ids(self) -> list[str]:
+    def ready_ids(self, limit: int = -1, offset: int = 0) -> list[str]:
         return [i for (i,) in self.c.execute(
             "SELECT id FROM issues INDEXED BY issues_ready WHERE eff='ready' AND assignee IS NULL AND deleted=0 "
-            "ORDER BY prank, created_at, id")]
+            "ORDER BY prank, created_at, id LIMIT ? OFFSET ?", (limit, offset))]
 
     def blocked_ids(self) -> list[str]:
         return [i for (i,) in self.c.execute(

@@ -625,8 +625,9 @@ class Syncer:
                 assert cur is not None
                 return cur
             allev = (list(cur.events) if cur else []) + list(new)
-            commit = self.git.write_commit({DOC: serialize_events(allev)}, [cur.tip] if cur else [], message,
-                                           author=author)
+            doc = serialize_events(allev)
+            self.store._check_limits(ref, what, list(new), allev, doc)  # noqa: SLF001 - as a local write
+            commit = self.git.write_commit({DOC: doc}, [cur.tip] if cur else [], message, author=author)
             status = self.push_batch(remote, [(ref, commit, rtip)])
             if not status[ref][0]:
                 continue  # someone else moved the hub's ref first: fetch, re-fold, decide again

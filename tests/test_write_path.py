@@ -1,0 +1,98 @@
+"""The local write path: writes under the ref's lock (``GitRepo.write_locked``), ``claim_next``
+skipping a candidate another writer holds, and the writer folding its own write into the index
+(``note_write``) without ever recording an older tip over a newer one."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ref_snapshot
+from gitjit.api import Tracker
+from gitjit.errors import AlreadyClaimedError
+from gitjit.git import RefLocked
+from gitjit.indexed import indexer_for, note_write
+
+
+def _fresh(repo: Path) -> Tracker:
+    return Tracker(repo, actor="agent:reader")
+
+
+def test_write_locked_refusal_and_no_op_leave_the_ref_and_release_the_lock(repo: Path, tracker: Tracker) -> None:
+    iid = tracker.create_issue("one")["id"]
+    ref = f"refs/jit/issues/{iid}"
+    before = ref_snapshot(repo)
+
+    def refuse(tip: str | None) -> str | None:
+        assert tip == before[ref]  # read under the lock: the current tip
+        raise AlreadyClaimedError("no")
+
+    with pytest.raises(AlreadyClaimedError):
+        tracker.git.write_locked(ref, refuse, "m")
+    assert tracker.git.write_locked(ref, lambda tip: None, "m") == before[ref]
+    assert ref_snapshot(repo) == before
+    assert not (repo / ".git" / (ref + ".lock")).exists()
+
+
+def test_write_locked_reports_a_held_lock_without_calling_make(repo: Path, tracker: Tracker) -> None:
+    iid = tracker.create_issue("one")["id"]
+    ref = f"refs/jit/issues/{iid}"
+    lock = repo / ".git" / (ref + ".lock")
+    lock.write_text("held\n")
+    called = []
+    with pytest.raises(RefLocked):
+        tracker.git.write_locked(ref, lambda tip: called.append(tip), "m")  # type: ignore[func-returns-value]
+    assert called == [] and lock.read_text() == "held\n"
+
+
+def test_claim_next_skips_a_candidate_whose_ref_is_being_written(repo: Path, tracker: Tracker) -> None:
+    first = tracker.create_issue("first", priority="critical")["id"]
+    second = tracker.create_issue("second", priority="high")["id"]
+    lock = repo / ".git" / "refs" / "jit" / "issues" / f"{first}.lock"
+    lock.write_text("")  # a live writer (fresh lock) is in the middle of writing the first one
+    got = Tracker(repo, actor="agent:b").claim_next("agent:b")
+    assert got["id"] == second and got["assignee"] == "agent:b"
+    lock.unlink()
+    assert Tracker(repo, actor="agent:c").claim_next("agent:c")["id"] == first  # free again: taken in order
+
+
+def test_claim_next_removes_a_stale_lock_and_claims_in_order(repo: Path, tracker: Tracker,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    first = tracker.create_issue("first", priority="critical")["id"]
+    tracker.create_issue("second", priority="high")
+    lock = repo / ".git" / "refs" / "jit" / "issues" / f"{first}.lock"
+    lock.write_text("")
+    old = time.time() - 60
+    os.utime(lock, (old, old))  # left by a writer that was killed a minute ago: nobody owns it
+    monkeypatch.setenv("JIT_STALE_LOCK_SECONDS", "10")
+    assert Tracker(repo, actor="agent:b").claim_next("agent:b")["id"] == first
+    assert not lock.exists()
+
+
+def test_a_write_answers_what_a_fresh_reader_sees(repo: Path, tracker: Tracker) -> None:
+    dep = tracker.create_issue("dep")["id"]
+    top = tracker.create_issue("top")["id"]
+    tracker.add_dependency(top, [dep])
+    claimed = tracker.claim(dep, "agent:a")
+    assert claimed == _fresh(repo).show(dep)
+    updated = tracker.update_issue(dep, state="done")
+    assert updated == _fresh(repo).show(dep)
+    assert _fresh(repo).show(top)["state"] == "ready"  # the dependent's row was recomputed too
+    assert tracker.show(top) == _fresh(repo).show(top)
+
+
+def test_note_write_never_records_an_older_tip_over_a_newer_one(repo: Path, tracker: Tracker) -> None:
+    iid = tracker.create_issue("one")["id"]
+    ref = f"refs/jit/issues/{iid}"
+    old_tip = tracker.git.tip(ref)
+    tracker.update_issue(iid, title="two")
+    new_tip = tracker.git.tip(ref)
+    assert old_tip != new_tip
+    ix = indexer_for(tracker)
+    assert ix is not None
+    note_write(tracker, ref, old_tip)  # a slow writer reporting a write that is no longer the tip
+    assert ix.ix.tips([ref])[ref] == new_tip
+    assert _fresh(repo).show(iid)["title"] == "two"
