@@ -12,11 +12,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import ValidationError as PydanticValidationError
-
 from .errors import ValidationError
 from .model import (
-    LIMITS, Conflict, Event, GateDef, GateState, GateStatus, IssueState, canonical_json,
+    LIMITS, Conflict, Event, GateDef, GateState, GateStatus, IssueState, ModelError, canonical_json,
 )
 
 __all__ = ["parse_events", "serialize_events", "union_events", "fold_issue", "fold_gate", "BASE_OF",
@@ -59,7 +57,7 @@ def parse_events(blob: bytes, *, where: str = "document") -> list[Event]:
             raise ValidationError(f"{where}: line {n} holds a lone surrogate (not valid Unicode)")
         try:
             events.append(Event.model_validate(obj))
-        except PydanticValidationError as e:
+        except ModelError as e:
             first = e.errors()[0]
             loc = ".".join(str(x) for x in first.get("loc", ()))
             raise ValidationError(f"{where}: line {n}: {loc}: {first.get('msg')}") from None

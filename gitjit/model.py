@@ -13,13 +13,12 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, NewType
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from .errors import UsageError
+from .record import Field, ModelError, Record, field_check
 
 __all__ = [
     "IssueId", "EventId", "Priority", "State", "GateStatus", "GateMode", "GateStage",
-    "Event", "IssueState", "GateState", "GateDef", "Conflict",
+    "Event", "IssueState", "GateState", "GateDef", "Conflict", "ModelError",
     "new_issue_id", "new_event_id", "now_ts", "canonical_json",
     "PRIORITY_RANK", "TERMINAL_STATES", "LIMITS",
     "check_title", "check_description", "check_label", "check_gate_key", "check_actor",
@@ -115,8 +114,13 @@ def now_ts() -> str:
     return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
+#: one encoder, built once: ``json.dumps`` with options builds a new one per call
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Keys sorted, no spaces, non-ASCII kept as is: the form of every stored line."""
+    return _CANONICAL.encode(obj)
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -225,14 +229,15 @@ def parse_priority(value: str) -> str:
 
 # ----------------------------------------------------------------------------- events
 
-class Event(BaseModel):
+class Event(Record, frozen=True, extra="allow"):
     """One change. Stored as one canonical JSON line; ordered within an issue by ``(clock, id)``.
 
     Common fields are declared; the payload fields of every known type are optional fields,
     unknown fields from newer versions are kept (``extra="allow"``) and written back untouched.
+    Immutable. ``from_`` is read and written as ``"from"`` (``Event(from_=...)`` works too).
+    Validation (constructor and ``model_validate``) is strict on JSON types and raises
+    ``ModelError`` (see ``gitjit.record``); ``model_copy`` does not validate.
     """
-
-    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
 
     v: int = 1
     id: str
@@ -266,30 +271,31 @@ class Event(BaseModel):
     ref: str | None = None
     expires_at: str | None = None
 
-    @field_validator("id")
-    @classmethod
-    def _id(cls, v: str) -> str:
-        if not EVENT_ID_RE.match(v):
+    @field_check("id")
+    @staticmethod
+    def _id(v: str) -> str:
+        # fullmatch: ``$`` in the pattern would also let a trailing "\n" through
+        if not EVENT_ID_RE.fullmatch(v):
             raise ValueError("event id must be 32 lowercase hex digits")
         return v
 
-    @field_validator("type")
-    @classmethod
-    def _type(cls, v: str) -> str:
-        if not TYPE_RE.match(v):
+    @field_check("type")
+    @staticmethod
+    def _type(v: str) -> str:
+        if not TYPE_RE.fullmatch(v):
             raise ValueError("event type must be lowercase letters and '_'")
         return v
 
-    @field_validator("clock")
-    @classmethod
-    def _clock(cls, v: int) -> int:
+    @field_check("clock")
+    @staticmethod
+    def _clock(v: int) -> int:
         if not 0 < v < 2**53:
             raise ValueError("clock out of range")
         return v
 
-    @field_validator("timestamp")
-    @classmethod
-    def _ts(cls, v: str) -> str:
+    @field_check("timestamp")
+    @staticmethod
+    def _ts(v: str) -> str:
         datetime.fromisoformat(v)
         return v
 
@@ -310,7 +316,7 @@ class Event(BaseModel):
 
 # ----------------------------------------------------------------------------- folded state
 
-class GateState(BaseModel):
+class GateState(Record):
     key: str
     status: GateStatus = GateStatus.pending
     by: str | None = None
@@ -320,7 +326,7 @@ class GateState(BaseModel):
     note: str | None = None
 
 
-class Conflict(BaseModel):
+class Conflict(Record):
     """A true conflict the fold resolved deterministically; shown by ``issue show`` and ``status``."""
 
     type: str          # "claim" | "claim_after_close" | "edit_after_delete" | "cycle" | "duplicate_event"
@@ -331,9 +337,11 @@ class Conflict(BaseModel):
     timestamp: str | None = None
 
 
-class IssueState(BaseModel):
+class IssueState(Record):
     """The fold of one issue's events. ``state`` here is the stored base state; the effective
-    state (``open`` vs ``ready``) needs the other issues and is computed in ``gitjit.query``."""
+    state (``open`` vs ``ready``) needs the other issues and is computed in ``gitjit.query``.
+    Mutable (the fold assigns its fields; an unknown attribute is refused); stored in the index
+    as ``model_dump_json`` and read back with ``model_validate_json``."""
 
     id: str
     title: str = ""
@@ -361,7 +369,7 @@ class IssueState(BaseModel):
     dep_events: dict[str, str] = Field(default_factory=dict)
 
 
-class GateDef(BaseModel):
+class GateDef(Record):
     key: str
     title: str = ""
     description: str = ""

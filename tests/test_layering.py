@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "gitjit"
-CORE = ["model", "fold", "graph", "query", "errors"]
+CORE = ["model", "record", "fold", "graph", "query", "errors"]
 
 
 def imports(path: Path) -> set[str]:
