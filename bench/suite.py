@@ -336,6 +336,14 @@ def measure_size(tmp: Path, n: int, runs: int, env: dict[str, str], create_all: 
 
         left = Tracker(repo).board().ready()
     res["contention_disjoint"] = contention(tmp, repo, env, procs=8, limit=0, disjoint=left[:min(400, len(left))])
+    # the same without fsync: how much of the contended rate is the disk's (informational, no target)
+    git("config", "jit.fsync", "false", cwd=repo, env=env)
+    with _environ(env):
+        left = Tracker(repo).board().ready()
+    res["contention_disjoint_nofsync"] = contention(tmp, repo, env, procs=8, limit=0,
+                                                    disjoint=left[:min(400, len(left))])
+    res["contention_disjoint_nofsync"]["mode"] += " with `jit.fsync false`"
+    git("config", "--unset", "jit.fsync", cwd=repo, env=env)
     if create_all:
         print(f"[bench] {n}: creating {n} issues through the library", file=sys.stderr, flush=True)
         res["create_all"] = create_many(tmp, n, env)
@@ -624,7 +632,8 @@ def report(res: dict[str, Any]) -> str:
               f"| `create_issue` ({lib['create']['count']} in a row) | {_each(lib['create'])} | |",
               f"| `claim` with `jit.fsync false` | {_each(lib['claim_nofsync'])} | |",
               f"| `create_issue` with `jit.fsync false` | {_each(lib['create_nofsync'])} | |"]
-        for c in (r["contention"], r["contention_disjoint"]):
+        for c in (r["contention"], r["contention_disjoint"], *([r["contention_disjoint_nofsync"]]
+                                                              if "contention_disjoint_nofsync" in r else [])):
             L.append(f"| {c['procs']} processes at once, {c['mode']} | {c['claims']} claims in {c['seconds']} s = "
                      f"**{c['claims_per_s']}/s**, {c['cpu_ms_per_claim']} ms CPU per claim; double claims: "
                      f"{c['double_claims']}, claims not on the ref: {c['wrong_holder']} | "

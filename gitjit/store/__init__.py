@@ -1,7 +1,7 @@
 """Issues, gates and events on refs/jit/*, sync with remotes, and the index.
 
 The names below are loaded on first use (PEP 562), so that ``gitjit.store.index`` can be
-imported by the fast read path without pulling in pydantic through ``entities``."""
+imported by the fast read path without pulling in pygit2 and the model through ``entities``."""
 
 from typing import Any
 
