@@ -293,7 +293,7 @@ class Doctor:
                                  repairable=True, _repair=lambda r=r: self._drop_symbolic(r)))
                 continue
             ns, _, key = r.name[len(LOCAL):].partition("/")
-            if ns == "issues" and not ISSUE_ID_RE.match(key) or ns == "gates" and not GATE_KEY_RE.match(key):
+            if ns == "issues" and not ISSUE_ID_RE.fullmatch(key) or ns == "gates" and not GATE_KEY_RE.fullmatch(key):
                 self.add(self._bad(r.name, r.target, "bad_ref_name", f"{key!r} is not a valid {ns[:-1]} key"))
                 continue
             if ns not in ("issues", "gates"):

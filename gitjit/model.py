@@ -164,13 +164,13 @@ def check_actor(actor: str) -> str:
 
 def check_label(label: str) -> str:
     _check_text("label", label, LIMITS["label"], multiline=False)
-    if not LABEL_RE.match(label):
+    if not LABEL_RE.fullmatch(label):
         raise UsageError(f"label {label!r} is not of the form namespace:value", hint="e.g. --label type:task")
     return label
 
 
 def check_gate_key(key: str) -> str:
-    if not isinstance(key, str) or not GATE_KEY_RE.match(key):
+    if not isinstance(key, str) or not GATE_KEY_RE.fullmatch(key):
         raise UsageError(
             f"gate key {key!r} is not valid",
             hint="use lowercase letters, digits, '.', '_' or '-', starting with a letter or digit (max 64)",
@@ -179,7 +179,7 @@ def check_gate_key(key: str) -> str:
 
 
 def check_context_key(key: str) -> str:
-    if not CONTEXT_KEY_RE.match(key or ""):
+    if not CONTEXT_KEY_RE.fullmatch(key or ""):
         raise UsageError(f"context key {key!r} is not valid", hint="use letters, digits, '_', '.', '-' (max 64)")
     return key
 

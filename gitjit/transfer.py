@@ -143,7 +143,7 @@ def make_item(obj: Any, line: int) -> Item:
     it = Item(line=line, key="", title=_check(check_title, title))
     iid = _str(obj, "id")
     if iid is not None:
-        if not ISSUE_ID_RE.match(iid):
+        if not ISSUE_ID_RE.fullmatch(iid):
             raise _Bad(f"id {iid!r} is not 12 lowercase hex digits (leave it out to get a new id)")
         it.id = iid
     key = obj.get("key", iid)

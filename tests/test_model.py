@@ -371,3 +371,16 @@ def test_event_validation_raises_only_model_error_and_what_passes_writes_back(ov
     assert all(type(getattr(e, k)) is int for k in ("v", "clock"))
     (again,) = parse_events(e.to_line().encode())
     assert again == e and again.to_line() == e.to_line()  # a declared null is dropped, and reads back as None
+
+
+@pytest.mark.parametrize("check, value", [
+    ("check_gate_key", "review\n"), ("check_context_key", "key\n"), ("check_label", "team:web\n"),
+])
+def test_input_checks_refuse_a_trailing_newline(check: str, value: str) -> None:
+    """``$`` in a pattern also matches before a final newline: the checks match the whole string."""
+    import gitjit.model as m
+    from gitjit.errors import UsageError
+
+    with pytest.raises(UsageError):
+        getattr(m, check)(value)
+    assert getattr(m, check)(value.rstrip("\n")) == value.rstrip("\n")

@@ -96,3 +96,19 @@ def test_note_write_never_records_an_older_tip_over_a_newer_one(repo: Path, trac
     note_write(tracker, ref, old_tip)  # a slow writer reporting a write that is no longer the tip
     assert ix.ix.tips([ref])[ref] == new_tip
     assert _fresh(repo).show(iid)["title"] == "two"
+
+
+def test_writes_after_pack_refs_removed_the_refs_directory(repo: Path, tracker: Tracker) -> None:
+    """``git pack-refs --all --prune`` deletes the loose refs and the directories it emptied, so
+    ``refs/jit/issues`` is gone; the next write (and the next create) must make it again."""
+    from conftest import git
+
+    a = tracker.create_issue("a")["id"]
+    git("pack-refs", "--all", "--prune", cwd=repo)
+    assert not (repo / ".git" / "refs" / "jit" / "issues").exists()
+    assert Tracker(repo, actor="agent:x").claim(a, "agent:x")["assignee"] == "agent:x"
+    git("pack-refs", "--all", "--prune", cwd=repo)
+    b = Tracker(repo, actor="agent:x").create_issue("b")["id"]
+    assert {i["id"] for i in _fresh(repo).query("all")["issues"]} == {a, b}
+    git("pack-refs", "--all", "--prune", cwd=repo)
+    assert Tracker(repo, actor="agent:y").claim_next("agent:y")["id"] == b

@@ -488,7 +488,7 @@ def add_agent(path: str | os.PathLike[str], agent_id: str, command: str, *, max_
     p = Path(path)
     text = _read(p)
     cfg = parse_config(text, p)
-    if not ID_RE.match(agent_id or ""):
+    if not ID_RE.fullmatch(agent_id or ""):
         raise UsageError(f"agent id {agent_id!r} is not valid",
                          hint="use letters, digits, '_', '.', ':' or '-' (no '@', no spaces)")
     if any(a.id == agent_id for a in cfg.agents):

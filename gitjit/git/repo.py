@@ -239,7 +239,15 @@ class GitRepo:
         Returns the tip the ref was left at."""
         try:
             with self.repo.transaction() as tx:
-                tx.lock_ref(refname)
+                try:
+                    tx.lock_ref(refname)
+                except Exception as e:  # noqa: BLE001 - pygit2 raises its own NotFoundError here
+                    # `git pack-refs --prune` removes directories it emptied (refs/jit/issues with
+                    # them), and libgit2's transaction does not create the lock file's directory
+                    if "No such file or directory" not in str(e):
+                        raise
+                    os.makedirs(os.path.dirname(os.path.join(self.common_dir, refname)), exist_ok=True)
+                    tx.lock_ref(refname)
                 ref = self.repo.references.get(refname)  # the ref file itself, read under our lock
                 if ref is not None and ref.type != pygit2.enums.ReferenceType.DIRECT:
                     raise BadRef(f"{refname} is a symbolic ref")

@@ -90,11 +90,11 @@ def check_document(ref: str, events: Iterable[Event]) -> None:
     than ``LIMITS["clock_jump"]`` (a hostile clock near 2^53 would freeze every later edit)."""
     rest = ref[len(LOCAL):] if ref.startswith(LOCAL) else ""
     ns, sep, key = rest.partition("/")
-    if not sep or not _NS_RE.match(ns) or not _KEY_RE.match(key):
+    if not sep or not _NS_RE.fullmatch(ns) or not _KEY_RE.fullmatch(key):
         raise ValidationError(f"{ref}: not a jit entity ref (expected refs/jit/<namespace>/<key>)")
     evs = sorted(events, key=Event.sort_key)
     if ns == "issues":
-        if not ISSUE_ID_RE.match(key):
+        if not ISSUE_ID_RE.fullmatch(key):
             raise ValidationError(f"{ref}: {key!r} is not an issue id (12 lowercase hex digits)")
         created = [e for e in evs if e.type == "issue_created" and not e.derived]
         if not created:
@@ -103,7 +103,7 @@ def check_document(ref: str, events: Iterable[Event]) -> None:
         if other:
             raise ValidationError(f"{ref}: its issue_created event names issue {other[0]}, not {key}")
     elif ns == "gates":
-        if not GATE_KEY_RE.match(key):
+        if not GATE_KEY_RE.fullmatch(key):
             raise ValidationError(f"{ref}: {key!r} is not a gate key")
         other = sorted({e.gate_key for e in evs if e.gate_key is not None and e.gate_key != key})
         if other:
@@ -168,7 +168,7 @@ class Syncer:
     # ------------------------------------------------------------------ remotes & config
 
     def check_remote(self, remote: str) -> None:
-        if not isinstance(remote, str) or not _REMOTE_RE.match(remote) or ".." in remote:
+        if not isinstance(remote, str) or not _REMOTE_RE.fullmatch(remote) or ".." in remote:
             raise UsageError(f"{remote!r} is not a remote name",
                              hint="use the name of a configured remote (see 'git remote -v')")
         if self.git.config_get(f"remote.{remote}.url") is None:
