@@ -147,7 +147,19 @@ class Tracker:
         from .indexed import written_json
 
         out = written_json(self, iid)
-        return self.show(iid) if out is None else self._annotated(iid, out)
+        if out is not None:
+            return self._annotated(iid, out)
+        try:
+            return self.show(iid)
+        except NotFoundError:
+            # deleted by another process right after this write: the write stands, and its
+            # result is the issue as this write left it
+            w = self.__dict__.get("_written_state")
+            if w is None or w[0] != iid:
+                raise
+            from .indexed import board_with
+
+            return self._annotated(iid, issue_json(board_with(self.board(), w[1]), iid))
 
     def _annotated(self, iid: str, out: dict[str, Any]) -> dict[str, Any]:
         from .trust import GatePolicy  # who may pass which gate: local policy (docs/reliability.md)
@@ -254,7 +266,9 @@ class Tracker:
         from .indexed import note_write  # the writer folds its own change into the index (gitjit/indexed.py)
 
         note_write(self, loaded.ref, loaded.tip)
-        return fold_issue(iid, loaded.events)
+        after = fold_issue(iid, loaded.events)
+        self.__dict__["_written_state"] = (iid, after)
+        return after
 
     def _derived_notices(self, board: Board, iid: str, before: IssueState | None, after: IssueState,
                          evs: list[Event]) -> list[Spec]:
@@ -425,37 +439,74 @@ class Tracker:
 
     def _claim(self, prefix: str, assignee: str, *, by: str | None, lease_expires_at: str | None,
                hub: str | None, wait: bool = True, board: Board | None = None) -> dict[str, Any]:
-        if hub is None:  # one look at the refs for the whole call
-            board = board if board is not None else self.board()
-            iid = self.resolve(prefix, board)
-        else:
-            iid, board = self._hub_resolve(prefix, hub), None
-        self._write_issue(iid, lambda st, b: [{**s, "expires_at": lease_expires_at} if lease_expires_at else s
-                                              for s in _claim_specs(b, st, assignee)],
-                          by=by or assignee, what="claim", remote=hub, wait=wait, board=board)
+        from .indexed import StaleView
+
+        def specs(st: IssueState, b: Board) -> list[Spec]:
+            return [{**s, "expires_at": lease_expires_at} if lease_expires_at else s
+                    for s in _claim_specs(b, st, assignee)]
+
+        if hub is not None:
+            iid = self._hub_resolve(prefix, hub)
+            self._write_issue(iid, specs, by=by or assignee, what="claim", remote=hub)
+            return self._shown(iid)
+        # one look at the refs for the whole call; refs other processes moved meanwhile are worked
+        # around (``claim_board``) unless this claim depends on them: then one full refresh
+        b = board if board is not None else self._claim_board()
+        try:
+            iid = self.resolve(prefix, b)
+        except NotFoundError:
+            if not getattr(b, "pending", None):
+                raise
+            b = self.board()
+            iid = self.resolve(prefix, b)
+        try:
+            self._write_issue(iid, specs, by=by or assignee, what="claim", wait=wait, board=b)
+        except StaleView:
+            if board is not None:
+                raise  # claim_next's own board: it refreshes and looks again
+            self._write_issue(iid, specs, by=by or assignee, what="claim", wait=wait, board=self.board())
         return self._shown(iid)
+
+    def _claim_board(self) -> Board:
+        from .indexed import claim_board
+
+        b = claim_board(self)
+        return b if b is not None else self.board()
 
     def claim_next(self, assignee: str, *, filter: str | None = None, by: str | None = None,
                    remote: str | None = None) -> dict[str, Any]:
         """Claim the first ready issue (priority, then oldest) that this agent can win.
-        With a hub (``remote`` or ``jit config set hub``): pull first, and each claim is decided there."""
+        With a hub (``remote`` or ``jit config set hub``): pull first, and each claim is decided there.
+
+        Locally, the ready list comes from the index as last folded, minus the issues other
+        processes are writing right now (``claim_board``): those are passed over, not waited for,
+        and "no work" is only ever said after a full refresh."""
+        from .indexed import StaleView
+
         assignee = check_actor(assignee)
         pred = parse_filter(filter) if filter else (lambda st: True)
         hub = self.hub(remote)
         if hub is not None:
             self.pull(hub)
-        b = self.board(fresh=True)
-        for iid in (b.ready_pages() if hasattr(b, "ready_pages") else b.ready()):
-            if not pred(b.issues[iid]):
-                continue
-            try:
-                # locally, a candidate whose ref another writer holds right now is skipped at once
-                # (that writer is most likely claiming it): contenders spread over the ready list
-                # instead of queueing for its first entry
-                return self._claim(iid, assignee, by=by, lease_expires_at=None, hub=hub, wait=hub is not None,
-                                   board=b)
-            except (AlreadyClaimedError, BlockedError, NotFoundError, RefLocked):
-                continue  # another agent took it (or it changed) meanwhile: next candidate
+        b = self.board(fresh=True) if hub is not None else self._claim_board()
+        while True:
+            for iid in (b.claimable() if hasattr(b, "claimable") else b.ready()):
+                if not pred(b.issues[iid]):
+                    continue
+                try:
+                    # locally, a candidate whose ref another writer holds right now is skipped at once
+                    # (that writer is most likely claiming it): contenders spread over the ready list
+                    # instead of queueing for its first entry
+                    return self._claim(iid, assignee, by=by, lease_expires_at=None, hub=hub, wait=hub is not None,
+                                       board=b)
+                except (AlreadyClaimedError, BlockedError, NotFoundError, RefLocked):
+                    continue  # another agent took it (or it changed) meanwhile: next candidate
+                except StaleView:
+                    break  # its neighbourhood is being written: look again from a fresh board
+            else:
+                if not getattr(b, "passed_over", False):
+                    break
+            b = self.board(fresh=True)
         raise NoWorkError(
             "no ready issue to claim" + (f" matching {filter!r}" if filter else ""),
             hint="run 'jit query ready' or 'jit query blocked' to see what is waiting",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .graph import Graph
 from .model import IssueState
 from .query import Board, short
-from .store.index import unpack
+from .store.index import ISSUES, unpack
 
 if TYPE_CHECKING:  # pragma: no cover
     from .indexed import Indexer
@@ -34,6 +34,9 @@ class IndexBoard(Board):
         self.indexer = indexer
         self.ix = indexer.ix
         self.gen: str | None = None
+        #: issues whose refs moved since the index saw them (``claim_board``): not to be relied on
+        self.pending: frozenset[str] = frozenset()
+        self.passed_over = False
         self._gates_all = indexer.gatedefs()
         self.gate_defs = {k: v for k, v in self._gates_all.items() if not v.removed}
         self._cache: dict[str, IssueState] = {}
@@ -79,6 +82,10 @@ class IndexBoard(Board):
         over: dict[str, IssueState | None] = {iid: st}
         ids = self.indexer.closure([iid], over) | self.indexer.closure(dependents, over, levels=1)
         ids.discard(iid)
+        if self.pending and (self.pending & ids or self.pending & set(dependents)):
+            from .indexed import StaleView
+
+            raise StaleView(iid)
         cache = self._cache  # stored states do not change while this board lives (its generation)
         self.indexer.states([i for i in ids if i != iid], cache)
         states = {k: cache[k] for k in ids if k in cache}
@@ -109,6 +116,30 @@ class IndexBoard(Board):
         while True:
             page = self.ix.ready_ids(size, offset)
             yield from page
+            if len(page) < size:
+                return
+            offset += size
+
+    def claimable(self, size: int = 32) -> Iterator[str]:
+        """The ready list in order (a page at a time), passing over the issues other processes are
+        writing right now: those ``pending`` (``claim_board``) and those whose ref moved since the
+        page was read (a loose ref file with another tip: most likely just claimed). Sets
+        ``passed_over`` when it passes over anything, or knows of pending changes: then an empty
+        result does not prove that nothing is ready."""
+        from .indexed import _loose_tip, _locked
+
+        self.passed_over = bool(self.pending)
+        offset = 0
+        while True:
+            page = self.ix.ready_tips(size, offset)
+            for iid, tip in page:
+                if iid in self.pending:
+                    continue
+                now = _loose_tip(self.ix.common, ISSUES + iid)
+                if (now is not None and now != tip) or _locked(self.ix.common, ISSUES + iid):
+                    self.passed_over = True
+                    continue
+                yield iid
             if len(page) < size:
                 return
             offset += size

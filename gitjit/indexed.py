@@ -54,6 +54,11 @@ __all__ = [
 
 #: loose refs under refs/jit/ beyond which a refresh packs them (``git pack-refs --all``)
 PACK_THRESHOLD = 200
+#: an empty delta whose scan had to open this many loose ref files is recorded in the shared
+#: snapshot even when racy (a lock is never waited for): the next process's check reads fewer
+SNAPSHOT_READS = 32
+#: a claim works around at most this many refs that moved and are not folded in yet (``claim_board``)
+PENDING_MAX = 64
 #: above this share of all issues, a refresh recomputes everything instead of local boards
 _FULL_SHARE = 0.5
 _STAMP: str | None = None
@@ -99,6 +104,43 @@ def indexed_board(tracker: Tracker, *, fresh: bool = False) -> IndexBoard | None
         ix._gatedefs = None
         ix.board = IndexBoard(ix)
         ix.board.gen = gen
+    ix.board.pending = frozenset()
+    return ix.board
+
+
+class StaleView(Exception):
+    """A claim's board was about to use an issue whose ref moved since the index saw it (see
+    ``claim_board``): the caller refreshes the index fully and tries again."""
+
+
+def claim_board(tracker: Tracker) -> IndexBoard | None:
+    """The board a local claim works from, checked against the refs without waiting for anyone.
+
+    A claim reads its own issue under the ref's lock, so what it needs from the index is the rest:
+    ids, the ready order and the states of the issues around its own. Refs that moved since the
+    index saw them (typically other processes' claims, landed a moment before their writers fold
+    them in with ``note_write``) are not folded in here, under the index's write lock, by every
+    contender: the board lists them in ``pending``. ``claim_next`` passes over pending candidates,
+    ``IndexBoard.local`` raises ``StaleView`` if a claim's own neighbourhood is pending (the caller
+    then refreshes fully), and ``NoWorkError`` is only ever raised from a fully fresh board. Too
+    many pending refs, a removed ref, a changed gate definition or a new ``packed-refs``: a full
+    refresh, as every other command does."""
+    ix = indexer_for(tracker)
+    if ix is None:
+        return None
+    try:
+        pending = ix.pending()
+        if pending is None:
+            return indexed_board(tracker)
+        gen = ix.ix.meta("gen")
+    except (sqlite3.Error, OSError) as e:
+        ix.give_up(e)
+        return None
+    if ix.board is None or ix.board.gen != gen:
+        ix._gatedefs = None
+        ix.board = IndexBoard(ix)
+        ix.board.gen = gen
+    ix.board.pending = pending
     return ix.board
 
 
@@ -173,6 +215,18 @@ def _loose_tip(common: str, ref: str) -> str | None:
     except OSError:
         return None
     return data[:40].decode("ascii", "replace")
+
+
+def _locked(common: str, ref: str) -> bool:
+    """Someone is writing ``ref`` right now: git's and libgit2's ``<ref>.lock`` is there, and
+    younger than a stale lock (which the write path recovers: ``EntityStore.append``)."""
+    try:
+        age = time.time() - os.stat(os.path.join(common, ref + ".lock")).st_mtime
+    except OSError:
+        return False
+    from .store.locks import stale_seconds
+
+    return age < stale_seconds()
 
 
 def board_with(b: Board, st: IssueState) -> Board:
@@ -251,11 +305,12 @@ class Indexer:
             return True
         changed = False
         if delta is not None and (delta.needs_full or not delta.empty or not delta.sig.get("racy")
-                                  or delta.read_loose):
-            # an empty delta only updates the signature: worth it when the new one can be trusted
-            # later (not racy), and never worth waiting for another writer's lock. A changed
-            # packed-refs is parsed under the lock: one process does it, the others then find
-            # it recorded and take the cheap path.
+                                  or delta.read_loose >= SNAPSHOT_READS):
+            # an empty delta only updates the shared signature: worth it when the new one can be
+            # trusted later (not racy) or saves many reads, and never worth waiting for another
+            # writer's lock (this process remembers its own listing anyway, ``Index.own``). A
+            # changed packed-refs is parsed under the lock: one process does it, the others then
+            # find it recorded and take the cheap path.
             if ix.begin(wait=60.0 if (delta.needs_full or not delta.empty) else 0):
                 try:
                     if delta.needs_full or ix.data_version() != seen:  # look again, under the lock
@@ -268,8 +323,14 @@ class Indexer:
                     ix.commit()
                 except BaseException:
                     ix.rollback()
+                    ix.own = None
                     raise
-        if delta is not None and len(delta.loose) >= PACK_THRESHOLD and not self._packing:
+                ix.remember(delta)
+            elif delta.empty and not delta.needs_full:
+                ix.remember(delta)
+        elif delta is not None:
+            ix.remember(delta)
+        if delta is not None and len(delta.loose) >= PACK_THRESHOLD and not self._packing and self._may_pack():
             if self.pack_refs():
                 # record the new packed-refs now, once its mtime is no longer racy, so that no
                 # process (this one included) has to parse it again
@@ -284,6 +345,29 @@ class Indexer:
         if changed:
             self._gatedefs = None
         return changed
+
+    def pending(self) -> frozenset[str] | None:
+        """The issues whose refs moved since the index saw them, found without taking the write
+        lock (``claim_board``); None when a full ``refresh`` is due instead (and was not done)."""
+        if self.ix.db is None:
+            self._open()
+        ix = self.ix
+        try:
+            if not ix.usable(_stamp()):
+                return None
+            delta = ix.check(allow_full=False)
+        except sqlite3.DatabaseError:
+            return None
+        if delta is None:
+            return frozenset()
+        if delta.needs_full or delta.removed or len(delta.changed) > PENDING_MAX \
+                or (len(delta.loose) >= PACK_THRESHOLD and self._may_pack()) \
+                or any(not r.startswith(ISSUES) for r in delta.changed):
+            return None
+        if delta.empty:
+            ix.remember(delta)
+            return frozenset()
+        return frozenset(r[len(ISSUES):] for r in delta.changed)
 
     def rebuild(self, *, force: bool = True) -> dict[str, Any]:
         """Empty the index and read every ref again (``jit index rebuild``). Without ``force``, only
@@ -319,6 +403,16 @@ class Indexer:
         self.board = None
         self._gatedefs = None
         return {"rebuilt": True, "refs": len(delta.changed), "seconds": round(time.perf_counter() - t0, 3)}
+
+    def _may_pack(self) -> bool:
+        """Not while another process packs (its ``packed-refs.lock`` is there) or soon after a
+        failed attempt: every contender starting its own ``git pack-refs`` only queues them."""
+        if time.monotonic() < self._pack_again_at:
+            return False
+        if os.path.exists(os.path.join(self.ix.common, "packed-refs.lock")):
+            self._pack_again_at = time.monotonic() + 1.0
+            return False
+        return True
 
     def pack_refs(self) -> bool:
         """``git pack-refs --all --prune``: loose refs piled up. git locks each ref it prunes and

@@ -198,18 +198,29 @@ def scan_loose(common: str, known: dict[str, list[Any]] | None = None,
     return loose, sorted(dirs)
 
 
-def read_packed_lines(common: str) -> tuple[list[str], list[Any]]:
+def read_packed_lines(common: str, *, with_crc: bool = False) -> Any:
     """The ``"<tip> <ref>"`` lines of the indexed refs in ``packed-refs``, in file order (sorted by
-    ref name), and the stat of the very file read."""
+    ref name), and the stat of the very file read (and, ``with_crc``, its CRC-32)."""
     path = os.path.join(common, "packed-refs")
     try:
         with open(path, "rb") as f:
             s = os.fstat(f.fileno())
             data = f.read()
     except OSError:
-        return [], [None]
+        return ([], [None], None) if with_crc else ([], [None])
     lines = b"\n".join(_PACKED_LINE_RE.findall(data)).decode("utf-8", "surrogateescape").split("\n")
-    return [x for x in lines if x], [s.st_mtime_ns, s.st_ino, s.st_size]
+    out = [x for x in lines if x], [s.st_mtime_ns, s.st_ino, s.st_size]
+    return (*out, zlib.crc32(data)) if with_crc else out
+
+
+def _packed_crc(common: str) -> list[Any]:
+    """``[stat, crc32]`` of ``packed-refs`` as one read saw it."""
+    try:
+        with open(os.path.join(common, "packed-refs"), "rb") as f:
+            s = os.fstat(f.fileno())
+            return [[s.st_mtime_ns, s.st_ino, s.st_size], zlib.crc32(f.read())]
+    except OSError:
+        return [[None], None]
 
 
 def read_packed(common: str) -> tuple[dict[str, str], list[Any]]:
@@ -263,6 +274,11 @@ class Index:
         self.path = os.path.join(self.common, INDEX_FILE)
         self.db: sqlite3.Connection | None = None
         self.timeout_ms = 60_000
+        #: what this process last found the index in step with: ``{"sig", "loose", "packed"}``.
+        #: A long-lived process (an agent's library session) trusts its own last listing of the
+        #: loose refs instead of rewriting the shared snapshot after every change it sees: under
+        #: contention the shared one is always racy, and rewriting it took the write lock per read.
+        self.own: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -376,26 +392,46 @@ class Index:
         """None when the stored signature still holds (nothing changed); otherwise the refs that
         changed since the index was last brought in step (possibly none). ``allow_full=False``:
         when ``packed-refs`` changed, return at once with ``needs_full`` set instead of parsing it
-        (the caller takes the write lock first, so that one process does it, not all)."""
+        (the caller takes the write lock first, so that one process does it, not all).
+
+        The signature compared is the newer of the shared one (recorded in the index) and this
+        process's own (``own``, set by ``remember`` after a check that found the index in step)."""
         taken = time.time_ns()
         sig = self.meta_json("sig")
+        own = self.own
+        if own is not None and int(own["sig"].get("taken", 0)) > int((sig or {}).get("taken", 0)) \
+                and (own["packed"] or {}).get("stat") == (self.meta_json("packed") or {}).get("stat"):
+            sig = own["sig"]
+        else:
+            own = None  # the shared one is newer, or saw a newer packed-refs (parsed by whoever packed)
         if sig and not sig.get("racy"):
             if all(_stat(os.path.join(self.common, rel)) == st for rel, st in sig["stats"].items()):
                 return None
-        return self.scan(taken, allow_full=allow_full)
+        return self.scan(taken, allow_full=allow_full, own=own)
 
-    def scan(self, taken: int | None = None, *, allow_full: bool = True) -> Delta:
+    def remember(self, d: Delta | None) -> None:
+        """This process found the index in step with the refs as ``d`` saw them (an empty delta,
+        or one it has just applied): its next check starts from there."""
+        if d is not None and d.sig and not d.needs_full:
+            self.own = {"sig": d.sig, "loose": d.loose, "packed": d.packed}
+
+    def scan(self, taken: int | None = None, *, allow_full: bool = True,
+             own: dict[str, Any] | None = None) -> Delta:
         """List the loose refs (and parse ``packed-refs`` only if it changed) and diff with the index.
 
         Order matters: the directory stats are taken first (a change after them shows up next time),
         and loose refs are listed *before* ``packed-refs`` is read: ``git pack-refs`` writes the new
         packed file before deleting the loose files, so a ref is always seen in one or the other."""
         taken = time.time_ns() if taken is None else taken
-        old_sig = self.meta_json("sig") or {}
+        old_sig = own["sig"] if own else (self.meta_json("sig") or {})
         rels = set(_BASE_DIRS) | set(old_sig.get("stats", {})) - {"packed-refs"}
         stats = {rel: _stat(os.path.join(self.common, rel)) for rel in sorted(rels)}
         stats["packed-refs"] = _stat(os.path.join(self.common, "packed-refs"))
-        old_loose = {r: [t, i, m, z] for r, t, i, m, z in self.c.execute("SELECT ref, tip, ino, mtime, size FROM loose")}
+        if own:
+            old_loose = own["loose"]
+        else:
+            old_loose = {r: [t, i, m, z]
+                         for r, t, i, m, z in self.c.execute("SELECT ref, tip, ino, mtime, size FROM loose")}
         margin = COARSE_RACY_NS if old_sig.get("coarse") else RACY_NS
         reads = _READS[0]
         full, dirs = scan_loose(self.common, old_loose, int(old_sig.get("taken", 0)) - margin)
@@ -412,8 +448,13 @@ class Index:
         d.sig = {"stats": stats, "racy": _racy(stamps, taken), "taken": taken,
                  "coarse": bool(stamps) and all(m % 1_000_000_000 == 0 for m in stamps if m is not None)}
         old_loose = {r: v[0] for r, v in old_loose.items()}
-        old_packed = self.meta_json("packed")
+        old_packed = own["packed"] if own else self.meta_json("packed")
         cur_packed = stats["packed-refs"]
+        if old_packed and old_packed.get("racy") and old_packed.get("stat") == cur_packed \
+                and old_packed.get("crc") is not None and _packed_crc(self.common) == [cur_packed, old_packed["crc"]]:
+            # recorded within a clock tick of its last rewrite: its stat alone proves nothing, but
+            # the same bytes do (a checksum costs a few ms; parsing and comparing 100,000 lines, 60)
+            old_packed = {**old_packed, "racy": _racy([cur_packed[0]], taken)}
         if (old_packed and old_packed.get("stat") == cur_packed and not old_packed.get("racy")
                 and not (old_loose.keys() - loose.keys())):
             # packed-refs is as it was: only loose refs can differ, and every one that was loose still is
@@ -426,8 +467,8 @@ class Index:
         if not allow_full:
             d.needs_full = True
             return d
-        lines, pstat = read_packed_lines(self.common)
-        d.packed = {"stat": pstat, "racy": _racy([pstat[0]], taken)}
+        lines, pstat, crc = read_packed_lines(self.common, with_crc=True)
+        d.packed = {"stat": pstat, "racy": _racy([pstat[0]], taken), "crc": crc}
         d.full = True
         # usually (after a pack) nothing changed: compare sets of "<tip> <ref>" lines, in C
         cur = set(lines)
@@ -502,6 +543,13 @@ class Index:
         return [i for (i,) in self.c.execute(
             "SELECT id FROM issues INDEXED BY issues_ready WHERE eff='ready' AND assignee IS NULL AND deleted=0 "
             "ORDER BY prank, created_at, id LIMIT ? OFFSET ?", (limit, offset))]
+
+    def ready_tips(self, limit: int = -1, offset: int = 0) -> list[tuple[str, str]]:
+        """``ready_ids`` with the tip each issue was read from."""
+        return [(i, t) for i, t in self.c.execute(
+            "SELECT i.id, r.tip FROM issues i INDEXED BY issues_ready JOIN refs r ON r.ref=i.ref "
+            "WHERE i.eff='ready' AND i.assignee IS NULL AND i.deleted=0 "
+            "ORDER BY i.prank, i.created_at, i.id LIMIT ? OFFSET ?", (limit, offset))]
 
     def blocked_ids(self) -> list[str]:
         return [i for (i,) in self.c.execute(

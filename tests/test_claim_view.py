@@ -1,0 +1,204 @@
+"""Claims from a long-lived library session under other processes' writes (``claim_board``).
+
+A claim works from the index as last folded, without taking the index's write lock to fold in
+what other processes have just written: their refs are *pending*. These tests make such writes
+with trackers that bypass the index (``use_index = False``: exactly a write whose writer has not
+folded it in yet, or a ``git`` command) and check that the claims stay exact: a pending candidate
+is passed over, never claimed twice; a claim whose neighbourhood is pending sees the fresh state;
+"no work" is only said from a fully fresh board; and a session's own view of the refs
+(``Index.own``) never hides a change, whatever mix of writes, rewinds and packs happens."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import git, make_repo
+from gitjit.api import Tracker
+from gitjit.errors import AlreadyClaimedError, BlockedError, NoWorkError
+from gitjit.indexed import claim_board, indexer_for
+
+
+def _raw(repo: Path, actor: str = "agent:other") -> Tracker:
+    """Another process's writes that are not folded into the index (yet)."""
+    t = Tracker(repo, actor=actor)
+    t.use_index = False
+    return t
+
+
+def _truth(repo: Path) -> dict[str, tuple[str, str | None]]:
+    t = _raw(repo, "agent:truth")
+    b = t.board()
+    return {i: (b.states[i], b.issues[i].assignee) for i in b.issues}
+
+
+def test_claim_next_passes_over_a_pending_candidate(repo: Path, tracker: Tracker) -> None:
+    first = tracker.create_issue("first", priority="critical")["id"]
+    second = tracker.create_issue("second", priority="high")["id"]
+    session = Tracker(repo, actor="agent:a")
+    session.board()  # the index is in step
+    _raw(repo).claim(first, "agent:other")  # landed, not folded in
+    b = claim_board(session)
+    assert b is not None and b.pending == frozenset({first})
+    got = session.claim_next("agent:a")
+    assert got["id"] == second and got["assignee"] == "agent:a"
+    assert _truth(repo)[first] == ("in_progress", "agent:other")
+    with pytest.raises(NoWorkError):
+        session.claim_next("agent:a")  # said from a fully fresh board: the first one is taken
+
+
+def test_no_work_is_never_said_while_a_change_is_pending(repo: Path, tracker: Tracker) -> None:
+    only = tracker.create_issue("only")["id"]
+    session = Tracker(repo, actor="agent:a")
+    session.claim(only, "agent:a")
+    with pytest.raises(NoWorkError):
+        session.claim_next("agent:a")
+    new = _raw(repo).create_issue("arrived from another process")["id"]
+    assert claim_board(session).pending == frozenset({new})  # type: ignore[union-attr]
+    assert session.claim_next("agent:a")["id"] == new
+
+
+def test_a_claim_whose_dependency_is_pending_sees_its_fresh_state(repo: Path, tracker: Tracker) -> None:
+    dep = tracker.create_issue("dependency")["id"]
+    work = tracker.create_issue("work")["id"]
+    tracker.add_dependency(work, [dep])
+    tracker.claim(dep, "agent:x")
+    tracker.update_issue(dep, state="done")
+    session = Tracker(repo, actor="agent:a")
+    assert session.board().states[work] == "ready"
+    _raw(repo).update_issue(dep, state="open")  # reopened elsewhere: work is blocked again
+    assert claim_board(session).pending == frozenset({dep})  # type: ignore[union-attr]
+    with pytest.raises(BlockedError):
+        session.claim(work, "agent:a")
+    assert _truth(repo)[work] == ("open", None)  # open, with an unfinished dependency
+    truth = _truth(repo)
+    ready = [i for i, (state, who) in truth.items() if state == "ready" and who is None]
+    assert work not in ready
+    if ready:
+        assert session.claim_next("agent:a")["id"] in ready
+    else:
+        with pytest.raises(NoWorkError):
+            session.claim_next("agent:a")
+
+
+def test_claim_of_a_pending_issue_reads_it_under_its_lock(repo: Path, tracker: Tracker) -> None:
+    iid = tracker.create_issue("one")["id"]
+    session = Tracker(repo, actor="agent:a")
+    session.board()
+    _raw(repo).claim(iid, "agent:other")
+    with pytest.raises(AlreadyClaimedError):
+        session.claim(iid, "agent:a")
+    assert _truth(repo)[iid] == ("in_progress", "agent:other")
+
+
+def test_the_write_result_survives_a_delete_right_after_it(repo: Path, tracker: Tracker,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write is acknowledged even if another process deletes the issue before its result is read."""
+    import gitjit.indexed as indexed
+
+    iid = tracker.create_issue("one")["id"]
+
+    def deleted_meanwhile(t: Tracker, i: str) -> None:
+        _raw(repo).delete_issue(i)
+        return None
+
+    monkeypatch.setattr(indexed, "written_json", deleted_meanwhile)
+    out = Tracker(repo, actor="agent:a").update_issue(iid, title="renamed")
+    assert out["id"] == iid and out["title"] == "renamed"
+
+
+# ---------------------------------------------------------------------------------- property
+
+OPS = ("write", "claim", "rewind", "pack", "read", "create")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(st.sampled_from(OPS), min_size=4, max_size=24), seed=st.integers(0, 2**16),
+       racy=st.booleans())
+def test_a_session_never_answers_from_a_stale_view(tmp_path_factory: pytest.TempPathFactory, ops: list[str],
+                                                   seed: int, racy: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever other processes and git do between two calls of a long-lived session (writes not
+    folded in, refs rewound with ``git update-ref``, ``git pack-refs``), the session's board and
+    claims match the refs. ``racy``: every stat counts as racy, so the checksum of ``packed-refs``
+    and the re-reading of loose refs carry the whole check."""
+    import gitjit.store.index as sindex
+
+    if racy:
+        monkeypatch.setattr(sindex, "RACY_NS", 10**18)
+    rnd = random.Random(seed)
+    repo = make_repo(tmp_path_factory.mktemp("prop") / "r")
+    setup = Tracker(repo, actor="agent:setup")
+    ids = [setup.create_issue(f"issue {k}", priority=("high", "normal")[k % 2])["id"] for k in range(6)]
+    session = Tracker(repo, actor="agent:s")
+    other = _raw(repo)
+    for op in ops:
+        iid = rnd.choice(ids)
+        if op == "write":
+            other.update_issue(iid, title=f"t{rnd.random():.6f}")
+        elif op == "claim":
+            try:
+                other.claim(iid, "agent:other")
+            except (AlreadyClaimedError, BlockedError):
+                pass
+        elif op == "rewind":
+            ref = f"refs/jit/issues/{iid}"
+            parent = git("rev-parse", "--verify", "-q", ref + "^", cwd=repo, check=False).stdout.strip()
+            if parent:
+                git("update-ref", ref, parent, cwd=repo)
+        elif op == "pack":
+            git("pack-refs", "--all", "--prune", cwd=repo)
+        elif op == "create":
+            ids.append(other.create_issue("late")["id"])
+        truth = _truth(repo)
+        if op == "read":  # first, from whatever the session's index last saw
+            ready = [i for i, (s, a) in truth.items() if s == "ready" and a is None]
+            if ready:
+                got = session.claim_next("agent:s")["id"]
+                assert got in ready
+                truth = _truth(repo)
+                assert truth[got] == ("in_progress", "agent:s")
+            else:
+                with pytest.raises(NoWorkError):
+                    session.claim_next("agent:s")
+        b = session.board()
+        assert {i: (b.states[i], b.issues[i].assignee) for i in b.issues} == truth
+    assert indexer_for(session) is not None and not indexer_for(session).disabled  # type: ignore[union-attr]
+
+
+def test_a_packed_refs_rewrite_that_keeps_its_stat_is_caught_while_racy(repo: Path, tracker: Tracker,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two rewrites of ``packed-refs`` inside one clock tick can leave the same mtime, inode and
+    size. The index records ``packed-refs`` as racy when it read it that soon after its write, and
+    then trusts its checksum, not its stat: this rewrites it in place (same inode and size) and
+    puts its mtime back."""
+    import os
+
+    import gitjit.store.index as sindex
+
+    iid = tracker.create_issue("before")["id"]
+    tracker.update_issue(iid, title="after")
+    git("pack-refs", "--all", "--prune", cwd=repo)
+    session = Tracker(repo, actor="agent:s")
+    normal = sindex.RACY_NS
+    monkeypatch.setattr(sindex, "RACY_NS", 10**18)  # read "within a tick" of the pack
+    assert session.board().issues[iid].title == "after"
+    monkeypatch.setattr(sindex, "RACY_NS", normal)  # ... and looked at again later
+    time.sleep(2 * normal / 1e9)
+    packed = repo / ".git" / "packed-refs"
+    st = os.stat(packed)
+    tip = git("rev-parse", f"refs/jit/issues/{iid}", cwd=repo).stdout.strip()
+    parent = git("rev-parse", f"refs/jit/issues/{iid}^", cwd=repo).stdout.strip()
+    data = packed.read_bytes()
+    assert tip.encode() in data
+    with open(packed, "r+b") as f:  # in place: same inode, same size
+        f.write(data.replace(tip.encode(), parent.encode()))
+    os.utime(packed, ns=(st.st_atime_ns, st.st_mtime_ns))
+    now = os.stat(packed)
+    assert (now.st_ino, now.st_size, now.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
+    assert session.board().issues[iid].title == "before"
+    assert Tracker(repo, actor="agent:t").board().issues[iid].title == "before"
