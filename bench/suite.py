@@ -330,18 +330,20 @@ def measure_size(tmp: Path, n: int, runs: int, env: dict[str, str], create_all: 
         lib["create_nofsync"] = each(lambda j, i: t.create_issue(f"nofsync {j}"), [""] * 50)
         git("config", "--unset", "jit.fsync", cwd=repo, env=env)
     print(f"[bench] {n}: contention", file=sys.stderr, flush=True)
-    res["contention"] = contention(tmp, repo, env, procs=8, limit=max(10, min(60, len(ready) // 20)))
+    # 100 claims a process at 10,000 issues and more: the window holds at least one `git pack-refs`
+    # (loose refs are packed every 200-400 writes), as the steady state does
+    res["contention"] = contention(tmp, repo, env, procs=8, limit=max(10, min(100, len(ready) // 20)))
     with _environ(env):
         from gitjit.api import Tracker
 
         left = Tracker(repo).board().ready()
-    res["contention_disjoint"] = contention(tmp, repo, env, procs=8, limit=0, disjoint=left[:min(400, len(left))])
+    res["contention_disjoint"] = contention(tmp, repo, env, procs=8, limit=0, disjoint=left[:min(800, len(left))])
     # the same without fsync: how much of the contended rate is the disk's (informational, no target)
     git("config", "jit.fsync", "false", cwd=repo, env=env)
     with _environ(env):
         left = Tracker(repo).board().ready()
     res["contention_disjoint_nofsync"] = contention(tmp, repo, env, procs=8, limit=0,
-                                                    disjoint=left[:min(400, len(left))])
+                                                    disjoint=left[:min(800, len(left))])
     res["contention_disjoint_nofsync"]["mode"] += " with `jit.fsync false`"
     git("config", "--unset", "jit.fsync", cwd=repo, env=env)
     if create_all:

@@ -302,3 +302,19 @@ def test_a_long_chain_of_open_issues(tracker: Tracker, repo: Path, tmp_path: Pat
     assert ref.show(ids["k1499"]) == last and ref.query("ready") == tracker.query("ready")
     tracker.update_issue(ids["k0"], state="done")
     assert tracker.show(ids["k1"])["state"] == "ready" and tracker.show(ids["k2"])["blocked_reasons"][0]["state"] == "ready"
+
+
+def test_pack_threshold_grows_with_packed_refs() -> None:
+    """Loose refs are packed at 200 up to ~10,000 refs, later as packed-refs grows (each pack makes
+    every process re-read it), never above PACK_MAX."""
+    from gitjit.indexed import PACK_MAX, PACK_THRESHOLD, pack_threshold
+    from gitjit.store.index import Delta
+
+    def at(size: int | None) -> int:
+        d = Delta()
+        d.sig = {"stats": {"packed-refs": [1, 2, size] if size is not None else [None]}}
+        return pack_threshold(d)
+
+    assert at(None) == at(0) == at(700_000) == PACK_THRESHOLD
+    assert at(3_000_000) == 300 and at(7_000_000) == PACK_MAX
+    assert at(10**9) == PACK_MAX
