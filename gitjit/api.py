@@ -489,6 +489,7 @@ class Tracker:
         if hub is not None:
             self.pull(hub)
         b = self.board(fresh=True) if hub is not None else self._claim_board()
+        looks = 0
         while True:
             for iid in (b.claimable() if hasattr(b, "claimable") else b.ready()):
                 if not pred(b.issues[iid]):
@@ -504,8 +505,12 @@ class Tracker:
                 except StaleView:
                     break  # its neighbourhood is being written: look again from a fresh board
             else:
-                if not getattr(b, "passed_over", False):
+                # passed over something (pending, moved or locked): look again from a fully fresh
+                # board, a bounded number of times; a candidate still being written by then is
+                # another claimer's, so there is no work for this one now
+                if not getattr(b, "passed_over", False) or looks >= CLAIM_LOOKS:
                     break
+            looks += 1
             b = self.board(fresh=True)
         raise NoWorkError(
             "no ready issue to claim" + (f" matching {filter!r}" if filter else ""),
@@ -987,6 +992,10 @@ def _check_context(ctx: Mapping[str, Any]) -> dict[str, Any]:
     if len(ctx) > LIMITS["context_keys"]:
         raise UsageError(f"at most {LIMITS['context_keys']} context keys")
     return {check_context_key(k): check_context_value(k, v) for k, v in ctx.items()}
+
+
+#: fresh looks ``claim_next`` takes after passing over candidates other processes are writing
+CLAIM_LOOKS = 3
 
 
 def _os_environ() -> dict[str, str]:

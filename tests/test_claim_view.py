@@ -202,3 +202,19 @@ def test_a_packed_refs_rewrite_that_keeps_its_stat_is_caught_while_racy(repo: Pa
     assert (now.st_ino, now.st_size, now.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
     assert session.board().issues[iid].title == "before"
     assert Tracker(repo, actor="agent:t").board().issues[iid].title == "before"
+
+
+def test_no_work_when_the_only_ready_issue_is_being_written(repo: Path, tracker: Tracker) -> None:
+    """A live lock on the only ready issue: claim_next passes over it, looks again from a fresh
+    board a bounded number of times, and says there is no work (it must not spin until the lock
+    turns stale)."""
+    only = tracker.create_issue("only")["id"]
+    lock = repo / ".git" / "refs" / "jit" / "issues" / f"{only}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("")
+    started = time.monotonic()
+    with pytest.raises(NoWorkError):
+        Tracker(repo, actor="agent:a").claim_next("agent:a")
+    assert time.monotonic() - started < 2
+    lock.unlink()
+    assert Tracker(repo, actor="agent:a").claim_next("agent:a")["id"] == only
