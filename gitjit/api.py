@@ -10,19 +10,18 @@ its fresh state, build the events, CAS the ref, and on a lost race do it all aga
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import (
-    AlreadyClaimedError, AlreadyExistsError, AmbiguousIdError, BlockedError, CycleError, ExternalError,
-    GitjitError, NoWorkError, NotFoundError, UsageError,
+    AlreadyClaimedError, AmbiguousIdError, BlockedError, CycleError, ExternalError, NoWorkError,
+    NotFoundError, UsageError,
 )
-from .fold import conflict_events, fold_gate, fold_issue
+from .fold import fold_gate, fold_issue
 from .graph import find_path
 from .model import (
-    TERMINAL_STATES, Event, GateDef, IssueState, check_actor, check_context_key, check_context_value,
+    TERMINAL_STATES, Event, IssueState, check_actor, check_context_key, check_context_value,
     check_description, check_gate_key, check_label, check_title, new_event_id, new_issue_id, now_ts,
     parse_priority, parse_state, LIMITS,
 )
@@ -30,8 +29,11 @@ from .indexed import board_with, board_without, prefixed
 from .query import Board, issue_json, short
 from .git import RefLocked
 from .store import GATES, ISSUES, EntityStore, Loaded
+from .api_gates import GateOps
+from .api_views import ViewOps, _listing, event_json  # noqa: F401 (event_json: re-exported)
+from .rules import _claim_specs, _describe, _tags, _transition, parse_filter  # noqa: F401
 
-__all__ = ["Tracker", "parse_filter"]
+__all__ = ["Tracker", "parse_filter", "event_json"]
 
 Spec = dict[str, Any]
 
@@ -40,7 +42,7 @@ class _IdTaken(Exception):
     """A freshly drawn issue id is already in use (2^-48 odds): draw another."""
 
 
-class Tracker:
+class Tracker(GateOps, ViewOps):
     """One repository's tracker. ``actor`` is who writes (``--by`` / ``JIT_ACTOR`` / git identity)."""
 
     def __init__(self, repo: str | Path | None = None, *, actor: str | None = None):
@@ -622,243 +624,6 @@ class Tracker:
         result["state"] = self.board().states.get(src)
         return result
 
-    # ------------------------------------------------------------------ gates on issues
-
-    def gate_add(self, prefix: str, keys: Iterable[str], *, by: str | None = None) -> dict[str, Any]:
-        ks = [check_gate_key(k) for k in keys]
-        iid = self.resolve(prefix)
-        b = self.board()
-        for k in ks:
-            if k not in b.gate_defs:
-                self.store.warn(f"gate '{k}' is not in the registry; it is treated as a manual postcheck gate")
-        out: dict[str, Any] = {"issue_id": iid, "added": [], "already_exist": []}
-
-        def fn(st: IssueState, b: Board) -> list[Spec]:
-            out["added"], out["already_exist"] = [], []
-            specs = []
-            for k in dict.fromkeys(ks):
-                if k in st.gates:
-                    out["already_exist"].append(k)
-                else:
-                    out["added"].append(k)
-                    specs.append({"type": "gate_added", "gate_key": k})
-            if len(st.gates) + len(specs) > LIMITS["gates"]:
-                raise UsageError(f"an issue holds at most {LIMITS['gates']} gates")
-            return specs
-
-        self._write_issue(iid, fn, by=by, what="gate-add")
-        return out
-
-    def gate_remove(self, prefix: str, key: str, *, by: str | None = None) -> dict[str, Any]:
-        iid = self.resolve(prefix)
-
-        def fn(st: IssueState, b: Board) -> list[Spec]:
-            if key not in st.gates:
-                raise NotFoundError(f"issue {iid} does not require gate '{key}'")
-            return [{"type": "gate_removed", "gate_key": key}]
-
-        self._write_issue(iid, fn, by=by, what="gate-remove")
-        return {"issue_id": iid, "removed": key}
-
-    def gate_set(self, prefix: str, key: str, passed: bool, *, by: str | None = None,
-                 reason: str | None = None) -> dict[str, Any]:
-        check_gate_key(key)
-        iid = self.resolve(prefix)
-        who = self.actor(by)
-
-        def fn(st: IssueState, b: Board) -> list[Spec]:
-            if key not in st.gates:
-                # not found (exit 3), like gate remove: the gate is absent from the issue
-                raise NotFoundError(
-                    f"issue {iid} does not require gate '{key}'",
-                    hint=f"add it first: jit gate add {short(iid)} {key}",
-                    details={"issue_id": iid, "gate_key": key, "required": list(st.gates)},
-                )
-            if passed:
-                from .trust import GatePolicy
-
-                pol = GatePolicy(self.git)
-                if pol.allowed(key, who):
-                    raise BlockedError(f"{who} may not pass gate '{key}' under the local policy ({pol.rule(key)})",
-                                       hint="ask someone the policy allows, or change the policy",
-                                       details={"issue_id": iid, "gate_key": key, "by": who})
-                if pol.signed(key) and self.store.signer is None:
-                    raise BlockedError(f"gate '{key}' takes signed passes only (jit-gate.{key}.signed), and this "
-                                       "clone has no signing key", hint="git config jit.signingKey ~/.ssh/id_ed25519",
-                                       details={"issue_id": iid, "gate_key": key})
-            spec: Spec = {"type": "gate_passed" if passed else "gate_failed", "gate_key": key, "by": who}
-            if reason:
-                spec["reason"] = check_description(reason)
-            return [spec]
-
-        self._write_issue(iid, fn, by=by, what="gate-pass" if passed else "gate-fail")
-        return {"issue_id": iid, "gate_key": key, "status": "passed" if passed else "failed", "by": who,
-                "state": self.board().states.get(iid)}
-
-    def gate_run(self, prefix: str, key: str, *, by: str | None = None, timeout: float = 600) -> dict[str, Any]:
-        """Run the gate's checker command (local configuration only) and record pass or fail."""
-        iid = self.resolve(prefix)
-        cmd, source = self.gate_command(key)
-        if not cmd:
-            raise NotFoundError(
-                f"gate '{key}' has no checker command in this clone's configuration",
-                hint=f"set one with: jit registry add {key} --title ... --auto --command CMD "
-                     "(or [gates.{key}] command in jit.toml); commands are never taken from synced data",
-            )
-        cwd = str(self.git.workdir or self.git.common_dir)
-        env = {**_os_environ(), "JIT_ISSUE_ID": iid, "JIT_GATE_KEY": key}
-        try:
-            proc = subprocess.run(cmd, shell=True, cwd=cwd, env=env, capture_output=True, text=True,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.gate_set(iid, key, False, by=by, reason=f"checker timed out after {timeout:g}s")
-            raise ExternalError(f"gate '{key}' checker timed out after {timeout:g}s") from None
-        ok = proc.returncode == 0
-        res = self.gate_set(iid, key, ok, by=by or f"checker:{key}",
-                            reason=None if ok else f"exit {proc.returncode}")
-        res.update({"exit_code": proc.returncode, "command": cmd, "command_source": source,
-                    "stdout": proc.stdout[-4000:], "stderr": proc.stderr[-4000:]})
-        if not ok:
-            raise BlockedError(f"gate '{key}' failed: checker exited {proc.returncode}", details=res,
-                               hint="fix what the checker reports (its output is in details), then run it again")
-        return res
-
-    # ------------------------------------------------------------------ gate registry
-
-    def _gate_defs(self) -> dict[str, GateDef]:
-        return {k: fold_gate(k, ld.events) for k, ld in self.store.load_all(GATES).items()}
-
-    def registry_add(self, key: str, *, title: str, description: str = "", mode: str = "manual",
-                     stage: str = "postcheck", command: str | None = None, by: str | None = None) -> dict[str, Any]:
-        key = check_gate_key(key)
-        title = check_title(title)
-        description = check_description(description or "")
-        if mode not in ("auto", "manual"):
-            raise UsageError(f"unknown gate mode {mode!r}", hint="use --auto or --manual")
-        if stage not in ("precheck", "postcheck"):
-            raise UsageError(f"unknown gate stage {stage!r}", hint="use precheck or postcheck")
-        if command is not None and ("\n" in command or not command.strip()):
-            raise UsageError("--command must be one non-empty line")
-        self._ensure_init()
-        actor = self.actor(by)
-
-        def build(cur: Loaded | None) -> list[Event]:
-            g = fold_gate(key, cur.events) if cur else None
-            if g is not None and not g.removed:
-                raise AlreadyExistsError(f"gate '{key}' is already defined",
-                                         hint=f"see it with 'jit registry show {key}'")
-            clock = (g.clock if g else 0) + 1
-            return [self._event("gate_defined", issue_id=None, clock=clock, actor=actor, gate_key=key,
-                                title=title, description=description, mode=mode, stage=stage)]
-
-        self.store.append(GATES, key, build, message=f"define gate {key}", author=self._author(actor),
-                          what="registry-add")
-        if command is not None:
-            self.git.config_set(f"jit-gate.{key}.command", command)
-        self._board = None
-        return self.registry_show(key)
-
-    def registry_remove(self, key: str, *, by: str | None = None) -> dict[str, Any]:
-        actor = self.actor(by)
-
-        def build(cur: Loaded | None) -> list[Event]:
-            g = fold_gate(key, cur.events) if cur else None
-            if g is None or g.removed:
-                raise NotFoundError(f"gate '{key}' is not defined", hint="see 'jit registry list'")
-            return [self._event("gate_definition_removed", issue_id=None, clock=g.clock + 1, actor=actor,
-                                gate_key=key)]
-
-        self.store.append(GATES, key, build, message=f"remove gate {key}", author=self._author(actor),
-                          what="registry-remove")
-        self.git.config_unset(f"jit-gate.{key}.command")
-        self._board = None
-        return {"gate_key": key, "removed": True}
-
-    def registry_list(self) -> dict[str, Any]:
-        gates = [self._gate_json(g) for k, g in sorted(self._gate_defs().items()) if not g.removed]
-        return {"gates": gates, "count": len(gates)}
-
-    def registry_show(self, key: str) -> dict[str, Any]:
-        g = self._gate_defs().get(key)
-        if g is None or g.removed:
-            raise NotFoundError(f"gate '{key}' is not defined", hint="see 'jit registry list'")
-        return self._gate_json(g)
-
-    def _gate_json(self, g: GateDef) -> dict[str, Any]:
-        cmd, src = self.gate_command(g.key)
-        return {"key": g.key, "title": g.title, "description": g.description, "mode": g.mode,
-                "auto": g.mode == "auto", "stage": g.stage, "command": cmd, "command_source": src,
-                "created_at": g.created_at, "updated_at": g.updated_at}
-
-    def gate_command(self, key: str) -> tuple[str | None, str | None]:
-        """The checker command for ``key`` from *local* configuration only: git config first, then a
-        committed ``jit.toml`` in the work tree. Synced refs never carry commands."""
-        cmd = self.git.config_get(f"jit-gate.{key}.command")
-        if cmd:
-            return cmd, "git-config"
-        if self.git.workdir is not None:
-            p = self.git.workdir / "jit.toml"
-            if p.is_file():
-                import tomllib
-
-                try:
-                    data = tomllib.loads(p.read_text())
-                except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
-                    self.store.warn(f"{p} is not valid TOML; ignored")
-                    return None, None
-                c = (data.get("gates", {}).get(key) or {}).get("command")
-                if isinstance(c, str) and c.strip():
-                    return c, "jit.toml"
-        return None, None
-
-    # ------------------------------------------------------------------ graph
-
-    def graph_deps(self, prefix: str, *, transitive: bool = True) -> dict[str, Any]:
-        b = self.board()
-        iid = self.resolve(prefix, b)
-        ids = b.graph.upstream(iid) if transitive else list(b.graph.deps.get(iid, ()))
-        return {"issue_id": iid, **_listing(b, ids)}
-
-    def graph_downstream(self, prefix: str) -> dict[str, Any]:
-        b = self.board()
-        iid = self.resolve(prefix, b)
-        return {"issue_id": iid, **_listing(b, b.graph.downstream(iid))}
-
-    def graph_roots(self) -> dict[str, Any]:
-        b = self.board()
-        return _listing(b, b.sorted(b.graph.roots()))
-
-    def graph_tree(self, prefix: str | None = None) -> dict[str, Any]:
-        """Nested dependency trees: one rooted at ``prefix``, or one per issue nothing depends on."""
-        b = self.board()
-        if prefix:
-            tops = [self.resolve(prefix, b)]
-        else:
-            tops = b.sorted(i for i in b.issues if not b.graph.rdeps.get(i))
-
-        def node(i: str, seen: frozenset[str]) -> dict[str, Any]:
-            st = b.issues[i]
-            n: dict[str, Any] = {"id": i, "short_id": short(i), "title": st.title, "state": b.states[i],
-                                 "priority": st.priority, "assignee": st.assignee, "children": []}
-            if i in seen:
-                n["repeated"] = True
-                return n
-            for d in b.sorted(b.graph.deps.get(i, ())):
-                n["children"].append(node(d, seen | {i}))
-            return n
-
-        return {"trees": [node(t, frozenset()) for t in tops], "broken_edges": [
-            {"from": e.src, "to": e.dst, "cycle": list(e.cycle)} for e in b.graph.broken]}
-
-    def graph_export(self) -> dict[str, Any]:
-        b = self.board()
-        if hasattr(b, "export"):
-            return b.export()  # type: ignore[no-any-return]
-        nodes = [{"id": i, "short_id": short(i), "title": b.issues[i].title, "state": b.states[i],
-                  "priority": b.issues[i].priority, "labels": b.issues[i].labels} for i in b.sorted(b.issues)]
-        edges = [{"from": i, "to": d} for i in b.sorted(b.issues) for d in b.graph.deps.get(i, ())]
-        return {"nodes": nodes, "edges": edges}
-
     # ------------------------------------------------------------------ commits (docs/hooks.md)
 
     def link_commit(self, prefix: str, commit: str, *, ref: str | None = None, closes: bool = False,
@@ -921,72 +686,7 @@ class Tracker:
         pulled = self.pull(remote)
         return {"remote": remote, "pull": pulled, "push": self.push(remote)}
 
-    # ------------------------------------------------------------------ events
-
-    def all_events(self) -> list[Event]:
-        evs: list[Event] = []
-        for prefix in (ISSUES, GATES):
-            for ld in self.store.load_all(prefix).values():
-                evs.extend(ld.events)
-                if prefix == ISSUES:  # a loser's claim etc. as claim_conflict events (docs/merge.md)
-                    evs.extend(conflict_events(ld.key, ld.events))
-        evs.sort(key=lambda e: (e.timestamp, e.clock, e.id))
-        return evs
-
-    def events(self, *, event_type: str | None = None, issue: str | None = None, since: str | None = None,
-               limit: int | None = None) -> list[dict[str, Any]]:
-        """Events oldest first; with ``limit``, the newest ``limit`` of those matching."""
-        iid = self.resolve(issue, include_deleted=True) if issue else None
-        if since is not None:
-            from datetime import datetime
-
-            try:
-                s = datetime.fromisoformat(since.replace("Z", "+00:00"))
-            except ValueError:
-                raise UsageError(f"--since {since!r} is not an ISO 8601 time",
-                                 hint="e.g. 2026-11-21T10:00:00") from None
-            if s.tzinfo is not None:
-                from datetime import timezone
-
-                s = s.astimezone(timezone.utc).replace(tzinfo=None)
-            since = s.isoformat(timespec="microseconds")
-        if limit is not None and limit < 0:
-            raise UsageError("--limit must be zero or more", hint="e.g. --limit 20")
-        if limit is not None:
-            limit = min(limit, 2**62)  # "all of them" either way; SQLite integers stop at 2**63
-        from .indexed import indexed_events
-
-        got = indexed_events(self, event_type=event_type, issue_id=iid, since=since, limit=limit)
-        if got is not None:
-            return got
-        out = []
-        for e in self.all_events():
-            if event_type and e.type != event_type:
-                continue
-            if iid and e.issue_id != iid:
-                continue
-            if since and e.timestamp < since:
-                continue
-            out.append(e)
-        if limit is not None:
-            out = out[-limit:] if limit else []
-        return [event_json(e) for e in out]
-
-
 # ---------------------------------------------------------------------- helpers
-
-def event_json(e: Event) -> dict[str, Any]:
-    d = e.to_json()
-    d.pop("v", None)
-    d.setdefault("issue_id", None)  # stable shape: gate-definition events carry issue_id null
-    return d
-
-
-def _listing(b: Board, ids: Iterable[str]) -> dict[str, Any]:
-    # an IndexBoard returns the stored JSON of each issue (the same dict issue_json builds)
-    issues = b.listing(ids) if hasattr(b, "listing") else [issue_json(b, i) for i in ids]
-    return {"issues": issues, "count": len(issues)}
-
 
 def _check_context(ctx: Mapping[str, Any]) -> dict[str, Any]:
     if len(ctx) > LIMITS["context_keys"]:
@@ -996,111 +696,3 @@ def _check_context(ctx: Mapping[str, Any]) -> dict[str, Any]:
 
 #: fresh looks ``claim_next`` takes after passing over candidates other processes are writing
 CLAIM_LOOKS = 3
-
-
-def _os_environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
-
-
-def _claim_specs(b: Board, st: IssueState, assignee: str) -> list[Spec]:
-    iid = st.id
-    if st.assignee is not None and st.assignee != assignee:
-        raise AlreadyClaimedError(
-            f"issue {iid} is already claimed by {st.assignee}",
-            hint="pick another issue: jit issue claim-next AGENT",
-            details={"issue_id": iid, "assignee": st.assignee},
-        )
-    if st.state == "in_progress" and st.assignee == assignee:
-        return []  # already ours: claiming again is a no-op
-    if st.state in TERMINAL_STATES or st.state == "archived":
-        raise BlockedError(f"issue {iid} is {st.state}; only open work can be claimed",
-                           hint=f"reopen it first: jit issue update {short(iid)} --state open",
-                           details={"issue_id": iid, "state": st.state})
-    live = board_with(b, st)
-    blockers = live.blockers(iid)
-    if blockers:
-        raise BlockedError(
-            f"issue {iid} is blocked: " + _describe(blockers),
-            hint="see 'jit query blocked'", details={"issue_id": iid, "blockers": blockers},
-        )
-    return [{"type": "issue_claimed", "assignee": assignee, "nonce": new_event_id()}]
-
-
-def _describe(blockers: list[dict[str, Any]]) -> str:
-    parts = []
-    for r in blockers:
-        if r["type"] == "dependency":
-            parts.append(f"depends on {short(r['issue_id'])} ({r['title']}, {r['state']})")
-        elif r["type"] == "gate":
-            parts.append(f"gate '{r['gate_key']}' is {r['status']}")
-        else:
-            parts.append(f"dependency {r['issue_id']} is not in this clone")
-    return "; ".join(parts)
-
-
-def _transition(b: Board, st: IssueState, target: str) -> list[Spec]:
-    live = board_with(b, st)
-    cur = live.states[st.id]
-    if cur == target or (target == "open" and cur in ("open", "ready")):
-        return []
-    iid = st.id
-    specs: list[Spec] = []
-    if target in ("ready", "in_progress", "done"):
-        blockers = [r for r in live.blockers(iid, for_done=(target == "done"))
-                    if target == "done" or r["type"] != "gate" or r.get("stage") == "precheck"]
-        if blockers:
-            missing = [r["gate_key"] for r in blockers if r["type"] == "gate"]
-            msg = f"cannot move {iid} to {target}: " + _describe(blockers)
-            hint = (f"pass the gates first: jit gate pass {short(iid)} {missing[0]}" if missing
-                    else "finish the dependencies first (see 'jit graph deps')")
-            raise BlockedError(msg, hint=hint, details={"issue_id": iid, "requested_state": target,
-                                                        "actual_state": cur, "blockers": blockers,
-                                                        "missing_gates": missing})
-    if target in ("ready", "open") and st.state == "in_progress" and st.assignee:
-        specs.append({"type": "issue_released", "assignee": st.assignee, "reason": f"state set to {target}"})
-    new_eff = target
-    if target == "open":
-        new_eff = "open" if live.blockers(iid) else "ready"
-    specs.append({"type": "issue_state_changed", "from": cur, "to": new_eff})
-    if target == "done":
-        specs.append({"type": "issue_completed"})
-    return specs
-
-
-def parse_filter(text: str) -> Callable[[IssueState], bool]:
-    """``claim-next --filter``: space- or AND-separated ``field:value|value`` terms, all of which must
-    hold. Fields: priority, label (glob, e.g. ``label:team:*``), tag (context.tags), assignee."""
-    import fnmatch
-
-    terms = [t for t in text.replace(" AND ", " ").split() if t]
-    if not terms:
-        raise UsageError("empty --filter")
-    preds: list[Callable[[IssueState], bool]] = []
-    for term in terms:
-        field, sep, value = term.partition(":")
-        alts = [v for v in value.split("|") if v]
-        if not sep or not alts:
-            raise UsageError(f"filter term {term!r} is not field:value",
-                             hint='e.g. --filter "priority:high|critical"')
-        field = field.lower()
-        if field == "priority":
-            ps = {parse_priority(a) for a in alts}
-            preds.append(lambda st, ps=ps: st.priority in ps)
-        elif field == "label":
-            preds.append(lambda st, alts=alts: any(fnmatch.fnmatchcase(lab, a) for lab in st.labels for a in alts))
-        elif field == "tag":
-            preds.append(lambda st, alts=alts: bool(set(_tags(st)) & set(alts)))
-        else:
-            raise UsageError(f"unknown filter field {field!r}", hint="use priority, label or tag")
-    return lambda st: all(p(st) for p in preds)
-
-
-def _tags(st: IssueState) -> list[str]:
-    t = st.context.get("tags")
-    if isinstance(t, str):
-        return [x.strip() for x in t.split(",") if x.strip()]
-    if isinstance(t, list):
-        return [x for x in t if isinstance(x, str)]
-    return []

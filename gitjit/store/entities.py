@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import BusyError, GitjitError, UsageError, ValidationError
+from ..errors import BusyError, UsageError, ValidationError
 from ..fold import parse_events, serialize_events
 from ..git import BadRef, CasFailed, GitRepo, RefLocked, raw
 from ..model import LIMITS, Event

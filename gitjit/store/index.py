@@ -118,8 +118,9 @@ def code_stamp() -> str:
 
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parts = [INDEX_VERSION, __version__]
-    # api.py: event_json shapes the stored events; record.py: how the stored states are written
-    for rel in ("model.py", "record.py", "fold.py", "graph.py", "query.py", "api.py", "indexed.py", os.path.join("store", "index.py")):
+    # api_views.py: event_json shapes the stored events; record.py: how the stored states are written
+    for rel in ("model.py", "record.py", "fold.py", "graph.py", "query.py", "api.py", "api_views.py", "indexed.py",
+                os.path.join("store", "index.py")):
         try:
             with open(os.path.join(here, rel), "rb") as f:
                 data = f.read()

@@ -1,0 +1,128 @@
+"""Read-only views over the whole tracker: the dependency graph and the event log. Methods of
+``Tracker`` (gitjit/api.py), kept in their own module to keep each one readable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import UsageError
+from .fold import conflict_events
+from .model import Event
+from .query import Board, issue_json, short
+from .store import GATES, ISSUES
+
+
+class ViewOps:
+    """``Tracker``'s graph and event methods (a mixin: ``self`` is the Tracker)."""
+
+
+    def graph_deps(self, prefix: str, *, transitive: bool = True) -> dict[str, Any]:
+        b = self.board()
+        iid = self.resolve(prefix, b)
+        ids = b.graph.upstream(iid) if transitive else list(b.graph.deps.get(iid, ()))
+        return {"issue_id": iid, **_listing(b, ids)}
+
+    def graph_downstream(self, prefix: str) -> dict[str, Any]:
+        b = self.board()
+        iid = self.resolve(prefix, b)
+        return {"issue_id": iid, **_listing(b, b.graph.downstream(iid))}
+
+    def graph_roots(self) -> dict[str, Any]:
+        b = self.board()
+        return _listing(b, b.sorted(b.graph.roots()))
+
+    def graph_tree(self, prefix: str | None = None) -> dict[str, Any]:
+        """Nested dependency trees: one rooted at ``prefix``, or one per issue nothing depends on."""
+        b = self.board()
+        if prefix:
+            tops = [self.resolve(prefix, b)]
+        else:
+            tops = b.sorted(i for i in b.issues if not b.graph.rdeps.get(i))
+
+        def node(i: str, seen: frozenset[str]) -> dict[str, Any]:
+            st = b.issues[i]
+            n: dict[str, Any] = {"id": i, "short_id": short(i), "title": st.title, "state": b.states[i],
+                                 "priority": st.priority, "assignee": st.assignee, "children": []}
+            if i in seen:
+                n["repeated"] = True
+                return n
+            for d in b.sorted(b.graph.deps.get(i, ())):
+                n["children"].append(node(d, seen | {i}))
+            return n
+
+        return {"trees": [node(t, frozenset()) for t in tops], "broken_edges": [
+            {"from": e.src, "to": e.dst, "cycle": list(e.cycle)} for e in b.graph.broken]}
+
+    def graph_export(self) -> dict[str, Any]:
+        b = self.board()
+        if hasattr(b, "export"):
+            return b.export()  # type: ignore[no-any-return]
+        nodes = [{"id": i, "short_id": short(i), "title": b.issues[i].title, "state": b.states[i],
+                  "priority": b.issues[i].priority, "labels": b.issues[i].labels} for i in b.sorted(b.issues)]
+        edges = [{"from": i, "to": d} for i in b.sorted(b.issues) for d in b.graph.deps.get(i, ())]
+        return {"nodes": nodes, "edges": edges}
+
+    # ------------------------------------------------------------------ events
+
+    def all_events(self) -> list[Event]:
+        evs: list[Event] = []
+        for prefix in (ISSUES, GATES):
+            for ld in self.store.load_all(prefix).values():
+                evs.extend(ld.events)
+                if prefix == ISSUES:  # a loser's claim etc. as claim_conflict events (docs/merge.md)
+                    evs.extend(conflict_events(ld.key, ld.events))
+        evs.sort(key=lambda e: (e.timestamp, e.clock, e.id))
+        return evs
+
+    def events(self, *, event_type: str | None = None, issue: str | None = None, since: str | None = None,
+               limit: int | None = None) -> list[dict[str, Any]]:
+        """Events oldest first; with ``limit``, the newest ``limit`` of those matching."""
+        iid = self.resolve(issue, include_deleted=True) if issue else None
+        if since is not None:
+            from datetime import datetime
+
+            try:
+                s = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            except ValueError:
+                raise UsageError(f"--since {since!r} is not an ISO 8601 time",
+                                 hint="e.g. 2026-11-21T10:00:00") from None
+            if s.tzinfo is not None:
+                from datetime import timezone
+
+                s = s.astimezone(timezone.utc).replace(tzinfo=None)
+            since = s.isoformat(timespec="microseconds")
+        if limit is not None and limit < 0:
+            raise UsageError("--limit must be zero or more", hint="e.g. --limit 20")
+        if limit is not None:
+            limit = min(limit, 2**62)  # "all of them" either way; SQLite integers stop at 2**63
+        from .indexed import indexed_events
+
+        got = indexed_events(self, event_type=event_type, issue_id=iid, since=since, limit=limit)
+        if got is not None:
+            return got
+        out = []
+        for e in self.all_events():
+            if event_type and e.type != event_type:
+                continue
+            if iid and e.issue_id != iid:
+                continue
+            if since and e.timestamp < since:
+                continue
+            out.append(e)
+        if limit is not None:
+            out = out[-limit:] if limit else []
+        return [event_json(e) for e in out]
+
+
+def event_json(e: Event) -> dict[str, Any]:
+    d = e.to_json()
+    d.pop("v", None)
+    d.setdefault("issue_id", None)  # stable shape: gate-definition events carry issue_id null
+    return d
+
+
+def _listing(b: Board, ids: Iterable[str]) -> dict[str, Any]:
+    # an IndexBoard returns the stored JSON of each issue (the same dict issue_json builds)
+    issues = b.listing(ids) if hasattr(b, "listing") else [issue_json(b, i) for i in ids]
+    return {"issues": issues, "count": len(issues)}

@@ -1,0 +1,118 @@
+"""The rules a claim, a state change and a ``claim-next`` filter apply to an issue's fresh state.
+
+Pure functions over a ``Board`` and an ``IssueState`` (no I/O): ``Tracker`` calls them inside its
+write, under the issue's ref lock, so they always judge the state the write will build on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .errors import AlreadyClaimedError, BlockedError, UsageError
+from .indexed import board_with
+from .model import TERMINAL_STATES, IssueState, new_event_id, parse_priority
+from .query import Board, short
+
+Spec = dict[str, Any]
+
+
+def _claim_specs(b: Board, st: IssueState, assignee: str) -> list[Spec]:
+    iid = st.id
+    if st.assignee is not None and st.assignee != assignee:
+        raise AlreadyClaimedError(
+            f"issue {iid} is already claimed by {st.assignee}",
+            hint="pick another issue: jit issue claim-next AGENT",
+            details={"issue_id": iid, "assignee": st.assignee},
+        )
+    if st.state == "in_progress" and st.assignee == assignee:
+        return []  # already ours: claiming again is a no-op
+    if st.state in TERMINAL_STATES or st.state == "archived":
+        raise BlockedError(f"issue {iid} is {st.state}; only open work can be claimed",
+                           hint=f"reopen it first: jit issue update {short(iid)} --state open",
+                           details={"issue_id": iid, "state": st.state})
+    live = board_with(b, st)
+    blockers = live.blockers(iid)
+    if blockers:
+        raise BlockedError(
+            f"issue {iid} is blocked: " + _describe(blockers),
+            hint="see 'jit query blocked'", details={"issue_id": iid, "blockers": blockers},
+        )
+    return [{"type": "issue_claimed", "assignee": assignee, "nonce": new_event_id()}]
+
+
+def _describe(blockers: list[dict[str, Any]]) -> str:
+    parts = []
+    for r in blockers:
+        if r["type"] == "dependency":
+            parts.append(f"depends on {short(r['issue_id'])} ({r['title']}, {r['state']})")
+        elif r["type"] == "gate":
+            parts.append(f"gate '{r['gate_key']}' is {r['status']}")
+        else:
+            parts.append(f"dependency {r['issue_id']} is not in this clone")
+    return "; ".join(parts)
+
+
+def _transition(b: Board, st: IssueState, target: str) -> list[Spec]:
+    live = board_with(b, st)
+    cur = live.states[st.id]
+    if cur == target or (target == "open" and cur in ("open", "ready")):
+        return []
+    iid = st.id
+    specs: list[Spec] = []
+    if target in ("ready", "in_progress", "done"):
+        blockers = [r for r in live.blockers(iid, for_done=(target == "done"))
+                    if target == "done" or r["type"] != "gate" or r.get("stage") == "precheck"]
+        if blockers:
+            missing = [r["gate_key"] for r in blockers if r["type"] == "gate"]
+            msg = f"cannot move {iid} to {target}: " + _describe(blockers)
+            hint = (f"pass the gates first: jit gate pass {short(iid)} {missing[0]}" if missing
+                    else "finish the dependencies first (see 'jit graph deps')")
+            raise BlockedError(msg, hint=hint, details={"issue_id": iid, "requested_state": target,
+                                                        "actual_state": cur, "blockers": blockers,
+                                                        "missing_gates": missing})
+    if target in ("ready", "open") and st.state == "in_progress" and st.assignee:
+        specs.append({"type": "issue_released", "assignee": st.assignee, "reason": f"state set to {target}"})
+    new_eff = target
+    if target == "open":
+        new_eff = "open" if live.blockers(iid) else "ready"
+    specs.append({"type": "issue_state_changed", "from": cur, "to": new_eff})
+    if target == "done":
+        specs.append({"type": "issue_completed"})
+    return specs
+
+
+def parse_filter(text: str) -> Callable[[IssueState], bool]:
+    """``claim-next --filter``: space- or AND-separated ``field:value|value`` terms, all of which must
+    hold. Fields: priority, label (glob, e.g. ``label:team:*``), tag (context.tags), assignee."""
+    import fnmatch
+
+    terms = [t for t in text.replace(" AND ", " ").split() if t]
+    if not terms:
+        raise UsageError("empty --filter")
+    preds: list[Callable[[IssueState], bool]] = []
+    for term in terms:
+        field, sep, value = term.partition(":")
+        alts = [v for v in value.split("|") if v]
+        if not sep or not alts:
+            raise UsageError(f"filter term {term!r} is not field:value",
+                             hint='e.g. --filter "priority:high|critical"')
+        field = field.lower()
+        if field == "priority":
+            ps = {parse_priority(a) for a in alts}
+            preds.append(lambda st, ps=ps: st.priority in ps)
+        elif field == "label":
+            preds.append(lambda st, alts=alts: any(fnmatch.fnmatchcase(lab, a) for lab in st.labels for a in alts))
+        elif field == "tag":
+            preds.append(lambda st, alts=alts: bool(set(_tags(st)) & set(alts)))
+        else:
+            raise UsageError(f"unknown filter field {field!r}", hint="use priority, label or tag")
+    return lambda st: all(p(st) for p in preds)
+
+
+def _tags(st: IssueState) -> list[str]:
+    t = st.context.get("tags")
+    if isinstance(t, str):
+        return [x.strip() for x in t.split(",") if x.strip()]
+    if isinstance(t, list):
+        return [x for x in t if isinstance(x, str)]
+    return []
