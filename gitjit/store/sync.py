@@ -32,6 +32,7 @@ import random
 import re
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,10 @@ MERGE_AUTHOR = ("gitjit merge", "merge@gitjit")
 MERGE_MESSAGE = "jit merge\n\nUnion of the event logs of both parents (docs/merge.md).\n"
 #: refs per push: GitHub answered HTTP 500 to pushes of >10k refs; ~500 per push worked
 PUSH_BATCH = 500
+#: from this many refs on, a push goes through one glob refspec over staged refs (``push_staged``),
+#: in batches of ``STAGED_PUSH_BATCH``
+STAGED_PUSH_MIN = 64
+STAGED_PUSH_BATCH = 2000
 #: whole push rounds (push, rejected, fetch, reconcile, push again) before giving up
 PUSH_ROUNDS = 8
 #: attempts of a hub claim/release before BusyError (each lost one re-fetches and re-folds)
@@ -255,6 +260,10 @@ class Syncer:
             args.append(f"--force-with-lease={ref}:{old or ''}")
         args += [f"{new}:{ref}" for ref, new, _old in updates]
         proc = self._git(args, what=f"push to {remote}")
+        return self._push_status(remote, updates, proc)
+
+    def _push_status(self, remote: str, updates: list[tuple[str, str, str | None]],
+                     proc: subprocess.CompletedProcess[str]) -> dict[str, tuple[bool, str]]:
         status: dict[str, tuple[bool, str]] = {}
         for line in proc.stdout.splitlines():
             parts = line.split("\t")
@@ -275,6 +284,35 @@ class Syncer:
                     hint="some hosts accept only branches and tags; see docs/sharing.md",
                     details={"remote": remote, "ref": ref, "reason": summary, "stderr": proc.stderr[-2000:]})
         return status
+
+    def push_staged(self, remote: str, updates: list[tuple[str, str, str | None]]) -> dict[str, tuple[bool, str]]:
+        """Push many refs at once through one *glob* refspec: ``push_batch``'s result, for large pushes.
+
+        git matches explicit refspecs one by one against every ref the remote has, which made a
+        push of 10,000 issues take minutes (docs/sharing.md). So the new tips are staged under a
+        private namespace (``refs/jit-push/<nonce>/``, one ``git update-ref --stdin``, no reflog)
+        and pushed with ``<stage>/*:refs/jit/*``, without force: the remote takes an update only
+        as a fast-forward, so a tip that does not contain everything the remote holds is refused
+        (and retried after a fetch and merge, as a lost lease is), and no remote event can be lost.
+        The staging refs are deleted afterwards, whatever happened."""
+        stage = f"refs/jit-push/{os.getpid()}-{uuid.uuid4().hex[:12]}/"
+        text = "".join(f"create {stage}{ref[len(LOCAL):]} {new}\n" for ref, new, _old in updates)
+        env = {**os.environ, "LC_ALL": "C"}
+        base = ["git", "--git-dir", str(self.git.git_dir), "-c", "core.logAllRefUpdates=true", "update-ref", "--stdin"]
+        try:
+            made = subprocess.run(base, input=text, capture_output=True, text=True, env=env, timeout=GIT_TIMEOUT)
+            if made.returncode != 0:
+                raise ExternalError(f"could not stage the push to {remote}: {_last_lines(made.stderr)}",
+                                    details={"remote": remote, "stderr": made.stderr[-2000:]})
+            proc = self._git(["push", "--atomic", "--porcelain", remote, f"{stage}*:{LOCAL}*"],
+                             what=f"push to {remote}")
+        finally:
+            gone = "".join(f"delete {stage}{ref[len(LOCAL):]}\n" for ref, _new, _old in updates)
+            try:
+                subprocess.run(base, input=gone, capture_output=True, text=True, env=env, timeout=GIT_TIMEOUT)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        return self._push_status(remote, updates, proc)
 
     def set_tracking(self, remote: str, pairs: list[tuple[str, str]]) -> None:
         """Record what the remote now holds after our accepted push: ``(local ref, commit)`` pairs.
@@ -565,9 +603,11 @@ class Syncer:
             if not todo:
                 break
             rejected: list[str] = []
-            for i in range(0, len(todo), PUSH_BATCH):
-                batch = todo[i:i + PUSH_BATCH]
-                status = self.push_batch(remote, batch)
+            staged = len(todo) >= STAGED_PUSH_MIN
+            size = STAGED_PUSH_BATCH if staged else PUSH_BATCH
+            for i in range(0, len(todo), size):
+                batch = todo[i:i + size]
+                status = self.push_staged(remote, batch) if staged else self.push_batch(remote, batch)
                 accepted = [(ref, new) for ref, new, _old in batch if status[ref][0]]
                 rejected += [ref for ref, _new, _old in batch if not status[ref][0]]
                 self.set_tracking(remote, accepted)
