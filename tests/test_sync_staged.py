@@ -65,3 +65,27 @@ def test_a_staged_push_never_replaces_what_it_has_not_merged(tmp_path, monkeypat
     assert event_sets(a) == event_sets(b)
     assert tracker(b).show(ids[0])["title"] == "from b"
     assert tracker(b).show(ids[0])["description"] == "from a"
+
+
+def test_a_large_push_drops_the_stages_of_dead_pushers_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A push killed between staging and cleanup leaves ``refs/jit-push/<pid>-<nonce>/…``; the next
+    staged push deletes those whose process is gone and leaves a live process's stage alone."""
+    import os
+    import subprocess
+
+    from conftest import git
+    from synclib import hub_and_clones, tracker
+
+    hub, (a, b) = hub_and_clones(tmp_path, 2)
+    t = tracker(a)
+    iid = t.create_issue("one")["id"]
+    tip = git("rev-parse", f"refs/jit/issues/{iid}", cwd=a).stdout.strip()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = f"refs/jit-push/{gone.pid}-deadbeef0000/issues/{iid}"
+    live = f"refs/jit-push/{os.getpid()}-0123456789ab/issues/{iid}"
+    git("update-ref", dead, tip, cwd=a)
+    git("update-ref", live, tip, cwd=a)
+    assert t.push()["count"] == 1  # STAGED_PUSH_MIN is 1 here: a staged push
+    left = git("for-each-ref", "--format=%(refname)", "refs/jit-push/", cwd=a).stdout.split()
+    assert left == [live]

@@ -61,6 +61,8 @@ PUSH_BATCH = 500
 #: in batches of ``STAGED_PUSH_BATCH``
 STAGED_PUSH_MIN = 64
 STAGED_PUSH_BATCH = 2000
+#: where ``push_staged`` stages the tips of one push: ``<prefix><pid>-<nonce>/issues/<id>``
+STAGE_PREFIX = "refs/jit-push/"
 #: whole push rounds (push, rejected, fetch, reconcile, push again) before giving up
 PUSH_ROUNDS = 8
 #: attempts of a hub claim/release before BusyError (each lost one re-fetches and re-folds)
@@ -295,7 +297,7 @@ class Syncer:
         as a fast-forward, so a tip that does not contain everything the remote holds is refused
         (and retried after a fetch and merge, as a lost lease is), and no remote event can be lost.
         The staging refs are deleted afterwards, whatever happened."""
-        stage = f"refs/jit-push/{os.getpid()}-{uuid.uuid4().hex[:12]}/"
+        stage = f"{STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}/"
         text = "".join(f"create {stage}{ref[len(LOCAL):]} {new}\n" for ref, new, _old in updates)
         env = {**os.environ, "LC_ALL": "C"}
         base = ["git", "--git-dir", str(self.git.git_dir), "-c", "core.logAllRefUpdates=true", "update-ref", "--stdin"]
@@ -313,6 +315,23 @@ class Syncer:
             except (OSError, subprocess.TimeoutExpired):
                 pass
         return self._push_status(remote, updates, proc)
+
+    def drop_stale_stages(self) -> list[str]:
+        """Delete the staging refs (``push_staged``) of pushes whose process is gone (killed in the
+        middle); a live process's stage is left alone. Best effort; returns the refs deleted."""
+        stale: list[str] = []
+        for ref in self.git.tips(STAGE_PREFIX):
+            owner = ref[len(STAGE_PREFIX):].split("/", 1)[0].split("-", 1)[0]
+            if owner.isdigit() and not _alive(int(owner)):
+                stale.append(ref)
+        if stale:
+            try:
+                subprocess.run(["git", "--git-dir", str(self.git.git_dir), "update-ref", "--stdin"],
+                               input="".join(f"delete {r}\n" for r in stale), capture_output=True, text=True,
+                               env={**os.environ, "LC_ALL": "C"}, timeout=GIT_TIMEOUT)
+            except (OSError, subprocess.TimeoutExpired):
+                return []
+        return stale
 
     def set_tracking(self, remote: str, pairs: list[tuple[str, str]]) -> None:
         """Record what the remote now holds after our accepted push: ``(local ref, commit)`` pairs.
@@ -604,6 +623,8 @@ class Syncer:
                 break
             rejected: list[str] = []
             staged = len(todo) >= STAGED_PUSH_MIN
+            if staged and rounds == 1:
+                self.drop_stale_stages()
             size = STAGED_PUSH_BATCH if staged else PUSH_BATCH
             for i in range(0, len(todo), size):
                 batch = todo[i:i + size]
@@ -683,6 +704,16 @@ class Syncer:
             return Loaded(key, ref, commit, evs)
         raise BusyError(f"{what} {key}: {remote} kept moving the ref through {HUB_ATTEMPTS} attempts",
                         hint="retry in a moment", details={"remote": remote, "ref": ref})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _last_lines(text: str, n: int = 3) -> str:
