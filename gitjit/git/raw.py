@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pygit2
 
-from .repo import GitRepo
+from .repo import GitRepo, odb_retry
 
 __all__ = ["RawRef", "list_refs", "object_kind", "reflog_targets", "park_ref", "drop_ref", "write_signed_commit",
            "commit_signature"]
@@ -96,12 +96,26 @@ def write_signed_commit(git: GitRepo, files: dict[str, bytes], parents: list[str
                         author: tuple[str, str], sign: Callable[[bytes], bytes]) -> str:
     """Like ``GitRepo.write_commit`` (touches no ref), with a ``gpgsig`` header made by ``sign``
     over the commit's text: what ``git commit -S`` writes, so ``git verify-commit`` can check it."""
-    tb = git.repo.TreeBuilder()
-    for name, data in sorted(files.items()):
-        tb.insert(name, git.repo.create_blob(data), pygit2.enums.FileMode.BLOB)
+    def tree() -> pygit2.Oid:
+        tb = git.repo.TreeBuilder()
+        for name, data in sorted(files.items()):
+            blob = git.repo.create_blob(data)
+            git.check_written(blob)
+            tb.insert(name, blob, pygit2.enums.FileMode.BLOB)
+        tree = tb.write()
+        git.check_written(tree)
+        return tree
+
     sig = pygit2.Signature(author[0], author[1])
-    content = git.repo.create_commit_string(sig, sig, message, tb.write(), [pygit2.Oid(hex=p) for p in parents])
-    return str(git.repo.create_commit_with_signature(content, sign(content.encode()).decode()))
+    content = git.repo.create_commit_string(sig, sig, message, odb_retry(tree),
+                                            [pygit2.Oid(hex=p) for p in parents])
+    signature = sign(content.encode()).decode()
+    def commit() -> pygit2.Oid:
+        oid = git.repo.create_commit_with_signature(content, signature)
+        git.check_written(oid)
+        return oid
+
+    return str(odb_retry(commit))
 
 
 def commit_signature(git: GitRepo, hexid: str) -> tuple[bytes, bytes] | None:

@@ -21,14 +21,19 @@ Nothing here touches the working tree, the index or HEAD.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pygit2
 
 from ..errors import ExternalError, NotFoundError, UsageError
 
-__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "ZERO"]
+__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "ZERO", "odb_retry",
+           "ObjectVanished"]
+
+T = TypeVar("T")
 
 ZERO = "0" * 40
 _BLOB = pygit2.enums.FileMode.BLOB if hasattr(pygit2, "enums") else pygit2.GIT_FILEMODE_BLOB
@@ -87,6 +92,33 @@ def _is_cas_error(e: Exception) -> bool:
     if isinstance(e, (pygit2.AlreadyExistsError, KeyError)):
         return True
     return "old reference value does not match" in str(e)
+
+
+class ObjectVanished(OSError):
+    """libgit2 reported an object written that is not in the object database."""
+
+
+def odb_retry(write: Callable[[], T]) -> T:
+    """Run an object write again when its fan-out directory vanished under it.
+
+    libgit2 writes a loose object to a temporary file, creates ``objects/xx/`` and renames the
+    file into it; ``git prune`` (run by ``git gc``, which jit itself starts:
+    gitjit/git/housekeeping.py) removes the fan-out directories it finds empty, and when that
+    lands between the two steps the rename fails with ENOENT ("failed to rename lockfile to ...:
+    No such file or directory"). Worse, libgit2 1.9 then falls back to a streaming write that can
+    report success without leaving the object anywhere (measured: a commit id returned, the ref
+    moved to it, the object missing), so writers check what they wrote (``GitRepo.check_written``)
+    and raise ``ObjectVanished``. git retries the same race in its own ``finalize_object_file``;
+    libgit2 does not, so we do (tests/test_concurrency.py runs writers beside a ``git gc`` loop).
+    Objects are content-addressed, so writing one again is harmless."""
+    for attempt in range(10):
+        try:
+            return write()
+        except (OSError, pygit2.GitError) as e:
+            if attempt == 9 or not (isinstance(e, ObjectVanished) or "No such file or directory" in str(e)):
+                raise
+            time.sleep(0.001 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class GitRepo:
@@ -239,15 +271,17 @@ class GitRepo:
         Returns the tip the ref was left at."""
         try:
             with self.repo.transaction() as tx:
-                try:
-                    tx.lock_ref(refname)
-                except Exception as e:  # noqa: BLE001 - pygit2 raises its own NotFoundError here
-                    # `git pack-refs --prune` removes directories it emptied (refs/jit/issues with
-                    # them), and libgit2's transaction does not create the lock file's directory
-                    if "No such file or directory" not in str(e):
-                        raise
-                    os.makedirs(os.path.dirname(os.path.join(self.common_dir, refname)), exist_ok=True)
-                    tx.lock_ref(refname)
+                for attempt in range(10):
+                    try:
+                        tx.lock_ref(refname)
+                        break
+                    except Exception as e:  # noqa: BLE001 - pygit2 raises its own NotFoundError here
+                        # `git pack-refs --prune` removes directories it emptied (refs/jit/issues
+                        # with them), and libgit2's transaction does not create the lock file's
+                        # directory; a pack running right now may remove it again before we lock
+                        if "No such file or directory" not in str(e) or attempt == 9:
+                            raise
+                        os.makedirs(os.path.dirname(os.path.join(self.common_dir, refname)), exist_ok=True)
                 ref = self.repo.references.get(refname)  # the ref file itself, read under our lock
                 if ref is not None and ref.type != pygit2.enums.ReferenceType.DIRECT:
                     raise BadRef(f"{refname} is a symbolic ref")
@@ -345,9 +379,16 @@ class GitRepo:
         time: int | None = None,
     ) -> str:
         """Write blobs, a flat tree and a commit; touch no ref. Returns the commit id."""
+        return odb_retry(lambda: self._write_commit(files, parents, message, author, committer, time))
+
+    def _write_commit(self, files: dict[str, bytes], parents: list[str], message: str,
+                      author: tuple[str, str],
+                      committer: tuple[str, str] | None, time: int | None) -> str:
         tb = self.repo.TreeBuilder()
         for name, data in sorted(files.items()):
-            tb.insert(name, self.repo.create_blob(data), _BLOB)
+            blob = self.repo.create_blob(data)
+            self.check_written(blob)
+            tb.insert(name, blob, _BLOB)
         tree = tb.write()
         if time is None:
             a = pygit2.Signature(author[0], author[1])
@@ -356,7 +397,18 @@ class GitRepo:
             a = pygit2.Signature(author[0], author[1], time, 0)
             c = pygit2.Signature(*(committer or author), time, 0)
         oid = self.repo.create_commit(None, a, c, message, tree, [pygit2.Oid(hex=p) for p in parents])
+        self.check_written(tree, oid)
         return str(oid)
+
+    def check_written(self, *oids: pygit2.Oid) -> None:
+        """Raise ``ObjectVanished`` unless every object is really there (see ``odb_retry``): a
+        ``stat`` of the loose file, and the object database only when that fails (a write of an
+        object that already existed in a pack leaves no loose file)."""
+        objects = os.path.join(self.common_dir, "objects")
+        for oid in oids:
+            h = str(oid)
+            if not os.path.exists(os.path.join(objects, h[:2], h[2:])) and not self.repo.odb.exists(oid):
+                raise ObjectVanished(f"object {h} was reported written but is not in the object database")
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """True if ``ancestor`` is ``descendant`` or reachable from it (pygit2's descendant_of is strict)."""
