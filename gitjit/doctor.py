@@ -55,7 +55,7 @@ FIX = "jit doctor --fix"
 
 @dataclass
 class Problem:
-    check: str                 # refs | remote-refs | locks | setup | index | hooks | history | objects
+    check: str                 # refs, remote-refs, locks, setup, index, hooks, history, objects, housekeeping
     code: str                  # stable machine name, e.g. unreadable_ref, stale_lock
     severity: str              # error | warning | info
     subject: str               # the ref, file or setting concerned
@@ -151,6 +151,7 @@ class Doctor:
         self.check_locks()
         self.check_index()
         self.check_hooks()
+        self.check_housekeeping()
         if full:
             self.check_objects()
         if fix:
@@ -571,6 +572,40 @@ class Doctor:
                              fix="jit hooks status"))
 
     # ------------------------------------------------------------------ objects
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def check_housekeeping(self) -> None:
+        """What git's automatic housekeeping and jit's large pushes can leave behind
+        (docs/reliability.md, "Housekeeping")."""
+        from .git.housekeeping import gc_due, loose_estimate
+        from .store.sync import Syncer
+
+        syncer = Syncer(self.git, self.store)
+        stale = syncer.stale_stages()
+        if stale:
+            self.add(Problem("housekeeping", "stale_push_stage", "warning", "refs/jit-push/",
+                             f"{len(stale)} staging ref(s) of large pushes whose process was killed "
+                             "(they hold no data of their own; the next large push removes them too)",
+                             fix=FIX, repairable=True, details={"refs": stale[:20]},
+                             _repair=lambda: f"removed {len(syncer.drop_stale_stages())} staging ref(s)"))
+        cd = Path(self.git.common_dir)
+        log = cd / "gc.log"
+        if log.exists():
+            text = log.read_text(errors="replace").strip()
+            self.add(Problem("housekeeping", "gc_refused", "warning", "gc.log",
+                             "git's last automatic gc failed or warned, and git will not run one again "
+                             f"for a day (gc.logExpiry), so loose objects pile up: {text[:300]}",
+                             fix="git gc   (or 'git prune' if it warns of unreachable objects), then "
+                                 f"rm {log}", details={"log": text[:2000]}))
+        loose = loose_estimate(cd)
+        auto = self.git.config_get("gc.auto")
+        if not gc_due(self.git) and loose > 50_000 and (auto or "").strip() == "0":
+            self.add(Problem("housekeeping", "gc_off", "info", "gc.auto",
+                             f"about {loose:,} loose objects and automatic gc is off (gc.auto 0): every "
+                             "object lookup and the disk pay for them",
+                             fix="git gc   (now and then), or git config --unset gc.auto",
+                             details={"loose_estimate": loose}))
 
     def check_objects(self) -> None:
         try:

@@ -297,3 +297,31 @@ def test_installed_hooks_are_checked(jit: Jit, three: list[str]) -> None:
     assert code == 0 and p["code"] == "hooks_outdated" and "pre-push" in p["message"] and p["fix"] == "jit hooks install"
     code, rep = run(jit, "--fix")
     assert code == 0 and not [p for p in run(jit)[1]["problems"] if p["check"] == "hooks"]
+
+
+def test_housekeeping_leftovers(jit: Jit, three: list[str]) -> None:
+    """A killed large push's staging refs (a live one's are left alone) and a ``gc.log`` that
+    stops git's automatic gc are reported; ``--fix`` removes the dead stages only."""
+    import subprocess
+
+    repo = jit.repo
+    tip = git("rev-parse", f"refs/jit/issues/{three[0]}", cwd=repo).stdout.strip()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = f"refs/jit-push/{gone.pid}-deadbeef0000/issues/{three[0]}"
+    live = f"refs/jit-push/{os.getpid()}-0123456789ab/issues/{three[0]}"
+    git("update-ref", dead, tip, cwd=repo)
+    git("update-ref", live, tip, cwd=repo)
+    (repo / ".git" / "gc.log").write_text("warning: There are too many unreachable loose objects\n")
+    code, rep = run(jit)
+    got = {p["code"]: p for p in rep["problems"]}
+    assert code == 0 and rep["ok"]  # warnings: nothing is wrong with the data
+    assert got["stale_push_stage"]["details"]["refs"] == [dead] and got["stale_push_stage"]["repairable"]
+    assert "too many unreachable" in got["gc_refused"]["message"] and "git gc" in got["gc_refused"]["fix"]
+    code, rep = run(jit, "--fix")
+    assert code == 0
+    left = git("for-each-ref", "--format=%(refname)", "refs/jit-push/", cwd=repo).stdout.split()
+    assert left == [live]
+    assert (repo / ".git" / "gc.log").exists()  # jit does not decide for the user what git gc should do
+    _code, rep = run(jit)
+    assert "stale_push_stage" not in codes(rep).values()

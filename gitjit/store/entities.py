@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..errors import BusyError, UsageError, ValidationError
 from ..fold import parse_events, serialize_events
 from ..git import BadRef, CasFailed, GitRepo, RefLocked, raw
+from ..git.housekeeping import maybe_gc
 from ..model import LIMITS, Event
 from . import locks
 
@@ -181,8 +182,10 @@ class EntityStore:
                     attempt()
                 else:
                     raise
-            return result[-1]
-        retrying(attempt, what=what, on_locked=lambda: locks.on_locked(self.git.common_dir, ref))
+        else:
+            retrying(attempt, what=what, on_locked=lambda: locks.on_locked(self.git.common_dir, ref))
+        if result[-1] is not None and result[-1].tip is not None:
+            maybe_gc(self.git)  # git's own automatic housekeeping, as after a commit (gitjit/git/housekeeping.py)
         return result[-1]
 
     def _check_limits(self, ref: str, what: str, new: list[Event], allev: list[Event], doc: bytes) -> None:

@@ -40,6 +40,7 @@ from typing import Any
 from ..errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
 from ..fold import fold_issue, serialize_events, union_events
 from ..git import CasFailed, GitRepo, RefLocked
+from ..git.housekeeping import maybe_gc
 from ..model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
 from .entities import DOC, ISSUES, EntityStore, Loaded, retrying
 from . import locks
@@ -235,7 +236,10 @@ class Syncer:
             specs = [f"+{r}*:{tp}{r[len(LOCAL):]}*" for r in dict.fromkeys(refs)]
             if not specs:
                 return
-        args = ["fetch", "--prune", "--no-tags", "--no-write-fetch-head", "--quiet", remote, *specs]
+        # --no-auto-maintenance: git's housekeeping would run in the foreground of the pull; jit
+        # starts it in the background afterwards instead (gitjit/git/housekeeping.py)
+        args = ["fetch", "--prune", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance", "--quiet",
+                remote, *specs]
         delay = 0.05
         for attempt in range(6):
             proc = self._git(args, what=f"fetch from {remote}")
@@ -316,14 +320,19 @@ class Syncer:
                 pass
         return self._push_status(remote, updates, proc)
 
-    def drop_stale_stages(self) -> list[str]:
-        """Delete the staging refs (``push_staged``) of pushes whose process is gone (killed in the
-        middle); a live process's stage is left alone. Best effort; returns the refs deleted."""
+    def stale_stages(self) -> list[str]:
+        """The staging refs (``push_staged``) of pushes whose process is gone (killed in the middle)."""
         stale: list[str] = []
         for ref in self.git.tips(STAGE_PREFIX):
             owner = ref[len(STAGE_PREFIX):].split("/", 1)[0].split("-", 1)[0]
             if owner.isdigit() and not _alive(int(owner)):
                 stale.append(ref)
+        return stale
+
+    def drop_stale_stages(self) -> list[str]:
+        """Delete the staging refs of pushes whose process is gone; a live process's stage is left
+        alone. Best effort; returns the refs deleted."""
+        stale = self.stale_stages()
         if stale:
             try:
                 subprocess.run(["git", "--git-dir", str(self.git.git_dir), "update-ref", "--stdin"],
@@ -533,6 +542,7 @@ class Syncer:
             self.fetch(remote)
         res = self.reconcile(remote)
         res.rewritten = self.rewrites(remote, before)
+        maybe_gc(self.git)  # the housekeeping the fetch was told not to run in the foreground
         return res
 
     def rewrites(self, remote: str, before: dict[str, str]) -> list[dict[str, Any]]:
@@ -563,7 +573,9 @@ class Syncer:
         """Fetch and reconcile just ``refs`` (local names): one network round trip."""
         refs = list(dict.fromkeys(refs))
         self.fetch(remote, refs)
-        return self.reconcile(remote, only=refs)
+        res = self.reconcile(remote, only=refs)
+        maybe_gc(self.git)
+        return res
 
     def refresh_issue(self, remote: str, iid: str) -> None:
         """Fetch one issue and the issues it depends on (their state decides whether it is ready)."""

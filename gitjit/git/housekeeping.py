@@ -1,0 +1,137 @@
+"""Object housekeeping: the ``git gc --auto`` that git runs after a commit, run after jit's writes.
+
+Every jit write adds loose objects (a blob, a tree and a commit: ~12 KB of 4 KB blocks on disk)
+and libgit2, unlike git, never packs them. A repository where only jit writes (a hub clone an
+agent pool shares, a tracker-only repository) would otherwise grow loose objects without end:
+100,000 issues with a few events each is over a million files and gigabytes on disk instead of
+~650 bytes an issue packed, and every object lookup and fsck pays for it.
+
+So after a write (and after a pull) jit makes the same cheap estimate git's ``gc --auto`` makes
+(``builtin/gc.c: too_many_loose_objects``: the entries of ``objects/17`` times 256 against
+``gc.auto``, 6,700 by default; or more packs than ``gc.autoPackLimit``, 50) and, when it says
+so, starts ``git gc --auto --quiet`` in its own session without waiting for it. git decides
+the rest exactly as it does for a user's commits and honours their configuration (``gc.auto
+0`` turns it off, ``gc.autoDetach``, ``gc.pruneExpire``...). It is safe beside running jit
+writers: ``repack -d`` deletes only loose objects it has packed (reachable ones), ``prune``
+only unreachable ones older than two weeks, so an object written a moment ago and not yet
+named by a ref survives; libgit2 looks again in the new packs when a loose object it expected
+has gone (``git_odb_refresh``).
+
+``git fetch`` run by jit passes ``--no-auto-maintenance`` (gitjit/store/sync.py): left to
+itself it runs the foreground part of the same housekeeping inside the pull (measured: +4.7 s
+on a 3,000-issue pull), where the user waits for it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .repo import GitRepo
+
+__all__ = ["gc_due", "maybe_gc", "loose_estimate", "GC_SPACING"]
+
+#: seconds between two ``git gc --auto`` started by this repository's jit processes
+GC_SPACING = 60.0
+_HEX = frozenset("0123456789abcdef")
+_config_cache: dict[str, tuple[int, int, int]] = {}
+
+
+def _config_int(raw: str | None, default: int) -> int:
+    """git's integer syntax (``git config --type=int``): digits with an optional k/m/g suffix."""
+    if raw is None:
+        return default
+    s = raw.strip().lower()
+    mult = 1
+    if s[-1:] in ("k", "m", "g"):
+        mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[s[-1]]
+        s = s[:-1]
+    try:
+        return int(s) * mult
+    except ValueError:
+        return default  # git itself refuses a bad value; jit just keeps git's default
+
+
+def _limits(git: GitRepo) -> tuple[int, int]:
+    """``(gc.auto, gc.autoPackLimit)`` for this repository; read again when its config file changes."""
+    common = str(git.common_dir)
+    try:
+        mtime = os.stat(os.path.join(common, "config")).st_mtime_ns
+    except OSError:
+        mtime = -1
+    hit = _config_cache.get(common)
+    if hit is not None and hit[0] == mtime:
+        return hit[1], hit[2]
+    auto = _config_int(git.config_get("gc.auto"), 6700)
+    packs = _config_int(git.config_get("gc.autoPackLimit"), 50)
+    _config_cache[common] = (mtime, auto, packs)
+    return auto, packs
+
+
+def loose_estimate(common: str | os.PathLike[str]) -> int:
+    """git's estimate of the loose objects: those in ``objects/17``, times 256."""
+    try:
+        names = os.listdir(os.path.join(common, "objects", "17"))
+    except OSError:
+        return 0
+    return 256 * sum(1 for n in names if len(n) == 38 and _HEX.issuperset(n))
+
+
+def gc_due(git: GitRepo) -> bool:
+    """Would ``git gc --auto`` do something here? (One ``listdir`` of ``objects/17``, and of
+    ``objects/pack`` only when a pack limit is set; the configuration is cached.)"""
+    auto, pack_limit = _limits(git)
+    if auto <= 0:
+        return False  # gc.auto 0: the user turned automatic housekeeping off
+    common = Path(git.common_dir)
+    if loose_estimate(common) // 256 > -(-auto // 256):
+        return True
+    if pack_limit > 0:
+        try:
+            names = os.listdir(common / "objects" / "pack")
+        except OSError:
+            return False
+        keep = {n[:-5] for n in names if n.endswith(".keep")}
+        return sum(1 for n in names if n.endswith(".pack") and n[:-5] not in keep) > pack_limit
+    return False
+
+
+def maybe_gc(git: GitRepo) -> bool:
+    """Start ``git gc --auto --quiet`` in the background when it is due, at most once a minute
+    for the repository (a marker under ``.git/jit/``), and not while a ``gc`` runs (its
+    ``gc.pid``) or while git refuses to run one because the last failed (its ``gc.log``, which
+    ``jit doctor`` shows). Never waits and never fails the caller. True if one was started."""
+    try:
+        if not gc_due(git):
+            return False
+        common = Path(git.common_dir)
+        now = time.time()
+        for busy, age in (("gc.pid", 12 * 3600), ("gc.log", 24 * 3600)):
+            try:
+                if now - os.stat(common / busy).st_mtime < age:
+                    return False
+            except OSError:
+                pass
+        marker = common / "jit" / "gc-started"
+        try:
+            if now - os.stat(marker).st_mtime < GC_SPACING:
+                return False
+        except OSError:
+            pass
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")}
+        # through `sh -c '... &'`: sh exits at once and git is nobody's child here (no zombie, no
+        # wait); its own session, so a signal to this process group does not stop it half-way
+        subprocess.run(["sh", "-c", "git gc --auto --quiet </dev/null >/dev/null 2>&1 &"], cwd=common,
+                       env=env,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       start_new_session=True, timeout=10, check=False)
+        return True
+    except (OSError, subprocess.SubprocessError):
+        return False

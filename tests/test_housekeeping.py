@@ -1,0 +1,142 @@
+"""Object housekeeping (gitjit/git/housekeeping.py): jit's writes start git's own ``gc --auto``
+when git would, honour ``gc.auto``, and a gc running beside a live session loses nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from gitjit.git import open_repo
+from gitjit.git.housekeeping import GC_SPACING, gc_due, loose_estimate, maybe_gc
+
+from conftest import git, make_repo
+
+
+def _in_17(repo: Path) -> int:
+    return loose_estimate(repo / ".git") // 256
+
+
+def _count_objects(repo: Path) -> dict[str, int]:
+    out = git("count-objects", "-v", cwd=repo).stdout
+    return {k: int(v) for k, v in (line.split(": ") for line in out.splitlines())}
+
+
+def _wait_for_gc(repo: Path, timeout: float = 90.0) -> None:
+    """Until the background ``git gc`` has finished (no ``gc.pid``) and packed the loose objects."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not (repo / ".git" / "gc.pid").exists() and _count_objects(repo)["in-pack"] > 0:
+            time.sleep(0.2)  # gc.pid is removed at exit; let its last unlink/rename land
+            if not (repo / ".git" / "gc.pid").exists():
+                return
+        time.sleep(0.1)
+    pytest.fail(f"git gc did not finish within {timeout}s: {_count_objects(repo)}")
+
+
+def _blob_in_17(repo: Path, salt: str) -> str:
+    """Write an (unreachable) blob whose id starts with 17, i.e. lands in objects/17."""
+    n = 0
+    while True:
+        data = f"{salt}-{n}\n".encode()
+        if hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest().startswith("17"):
+            return git("hash-object", "-w", "--stdin", cwd=repo, input=data.decode()).stdout.strip()
+        n += 1
+
+
+def test_writes_start_git_gc_auto_and_a_live_session_reads_through_it(repo: Path) -> None:
+    from gitjit.api import Tracker
+
+    git("config", "gc.auto", "1", cwd=repo)  # git's estimate: more than 1 loose object in objects/17
+    t = Tracker(repo, actor="agent:test")
+    t.init()
+    marker = repo / ".git" / "jit" / "gc-started"
+    made: dict[str, dict[str, object]] = {}
+    for n in range(2000):  # ~170 creates on average until two of their objects land in objects/17
+        issue = t.create_issue(f"issue {n}", labels=["team:a"])
+        made[issue["id"]] = issue
+        if marker.exists():
+            break
+    assert marker.exists(), "no git gc started after 2,000 writes"
+    assert _in_17(repo) >= 2 or _count_objects(repo)["in-pack"] > 0  # it was due when started
+    _wait_for_gc(repo)
+    counts = _count_objects(repo)
+    assert counts["in-pack"] >= 3 * len(made)  # every issue's blob, tree and commit packed
+    assert counts["count"] < len(made)  # and the loose copies deleted
+    # the repository this session opened before the gc reads every object from the new pack
+    # (libgit2 looks in the packs again when a loose object is gone), and the session writes on
+    g = t.store.git
+    tips = g.tips("refs/jit/issues/")
+    assert len(tips) == len(made)
+    for ref, tip in tips.items():
+        title = made[ref.rsplit("/", 1)[1]]["title"]
+        assert f'"title":"{title}"' in g.read_file(tip, "events.jsonl").decode()
+    first = next(iter(made))
+    assert t.update_issue(first, title="after gc")["title"] == "after gc"
+    assert Tracker(repo).show(first)["title"] == "after gc"
+    assert git("fsck", "--no-progress", cwd=repo).returncode == 0
+
+
+def test_gc_auto_zero_turns_it_off(repo: Path) -> None:
+    from gitjit.api import Tracker
+
+    git("config", "gc.auto", "0", cwd=repo)
+    t = Tracker(repo, actor="agent:test")
+    t.init()
+    n = 0
+    while _in_17(repo) < 2 and n < 2000:
+        t.create_issue(f"issue {n}")
+        n += 1
+    assert _in_17(repo) >= 2
+    assert not (repo / ".git" / "jit" / "gc-started").exists()
+    assert not gc_due(open_repo(repo))
+    assert _count_objects(repo)["in-pack"] == 0
+    # the same session sees the setting change: one more write starts it
+    git("config", "gc.auto", "1", cwd=repo)
+    t.create_issue("one more")
+    assert (repo / ".git" / "jit" / "gc-started").exists()
+    _wait_for_gc(repo)
+
+
+def test_not_while_git_refuses_or_soon_again(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r")
+    git("config", "gc.auto", "256", cwd=repo)  # more than one object in objects/17
+    g = open_repo(repo)
+    assert not gc_due(g)
+    _blob_in_17(repo, "a")
+    assert not gc_due(g)  # one is not more than one
+    _blob_in_17(repo, "b")
+    assert gc_due(g)
+    gc_log = repo / ".git" / "gc.log"
+    gc_log.write_text("warning: the last gc failed\n")  # git refuses gc --auto for a day after this
+    assert not maybe_gc(g)
+    old = time.time() - 2 * 24 * 3600
+    os.utime(gc_log, (old, old))
+    gc_log.unlink()
+    assert maybe_gc(g)  # started
+    marker = repo / ".git" / "jit" / "gc-started"
+    assert marker.exists()
+    assert not maybe_gc(g)  # not again within GC_SPACING, whoever asks
+    past = time.time() - GC_SPACING - 1
+    os.utime(marker, (past, past))
+    while (repo / ".git" / "gc.pid").exists():
+        time.sleep(0.05)
+    assert gc_due(g) and maybe_gc(g)  # unreachable blobs stay loose: it is still due, and may run again
+
+
+def test_too_many_packs_is_due(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r")
+    git("config", "gc.autoPackLimit", "2", cwd=repo)
+    g = open_repo(repo)
+    for k in range(3):
+        assert not gc_due(g)
+        blob = git("hash-object", "-w", "--stdin", cwd=repo, input=f"pack {k}\n").stdout.strip()
+        pack = str(repo / ".git" / "objects" / "pack" / "pack")
+        git("pack-objects", "-q", pack, cwd=repo, input=blob + "\n")
+    assert gc_due(g)  # three packs, more than gc.autoPackLimit
+    keep = next((repo / ".git" / "objects" / "pack").glob("*.pack")).with_suffix(".keep")
+    keep.write_text("")
+    assert not gc_due(g)  # a kept pack is not counted, as in git
