@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterable
 from typing import Any
 
+from .api_base import TrackerPart
 from .errors import AlreadyExistsError, BlockedError, ExternalError, NotFoundError, UsageError
 from .fold import fold_gate
 from .model import LIMITS, Event, GateDef, IssueState, check_description, check_gate_key, check_title
@@ -17,7 +18,7 @@ from .store import GATES, Loaded
 Spec = dict[str, Any]
 
 
-class GateOps:
+class GateOps(TrackerPart):
     """``Tracker``'s gate methods (a mixin: ``self`` is the Tracker)."""
 
 

@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from .api_base import TrackerPart
 from .errors import UsageError
 from .fold import conflict_events
 from .model import Event
 from .query import Board, issue_json, short
 from .store import GATES, ISSUES
 
+if TYPE_CHECKING:
+    from .api import Tracker
 
-class ViewOps:
+
+class ViewOps(TrackerPart):
     """``Tracker``'s graph and event methods (a mixin: ``self`` is the Tracker)."""
 
 
@@ -98,7 +102,7 @@ class ViewOps:
             limit = min(limit, 2**62)  # "all of them" either way; SQLite integers stop at 2**63
         from .indexed import indexed_events
 
-        got = indexed_events(self, event_type=event_type, issue_id=iid, since=since, limit=limit)
+        got = indexed_events(cast("Tracker", self), event_type=event_type, issue_id=iid, since=since, limit=limit)
         if got is not None:
             return got
         out = []

@@ -65,7 +65,7 @@ GATE_PASSERS = {
     "security-scan": "ci:snyk",
 }
 
-EPIC = {
+EPIC: dict[str, Any] = {
     "title": "Implement user authentication",
     "description": "Complete auth system with JWT",
     "priority": "high",

@@ -26,6 +26,7 @@ index is rebuilt. Nothing here ever drops an event that was readable.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -291,7 +292,7 @@ class Doctor:
             if r.symbolic:
                 self.add(Problem("refs", "symbolic_ref", "error", r.name,
                                  f"is a symbolic ref to {r.target}; jit refs point at commits", fix=FIX,
-                                 repairable=True, _repair=lambda r=r: self._drop_symbolic(r)))
+                                 repairable=True, _repair=functools.partial(self._drop_symbolic, r)))
                 continue
             ns, _, key = r.name[len(LOCAL):].partition("/")
             if ns == "issues" and not ISSUE_ID_RE.fullmatch(key) or ns == "gates" and not GATE_KEY_RE.fullmatch(key):
@@ -319,7 +320,7 @@ class Doctor:
                 self.add(Problem("refs", "noncanonical", "warning", r.name,
                                  "the event log is not in canonical form (order, spacing or duplicate lines); "
                                  "it reads fine", fix=FIX, repairable=True,
-                                 _repair=lambda r=r, evs=evs: self._canonicalize(r.name, r.target, evs)))
+                                 _repair=functools.partial(self._canonicalize, r.name, r.target, evs)))
             if full:
                 n, bad = verify_history(self.git, r.target, where=r.name)
                 self.counts["commits"] = self.counts.get("commits", 0) + n
@@ -471,7 +472,7 @@ class Doctor:
                              fix=None if info.state == "held" else
                              f"{FIX}   (or just retry: the next write removes a stale lock itself)",
                              repairable=info.state == "stale", details=info.to_json(),
-                             _repair=(lambda ref=ref, lock=lock: self._unlock(ref, lock))
+                             _repair=functools.partial(self._unlock, ref, lock)
                              if info.state == "stale" else None))
         dead = [o for o in locks.owners(cd) if o.alive() is False
                 and not (o.ref and (Path(cd) / (o.ref + ".lock")).exists())]

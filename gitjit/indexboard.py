@@ -40,10 +40,11 @@ class IndexBoard(Board):
         self._gates_all = indexer.gatedefs()
         self.gate_defs = {k: v for k, v in self._gates_all.items() if not v.removed}
         self._cache: dict[str, IssueState] = {}
-        self.all = Issues(self, deleted=True)
-        self.issues = Issues(self, deleted=False)
-        self.states = _States(self)  # type: ignore[misc]
-        self.graph = Graph(deps=_Deps(self), rdeps=_Rdeps(self), missing=_Missing(self),  # type: ignore[misc]
+        # lazy read-only mappings over the index stand in for the Board's dicts
+        self.all = Issues(self, deleted=True)  # type: ignore[assignment]
+        self.issues = Issues(self, deleted=False)  # type: ignore[assignment]
+        self.states = _States(self)  # type: ignore[assignment]
+        self.graph = Graph(deps=_Deps(self), rdeps=_Rdeps(self), missing=_Missing(self),  # type: ignore[arg-type]
                            broken=indexer.broken())
 
     def _state(self, iid: str) -> IssueState | None:

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 try:
     from typing import dataclass_transform
 except ImportError:  # Python 3.10: only type checkers use it
-    def dataclass_transform(**_: Any) -> Callable[[Any], Any]:  # type: ignore[no-redef]
+    def dataclass_transform(**_: Any) -> Callable[[Any], Any]:  # type: ignore[no-redef,misc]
         return lambda c: c
 
 __all__ = ["Record", "ModelError", "Field", "field_check"]
@@ -133,7 +133,7 @@ def _conv_any(v: Any) -> Any:
 
 # ``kind`` tells the code generator (``_fast``) which inline test accepts a value as it is
 for _c, _k in ((_conv_str, "str"), (_conv_int, "int"), (_conv_bool, "bool"), (_conv_any, "any")):
-    _c.kind = (_k,)  # type: ignore[attr-defined]
+    _c.kind = (_k,)  # type: ignore[union-attr]
 del _c, _k
 
 
@@ -285,7 +285,7 @@ class _Spec:
             if f.default_factory is None and isinstance(f.default, (list, dict, set)):
                 raise TypeError(f"{title}.{name}: a mutable default needs Field(default_factory=...)")
         # containers, enums and nested records are converted by model_dump; scalars as they are
-        kinds = [c.kind for c, _ in convs]
+        kinds = [getattr(c, "kind") for c, _ in convs]
         self.plain = tuple(n for n, k in zip(self.names, kinds) if k[0] not in ("str", "int", "bool"))
         # fields holding records, for model_dump_json: (name, "record" | "list" | "dict")
         self.nested = tuple((n, k[0]) for n, k in zip(self.names, kinds)
@@ -573,7 +573,9 @@ class Record(metaclass=_RecordMeta):
 
     __slots__ = ()
     _rec: ClassVar[_Spec]
-    _extra: dict[str, Any] | None
+    if TYPE_CHECKING:  # not a field: the keys kept by extra="allow" (a plain annotation would be one)
+        @property
+        def _extra(self) -> dict[str, Any] | None: ...
 
     def __init__(self, /, **data: Any) -> None:
         self._rec.build(self, data)

@@ -98,15 +98,26 @@ def parse_filter(text: str) -> Callable[[IssueState], bool]:
                              hint='e.g. --filter "priority:high|critical"')
         field = field.lower()
         if field == "priority":
-            ps = {parse_priority(a) for a in alts}
-            preds.append(lambda st, ps=ps: st.priority in ps)
+            preds.append(_priority_in({parse_priority(a) for a in alts}))
         elif field == "label":
-            preds.append(lambda st, alts=alts: any(fnmatch.fnmatchcase(lab, a) for lab in st.labels for a in alts))
+            preds.append(_label_matches(alts, fnmatch.fnmatchcase))
         elif field == "tag":
-            preds.append(lambda st, alts=alts: bool(set(_tags(st)) & set(alts)))
+            preds.append(_tag_in(set(alts)))
         else:
             raise UsageError(f"unknown filter field {field!r}", hint="use priority, label or tag")
     return lambda st: all(p(st) for p in preds)
+
+
+def _priority_in(ps: set[str]) -> Callable[[IssueState], bool]:
+    return lambda st: st.priority in ps
+
+
+def _label_matches(globs: list[str], match: Callable[[str, str], bool]) -> Callable[[IssueState], bool]:
+    return lambda st: any(match(lab, g) for lab in st.labels for g in globs)
+
+
+def _tag_in(tags: set[str]) -> Callable[[IssueState], bool]:
+    return lambda st: bool(set(_tags(st)) & tags)
 
 
 def _tags(st: IssueState) -> list[str]:

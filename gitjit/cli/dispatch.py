@@ -129,7 +129,7 @@ def _logger(as_json: bool, quiet: bool) -> Callable[[dict[str, Any]], None]:
 
 
 def _install_signals(d: Any) -> dict[int, Any]:
-    old = {}
+    old: dict[int, Any] = {}
 
     def on_term(signum: int, _frame: Any) -> None:
         d.signal_stop()
@@ -354,7 +354,7 @@ def agents() -> None:
             holdings[aid].append({"issue_id": iid, "title": s.title, "repo": rc.name, "assignee": s.assignee,
                                   "since": s.claimed_at, "lease_expires_at": s.lease_expires_at,
                                   "pid": run.get("pid") if run else None, "here": s.assignee.endswith("@" + cfg.id)})
-    data = {"agents": [{"id": a, "holds": h} for a, h in holdings.items()]}
+    data: dict[str, list[dict[str, Any]]] = {"agents": [{"id": a, "holds": h} for a, h in holdings.items()]}
 
     def human() -> None:
         for a in data["agents"]:

@@ -341,7 +341,8 @@ class Breakers:
     def record(self, agent_id: str, *, success: bool, threshold: int, reason: str = "") -> dict[str, Any]:
         """Count one outcome; returns the breaker after it (``just_opened`` when this failure opened it)."""
         with self._edit() as data:
-            b = data.get(agent_id) if isinstance(data.get(agent_id), dict) else {"failures": 0, "open": False}
+            got = data.get(agent_id)
+            b: dict[str, Any] = got if isinstance(got, dict) else {"failures": 0, "open": False}
             b.pop("just_opened", None)
             if success:
                 b["failures"] = 0
@@ -359,7 +360,8 @@ class Breakers:
 
     def reset(self, agent_id: str) -> dict[str, Any]:
         with self._edit() as data:
-            before = data.get(agent_id) if isinstance(data.get(agent_id), dict) else {}
+            got = data.get(agent_id)
+            before: dict[str, Any] = got if isinstance(got, dict) else {}
             data[agent_id] = {"failures": 0, "open": False, "reset_at": now_ts()}
             return {"agent": agent_id, "was_open": bool(before.get("open")),
                     "failures_before": int(before.get("failures", 0)), "open": False}

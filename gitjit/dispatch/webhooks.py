@@ -70,7 +70,7 @@ class EventFeed:
         from ..api import event_json
 
         tips = self._tips()
-        new = []
+        new: list[Any] = []
         for ref, tip in tips.items():
             old = self.cursor.get(ref)
             if old == tip:

@@ -107,8 +107,9 @@ def write_signed_commit(git: GitRepo, files: dict[str, bytes], parents: list[str
         return tree
 
     sig = pygit2.Signature(author[0], author[1])
-    content = git.repo.create_commit_string(sig, sig, message, odb_retry(tree),
-                                            [pygit2.Oid(hex=p) for p in parents])
+    # pygit2 returns the commit's text here (its stubs say Oid)
+    content: str = git.repo.create_commit_string(sig, sig, message, odb_retry(tree),  # type: ignore[assignment]
+                                                 [pygit2.Oid(hex=p) for p in parents])
     signature = sign(content.encode()).decode()
     def commit() -> pygit2.Oid:
         oid = git.repo.create_commit_with_signature(content, signature)

@@ -167,7 +167,7 @@ class GitRepo:
 
     def config_get_all(self, key: str) -> list[str]:
         try:
-            return list(self.repo.config.get_multivar(key))
+            return [v for v in self.repo.config.get_multivar(key) if v is not None]
         except (KeyError, pygit2.GitError):
             return []
 
@@ -194,7 +194,7 @@ class GitRepo:
         return True
 
     def remote_names(self) -> list[str]:
-        return sorted(self.repo.remotes.names())
+        return sorted(n for n in self.repo.remotes.names() if n is not None)
 
     def identity(self) -> tuple[str | None, str | None]:
         return self.config_get("user.name"), self.config_get("user.email")

@@ -437,9 +437,9 @@ class Index:
         reads = _READS[0]
         full, dirs = scan_loose(self.common, old_loose, int(old_sig.get("taken", 0)) - margin)
         loose = {r: v[0] for r, v in full.items()}
-        for d in dirs:  # directories met for the first time: record them for the next stat check
-            if d not in stats:
-                stats[d] = _stat(os.path.join(self.common, d))
+        for rel in dirs:  # directories met for the first time: record them for the next stat check
+            if rel not in stats:
+                stats[rel] = _stat(os.path.join(self.common, rel))
         stats = {k: v for k, v in stats.items() if v != [None] or k in _BASE_DIRS or k == "packed-refs"}
         d = Delta(loose=full)
         # files read because the recorded snapshot did not vouch for them: recording the new one
