@@ -31,6 +31,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import closing
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -309,6 +310,7 @@ class Indexer:
         try:
             if not ix.usable(_stamp()):
                 self.rebuild(force=False)
+                self._warn()
                 return True
             seen = ix.data_version()
             delta = ix.check(allow_full=False)
@@ -318,6 +320,7 @@ class Indexer:
             ix.destroy()
             self._open()
             self.rebuild()
+            self._warn()
             return True
         changed = False
         if delta is not None and (delta.needs_full or not delta.empty or not delta.sig.get("racy")
@@ -356,11 +359,15 @@ class Indexer:
                     changed = self.refresh() or changed
                 finally:
                     self._packing = False
-        for w in ix.warnings():
-            self.store.warn(w)
+        self._warn()
         if changed:
             self._gatedefs = None
         return changed
+
+    def _warn(self) -> None:
+        """The refs the index skipped (unreadable documents), as the store's warnings."""
+        for w in self.ix.warnings():
+            self.store.warn(w)
 
     def pending(self) -> frozenset[str] | None:
         """The issues whose refs moved since the index saw them, found without taking the write
@@ -468,34 +475,9 @@ class Indexer:
             else:
                 gate_changed.add(ref[len(GATES):])
                 c.execute("DELETE FROM gatedefs WHERE key=?", (ref[len(GATES):],))
-        for ref, tip in sorted(d.changed.items()):
-            issue = ref.startswith(ISSUES)
-            key = ref[len(ISSUES if issue else GATES):]
-            if not rebuild:
-                c.execute("DELETE FROM events WHERE ref=?", (ref,))
-            try:
-                evs = self.store.events_at(tip, where=ref)
-            except ValidationError as e:
-                ref_rows.append((ref, tip, "bad", key, f"skipping {ref}: {e.message}"))
-                c.execute("DELETE FROM evblobs WHERE ref=?", (ref,))
-                if issue:
-                    gone.add(key)
-                else:
-                    gate_changed.add(key)
-                    c.execute("DELETE FROM gatedefs WHERE key=?", (key,))
-                continue
-            ref_rows.append((ref, tip, "issue" if issue else "gate", key, None))
-            if issue:
-                st = new_issues[key] = fold_issue(key, evs)
-                gone.discard(key)
-                # the conflicts the fold resolved show in the event log as synthesized events
-                self._events_rows(ref, list(evs) + (_conflict_events(key, evs) if st.conflicts else []),
-                                  ev_rows, blobs)
-            else:
-                self._events_rows(ref, evs, ev_rows, blobs)
-                g = fold_gate(key, evs)
-                gate_changed.add(key)
-                c.execute("INSERT OR REPLACE INTO gatedefs(key, state) VALUES(?, ?)", (key, g.model_dump_json()))
+        changed = sorted(d.changed.items())
+        with closing(self.store.events_many(changed)) as read:  # a bulk read's git process ends with it
+            self._fold_changed(changed, read, rebuild, new_issues, gone, gate_changed, ref_rows, ev_rows, blobs)
         c.executemany("INSERT OR REPLACE INTO refs(ref, tip, kind, key, warning) VALUES(?, ?, ?, ?, ?)", ref_rows)
         c.executemany("INSERT OR REPLACE INTO events(ref, seq, ts, clock, id, type, issue_id) VALUES(?,?,?,?,?,?,?)",
                       ev_rows)
@@ -530,6 +512,41 @@ class Indexer:
         self.last = {"changed_refs": len(d.changed), "removed_refs": len(d.removed), "full_scan": d.full,
                      "seconds": round(time.perf_counter() - t0, 4), "at": time.time()}
         ix.set_meta("last_refresh", self.last)
+
+    def _fold_changed(self, changed: list[tuple[str, str]], read: Iterator[Any], rebuild: bool,
+                      new_issues: dict[str, IssueState], gone: set[str], gate_changed: set[str],
+                      ref_rows: list[tuple[str, str, str, str, str | None]], ev_rows: list[tuple[Any, ...]],
+                      blobs: list[tuple[str, bytes]]) -> None:
+        """Fold each changed ref's events (``read``: ``EntityStore.events_many`` of ``changed``)
+        into the rows ``_apply`` writes."""
+        c = self.ix.c
+        for (ref, tip), evs in zip(changed, read):
+            issue = ref.startswith(ISSUES)
+            key = ref[len(ISSUES if issue else GATES):]
+            if not rebuild:
+                c.execute("DELETE FROM events WHERE ref=?", (ref,))
+            if isinstance(evs, ValidationError):
+                e = evs
+                ref_rows.append((ref, tip, "bad", key, f"skipping {ref}: {e.message}"))
+                c.execute("DELETE FROM evblobs WHERE ref=?", (ref,))
+                if issue:
+                    gone.add(key)
+                else:
+                    gate_changed.add(key)
+                    c.execute("DELETE FROM gatedefs WHERE key=?", (key,))
+                continue
+            ref_rows.append((ref, tip, "issue" if issue else "gate", key, None))
+            if issue:
+                st = new_issues[key] = fold_issue(key, evs)
+                gone.discard(key)
+                # the conflicts the fold resolved show in the event log as synthesized events
+                self._events_rows(ref, list(evs) + (_conflict_events(key, evs) if st.conflicts else []),
+                                  ev_rows, blobs)
+            else:
+                self._events_rows(ref, evs, ev_rows, blobs)
+                g = fold_gate(key, evs)
+                gate_changed.add(key)
+                c.execute("INSERT OR REPLACE INTO gatedefs(key, state) VALUES(?, ?)", (key, g.model_dump_json()))
 
     @staticmethod
     def _events_rows(ref: str, evs: Iterable[Any], rows: list[tuple[Any, ...]], blobs: list[tuple[str, bytes]]) -> None:

@@ -175,3 +175,55 @@ def test_nothing_pulled_is_ever_executed(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         t.gate_run(iid, "deploy")
     assert not marker.exists()
+
+
+def test_a_large_pull_reads_in_bulk_and_ends_as_reading_one_by_one(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pull of many changed refs reads both sides' documents in one stream before reconciling
+    (``Syncer`` with ``PREFETCH_MIN``): the same merges, the same skipped refs and warnings, the
+    same state as a copy of the clone pulling with that off."""
+    import shutil
+
+    from gitjit.store import sync as syncmod
+    from gitjit.store.entities import EntityStore
+    from gitjit.transfer import import_file
+
+    hub, (a, b) = hub_and_clones(tmp_path, 2)
+    data = tmp_path / "issues.jsonl"
+    data.write_text("".join(json.dumps({"key": f"k{k}", "title": f"task {k}"}) + "\n" for k in range(110)))
+    import_file(tracker(a), str(data))
+    tracker(a).push()
+    tracker(b).pull()
+    ids = sorted(tracker(a).board().issues)
+    ta, tb = tracker(a, "agent:a"), tracker(b, "agent:b")
+    for n, iid in enumerate(ids):  # every issue diverges: a merge each
+        ta.update_issue(iid, priority=("high", "low")[n % 2])
+        tb.update_issue(iid, labels_add=["side:b"])
+    for k in range(5):
+        ta.create_issue(f"new on a {k}")
+    ta.push()
+    plant_bad_refs(Evil(tmp_path / "evil", hub))
+    syncer_b = tracker(b)._syncer()
+    syncer_b.fetch("origin")
+    b2 = tmp_path / "b-copy"
+    shutil.copytree(b, b2, symlinks=True)
+
+    streams: list[int] = []
+    real = EntityStore.events_many
+
+    def spy(self, items):  # type: ignore[no-untyped-def]
+        streams.append(len(items))
+        return real(self, items)
+
+    monkeypatch.setattr(EntityStore, "events_many", spy)
+    t1 = tracker(b)
+    r1 = t1.pull(fetch=False)
+    assert streams and streams[0] >= 2 * len(ids), "both sides read in one stream"
+    monkeypatch.setattr(syncmod, "PREFETCH_MIN", 10**9)
+    t2 = tracker(b2)
+    r2 = t2.pull(fetch=False)
+    assert len(r1["merged"]) == len(ids) and len(r1["created"]) == 5
+    assert {k: v for k, v in r1.items() if k != "remote"} == {k: v for k, v in r2.items() if k != "remote"}
+    assert t1.warnings == t2.warnings and len([w for w in t1.warnings if w.startswith("skipping")]) == len(BAD)
+    assert jit_tips(b, "refs/jit/issues/") == jit_tips(b2, "refs/jit/issues/")
+    assert event_sets(b) == event_sets(b2)

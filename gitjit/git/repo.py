@@ -21,10 +21,12 @@ Nothing here touches the working tree, the index or HEAD.
 from __future__ import annotations
 
 import os
+import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 import pygit2
 
@@ -36,6 +38,12 @@ __all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "ZERO", "
 T = TypeVar("T")
 
 ZERO = "0" * 40
+#: from this many blobs on, ``read_files`` reads them through ``git cat-file --batch``
+BULK_READ_MIN = 200
+#: what makes a git command look at another repository than ``--git-dir`` or another object store
+_GIT_REPO_ENV = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
+                           "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH", "GIT_NAMESPACE",
+                           "GIT_REPLACE_REF_BASE"})
 _BLOB = pygit2.enums.FileMode.BLOB if hasattr(pygit2, "enums") else pygit2.GIT_FILEMODE_BLOB
 
 
@@ -343,6 +351,14 @@ class GitRepo:
     def read_file(self, commit_hex: str, name: str) -> bytes:
         """The blob ``name`` at the root of the tree of commit ``commit_hex``. ``BadRef`` if the
         object is missing, not a commit, or the tree has no such blob."""
+        blob = self.repo.get(self.file_id(commit_hex, name))
+        if not isinstance(blob, pygit2.Blob):
+            raise BadRef(f"{name} in {commit_hex[:12]} is not a file")
+        return blob.data
+
+    def file_id(self, commit_hex: str, name: str) -> str:
+        """The id of the entry ``name`` at the root of the tree of commit ``commit_hex`` (a cheap
+        read: the commit and its tree). ``BadRef`` as for ``read_file``."""
         try:
             obj = self.repo.get(commit_hex)
         except (ValueError, pygit2.GitError) as e:
@@ -355,10 +371,44 @@ class GitRepo:
             entry = obj.tree[name]
         except KeyError:
             raise BadRef(f"commit {commit_hex[:12]} has no {name}") from None
-        blob = self.repo.get(entry.id)
-        if not isinstance(blob, pygit2.Blob):
+        if entry.type_str != "blob":
             raise BadRef(f"{name} in {commit_hex[:12]} is not a file")
-        return blob.data
+        return str(entry.id)
+
+    def read_files(self, commit_hexes: list[str], name: str) -> Generator[bytes | BadRef, None, None]:
+        """``read_file`` of many commits, in order: the data, or the ``BadRef`` to raise for it.
+
+        For many commits the blobs are read by one ``git cat-file --batch`` process, fed by a
+        thread, while the caller works on the ones already read. libgit2 1.9 takes ~140 us to
+        read one of these blobs from a pack git gc or fast-import wrote (delta chains up to 50
+        deep, across issues), git ~45 us, and in another process: at 100,000 issues it was a
+        quarter of a cold index rebuild. The commits and trees are still read here (~10 us each,
+        with ``read_file``'s exact errors). If git cannot be run, or does not report a blob,
+        libgit2 reads it (and gives the error)."""
+        ids: list[str | BadRef] = []
+        for c in commit_hexes:
+            try:
+                ids.append(self.file_id(c, name))
+            except BadRef as e:
+                ids.append(e)
+        want = [i for i in ids if isinstance(i, str)]
+        cat = _CatFile.start(self.git_dir, want) if len(want) >= BULK_READ_MIN else None
+        try:
+            for c, i in zip(commit_hexes, ids):
+                if isinstance(i, BadRef):
+                    yield i
+                    continue
+                data = cat.next(i) if cat is not None else None
+                if data is None:
+                    blob = self.repo.get(i)
+                    if not isinstance(blob, pygit2.Blob):
+                        yield BadRef(f"{name} in {c[:12]} is not a file")
+                        continue
+                    data = blob.data
+                yield data
+        finally:
+            if cat is not None:
+                cat.close()
 
     def parents(self, commit_hex: str) -> list[str]:
         c = self.repo.get(commit_hex)
@@ -424,3 +474,65 @@ class GitRepo:
             return hexid in self.repo
         except (ValueError, pygit2.GitError):
             return False
+
+
+class _CatFile:
+    """``git cat-file --batch --buffer`` reading a known list of objects, fed by a thread."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], oids: list[str]) -> None:
+        self.proc = proc
+        self.oids = oids
+        self.broken = False
+        assert proc.stdin is not None and proc.stdout is not None
+        self.out = proc.stdout
+        self.feeder = threading.Thread(target=self._feed, args=(proc.stdin,), name="jit-cat-file", daemon=True)
+        self.feeder.start()
+
+    @classmethod
+    def start(cls, git_dir: Path, oids: list[str]) -> _CatFile | None:
+        env = {k: v for k, v in os.environ.items() if k not in _GIT_REPO_ENV}
+        env["GIT_NO_LAZY_FETCH"] = "1"  # a partial clone must not go to the network for a blob
+        try:
+            proc = subprocess.Popen(
+                ["git", "--no-replace-objects", "--git-dir", str(git_dir), "cat-file", "--batch", "--buffer"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        except OSError:
+            return None
+        return cls(proc, oids)
+
+    def _feed(self, stdin: IO[bytes]) -> None:
+        try:
+            for k in range(0, len(self.oids), 512):
+                stdin.write("".join(o + "\n" for o in self.oids[k:k + 512]).encode("ascii"))
+        except (OSError, ValueError):
+            pass  # git went away, or the reader stopped early: the reader sees to it
+        finally:
+            try:
+                stdin.close()
+            except OSError:
+                pass
+
+    def next(self, oid: str) -> bytes | None:
+        """The content of the next object, which must be ``oid``; None if git does not report it
+        as a blob, or once anything looked wrong (the caller then reads with libgit2)."""
+        if self.broken:
+            return None
+        try:
+            head = self.out.readline().split()
+            if len(head) == 3 and head[0] == oid.encode("ascii"):
+                size = int(head[2])
+                data = self.out.read(size + 1)
+                if len(data) == size + 1 and data[-1:] == b"\n":
+                    return data[:-1] if head[1] == b"blob" else None
+            elif len(head) == 2 and head[0] == oid.encode("ascii") and head[1] == b"missing":
+                return None
+        except (OSError, ValueError):
+            pass
+        self.broken = True  # out of step with the requests: stop trusting the stream
+        return None
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.out.close()
+        self.proc.wait()
+        self.feeder.join()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from ..errors import BusyError, UsageError, ValidationError
@@ -89,13 +89,50 @@ class EntityStore:
                 blob = self.git.read_file(tip, DOC)
             except BadRef as e:
                 raise ValidationError(f"{where}: {e}") from None
-            hit = tuple(parse_events(blob, where=where))
-            self._parsed[tip] = hit
+            hit = self._parse(tip, blob, where)
+        self._check(where, hit)
+        return hit
+
+    def events_many(self, items: list[tuple[str, str]]) -> Generator[tuple[Event, ...] | ValidationError, None, None]:
+        """``events_at`` of many ``(ref, tip)`` pairs, in order: the events, or the
+        ValidationError ``events_at`` would raise. The documents not parsed yet are read in
+        bulk (``GitRepo.read_files``: one git process streaming them while these are parsed)."""
+        need: dict[str, None] = {}
+        for _, tip in items:
+            if tip not in self._parsed:
+                need.setdefault(tip)
+        datas = self.git.read_files(list(need), DOC)
+        try:
+            for ref, tip in items:
+                try:
+                    hit = self._parsed.get(tip)
+                    if hit is None and tip in need:
+                        del need[tip]  # the stream holds each needed tip once, in this order
+                        data = next(datas)
+                        if isinstance(data, BadRef):
+                            raise ValidationError(f"{ref}: {data}")
+                        hit = self._parse(tip, data, ref)
+                    elif hit is None:  # failed to parse earlier in this call: the same error again
+                        hit = self.events_at(tip, where=ref)
+                    self._check(ref, hit)
+                except ValidationError as e:
+                    yield e
+                    continue
+                yield hit
+        finally:
+            datas.close()
+
+    def _parse(self, tip: str, blob: bytes, where: str) -> tuple[Event, ...]:
+        hit = tuple(parse_events(blob, where=where))
+        self._parsed[tip] = hit
+        return hit
+
+    @staticmethod
+    def _check(where: str, hit: tuple[Event, ...]) -> None:
         if where.startswith((ISSUES, GATES)) and where.count("/") == 3:
             from .sync import check_document  # sync imports this module
 
             check_document(where, hit)
-        return hit
 
     def load_all(self, prefix: str) -> dict[str, Loaded]:
         """Every valid entity under ``prefix``. A ref that does not parse is skipped with a warning

@@ -34,6 +34,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,9 @@ GIT_TIMEOUT = 600.0
 BATCH_REFS = 2000
 #: from this many merges in one pull on, their objects go into one pack (gitjit.store.packwrite)
 PACK_MIN = 8
+#: from this many changed refs in one pull on, both sides' documents are read in one stream
+#: (``EntityStore.events_many``) before reconciling
+PREFETCH_MIN = 100
 
 _REMOTE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 _NS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
@@ -492,6 +496,7 @@ class Syncer:
         tp = self.tracking_prefix(remote)
         tips = self.git.tips("refs/jit")
         plans: list[tuple[_Plan, tuple[Event, ...]]] = []
+        todo: list[tuple[str, str, str | None, str]] = []
         for tname, rtip in sorted(tips.items()):
             if not tname.startswith(tp):
                 continue
@@ -503,6 +508,15 @@ class Syncer:
             if ltip is not None and (ltip == rtip or self.git.is_ancestor(rtip, ltip)):
                 res.unchanged += 1
                 continue
+            todo.append((tname, ref, ltip, rtip))
+        if len(todo) >= PREFETCH_MIN:
+            # read both sides' documents in one stream (GitRepo.read_files); the parsed events are
+            # cached by commit, so the checks below find them (and their errors come again there)
+            warm = [(tname, rtip) for tname, _, _, rtip in todo] + [(ref, ltip) for _, ref, ltip, _ in todo if ltip]
+            with closing(self.store.events_many(warm)) as read:
+                for _ in read:
+                    pass
+        for tname, ref, ltip, rtip in todo:
             try:
                 revents = self.load_valid(ref, rtip, where=tname)
             except ValidationError as e:

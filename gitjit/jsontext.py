@@ -1,0 +1,122 @@
+"""JSON text exactly as ``json.dumps(obj, indent=2, ensure_ascii=False)`` writes it, several times faster.
+
+The standard library has a C encoder only for compact output: with ``indent`` every value goes
+through the pure-Python encoder's nested generators. The index stores each issue's JSON as the
+CLI prints it (so the light read path can print it unchanged), and every write re-renders the
+issue and its dependents: at 100,000 issues that rendering was the largest part of a claim's
+index update. Here strings go through the same C string encoder json uses
+(``json.encoder.encode_basestring``) and the structure is built with list appends.
+
+Same output byte for byte (``tests/test_jsontext.py`` checks it against ``json.dumps`` with
+hypothesis). Anything this does not know (a type ``json`` would reject, or one a ``default``
+would have to convert) falls back to ``json.dumps`` itself, so errors are json's own too."""
+
+from __future__ import annotations
+
+import json
+from json.encoder import encode_basestring
+from typing import Any
+
+_float_repr = float.__repr__
+_int_repr = int.__repr__
+_INF = float("inf")
+
+
+class _Unknown(Exception):
+    pass
+
+
+def _float(o: float) -> str:
+    if o != o:
+        return "NaN"
+    if o == _INF:
+        return "Infinity"
+    if o == -_INF:
+        return "-Infinity"
+    return _float_repr(o)
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, str):
+        return encode_basestring(k)
+    if k is True:
+        return '"true"'
+    if k is False:
+        return '"false"'
+    if k is None:
+        return '"null"'
+    if isinstance(k, int):
+        return '"' + _int_repr(k) + '"'
+    if isinstance(k, float):
+        return '"' + _float(k) + '"'
+    raise _Unknown
+
+
+def _scalar(o: Any) -> str:
+    if isinstance(o, str):
+        return encode_basestring(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if isinstance(o, int):
+        return _int_repr(o)
+    if isinstance(o, float):
+        return _float(o)
+    raise _Unknown
+
+
+def _enc(o: Any, out: list[str], nl: str) -> None:
+    """Append the text of ``o`` to ``out``; ``nl`` is a newline plus the current indentation."""
+    t = type(o)
+    if t is str:
+        out.append(encode_basestring(o))
+    elif t is dict or (t is not list and t is not tuple and isinstance(o, dict)):
+        if not o:
+            out.append("{}")
+            return
+        inner = nl + "  "
+        first = True
+        for k, v in o.items():
+            out.append(("{" if first else ",") + inner + (encode_basestring(k) if type(k) is str else _key(k)) + ": ")
+            first = False
+            tv = type(v)
+            if tv is str:
+                out.append(encode_basestring(v))
+            elif tv is dict or tv is list or tv is tuple or isinstance(v, (dict, list, tuple)):
+                _enc(v, out, inner)
+            else:
+                out.append(_scalar(v))
+        out.append(nl + "}")
+    elif t is list or t is tuple or isinstance(o, (list, tuple)):
+        if not o:
+            out.append("[]")
+            return
+        inner = nl + "  "
+        sep = "[" + inner
+        for v in o:
+            tv = type(v)
+            if tv is str:
+                out.append(sep + encode_basestring(v))
+            else:
+                out.append(sep)
+                if tv is dict or tv is list or tv is tuple or isinstance(v, (dict, list, tuple)):
+                    _enc(v, out, inner)
+                else:
+                    out.append(_scalar(v))
+            sep = "," + inner
+        out.append(nl + "]")
+    else:
+        out.append(_scalar(o))
+
+
+def dumps(obj: Any) -> str:
+    """``json.dumps(obj, indent=2, ensure_ascii=False)``."""
+    out: list[str] = []
+    try:
+        _enc(obj, out, "\n")
+    except (_Unknown, RecursionError):
+        return json.dumps(obj, indent=2, ensure_ascii=False)  # json's own result, or its own error
+    return "".join(out)
