@@ -267,6 +267,12 @@ def _record(ix: Any, delta: Any, seen: int) -> None:
         ix.rollback()
 
 
+def _dumps(obj: Any) -> str:
+    from .jsontext import dumps  # json.dumps(obj, indent=2, ensure_ascii=False), faster
+
+    return dumps(obj)
+
+
 def _list_text(docs: list[str]) -> str:
     if not docs:
         return '{\n  "issues": [],\n  "count": 0\n}\n'
@@ -308,7 +314,7 @@ def _annotate(doc: str, where: tuple[str, str, str | None]) -> str | None:
     for g in d.get("gates") or []:
         g["trusted"] = True
         g["note"] = None
-    return json.dumps(d, indent=2, ensure_ascii=False)
+    return _dumps(d)
 
 
 def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list[str],
@@ -384,7 +390,7 @@ def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list
             raise _Fallback
         data = ix.status()
         if as_json:
-            return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+            return _dumps(data) + "\n"
         return lambda: _human().status(data)
     if cmd == "events":
         if words != ["events", "tail"] or len(n_flags) > 1:
@@ -399,7 +405,7 @@ def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list
                 raise _Fallback
         evs = ix.events(limit=n)
         if as_json:
-            return json.dumps(evs, indent=2, ensure_ascii=False) + "\n"
+            return _dumps(evs) + "\n"
 
         def lines() -> None:
             r = _human()

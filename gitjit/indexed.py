@@ -35,6 +35,7 @@ from contextlib import closing
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from . import jsontext
 from .errors import ValidationError
 from .fold import fold_gate, fold_issue
 from .graph import BrokenEdge, Graph
@@ -89,7 +90,7 @@ def _stamp() -> str:
 
 
 def _dump(obj: Any) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False)
+    return jsontext.dumps(obj)
 
 
 # ---------------------------------------------------------------------------------- entry points

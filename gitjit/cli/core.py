@@ -67,7 +67,9 @@ def output_options(f: F) -> F:
 
 
 def dump(obj: Any) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False)
+    from ..jsontext import dumps
+
+    return dumps(obj)
 
 
 def emit(data: Any, human: Callable[[], None] | str | None = None, *, quiet: str | None = None) -> None:

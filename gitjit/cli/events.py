@@ -7,7 +7,7 @@ import json
 import click
 
 from . import render
-from .core import emit, env, output_options
+from .core import dump, emit, env, output_options
 
 
 @click.group()
@@ -24,7 +24,7 @@ def _print(evs: list[dict]) -> None:
     e = env()
     e.flush_warnings()
     if e.json:
-        click.echo(json.dumps(evs, indent=2, ensure_ascii=False))
+        click.echo(dump(evs))
     else:
         for ev in evs:
             click.echo(render.event_line(ev))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import render
-from .core import emit, env, output_options
+from .core import dump, emit, env, output_options
 
 
 @click.group()
@@ -125,7 +124,7 @@ def export(fmt: str, output: str | None) -> None:
     # --json without -o means "print the JSON export"; with -o the file follows --format and
     # --json only shapes the confirmation printed on stdout
     as_json = fmt == "json" or (e.json and not output)
-    text = json.dumps(g, indent=2, ensure_ascii=False) + "\n" if as_json else (
+    text = dump(g) + "\n" if as_json else (
         _dot(g) if fmt == "dot" else _mermaid(g))
     if output:
         Path(output).write_text(text)

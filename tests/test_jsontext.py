@@ -1,0 +1,57 @@
+"""``gitjit.jsontext.dumps`` writes exactly what ``json.dumps(obj, indent=2, ensure_ascii=False)``
+writes (the CLI's JSON output and the index's stored issue JSON go through it), and fails where
+json fails."""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gitjit.jsontext import dumps
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                    st.text())
+keys = st.one_of(st.text(), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=5), st.tuples(inner, inner), st.dictionaries(keys, inner, max_size=5)), max_leaves=40)
+
+
+def ref(obj: object) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False)
+
+
+@settings(max_examples=400, deadline=None)
+@given(values)
+def test_same_text_as_json_dumps(obj: object) -> None:
+    assert dumps(obj) == ref(obj)
+
+
+class Colour(str, enum.Enum):
+    red = "red"
+
+
+class Level(enum.IntEnum):
+    high = 3
+
+
+def test_subclasses_and_special_values_print_as_json_prints_them() -> None:
+    obj = {"c": Colour.red, "l": Level.high, "f": [math.inf, -math.inf, 1e300, -0.0], "u": "é\u2028\x00\"\\",
+           Level.high: 1, 2.5: None, True: False, None: [], "e": {}, "t": ()}
+    assert dumps(obj) == ref(obj)
+    assert math.isnan(json.loads(dumps([math.nan]))[0])
+
+
+def test_what_json_refuses_is_refused_the_same_way() -> None:
+    with pytest.raises(TypeError):
+        dumps({"x": {1, 2}})
+    with pytest.raises(TypeError):
+        dumps({(1, 2): 3})
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ValueError):
+        dumps(loop)
