@@ -43,7 +43,7 @@ from .model import TERMINAL_STATES, GateDef, IssueState
 from .query import Board, issue_json
 from .indexboard import IndexBoard, Issues
 from .store.index import (
-    GATES, INDEX_VERSION, ISSUES, PRIORITY_RANK, RACY_NS, Delta, Index, code_stamp, pack, unpack,
+    GATES, INDEX_VERSION, ISSUES, PRIORITY_RANK, RACY_NS, Delta, Index, code_stamp, corrupt, pack, unpack,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -287,10 +287,11 @@ class Indexer:
         self.disabled = True
         self.board = None
         self.store.warn(f"index unavailable ({type(e).__name__}: {e}); reading every ref instead")
-        try:
-            self.ix.rollback()
-        except sqlite3.Error:
-            pass
+        if self.ix.db is not None:
+            try:
+                self.ix.rollback()
+            except sqlite3.Error:
+                pass
 
     # ------------------------------------------------------------------ refresh
 
@@ -298,13 +299,25 @@ class Indexer:
         try:
             self.ix.open(create=True)
             self.ix.c.execute("SELECT count(*) FROM meta").fetchone()
-        except sqlite3.DatabaseError:
-            # not a database, or damaged: it is only a cache
+        except sqlite3.DatabaseError as e:
+            if not corrupt(e):
+                raise  # busy, locked, unwritable: this process folds the refs (``give_up``)
+            # damaged, or not a database at all: it is only a cache
             self.ix.destroy()
             self.ix.open(create=True)
 
+    def _reopen_if_replaced(self) -> None:
+        """Someone deleted the index file (it is disposable) or another process replaced a damaged
+        one: a connection to the old file would answer from it and write into nothing."""
+        if self.ix.replaced():
+            self.ix.close()
+            self.ix.own = None
+            self.board = None
+            self._gatedefs = None
+
     def refresh(self) -> bool:
         """Bring the index in step with the refs. True if anything changed since the last call."""
+        self._reopen_if_replaced()
         if self.ix.db is None:
             self._open()
         ix = self.ix
@@ -316,7 +329,7 @@ class Indexer:
             seen = ix.data_version()
             delta = ix.check(allow_full=False)
         except sqlite3.DatabaseError as e:
-            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+            if not corrupt(e):
                 raise
             ix.destroy()
             self._open()
@@ -331,7 +344,7 @@ class Indexer:
             # writer's lock (this process remembers its own listing anyway, ``Index.own``). A
             # changed packed-refs is parsed under the lock: one process does it, the others then
             # find it recorded and take the cheap path.
-            if ix.begin(wait=60.0 if (delta.needs_full or not delta.empty) else 0):
+            if ix.begin(wait=None if (delta.needs_full or not delta.empty) else 0):
                 try:
                     if delta.needs_full or ix.data_version() != seen:  # look again, under the lock
                         delta = ix.check()
@@ -373,6 +386,7 @@ class Indexer:
     def pending(self) -> frozenset[str] | None:
         """The issues whose refs moved since the index saw them, found without taking the write
         lock (``claim_board``); None when a full ``refresh`` is due instead (and was not done)."""
+        self._reopen_if_replaced()
         if self.ix.db is None:
             self._open()
         ix = self.ix
@@ -396,6 +410,16 @@ class Indexer:
     def rebuild(self, *, force: bool = True) -> dict[str, Any]:
         """Empty the index and read every ref again (``jit index rebuild``). Without ``force``, only
         if it is still needed once the write lock is held (another process may have just done it)."""
+        try:
+            return self._rebuild(force)
+        except sqlite3.DatabaseError as e:
+            if not corrupt(e):
+                raise
+            self.ix.destroy()  # damaged pages found on the way: it is only a cache
+            self._open()
+            return self._rebuild(True)
+
+    def _rebuild(self, force: bool) -> dict[str, Any]:
         t0 = time.perf_counter()
         ix = self.ix
         if ix.db is None:
@@ -405,9 +429,7 @@ class Indexer:
             if not force and ix.usable(_stamp()):
                 ix.commit()
                 return {"rebuilt": False}
-            for table in ("meta", "refs", "loose", "issues", "docs", "edges", "gates_on", "gatedefs", "events",
-                          "evblobs"):
-                ix.c.execute(f"DELETE FROM {table}")
+            ix.reset()  # in place, as this code's schema: the file may be open in other processes
             delta = ix.scan()
             self._apply(delta, rebuild=True)
             ix.record_snapshot(delta)

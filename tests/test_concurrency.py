@@ -132,6 +132,28 @@ def main():
             iid = t.create_issue(f"{me} {j}", labels=[f"w:{me[6:]}"])["id"]
             acked[iid] = t.update_issue(iid, title=f"{me} {j} edited")["title"]
         out.update(acked=acked)
+    elif mode == "open-race":
+        # every round, all workers open a new index file at once (the leader deleted it before)
+        from gitjit.store.index import INDEX_FILE
+        path = os.path.join(t.git.common_dir, INDEX_FILE)
+        rounds = []
+        for k in range(spec["rounds"]):
+            barrier(bdir, f"open{k}", me, n)
+            tk = Tracker(spec["repo"], actor=me)
+            ready = [i["id"] for i in tk.query("ready")["issues"]]
+            ix = tk.__dict__["_indexer"]
+            rounds.append({"warnings": tk.store.warnings, "ready": ready,
+                           "ino": list(ix.ix.ino) if ix.ix.ino else None, "disabled": ix.disabled})
+            ix.ix.close()
+            barrier(bdir, f"closed{k}", me, n)
+            if me.endswith(":0"):
+                for s in ("", "-wal", "-shm"):
+                    try:
+                        os.unlink(path + s)
+                    except FileNotFoundError:
+                        pass
+            barrier(bdir, f"deleted{k}", me, n)
+        out.update(rounds=rounds)
     elif mode == "locked-write":
         # wrap (not replace) the real locked write so the parent learns when we first hit the lock
         from gitjit.git import GitRepo, RefLocked
@@ -536,6 +558,29 @@ def test_writers_beside_a_running_git_gc_lose_nothing(repo: Path, tracker, tmp_p
 # ---------------------------------------------------------------------- 3. a held lock
 
 @pytest.mark.slow
+def test_processes_opening_a_new_index_at_once_all_use_it(repo: Path, tracker, tmp_path: Path) -> None:
+    """Eight processes that find no index all create and open it at the same moment. In a new
+    file's rollback-journal mode a connection that read the schema and then writes it gets
+    'database is locked' at once (SQLite skips its busy handler to avoid a deadlock); that is no
+    damage. (Before, a process took it for a damaged file and deleted the index under the
+    others, which then failed with 'no such table' and 'disk I/O error': CI, 1 run in ~6.)"""
+    ids = [tracker.create_issue(f"t{i}")["id"] for i in range(4)]
+    tracker.add_dependency(ids[0], [ids[1]])
+    tracker.__dict__["_indexer"].ix.close()
+    from gitjit.store.index import INDEX_FILE
+    for s in ("", "-wal", "-shm"):
+        (repo / ".git" / (INDEX_FILE + s)).unlink(missing_ok=True)
+    rounds = 12
+    outs = _run_workers(tmp_path, [{"mode": "open-race", "repo": str(repo), "me": f"agent:{i}", "rounds": rounds}
+                                   for i in range(NPROC)])
+    want = sorted(ids[1:])
+    for k in range(rounds):
+        seen = [o["rounds"][k] for o in outs]
+        assert all(not r["warnings"] and not r["disabled"] for r in seen), seen
+        assert all(sorted(r["ready"]) == want for r in seen), seen
+        assert len({tuple(r["ino"]) for r in seen}) == 1, seen  # one file, the one they all use
+
+
 def test_held_lock_gives_busy_and_changes_nothing_then_write_succeeds_when_released(
         repo: Path, tracker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The lock here stands for a live writer that takes long, so stale-lock recovery

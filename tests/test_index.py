@@ -163,11 +163,11 @@ def test_index_is_disposable(tracker: Tracker, repo: Path) -> None:
     path = (repo / path if not path.is_absolute() else path) / INDEX_FILE
     assert path.exists()
     path.unlink()
-    assert snapshot(Tracker(repo)) == before
+    assert indexed_snapshot(repo, path) == before
     path.write_bytes(b"this is not a database" * 100)
     for s in ("-wal", "-shm"):
         Path(str(path) + s).unlink(missing_ok=True)
-    assert snapshot(Tracker(repo)) == before
+    assert indexed_snapshot(repo, path) == before
     # an index from another version of the code is rebuilt, not trusted
     db = sqlite3.connect(path)
     db.execute("UPDATE meta SET v='other' WHERE k='stamp'")
@@ -175,7 +175,94 @@ def test_index_is_disposable(tracker: Tracker, repo: Path) -> None:
     db.execute("UPDATE docs SET doc=NULL")
     db.commit()
     db.close()
-    assert snapshot(Tracker(repo)) == before
+    assert indexed_snapshot(repo, path) == before
+
+
+def indexed_snapshot(repo: Path, path: Path) -> dict:
+    """``snapshot`` from a new Tracker that really answered from the index at ``path`` (a tracker
+    that gave the index up answers the same, only slower: that must not pass for a working one)."""
+    t = Tracker(repo)
+    out = snapshot(t)
+    assert not t.store.warnings, t.store.warnings
+    ix = t.__dict__["_indexer"]
+    assert not ix.disabled and ix.ix.db is not None
+    assert os.stat(path).st_ino == ix.ix.ino[1]
+    assert ix.ix.c.execute("SELECT count(*) FROM issues WHERE deleted=0").fetchone()[0] == len(out["export"]["nodes"])
+    return out
+
+
+def _index_path(repo: Path) -> Path:
+    path = Path(git("rev-parse", "--git-common-dir", cwd=repo).stdout.strip())
+    return (repo / path if not path.is_absolute() else path) / INDEX_FILE
+
+
+def test_index_deleted_under_a_long_lived_tracker_is_made_again(tracker: Tracker, repo: Path) -> None:
+    """A library session (a dispatcher, an agent) keeps its connection open: deleting the index
+    (it is disposable) must not leave it answering from, or writing into, the deleted file."""
+    a = tracker.create_issue("first")["id"]
+    path = _index_path(repo)
+    for s in ("", "-wal", "-shm"):
+        Path(str(path) + s).unlink(missing_ok=True)
+    other = Tracker(repo, actor="agent:other")
+    b = other.create_issue("second")["id"]
+    tracker.update_issue(a, title="first, edited")
+    assert {i["id"] for i in tracker.query("all")["issues"]} == {a, b}
+    assert not tracker.store.warnings, tracker.store.warnings
+    ix = tracker.__dict__["_indexer"]
+    assert ix.ix.ino[1] == os.stat(path).st_ino  # the new file, not the deleted one
+    assert indexed_snapshot(repo, path) == snapshot(reference(repo))
+    assert Tracker(repo).show(a)["title"] == "first, edited"
+
+
+def test_outdated_schema_is_rebuilt_in_place(tracker: Tracker, repo: Path) -> None:
+    """An index written by another version (other tables and columns, another stamp) is rebuilt
+    inside the same file: replacing the file under processes that have it open would make them
+    write into a deleted file or mix its WAL with the new one's."""
+    ids = [tracker.create_issue(f"t{i}")["id"] for i in range(5)]
+    tracker.add_dependency(ids[0], ids[1:3])
+    path = _index_path(repo)
+    tracker.__dict__["_indexer"].ix.close()
+    ino = os.stat(path).st_ino
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET v='older' WHERE k='stamp'")
+    db.execute("DROP INDEX issues_conflicts")
+    db.execute("ALTER TABLE issues DROP COLUMN conflicts")
+    db.execute("DROP TABLE gates_on")
+    db.execute("CREATE TABLE from_an_old_version(x)")
+    db.commit()
+    db.close()
+    assert indexed_snapshot(repo, path) == snapshot(reference(repo))
+    assert os.stat(path).st_ino == ino
+    names = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
+    assert "from_an_old_version" not in names and "gates_on" in names
+
+
+def test_a_busy_index_is_not_taken_for_a_damaged_one(tracker: Tracker, repo: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only SQLite's 'damaged' and 'not a database' errors make the index be deleted: a locked one
+    makes this process fold the refs instead (correct, slower) and leaves the file to its owner."""
+    from gitjit.store.index import corrupt
+
+    a = tracker.create_issue("first")["id"]
+    path = _index_path(repo)
+    ino = os.stat(path).st_ino
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # in WAL mode: a writer that never lets go
+    real_open = Index.open
+    monkeypatch.setattr(Index, "open", lambda self, **kw: real_open(self, **{**kw, "timeout": 0.3}))
+    try:
+        t = Tracker(repo)
+        t.update_issue(a, title="edited while the index is locked")
+        assert t.show(a)["title"] == "edited while the index is locked"
+        assert any("index unavailable" in w and "locked" in w for w in t.store.warnings), t.store.warnings
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    monkeypatch.undo()
+    assert os.stat(path).st_ino == ino
+    assert Tracker(repo).show(a)["title"] == "edited while the index is locked"
+    assert corrupt(sqlite3.DatabaseError("file is not a database")) or sys.version_info >= (3, 11)
+    assert not corrupt(sqlite3.OperationalError("database is locked"))
 
 
 def test_pack_refs_keeps_answers(tracker: Tracker, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

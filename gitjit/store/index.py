@@ -35,7 +35,7 @@ import zlib
 # the light read path imports this module: no typing, dataclasses or random at run time (~10 ms)
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from typing import Any
 
 __all__ = [
@@ -95,6 +95,31 @@ CREATE TABLE IF NOT EXISTS evblobs(ref TEXT PRIMARY KEY, events BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS events_order ON events(ts, clock, id);
 CREATE INDEX IF NOT EXISTS refs_kind ON refs(kind);
 """
+
+
+SCHEMA_STATEMENTS = [stmt.strip() for stmt in re.sub(r"(?m)^--.*$", "", SCHEMA).split(";") if stmt.strip()]
+SCHEMA_NAMES = {m.group(1) for m in re.finditer(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", SCHEMA)}
+
+
+def _inode(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _busy(e: sqlite3.OperationalError) -> bool:
+    return "locked" in str(e) or "busy" in str(e)
+
+
+def corrupt(e: BaseException) -> bool:
+    """SQLite found the file damaged or not a database at all (SQLITE_CORRUPT, SQLITE_NOTADB): the
+    one case where an index is deleted and made anew. A busy, locked or changed file is not."""
+    name = getattr(e, "sqlite_errorname", None)
+    if name is not None:
+        return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+    return type(e) is sqlite3.DatabaseError  # Python < 3.11: what SQLite's two codes map to
 
 
 def pack(text: str) -> bytes:
@@ -280,6 +305,7 @@ class Index:
         #: loose refs instead of rewriting the shared snapshot after every change it sees: under
         #: contention the shared one is always racy, and rewriting it took the write lock per read.
         self.own: dict[str, Any] | None = None
+        self.ino: tuple[int, int] | None = None  # the file this connection opened (``replaced``)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -298,15 +324,76 @@ class Index:
             db.execute("PRAGMA temp_store=MEMORY")
             db.execute("PRAGMA journal_size_limit=67108864")  # the WAL shrinks back after a big rebuild
             if create:
-                mode = db.execute("PRAGMA journal_mode").fetchone()[0]
-                if mode != "wal":
-                    db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(SCHEMA)
+                self.db = db
+                self._create()
+            self.ino = _inode(self.path)
         except sqlite3.DatabaseError:
+            self.db = None
             db.close()
             raise
         self.db = db
         return True
+
+    def _create(self) -> None:
+        """WAL mode and the tables, made safely by several processes opening a new file at once.
+
+        Each step polls for the lock (``begin``): in a new file's rollback-journal mode, a
+        connection that read the schema and then wants to write it gets SQLITE_BUSY at once,
+        without SQLite's busy handler (it would deadlock with the other one), and that error is
+        no sign of a damaged file."""
+        c = self.c
+        if c.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self._retry_busy(lambda: c.execute("PRAGMA journal_mode=WAL").fetchone())
+        if self._schema_complete():
+            return
+        self.begin()
+        try:
+            if not self._schema_complete():
+                try:
+                    for stmt in SCHEMA_STATEMENTS:
+                        c.execute(stmt)
+                except sqlite3.OperationalError as e:
+                    if _busy(e):
+                        raise
+                    self.reset()  # tables of another version (a column this code indexes is missing)
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
+    def _schema_complete(self) -> bool:
+        names = {r[0] for r in self.c.execute("SELECT name FROM sqlite_master")}
+        return SCHEMA_NAMES <= names
+
+    def reset(self) -> None:
+        """Drop every table and index and create them again as this code defines them, inside
+        the write transaction the caller holds: a rebuild in place, whatever an older version
+        left in the file. The file itself is never replaced while other processes may use it."""
+        c = self.c
+        for (name,) in c.execute("SELECT name FROM sqlite_master WHERE type='table' "
+                                 "AND name NOT LIKE 'sqlite_%'").fetchall():
+            c.execute(f'DROP TABLE IF EXISTS "{name}"')
+        for stmt in SCHEMA_STATEMENTS:
+            c.execute(stmt)
+
+    def _retry_busy(self, fn: Callable[[], Any], wait: float | None = None) -> Any:
+        deadline = time.monotonic() + (self.timeout_ms / 1000 if wait is None else wait)
+        pause = 0.0005
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as e:
+                if not _busy(e) or time.monotonic() >= deadline:
+                    raise
+            import random  # not at import time (see above): only when the lock is contended
+
+            time.sleep(random.uniform(pause / 2, pause))
+            pause = min(pause * 1.5, 0.01)
+
+    def replaced(self) -> bool:
+        """The file at the index's path is no longer the one this connection opened (someone
+        deleted the index, or another process replaced a damaged one): reopen, never write on."""
+        return self.db is not None and _inode(self.path) != self.ino
 
     def close(self) -> None:
         if self.db is not None:
@@ -347,30 +434,20 @@ class Index:
         except sqlite3.DatabaseError:
             return False
 
-    def begin(self, wait: float = 60.0) -> bool:
+    def begin(self, wait: float | None = None) -> bool:
         """Take the write lock, polling every millisecond or two (SQLite's own busy handler sleeps up
-        to 100 ms between tries, which several refreshing processes turn into long stalls).
-        ``wait=0``: one try; False if another connection holds the lock."""
+        to 100 ms between tries, which several refreshing processes turn into long stalls), for up
+        to ``wait`` seconds (the index's timeout, 60 s, by default). ``wait=0``: one try; False if
+        another connection holds the lock."""
         c = self.c
         c.execute("PRAGMA busy_timeout=0")
         try:
-            deadline = time.monotonic() + wait
-            pause = 0.0005
-            while True:
-                try:
-                    c.execute("BEGIN IMMEDIATE")
-                    return True
-                except sqlite3.OperationalError as e:
-                    if "locked" not in str(e) and "busy" not in str(e):
-                        raise
-                    if time.monotonic() >= deadline:
-                        if wait == 0:
-                            return False
-                        raise
-                import random
-
-                time.sleep(random.uniform(pause / 2, pause))
-                pause = min(pause * 1.5, 0.01)
+            self._retry_busy(lambda: c.execute("BEGIN IMMEDIATE"), wait)
+            return True
+        except sqlite3.OperationalError as e:
+            if wait == 0 and _busy(e):
+                return False
+            raise
         finally:
             c.execute(f"PRAGMA busy_timeout={self.timeout_ms}")
 
