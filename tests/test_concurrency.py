@@ -27,6 +27,7 @@ import pytest
 
 from conftest import git, make_repo, ref_snapshot, run_jit
 from gitjit.git import CasFailed, GitRepo, RefLocked
+from gitjit.git.housekeeping import REPACK
 from gitjit.git.repo import _is_lock_error
 
 NPROC = 8
@@ -514,8 +515,9 @@ def test_concurrent_edits_of_one_issue_lose_nothing(repo: Path, tracker, tmp_pat
 
 
 def test_writers_beside_a_running_git_gc_lose_nothing(repo: Path, tracker, tmp_path: Path) -> None:
-    """jit starts git's own ``gc --auto`` after writes (gitjit/git/housekeeping.py): ``git gc``
-    (pack-refs, repack -d, prune of old unreachable objects) run over and over while 4 processes
+    """jit starts a geometric ``git repack`` after writes (gitjit/git/housekeeping.py) and users
+    run ``git gc``: that repack, ``git gc`` (pack-refs, repack -d, prune of old unreachable
+    objects) and prune run over and over while 4 processes
     create and edit issues loses no acknowledged write and leaves a clean repository. (Before
     ``GitRepo.check_written``, 3 runs in 10 lost an object: libgit2 reported a commit written
     that prune's removal of an empty fan-out directory had kept off the disk.)"""
@@ -525,11 +527,12 @@ def test_writers_beside_a_running_git_gc_lose_nothing(repo: Path, tracker, tmp_p
     stop, runs, failures = threading.Event(), [], []
 
     def gc_loop() -> None:
-        # a whole gc now and then, and its prune step (the one that races object writes: it removes
-        # the fan-out directories it finds empty) as often as it will run
+        # a whole gc now and then, jit's own geometric repack as often, and gc's prune step (the
+        # one that races object writes: it removes the fan-out directories it finds empty) in between
         k = 0
         while not stop.is_set():
-            cmd = ["gc", "--quiet"] if k % 6 == 0 else ["prune", "--expire=2.weeks.ago"]
+            cmd = (["gc", "--quiet"] if k % 6 == 0 else
+                   REPACK.split()[1:] if k % 6 == 3 else ["prune", "--expire=2.weeks.ago"])
             r = subprocess.run(["git", *cmd], cwd=repo, capture_output=True, text=True)
             (runs if r.returncode == 0 else failures).append(f"git {' '.join(cmd)}: {r.stderr}")
             k += 1
@@ -543,6 +546,7 @@ def test_writers_beside_a_running_git_gc_lose_nothing(repo: Path, tracker, tmp_p
         stop.set()
         th.join()
     assert sum(r.startswith("git gc") for r in runs) >= 2, "git gc did not run beside the writers"
+    assert sum(r.startswith("git repack") for r in runs) >= 2, "no repack ran beside the writers"
     from gitjit.api import Tracker
 
     t = Tracker(repo, actor="checker")

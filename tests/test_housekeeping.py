@@ -1,5 +1,6 @@
-"""Object housekeeping (gitjit/git/housekeeping.py): jit's writes start git's own ``gc --auto``
-when git would, honour ``gc.auto``, and a gc running beside a live session loses nothing."""
+"""Object housekeeping (gitjit/git/housekeeping.py): jit's writes start a geometric ``git repack``
+when git's ``gc --auto`` would run, honour ``gc.auto``, pack what git's gc would leave loose, and
+a repack running beside a live session loses nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gitjit.git import open_repo
-from gitjit.git.housekeeping import GC_SPACING, gc_due, loose_estimate, maybe_gc
+from gitjit.git.housekeeping import GC_AUTO, GC_SPACING, REPACK, gc_due, housekeeping_script, loose_estimate, maybe_gc
 
 from conftest import git, make_repo
 
@@ -25,13 +26,18 @@ def _count_objects(repo: Path) -> dict[str, int]:
     return {k: int(v) for k, v in (line.split(": ") for line in out.splitlines())}
 
 
+def _running(repo: Path) -> bool:
+    return (repo / ".git" / "gc.pid").exists() or (repo / ".git" / "jit" / "housekeeping.pid").exists()
+
+
 def _wait_for_gc(repo: Path, timeout: float = 90.0) -> None:
-    """Until the background ``git gc`` has finished (no ``gc.pid``) and packed the loose objects."""
+    """Until the background housekeeping has finished (no ``jit/housekeeping.pid``, no ``gc.pid``)
+    and packed the loose objects."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not (repo / ".git" / "gc.pid").exists() and _count_objects(repo)["in-pack"] > 0:
-            time.sleep(0.2)  # gc.pid is removed at exit; let its last unlink/rename land
-            if not (repo / ".git" / "gc.pid").exists():
+        if not _running(repo) and _count_objects(repo)["in-pack"] > 0:
+            time.sleep(0.2)  # the pid files are removed at exit; let the last unlink/rename land
+            if not _running(repo):
                 return
         time.sleep(0.1)
     pytest.fail(f"git gc did not finish within {timeout}s: {_count_objects(repo)}")
@@ -122,9 +128,32 @@ def test_not_while_git_refuses_or_soon_again(tmp_path: Path) -> None:
     assert not maybe_gc(g)  # not again within GC_SPACING, whoever asks
     past = time.time() - GC_SPACING - 1
     os.utime(marker, (past, past))
-    while (repo / ".git" / "gc.pid").exists():
-        time.sleep(0.05)
-    assert gc_due(g) and maybe_gc(g)  # unreachable blobs stay loose: it is still due, and may run again
+    _wait_for_gc(repo)
+    # unlike git gc's reachability repack, the geometric repack packs unreachable objects too: a
+    # repository full of lost races' objects is not due (and repacked) again every minute
+    assert _count_objects(repo)["count"] == 0 and not gc_due(g)
+    _blob_in_17(repo, "c")
+    _blob_in_17(repo, "d")
+    os.utime(marker, (past, past))
+    pid = repo / ".git" / "jit" / "housekeeping.pid"
+    pid.write_text("12345\n")  # the last one still runs
+    assert gc_due(g) and not maybe_gc(g)
+    old = time.time() - 2 * 3600
+    os.utime(pid, (old, old))  # an hour old: its process died without removing it
+    assert maybe_gc(g)
+    _wait_for_gc(repo)
+    assert not pid.exists() and _count_objects(repo)["count"] == 0
+
+
+def test_the_command_run(tmp_path: Path) -> None:
+    """The geometric repack, with ``git gc --auto`` as its fallback; ``git gc --auto`` alone in a
+    partial clone (promisor packs), which git's own gc keeps apart."""
+    repo = make_repo(tmp_path / "r")
+    script = housekeeping_script(repo / ".git")
+    assert REPACK in script and f"|| {GC_AUTO}" in script
+    assert git("repack", *REPACK.split()[2:], cwd=repo).returncode == 0  # this git knows every option
+    (repo / ".git" / "objects" / "pack" / "pack-0.promisor").write_text("")
+    assert housekeeping_script(repo / ".git") == f"( {GC_AUTO} )"
 
 
 def test_too_many_packs_is_due(tmp_path: Path) -> None:
