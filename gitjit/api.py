@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AlreadyClaimedError, AmbiguousIdError, BlockedError, CycleError, ExternalError, NoWorkError,
@@ -32,6 +32,9 @@ from .store import GATES, ISSUES, EntityStore, Loaded
 from .api_gates import GateOps
 from .api_views import ViewOps, _listing, event_json  # noqa: F401 (event_json: re-exported)
 from .rules import _claim_specs, _describe, _tags, _transition, parse_filter  # noqa: F401
+
+if TYPE_CHECKING:
+    from .batch import Batch
 
 __all__ = ["Tracker", "parse_filter", "event_json"]
 
@@ -325,6 +328,15 @@ class Tracker(GateOps, ViewOps):
                 continue
             return self._shown(iid)
         raise ExternalError("could not find a free issue id after 5 tries")  # pragma: no cover
+
+    def batch(self, *, by: str | None = None) -> Batch:
+        """Stage many new issues and publish them at once (``with tracker.batch() as b:
+        b.create_issue(...)``): each call only checks and stages, the end of the block writes them
+        all through the bulk path of ``jit import``, or nothing if the block raises. See gitjit/batch.py."""
+        from .batch import Batch
+
+        self._ensure_init()
+        return Batch(self, by=by)
 
     def update_issue(
         self,
