@@ -124,6 +124,8 @@ class Batch:
         ctx = _check_context(context or {})
         if len(gate_list) > LIMITS["gates"] or len(label_list) > LIMITS["labels"]:
             raise UsageError("too many gates or labels on one issue")
+        if isinstance(depends_on, str):
+            raise UsageError("depends_on takes a list of issue ids", hint=f"depends_on=[{depends_on!r}]")
         deps = list(dict.fromkeys(self._target(d) for d in depends_on))
         if len(deps) > LIMITS["dependencies"]:
             raise UsageError(f"an issue holds at most {LIMITS['dependencies']} dependencies")
@@ -146,6 +148,8 @@ class Batch:
             raise UsageError(f"issue {from_id} is not one this batch creates",
                              hint="a batch changes only its own new issues; call tracker.add_dependency "
                                   "for an existing one")
+        if isinstance(to, str):
+            raise UsageError("add_dependency takes a list of issue ids to depend on", hint=f"[{to!r}]")
         tos = [self._target(t) for t in to]
         if not tos:
             raise UsageError("name at least one dependency", hint="batch.add_dependency(FROM, [TO, ...])")

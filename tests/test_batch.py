@@ -83,6 +83,10 @@ def test_bad_calls_are_refused_at_the_call_and_the_batch_goes_on(tracker: Tracke
         with pytest.raises(UsageError, match="not one this batch creates"):
             b.add_dependency(existing["id"], [a["id"]])
         assert b.add_dependency(c["id"], [a["id"]])["already_exist"] == [a["id"]]
+        with pytest.raises(UsageError, match="list of issue ids"):
+            b.create_issue("one string, not a list", depends_on=a["id"])
+        with pytest.raises(UsageError, match="list of issue ids"):
+            b.add_dependency(c["id"], a["id"])
         assert ref_snapshot(repo) == before
         assert [x["title"] for x in b.issues()] == ["A", "C"]
     b2 = tracker.board()
