@@ -401,24 +401,34 @@ def contention(tmp: Path, repo: Path, env: dict[str, str], *, procs: int, limit:
             "double_claims": len(claimed) - len(set(claimed)), "wrong_holder": len(wrong)}
 
 
+def _creator(tmp: Path, name: str, env: dict[str, str]) -> Any:
+    """A Tracker on a fresh repository ``tmp/name`` (call inside ``_environ(env)``)."""
+    from gitjit.api import Tracker
+
+    git("init", "-q", str(tmp / name), cwd=tmp, env=env)
+    t = Tracker(tmp / name, actor="agent:creator")
+    t.init()
+    return t
+
+
+def _create_args(j: int) -> tuple[tuple[str], dict[str, Any]]:
+    return (f"issue {j}",), {"description": "created one by one through the library",
+                             "priority": ("normal", "high", "low")[j % 3], "labels": ["team:bench"]}
+
+
 def create_many(tmp: Path, n: int, env: dict[str, str]) -> dict[str, Any]:
     """Create ``n`` issues one by one through the library in a fresh repository."""
-    repo = tmp / f"create-{n}"
-    git("init", "-q", str(repo), cwd=tmp, env=env)
     with _environ(env):
-        from gitjit.api import Tracker
-
-        t = Tracker(repo, actor="agent:creator")
-        t.init()
+        t = _creator(tmp, f"create-{n}", env)
         t0 = time.perf_counter()
         marks = {}
         for j in range(n):
-            t.create_issue(f"issue {j}", description="created one by one through the library",
-                           priority=("normal", "high", "low")[j % 3], labels=["team:bench"])
+            a, kw = _create_args(j)
+            t.create_issue(*a, **kw)
             if (j + 1) in (1000, 10_000, 100_000):
                 marks[str(j + 1)] = round(time.perf_counter() - t0, 1)
         total = time.perf_counter() - t0
-    shutil.rmtree(repo, ignore_errors=True)
+    shutil.rmtree(tmp / f"create-{n}", ignore_errors=True)
     return {"n": n, "seconds": round(total, 1), "per_issue_ms": round(total * 1000 / n, 2),
             "per_s": round(n / total, 1), "elapsed_at": marks}
 
@@ -426,22 +436,17 @@ def create_many(tmp: Path, n: int, env: dict[str, str]) -> dict[str, Any]:
 def create_many_batched(tmp: Path, n: int, env: dict[str, str]) -> dict[str, Any]:
     """The same ``n`` ``create_issue`` calls inside one ``Tracker.batch()`` (fresh repository):
     staged by the calls, written at the end of the block; the clock stops once the index is in step."""
-    repo = tmp / f"create-batch-{n}"
-    git("init", "-q", str(repo), cwd=tmp, env=env)
     with _environ(env):
-        from gitjit.api import Tracker
-
-        t = Tracker(repo, actor="agent:creator")
-        t.init()
+        t = _creator(tmp, f"create-batch-{n}", env)
         t0 = time.perf_counter()
         with t.batch() as b:
             for j in range(n):
-                b.create_issue(f"issue {j}", description="created one by one through the library",
-                               priority=("normal", "high", "low")[j % 3], labels=["team:bench"])
+                a, kw = _create_args(j)
+                b.create_issue(*a, **kw)
             staged = time.perf_counter() - t0
         total = time.perf_counter() - t0
         ok = len(t.board().ready()) == n
-    shutil.rmtree(repo, ignore_errors=True)
+    shutil.rmtree(tmp / f"create-batch-{n}", ignore_errors=True)
     return {"n": n, "seconds": round(total, 1), "staging_s": round(staged, 1), "commit_s": round(total - staged, 1),
             "per_issue_ms": round(total * 1000 / n, 3), "all_ready": ok}
 

@@ -305,14 +305,8 @@ class Tracker(GateOps, ViewOps):
         labels: Iterable[str] = (),
         by: str | None = None,
     ) -> dict[str, Any]:
-        title = check_title(title)
-        description = check_description(description or "")
-        priority = parse_priority(priority)
-        gate_list = list(dict.fromkeys(check_gate_key(g) for g in gates))
-        label_list = list(dict.fromkeys(check_label(lab) for lab in labels))
-        ctx = _check_context(context or {})
-        if len(gate_list) > LIMITS["gates"] or len(label_list) > LIMITS["labels"]:
-            raise UsageError("too many gates or labels on one issue")
+        title, description, priority, gate_list, label_list, ctx = check_new_issue(
+            title, description, priority, gates, labels, context)
         b = self.board()
         for g in gate_list:
             if g not in b.gate_defs:
@@ -699,6 +693,20 @@ class Tracker(GateOps, ViewOps):
         return {"remote": remote, "pull": pulled, "push": self.push(remote)}
 
 # ---------------------------------------------------------------------- helpers
+
+def check_new_issue(title: str, description: str, priority: str, gates: Iterable[str], labels: Iterable[str],
+                    context: Mapping[str, Any] | None) -> tuple[str, str, str, list[str], list[str], dict[str, Any]]:
+    """A new issue's fields, checked and normalised (``create_issue``, ``Batch.create_issue``)."""
+    title = check_title(title)  # in this order: the first bad field is the one reported
+    description = check_description(description or "")
+    priority = parse_priority(priority)
+    gate_list = list(dict.fromkeys(check_gate_key(g) for g in gates))
+    label_list = list(dict.fromkeys(check_label(lab) for lab in labels))
+    ctx = _check_context(context or {})
+    if len(gate_list) > LIMITS["gates"] or len(label_list) > LIMITS["labels"]:
+        raise UsageError("too many gates or labels on one issue")
+    return title, description, priority, gate_list, label_list, ctx
+
 
 def _check_context(ctx: Mapping[str, Any]) -> dict[str, Any]:
     if len(ctx) > LIMITS["context_keys"]:

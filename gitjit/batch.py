@@ -34,12 +34,7 @@ from .errors import CycleError, NotFoundError, UsageError
 from .graph import find_path
 from .model import (
     LIMITS,
-    check_description,
-    check_gate_key,
-    check_label,
-    check_title,
     new_issue_id,
-    parse_priority,
 )
 
 if TYPE_CHECKING:
@@ -112,18 +107,12 @@ class Batch:
     ) -> dict[str, Any]:
         """Stage a new issue (same checks as ``Tracker.create_issue``); returns its id and fields,
         with ``"staged": True`` until the batch is committed."""
-        from .api import _check_context
+        from .api import check_new_issue
         from .transfer import Item
 
         self._open()
-        title = check_title(title)
-        description = check_description(description or "")
-        priority = parse_priority(priority)
-        gate_list = list(dict.fromkeys(check_gate_key(g) for g in gates))
-        label_list = list(dict.fromkeys(check_label(lab) for lab in labels))
-        ctx = _check_context(context or {})
-        if len(gate_list) > LIMITS["gates"] or len(label_list) > LIMITS["labels"]:
-            raise UsageError("too many gates or labels on one issue")
+        title, description, priority, gate_list, label_list, ctx = check_new_issue(
+            title, description, priority, gates, labels, context)
         if isinstance(depends_on, str):
             raise UsageError("depends_on takes a list of issue ids", hint=f"depends_on=[{depends_on!r}]")
         deps = list(dict.fromkeys(self._target(d) for d in depends_on))
