@@ -154,6 +154,14 @@ class Tracker(GateOps, ViewOps):
         out = written_json(self, iid)
         if out is not None:
             return self._annotated(iid, out)
+        w = self.__dict__.get("_written_state")
+        if w is not None and w[0] == iid and w[2] is not None:
+            # the index was busy: the issue as this write left it, around it the board the write
+            # was checked against (a claim's own neighbourhood was fresh: ``IndexBoard.local``)
+            from .indexed import board_with
+
+            b = board_with(w[2], w[1])
+            return self._annotated(iid, b.listing([iid])[0] if hasattr(b, "listing") else issue_json(b, iid))
         try:
             return self.show(iid)
         except NotFoundError:
@@ -270,9 +278,10 @@ class Tracker(GateOps, ViewOps):
         self._board = None
         from .indexed import note_write  # the writer folds its own change into the index (gitjit/indexed.py)
 
-        note_write(self, loaded.ref, loaded.tip)
+        noted = note_write(self, loaded.ref, loaded.tip)
         after = fold_issue(iid, loaded.events)
-        self.__dict__["_written_state"] = (iid, after)
+        # not noted (the index busy): ``_shown`` answers from the board this write was checked against
+        self.__dict__["_written_state"] = (iid, after, None if noted else board)
         return after
 
     def _derived_notices(self, board: Board, iid: str, before: IssueState | None, after: IssueState,
@@ -447,7 +456,7 @@ class Tracker(GateOps, ViewOps):
 
     def _claim(self, prefix: str, assignee: str, *, by: str | None, lease_expires_at: str | None,
                hub: str | None, wait: bool = True, board: Board | None = None) -> dict[str, Any]:
-        from .indexed import StaleView
+        from .indexed import StaleView, fold_moved
 
         def specs(st: IssueState, b: Board) -> list[Spec]:
             return [{**s, "expires_at": lease_expires_at} if lease_expires_at else s
@@ -457,22 +466,26 @@ class Tracker(GateOps, ViewOps):
             iid = self._hub_resolve(prefix, hub)
             self._write_issue(iid, specs, by=by or assignee, what="claim", remote=hub)
             return self._shown(iid)
-        # one look at the refs for the whole call; refs other processes moved meanwhile are worked
-        # around (``claim_board``) unless this claim depends on them: then one full refresh
+        # the index as last folded, checked only where this claim looks (``claim_board``): refs
+        # other processes moved meanwhile are folded in when the claim depends on them
         b = board if board is not None else self._claim_board()
         try:
             iid = self.resolve(prefix, b)
         except NotFoundError:
-            if not getattr(b, "pending", None):
+            if not getattr(b, "lazy", False):
                 raise
             b = self.board()
             iid = self.resolve(prefix, b)
-        try:
-            self._write_issue(iid, specs, by=by or assignee, what="claim", wait=wait, board=b)
-        except StaleView:
-            if board is not None:
-                raise  # claim_next's own board: it refreshes and looks again
-            self._write_issue(iid, specs, by=by or assignee, what="claim", wait=wait, board=self.board())
+        for _ in range(CLAIM_FOLDS):
+            try:
+                self._write_issue(iid, specs, by=by or assignee, what="claim", wait=wait, board=b)
+                return self._shown(iid)
+            except StaleView as e:
+                if not fold_moved(self, e.refs):
+                    break
+                b = self._claim_board()
+        # its neighbourhood keeps moving, or the index is busy: from a fully fresh board
+        self._write_issue(iid, specs, by=by or assignee, what="claim", wait=wait, board=self.board())
         return self._shown(iid)
 
     def _claim_board(self) -> Board:
@@ -489,8 +502,6 @@ class Tracker(GateOps, ViewOps):
         Locally, the ready list comes from the index as last folded, minus the issues other
         processes are writing right now (``claim_board``): those are passed over, not waited for,
         and "no work" is only ever said after a full refresh."""
-        from .indexed import StaleView
-
         assignee = check_actor(assignee)
         pred = parse_filter(filter) if filter else (lambda st: True)
         hub = self.hub(remote)
@@ -510,12 +521,11 @@ class Tracker(GateOps, ViewOps):
                                        board=b)
                 except (AlreadyClaimedError, BlockedError, NotFoundError, RefLocked):
                     continue  # another agent took it (or it changed) meanwhile: next candidate
-                except StaleView:
-                    break  # its neighbourhood is being written: look again from a fresh board
             else:
-                # passed over something (pending, moved or locked): look again from a fully fresh
-                # board, a bounded number of times; a candidate still being written by then is
-                # another claimer's, so there is no work for this one now
+                # passed over something (moved or locked), or worked from the index as last folded
+                # (a lazy board): look again from a fully fresh board, a bounded number of times; a
+                # candidate still being written by then is another claimer's, so there is no work
+                # for this one now
                 if not getattr(b, "passed_over", False) or looks >= CLAIM_LOOKS:
                     break
             looks += 1
@@ -716,3 +726,5 @@ def _check_context(ctx: Mapping[str, Any]) -> dict[str, Any]:
 
 #: fresh looks ``claim_next`` takes after passing over candidates other processes are writing
 CLAIM_LOOKS = 3
+#: how many times a local claim folds in the neighbours that moved under it before it refreshes fully
+CLAIM_FOLDS = 3

@@ -34,8 +34,10 @@ class IndexBoard(Board):
         self.indexer = indexer
         self.ix = indexer.ix
         self.gen: str | None = None
-        #: issues whose refs moved since the index saw them (``claim_board``): not to be relied on
-        self.pending: frozenset[str] = frozenset()
+        #: ``claim_board``'s view: the index as last folded, whose refs are checked as a claim
+        #: uses them (``moved``); other processes' writes may not be in it yet
+        self.lazy = False
+        self._checked: set[str] = set()
         self.passed_over = False
         self._gates_all = indexer.gatedefs()
         self.gate_defs = {k: v for k, v in self._gates_all.items() if not v.removed}
@@ -83,18 +85,34 @@ class IndexBoard(Board):
         over: dict[str, IssueState | None] = {iid: st}
         ids = self.indexer.closure([iid], over) | self.indexer.closure(dependents, over, levels=1)
         ids.discard(iid)
-        if self.pending and (self.pending & ids or self.pending & set(dependents)):
-            from .indexed import StaleView
-
-            raise StaleView(iid)
         cache = self._cache  # stored states do not change while this board lives (its generation)
         self.indexer.states([i for i in ids if i != iid], cache)
         states = {k: cache[k] for k in ids if k in cache}
+        if self.lazy:
+            self._check_fresh(ids | set(dependents), [*states.values(), *([st] if st is not None else [])], iid)
         if st is not None:
             states[iid] = st
         b = self.indexer.local_board(states)
         memo[iid] = (st, b)
         return b
+
+    def _check_fresh(self, ids: set[str], states: list[IssueState], iid: str) -> None:
+        """``claim_board``'s check of one claim's neighbourhood: the refs of ``ids`` and of the
+        gate definitions their states name still point where the index read them, or
+        ``StaleView``. Each ref is checked once per ``claim_board`` call."""
+        from .indexed import StaleView
+        from .store.index import GATES
+
+        refs = {ISSUES + i for i in ids} | {GATES + g for s in states for g in s.gates}
+        todo = refs - self._checked
+        moved = self.indexer.moved(todo) if todo else set()
+        if moved:
+            raise StaleView(iid, moved)
+        self._checked |= todo
+
+    def moved(self, ids: Iterable[str]) -> set[str]:
+        """Which of these issues' refs moved since the index saw them."""
+        return {r[len(ISSUES):] for r in self.indexer.moved(ISSUES + i for i in ids)}
 
     # ------------------------------------------------------------------ lists
 
@@ -123,19 +141,19 @@ class IndexBoard(Board):
 
     def claimable(self, size: int = 32) -> Iterator[str]:
         """The ready list in order (a page at a time), passing over the issues other processes are
-        writing right now: those ``pending`` (``claim_board``) and those whose ref moved since the
-        page was read (a loose ref file with another tip: most likely just claimed). Sets
-        ``passed_over`` when it passes over anything, or knows of pending changes: then an empty
-        result does not prove that nothing is ready."""
+        writing right now: those whose ref is locked, or moved since the index read it (a loose
+        ref file with another tip: most likely just claimed). Sets ``passed_over`` when it passes
+        over anything, or when the board is ``claim_board``'s: then an empty result does not
+        prove that nothing is ready."""
         from .indexed import _loose_tip, _locked
 
-        self.passed_over = bool(self.pending)
+        # a lazy board may not hold the issues that became ready since the index was last brought
+        # in step: finding nothing on it never proves that nothing is ready
+        self.passed_over = self.lazy
         offset = 0
         while True:
             page = self.ix.ready_tips(size, offset)
             for iid, tip in page:
-                if iid in self.pending:
-                    continue
                 now = _loose_tip(self.ix.common, ISSUES + iid)
                 if (now is not None and now != tip) or _locked(self.ix.common, ISSUES + iid):
                     self.passed_over = True

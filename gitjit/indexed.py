@@ -30,7 +30,7 @@ import os
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -43,7 +43,7 @@ from .model import TERMINAL_STATES, GateDef, IssueState
 from .query import Board, issue_json
 from .indexboard import IndexBoard, Issues
 from .store.index import (
-    GATES, INDEX_VERSION, ISSUES, PRIORITY_RANK, RACY_NS, Delta, Index, code_stamp, corrupt, pack, unpack,
+    _HEX40, GATES, INDEX_VERSION, ISSUES, PRIORITY_RANK, RACY_NS, Delta, Index, code_stamp, corrupt, pack, unpack,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,7 +64,7 @@ PACK_BYTES_PER_LOOSE = 10_000
 #: snapshot even when racy (a lock is never waited for): the next process's check reads fewer
 SNAPSHOT_READS = 32
 #: a claim works around at most this many refs that moved and are not folded in yet (``claim_board``)
-PENDING_MAX = 64
+UNNOTED_MAX = 64
 #: above this share of all issues, a refresh recomputes everything instead of local boards
 _FULL_SHARE = 0.5
 _STAMP: str | None = None
@@ -122,43 +122,52 @@ def indexed_board(tracker: Tracker, *, fresh: bool = False) -> IndexBoard | None
         ix._gatedefs = None
         ix.board = IndexBoard(ix)
         ix.board.gen = gen
-    ix.board.pending = frozenset()
+    ix.board.lazy = False
     return ix.board
 
 
 class StaleView(Exception):
-    """A claim's board was about to use an issue whose ref moved since the index saw it (see
-    ``claim_board``): the caller refreshes the index fully and tries again."""
+    """A claim's board was about to use refs that moved since the index saw them (see
+    ``claim_board``): the caller folds them in (``fold_moved``) and tries again."""
+
+    def __init__(self, iid: str, refs: Iterable[str] = ()):
+        super().__init__(iid)
+        self.refs = sorted(refs)
 
 
 def claim_board(tracker: Tracker) -> IndexBoard | None:
-    """The board a local claim works from, checked against the refs without waiting for anyone.
+    """The board a local claim works from: the index as last folded, checked only where the claim
+    looks, and never waiting for anyone.
 
     A claim reads its own issue under the ref's lock, so what it needs from the index is the rest:
-    ids, the ready order and the states of the issues around its own. Refs that moved since the
-    index saw them (typically other processes' claims, landed a moment before their writers fold
-    them in with ``note_write``) are not folded in here, under the index's write lock, by every
-    contender: the board lists them in ``pending``. ``claim_next`` passes over pending candidates,
-    ``IndexBoard.local`` raises ``StaleView`` if a claim's own neighbourhood is pending (the caller
-    then refreshes fully), and ``NoWorkError`` is only ever raised from a fully fresh board. Too
-    many pending refs, a removed ref, a changed gate definition or a new ``packed-refs``: a full
-    refresh, as every other command does."""
+    ids, the ready order and the states of the issues around its own. Other processes' writes
+    (typically claims landed a moment before their writers fold them in with ``note_write``) are
+    not looked for up front: listing every loose ref, and folding what moved under the index's
+    write lock, cost more than the claim itself when several processes claim at once. Instead
+    ``IndexBoard.local`` checks the refs of the claim's own neighbourhood (its dependencies, their
+    dependencies, its dependents, the gate definitions they name) against the tips the index read,
+    and raises ``StaleView`` if any moved (the caller then refreshes fully); ``claim_next`` passes
+    over candidates whose ref moved or is locked; and ``NoWorkError`` is only ever raised from a
+    fully fresh board (a lazy board always counts as having passed something over)."""
     ix = indexer_for(tracker)
     if ix is None:
         return None
     try:
-        pending = ix.pending()
-        if pending is None:
-            return indexed_board(tracker)
+        ix._reopen_if_replaced()
+        if ix.ix.db is None:
+            ix._open()
         gen = ix.ix.meta("gen")
+        if ix.board is None or ix.board.gen != gen:
+            if not ix.ix.usable(_stamp()):
+                return indexed_board(tracker)
+            ix._gatedefs = None
+            ix.board = IndexBoard(ix)
+            ix.board.gen = gen
     except (sqlite3.Error, OSError) as e:
         ix.give_up(e)
         return None
-    if ix.board is None or ix.board.gen != gen:
-        ix._gatedefs = None
-        ix.board = IndexBoard(ix)
-        ix.board.gen = gen
-    ix.board.pending = pending
+    ix.board.lazy = True
+    ix.board._checked = set()
     return ix.board
 
 
@@ -183,30 +192,84 @@ def note_write(tracker: Tracker, ref: str, tip: str) -> bool:
     freshness signature does not, so the next check still lists the loose refs and finds
     everything anyone else changed. It is applied only while the ref still points at ``tip``
     (read from the ref file under the index's write lock): an older write must never overwrite
-    a newer one that another process has already recorded. Best effort: if the index is busy
-    or unusable, the next refresh does the same work."""
+    a newer one that another process has already recorded.
+
+    Best effort, and never waited for: if another process holds the index's write lock, the
+    write is remembered and folded in by this process's next ``note_write`` that gets the lock
+    (or by anyone's next refresh, which finds the moved ref). Waiting here made every writer
+    queue behind the one that held the lock, and on a busy machine that one is often not even
+    running; the caller then answers from its own fold (``Tracker._shown``)."""
     tracker.__dict__["_written"] = None
     ix = indexer_for(tracker)
     if ix is None or ix.ix.db is None:
         return False
+    unnoted: dict[str, str] = tracker.__dict__.setdefault("_unnoted", {})
+    if len(unnoted) >= UNNOTED_MAX:
+        unnoted.clear()  # long without the lock: leave the older ones to the next refresh
+    unnoted[ref] = tip
+
+    def delta() -> Delta:
+        have = ix.ix.tips(list(unnoted))
+        d = Delta()
+        d.changed = {r: t for r, t in unnoted.items() if have.get(r) != t and _loose_tip(ix.ix.common, r) == t}
+        return d
+
+    ok = _fold_under_lock(ix, delta, wait=0)
+    if ok is None:
+        unnoted.clear()  # the index is unusable in this process
+    if not ok:
+        return False
+    unnoted.clear()
+    tracker.__dict__["_written"] = (ref, tip)
+    return True
+
+
+def fold_moved(tracker: Tracker, refs: Iterable[str]) -> bool:
+    """Fold the refs a claim found moved (``StaleView.refs``) into the index, as they are now: a
+    refresh of a claim's neighbourhood instead of every ref. Their tips are read under the index's
+    write lock, so nothing older than what another writer has recorded is ever recorded over it
+    (as in ``note_write``); the freshness signature is left alone, so the next full check still
+    finds everything else. False if the index was busy for long or is unusable."""
+    ix = indexer_for(tracker)
+    if ix is None or ix.ix.db is None:
+        return False
+    refs = sorted(set(refs))
+
+    def delta() -> Delta:
+        have = ix.ix.tips(refs)
+        d = Delta()
+        for r in refs:
+            now = ix.current_tip(r)
+            if now is None:
+                if r in have:
+                    d.removed.add(r)
+            elif have.get(r) != now:
+                d.changed[r] = now
+        return d
+
+    return bool(_fold_under_lock(ix, delta, wait=2.0))
+
+
+def _fold_under_lock(ix: Indexer, delta: Callable[[], Delta], *, wait: float) -> bool | None:
+    """Take the index's write lock (for up to ``wait`` seconds), work out ``delta`` under it and
+    apply it, leaving the freshness signature alone. True when done, False when the lock was
+    busy, None when the index turned out unusable (this process then folds the refs instead)."""
     try:
-        if not ix.ix.begin(wait=2.0):
+        if not ix.ix.begin(wait=wait):
             return False
         try:
-            if ix.ix.tips([ref]).get(ref) != tip and _loose_tip(ix.ix.common, ref) == tip:
-                d = Delta()
-                d.changed = {ref: tip}
+            d = delta()
+            if d.changed or d.removed:
                 ix._apply(d)
             ix.ix.commit()
         except BaseException:
             ix.ix.rollback()
             raise
     except sqlite3.OperationalError:
-        return False  # locked for long by another process: its refresh or the next one does it
+        return False  # locked by another process meanwhile, or for longer than ``wait``
     except sqlite3.DatabaseError as e:
         ix.give_up(e)
-        return False
-    tracker.__dict__["_written"] = (ref, tip)
+        return None
     return True
 
 
@@ -383,29 +446,21 @@ class Indexer:
         for w in self.ix.warnings():
             self.store.warn(w)
 
-    def pending(self) -> frozenset[str] | None:
-        """The issues whose refs moved since the index saw them, found without taking the write
-        lock (``claim_board``); None when a full ``refresh`` is due instead (and was not done)."""
-        self._reopen_if_replaced()
-        if self.ix.db is None:
-            self._open()
-        ix = self.ix
-        try:
-            if not ix.usable(_stamp()):
-                return None
-            delta = ix.check(allow_full=False)
-        except sqlite3.DatabaseError:
-            return None
-        if delta is None:
-            return frozenset()
-        if delta.needs_full or delta.removed or len(delta.changed) > PENDING_MAX \
-                or (len(delta.loose) >= pack_threshold(delta) and self._may_pack()) \
-                or any(not r.startswith(ISSUES) for r in delta.changed):
-            return None
-        if delta.empty:
-            ix.remember(delta)
-            return frozenset()
-        return frozenset(r[len(ISSUES):] for r in delta.changed)
+    def moved(self, refs: Iterable[str]) -> set[str]:
+        """The refs among ``refs`` whose tip is not the one the index holds, each read the way git
+        resolves it: its loose file, else (no loose file, or not a plain tip) through libgit2,
+        which looks in ``packed-refs``. A ref the index does not know and that does not exist has
+        not moved."""
+        refs = list(refs)
+        have = self.ix.tips(refs)
+        return {r for r in refs if self.current_tip(r) != have.get(r)}
+
+    def current_tip(self, ref: str) -> str | None:
+        """``ref``'s tip now: its loose file, else (none, or not a plain tip) through libgit2."""
+        now = _loose_tip(self.ix.common, ref)
+        if now is None or not _HEX40.fullmatch(now):
+            now = self.tracker.git.tip(ref)
+        return now
 
     def rebuild(self, *, force: bool = True) -> dict[str, Any]:
         """Empty the index and read every ref again (``jit index rebuild``). Without ``force``, only

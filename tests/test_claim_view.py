@@ -1,10 +1,11 @@
 """Claims from a long-lived library session under other processes' writes (``claim_board``).
 
-A claim works from the index as last folded, without taking the index's write lock to fold in
-what other processes have just written: their refs are *pending*. These tests make such writes
+A claim works from the index as last folded, without listing every ref or taking the index's
+write lock to fold in what other processes have just written: it checks only the refs of its
+own neighbourhood (``IndexBoard.moved``). These tests make such writes
 with trackers that bypass the index (``use_index = False``: exactly a write whose writer has not
-folded it in yet, or a ``git`` command) and check that the claims stay exact: a pending candidate
-is passed over, never claimed twice; a claim whose neighbourhood is pending sees the fresh state;
+folded it in yet, or a ``git`` command) and check that the claims stay exact: a moved candidate
+is passed over, never claimed twice; a claim whose neighbourhood moved sees the fresh state;
 "no work" is only said from a fully fresh board; and a session's own view of the refs
 (``Index.own``) never hides a change, whatever mix of writes, rewinds and packs happens."""
 
@@ -31,6 +32,15 @@ def _raw(repo: Path, actor: str = "agent:other") -> Tracker:
     return t
 
 
+def _dependency_and_work(tracker: Tracker) -> tuple[str, str]:
+    """``work`` depends on ``dep``, which agent:x has claimed."""
+    dep = tracker.create_issue("dependency")["id"]
+    work = tracker.create_issue("work")["id"]
+    tracker.add_dependency(work, [dep])
+    tracker.claim(dep, "agent:x")
+    return dep, work
+
+
 def _truth(repo: Path) -> dict[str, tuple[str, str | None]]:
     t = _raw(repo, "agent:truth")
     b = t.board()
@@ -44,7 +54,7 @@ def test_claim_next_passes_over_a_pending_candidate(repo: Path, tracker: Tracker
     session.board()  # the index is in step
     _raw(repo).claim(first, "agent:other")  # landed, not folded in
     b = claim_board(session)
-    assert b is not None and b.pending == frozenset({first})
+    assert b is not None and b.moved([first, second]) == {first}
     got = session.claim_next("agent:a")
     assert got["id"] == second and got["assignee"] == "agent:a"
     assert _truth(repo)[first] == ("in_progress", "agent:other")
@@ -59,20 +69,17 @@ def test_no_work_is_never_said_while_a_change_is_pending(repo: Path, tracker: Tr
     with pytest.raises(NoWorkError):
         session.claim_next("agent:a")
     new = _raw(repo).create_issue("arrived from another process")["id"]
-    assert claim_board(session).pending == frozenset({new})  # type: ignore[union-attr]
+    assert claim_board(session).moved([only, new]) == {new}  # type: ignore[union-attr]
     assert session.claim_next("agent:a")["id"] == new
 
 
-def test_a_claim_whose_dependency_is_pending_sees_its_fresh_state(repo: Path, tracker: Tracker) -> None:
-    dep = tracker.create_issue("dependency")["id"]
-    work = tracker.create_issue("work")["id"]
-    tracker.add_dependency(work, [dep])
-    tracker.claim(dep, "agent:x")
+def test_a_claim_whose_dependency_moved_sees_its_fresh_state(repo: Path, tracker: Tracker) -> None:
+    dep, work = _dependency_and_work(tracker)
     tracker.update_issue(dep, state="done")
     session = Tracker(repo, actor="agent:a")
     assert session.board().states[work] == "ready"
     _raw(repo).update_issue(dep, state="open")  # reopened elsewhere: work is blocked again
-    assert claim_board(session).pending == frozenset({dep})  # type: ignore[union-attr]
+    assert claim_board(session).moved([dep, work]) == {dep}  # type: ignore[union-attr]
     with pytest.raises(BlockedError):
         session.claim(work, "agent:a")
     assert _truth(repo)[work] == ("open", None)  # open, with an unfinished dependency
@@ -94,6 +101,90 @@ def test_claim_of_a_pending_issue_reads_it_under_its_lock(repo: Path, tracker: T
     with pytest.raises(AlreadyClaimedError):
         session.claim(iid, "agent:a")
     assert _truth(repo)[iid] == ("in_progress", "agent:other")
+
+
+def test_a_claim_whose_dependency_moved_into_packed_refs_sees_it(repo: Path, tracker: Tracker) -> None:
+    """A neighbour that is no longer a loose ref (``git pack-refs`` ran after it moved) is read
+    through ``packed-refs``, as git resolves it."""
+    dep, work = _dependency_and_work(tracker)
+    tracker.update_issue(dep, state="done")
+    session = Tracker(repo, actor="agent:a")
+    assert session.board().states[work] == "ready"
+    _raw(repo).update_issue(dep, state="open")
+    git("pack-refs", "--all", "--prune", cwd=repo)
+    assert not (repo / ".git" / "refs" / "jit" / "issues").exists()
+    assert claim_board(session).moved([dep, work]) == {dep}  # type: ignore[union-attr]
+    with pytest.raises(BlockedError):
+        session.claim(work, "agent:a")
+    assert _truth(repo)[work] == ("open", None)
+
+
+def test_a_claim_sees_a_gate_definition_changed_elsewhere(repo: Path, tracker: Tracker) -> None:
+    """The gate definitions a claim's issues name are checked like its neighbours' refs: a gate
+    turned into a precheck by another process, not folded in yet, blocks the claim."""
+    tracker.registry_add("lint", title="lint", stage="postcheck")
+    iid = tracker.create_issue("gated", gates=["lint"])["id"]
+    session = Tracker(repo, actor="agent:a")
+    assert session.board().states[iid] == "ready"
+    other = _raw(repo)
+    other.registry_remove("lint")
+    other.registry_add("lint", title="lint", stage="precheck")
+    with pytest.raises(BlockedError, match="gate 'lint'"):
+        session.claim(iid, "agent:a")
+    assert _truth(repo)[iid] == ("open", None)
+
+
+def test_a_moved_neighbourhood_is_folded_in_without_a_full_refresh(repo: Path, tracker: Tracker,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the refs the claim found moved are read again (``fold_moved``): no process lists every
+    ref or folds everyone's writes because one neighbour moved."""
+    from gitjit.indexed import Indexer
+
+    dep, work = _dependency_and_work(tracker)
+    session = Tracker(repo, actor="agent:a")
+    session.board()
+    elsewhere = _raw(repo)
+    unrelated = elsewhere.create_issue("unrelated, also not folded in")["id"]
+    elsewhere.update_issue(dep, state="done")  # work becomes ready: only the refs know yet
+    refreshes: list[int] = []
+    real = Indexer.refresh
+    monkeypatch.setattr(Indexer, "refresh", lambda self: refreshes.append(1) or real(self))
+    assert session.claim(work, "agent:a")["assignee"] == "agent:a"
+    assert refreshes == []
+    ix = indexer_for(session)
+    assert ix is not None
+    ref = f"refs/jit/issues/{dep}"
+    assert ix.ix.tips([ref])[ref] == session.git.tip(ref)  # folded in
+    assert ix.ix.tips([f"refs/jit/issues/{unrelated}"]) == {}  # left to the next refresh
+    assert Tracker(repo, actor="agent:b").show(unrelated)["title"].startswith("unrelated")
+
+
+def test_a_claim_does_not_wait_for_a_busy_index(repo: Path, tracker: Tracker) -> None:
+    """While another connection holds the index's write lock, a claim lands and answers from its
+    own fold; this process folds it in with its next write that gets the lock."""
+    import sqlite3
+
+    a = tracker.create_issue("a")["id"]
+    b = tracker.create_issue("b")["id"]
+    session = Tracker(repo, actor="agent:s")
+    session.board()
+    ix = indexer_for(session)
+    assert ix is not None
+    ref_a, ref_b = f"refs/jit/issues/{a}", f"refs/jit/issues/{b}"
+    before = ix.ix.tips([ref_a])[ref_a]
+    other = sqlite3.connect(ix.ix.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        out = session.claim(a, "agent:s")
+        assert out["assignee"] == "agent:s" and out["state"] == "in_progress"
+        assert out == _raw(repo, "agent:r").show(a)  # the same answer as a fold of the refs
+        assert ix.ix.tips([ref_a])[ref_a] == before  # not folded in: the lock was held
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    session.claim(b, "agent:s")
+    assert ix.ix.tips([ref_a, ref_b]) == {ref_a: session.git.tip(ref_a), ref_b: session.git.tip(ref_b)}
+    assert Tracker(repo, actor="agent:r").show(a) == out
 
 
 def test_the_write_result_survives_a_delete_right_after_it(repo: Path, tracker: Tracker,

@@ -169,3 +169,22 @@ def test_too_many_packs_is_due(tmp_path: Path) -> None:
     keep = next((repo / ".git" / "objects" / "pack").glob("*.pack")).with_suffix(".keep")
     keep.write_text("")
     assert not gc_due(g)  # a kept pack is not counted, as in git
+
+
+def test_the_loose_estimate_follows_objects_17_when_kept_between_writes(tmp_path: Path) -> None:
+    """Each write asks for the estimate; the count is kept while ``objects/17`` is unchanged and
+    taken again as soon as an object lands there or goes, however long ago the count was kept."""
+    repo = make_repo(tmp_path / "r")
+    common = repo / ".git"
+    _blob_in_17(repo, "a")
+    time.sleep(0.1)  # the directory's mtime is settled: the next count is kept
+    assert loose_estimate(common) == 256
+    assert loose_estimate(common) == 256
+    _blob_in_17(repo, "b")
+    assert loose_estimate(common) == 512
+    time.sleep(0.1)
+    assert loose_estimate(common) == 512
+    for p in (common / "objects" / "17").iterdir():
+        p.unlink()
+        break
+    assert loose_estimate(common) == 256

@@ -50,6 +50,8 @@ __all__ = ["gc_due", "maybe_gc", "loose_estimate", "housekeeping_script", "GC_SP
 GC_SPACING = 60.0
 _HEX = frozenset("0123456789abcdef")
 _config_cache: dict[str, tuple[int, int, int]] = {}
+_loose_cache: dict[str, tuple[tuple[int, int], int]] = {}
+_SETTLED_NS = 50_000_000  # a directory mtime this old cannot share a clock tick with a later change
 
 
 def _config_int(raw: str | None, default: int) -> int:
@@ -84,12 +86,28 @@ def _limits(git: GitRepo) -> tuple[int, int]:
 
 
 def loose_estimate(common: str | os.PathLike[str]) -> int:
-    """git's estimate of the loose objects: those in ``objects/17``, times 256."""
+    """git's estimate of the loose objects: those in ``objects/17``, times 256.
+
+    Every write asks, and only one object in 256 lands in ``objects/17``: the count is kept for
+    as long as the directory's mtime and inode stay the same (an entry added or removed changes
+    them), once that mtime is old enough that a later change cannot share its clock tick."""
+    path = os.path.join(common, "objects", "17")
     try:
-        names = os.listdir(os.path.join(common, "objects", "17"))
+        st = os.stat(path)
     except OSError:
         return 0
-    return 256 * sum(1 for n in names if len(n) == 38 and _HEX.issuperset(n))
+    key = (st.st_mtime_ns, st.st_ino)
+    hit = _loose_cache.get(path)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return 0
+    n = 256 * sum(1 for n in names if len(n) == 38 and _HEX.issuperset(n))
+    if time.time_ns() - st.st_mtime_ns > _SETTLED_NS:
+        _loose_cache[path] = (key, n)
+    return n
 
 
 def gc_due(git: GitRepo) -> bool:
