@@ -584,8 +584,16 @@ class Indexer:
                     affected |= {i for (i,) in c.execute(q, chunk)}
             affected |= self._cycles(new_issues, gone, old, old_deps)
             affected -= gone
-            affected |= {s for v in ix.dependents(affected).values() for s in v}
+            # one level further, the issues that show these in their JSON (``blocked_reasons``
+            # names each blocking dependency's state): needed only where that state changed, as
+            # the changed issues' own dependents are in ``affected`` already
+            eff_before = ix.rows(affected - set(new_issues), "eff")
             self._recompute(affected, extra=new_issues)
+            eff_after = ix.rows(eff_before, "eff")
+            moved = [i for i, row in eff_before.items() if eff_after.get(i) != row]
+            further = {s for v in ix.dependents(moved).values() for s in v} - affected - gone if moved else set()
+            if further:
+                self._recompute(further, extra=new_issues)
         ix.set_meta("gen", os.urandom(8).hex())
         self.last = {"changed_refs": len(d.changed), "removed_refs": len(d.removed), "full_scan": d.full,
                      "seconds": round(time.perf_counter() - t0, 4), "at": time.time()}
