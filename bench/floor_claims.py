@@ -14,6 +14,7 @@ import multiprocessing as mp
 import sys
 import tempfile
 import time
+from typing import Any
 
 import pygit2
 
@@ -35,7 +36,7 @@ def _setup(path: str, n: int) -> list[str]:
     return names
 
 
-def _worker(path: str, refs: list[str], out: mp.Queue, barrier: mp.Barrier) -> None:  # type: ignore[type-arg]
+def _worker(path: str, refs: list[str], out: Any, barrier: Any) -> None:
     repo = pygit2.Repository(path)
     sig = pygit2.Signature("bench", "bench@example.invalid")
     barrier.wait()
@@ -44,7 +45,9 @@ def _worker(path: str, refs: list[str], out: mp.Queue, barrier: mp.Barrier) -> N
         with repo.transaction() as tx:
             tx.lock_ref(name)
             tip = repo.references[name].target
-            data = repo[tip].tree[DOC].data  # type: ignore[attr-defined]
+            blob = repo[tip].tree[DOC]  # type: ignore[attr-defined]
+            assert isinstance(blob, pygit2.Blob)
+            data = blob.data
             tb = repo.TreeBuilder()
             tb.insert(DOC, repo.create_blob(data + b'{"type":"issue_claimed","assignee":"agent:x"}\n'),
                       pygit2.enums.FileMode.BLOB)
@@ -58,7 +61,7 @@ def main(argv: list[str]) -> int:
     procs = int(argv[2]) if len(argv) > 2 else 8
     with tempfile.TemporaryDirectory(prefix="jit-floor-") as d:
         refs = _setup(d, per * procs)
-        out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+        out: Any = mp.Queue()
         barrier = mp.Barrier(procs)
         ps = [mp.Process(target=_worker, args=(d, refs[k::procs], out, barrier)) for k in range(procs)]
         for p in ps:
