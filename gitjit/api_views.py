@@ -123,7 +123,20 @@ def event_json(e: Event) -> dict[str, Any]:
     d = e.to_json()
     d.pop("v", None)
     d.setdefault("issue_id", None)  # stable shape: gate-definition events carry issue_id null
+    # objects inside the payload (``changes``, ``context``) in key order, as they are stored: the
+    # writer's own copy of an event it just made has them in the order the caller gave them
+    for k, v in d.items():
+        if isinstance(v, (dict, list)):
+            d[k] = _keys_sorted(v)
     return d
+
+
+def _keys_sorted(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _keys_sorted(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [_keys_sorted(x) for x in v]
+    return v
 
 
 def _listing(b: Board, ids: Iterable[str]) -> dict[str, Any]:

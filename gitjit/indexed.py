@@ -556,10 +556,12 @@ class Indexer:
         changed = sorted(d.changed.items())
         with closing(self.store.events_many(changed)) as read:  # a bulk read's git process ends with it
             self._fold_changed(changed, read, rebuild, new_issues, gone, gate_changed, ref_rows, ev_rows, blobs)
-        c.executemany("INSERT OR REPLACE INTO refs(ref, tip, kind, key, warning) VALUES(?, ?, ?, ?, ?)", ref_rows)
+        self._write_refs(ref_rows, rebuild)
         c.executemany("INSERT OR REPLACE INTO events(ref, seq, ts, clock, id, type, issue_id) VALUES(?,?,?,?,?,?,?)",
                       ev_rows)
-        c.executemany("INSERT OR REPLACE INTO evblobs(ref, events) VALUES(?, ?)", blobs)
+        # in place (an upsert keeps the row where it is; a REPLACE moves it and its index entries)
+        c.executemany("INSERT INTO evblobs(ref, events) VALUES(?, ?) ON CONFLICT(ref) DO UPDATE SET events=excluded.events",
+                      blobs)
         if gate_changed:
             self._gatedefs = None  # the recomputation below must see the new definitions
 
@@ -569,7 +571,7 @@ class Indexer:
         old_deps = {} if rebuild else {s: [x for x, _ in v] for s, v in ix.deps(touched).items()}
         for iid in gone:
             self._delete_issue(iid)
-        self._write_issues(new_issues)
+        self._write_issues(new_issues, rebuild)
 
         touched_n = len(new_issues) + len(gone)
         # counting every issue costs a scan: only worth it when the change is large
@@ -609,10 +611,10 @@ class Indexer:
         for (ref, tip), evs in zip(changed, read):
             issue = ref.startswith(ISSUES)
             key = ref[len(ISSUES if issue else GATES):]
-            if not rebuild:
-                c.execute("DELETE FROM events WHERE ref=?", (ref,))
             if isinstance(evs, ValidationError):
                 e = evs
+                if not rebuild:
+                    c.execute("DELETE FROM events WHERE ref=?", (ref,))
                 ref_rows.append((ref, tip, "bad", key, f"skipping {ref}: {e.message}"))
                 c.execute("DELETE FROM evblobs WHERE ref=?", (ref,))
                 if issue:
@@ -627,24 +629,58 @@ class Indexer:
                 gone.discard(key)
                 # the conflicts the fold resolved show in the event log as synthesized events
                 self._events_rows(ref, list(evs) + (_conflict_events(key, evs) if st.conflicts else []),
-                                  ev_rows, blobs)
+                                  ev_rows, blobs, rebuild)
             else:
-                self._events_rows(ref, evs, ev_rows, blobs)
+                self._events_rows(ref, evs, ev_rows, blobs, rebuild)
                 g = fold_gate(key, evs)
                 gate_changed.add(key)
                 c.execute("INSERT OR REPLACE INTO gatedefs(key, state) VALUES(?, ?)", (key, g.model_dump_json()))
 
-    @staticmethod
-    def _events_rows(ref: str, evs: Iterable[Any], rows: list[tuple[Any, ...]], blobs: list[tuple[str, bytes]]) -> None:
+    def _events_rows(self, ref: str, evs: Iterable[Any], rows: list[tuple[Any, ...]], blobs: list[tuple[str, bytes]],
+                     rebuild: bool) -> None:
         """One ordering row per event, and the ref's events as printed (``event_json``), compressed
-        together: one zlib stream per ref compresses far better, and faster, than one per event."""
+        together: one zlib stream per ref compresses far better, and faster, than one per event.
+
+        Only the rows that differ from the stored ones are written: a write appends events, so
+        usually just the new ones. Rewriting them all touched one page of ``events_order`` per
+        event (their timestamps are spread over the whole index), and each page written is a
+        page in the WAL and, later, in the checkpoint."""
         from .api import event_json
 
         out = []
+        new: list[tuple[Any, ...]] = []
         for n, e in enumerate(evs):
-            rows.append((ref, n, e.timestamp, e.clock, e.id, e.type, e.issue_id))
+            new.append((ref, n, e.timestamp, e.clock, e.id, e.type, e.issue_id))
             out.append(event_json(e))
         blobs.append((ref, pack(json.dumps(out, ensure_ascii=False))))
+        if rebuild:
+            rows += new
+            return
+        c = self.ix.c
+        have = [(ref, *r) for r in c.execute(
+            "SELECT seq, ts, clock, id, type, issue_id FROM events WHERE ref=? ORDER BY seq", (ref,))]
+        same = 0
+        for a, b in zip(have, new):
+            if a != b:
+                break
+            same += 1
+        if len(have) > same:
+            c.execute("DELETE FROM events WHERE ref=? AND seq>=?", (ref, same))
+        rows += new[same:]
+
+    def _write_refs(self, ref_rows: list[tuple[str, str, str, str, str | None]], rebuild: bool) -> None:
+        """Record each ref's tip: in place where the ref keeps its kind (only ``tip`` and
+        ``warning`` change: no index entry moves), a new row otherwise."""
+        c = self.ix.c
+        old: dict[str, tuple[Any, ...]] = {}
+        if not rebuild:
+            for chunk in _chunks([r[0] for r in ref_rows]):
+                q = f"SELECT ref, kind, key FROM refs WHERE ref IN ({','.join('?' * len(chunk))})"
+                old.update((r, (k, key)) for r, k, key in c.execute(q, chunk))
+        same = [(tip, warn, ref) for ref, tip, kind, key, warn in ref_rows if old.get(ref) == (kind, key)]
+        other = [r for r in ref_rows if old.get(r[0]) != (r[2], r[3])]
+        c.executemany("UPDATE refs SET tip=?, warning=? WHERE ref=?", same)
+        c.executemany("INSERT OR REPLACE INTO refs(ref, tip, kind, key, warning) VALUES(?, ?, ?, ?, ?)", other)
 
     def _delete_issue(self, iid: str) -> None:
         c = self.ix.c
@@ -653,32 +689,82 @@ class Indexer:
         c.execute("DELETE FROM edges WHERE src=?", (iid,))
         c.execute("DELETE FROM gates_on WHERE issue=?", (iid,))
 
-    def _write_issues(self, states: Mapping[str, IssueState]) -> None:
+    def _write_issues(self, states: Mapping[str, IssueState], rebuild: bool = False) -> None:
+        """Write the issues' rows, edges and gates. Unless ``rebuild`` (the tables start empty),
+        rows that exist are updated in place and only in
+        the columns that changed: SQLite rewrites every index entry of a replaced row (it gets a
+        new rowid) but only the indexes of the columns an UPDATE sets, and a claim changes three
+        of the thirteen. ``eff``, ``blocked`` and ``doc`` are left to ``_recompute`` (NULL for a
+        deleted issue, which it skips)."""
         c = self.ix.c
-        rows, docs, edges, gates = [], [], [], []
+        rows: dict[str, tuple[Any, ...]] = {}
+        docs: dict[str, tuple[Any, ...]] = {}
+        edges: dict[str, list[tuple[str, str]]] = {}
+        gates: dict[str, set[str]] = {}
         for iid, st in states.items():
-            rows.append((
-                iid, ISSUES + iid, int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), st.created_at,
+            row: tuple[Any, ...] = (
+                ISSUES + iid, int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), st.created_at,
                 st.priority, st.assignee, st.completed_at, st.claimed_at, st.title,
                 json.dumps(st.labels, ensure_ascii=False),
                 json.dumps([x.model_dump(mode="json") for x in st.conflicts], ensure_ascii=False)
                 if st.conflicts else None,
-            ))
-            docs.append((iid, st.description, pack(st.model_dump_json())))
-            edges += [(iid, n, dep, st.dep_events.get(dep, "")) for n, dep in enumerate(st.dependencies)]
-            gates += [(iid, g) for g in st.gates]
+            )
+            rows[iid] = row + (None, 0) if st.deleted else row
+            doc: tuple[Any, ...] = (st.description, pack(st.model_dump_json()))
+            docs[iid] = doc + (None,) if st.deleted else doc
+            edges[iid] = [(dep, st.dep_events.get(dep, "")) for dep in st.dependencies]
+            gates[iid] = set(st.gates)
         ids = list(states)
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            c.execute(f"DELETE FROM edges WHERE src IN ({marks})", chunk)
-            c.execute(f"DELETE FROM gates_on WHERE issue IN ({marks})", chunk)
+        old_rows: dict[str, tuple[Any, ...]] = {}
+        old_docs: dict[str, tuple[Any, ...]] = {}
+        old_gates: dict[str, set[str]] = {}
+        old_edges: dict[str, list[tuple[str, str]]] = {}
+        if not rebuild:
+            old_rows = self.ix.rows(ids, ", ".join(_ISSUE_COLS))
+            old_edges = self.ix.deps(ids)
+            for chunk in _chunks(ids):
+                marks = ",".join("?" * len(chunk))
+                for iid, *rest in c.execute(f"SELECT id, description, state, doc FROM docs WHERE id IN ({marks})", chunk):
+                    old_docs[iid] = tuple(rest)
+                for iid, g in c.execute(f"SELECT issue, gate FROM gates_on WHERE issue IN ({marks})", chunk):
+                    old_gates.setdefault(iid, set()).add(g)
+        new_rows, new_docs, new_edges, new_gates = [], [], [], []
+        updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        doc_updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for iid in ids:
+            row, o = rows[iid], old_rows.get(iid)
+            if o is None:
+                new_rows.append((iid, *row[:12]))
+            else:
+                cols = tuple(n for n, a, b in zip(_ISSUE_COLS, row, o) if a != b)
+                if cols:
+                    updates.setdefault(cols, []).append((*(row[_ISSUE_COLS.index(n)] for n in cols), iid))
+            doc, od = docs[iid], old_docs.get(iid)
+            if od is None:
+                new_docs.append((iid, *doc[:2]))
+            else:
+                cols = tuple(n for n, a, b in zip(_DOC_COLS, doc, od) if a != b)
+                if cols:
+                    doc_updates.setdefault(cols, []).append((*(doc[_DOC_COLS.index(n)] for n in cols), iid))
+            if edges[iid] != old_edges.get(iid, []):
+                if iid in old_edges:
+                    c.execute("DELETE FROM edges WHERE src=?", (iid,))
+                new_edges += [(iid, n, dep, key) for n, (dep, key) in enumerate(edges[iid])]
+            if gates[iid] != old_gates.get(iid, set()):
+                if iid in old_gates:
+                    c.execute("DELETE FROM gates_on WHERE issue=?", (iid,))
+                new_gates += [(iid, g) for g in sorted(gates[iid])]
         c.executemany(
             "INSERT OR REPLACE INTO issues(id, ref, deleted, base, prank, created_at, priority, assignee, "
             "completed_at, claimed_at, title, labels, conflicts, eff, blocked) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)", rows)
-        c.executemany("INSERT OR REPLACE INTO docs(id, description, state, doc) VALUES(?,?,?,NULL)", docs)
-        c.executemany("INSERT OR REPLACE INTO edges(src, pos, dst, key) VALUES(?,?,?,?)", edges)
-        c.executemany("INSERT OR IGNORE INTO gates_on(issue, gate) VALUES(?,?)", gates)
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)", new_rows)
+        for cols, params in updates.items():
+            c.executemany(f"UPDATE issues SET {', '.join(n + '=?' for n in cols)} WHERE id=?", params)
+        c.executemany("INSERT OR REPLACE INTO docs(id, description, state, doc) VALUES(?,?,?,NULL)", new_docs)
+        for cols, params in doc_updates.items():
+            c.executemany(f"UPDATE docs SET {', '.join(n + '=?' for n in cols)} WHERE id=?", params)
+        c.executemany("INSERT OR REPLACE INTO edges(src, pos, dst, key) VALUES(?,?,?,?)", new_edges)
+        c.executemany("INSERT OR IGNORE INTO gates_on(issue, gate) VALUES(?,?)", new_gates)
 
     # ------------------------------------------------------------------ cycles
 
@@ -825,14 +911,31 @@ class Indexer:
             need = self.closure(todo)
             board = self.local_board(self.states(need, cache))
             todo = [i for i in todo if i in board.issues]
+        # a partial recomputation writes only what changed (see ``_write_issues``): most of a
+        # claim's dependents keep their effective state, some even their JSON
+        old_eff = {} if ids is None else self.ix.rows(todo, "eff, blocked")
+        old_doc: dict[str, bytes] = {}
+        if ids is not None:
+            for chunk in _chunks(todo):
+                q = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+                old_doc.update(c.execute(q, chunk).fetchall())
         rows, docs = [], []
         for iid in todo:
             st = board.issues[iid]
             blocked = st.state not in TERMINAL_STATES and st.state != "archived" and bool(board.blockers(iid))
-            rows.append((board.states[iid], int(blocked), iid))
-            docs.append((pack(_dump(issue_json(board, iid))), iid))
+            row = (board.states[iid], int(blocked))
+            if old_eff.get(iid) != row:
+                rows.append((*row, iid))
+            doc = pack(_dump(issue_json(board, iid)))
+            if old_doc.get(iid) != doc:
+                docs.append((doc, iid))
         c.executemany("UPDATE issues SET eff=?, blocked=? WHERE id=?", rows)
         c.executemany("UPDATE docs SET doc=? WHERE id=?", docs)
+
+
+_ISSUE_COLS = ("ref", "deleted", "base", "prank", "created_at", "priority", "assignee", "completed_at",
+               "claimed_at", "title", "labels", "conflicts", "eff", "blocked")
+_DOC_COLS = ("description", "state", "doc")
 
 
 def _conflict_events(key: str, evs: Iterable[Any]) -> list[Any]:

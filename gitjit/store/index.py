@@ -424,7 +424,8 @@ class Index:
 
     def set_meta(self, key: str, value: Any) -> None:
         v = value if isinstance(value, str) or value is None else json.dumps(value)
-        self.c.execute("INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", (key, v))
+        # in place: a REPLACE gives the row a new rowid (another page written on every write)
+        self.c.execute("INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v=excluded.v", (key, v))
 
     def usable(self, stamp: str) -> bool:
         """Built by this code (same schema and stamp) and complete."""
