@@ -474,7 +474,7 @@ class Doctor:
                              repairable=info.state == "stale", details=info.to_json(),
                              _repair=functools.partial(self._unlock, ref, lock)
                              if info.state == "stale" else None))
-        dead = [o for o in locks.owners(cd) if o.alive() is False
+        dead = [o for o in locks.owners(cd, idle=True) if o.alive() is False
                 and not (o.ref and (Path(cd) / (o.ref + ".lock")).exists())]
         if dead:
             self.add(Problem("locks", "dead_owner_records", "warning", locks.OWNERS,

@@ -174,7 +174,63 @@ def test_owner_records_come_and_go_with_each_write(repo: Path) -> None:
     t = Tracker(repo, actor="agent:a")
     for i in range(5):
         t.create_issue(f"n{i}")
-    assert not locks.owners(repo / ".git")  # every record removed after its write
+    assert not locks.owners(repo / ".git")  # no ref named once its write is over
+
+
+def test_a_process_keeps_one_owner_record_rewritten_in_place(repo: Path) -> None:
+    """One file per process, not one per write (creating and deleting a file around every write
+    is what made file creation slow on ext4 without a journal), gone when the process exits."""
+    code = textwrap.dedent("""
+        import json, os, sys
+        from gitjit.api import Tracker
+        from gitjit.store import locks
+        t = Tracker(sys.argv[1], actor="agent:a")
+        d = os.path.join(t.git.common_dir, locks.OWNERS)
+        seen, inside = set(), []
+        real = t.git.write_locked
+        def spy(ref, make, message):  # look at the record from inside the write
+            inside.append((ref, [o.ref for o in locks.owners(t.git.common_dir, ref)], os.getpid()))
+            return real(ref, make, message)
+        t.git.write_locked = spy
+        for i in range(6):
+            iid = t.create_issue(f"n{i}")["id"]
+            t.update_issue(iid, title=f"m{i}")
+            seen |= {(n, os.stat(os.path.join(d, n)).st_ino) for n in os.listdir(d)}
+        print(json.dumps({"seen": sorted(seen), "inside": inside, "idle": [o.ref for o in locks.owners(
+            t.git.common_dir, idle=True)], "named": [o.ref for o in locks.owners(t.git.common_dir)]}))
+    """)
+    r = subprocess.run([sys.executable, "-c", code, str(repo)], capture_output=True, text=True, check=True)
+    out = json.loads(r.stdout)
+    assert len(out["seen"]) == 1, out["seen"]  # the same file (same inode) through twelve writes
+    name = out["seen"][0][0]
+    assert name.startswith("proc@")
+    assert len(out["inside"]) == 12 and all(ref in named for ref, named, _ in out["inside"])
+    assert out["named"] == [] and out["idle"] == [""]  # between writes it names nothing
+    assert not (repo / ".git" / locks.OWNERS / name).exists()  # removed when the process exited
+
+
+def test_an_owner_record_caught_mid_rewrite_still_protects_the_lock(repo: Path) -> None:
+    t = Tracker(repo, actor="agent:a")
+    iid = t.create_issue("x")["id"]
+    ref = ISSUES + iid
+    d = repo / ".git" / locks.OWNERS
+    d.mkdir(parents=True, exist_ok=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        start = locks._start_time(sleeper.pid)
+        (d / f"proc@{locks._HOST}@{sleeper.pid}@{start}").write_text('{"refs": {"refs/jit/iss')  # torn
+        lock = repo / ".git" / (ref + ".lock")
+        lock.write_text("")
+        old = time.time() - 3600
+        os.utime(lock, (old, old))
+        info = locks.recover(repo / ".git", ref)
+        assert info is not None and info.state == "held" and lock.exists()
+        assert not locks.owners(repo / ".git")  # but it names no ref for anyone listing them all
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    info = locks.recover(repo / ".git", ref)  # its process is gone: the lock is stale now
+    assert info is not None and info.state == "removed" and not lock.exists()
 
 
 # ----------------------------------------------------------------------------- the harness

@@ -7,11 +7,16 @@ leaves the lock behind, and libgit2 then refuses every later write of that ref a
 (libgit2 writes only the new ref value, and an empty file if killed early), so we keep our
 own record of who is inside a write:
 
-* Before a jit process touches a ref it creates an **owner record**
-  ``$GIT_COMMON_DIR/jit/owners/<key>@<host>@<pid>@<start>`` (``key`` = a hash of the ref
-  name, ``start`` = the process start time from ``/proc``, which makes a recycled pid
-  recognisable) and deletes it when the write has finished, whatever the outcome. The
-  record exists from before the lock is taken until after it is released.
+* Before a jit process touches a ref it names the ref in its **owner record**
+  ``$GIT_COMMON_DIR/jit/owners/proc@<host>@<pid>@<start>`` (``start`` = the process start
+  time from ``/proc``, which makes a recycled pid recognisable), and takes the name out again
+  when the write has finished, whatever the outcome: the ref is named there from before the
+  lock is taken until after it is released. The record is one file per process, created at
+  its first write, rewritten in place and removed when the process exits: a file created and
+  deleted around every write cost a claim more than the rest of its file system work on ext4
+  without a journal, which scans past every inode freed in the last minute or more on each
+  file creation (docs/performance.md). Records named ``<key>@<host>@<pid>@<start>`` (``key`` =
+  a hash of the ref name, one file per write, as older versions made them) are read too.
 * A lock is **stale** when no owner record of a *live* process names its ref and the lock
   file is older than ``JIT_STALE_LOCK_SECONDS`` (default 10 s; a jit write holds a ref
   lock for a few milliseconds). The age rule also protects writers that keep no records
@@ -26,10 +31,12 @@ Everything here is best effort: a failure to write a record or the log never fai
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,8 +134,9 @@ def _owners_dir(common_dir: Path | str) -> Path:
     return Path(common_dir) / OWNERS
 
 
-def owners(common_dir: Path | str, refname: str | None = None) -> list[Owner]:
-    """Owner records, all or those of one ref."""
+def owners(common_dir: Path | str, refname: str | None = None, *, idle: bool = False) -> list[Owner]:
+    """Owner records naming a ref: all, or those of ``refname``. With ``idle``, also one entry
+    (``ref`` empty) for each per-process record that names no ref right now (for pruning)."""
     d = _owners_dir(common_dir)
     want = _key(refname) if refname is not None else None
     out: list[Owner] = []
@@ -138,13 +146,28 @@ def owners(common_dir: Path | str, refname: str | None = None) -> list[Owner]:
         return out
     for name in names:
         parts = name.split("@")
-        if len(parts) != 4 or (want is not None and parts[0] != want):
+        if len(parts) != 4 or (want is not None and parts[0] not in (want, _PROC)):
             continue
         try:
             pid = int(parts[2])
         except ValueError:
             continue
         p = d / name
+        if parts[0] == _PROC:
+            try:
+                held = json.loads(p.read_text() or "{}")["refs"]
+                refs = {str(r): float(t) for r, t in held.items()}
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, AttributeError, KeyError, TypeError):
+                # caught mid-rewrite (or damaged): it may name any ref, so it counts for the one asked about
+                refs = {refname: 0.0} if refname is not None else {}
+            for ref, since in sorted(refs.items()):
+                if refname is None or ref == refname:
+                    out.append(Owner(p, _key(ref), parts[1], pid, parts[3], ref, since))
+            if idle and not refs:
+                out.append(Owner(p, _PROC, parts[1], pid, parts[3]))
+            continue
         ref, since = refname or "", 0.0
         try:
             meta = json.loads(p.read_text() or "{}")
@@ -155,33 +178,98 @@ def owners(common_dir: Path | str, refname: str | None = None) -> list[Owner]:
     return out
 
 
+_PROC = "proc"
+
+
+class _Record:
+    """This process's owner record in one repository: the refs it is inside a write of."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.pid = os.getpid()
+        self.fd: int | None = None
+        self.held: dict[str, list[float]] = {}  # ref -> [since, depth]
+        self.size = 0
+        self.lock = threading.Lock()
+
+    def _write(self) -> None:
+        data = json.dumps({"refs": {r: v[0] for r, v in sorted(self.held.items())}}).encode()
+        if self.fd is None:
+            try:
+                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except FileNotFoundError:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self.size = 0
+        # in place, padded to the longest content so far (JSON allows the trailing blanks): no
+        # truncation, and never a new file
+        self.size = max(self.size, len(data))
+        os.pwrite(self.fd, data.ljust(self.size), 0)
+
+    def enter(self, ref: str) -> None:
+        with self.lock:
+            if ref in self.held:
+                self.held[ref][1] += 1  # nested use: the outer entry already covers it
+                return
+            self.held[ref] = [time.time(), 1]
+            self._write()
+
+    def leave(self, ref: str) -> None:
+        with self.lock:
+            h = self.held.get(ref)
+            if h is None:
+                return
+            h[1] -= 1
+            if h[1] > 0:
+                return
+            del self.held[ref]
+            self._write()
+
+    def close(self) -> None:
+        if self.fd is not None and self.pid == os.getpid():
+            try:
+                os.close(self.fd)
+                os.unlink(self.path)
+            except OSError:
+                pass
+        self.fd = None
+
+
+_RECORDS: dict[str, _Record] = {}
+_RECORDS_LOCK = threading.Lock()
+
+
+def _record(common_dir: Path | str) -> _Record:
+    d = _owners_dir(common_dir)
+    key = str(d)
+    with _RECORDS_LOCK:
+        rec = _RECORDS.get(key)
+        if rec is None or rec.pid != os.getpid():  # first use here, or a forked child's copy
+            rec = _RECORDS[key] = _Record(d / f"{_PROC}@{_HOST}@{os.getpid()}@{_start_time(os.getpid())}")
+        return rec
+
+
+@atexit.register
+def _close_records() -> None:
+    for rec in list(_RECORDS.values()):
+        rec.close()
+
+
 @contextmanager
 def owning(common_dir: Path | str, refname: str) -> Iterator[None]:
-    """Record that this process is about to write ``refname`` (see the module docstring)."""
-    d = _owners_dir(common_dir)
-    p = d / f"{_key(refname)}@{_HOST}@{os.getpid()}@{_SELF_START}"
-    made = False
+    """Name ``refname`` in this process's owner record while the block runs (module docstring)."""
+    rec: _Record | None = _record(common_dir)
+    assert rec is not None
     try:
-        try:
-            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileNotFoundError:
-            d.mkdir(parents=True, exist_ok=True)
-            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        made = True
-        try:
-            os.write(fd, json.dumps({"ref": refname, "since": time.time()}).encode())
-        finally:
-            os.close(fd)
-    except FileExistsError:
-        pass  # nested use in this process: the outer record already covers it
+        rec.enter(refname)
     except OSError:
-        pass  # read-only or odd file system: no record, the age rule still protects the lock
+        rec = None  # read-only or odd file system: no record, the age rule still protects the lock
     try:
         yield
     finally:
-        if made:
+        if rec is not None:
             try:
-                os.unlink(p)
+                rec.leave(refname)
             except OSError:
                 pass
 
@@ -369,7 +457,7 @@ def ref_of_lock(common_dir: Path | str, lock: Path) -> str:
 def prune_dead_owners(common_dir: Path | str) -> list[Owner]:
     """Delete owner records of processes that died outside the lock window (harmless leftovers)."""
     gone = []
-    for o in owners(common_dir):
+    for o in owners(common_dir, idle=True):
         if o.alive() is not False:
             continue
         if o.ref and _lock_path(common_dir, o.ref).exists():
