@@ -147,6 +147,7 @@ class GitRepo:
                 )
             if "objectformat" in text and "sha256" in text:
                 raise UsageError("SHA-256 repositories are not supported yet")
+        self.common_dir = common
         try:
             pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, True)  # see "Durability" below
             self.repo = pygit2.Repository(git_path)
@@ -160,8 +161,8 @@ class GitRepo:
         if (self.config_get("jit.fsync") or "true").strip().lower() in ("false", "no", "off", "0"):
             pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, False)
             self.repo = pygit2.Repository(git_path)
+            self.__dict__.pop("_cfg", None)
         self.git_dir = Path(self.repo.path)
-        self.common_dir = common
         self.workdir = Path(self.repo.workdir) if self.repo.workdir else None
         self.is_bare = self.repo.is_bare
 
@@ -169,9 +170,25 @@ class GitRepo:
 
     def config_get(self, key: str) -> str | None:
         try:
-            return self.repo.config[key]
+            return self._config()[key]  # type: ignore[no-any-return]
         except KeyError:
             return None
+
+    def _config(self) -> pygit2.Config:
+        """A snapshot of the configuration, taken again when the repository's config file changed
+        (one stat) or a second has passed (the user's and system files): every read through
+        libgit2 stats all four files, and a claim reads four keys."""
+        try:
+            st = os.stat(self.common_dir / "config")
+            sig: tuple[int, ...] = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            sig = ()
+        now = time.monotonic()
+        snap = self.__dict__.get("_cfg")
+        if snap is None or snap[0] != sig or now - snap[1] > 1.0:
+            snap = (sig, now, self.repo.config.snapshot())
+            self.__dict__["_cfg"] = snap
+        return snap[2]
 
     def config_get_all(self, key: str) -> list[str]:
         try:
@@ -180,20 +197,24 @@ class GitRepo:
             return []
 
     def config_set(self, key: str, value: str | bool) -> None:
+        self.__dict__.pop("_cfg", None)
         self.repo.config[key] = value
 
     def config_unset(self, key: str) -> None:
+        self.__dict__.pop("_cfg", None)
         try:
             del self.repo.config[key]
         except (KeyError, pygit2.GitError):
             pass
 
     def config_add_multivar(self, key: str, value: str) -> None:
+        self.__dict__.pop("_cfg", None)
         if value not in self.config_get_all(key):
             self.repo.config.set_multivar(key, "^$", value)
 
     def config_remove_multivar(self, key: str, value: str) -> bool:
         """Remove every ``key`` entry equal to ``value``; True if one was there."""
+        self.__dict__.pop("_cfg", None)
         if value not in self.config_get_all(key):
             return False
         import re
