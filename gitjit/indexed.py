@@ -343,6 +343,9 @@ class Indexer:
         self._pack_again_at = 0.0
         self.last: dict[str, Any] = {}
         self._gatedefs: dict[str, GateDef] | None = None
+        #: ``broken()`` as read for the current board's generation (each local board asks for it)
+        self._broken: tuple[str | None, list[BrokenEdge]] | None = None
+        self._applying = False
 
     def give_up(self, e: BaseException) -> None:
         """The index cannot be used in this process (read-only repository, locked for too long,
@@ -536,6 +539,14 @@ class Indexer:
     # ------------------------------------------------------------------ applying a delta
 
     def _apply(self, d: Delta, *, rebuild: bool = False) -> None:
+        # ``broken()`` reads the table while this runs, and afresh after (committed or rolled back)
+        self._broken, self._applying = None, True
+        try:
+            self._apply_delta(d, rebuild)
+        finally:
+            self._broken, self._applying = None, False
+
+    def _apply_delta(self, d: Delta, rebuild: bool) -> None:
         t0 = time.perf_counter()
         ix, c = self.ix, self.ix.c
         new_issues: dict[str, IssueState] = {}
@@ -769,7 +780,13 @@ class Indexer:
     # ------------------------------------------------------------------ cycles
 
     def broken(self) -> list[BrokenEdge]:
-        return [BrokenEdge(s, d, tuple(cyc)) for s, d, cyc in self.ix.meta_json("broken") or []]
+        gen = self.board.gen if self.board is not None and not self._applying else None
+        if gen is not None and self._broken is not None and self._broken[0] == gen:
+            return list(self._broken[1])
+        out = [BrokenEdge(s, d, tuple(cyc)) for s, d, cyc in self.ix.meta_json("broken") or []]
+        if gen is not None:
+            self._broken = (gen, out)
+        return list(out)
 
     def _cycles(self, new: Mapping[str, IssueState], gone: set[str], old: Mapping[str, tuple[Any, ...]],
                 old_deps: Mapping[str, list[str]]) -> set[str]:

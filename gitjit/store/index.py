@@ -430,10 +430,10 @@ class Index:
     def usable(self, stamp: str) -> bool:
         """Built by this code (same schema and stamp) and complete."""
         try:
-            return self.meta("version") == INDEX_VERSION and self.meta("stamp") == stamp \
-                and self.meta("complete") == "1"
+            got = dict(self.c.execute("SELECT k, v FROM meta WHERE k IN ('version', 'stamp', 'complete')"))
         except sqlite3.DatabaseError:
             return False
+        return got.get("version") == INDEX_VERSION and got.get("stamp") == stamp and got.get("complete") == "1"
 
     def begin(self, wait: float | None = None) -> bool:
         """Take the write lock, polling every millisecond or two (SQLite's own busy handler sleeps up
