@@ -376,7 +376,7 @@ def _drop_probes(d: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def settle(tmp: Path, repo: Path, *, max_s: float = 240.0) -> dict[str, Any]:
+def settle(tmp: Path, repo: Path, *, max_s: float = 180.0) -> dict[str, Any]:
     """Let the file system forget this benchmark's own deletions before a timed contention run.
 
     On ext4 without a journal (this machine's disk; docs/performance.md), every file creation
