@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from gitjit.git import open_repo
-from gitjit.git.housekeeping import GC_AUTO, GC_SPACING, REPACK, gc_due, housekeeping_script, loose_estimate, maybe_gc
+from gitjit.git.housekeeping import (
+    GC_AUTO, GC_SPACING, NICE, REPACK, gc_due, housekeeping_script, loose_estimate, maybe_gc,
+)
 
 from conftest import git, make_repo
 
@@ -150,10 +153,20 @@ def test_the_command_run(tmp_path: Path) -> None:
     partial clone (promisor packs), which git's own gc keeps apart."""
     repo = make_repo(tmp_path / "r")
     script = housekeeping_script(repo / ".git")
-    assert REPACK in script and f"|| {GC_AUTO}" in script
+    assert f"{NICE}{REPACK}" in script and f"|| {NICE}{GC_AUTO}" in script  # at the lowest priority
     assert git("repack", *REPACK.split()[2:], cwd=repo).returncode == 0  # this git knows every option
+    from gitjit.api import Tracker
+
+    t = Tracker(repo, actor="agent:a")
+    for i in range(3):
+        t.create_issue(f"n{i}")
+    assert _count_objects(repo)["count"] > 0
+    # the script itself, as maybe_gc runs it: nice exists here and the repack packs everything
+    r = subprocess.run(["sh", "-c", script], cwd=repo / ".git", capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert _count_objects(repo)["count"] == 0 and not (repo / ".git" / "jit" / "housekeeping.pid").exists()
     (repo / ".git" / "objects" / "pack" / "pack-0.promisor").write_text("")
-    assert housekeeping_script(repo / ".git") == f"( {GC_AUTO} )"
+    assert housekeeping_script(repo / ".git") == f"( {NICE}{GC_AUTO} )"
 
 
 def test_too_many_packs_is_due(tmp_path: Path) -> None:
