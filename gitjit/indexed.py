@@ -743,20 +743,14 @@ class Indexer:
         updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         doc_updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for iid in ids:
-            row, o = rows[iid], old_rows.get(iid)
-            if o is None:
-                new_rows.append((iid, *row[:12]))
+            if iid not in old_rows:
+                new_rows.append((iid, *rows[iid][:12]))
             else:
-                cols = tuple(n for n, a, b in zip(_ISSUE_COLS, row, o) if a != b)
-                if cols:
-                    updates.setdefault(cols, []).append((*(row[_ISSUE_COLS.index(n)] for n in cols), iid))
-            doc, od = docs[iid], old_docs.get(iid)
-            if od is None:
-                new_docs.append((iid, *doc[:2]))
+                _changed(iid, _ISSUE_COLS, rows[iid], old_rows[iid], updates)
+            if iid not in old_docs:
+                new_docs.append((iid, *docs[iid][:2]))
             else:
-                cols = tuple(n for n, a, b in zip(_DOC_COLS, doc, od) if a != b)
-                if cols:
-                    doc_updates.setdefault(cols, []).append((*(doc[_DOC_COLS.index(n)] for n in cols), iid))
+                _changed(iid, _DOC_COLS, docs[iid], old_docs[iid], doc_updates)
             if edges[iid] != old_edges.get(iid, []):
                 if iid in old_edges:
                     c.execute("DELETE FROM edges WHERE src=?", (iid,))
@@ -953,6 +947,15 @@ class Indexer:
 _ISSUE_COLS = ("ref", "deleted", "base", "prank", "created_at", "priority", "assignee", "completed_at",
                "claimed_at", "title", "labels", "conflicts", "eff", "blocked")
 _DOC_COLS = ("description", "state", "doc")
+
+
+def _changed(iid: str, names: tuple[str, ...], new: tuple[Any, ...], old: tuple[Any, ...],
+             out: dict[tuple[str, ...], list[tuple[Any, ...]]]) -> None:
+    """Add ``iid``'s changed columns (``new`` against ``old``, both in ``names`` order, ``new``
+    possibly shorter) to ``out``: the parameters of one ``UPDATE ... SET <those columns>``."""
+    cols = tuple(n for n, a, b in zip(names, new, old) if a != b)
+    if cols:
+        out.setdefault(cols, []).append((*(new[names.index(n)] for n in cols), iid))
 
 
 def _conflict_events(key: str, evs: Iterable[Any]) -> list[Any]:
