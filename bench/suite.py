@@ -82,11 +82,31 @@ def machine() -> dict[str, Any]:
 
 
 def _fs_type() -> str:
+    """The temporary directory's file system, from ``/proc/mounts`` where there is one: type,
+    device and, for ext3/ext4, whether it has a journal (without one, ext4 makes every file
+    creation scan past recently freed inodes: see ``settle``)."""
+    tmp = os.path.realpath(tempfile.gettempdir())
     try:
-        r = subprocess.run(["stat", "-f", "-c", "%T", tempfile.gettempdir()], capture_output=True, text=True)
-        return r.stdout.strip()
+        mounts = [line.split()[:3] for line in Path("/proc/mounts").read_text().splitlines()]
     except OSError:
-        return ""
+        mounts = []
+    best: list[str] | None = None
+    for dev, point, kind in (m for m in mounts if len(m) == 3):
+        if (tmp == point or tmp.startswith(point.rstrip("/") + "/")) and (best is None or len(point) > len(best[1])):
+            best = [dev, point, kind]
+    if best is None:
+        try:
+            r = subprocess.run(["stat", "-f", "-c", "%T", tmp], capture_output=True, text=True)
+            return r.stdout.strip()
+        except OSError:
+            return ""
+    dev, point, kind = best
+    out = f"{kind} ({dev} on {point})"
+    if kind in ("ext3", "ext4") and os.path.isdir("/proc/fs/jbd2"):
+        name = os.path.basename(dev)
+        journal = any(j.split("-")[0] == name for j in os.listdir("/proc/fs/jbd2"))
+        out += ", with a journal" if journal else ", **without a journal**"
+    return out
 
 
 def load() -> float:
