@@ -701,7 +701,7 @@ def import_items(tracker: Tracker, items: list[Item], *, where: str, gates: Iter
         else:
             _update_ref_stdin(common, refs)
         for iid, tip in tips.items():  # the index folds these without reading git again
-            tracker.store._parsed[tip] = tuple(sorted(plan[iid][0], key=Event.sort_key))
+            tracker.store.remember(ISSUES + iid, tip, tuple(sorted(plan[iid][0], key=Event.sort_key)))
     tracker._board = None
     tracker.board()  # bring the index in step now rather than on the next command
     result["seconds"] = round(time.perf_counter() - t0, 3)

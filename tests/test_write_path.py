@@ -112,3 +112,22 @@ def test_writes_after_pack_refs_removed_the_refs_directory(repo: Path, tracker: 
     assert {i["id"] for i in _fresh(repo).query("all")["issues"]} == {a, b}
     git("pack-refs", "--all", "--prune", cwd=repo)
     assert Tracker(repo, actor="agent:y").claim_next("agent:y")["id"] == b
+
+
+def test_a_long_lived_session_caches_one_parsed_log_per_ref(repo: Path, tracker: Tracker) -> None:
+    """The parsed-events cache follows the refs, not the writes: a library session (an agent, the
+    dispatcher) that writes thousands of times must not keep every old tip's events."""
+    ids = [tracker.create_issue(f"n{i}")["id"] for i in range(3)]
+    for k in range(40):
+        tracker.update_issue(ids[k % 3], context={"k": k})
+    other = Tracker(repo, actor="agent:other")  # and moves made by someone else, read back here
+    for k in range(10):
+        other.update_issue(ids[k % 3], context={"o": k})
+        tracker.show(ids[k % 3])
+    store = tracker.store
+    assert 0 < len(store._parsed) <= len(ids), len(store._parsed)
+    # one entry a ref: its tip as this session last saw it (its own write, or what it read)
+    assert set(store._parsed) == set(store._tip_of.values())
+    for tip, evs in store._parsed.items():
+        assert [e.id for e in evs] == [e.id for e in Tracker(repo).store.events_at(tip, where="x")]
+    assert tracker.show(ids[0])["context"] == other.show(ids[0])["context"]

@@ -73,6 +73,11 @@ class EntityStore:
         self.git = git
         self.warnings: list[str] = []
         self._parsed: dict[str, tuple[Event, ...]] = {}  # tip -> events (commits are immutable)
+        #: ref -> the tip last cached for it, and tip -> how many refs that is: when a ref moves,
+        #: its old tip's events are dropped (unless another ref still points there), so the cache
+        #: holds about one entry per ref however many writes a long-lived process makes
+        self._tip_of: dict[str, str] = {}
+        self._refs_at: dict[str, int] = {}
         #: given the events a write adds, a function that signs the commit, or None (gitjit/trust.py)
         self.signer: Callable[[list[Event]], Callable[[bytes], bytes] | None] | None = None
 
@@ -124,8 +129,27 @@ class EntityStore:
 
     def _parse(self, tip: str, blob: bytes, where: str) -> tuple[Event, ...]:
         hit = tuple(parse_events(blob, where=where))
-        self._parsed[tip] = hit
+        self.remember(where, tip, hit)
         return hit
+
+    def remember(self, ref: str, tip: str, events: tuple[Event, ...]) -> None:
+        """Cache the parsed ``events`` of commit ``tip``, now the tip of ``ref`` (a ref name, or
+        any other label, which is then not tracked)."""
+        self._parsed[tip] = events
+        if not ref.startswith("refs/"):
+            return
+        old = self._tip_of.get(ref)
+        if old == tip:
+            return
+        self._tip_of[ref] = tip
+        self._refs_at[tip] = self._refs_at.get(tip, 0) + 1
+        if old is not None:
+            n = self._refs_at.get(old, 1) - 1
+            if n > 0:
+                self._refs_at[old] = n
+            else:
+                self._refs_at.pop(old, None)
+                self._parsed.pop(old, None)
 
     @staticmethod
     def _check(where: str, hit: tuple[Event, ...]) -> None:
@@ -195,7 +219,7 @@ class EntityStore:
             else:
                 commit = self.git.write_commit({DOC: doc}, parents, message, author=author)
             evs = tuple(sorted(allev, key=Event.sort_key))
-            self._parsed[commit] = evs
+            self.remember(ref, commit, evs)
             result.append(Loaded(key, ref, commit, evs))
             return commit
 

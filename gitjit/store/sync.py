@@ -439,7 +439,7 @@ class Syncer:
 
     def _done(self, p: _Plan) -> None:
         if p.outcome == "merged":
-            self.store._parsed[p.new] = p.events  # noqa: SLF001 - same package, immutable cache
+            self.store.remember(p.ref, p.new, p.events)
 
     def reconcile_ref(self, ref: str, rtip: str, revents: tuple[Event, ...], *,
                       what: str = "pull") -> tuple[str, str]:
@@ -721,7 +721,7 @@ class Syncer:
             # accepted: this is now the hub's truth
             self.set_tracking(remote, [(ref, commit)])
             evs = tuple(sorted(allev, key=Event.sort_key))
-            self.store._parsed[commit] = evs  # noqa: SLF001
+            self.store.remember(ref, commit, evs)
             try:
                 self.git.swap_ref(ref, cur.tip if cur else None, commit, f"jit {what} (accepted by {remote})")
             except (CasFailed, RefLocked):
