@@ -369,6 +369,28 @@ def measure_size(tmp: Path, n: int, runs: int, env: dict[str, str], create_all: 
                                                     disjoint=left[:min(800, len(left))])
     res["contention_disjoint_nofsync"]["mode"] += " with `jit.fsync false`"
     git("config", "--unset", "jit.fsync", cwd=repo, env=env)
+    # the same as contention_disjoint, but from the page cache as the quiet minute left it (where
+    # enough ready work is left: the smallest repository has run out by now)
+    with _environ(env):
+        left = Tracker(repo).board().ready()
+    if len(left) >= 400:
+        res["contention_disjoint_cold"] = contention(tmp, repo, env, procs=8, limit=0,
+                                                     disjoint=left[:min(800, len(left) // 2)], cold=True)
+        res["contention_disjoint_cold"]["mode"] += ", page cache not warmed"
+        left = left[min(800, len(left) // 2):]
+    # the same on a copy in memory (tmpfs: no disk behind fsync or file creation): what the disk costs
+    shm = memory_dir(repo) if len(left) >= 200 else None
+    if shm is not None:
+        copy = shm / f"jit-bench-{n}-{os.getpid()}"
+        try:
+            shutil.copytree(repo, copy, symlinks=True)
+            with _environ(env):
+                Tracker(copy).board()  # the copy's index, checked before the clock starts
+            res["contention_disjoint_tmpfs"] = contention(tmp, copy, env, procs=8, limit=0,
+                                                          disjoint=left[:min(800, len(left))])
+            res["contention_disjoint_tmpfs"]["mode"] += f", a copy of the repository on tmpfs ({shm})"
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
     if create_all:
         print(f"[bench] {n}: creating {n} issues through the library", file=sys.stderr, flush=True)
         res["create_all"] = create_many(tmp, n, env)
@@ -423,15 +445,97 @@ def settle(tmp: Path, repo: Path, *, max_s: float = 180.0) -> dict[str, Any]:
             "waited_s": round(time.monotonic() - t0, 1)}
 
 
+def _hot_files(repo: Path) -> list[Path]:
+    """The files every claim reads pages of at random: the index, the packs and ``packed-refs``."""
+    g = repo / ".git"
+    return sorted([*g.glob("jit/index.sqlite3*"), *g.glob("objects/pack/*"), g / "packed-refs"])
+
+
+def resident(files: list[Path]) -> float | None:
+    """The share of ``files``' pages in the page cache (``mincore``), or None where it cannot be read."""
+    import ctypes
+    import mmap
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+        libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    except (OSError, AttributeError):
+        return None
+    page = mmap.PAGESIZE
+    have = total = 0
+    for f in files:
+        try:
+            fd = os.open(f, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            size = os.fstat(fd).st_size
+            if not size:
+                continue
+            addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+            if addr in (None, ctypes.c_void_p(-1).value):
+                return None
+            try:
+                n = (size + page - 1) // page
+                vec = (ctypes.c_ubyte * n)()
+                if libc.mincore(addr, size, vec) != 0:
+                    return None
+                have += sum(b & 1 for b in vec)
+                total += n
+            finally:
+                libc.munmap(addr, size)
+        finally:
+            os.close(fd)
+    return round(have / total, 3) if total else None
+
+
+def warm(files: list[Path]) -> None:
+    """Read ``files`` into the page cache, as a repository in steady use has them."""
+    for f in files:
+        try:
+            with open(f, "rb") as fh:
+                while fh.read(1 << 20):
+                    pass
+        except OSError:
+            pass
+
+
+def memory_dir(repo: Path) -> Path | None:
+    """A tmpfs directory with room for two copies of ``repo`` (``/dev/shm`` on Linux), or None."""
+    d = Path("/dev/shm")
+    try:
+        kinds = {m.split()[1]: m.split()[2] for m in Path("/proc/mounts").read_text().splitlines() if len(m.split()) > 2}
+        if kinds.get(str(d)) != "tmpfs":
+            return None
+        size = sum(f.stat().st_size for f in repo.rglob("*") if f.is_file() and not f.is_symlink())
+        st = os.statvfs(d)
+        return d if st.f_bavail * st.f_frsize > 2 * size else None
+    except OSError:
+        return None
+
+
 def contention(tmp: Path, repo: Path, env: dict[str, str], *, procs: int, limit: int,
-               disjoint: list[str] | None = None) -> dict[str, Any]:
+               disjoint: list[str] | None = None, cold: bool = False) -> dict[str, Any]:
     """``procs`` processes claim through the library at once: ``claim_next`` until each has ``limit``
     claims or no work is left (all race for the same first candidates), or, with ``disjoint``, each
     claims its own share of those issues (no two want the same one). Checks that no issue was
     claimed twice and that every claim is on the ref. ``cpu_ms_per_claim`` counts every process's
     CPU time from the start barrier on: on a machine with C cores the rate cannot exceed
-    C * 1000 / cpu_ms_per_claim."""
+    C * 1000 / cpu_ms_per_claim.
+
+    After ``settle``'s quiet minute, the repository's files are read back into the page cache
+    (``warm``) unless ``cold``: this machine's kernel pages out what nobody touched for about a
+    minute (DAMON reclaim, docs/performance.md), which left the index and the packs half on disk
+    and every claim waiting for its reads, as a repository in steady use does not."""
     fs = settle(tmp, repo)
+    hot = _hot_files(repo)
+    fs["resident_before"] = resident(hot)
+    if not cold:
+        warm(hot)
+    fs["resident_at_start"] = resident(hot)
     barrier = tmp / f"barrier-{time.monotonic_ns()}"
     barrier.mkdir()
     outs = [tmp / f"claims-{k}.json" for k in range(procs)]
@@ -738,16 +842,23 @@ def report(res: dict[str, Any]) -> str:
               f"| `create_issue` ({lib['create']['count']} in a row) | {_each(lib['create'])} | |",
               f"| `claim` with `jit.fsync false` | {_each(lib['claim_nofsync'])} | |",
               f"| `create_issue` with `jit.fsync false` | {_each(lib['create_nofsync'])} | |"]
-        for c in (r["contention"], r["contention_disjoint"], *([r["contention_disjoint_nofsync"]]
-                                                              if "contention_disjoint_nofsync" in r else [])):
+        for key in ("contention", "contention_disjoint", "contention_disjoint_nofsync", "contention_disjoint_cold",
+                    "contention_disjoint_tmpfs"):
+            c = r.get(key)
+            if not c:
+                continue
             fs = c.get("fs")
             note = (f"; creating a file in `.git/objects`: {fs['create_us']} µs before (waited {fs['waited_s']} s "
                     f"from {fs['create_us_at_start']} µs; {fs['create_us_new_dir']} µs in a new directory), "
                     f"{c['create_us_after']} µs after") if fs else ""
+            if fs and fs.get("resident_at_start") is not None:
+                note += (f"; index, packs and packed-refs in the page cache: {fs['resident_before']:.0%} after the "
+                         f"quiet wait, {fs['resident_at_start']:.0%} at the start")
             L.append(f"| {c['procs']} processes at once, {c['mode']} | {c['claims']} claims in {c['seconds']} s = "
                      f"**{c['claims_per_s']}/s**, {c['cpu_ms_per_claim']} ms CPU per claim; double claims: "
                      f"{c['double_claims']}, claims not on the ref: {c['wrong_holder']}{note} | "
-                     f"≥ 500/s {_met(-(c['claims_per_s'] or 0), -500)} |")
+                     + (f"≥ 500/s {_met(-(c['claims_per_s'] or 0), -500)} |" if key in ("contention", "contention_disjoint")
+                        else "(what limits the rate: informational) |"))
         ca = r.get("create_all")
         if ca:
             L.append(f"| creating all {ca['n']:,} issues one by one (fresh repository) | {ca['seconds']} s "
