@@ -1,0 +1,71 @@
+"""The benchmark's page-cache helpers (bench/suite.py): what it reports about a contention run's
+starting point has to be true, so these read the kernel's own answer (mincore) back."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.suite import _hot_files, memory_dir, resident, warm
+
+linux = pytest.mark.skipif(not sys.platform.startswith("linux") or not hasattr(os, "posix_fadvise"),
+                           reason="mincore and posix_fadvise as Linux has them")
+
+
+def _evict(f: Path) -> None:
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # dirty pages are not dropped
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+@linux
+def test_resident_and_warm_read_the_page_cache(tmp_path: Path) -> None:
+    files = []
+    for k in range(2):
+        f = tmp_path / f"data-{k}"
+        f.write_bytes(os.urandom(64 * 4096 + 100))
+        files.append(f)
+    warm(files)
+    assert resident(files) == 1.0
+    for f in files:
+        _evict(f)
+    dropped = resident(files)
+    if dropped is None or dropped > 0.5:
+        pytest.skip("this kernel kept the pages cached after POSIX_FADV_DONTNEED")
+    warm(files)
+    assert resident(files) == 1.0
+
+
+def test_resident_skips_missing_and_empty_files(tmp_path: Path) -> None:
+    (tmp_path / "empty").write_bytes(b"")
+    assert resident([tmp_path / "missing", tmp_path / "empty"]) is None
+
+
+def test_hot_files_are_the_index_the_packs_and_packed_refs(tmp_path: Path) -> None:
+    g = tmp_path / ".git"
+    (g / "jit").mkdir(parents=True)
+    (g / "objects" / "pack").mkdir(parents=True)
+    for name in ("jit/index.sqlite3", "jit/index.sqlite3-wal", "objects/pack/pack-1.pack", "objects/pack/pack-1.idx",
+                 "packed-refs", "jit/gc-started", "HEAD"):
+        (g / name).write_text("x")
+    got = {str(p.relative_to(g)) for p in _hot_files(tmp_path)}
+    assert got == {"jit/index.sqlite3", "jit/index.sqlite3-wal", "objects/pack/pack-1.pack",
+                   "objects/pack/pack-1.idx", "packed-refs"}
+
+
+def test_memory_dir_is_tmpfs_with_room_or_none(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"x" * 1000)
+    d = memory_dir(tmp_path)
+    if d is None:
+        return  # no tmpfs at /dev/shm here (or no room): the benchmark leaves the row out
+    mounts = {m.split()[1]: m.split()[2] for m in Path("/proc/mounts").read_text().splitlines()}
+    assert mounts[str(d)] == "tmpfs"
+    st = os.statvfs(d)
+    assert st.f_bavail * st.f_frsize > 2000
