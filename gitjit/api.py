@@ -287,10 +287,17 @@ class Tracker(GateOps, ViewOps):
     def _derived_notices(self, board: Board, iid: str, before: IssueState | None, after: IssueState,
                          evs: list[Event]) -> list[Spec]:
         stated = {e.issue_id for e in evs if e.type == "issue_state_changed"}
-        # local boards (gitjit/indexed.py): the issue, what it depends on and its dependents
-        b0 = board_with(board, before) if before is not None else board_without(board, iid)
-        b1 = board_with(board, after)
-        watch = [iid] + [d for d, st in b1.all.items() if iid in st.dependencies]
+        # a dependent's effective state sees this issue only through whether it is finished
+        # (``Board.blockers``), whether it is there at all, and the edges it adds: when none of that
+        # changed (a claim, an edit, an assignment), only this issue's own state can have moved
+        near = (before is not None and before.deleted == after.deleted
+                and (before.state in TERMINAL_STATES) == (after.state in TERMINAL_STATES)
+                and before.dependencies == after.dependencies)
+        # local boards (gitjit/indexed.py): the issue, what it depends on and (unless ``near``) its dependents
+        b0 = (board_with(board, before, dependents=not near) if before is not None
+              else board_without(board, iid))
+        b1 = board_with(board, after, dependents=not near)
+        watch = [iid] if near else [iid] + [d for d, st in b1.all.items() if iid in st.dependencies]
         out: list[Spec] = []
         for d in watch:
             if d in stated:

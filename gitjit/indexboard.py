@@ -72,28 +72,41 @@ class IndexBoard(Board):
             raise KeyError(iid)
         return row[0] == "ready" and row[1] is None
 
-    def local(self, iid: str, st: IssueState | None) -> Board:
-        """A real Board over everything ``iid``'s state and its dependents' states depend on, with
-        ``st`` in place of the stored state (None: without the issue)."""
+    def local(self, iid: str, st: IssueState | None, *, dependents: bool = True) -> Board:
+        """A real Board over everything ``iid``'s state (and, with ``dependents``, its dependents'
+        states) depend on, with ``st`` in place of the stored state (None: without the issue).
+
+        Without ``dependents`` the board answers only for ``iid`` itself (its blockers and effective
+        state): what a write's checks need. The dependents' effective states follow ``iid``'s only
+        through whether it is finished, deleted, and what it depends on (``Tracker._derived_notices``)."""
         # a write asks for the same local board up to three times (its checks, and the before and
-        # after of its derived notices), with the same state object: build it once
+        # after of its derived notices): the same state object is the same board, and another state
+        # with the same dependencies and gates has the same neighbourhood (only ``iid``'s row differs)
         memo = self.__dict__.setdefault("_locals", {})
-        hit = memo.get(iid)
+        key = (iid, dependents)
+        hit = memo.get(key)
         if hit is not None and hit[0] is st:
             return hit[1]
-        dependents = [s for v in self.ix.dependents([iid]).values() for s in v]
-        over: dict[str, IssueState | None] = {iid: st}
-        ids = self.indexer.closure([iid], over) | self.indexer.closure(dependents, over, levels=1)
-        ids.discard(iid)
-        cache = self._cache  # stored states do not change while this board lives (its generation)
-        self.indexer.states([i for i in ids if i != iid], cache)
-        states = {k: cache[k] for k in ids if k in cache}
-        if self.lazy:
-            self._check_fresh(ids | set(dependents), [*states.values(), *([st] if st is not None else [])], iid)
+        shape = (tuple(st.dependencies), tuple(st.gates)) if st is not None else None
+        if hit is not None and hit[2] == shape:
+            states = dict(hit[3])
+        else:
+            deps_of = [s for v in self.ix.dependents([iid]).values() for s in v] if dependents else []
+            over: dict[str, IssueState | None] = {iid: st}
+            ids = self.indexer.closure([iid], over)
+            if deps_of:
+                ids |= self.indexer.closure(deps_of, over, levels=1)
+            ids.discard(iid)
+            cache = self._cache  # stored states do not change while this board lives (its generation)
+            self.indexer.states(list(ids), cache)
+            states = {k: cache[k] for k in ids if k in cache}
+            if self.lazy:
+                self._check_fresh(ids | set(deps_of), [*states.values(), *([st] if st is not None else [])], iid)
+        around = dict(states)
         if st is not None:
             states[iid] = st
         b = self.indexer.local_board(states)
-        memo[iid] = (st, b)
+        memo[key] = (st, b, shape, around)
         return b
 
     def _check_fresh(self, ids: set[str], states: list[IssueState], iid: str) -> None:

@@ -310,16 +310,17 @@ def _locked(common: str, ref: str) -> bool:
     return age < stale_seconds()
 
 
-def board_with(b: Board, st: IssueState) -> Board:
-    """``b`` with ``st`` in place of its issue: a real Board, local when ``b`` is an IndexBoard."""
+def board_with(b: Board, st: IssueState, *, dependents: bool = True) -> Board:
+    """``b`` with ``st`` in place of its issue: a real Board, local when ``b`` is an IndexBoard
+    (without ``dependents``: enough to answer for ``st``'s issue itself; see ``IndexBoard.local``)."""
     if isinstance(b, IndexBoard):
-        return b.local(st.id, st)
+        return b.local(st.id, st, dependents=dependents)
     return Board({**b.all, st.id: st}, b.gate_defs)
 
 
-def board_without(b: Board, iid: str) -> Board:
+def board_without(b: Board, iid: str, *, dependents: bool = True) -> Board:
     if isinstance(b, IndexBoard):
-        return b.local(iid, None)
+        return b.local(iid, None, dependents=dependents)
     return Board({k: v for k, v in b.all.items() if k != iid}, b.gate_defs)
 
 

@@ -30,7 +30,7 @@ def _claim_specs(b: Board, st: IssueState, assignee: str) -> list[Spec]:
         raise BlockedError(f"issue {iid} is {st.state}; only open work can be claimed",
                            hint=f"reopen it first: jit issue update {short(iid)} --state open",
                            details={"issue_id": iid, "state": st.state})
-    live = board_with(b, st)
+    live = board_with(b, st, dependents=False)  # answers for this issue only
     blockers = live.blockers(iid)
     if blockers:
         raise BlockedError(
@@ -53,7 +53,7 @@ def _describe(blockers: list[dict[str, Any]]) -> str:
 
 
 def _transition(b: Board, st: IssueState, target: str) -> list[Spec]:
-    live = board_with(b, st)
+    live = board_with(b, st, dependents=False)  # answers for this issue only
     cur = live.states[st.id]
     if cur == target or (target == "open" and cur in ("open", "ready")):
         return []
