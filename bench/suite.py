@@ -418,6 +418,30 @@ def _drop_probes(d: Path) -> None:
         p.unlink(missing_ok=True)
 
 
+def _refs_create_us(repo: Path) -> float | None:
+    """``_create_us`` in ``refs/jit/issues``, where every claim's ref lock is created: a directory of
+    its own on disk, often in another inode group than ``.git/objects``, and the one the claims'
+    own ``git pack-refs --prune`` frees inodes in. The probes are named ``*.lock`` (git, libgit2
+    and jit skip those when they list refs) and removed at once."""
+    d = repo / ".git" / "refs" / "jit" / "issues"
+    if not d.is_dir():
+        return None
+    ts = []
+    made = []
+    try:
+        for _ in range(30):
+            p = d / f"jit-bench-probe-{time.monotonic_ns()}.lock"
+            t0 = time.perf_counter()
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            ts.append(time.perf_counter() - t0)
+            os.close(fd)
+            made.append(p)
+    finally:
+        for p in made:
+            p.unlink(missing_ok=True)
+    return round(statistics.median(ts) * 1e6, 1)
+
+
 def settle(tmp: Path, repo: Path, *, max_s: float = 180.0) -> dict[str, Any]:
     """Let the file system forget this benchmark's own deletions before a timed contention run.
 
@@ -536,6 +560,7 @@ def contention(tmp: Path, repo: Path, env: dict[str, str], *, procs: int, limit:
     if not cold:
         warm(hot)
     fs["resident_at_start"] = resident(hot)
+    fs["refs_create_us_at_start"] = _refs_create_us(repo)
     barrier = tmp / f"barrier-{time.monotonic_ns()}"
     barrier.mkdir()
     outs = [tmp / f"claims-{k}.json" for k in range(procs)]
@@ -566,6 +591,7 @@ def contention(tmp: Path, repo: Path, env: dict[str, str], *, procs: int, limit:
     shutil.rmtree(barrier, ignore_errors=True)
     after = _create_us(repo / ".git" / "objects")
     _drop_probes(repo / ".git" / "objects")
+    fs["refs_create_us_after"] = _refs_create_us(repo)
     return {"procs": procs, "mode": "disjoint claims" if disjoint is not None else "claim_next race",
             "claims": len(claimed), "distinct": len(set(claimed)), "seconds": round(span, 3),
             "claims_per_s": round(len(claimed) / span, 1) if span else None,
@@ -854,6 +880,9 @@ def report(res: dict[str, Any]) -> str:
             if fs and fs.get("resident_at_start") is not None:
                 note += (f"; index, packs and packed-refs in the page cache: {fs['resident_before']:.0%} after the "
                          f"quiet wait, {fs['resident_at_start']:.0%} at the start")
+            if fs and fs.get("refs_create_us_at_start") is not None:
+                note += (f"; in `refs/jit/issues` (where each claim creates its ref lock): "
+                         f"{fs['refs_create_us_at_start']} µs at the start, {fs.get('refs_create_us_after')} µs after")
             L.append(f"| {c['procs']} processes at once, {c['mode']} | {c['claims']} claims in {c['seconds']} s = "
                      f"**{c['claims_per_s']}/s**, {c['cpu_ms_per_claim']} ms CPU per claim; double claims: "
                      f"{c['double_claims']}, claims not on the ref: {c['wrong_holder']}{note} | "

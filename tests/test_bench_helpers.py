@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.suite import _hot_files, memory_dir, resident, warm
+from bench.suite import _hot_files, _refs_create_us, memory_dir, resident, warm
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux") or not hasattr(os, "posix_fadvise"),
                            reason="mincore and posix_fadvise as Linux has them")
@@ -69,3 +69,13 @@ def test_memory_dir_is_tmpfs_with_room_or_none(tmp_path: Path) -> None:
     assert mounts[str(d)] == "tmpfs"
     st = os.statvfs(d)
     assert st.f_bavail * st.f_frsize > 2000
+
+
+def test_refs_probe_leaves_the_ref_directory_as_it_was(tmp_path: Path) -> None:
+    assert _refs_create_us(tmp_path) is None  # no refs/jit/issues: nothing to measure
+    d = tmp_path / ".git" / "refs" / "jit" / "issues"
+    d.mkdir(parents=True)
+    (d / "0123456789ab").write_text("0" * 40 + "\n")
+    us = _refs_create_us(tmp_path)
+    assert us is not None and us > 0
+    assert sorted(p.name for p in d.iterdir()) == ["0123456789ab"]
