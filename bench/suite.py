@@ -880,9 +880,13 @@ def report(res: dict[str, Any]) -> str:
             if fs and fs.get("resident_at_start") is not None:
                 note += (f"; index, packs and packed-refs in the page cache: {fs['resident_before']:.0%} after the "
                          f"quiet wait, {fs['resident_at_start']:.0%} at the start")
-            if fs and fs.get("refs_create_us_at_start") is not None:
+            if fs and "refs_create_us_at_start" in fs:
+                def _us(v: Any) -> str:  # None: no such directory (`git pack-refs --prune` emptied it)
+                    return "no directory (every ref packed)" if v is None else f"{v} µs"
+
                 note += (f"; in `refs/jit/issues` (where each claim creates its ref lock): "
-                         f"{fs['refs_create_us_at_start']} µs at the start, {fs.get('refs_create_us_after')} µs after")
+                         f"{_us(fs['refs_create_us_at_start'])} at the start, "
+                         f"{_us(fs.get('refs_create_us_after'))} after")
             L.append(f"| {c['procs']} processes at once, {c['mode']} | {c['claims']} claims in {c['seconds']} s = "
                      f"**{c['claims_per_s']}/s**, {c['cpu_ms_per_claim']} ms CPU per claim; double claims: "
                      f"{c['double_claims']}, claims not on the ref: {c['wrong_holder']}{note} | "
