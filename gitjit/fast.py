@@ -417,9 +417,9 @@ def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list
 
 
 def _loads_list(docs: list[str]) -> dict[str, Any]:
-    import json
+    from .jsontext import loads_many
 
-    issues = [json.loads(d) for d in docs]
+    issues = loads_many(docs)
     return {"issues": issues, "count": len(issues)}
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .graph import Graph
+from .jsontext import loads_many
 from .model import IssueState
 from .query import Board, short
 from .store.index import ISSUES, unpack
@@ -214,7 +215,7 @@ class IndexBoard(Board):
         return self.ix.status(recent)
 
     def listing(self, ids: Iterable[str]) -> list[dict[str, Any]]:
-        return [json.loads(d) for d in self.ix.docs(list(ids))]
+        return loads_many(self.ix.docs(list(ids)))
 
     def export(self) -> dict[str, Any]:
         """``graph export``: every node in ready order and every effective edge."""

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitjit.jsontext import dumps
+from gitjit.jsontext import dumps, loads_many
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
                     st.text())
@@ -55,3 +55,20 @@ def test_what_json_refuses_is_refused_the_same_way() -> None:
     loop.append(loop)
     with pytest.raises(ValueError):
         dumps(loop)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(values, max_size=6))
+def test_loads_many_reads_each_text_as_json_loads_would(objs: list[object]) -> None:
+    texts = [dumps(o) for o in objs]
+    # NaN is never equal to itself: compare the texts they print back to
+    assert [ref(o) for o in loads_many(texts)] == [ref(json.loads(t)) for t in texts]
+
+
+def test_loads_many_keeps_one_value_per_text() -> None:
+    assert loads_many([]) == []
+    assert loads_many(['{"a": [1, 2]}', "null", '"x"', "[]"]) == [{"a": [1, 2]}, None, "x", []]
+    with pytest.raises(json.JSONDecodeError):
+        loads_many(['{"a": 1'])
+    with pytest.raises(json.JSONDecodeError):  # two halves of one value are not two values
+        loads_many(["[1", "2]"])
