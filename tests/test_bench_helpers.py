@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.suite import _hot_files, _refs_create_us, memory_dir, resident, warm
+from bench.suite import _hot_files, _refs_create_us, cpu_probe_ms, machine_cpu, memory_dir, resident, warm
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux") or not hasattr(os, "posix_fadvise"),
                            reason="mincore and posix_fadvise as Linux has them")
@@ -79,3 +80,25 @@ def test_refs_probe_leaves_the_ref_directory_as_it_was(tmp_path: Path) -> None:
     us = _refs_create_us(tmp_path)
     assert us is not None and us > 0
     assert sorted(p.name for p in d.iterdir()) == ["0123456789ab"]
+
+
+def test_cpu_probe_times_the_same_work() -> None:
+    a, b = cpu_probe_ms(rounds=3), cpu_probe_ms(rounds=3)
+    assert a > 0 and b > 0
+    # the same work: far apart only if the machine itself changed speed between the two calls
+    assert max(a, b) / min(a, b) < 10
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="Linux's /proc/stat")
+def test_machine_cpu_counts_this_process_busy_time() -> None:
+    before = machine_cpu()
+    assert before is not None
+    t0 = time.process_time()
+    while time.process_time() - t0 < 0.3:
+        pass
+    after = machine_cpu()
+    assert after is not None
+    busy, total = after[0] - before[0], after[1] - before[1]
+    # the kernel counts in ticks (10 ms): 0.3 s of this process's CPU shows, within a few ticks
+    assert busy >= 0.25
+    assert total >= busy
