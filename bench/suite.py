@@ -445,9 +445,9 @@ def _refs_create_us(repo: Path) -> float | None:
 def cpu_probe_ms(rounds: int = 5) -> float:
     """How long a fixed piece of pure-Python work (JSON out and back and a sort: what a claim's
     Python does most) takes right now, median of ``rounds``, in ms. This VM's CPUs are shared
-    with the host's other work: the same work took 0.195-0.285 s minutes apart on an idle guest,
-    and 15-45% longer while the other vCPU wrote files (docs/performance.md). Measured at the start
-    and end of every contention row, it says how fast the machine was for that row."""
+    with the host's other work: a similar loop took 0.195-0.285 s minutes apart on an idle guest,
+    and longer while the other vCPU wrote files (docs/performance.md, "Latest round"). Measured at
+    the start and end of every contention row, it says how fast the machine was for that row."""
     d = {str(i): [i, f"value {i}", {"k": i % 7}] for i in range(400)}
     ts = []
     for _ in range(rounds):
