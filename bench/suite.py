@@ -391,6 +391,11 @@ def measure_size(tmp: Path, n: int, runs: int, env: dict[str, str], create_all: 
             res["contention_disjoint_tmpfs"]["mode"] += f", a copy of the repository on tmpfs ({shm})"
         finally:
             shutil.rmtree(copy, ignore_errors=True)
+    # the least a claim must do (bench/lean_claims.py), on this repository and disk: how far
+    # gitjit's general claim path is from the floor of any claim here (informational). Last,
+    # because it leaves the index's stored JSON of these issues simplified: the index goes after it
+    if len(left) >= 200:
+        res["contention_lean"] = lean_contention(tmp, repo, env, left[:min(800, len(left))])
     if create_all:
         print(f"[bench] {n}: creating {n} issues through the library", file=sys.stderr, flush=True)
         res["create_all"] = create_many(tmp, n, env)
@@ -645,6 +650,37 @@ def contention(tmp: Path, repo: Path, env: dict[str, str], *, procs: int, limit:
             "claims_per_s": round(len(claimed) / span, 1) if span else None,
             "cpu_ms_per_claim": round(cpu * 1000 / max(len(claimed), 1), 1),
             "double_claims": len(claimed) - len(set(claimed)), "wrong_holder": len(wrong),
+            "fs": fs, "create_us_after": after}
+
+
+def lean_contention(tmp: Path, repo: Path, env: dict[str, str], ids: list[str]) -> dict[str, Any]:
+    """8 processes claim their shares of ``ids`` with ``bench/lean_claims.py`` (the least any claim
+    must do), after the same quiet wait and page-cache warming as ``contention``; checked against
+    the refs as ``contention`` is. The index is deleted afterwards (the lean claims simplify the
+    stored JSON of the issues they claim; the next command rebuilds it)."""
+    from bench.lean_claims import run
+
+    fs = settle(tmp, repo)
+    warm(_hot_files(repo))
+    fs["cpu_probe_ms_at_start"] = cpu_probe_ms()
+    with _environ(env):
+        r = run(str(repo), ids, procs=8, fsync=True, meter=machine_cpu)
+        m0, m1 = r.pop("meter")
+        from gitjit.api import Tracker
+
+        ref = Tracker(repo)
+        ref.use_index = False  # check against the refs themselves
+        wrong = [i for a, got in r.pop("holders").items() for i in got if ref.show(i)["assignee"] != a]
+    if m0 is not None and m1 is not None and r["claims"]:
+        fs["machine_ms_per_claim"] = round((m1[0] - m0[0]) * 1000 / r["claims"], 1)
+        fs["machine_idle"] = round(1 - (m1[0] - m0[0]) / max(m1[1] - m0[1], 1e-9), 3)
+    fs["cpu_probe_ms_after"] = cpu_probe_ms()
+    for f in (repo / ".git" / "jit").glob("index.sqlite3*"):
+        f.unlink()
+    after = _create_us(repo / ".git" / "objects")
+    _drop_probes(repo / ".git" / "objects")
+    return {**r, "mode": "disjoint claims, the least a claim must do (`bench/lean_claims.py`), same disk",
+            "double_claims": r["claims"] - r["distinct"], "wrong_holder": len(wrong),
             "fs": fs, "create_us_after": after}
 
 
@@ -919,7 +955,7 @@ def report(res: dict[str, Any]) -> str:
               f"| `claim` with `jit.fsync false` | {_each(lib['claim_nofsync'])} | |",
               f"| `create_issue` with `jit.fsync false` | {_each(lib['create_nofsync'])} | |"]
         for key in ("contention", "contention_disjoint", "contention_disjoint_nofsync", "contention_disjoint_cold",
-                    "contention_disjoint_tmpfs"):
+                    "contention_disjoint_tmpfs", "contention_lean"):
             c = r.get(key)
             if not c:
                 continue

@@ -102,3 +102,40 @@ def test_machine_cpu_counts_this_process_busy_time() -> None:
     # the kernel counts in ticks (10 ms): 0.3 s of this process's CPU shows, within a few ticks
     assert busy >= 0.25
     assert total >= busy
+
+
+def test_lean_claims_claim_only_what_a_claim_may_take(tracker, repo: Path) -> None:  # type: ignore[no-untyped-def]
+    """bench/lean_claims.py, the floor the benchmark compares the claim path with, still has to be
+    a claim: it takes every ready issue once, on its ref, and leaves claimed, blocked and
+    finished issues alone."""
+    from bench.lean_claims import run
+    from gitjit.api import Tracker
+
+    ids = [tracker.create_issue(f"task {k}")["id"] for k in range(10)]
+    blocker, blocked, taken, done = ids[0], ids[1], ids[2], ids[3]
+    tracker.add_dependency(blocked, [blocker])
+    tracker.claim(taken, "agent:earlier")
+    tracker.update_issue(done, state="done")
+    r = run(str(repo), ids, procs=2, fsync=False)
+    want = set(ids) - {blocked, taken, done}
+    assert r["claims"] == r["distinct"] == len(want)
+    got = {i: a for a, mine in r["holders"].items() for i in mine}
+    assert set(got) == want
+    fresh = Tracker(repo)
+    fresh.use_index = False  # the refs themselves
+    for i in ids:
+        assert fresh.show(i)["assignee"] == got.get(i, "agent:earlier" if i == taken else None)
+    # each process claimed only its own share
+    assert {i for i in got if got[i] == "agent:lean0"} <= set(ids[0::2])
+
+
+def test_lean_claims_meter_brackets_the_claims(tracker, repo: Path) -> None:  # type: ignore[no-untyped-def]
+    """The meter is read once every worker is past the start barrier (not while they start up)
+    and again when all are done."""
+    from bench.lean_claims import run
+
+    ids = [tracker.create_issue(f"task {k}")["id"] for k in range(4)]
+    reads: list[float] = []
+    r = run(str(repo), ids, procs=2, fsync=False, meter=lambda: reads.append(time.time()) or reads[-1])
+    assert r["claims"] == 4 and len(reads) == 2
+    assert r["meter"] == reads and reads[0] <= reads[1]
