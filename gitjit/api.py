@@ -157,10 +157,12 @@ class Tracker(GateOps, ViewOps):
         w = self.__dict__.get("_written_state")
         if w is not None and w[0] == iid and w[2] is not None:
             # the index was busy: the issue as this write left it, around it the board the write
-            # was checked against (a claim's own neighbourhood was fresh: ``IndexBoard.local``)
+            # was checked against (a claim's own neighbourhood was fresh: ``IndexBoard.local``).
+            # Its JSON needs only what it depends on, not its dependents: the neighbourhood the
+            # write's derived notices loaded already (``IndexBoard.local`` keeps it), not a new one
             from .indexed import board_with
 
-            b = board_with(w[2], w[1])
+            b = board_with(w[2], w[1], dependents=False)
             return self._annotated(iid, b.listing([iid])[0] if hasattr(b, "listing") else issue_json(b, iid))
         try:
             return self.show(iid)

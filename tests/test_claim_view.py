@@ -166,6 +166,12 @@ def test_a_claim_does_not_wait_for_a_busy_index(repo: Path, tracker: Tracker) ->
 
     a = tracker.create_issue("a")["id"]
     b = tracker.create_issue("b")["id"]
+    # a neighbourhood for the answer to show: a finished dependency, and a dependent waiting on a
+    done = tracker.create_issue("done first")["id"]
+    tracker.add_dependency(a, [done])
+    tracker.update_issue(done, state="done")
+    later = tracker.create_issue("after a")["id"]
+    tracker.add_dependency(later, [a])
     session = Tracker(repo, actor="agent:s")
     session.board()
     ix = indexer_for(session)
@@ -178,6 +184,7 @@ def test_a_claim_does_not_wait_for_a_busy_index(repo: Path, tracker: Tracker) ->
         out = session.claim(a, "agent:s")
         assert out["assignee"] == "agent:s" and out["state"] == "in_progress"
         assert out == _raw(repo, "agent:r").show(a)  # the same answer as a fold of the refs
+        assert out["dependencies"] == [done] and out["blocked_reasons"] == []
         assert ix.ix.tips([ref_a])[ref_a] == before  # not folded in: the lock was held
     finally:
         other.execute("ROLLBACK")

@@ -201,3 +201,36 @@ def test_the_loose_estimate_follows_objects_17_when_kept_between_writes(tmp_path
         p.unlink()
         break
     assert loose_estimate(common) == 256
+
+
+def test_nothing_due_is_looked_at_again_after_a_second_or_a_config_change(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """After finding nothing due, a process does not list ``objects/17`` on every write (under
+    contention that listing was 4% of a claim): it looks again after ``GC_RECHECK`` seconds, or
+    at once when the repository's config changed."""
+    import gitjit.git.housekeeping as hk
+
+    monkeypatch.setattr(hk, "GC_RECHECK", 0.5)
+    repo = make_repo(tmp_path / "r")
+    git("config", "gc.auto", "256", cwd=repo)
+    g = open_repo(repo)
+    marker = repo / ".git" / "jit" / "gc-started"
+    assert not maybe_gc(g)  # nothing due: quiet for a while
+    _blob_in_17(repo, "a")
+    _blob_in_17(repo, "b")
+    assert gc_due(g)
+    assert not maybe_gc(g) and not marker.exists()  # not looked at within the window
+    time.sleep(0.6)
+    assert maybe_gc(g) and marker.exists()  # looked again: due, started
+    _wait_for_gc(repo)
+
+    other = make_repo(tmp_path / "o")
+    git("config", "gc.auto", "0", cwd=other)
+    g2 = open_repo(other)
+    _blob_in_17(other, "a")
+    _blob_in_17(other, "b")
+    assert not maybe_gc(g2)  # turned off: nothing due
+    git("config", "gc.auto", "256", cwd=other)
+    os.utime(other / ".git" / "config", ns=(time.time_ns() + 10**9,) * 2)  # a changed config, whatever the clock's tick
+    assert maybe_gc(g2)  # the config changed: looked at again at once
+    _wait_for_gc(other)
