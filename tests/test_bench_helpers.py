@@ -139,3 +139,31 @@ def test_lean_claims_meter_brackets_the_claims(tracker, repo: Path) -> None:  # 
     r = run(str(repo), ids, procs=2, fsync=False, meter=lambda: reads.append(time.time()) or reads[-1])
     assert r["claims"] == 4 and len(reads) == 2
     assert r["meter"] == reads and reads[0] <= reads[1]
+
+
+@pytest.mark.parametrize("race", [False, True], ids=["disjoint", "race"])
+def test_profile_claims_profiles_real_claims(tracker, repo: Path, race: bool) -> None:  # type: ignore[no-untyped-def]
+    """bench/profile_claims.py (how docs/performance.md's contention profiles are taken): its
+    workers make real claims through the library, each ready issue once, and the merged profile
+    is of those claims."""
+    from bench.profile_claims import run
+    from gitjit.api import Tracker
+
+    ids = [tracker.create_issue(f"task {k}")["id"] for k in range(6)]
+    tracker.add_dependency(ids[1], [ids[0]])  # blocked: never claimed
+    # racing, each worker may take them all (a worker that finds the rest being written stops)
+    r = run(str(repo), procs=2, per=6 if race else 3, race=race)
+    want = set(ids) - {ids[1]}
+    assert r["claims"] == r["distinct"] == len(want)
+    got = {i: a for a, mine in r["holders"].items() for i in mine}
+    assert set(got) == want
+    fresh = Tracker(repo)
+    fresh.use_index = False  # the refs themselves
+    for i in ids:
+        assert fresh.show(i)["assignee"] == got.get(i)
+    calls = {f[2]: n[1] for f, n in r["stats"].stats.items() if f[0].endswith(os.path.join("gitjit", "api.py"))}
+    if race:
+        assert calls["claim_next"] >= len(want) and "claim" not in calls
+    else:
+        assert calls["claim"] == len(want) and "claim_next" not in calls
+    assert calls["_write_issue"] >= len(want)
