@@ -5,7 +5,7 @@ What is checked (each problem comes with the command that fixes it):
 
 * **refs** under ``refs/jit/``: a direct ref, a known name (``issues/<12 hex>``,
   ``gates/<key>``), a commit, an ``events.jsonl`` that parses (UTF-8, JSON, schema, size
-  limits), belongs to that ref (``gitjit.store.sync.check_document``: ids, clocks that do
+  limits), belongs to that ref (``gitjit.store.checks.check_document``: ids, clocks that do
   not leap), folds, and is in canonical form;
 * **remote-tracking refs** (``refs/jit-remotes/``): the same document checks; an invalid one
   is skipped by every pull, so it is a warning, repaired on the remote;
@@ -135,7 +135,7 @@ class Doctor:
 
         self.policy = GatePolicy(git, self.store)
         try:
-            from .store.sync import check_document
+            from .store.checks import check_document
             self._check_document: Callable[[str, Any], None] | None = check_document
         except ImportError:  # pragma: no cover - sync is part of the package; kept for partial installs
             self._check_document = None

@@ -31,7 +31,7 @@ def merge_documents(ancestor: bytes, ours: bytes, theirs: bytes) -> bytes:
     b = parse_events(theirs, where="theirs")
     merged, _ = union_events(a, b)
     prev = 0
-    for e in merged:  # sorted by clock: a leap would freeze later edits (cf. store.sync.check_document)
+    for e in merged:  # sorted by clock: a leap would freeze later edits (cf. store.checks.check_document)
         if e.clock - prev > LIMITS["clock_jump"]:
             raise ValidationError(f"clock leaps from {prev} to {e.clock} (event {e.id})")
         prev = e.clock

@@ -131,3 +131,20 @@ def test_a_long_lived_session_caches_one_parsed_log_per_ref(repo: Path, tracker:
     for tip, evs in store._parsed.items():
         assert [e.id for e in evs] == [e.id for e in Tracker(repo).store.events_at(tip, where="x")]
     assert tracker.show(ids[0])["context"] == other.show(ids[0])["context"]
+
+
+def test_local_writes_do_not_load_the_sync_machinery(repo: Path, tracker: Tracker) -> None:
+    """A claim or an update (no hub) validates each log it reads (``store.checks``) without
+    importing ``gitjit.store.sync`` and what it pulls in: every write process would pay for it."""
+    import subprocess
+    import sys
+
+    iid = tracker.create_issue("one")["id"]
+    code = (
+        "import sys; from gitjit.api import Tracker\n"
+        f"t = Tracker({str(repo)!r}, actor='agent:w')\n"
+        f"t.claim({iid!r}, 'agent:w'); t.update_issue({iid!r}, title='two')\n"
+        "print(sorted(m for m in ('gitjit.store.sync', 'uuid', 'platform') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    assert _fresh(repo).show(iid)["title"] == "two"

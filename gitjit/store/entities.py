@@ -86,7 +86,7 @@ class EntityStore:
     def events_at(self, tip: str, *, where: str) -> tuple[Event, ...]:
         """Parse the event log in commit ``tip``; ValidationError on anything malformed. When
         ``where`` is a local entity ref, the log is also held to what a pull demands of a remote
-        copy (``sync.check_document``: events naming this entity, no clock leaps), so a hand-made
+        copy (``checks.check_document``: events naming this entity, no clock leaps), so a hand-made
         or tampered ref is skipped like a hostile remote one instead of showing as a ghost."""
         hit = self._parsed.get(tip)
         if hit is None:
@@ -154,7 +154,7 @@ class EntityStore:
     @staticmethod
     def _check(where: str, hit: tuple[Event, ...]) -> None:
         if where.startswith((ISSUES, GATES)) and where.count("/") == 3:
-            from .sync import check_document  # sync imports this module
+            from .checks import check_document
 
             check_document(where, hit)
 
