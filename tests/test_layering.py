@@ -69,3 +69,43 @@ def test_pygit2_only_under_git_and_click_only_under_cli(path: Path) -> None:
         assert "pygit2" not in names, f"{path} imports pygit2; only gitjit/git/ may"
     if rel[0] != "cli":
         assert "click" not in names, f"{path} imports click; only gitjit/cli/ may"
+
+
+_TLS_PROBE = (
+    "import os, sys\n"
+    "import gitjit\n"
+    "gitjit.cli_process = sys.argv[1] == 'cli'\n"
+    "import gitjit.git, pygit2\n"
+    "paths = pygit2.settings._default_tls_verify_paths\n"
+    "print(repr(os.environ.get('SSL_CERT_FILE')), paths.cafile is not None, paths.capath is not None)\n")
+
+
+@pytest.mark.parametrize("cafile_env", [None, "bundle"])
+def test_cli_processes_load_pygit2_without_the_ca_bundle_and_restore_the_environment(
+        tmp_path: Path, cafile_env: str | None) -> None:
+    """jit's command-line processes give libgit2 only the certificate directory (parsing the
+    bundle cost 24 ms of every write process; gitjit never uses libgit2 for the network), and the
+    environment its children inherit is exactly what it was; a program using the library keeps
+    pygit2's defaults."""
+    import os
+    import ssl
+    import subprocess
+    import sys
+
+    defaults = ssl.get_default_verify_paths()
+    if defaults.capath is None or (defaults.cafile is None and cafile_env is None):
+        pytest.skip("no system certificate directory and bundle here")
+    env = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"}
+    if cafile_env is not None:
+        bundle = tmp_path / "bundle.pem"
+        bundle.write_bytes(Path(defaults.cafile or defaults.openssl_cafile).read_bytes())
+        env["SSL_CERT_FILE"] = str(bundle)
+    want = repr(env.get("SSL_CERT_FILE"))
+
+    def probe(mode: str) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", _TLS_PROBE, mode], env=env, capture_output=True, text=True,
+                             check=True, cwd=tmp_path).stdout.split()
+        return out
+
+    assert probe("cli") == [want, "False", "True"]  # no bundle parsed, the directory passed on
+    assert probe("library") == [want, "True", "True"]  # pygit2's own defaults
