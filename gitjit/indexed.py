@@ -67,6 +67,10 @@ SNAPSHOT_READS = 32
 UNNOTED_MAX = 64
 #: above this share of all issues, a refresh recomputes everything instead of local boards
 _FULL_SHARE = 0.5
+#: a fold of this many refs marks itself as a long write (``Index.long_write``): waiters wait for it
+LONG_WRITE_REFS = 1000
+#: a fold of more refs than this does not leave their parsed logs in the store's cache
+KEEP_PARSED = 256
 _STAMP: str | None = None
 
 
@@ -543,7 +547,12 @@ class Indexer:
         # ``broken()`` reads the table while this runs, and afresh after (committed or rolled back)
         self._broken, self._applying = None, True
         try:
-            self._apply_delta(d, rebuild)
+            if rebuild or len(d.changed) + len(d.removed) >= LONG_WRITE_REFS:
+                # seconds to a minute under the write lock: the others wait for it (``Index.long_write``)
+                with self.ix.long_write():
+                    self._apply_delta(d, rebuild)
+            else:
+                self._apply_delta(d, rebuild)
         finally:
             self._broken, self._applying = None, False
 
@@ -566,7 +575,10 @@ class Indexer:
                 gate_changed.add(ref[len(GATES):])
                 c.execute("DELETE FROM gatedefs WHERE key=?", (ref[len(GATES):],))
         changed = sorted(d.changed.items())
-        with closing(self.store.events_many(changed)) as read:  # a bulk read's git process ends with it
+        # the store caches what it parses for this process's next write; a bulk fold's logs are
+        # not kept (100,000 of them were ~750,000 objects for every later garbage collection)
+        keep = len(changed) <= KEEP_PARSED
+        with closing(self.store.events_many(changed, keep=keep)) as read:  # a bulk read's git process ends with it
             self._fold_changed(changed, read, rebuild, new_issues, gone, gate_changed, ref_rows, ev_rows, blobs)
         self._write_refs(ref_rows, rebuild)
         c.executemany("INSERT OR REPLACE INTO events(ref, seq, ts, clock, id, type, issue_id) VALUES(?,?,?,?,?,?,?)",

@@ -98,10 +98,14 @@ class EntityStore:
         self._check(where, hit)
         return hit
 
-    def events_many(self, items: list[tuple[str, str]]) -> Generator[tuple[Event, ...] | ValidationError, None, None]:
+    def events_many(self, items: list[tuple[str, str]], *, keep: bool = True
+                    ) -> Generator[tuple[Event, ...] | ValidationError, None, None]:
         """``events_at`` of many ``(ref, tip)`` pairs, in order: the events, or the
         ValidationError ``events_at`` would raise. The documents not parsed yet are read in
-        bulk (``GitRepo.read_files``: one git process streaming them while these are parsed)."""
+        bulk (``GitRepo.read_files``: one git process streaming them while these are parsed).
+        ``keep=False``: what is parsed here is not cached (a bulk fold into the index, whose
+        logs this process is unlikely to write next: a cache of every ref costs memory and makes
+        each of the interpreter's full garbage collections walk it)."""
         need: dict[str, None] = {}
         for _, tip in items:
             if tip not in self._parsed:
@@ -116,7 +120,7 @@ class EntityStore:
                         data = next(datas)
                         if isinstance(data, BadRef):
                             raise ValidationError(f"{ref}: {data}")
-                        hit = self._parse(tip, data, ref)
+                        hit = self._parse(tip, data, ref) if keep else tuple(parse_events(data, where=ref))
                     elif hit is None:  # failed to parse earlier in this call: the same error again
                         hit = self.events_at(tip, where=ref)
                     self._check(ref, hit)

@@ -40,11 +40,18 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Index", "Delta", "pack", "unpack", "ISSUES", "GATES", "INDEX_VERSION", "INDEX_FILE", "code_stamp", "scan_loose",
-    "read_packed", "PRIORITY_RANK",
+    "read_packed", "PRIORITY_RANK", "WRITE_MARK",
 ]
 
 INDEX_VERSION = "7"
 INDEX_FILE = os.path.join("jit", "index.sqlite3")
+#: present while a process holds the index's write lock for a long write (a rebuild, a fold of
+#: thousands of refs: ``Index.long_write``), its mtime renewed every ``HEARTBEAT_S``: processes
+#: waiting for the lock keep waiting while it is fresh
+WRITE_MARK = os.path.join("jit", "index-long-write")
+HEARTBEAT_S = 1.0
+#: a mark not renewed for this long belongs to a writer that died or was stopped
+HEARTBEAT_STALE_S = 10.0
 ISSUES = "refs/jit/issues/"
 GATES = "refs/jit/gates/"
 PREFIXES = (ISSUES, GATES)
@@ -377,18 +384,80 @@ class Index:
             c.execute(stmt)
 
     def _retry_busy(self, fn: Callable[[], Any], wait: float | None = None) -> Any:
+        """``fn`` until the index is not busy, for ``wait`` seconds (None: the index's timeout,
+        extended for as long as another process is seen in a long write: ``long_write_running``)."""
         deadline = time.monotonic() + (self.timeout_ms / 1000 if wait is None else wait)
         pause = 0.0005
         while True:
             try:
                 return fn()
             except sqlite3.OperationalError as e:
-                if not _busy(e) or time.monotonic() >= deadline:
+                if not _busy(e):
                     raise
+                if time.monotonic() >= deadline:
+                    # a rebuild holds the lock for as long as folding every ref takes (about a
+                    # minute at 100,000 issues): giving up would make this process fold every
+                    # ref itself (``Indexer.give_up``), slower still and with far more memory
+                    if wait is None and self.long_write_running():
+                        deadline = time.monotonic() + HEARTBEAT_S
+                    else:
+                        raise
             import random  # not at import time (see above): only when the lock is contended
 
             time.sleep(random.uniform(pause / 2, pause))
             pause = min(pause * 1.5, 0.01)
+
+    def long_write_running(self) -> bool:
+        """Another process is in a long write right now (``long_write``): its mark is there and was
+        renewed within ``HEARTBEAT_STALE_S`` (by a live, running process: a killed or stopped one
+        stops renewing it)."""
+        try:
+            age = time.time() - os.stat(os.path.join(self.common, WRITE_MARK)).st_mtime
+        except OSError:
+            return False
+        return age < HEARTBEAT_STALE_S
+
+    def long_write(self) -> Any:
+        """A context manager for the holder of the write lock around a long write: writes the mark
+        (this process's id and start time) and renews its mtime from a thread every
+        ``HEARTBEAT_S``, so that waiting processes wait for the write instead of timing out;
+        removes it at the end, before the commit (only the lock's holder ever touches the mark).
+        Unwritable (a read-only repository): no mark, and nothing else changes."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def mark() -> Iterator[None]:
+            import threading
+
+            path = os.path.join(self.common, WRITE_MARK)
+            try:
+                with open(path, "w", encoding="ascii") as f:
+                    f.write(f"{os.getpid()} {int(time.time())}\n")
+            except OSError:
+                yield
+                return
+            stop = threading.Event()
+
+            def beat() -> None:
+                while not stop.wait(HEARTBEAT_S):
+                    try:
+                        os.utime(path)
+                    except OSError:
+                        return
+
+            t = threading.Thread(target=beat, name="jit-index-long-write", daemon=True)
+            t.start()
+            try:
+                yield
+            finally:
+                stop.set()
+                t.join()
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+        return mark()
 
     def replaced(self) -> bool:
         """The file at the index's path is no longer the one this connection opened (someone
