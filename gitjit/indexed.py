@@ -71,6 +71,8 @@ _FULL_SHARE = 0.5
 LONG_WRITE_REFS = 1000
 #: a fold of more refs than this does not leave their parsed logs in the store's cache
 KEEP_PARSED = 256
+#: seconds after giving up on the index (``Indexer.give_up``) before a process tries it again
+INDEX_RETRY_S = 60.0
 _STAMP: str | None = None
 
 
@@ -107,6 +109,11 @@ def indexer_for(tracker: Tracker) -> Indexer | None:
     if ix is None:
         ix = Indexer(tracker)
         tracker.__dict__["_indexer"] = ix
+    if ix.disabled and time.monotonic() >= ix.retry_at:
+        # a long-lived process (the dispatcher, an agent's session) tries the index again later:
+        # what made it give up (a lock held for long, a full disk) usually passes, and folding
+        # every ref on each call costs ~40 s and ~1 GB at 100,000 issues
+        ix.disabled = False
     return None if ix.disabled else ix
 
 
@@ -344,6 +351,7 @@ class Indexer:
         self.ix = Index(tracker.git.common_dir)
         self.board: IndexBoard | None = None
         self.disabled = False
+        self.retry_at = 0.0  # after ``give_up``: when ``indexer_for`` tries the index again
         self._packing = False
         self._pack_again_at = 0.0
         self.last: dict[str, Any] = {}
@@ -354,8 +362,10 @@ class Indexer:
 
     def give_up(self, e: BaseException) -> None:
         """The index cannot be used in this process (read-only repository, locked for too long,
-        corrupt beyond repair): fold the refs instead. Correct, only slower."""
+        corrupt beyond repair): fold the refs instead. Correct, only slower. Tried again after
+        ``INDEX_RETRY_S`` (``indexer_for``)."""
         self.disabled = True
+        self.retry_at = time.monotonic() + INDEX_RETRY_S
         self.board = None
         self.store.warn(f"index unavailable ({type(e).__name__}: {e}); reading every ref instead")
         if self.ix.db is not None:

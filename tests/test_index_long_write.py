@@ -164,3 +164,77 @@ def test_a_bulk_fold_does_not_keep_every_log_in_memory(tracker: Tracker, repo: P
     iid = want[0]
     t.claim(iid, "agent:after-rebuild")
     assert Tracker(repo).show(iid)["assignee"] == "agent:after-rebuild"
+
+
+def test_the_cli_says_whom_it_waits_for(tracker: Tracker, repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A command held up by a long write says so on stderr, once, naming the writer; its answer
+    on stdout is unchanged."""
+    import json
+
+    import gitjit
+    from gitjit.cli import main
+
+    a = tracker.create_issue("first")["id"]
+    behind = Tracker(repo)
+    behind.use_index = False
+    behind.update_issue(a, title="seen after the wait")
+    holder = Index(repo / ".git")
+    holder.open()
+    assert holder.begin(wait=0)
+
+    def hold() -> None:
+        with holder.long_write():
+            time.sleep(1.2)
+        holder.commit()
+
+    th = threading.Thread(target=hold)
+    th.start()
+    monkeypatch.setattr(gitjit, "cli_process", gitjit.cli_process)
+    monkeypatch.setattr(gitjit, "on_long_wait", None)
+    monkeypatch.chdir(repo)
+    try:
+        _short_timeout(monkeypatch, 0.1)
+        rc = main(["issue", "show", a, "--json"])
+    finally:
+        th.join()
+        holder.close()
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert json.loads(out)["title"] == "seen after the wait"
+    notices = [line for line in err.splitlines() if "waiting for a long write to the index" in line]
+    assert len(notices) == 1 and f"process {os.getpid()}" in notices[0], err
+
+
+def test_a_long_lived_process_tries_the_index_again_after_giving_up(tracker: Tracker, repo: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Giving up on the index (here: a lock held past the timeout by an unmarked writer) lasts
+    ``INDEX_RETRY_S``, not the rest of the process's life: then the same Tracker folds what moved
+    into the index and answers from it again."""
+    import gitjit.indexed as indexed
+    from gitjit.indexboard import IndexBoard
+
+    a = tracker.create_issue("first")["id"]
+    behind = Tracker(repo)
+    behind.use_index = False
+    behind.update_issue(a, title="written while locked out")  # a moved ref the index must fold
+    holder = sqlite3.connect(repo / ".git" / INDEX_FILE, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    _short_timeout(monkeypatch, 0.1)
+    t = Tracker(repo)
+    try:
+        assert t.show(a)["title"] == "written while locked out"
+        assert any("index unavailable" in w for w in t.store.warnings), t.store.warnings
+        assert not isinstance(t.board(), IndexBoard)  # within INDEX_RETRY_S: still the refs
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    monkeypatch.setattr(t.__dict__["_indexer"], "retry_at", 0.0)  # as if INDEX_RETRY_S had passed
+    b = t.board()
+    assert isinstance(b, IndexBoard)
+    assert b.issues[a].title == "written while locked out"
+    t.update_issue(a, title="and after")
+    monkeypatch.undo()
+    fresh = Tracker(repo)
+    assert fresh.show(a)["title"] == "and after"
+    assert fresh.__dict__["_indexer"].last.get("changed_refs", 0) == 0  # the index had it already

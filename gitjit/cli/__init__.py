@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     import gitjit
 
     gitjit.cli_process = True  # pygit2 loads without its TLS bundle here (gitjit/git/__init__.py)
+    # a command that waits for another process's rebuild of the index says why it is slow
+    gitjit.on_long_wait = lambda text: click.echo(f"jit: {text}", err=True)
     as_json = wants_json(args)
     bad = _not_utf8(args)
     if bad is not None:  # bytes a shell passed that are not UTF-8 (argv holds them as surrogates)

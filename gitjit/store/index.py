@@ -388,6 +388,7 @@ class Index:
         extended for as long as another process is seen in a long write: ``long_write_running``)."""
         deadline = time.monotonic() + (self.timeout_ms / 1000 if wait is None else wait)
         pause = 0.0005
+        told = False
         while True:
             try:
                 return fn()
@@ -399,6 +400,12 @@ class Index:
                     # minute at 100,000 issues): giving up would make this process fold every
                     # ref itself (``Indexer.give_up``), slower still and with far more memory
                     if wait is None and self.long_write_running():
+                        if not told:
+                            told = True
+                            import gitjit
+
+                            if gitjit.on_long_wait is not None:  # the CLI prints it
+                                gitjit.on_long_wait(self._long_write_notice())
                         deadline = time.monotonic() + HEARTBEAT_S
                     else:
                         raise
@@ -416,6 +423,16 @@ class Index:
         except OSError:
             return False
         return age < HEARTBEAT_STALE_S
+
+    def _long_write_notice(self) -> str:
+        try:
+            with open(os.path.join(self.common, WRITE_MARK), encoding="ascii") as f:
+                pid, started = f.read().split()[:2]
+            who = f"process {int(pid)}, started {max(0, int(time.time()) - int(started))} s ago"
+        except (OSError, ValueError):
+            who = "another process"
+        return (f"waiting for a long write to the index to finish ({who}): a rebuild, after an upgrade "
+                "of gitjit or a deleted index, or a fold of many changed refs")
 
     def long_write(self) -> Any:
         """A context manager for the holder of the write lock around a long write: writes the mark
