@@ -16,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,40 @@ def _outdate(repo: Path) -> None:
 def _short_timeout(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
     real_open = Index.open
     monkeypatch.setattr(Index, "open", lambda self, **kw: real_open(self, **{**kw, "timeout": seconds}))
+
+
+def _moved_behind_the_index(tracker: Tracker, repo: Path, title: str) -> str:
+    """A new issue, then retitled by a tracker that does not use the index: a moved ref that the
+    next reader must fold in under the index's write lock."""
+    a = tracker.create_issue("first")["id"]
+    behind = Tracker(repo)
+    behind.use_index = False
+    behind.update_issue(a, title=title)
+    return a
+
+
+@contextmanager
+def _long_write_held(repo: Path, seconds: float) -> Iterator[list[float]]:
+    """Another connection holds the index's write lock under a renewed long-write mark for
+    ``seconds``, from a thread; yields the list its release time is appended to."""
+    holder = Index(repo / ".git")
+    holder.open()
+    assert holder.begin(wait=0)
+    released: list[float] = []
+
+    def hold() -> None:
+        with holder.long_write():
+            time.sleep(seconds)
+        released.append(time.monotonic())
+        holder.commit()
+
+    th = threading.Thread(target=hold)
+    th.start()
+    try:
+        yield released
+    finally:
+        th.join()
+        holder.close()
 
 
 def _ready(repo: Path) -> list[str]:
@@ -89,31 +125,12 @@ def test_a_marked_long_write_holds_waiters_until_it_ends(tracker: Tracker, repo:
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The mark's contract, timed: a lock held 1.5 s under a renewed mark keeps a process that must
     fold a moved ref (its timeout: 0.2 s) waiting for those 1.5 s; it then folds it and answers."""
-    a = tracker.create_issue("first")["id"]
-    behind = Tracker(repo)
-    behind.use_index = False
-    behind.update_issue(a, title="written where the index did not see it")
-    holder = Index(repo / ".git")
-    holder.open()
-    released: list[float] = []
-
-    def hold() -> None:
-        with holder.long_write():
-            time.sleep(1.5)
-        released.append(time.monotonic())
-        holder.commit()
-
-    assert holder.begin(wait=0)
-    th = threading.Thread(target=hold)
-    th.start()
-    try:
+    a = _moved_behind_the_index(tracker, repo, "written where the index did not see it")
+    with _long_write_held(repo, 1.5) as released:
         _short_timeout(monkeypatch, 0.2)
         t = Tracker(repo)
         title = t.show(a)["title"]
         done = time.monotonic()
-    finally:
-        th.join()
-        holder.close()
     assert title == "written where the index did not see it"
     assert released and done >= released[0]
     assert not [w for w in t.store.warnings if "index unavailable" in w], t.store.warnings
@@ -175,30 +192,13 @@ def test_the_cli_says_whom_it_waits_for(tracker: Tracker, repo: Path, monkeypatc
     import gitjit
     from gitjit.cli import main
 
-    a = tracker.create_issue("first")["id"]
-    behind = Tracker(repo)
-    behind.use_index = False
-    behind.update_issue(a, title="seen after the wait")
-    holder = Index(repo / ".git")
-    holder.open()
-    assert holder.begin(wait=0)
-
-    def hold() -> None:
-        with holder.long_write():
-            time.sleep(1.2)
-        holder.commit()
-
-    th = threading.Thread(target=hold)
-    th.start()
+    a = _moved_behind_the_index(tracker, repo, "seen after the wait")
     monkeypatch.setattr(gitjit, "cli_process", gitjit.cli_process)
     monkeypatch.setattr(gitjit, "on_long_wait", None)
     monkeypatch.chdir(repo)
-    try:
+    with _long_write_held(repo, 1.2):
         _short_timeout(monkeypatch, 0.1)
         rc = main(["issue", "show", a, "--json"])
-    finally:
-        th.join()
-        holder.close()
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert json.loads(out)["title"] == "seen after the wait"
@@ -211,13 +211,9 @@ def test_a_long_lived_process_tries_the_index_again_after_giving_up(tracker: Tra
     """Giving up on the index (here: a lock held past the timeout by an unmarked writer) lasts
     ``INDEX_RETRY_S``, not the rest of the process's life: then the same Tracker folds what moved
     into the index and answers from it again."""
-    import gitjit.indexed as indexed
     from gitjit.indexboard import IndexBoard
 
-    a = tracker.create_issue("first")["id"]
-    behind = Tracker(repo)
-    behind.use_index = False
-    behind.update_issue(a, title="written while locked out")  # a moved ref the index must fold
+    a = _moved_behind_the_index(tracker, repo, "written while locked out")
     holder = sqlite3.connect(repo / ".git" / INDEX_FILE, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     _short_timeout(monkeypatch, 0.1)
