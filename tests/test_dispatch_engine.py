@@ -377,3 +377,43 @@ def test_one_dispatcher_serves_several_repositories(tmp_path: Path) -> None:
     assert [r["issue"] for r in starts if r["agent"] == "any"] == [f1, b2, b1]
     assert [r["issue"] for r in starts if r["agent"] == "web"] == [f2]  # its label, its repository
     assert Tracker(front).show(f2)["assignee"].startswith("agent:web@")
+
+
+def test_waiting_for_an_index_rebuild_is_logged(tmp_path: Path, tracker: Tracker, repo: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dispatcher held up by another process's long write to a repository's index (a rebuild
+    after an upgrade) logs an ``index_wait`` record naming the writer, then carries on."""
+    import threading
+    import time
+
+    import gitjit
+    from gitjit.store.index import Index
+
+    tracker.create_issue("work")
+    holder = Index(repo / ".git")
+    holder.open()
+    assert holder.begin(wait=0)
+
+    def hold() -> None:
+        with holder.long_write():
+            time.sleep(1.0)
+        holder.commit()
+
+    behind = Tracker(repo)
+    behind.use_index = False
+    behind.create_issue("written where the index did not see it")  # the dispatcher must fold it
+    real_open = Index.open
+    monkeypatch.setattr(Index, "open", lambda self, **kw: real_open(self, **{**kw, "timeout": 0.1}))
+    th = threading.Thread(target=hold)
+    th.start()
+    try:
+        cfg = write_config(tmp_path / "dispatch.toml", repos=[{"path": str(repo)}], agents=[
+            {"id": "w", "command": agent_cmd()}])
+        totals, logs = run(cfg, once=True)
+    finally:
+        th.join()
+        holder.close()
+    waits = [x for x in logs if x["event"] == "index_wait"]
+    assert len(waits) == 1 and f"process {os.getpid()}" in waits[0]["message"], logs[:5]
+    assert totals["claimed"] == 1 and totals["finished"] == 1, totals  # one pass, one agent slot
+    assert gitjit.on_long_wait is None  # the hook goes with the dispatcher

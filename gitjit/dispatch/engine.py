@@ -128,6 +128,7 @@ class Dispatcher:
         self.feeds: dict[str, EventFeed] = {}
         self.webhooks: WebhookSender | None = None
         self._logfn = log or (lambda rec: None)
+        self._long_wait_hook: Callable[[str], None] | None = None
         self.stopping: str | None = None  # None, "finish" or "release"
         self._signalled: list[str | None] = []  # stop requests from signal handlers, handled by the loop
         self._stop_requested_at: float | None = None
@@ -151,6 +152,10 @@ class Dispatcher:
         from ..api import Tracker
 
         self.state.acquire()
+        import gitjit
+
+        if gitjit.on_long_wait is None:  # held up by another process's rebuild of an index: say so
+            self._long_wait_hook = gitjit.on_long_wait = lambda text: self.log("index_wait", text)
         try:
             self.state.write_pid()
             for i, rc in enumerate(self.cfg.repos):
@@ -167,8 +172,16 @@ class Dispatcher:
         except BaseException:
             self.state.clear_pid()
             self.state.release()
+            self._drop_long_wait_hook()
             raise
         self._opened = True
+
+    def _drop_long_wait_hook(self) -> None:
+        import gitjit
+
+        if self._long_wait_hook is not None and gitjit.on_long_wait is self._long_wait_hook:
+            gitjit.on_long_wait = None
+        self._long_wait_hook = None
 
     def _clone(self, rc: RepoConfig) -> None:
         rc.path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +203,7 @@ class Dispatcher:
         self.state.clear_pid()
         self.state.release()
         self._opened = False
+        self._drop_long_wait_hook()
 
     def request_stop(self, mode: str | None = None) -> None:
         """SIGTERM: ``on_stop`` (finish or release); asked again, or with mode "release": release now."""
