@@ -234,3 +234,34 @@ def test_a_long_lived_process_tries_the_index_again_after_giving_up(tracker: Tra
     fresh = Tracker(repo)
     assert fresh.show(a)["title"] == "and after"
     assert fresh.__dict__["_indexer"].last.get("changed_refs", 0) == 0  # the index had it already
+
+
+def test_index_status_names_a_running_long_write_without_waiting(tracker: Tracker, repo: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`jit index status` during another process's rebuild answers at once with the figures last
+    committed, ``fresh: false`` and who is writing; afterwards ``long_write`` is null again."""
+    import json
+
+    import gitjit
+    from gitjit.cli import main
+
+    _moved_behind_the_index(tracker, repo, "moved")
+    monkeypatch.setattr(gitjit, "cli_process", gitjit.cli_process)
+    monkeypatch.setattr(gitjit, "on_long_wait", None)
+    monkeypatch.chdir(repo)
+    with _long_write_held(repo, 2.0) as released:
+        t0 = time.monotonic()
+        assert main(["index", "status", "--json"]) == 0
+        took = time.monotonic() - t0
+        during = json.loads(capsys.readouterr().out)
+        assert main(["index", "status"]) == 0
+        human = capsys.readouterr().out
+        assert not released  # both answered while the write was still running
+    assert took < 1.5
+    assert during["long_write"]["pid"] == os.getpid() and during["long_write"]["seconds"] >= 0
+    assert during["fresh"] is False and during["issues"] == 1
+    assert f"a long write is running (process {os.getpid()}" in human
+    assert main(["index", "status", "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert after["long_write"] is None and after["fresh"] is True

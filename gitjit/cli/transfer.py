@@ -97,7 +97,8 @@ def rebuild() -> None:
 @index.command("status")
 @output_options
 def status_() -> None:
-    """Where the index is, how big, whether it matches the refs, and when it last changed.
+    """Where the index is, how big, whether it matches the refs, and when it last changed; while
+    another process rebuilds it, who and for how long (without waiting for it).
 
     \b
     Example:
@@ -111,9 +112,14 @@ def status_() -> None:
         from ..errors import ExternalError
 
         raise ExternalError("the index cannot be used in this repository")
-    ix.refresh()
-    d = ix.ix.check()
-    data = {"fresh": d is None or d.empty, **ix.ix.stats()}
+    # while another process rebuilds the index, say so at once instead of waiting for it
+    busy = ix.ix.long_write_info()
+    if busy is None:
+        ix.refresh()
+        d = ix.ix.check()
+    elif ix.ix.db is None:
+        ix._open()  # the figures as last committed: a reader never waits for the writer
+    data = {"fresh": busy is None and (d is None or d.empty), "long_write": busy, **ix.ix.stats()}
 
     def human() -> None:
         click.echo(f"index: {data['path']} ({data['bytes'] // 1024} KiB)")
@@ -122,5 +128,9 @@ def status_() -> None:
         click.echo(f"  loose refs: {data['loose_refs']}, bad refs: {data['bad_refs']}, "
                    f"broken cycle edges: {data['broken_edges']}")
         click.echo(f"  in step with the refs: {'yes' if data['fresh'] else 'no'}; built {data['built_at']}")
+        if busy is not None:
+            who = f"process {busy['pid']}, for {busy['seconds']} s" if busy["pid"] is not None else "another process"
+            click.echo(f"  a long write is running ({who}): a rebuild, or a fold of many refs; the figures above "
+                       "are from before it, and commands wait for it")
 
     emit(data, human)

@@ -424,12 +424,23 @@ class Index:
             return False
         return age < HEARTBEAT_STALE_S
 
-    def _long_write_notice(self) -> str:
+    def long_write_info(self) -> dict[str, Any] | None:
+        """The long write running now (``long_write_running``): ``{"pid", "seconds"}`` (since it
+        started; either None if its mark cannot be read), or None."""
+        if not self.long_write_running():
+            return None
         try:
             with open(os.path.join(self.common, WRITE_MARK), encoding="ascii") as f:
                 pid, started = f.read().split()[:2]
-            who = f"process {int(pid)}, started {max(0, int(time.time()) - int(started))} s ago"
+            return {"pid": int(pid), "seconds": max(0, int(time.time()) - int(started))}
         except (OSError, ValueError):
+            return {"pid": None, "seconds": None}
+
+    def _long_write_notice(self) -> str:
+        info = self.long_write_info() or {}
+        if info.get("pid") is not None:
+            who = f"process {info['pid']}, started {info['seconds']} s ago"
+        else:
             who = "another process"
         return (f"waiting for a long write to the index to finish ({who}): a rebuild, after an upgrade "
                 "of gitjit or a deleted index, or a fold of many changed refs")
