@@ -485,6 +485,20 @@ def _wait_for_barrier(barrier: Path, n: int, ps: list[subprocess.Popen[bytes]], 
         time.sleep(0.0005)
 
 
+def index_current(repo: Path, env: dict[str, str]) -> float:
+    """Bring the repository's index in step with the refs and with the code being measured,
+    before any worker starts (``jit index status`` refreshes it, rebuilding an outdated one): on
+    a copy made by other code (a by-hand A/B on an older copy), one worker would otherwise rebuild
+    it in its setup while the others wait, a minute at 100,000 issues. Returns the seconds it
+    took (well under one unless it rebuilt)."""
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "gitjit", "index", "status", "--json"], cwd=repo,
+                       env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=1800)
+    if p.returncode != 0:
+        raise RuntimeError(f"jit index status failed: {p.stderr.strip()[-500:]}")
+    return round(time.perf_counter() - t0, 2)
+
+
 def settle(tmp: Path, repo: Path, *, max_s: float = 180.0) -> dict[str, Any]:
     """Let the file system forget this benchmark's own deletions before a timed contention run.
 
@@ -597,7 +611,7 @@ def contention(tmp: Path, repo: Path, env: dict[str, str], *, procs: int, limit:
     (``warm``) unless ``cold``: this machine's kernel pages out what nobody touched for about a
     minute (DAMON reclaim, docs/performance.md), which left the index and the packs half on disk
     and every claim waiting for its reads, as a repository in steady use does not."""
-    fs = settle(tmp, repo)
+    fs = {"index_check_s": index_current(repo, env), **settle(tmp, repo)}
     hot = _hot_files(repo)
     fs["resident_before"] = resident(hot)
     if not cold:

@@ -167,3 +167,22 @@ def test_profile_claims_profiles_real_claims(tracker, repo: Path, race: bool) ->
     else:
         assert calls["claim"] == len(want) and "claim_next" not in calls
     assert calls["_write_issue"] >= len(want)
+
+
+def test_index_current_rebuilds_an_index_other_code_wrote(tracker, repo: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before a contention run the benchmark brings the copy's index up to the code it measures,
+    so that no worker rebuilds it inside the run's setup."""
+    import sqlite3
+
+    from bench.suite import index_current
+    from gitjit.store.index import INDEX_FILE, Index, code_stamp
+
+    tracker.create_issue("one")
+    db = sqlite3.connect(repo / ".git" / INDEX_FILE)
+    db.execute("UPDATE meta SET v='older code' WHERE k='stamp'")
+    db.commit()
+    db.close()
+    assert index_current(repo, dict(os.environ)) >= 0
+    ix = Index(repo / ".git")
+    ix.open()
+    assert ix.usable(code_stamp())
