@@ -272,6 +272,7 @@ def _fold_under_lock(ix: Indexer, delta: Callable[[], Delta], *, wait: float) ->
             d = delta()
             if d.changed or d.removed:
                 ix._apply(d)
+                ix.ix.note(d.changed)  # read from loose files, outside any snapshot (``Index.scan``)
             ix.ix.commit()
         except BaseException:
             ix.ix.rollback()

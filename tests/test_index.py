@@ -154,6 +154,50 @@ def test_write_from_another_process_is_seen(tracker: Tracker, repo: Path) -> Non
     assert_same(repo, tracker)
 
 
+@pytest.mark.parametrize("how", ["create", "claim", "claim after packing"])
+def test_a_ref_deleted_right_after_this_process_wrote_it_is_seen_gone(tracker: Tracker, repo: Path,
+                                                                      how: str) -> None:
+    """A write folds its own ref into the index from the loose file, outside any snapshot of the
+    loose refs. If git deletes that ref before any freshness check has listed it, the next check
+    must still notice: a snapshot that never held it cannot say "every ref that was loose still
+    is". (Found by ``test_rows_written_in_place_match_a_rebuild``: the deleted issue stayed in
+    the index, for every process, until ``packed-refs`` next changed.)"""
+    keep = tracker.create_issue("kept")["id"]
+    other = Tracker(repo, actor="agent:other")
+    if how == "create":
+        tracker.board()
+        other.board()  # another long-lived process, with a snapshot of its own
+        gone = tracker.create_issue("deleted by git before any check")["id"]
+    else:
+        gone = tracker.create_issue("claimed, then deleted by git")["id"]
+        if how == "claim after packing":
+            git("pack-refs", "--all", cwd=repo)
+        tracker.board()
+        other.board()
+        tracker.claim(gone, "agent:test")
+    git("update-ref", "-d", f"refs/jit/issues/{gone}", cwd=repo)
+    assert set(tracker.board().issues) == {keep}
+    assert set(other.board().issues) == {keep}
+    assert set(Tracker(repo).board().issues) == {keep}
+    assert_same(repo, tracker)
+
+
+def test_a_ref_deleted_after_a_write_is_gone_from_the_light_path(tracker: Tracker, repo: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The same through ``jit query ready --json`` as the light path answers it (no pygit2): the
+    deleted issue is not listed."""
+    from gitjit.fast import main as fast_main
+
+    keep = tracker.create_issue("kept")["id"]
+    tracker.board()
+    gone = tracker.create_issue("deleted by git")["id"]
+    git("update-ref", "-d", f"refs/jit/issues/{gone}", cwd=repo)
+    os.chdir(repo)
+    assert fast_main(["query", "ready", "--json"]) == 0
+    listed = [i["id"] for i in json.loads(capsys.readouterr().out)["issues"]]
+    assert listed == [keep]
+
+
 def test_index_is_disposable(tracker: Tracker, repo: Path) -> None:
     rng = random.Random(3)
     ids: list[str] = []

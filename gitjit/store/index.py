@@ -43,7 +43,7 @@ __all__ = [
     "read_packed", "PRIORITY_RANK", "WRITE_MARK",
 ]
 
-INDEX_VERSION = "7"
+INDEX_VERSION = "8"
 INDEX_FILE = os.path.join("jit", "index.sqlite3")
 #: present while a process holds the index's write lock for a long write (a rebuild, a fold of
 #: thousands of refs: ``Index.long_write``), its mtime renewed every ``HEARTBEAT_S``: processes
@@ -72,6 +72,9 @@ CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);
 CREATE TABLE IF NOT EXISTS refs(ref TEXT PRIMARY KEY, tip TEXT NOT NULL, kind TEXT NOT NULL,
     key TEXT NOT NULL, warning TEXT);
 CREATE TABLE IF NOT EXISTS loose(ref TEXT PRIMARY KEY, tip TEXT NOT NULL, ino INTEGER, mtime INTEGER, size INTEGER);
+-- refs folded in from their loose file outside a scan (a process's own write, a claim's moved
+-- neighbours) since packed-refs was last compared in full: no snapshot may list them as loose
+CREATE TABLE IF NOT EXISTS noted(ref TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS issues(
     id TEXT PRIMARY KEY, ref TEXT NOT NULL, deleted INTEGER NOT NULL, base TEXT NOT NULL,
     eff TEXT, blocked INTEGER NOT NULL DEFAULT 0, prank INTEGER NOT NULL, created_at TEXT NOT NULL,
@@ -631,8 +634,11 @@ class Index:
             # recorded within a clock tick of its last rewrite: its stat alone proves nothing, but
             # the same bytes do (a checksum costs a few ms; parsing and comparing 100,000 lines, 60)
             old_packed = {**old_packed, "racy": _racy([cur_packed[0]], taken)}
+        # a ref folded in from its loose file after the snapshot was taken (``note``) is in the
+        # index but not in ``old_loose``: if it is gone now, only the full comparison finds out
+        noted = {r for (r,) in self.c.execute("SELECT ref FROM noted")}
         if (old_packed and old_packed.get("stat") == cur_packed and not old_packed.get("racy")
-                and not (old_loose.keys() - loose.keys())):
+                and not ((old_loose.keys() | noted) - loose.keys())):
             # packed-refs is as it was: only loose refs can differ, and every one that was loose still is
             d.packed = old_packed
             suspects = [r for r, t in loose.items() if old_loose.get(r) != t]
@@ -676,6 +682,14 @@ class Index:
         self.c.execute("DELETE FROM loose")
         self.c.executemany("INSERT INTO loose(ref, tip, ino, mtime, size) VALUES(?, ?, ?, ?, ?)",
                            [(r, *v) for r, v in sorted(d.loose.items())])
+        if d.full:  # every ref was compared with packed-refs and the loose files just now
+            self.c.execute("DELETE FROM noted")
+
+    def note(self, refs: Iterable[str]) -> None:
+        """``refs`` were folded in from their loose files outside a scan (inside a write
+        transaction): until the next full comparison, a scan that no longer finds one of them loose
+        compares everything (it was deleted, or packed) instead of trusting the snapshot."""
+        self.c.executemany("INSERT OR IGNORE INTO noted(ref) VALUES(?)", [(r,) for r in refs])
 
     # ------------------------------------------------------------------ reads used by both paths
 
