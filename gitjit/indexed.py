@@ -71,6 +71,8 @@ _FULL_SHARE = 0.5
 LONG_WRITE_REFS = 1000
 #: a fold of more refs than this does not leave their parsed logs in the store's cache
 KEEP_PARSED = 256
+#: a rebuild writes issues' rows and events this many refs at a time (its peak memory)
+WRITE_CHUNK = 5000
 #: seconds after giving up on the index (``Indexer.give_up``) before a process tries it again
 INDEX_RETRY_S = 60.0
 _STAMP: str | None = None
@@ -592,11 +594,7 @@ class Indexer:
         with closing(self.store.events_many(changed, keep=keep)) as read:  # a bulk read's git process ends with it
             self._fold_changed(changed, read, rebuild, new_issues, gone, gate_changed, ref_rows, ev_rows, blobs)
         self._write_refs(ref_rows, rebuild)
-        c.executemany("INSERT OR REPLACE INTO events(ref, seq, ts, clock, id, type, issue_id) VALUES(?,?,?,?,?,?,?)",
-                      ev_rows)
-        # in place (an upsert keeps the row where it is; a REPLACE moves it and its index entries)
-        c.executemany("INSERT INTO evblobs(ref, events) VALUES(?, ?) ON CONFLICT(ref) DO UPDATE SET events=excluded.events",
-                      blobs)
+        self._write_events(ev_rows, blobs)
         if gate_changed:
             self._gatedefs = None  # the recomputation below must see the new definitions
 
@@ -636,6 +634,17 @@ class Indexer:
                      "seconds": round(time.perf_counter() - t0, 4), "at": time.time()}
         ix.set_meta("last_refresh", self.last)
 
+    def _write_events(self, ev_rows: list[tuple[Any, ...]], blobs: list[tuple[str, bytes]]) -> None:
+        """Write (and empty) the event rows and the refs' event blobs ``_events_rows`` collected."""
+        c = self.ix.c
+        c.executemany("INSERT OR REPLACE INTO events(ref, seq, ts, clock, id, type, issue_id) VALUES(?,?,?,?,?,?,?)",
+                      ev_rows)
+        # in place (an upsert keeps the row where it is; a REPLACE moves it and its index entries)
+        c.executemany("INSERT INTO evblobs(ref, events) VALUES(?, ?) ON CONFLICT(ref) DO UPDATE SET events=excluded.events",
+                      blobs)
+        ev_rows.clear()
+        blobs.clear()
+
     def _fold_changed(self, changed: list[tuple[str, str]], read: Iterator[Any], rebuild: bool,
                       new_issues: dict[str, IssueState], gone: set[str], gate_changed: set[str],
                       ref_rows: list[tuple[str, str, str, str, str | None]], ev_rows: list[tuple[Any, ...]],
@@ -644,6 +653,8 @@ class Indexer:
         into the rows ``_apply`` writes."""
         c = self.ix.c
         for (ref, tip), evs in zip(changed, read):
+            if rebuild and len(blobs) >= WRITE_CHUNK:
+                self._write_events(ev_rows, blobs)  # a rebuild holds a slice of them at a time
             issue = ref.startswith(ISSUES)
             key = ref[len(ISSUES if issue else GATES):]
             if isinstance(evs, ValidationError):
@@ -731,6 +742,11 @@ class Indexer:
         new rowid) but only the indexes of the columns an UPDATE sets, and a claim changes three
         of the thirteen. ``eff``, ``blocked`` and ``doc`` are left to ``_recompute`` (NULL for a
         deleted issue, which it skips)."""
+        if rebuild and len(states) > WRITE_CHUNK:  # a rebuild: in slices, to bound the rows held at once
+            items = list(states.items())
+            for k in range(0, len(items), WRITE_CHUNK):
+                self._write_issues(dict(items[k:k + WRITE_CHUNK]), rebuild=True)
+            return
         c = self.ix.c
         rows: dict[str, tuple[Any, ...]] = {}
         docs: dict[str, tuple[Any, ...]] = {}

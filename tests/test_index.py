@@ -553,3 +553,23 @@ def test_rows_written_in_place_match_a_rebuild(tracker: Tracker, repo: Path, tmp
             assert got[name] == want[name], name
 
     run()
+
+
+def test_a_rebuild_in_slices_writes_the_same_tables(tracker: Tracker, repo: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild writes the issues' rows and the events ``WRITE_CHUNK`` refs at a time (its peak
+    memory at 100,000 issues): in slices of 3 it leaves exactly the tables of one slice."""
+    import gitjit.indexed as indexed
+
+    tmp = tmp_path / "copies"
+    tmp.mkdir()
+    ids = [tracker.create_issue(f"t{i}", gates=["review"] if i % 4 == 0 else [],
+                                priority=("high", "normal", "low")[i % 3])["id"] for i in range(17)]
+    for a, b in zip(ids, ids[2:]):
+        tracker.add_dependency(a, [b])
+    random_ops(tracker, random.Random(7), 25, ids)
+    want = _rebuilt_tables(repo, tmp)
+    monkeypatch.setattr(indexed, "WRITE_CHUNK", 3)
+    got = _rebuilt_tables(repo, tmp)
+    assert got == want
+    assert len(want["issues"]) >= 17
