@@ -384,7 +384,6 @@ def test_waiting_for_an_index_rebuild_is_logged(tmp_path: Path, tracker: Tracker
     """A dispatcher held up by another process's long write to a repository's index (a rebuild
     after an upgrade) logs an ``index_wait`` record naming the writer, then carries on."""
     import threading
-    import time
 
     import gitjit
     from gitjit.store.index import Index
@@ -393,10 +392,17 @@ def test_waiting_for_an_index_rebuild_is_logged(tmp_path: Path, tracker: Tracker
     holder = Index(repo / ".git")
     holder.open()
     assert holder.begin(wait=0)
+    logs: list[dict] = []
+    waited = threading.Event()
 
-    def hold() -> None:
+    def log(rec: dict) -> None:
+        logs.append(rec)
+        if rec["event"] == "index_wait":
+            waited.set()
+
+    def hold() -> None:  # until the dispatcher says it waits (at most 30 s)
         with holder.long_write():
-            time.sleep(1.0)
+            waited.wait(30)
         holder.commit()
 
     behind = Tracker(repo)
@@ -409,7 +415,7 @@ def test_waiting_for_an_index_rebuild_is_logged(tmp_path: Path, tracker: Tracker
     try:
         cfg = write_config(tmp_path / "dispatch.toml", repos=[{"path": str(repo)}], agents=[
             {"id": "w", "command": agent_cmd()}])
-        totals, logs = run(cfg, once=True)
+        totals = Dispatcher(load_config(cfg), log=log).run(once=True)
     finally:
         th.join()
         holder.close()

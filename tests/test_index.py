@@ -182,6 +182,23 @@ def test_a_ref_deleted_right_after_this_process_wrote_it_is_seen_gone(tracker: T
     assert_same(repo, tracker)
 
 
+def test_a_ref_put_back_to_its_listed_tip_after_this_process_wrote_it(tracker: Tracker, repo: Path) -> None:
+    """The snapshot lists a ref at tip A; this process writes B and folds it in from the loose file;
+    git puts the ref back to A. The loose file now holds what the snapshot lists, but not what the
+    index holds: the check must compare it with the index (found by
+    ``test_index_freshness_property.py``: ``[('update', 0), ('rewind', 0)]``)."""
+    a = tracker.create_issue("as listed")["id"]
+    other = Tracker(repo, actor="agent:other")
+    other.board()  # a check lists the loose ref at its first tip
+    listed = git("rev-parse", f"refs/jit/issues/{a}", cwd=repo).stdout.strip()
+    tracker.update_issue(a, title="written, then undone by git")
+    git("update-ref", f"refs/jit/issues/{a}", listed, cwd=repo)
+    assert tracker.show(a)["title"] == "as listed"
+    assert other.show(a)["title"] == "as listed"
+    assert Tracker(repo).show(a)["title"] == "as listed"
+    assert_same(repo, tracker)
+
+
 def test_a_ref_deleted_after_a_write_is_gone_from_the_light_path(tracker: Tracker, repo: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """The same through ``jit query ready --json`` as the light path answers it (no pygit2): the

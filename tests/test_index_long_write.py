@@ -59,9 +59,10 @@ def _moved_behind_the_index(tracker: Tracker, repo: Path, title: str) -> str:
 
 
 @contextmanager
-def _long_write_held(repo: Path, seconds: float) -> Iterator[list[float]]:
+def _long_write_held(repo: Path, seconds: float, until: threading.Event | None = None) -> Iterator[list[float]]:
     """Another connection holds the index's write lock under a renewed long-write mark for
-    ``seconds``, from a thread; yields the list its release time is appended to."""
+    ``seconds`` (or until ``until`` is set, if sooner), from a thread; yields the list its
+    release time is appended to."""
     holder = Index(repo / ".git")
     holder.open()
     assert holder.begin(wait=0)
@@ -69,7 +70,10 @@ def _long_write_held(repo: Path, seconds: float) -> Iterator[list[float]]:
 
     def hold() -> None:
         with holder.long_write():
-            time.sleep(seconds)
+            if until is None:
+                time.sleep(seconds)
+            else:
+                until.wait(seconds)
         released.append(time.monotonic())
         holder.commit()
 
@@ -196,7 +200,15 @@ def test_the_cli_says_whom_it_waits_for(tracker: Tracker, repo: Path, monkeypatc
     monkeypatch.setattr(gitjit, "cli_process", gitjit.cli_process)
     monkeypatch.setattr(gitjit, "on_long_wait", None)
     monkeypatch.chdir(repo)
-    with _long_write_held(repo, 1.2):
+    told = threading.Event()
+    real_notice = Index._long_write_notice
+
+    def notice(self: Index) -> str:
+        told.set()  # the writer lets go once the waiter has said it waits (at most 30 s)
+        return real_notice(self)
+
+    monkeypatch.setattr(Index, "_long_write_notice", notice)
+    with _long_write_held(repo, 30.0, until=told):
         _short_timeout(monkeypatch, 0.1)
         rc = main(["issue", "show", a, "--json"])
     out, err = capsys.readouterr()
@@ -250,7 +262,8 @@ def test_index_status_names_a_running_long_write_without_waiting(tracker: Tracke
     monkeypatch.setattr(gitjit, "cli_process", gitjit.cli_process)
     monkeypatch.setattr(gitjit, "on_long_wait", None)
     monkeypatch.chdir(repo)
-    with _long_write_held(repo, 2.0) as released:
+    done = threading.Event()
+    with _long_write_held(repo, 30.0, until=done) as released:
         t0 = time.monotonic()
         assert main(["index", "status", "--json"]) == 0
         took = time.monotonic() - t0
@@ -258,7 +271,8 @@ def test_index_status_names_a_running_long_write_without_waiting(tracker: Tracke
         assert main(["index", "status"]) == 0
         human = capsys.readouterr().out
         assert not released  # both answered while the write was still running
-    assert took < 1.5
+        done.set()
+    assert took < 15  # not the 30 s the write would have lasted
     assert during["long_write"]["pid"] == os.getpid() and during["long_write"]["seconds"] >= 0
     assert during["fresh"] is False and during["issues"] == 1
     assert f"a long write is running (process {os.getpid()}" in human

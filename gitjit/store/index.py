@@ -641,7 +641,8 @@ class Index:
                 and not ((old_loose.keys() | noted) - loose.keys())):
             # packed-refs is as it was: only loose refs can differ, and every one that was loose still is
             d.packed = old_packed
-            suspects = [r for r, t in loose.items() if old_loose.get(r) != t]
+            # a noted ref's tip in the index need not be the snapshot's: it may be back at it now
+            suspects = [r for r, t in loose.items() if old_loose.get(r) != t or r in noted]
             if suspects:
                 have = self.tips(suspects)
                 d.changed = {r: loose[r] for r in suspects if have.get(r) != loose[r]}
