@@ -410,6 +410,8 @@ def test_waiting_for_an_index_rebuild_is_logged(tmp_path: Path, tracker: Tracker
     behind.create_issue("written where the index did not see it")  # the dispatcher must fold it
     real_open = Index.open
     monkeypatch.setattr(Index, "open", lambda self, **kw: real_open(self, **{**kw, "timeout": 0.1}))
+    before = lambda text: None  # noqa: E731 - a hook someone set earlier (in-process CLI runs set one)
+    monkeypatch.setattr(gitjit, "on_long_wait", before)
     th = threading.Thread(target=hold)
     th.start()
     try:
@@ -422,4 +424,4 @@ def test_waiting_for_an_index_rebuild_is_logged(tmp_path: Path, tracker: Tracker
     waits = [x for x in logs if x["event"] == "index_wait"]
     assert len(waits) == 1 and f"process {os.getpid()}" in waits[0]["message"], logs[:5]
     assert totals["claimed"] == 1 and totals["finished"] == 1, totals  # one pass, one agent slot
-    assert gitjit.on_long_wait is None  # the hook goes with the dispatcher
+    assert gitjit.on_long_wait is before  # the dispatcher's hook goes with it; the earlier one is back

@@ -129,6 +129,7 @@ class Dispatcher:
         self.webhooks: WebhookSender | None = None
         self._logfn = log or (lambda rec: None)
         self._long_wait_hook: Callable[[str], None] | None = None
+        self._long_wait_before: Callable[[str], None] | None = None
         self.stopping: str | None = None  # None, "finish" or "release"
         self._signalled: list[str | None] = []  # stop requests from signal handlers, handled by the loop
         self._stop_requested_at: float | None = None
@@ -154,8 +155,10 @@ class Dispatcher:
         self.state.acquire()
         import gitjit
 
-        if gitjit.on_long_wait is None:  # held up by another process's rebuild of an index: say so
-            self._long_wait_hook = gitjit.on_long_wait = lambda text: self.log("index_wait", text)
+        # held up by another process's rebuild of an index: say so in the log (for this
+        # dispatcher's life; whatever was there before comes back at close)
+        self._long_wait_before = gitjit.on_long_wait
+        self._long_wait_hook = gitjit.on_long_wait = lambda text: self.log("index_wait", text)
         try:
             self.state.write_pid()
             for i, rc in enumerate(self.cfg.repos):
@@ -180,8 +183,8 @@ class Dispatcher:
         import gitjit
 
         if self._long_wait_hook is not None and gitjit.on_long_wait is self._long_wait_hook:
-            gitjit.on_long_wait = None
-        self._long_wait_hook = None
+            gitjit.on_long_wait = self._long_wait_before
+        self._long_wait_hook = self._long_wait_before = None
 
     def _clone(self, rc: RepoConfig) -> None:
         rc.path.parent.mkdir(parents=True, exist_ok=True)
