@@ -74,7 +74,9 @@ CREATE TABLE IF NOT EXISTS refs(ref TEXT PRIMARY KEY, tip TEXT NOT NULL, kind TE
 CREATE TABLE IF NOT EXISTS loose(ref TEXT PRIMARY KEY, tip TEXT NOT NULL, ino INTEGER, mtime INTEGER, size INTEGER);
 -- refs folded in from their loose file outside a scan (a process's own write, a claim's moved
 -- neighbours) since packed-refs was last compared in full: no snapshot may list them as loose
-CREATE TABLE IF NOT EXISTS noted(ref TEXT PRIMARY KEY) WITHOUT ROWID;
+-- (``at``: when, in ns; a snapshot listed after that holds them as the index does)
+CREATE TABLE IF NOT EXISTS noted(ref TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS noted_at ON noted(at);
 CREATE TABLE IF NOT EXISTS issues(
     id TEXT PRIMARY KEY, ref TEXT NOT NULL, deleted INTEGER NOT NULL, base TEXT NOT NULL,
     eff TEXT, blocked INTEGER NOT NULL DEFAULT 0, prank INTEGER NOT NULL, created_at TEXT NOT NULL,
@@ -636,7 +638,8 @@ class Index:
             old_packed = {**old_packed, "racy": _racy([cur_packed[0]], taken)}
         # a ref folded in from its loose file after the snapshot was taken (``note``) is in the
         # index but not in ``old_loose``: if it is gone now, only the full comparison finds out
-        noted = {r for (r,) in self.c.execute("SELECT ref FROM noted")}
+        noted = {r for (r,) in self.c.execute("SELECT ref FROM noted WHERE at >= ?",
+                                               (int(old_sig.get("taken", 0)) - margin,))}
         if (old_packed and old_packed.get("stat") == cur_packed and not old_packed.get("racy")
                 and not ((old_loose.keys() | noted) - loose.keys())):
             # packed-refs is as it was: only loose refs can differ, and every one that was loose still is
@@ -685,12 +688,20 @@ class Index:
                            [(r, *v) for r, v in sorted(d.loose.items())])
         if d.full:  # every ref was compared with packed-refs and the loose files just now
             self.c.execute("DELETE FROM noted")
+        elif d.sig:
+            # every later check starts from this snapshot or a newer one (``check``), and this
+            # listing came after these notes: it holds their refs as the index does
+            margin = COARSE_RACY_NS if d.sig.get("coarse") else RACY_NS
+            self.c.execute("DELETE FROM noted WHERE at < ?", (int(d.sig.get("taken", 0)) - margin,))
 
     def note(self, refs: Iterable[str]) -> None:
         """``refs`` were folded in from their loose files outside a scan (inside a write
         transaction): until the next full comparison, a scan that no longer finds one of them loose
-        compares everything (it was deleted, or packed) instead of trusting the snapshot."""
-        self.c.executemany("INSERT OR IGNORE INTO noted(ref) VALUES(?)", [(r,) for r in refs])
+        compares everything (it was deleted, or packed) instead of trusting the snapshot, and one
+        still loose is compared with the index's tip. Only notes made after the snapshot a check
+        starts from count: a listing taken after a note holds that ref as the index does."""
+        at = time.time_ns()
+        self.c.executemany("INSERT OR REPLACE INTO noted(ref, at) VALUES(?, ?)", [(r, at) for r in refs])
 
     # ------------------------------------------------------------------ reads used by both paths
 
