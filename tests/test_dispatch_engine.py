@@ -384,9 +384,10 @@ def test_waiting_for_an_index_rebuild_is_logged(tmp_path: Path, tracker: Tracker
     """A dispatcher held up by another process's long write to a repository's index (a rebuild
     after an upgrade) logs an ``index_wait`` record naming the writer, then carries on."""
     import threading
+    import time
 
     import gitjit
-    from gitjit.store.index import Index
+    from gitjit.store.index import WRITE_MARK, Index
 
     tracker.create_issue("work")
     holder = Index(repo / ".git")
@@ -414,6 +415,10 @@ def test_waiting_for_an_index_rebuild_is_logged(tmp_path: Path, tracker: Tracker
     monkeypatch.setattr(gitjit, "on_long_wait", before)
     th = threading.Thread(target=hold)
     th.start()
+    mark = repo / ".git" / WRITE_MARK
+    while not mark.exists():  # the long write has begun (the thread's first step)
+        assert th.is_alive()
+        time.sleep(0.001)
     try:
         cfg = write_config(tmp_path / "dispatch.toml", repos=[{"path": str(repo)}], agents=[
             {"id": "w", "command": agent_cmd()}])

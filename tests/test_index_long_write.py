@@ -79,6 +79,10 @@ def _long_write_held(repo: Path, seconds: float, until: threading.Event | None =
 
     th = threading.Thread(target=hold)
     th.start()
+    mark = repo / ".git" / WRITE_MARK
+    deadline = time.monotonic() + 30
+    while not mark.exists() and time.monotonic() < deadline:  # the thread has begun its long write
+        time.sleep(0.001)
     try:
         yield released
     finally:

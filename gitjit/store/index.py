@@ -463,10 +463,16 @@ class Index:
             import threading
 
             path = os.path.join(self.common, WRITE_MARK)
-            try:
-                with open(path, "w", encoding="ascii") as f:
+            tmp = f"{path}.{os.getpid()}"
+            try:  # whole or not at all: a reader never sees it half written
+                with open(tmp, "w", encoding="ascii") as f:
                     f.write(f"{os.getpid()} {int(time.time())}\n")
+                os.replace(tmp, path)
             except OSError:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
                 yield
                 return
             stop = threading.Event()
