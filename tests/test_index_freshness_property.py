@@ -22,13 +22,13 @@ from conftest import git, make_repo
 from gitjit.api import Tracker
 from gitjit.errors import GitjitError
 
-STEPS = ["create", "create", "update", "claim", "done", "dep", "external update", "delete", "delete newest",
-         "rewind", "repoint", "pack", "check mine", "check other"]
+STEPS = ["create", "create", "update", "claim", "claim next", "release", "done", "dep", "other update",
+         "external update", "delete", "delete newest", "rewind", "repoint", "pack", "check mine", "check other"]
 
 
 def _answers(t: Tracker) -> dict:
     b = t.board()
-    return {"issues": {i: (st.title, st.state, st.priority, st.assignee, tuple(st.dependencies))
+    return {"issues": {i: (st.title, st.state, st.priority, st.assignee, tuple(st.dependencies), tuple(st.labels))
                        for i, st in sorted(b.issues.items())},
             "ready": t.query("ready")["issues"] and [i["id"] for i in t.query("ready")["issues"]],
             "blocked": [i["id"] for i in t.query("blocked")["issues"]]}
@@ -64,6 +64,12 @@ def test_every_index_answers_as_the_refs_do(steps: list[tuple[str, int]]) -> Non
                     mine.update_issue(pick, title=f"title {n}")
                 elif kind == "claim":
                     mine.claim(pick, "agent:mine")
+                elif kind == "claim next":  # from the lazy claim board (``fold_moved`` on a stale view)
+                    mine.claim_next("agent:mine")
+                elif kind == "release":
+                    mine.release(pick, "let go")
+                elif kind == "other update":  # the other long-lived process writes too (its own notes)
+                    other.update_issue(pick, labels_add=[f"l{n % 3}"], title=f"by other {n}")
                 elif kind == "done":
                     mine.update_issue(pick, state="done")
                 elif kind == "dep" and len(live) > 1:
