@@ -188,3 +188,71 @@ def test_the_configured_main_branch_decides(r: Path) -> None:
     assert j.json("issue", "show", iid)["state"] == "ready"
     git("switch", "-q", "-c", "trunk", cwd=r)  # the closing commit is now on the main branch
     assert j.json("issue", "show", iid)["state"] == "done"
+
+
+# ---------------------------------------------------------------------- the shims' own test
+
+@pytest.fixture
+def counted(r: Path) -> tuple[Path, Path]:
+    """``r`` with a ``jit`` on PATH that records each hook it is started for, then runs gitjit."""
+    log = r.parent / "started.log"
+    (r.parent / "bin" / "jit").write_text(
+        f'#!/bin/sh\n[ "$1" = hook ] && echo "$3" >> "{log}"\nexec "{sys.executable}" -m gitjit "$@"\n')
+    return r, log
+
+
+def started(log: Path) -> list[str]:
+    got = log.read_text().split() if log.exists() else []
+    log.unlink(missing_ok=True)
+    return got
+
+
+def test_a_commit_with_nothing_for_gitjit_starts_no_python(counted: tuple[Path, Path]) -> None:
+    r, log = counted
+    j = Jit(r)
+    iid = j.json("issue", "create", "-t", "Parser")["id"]
+    assert commit(r, "plain work\n\nSigned-off-by: A <a@example.invalid>").returncode == 0
+    assert started(log) == []
+    # a trailer: commit-msg checks it, post-commit links it (no gate defined: pre-commit still skips)
+    assert commit(r, f"parse\n\nRefs: {iid[:6]}").returncode == 0
+    assert started(log) == ["commit-msg", "post-commit"]
+    assert j.json("issue", "show", iid)["commits"] == [head(r)]
+    # an unknown id is still stopped
+    res = commit(r, "typo\n\nCloses: deadbeef")
+    assert res.returncode == 1 and "no issue matches 'deadbeef'" in res.stderr
+    assert started(log) == ["commit-msg"]
+    # a gate defined anywhere: pre-commit runs (it finds the committer's work to check)
+    j("registry", "add", "lint", "--title", "Lint", "--auto", "--command", "exit 0")
+    assert commit(r, "more").returncode == 0
+    assert started(log) == ["pre-commit"]
+
+
+def test_a_kept_hook_or_another_tracker_repository_always_starts_gitjit(counted: tuple[Path, Path],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    r, log = counted
+    hooks = r / ".git" / "hooks"
+    # a hook that was there before gitjit's: the shim hands over, and gitjit runs it first
+    (hooks / "post-commit.legacy").write_text(f'#!/bin/sh\necho legacy >> "{log}"\n')
+    (hooks / "post-commit.legacy").chmod(0o755)
+    assert commit(r, "plain").returncode == 0
+    assert started(log) == ["post-commit", "legacy"]
+    (hooks / "post-commit.legacy").unlink()
+    # JIT_REPO sends the hook's Python to another repository, which the shim's test cannot see
+    other = make_repo(r.parent / "tracker")
+    Jit(other)("init")
+    Jit(other)("registry", "add", "lint", "--title", "Lint", "--auto", "--command", "exit 0")
+    monkeypatch.setenv("JIT_REPO", str(other))
+    assert commit(r, "plain").returncode == 0
+    assert started(log) == ["pre-commit", "commit-msg", "post-commit"]
+
+
+def test_a_trailer_alias_from_git_config_is_seen_by_the_shim(counted: tuple[Path, Path]) -> None:
+    r, log = counted
+    j = Jit(r)
+    iid = j.json("issue", "create", "-t", "Parser")["id"]
+    git("config", "trailer.ref.key", "Refs", cwd=r)  # 'ref: x' is git's 'Refs: x' here
+    assert commit(r, f"parse\n\nref: {iid[:6]}").returncode == 0
+    assert started(log) == ["commit-msg", "post-commit"]
+    assert j.json("issue", "show", iid)["commits"] == [head(r)]
+    res = commit(r, "typo\n\nref: deadbeef")
+    assert res.returncode == 1 and "Refs: deadbeef  -> no issue matches" in res.stderr

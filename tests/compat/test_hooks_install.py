@@ -18,7 +18,7 @@ import pytest
 from conftest import Jit, git, make_repo
 
 from gitjit.git import open_repo
-from gitjit.hooks import MANAGED, MARKER, hooks_dir, shim_text
+from gitjit.hooks import MANAGED, MARKER, SKIP_WHEN, hooks_dir, shim_text
 
 ROOT = Path(__file__).resolve().parents[2]
 FOREIGN = "#!/bin/sh\necho \"foreign $*\" >> \"$(git rev-parse --git-common-dir)/foreign.log\"\nexit ${FOREIGN_EXIT:-0}\n"
@@ -50,18 +50,22 @@ def commit(repo: Path, msg: str, *extra: str) -> subprocess.CompletedProcess[str
 
 # ---------------------------------------------------------------------- the shims themselves
 
-def test_shipped_shims_are_the_generated_logic_free_ones() -> None:
+def test_shipped_shims_are_the_generated_ones() -> None:
     for name in MANAGED:
         p = ROOT / "hooks" / name
         text = p.read_text()
         assert text == shim_text(name), f"hooks/{name} differs from gitjit.hooks.shim_text"
         assert os.access(p, os.X_OK)
         code = [x for x in text.splitlines() if x and not x.startswith("#")]
-        # one line: jit if on PATH, else the module; no other logic
-        assert code == [f'command -v jit >/dev/null 2>&1 && exec jit hook run {name} -- "$@"; '
-                        f'exec python3 -m gitjit hook run {name} -- "$@"']
+        # the hooks of every commit first test whether gitjit has anything to do; then jit if on
+        # PATH, else the module; no other logic
+        skip = ([f'if [ ! -e "$0.legacy" ] && [ -z "$JIT_REPO" ] && {SKIP_WHEN[name]}; then exit 0; fi']
+                if name in SKIP_WHEN else [])
+        assert code == skip + [f'command -v jit >/dev/null 2>&1 && exec jit hook run {name} -- "$@"; '
+                               f'exec python3 -m gitjit hook run {name} -- "$@"']
         assert MARKER in text
         assert subprocess.run(["sh", "-n", str(p)]).returncode == 0
+    assert sorted(SKIP_WHEN) == ["commit-msg", "post-commit", "pre-commit"]
 
 
 def test_hooks_dir_agrees_with_git(tmp_path: Path) -> None:
