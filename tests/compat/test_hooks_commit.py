@@ -256,3 +256,17 @@ def test_a_trailer_alias_from_git_config_is_seen_by_the_shim(counted: tuple[Path
     assert j.json("issue", "show", iid)["commits"] == [head(r)]
     res = commit(r, "typo\n\nref: deadbeef")
     assert res.returncode == 1 and "Refs: deadbeef  -> no issue matches" in res.stderr
+
+
+def test_an_amend_or_a_file_checkout_starts_no_python(counted: tuple[Path, Path]) -> None:
+    r, log = counted
+    (r / "f.txt").write_text("one\n")
+    git("add", "f.txt", cwd=r)
+    assert commit(r, "add f").returncode == 0
+    assert git("commit", "-q", "--amend", "-m", "add f, reworded", cwd=r).returncode == 0  # post-rewrite "amend"
+    (r / "f.txt").write_text("changed\n")
+    git("checkout", "--", "f.txt", cwd=r)  # post-checkout with flag 0
+    assert (r / "f.txt").read_text() == "one\n"
+    assert started(log) == []
+    git("switch", "-q", "-c", "other", cwd=r)  # a branch switch: gitjit looks for fetched jit refs
+    assert started(log) == ["post-checkout"]
