@@ -6,8 +6,10 @@ Installing (``install`` / ``uninstall`` / ``status``):
   ``jit hook run <name> -- "$@"`` (``python3 -m gitjit`` when ``jit`` is not on PATH). The logic
   lives here. The one exception: the shims of the hooks every commit runs (and of post-checkout
   and post-rewrite) first ask whether gitjit has anything to do (``SKIP_WHEN``) and exit at once
-  when not, so a plain commit, an amend or a file checkout starts no Python. A gitjit release that changes a shim makes ``status`` report it ``outdated``
-  (``install`` updates it); an older shim still works, only slower.
+  when not, so a plain commit, an amend or a file checkout starts no Python. The first hook an
+  older shim starts rewrites every unedited shim an earlier gitjit wrote as this version's
+  (``refresh_shims``), so upgrading gitjit never means reinstalling hooks; a shim edited by hand
+  is left alone, and ``status`` reports it ``outdated`` (``install`` rewrites it).
 * Shims go to the git *common* dir (``<common>/hooks``), which git uses for every linked
   worktree too. When ``core.hooksPath`` sends git elsewhere, ``install`` refuses with a hint, or
   installs into that directory when asked (``hooks_path=True``): never a silent no-op.
@@ -52,7 +54,7 @@ if TYPE_CHECKING:  # importing pygit2 costs more than a no-op hook: only the lib
     from .git import GitRepo
 
 __all__ = [
-    "MANAGED", "BLOCKING", "MARKER", "PUSH_GUARD", "LEGACY_GUARD", "SKIP_WHEN", "shim_text", "hooks_dir", "main_branch",
+    "MANAGED", "BLOCKING", "MARKER", "PUSH_GUARD", "LEGACY_GUARD", "SKIP_WHEN", "shim_text", "refresh_shims", "hooks_dir", "main_branch",
     "install", "uninstall", "status", "run_hook", "HookStopped", "is_ours", "log_path",
 ]
 
@@ -124,6 +126,41 @@ def shim_text(name: str) -> str:
         f"{skip}"
         f"command -v jit >/dev/null 2>&1 && exec jit {run}; exec python3 -m gitjit {run}\n"
     )
+
+
+def _older_shims(name: str) -> tuple[str, ...]:
+    """The exact shims earlier gitjit versions wrote for ``name`` (``refresh_shims`` replaces them)."""
+    run = f'hook run {name} -- "$@"'
+    v1 = (
+        "#!/bin/sh\n"
+        f"{MARKER} (shim v1) for the git '{name}' hook.\n"
+        "# It only hands over to 'jit hook run': the logic lives in gitjit, so upgrading gitjit never\n"
+        "# needs this file reinstalled. A hook that was here before runs too (kept as <hook>.legacy).\n"
+        "# Remove with 'jit hooks uninstall'; see docs/hooks.md.\n"
+        f"command -v jit >/dev/null 2>&1 && exec jit {run}; exec python3 -m gitjit {run}\n"
+    )
+    return (v1,)
+
+
+def refresh_shims(hooks: Path) -> list[str]:
+    """Rewrite, as this version writes them, the shims in ``hooks`` that an earlier gitjit wrote and
+    nobody edited since: upgrading gitjit never needs the hooks reinstalled. A shim edited by hand
+    is left alone (``jit hooks status`` reports it ``outdated``). Returns the hooks rewritten."""
+    done = []
+    for name in MANAGED:
+        p = hooks / name
+        try:
+            with open(p, encoding="utf-8") as f:
+                text = f.read(4096)
+        except (OSError, UnicodeDecodeError):
+            continue
+        if text in _older_shims(name):
+            try:
+                _write_shim(p, shim_text(name))
+            except OSError:
+                continue  # a read-only hooks folder: the old shim still works
+            done.append(name)
+    return done
 
 
 def is_ours(path: Path) -> bool:
@@ -439,6 +476,7 @@ def run_hook(
     git = _Lite(repo)
     code = 0
     if run_legacy and name in MANAGED and is_ours(git.hooks / name):
+        refresh_shims(git.hooks)  # shims an older gitjit installed: this version's (a few small reads)
         code = _run_legacy(git.hooks / f"{name}.legacy", args, stdin, echo)
         if code and name in BLOCKING:
             return code

@@ -272,3 +272,31 @@ def test_a_hook_manager_on_core_hooks_path_calls_jit_hook_run(repo_j: tuple[Path
     fw = subprocess.run(["jit", "hook", "run", "commit-msg", "--pre-commit-framework", "--", str(msg)], cwd=r,
                         capture_output=True, text=True)
     assert fw.returncode == 1 and "no issue matches '0000eeee'" in fw.stderr
+
+
+def test_shims_an_older_gitjit_wrote_are_brought_up_to_date_by_the_first_hook(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitjit.hooks import _older_shims
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "jit").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m gitjit "$@"\n')
+    (bindir / "jit").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    r = make_repo(tmp_path / "r")
+    Jit(r)("init")
+    hooks = r / ".git" / "hooks"
+    for name in MANAGED:  # as an earlier gitjit installed them
+        (hooks / name).write_text(_older_shims(name)[0])
+        (hooks / name).chmod(0o755)
+    edited = _older_shims("post-merge")[0].replace("exec jit", "exec nice jit")
+    (hooks / "post-merge").write_text(edited)  # changed by hand: never rewritten
+    states = {h["name"]: h["state"] for h in Jit(r).json("hooks", "status")["hooks"]}
+    assert set(states.values()) == {"outdated"}
+    assert commit(r, "first commit after the upgrade").returncode == 0
+    for name in MANAGED:
+        want = edited if name == "post-merge" else shim_text(name)
+        assert (hooks / name).read_text() == want, name
+        assert os.access(hooks / name, os.X_OK)
+    states = {h["name"]: h["state"] for h in Jit(r).json("hooks", "status")["hooks"]}
+    assert states == {n: "outdated" if n == "post-merge" else "installed" for n in MANAGED}
