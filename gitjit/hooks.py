@@ -618,8 +618,13 @@ def _sweep(ctx: _Ctx) -> None:
     if main_tip is None:
         return
     b = t.board(fresh=True)
-    for iid, st in b.issues.items():
-        if not st.commits or b.states[iid] in ("done", "rejected", "archived") or b.blockers(iid, for_done=True):
+    # from the index, only the issues with a linked commit that are not finished: loading every
+    # issue took 4-5 s at 100,000 issues, on every 'git pull' and switch to the main branch
+    linked = getattr(b, "linked_unfinished", None)
+    for iid in linked() if linked is not None else [i for i, st in b.issues.items() if st.commits]:
+        st = b.issues.get(iid)
+        if st is None or not st.commits or b.states[iid] in ("done", "rejected", "archived") \
+                or b.blockers(iid, for_done=True):
             continue
         ld = t.store.load(ISSUES, iid)
         evs = sorted(ld.events, key=lambda e: e.sort_key()) if ld else []
@@ -714,7 +719,8 @@ def _pre_commit(ctx: _Ctx, args: list[str], stdin: bytes) -> None:
     t = ctx.t
     b = t.board()
     actor = t.actor()
-    mine = [i for i, st in b.issues.items() if st.assignee == actor and st.state == "in_progress"]
+    # a query of the index, not every issue loaded (4-5 s a commit at 100,000 issues)
+    mine = b.select(state="in_progress", assignee=actor)
     m = _BRANCH_ID.match(current_branch(ctx.git) or "")
     if m:
         try:

@@ -180,6 +180,13 @@ class IndexBoard(Board):
     def blocked(self) -> list[str]:
         return self.ix.blocked_ids()
 
+    def linked_unfinished(self) -> list[str]:
+        """Issues with a linked commit (a ``commit_linked`` event) whose stored state is not final,
+        in id order: what the hooks' sweep of ``Closes:`` commits looks at, instead of every issue."""
+        return [i for (i,) in self.ix.c.execute(
+            "SELECT i.id FROM issues i WHERE i.deleted=0 AND i.base NOT IN ('done', 'rejected', 'archived') "
+            "AND EXISTS (SELECT 1 FROM events e WHERE e.ref=i.ref AND e.type='commit_linked') ORDER BY i.id")]
+
     def select(self, *, state: str | None = None, assignee: str | None = None, priority: str | None = None,
                labels: Iterable[str] = ()) -> list[str]:
         conds, params = [], []

@@ -263,8 +263,14 @@ def test_sigterm_finish_mode_lets_agents_finish(tmp_path: Path, tracker: Tracker
 
 
 def test_lapsed_lease_is_released_as_timeout_and_orphans_at_restart(tmp_path: Path, tracker: Tracker,
-                                                                    repo: Path) -> None:
+                                                                    repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gitjit.dispatch.agents import lease_until
+    from gitjit.indexboard import Issues
+
+    def every_issue(self: Issues) -> Any:
+        raise AssertionError("a dispatcher cycle loaded every issue (seconds at 100,000 issues)")
+
+    monkeypatch.setattr(Issues, "_load_all", every_issue)
     from gitjit.model import now_ts
 
     stale = tracker.create_issue("held by a dead machine")["id"]

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Jit, git, make_repo
@@ -270,3 +271,33 @@ def test_an_amend_or_a_file_checkout_starts_no_python(counted: tuple[Path, Path]
     assert started(log) == []
     git("switch", "-q", "-c", "other", cwd=r)  # a branch switch: gitjit looks for fetched jit refs
     assert started(log) == ["post-checkout"]
+
+
+def test_the_hooks_never_load_every_issue(r: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pre-commit finds the committer's work and the sweep of the main branch finds the pending
+    ``Closes:`` links through index queries: loading every issue took 4-5 s a hook at 100,000."""
+    from gitjit import hooks
+    from gitjit.indexboard import Issues
+
+    j = Jit(r)
+    j("registry", "add", "lint", "--title", "Lint", "--auto", "--command", "exit 0")
+    j("registry", "add", "review", "--title", "Review")
+    mine = j.json("issue", "create", "-t", "Mine", "--gate", "lint")["id"]
+    j("issue", "claim", mine, ME)
+    pending = j.json("issue", "create", "-t", "Pending", "--gate", "review")["id"]
+    assert commit(r, f"finish\n\nCloses: {pending[:6]}", "--no-verify").returncode == 0
+    assert hooks.run_hook("post-commit", [], repo=r) == 0  # links it; the gate still blocks done
+    j("gate", "pass", pending, "review")
+
+    def every_issue(self: Issues) -> Any:
+        raise AssertionError("a hook loaded every issue")
+
+    monkeypatch.setattr(Issues, "_load_all", every_issue)
+    said: list[str] = []
+    assert hooks.run_hook("pre-commit", [], repo=r, echo=said.append) == 0
+    assert "jit: gate 'lint' passed" in said
+    assert hooks.run_hook("post-checkout", ["0" * 40, "0" * 40, "1"], repo=r, echo=said.append) == 0
+    assert not any("failed" in s for s in said), said
+    monkeypatch.undo()
+    assert j.json("issue", "show", mine)["gates"][0]["status"] == "passed"
+    assert j.json("issue", "show", pending)["state"] == "done"
