@@ -112,6 +112,38 @@ def test_graph_show_tree(jit, board) -> None:  # type: ignore[no-untyped-def]
     assert jit("graph", "show", "ffffffffffff").exit_code == 3
 
 
+def test_graph_show_draws_each_subtree_once(tracker, jit) -> None:  # type: ignore[no-untyped-def]
+    """A ladder (each issue depends on the two before it) has Fibonacci-many paths: 40 rungs,
+    ~165 million. Each issue is drawn once; where it shows up again it is marked repeated."""
+    ids: list[str] = []
+    for k in range(40):
+        ids.append(tracker.create_issue(f"rung {k}")["id"])
+        if k:
+            tracker.add_dependency(ids[k], ids[max(0, k - 2):k])
+    data = jit.json("graph", "show")
+    (root,) = data["trees"]
+    assert root["id"] == ids[-1]
+    full: list[str] = []
+    repeated: list[tuple[str, str]] = []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        assert ("repeated" in n) == (n["id"] in full), n["id"]
+        if n.get("repeated"):
+            assert n["children"] == []
+        else:
+            full.append(n["id"])
+        for c in n["children"]:
+            if c.get("repeated"):
+                repeated.append((n["id"], c["id"]))
+        stack.extend(reversed(n["children"]))  # depth first, in the order they were drawn
+    assert sorted(full) == sorted(ids)  # every issue drawn in full exactly once
+    # every edge drawn once: the 77 edges are the 39 tree edges plus 38 marked repeated
+    assert len(repeated) == 77 - 39
+    text = jit("graph", "show").stdout
+    assert text.count("(see above)") == 38 and len(text.splitlines()) == 78
+
+
 def test_graph_deps_downstream_roots(jit, board) -> None:  # type: ignore[no-untyped-def]
     b = board
     d = jit.json("graph", "deps", b["epic"])
