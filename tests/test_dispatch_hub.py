@@ -12,6 +12,7 @@ from dispatchlib import agent_cmd, pid_alive, records, start_dispatcher, stop, w
 from synclib import hub_and_clones
 
 from gitjit.api import Tracker
+from gitjit.indexboard import IndexBoard, Issues
 from gitjit.dispatch.config import load_config
 
 pytestmark = pytest.mark.slow
@@ -168,7 +169,15 @@ def test_cli_detach_status_agents_stop(tmp_path: Path) -> None:
         assert st["agents"][0]["issues"] == [iid]
         human = dispatch_cli("status", "--config", str(cfg), cwd=tmp_path).stdout
         assert "running (pid" in human and "1/2 running" in human
-        ag = json.loads(dispatch_cli("agents", "--config", str(cfg), "--json", cwd=tmp_path).stdout)
+        for k in range(20):  # issues nobody holds (rejected: not for the running dispatcher either):
+            t.update_issue(t.create_issue(f"idle {k}")["id"], state="rejected")  # 'agents' must not read them
+        loaded: list[str] = []
+        with pytest.MonkeyPatch.context() as mp:
+            state = IndexBoard._state
+            mp.setattr(IndexBoard, "_state", lambda self, iid: loaded.append(iid) or state(self, iid))
+            mp.setattr(Issues, "_load_all", lambda self: pytest.fail("'jit-dispatch agents' loaded every issue"))
+            ag = json.loads(dispatch_cli("agents", "--config", str(cfg), "--json", cwd=tmp_path).stdout)
+        assert set(loaded) == {iid}, len(loaded)
         (h,) = ag["agents"][0]["holds"]
         assert h["issue_id"] == iid and h["assignee"] == "agent:w@m-a" and h["pid"] == records(rec)[0]["pid"]
         assert h["since"] and h["lease_expires_at"] > h["since"]

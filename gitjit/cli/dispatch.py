@@ -343,7 +343,7 @@ def agents() -> None:
         if not rc.path.exists():
             continue
         b = Tracker(rc.path).board()
-        for iid in b.sorted(b.issues):
+        for iid in b.select(state="in_progress"):  # a query of the index, not every issue loaded
             s = b.issues[iid]
             if s.state != "in_progress" or not s.assignee:
                 continue
