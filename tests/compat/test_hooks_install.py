@@ -275,14 +275,9 @@ def test_a_hook_manager_on_core_hooks_path_calls_jit_hook_run(repo_j: tuple[Path
 
 
 def test_shims_an_older_gitjit_wrote_are_brought_up_to_date_by_the_first_hook(tmp_path: Path,
-                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                               jit_on_path: Path) -> None:
     from gitjit.hooks import _older_shims
 
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "jit").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m gitjit "$@"\n')
-    (bindir / "jit").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     r = make_repo(tmp_path / "r")
     Jit(r)("init")
     hooks = r / ".git" / "hooks"
