@@ -104,6 +104,8 @@ SKIP_WHEN: dict[str, str] = {
     "post-checkout": '[ "$3" != 1 ]',
     # an amend: post-commit has seen the new commit
     "post-rewrite": '[ "$1" != rebase ]',
+    # fired by gitjit's own push of refs/jit/* from the pre-push of a code push (``PUSH_GUARD``)
+    "pre-push": '[ -n "$JIT_HOOK_PUSHING" ]',
 }
 
 

@@ -65,7 +65,7 @@ def test_shipped_shims_are_the_generated_ones() -> None:
                                f'exec python3 -m gitjit hook run {name} -- "$@"']
         assert MARKER in text
         assert subprocess.run(["sh", "-n", str(p)]).returncode == 0
-    assert sorted(SKIP_WHEN) == ["commit-msg", "post-checkout", "post-commit", "post-rewrite", "pre-commit"]
+    assert sorted(SKIP_WHEN) == ["commit-msg", "post-checkout", "post-commit", "post-rewrite", "pre-commit", "pre-push"]
 
 
 def test_hooks_dir_agrees_with_git(tmp_path: Path) -> None:

@@ -177,3 +177,18 @@ def test_pre_push_under_the_pre_commit_framework_reads_its_variables(pair, monke
                          text=True, stdin=subprocess.DEVNULL, timeout=60)
     assert res.returncode == 0 and "jit: pushed 1 jit ref to origin" in res.stderr
     assert f"refs/jit/issues/{iid}" in remote_jit_refs(h)
+
+
+def test_the_pre_push_of_gitjits_own_push_starts_no_python(pair, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    h, a, ja, b, jb = pair
+    log = tmp_path / "started.log"
+    (tmp_path / "bin" / "jit").write_text(
+        f'#!/bin/sh\n[ "$1" = hook ] && echo "$3" >> "{log}"\nexec "{sys.executable}" -m gitjit "$@"\n')
+    iid = ja.json("issue", "create", "-t", "Carried")["id"]
+    assert commit(a, "code").returncode == 0
+    log.unlink(missing_ok=True)
+    push = git("push", "-q", "origin", "main", cwd=a)
+    assert "jit: pushed 1 jit ref to origin" in push.stderr
+    assert f"refs/jit/issues/{iid}" in remote_jit_refs(h)
+    # the code push's pre-push ran gitjit; the jit push it made fired pre-push again, which the shim ended
+    assert log.read_text().split() == ["pre-push"]
