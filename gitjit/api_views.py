@@ -39,10 +39,28 @@ class ViewOps(TrackerPart):
     def graph_tree(self, prefix: str | None = None) -> dict[str, Any]:
         """Nested dependency trees: one rooted at ``prefix``, or one per issue nothing depends on."""
         b = self.board()
+        deps: dict[str, list[str]]
         if prefix:
             tops = [self.resolve(prefix, b)]
+            # the edges under the top (an index-backed board reads one row per issue), then what
+            # is shown of those issues at once
+            deps = {}
+            todo = list(tops)
+            while todo:
+                i = todo.pop()
+                if i not in deps:
+                    deps[i] = list(b.graph.deps.get(i, ()))
+                    todo.extend(deps[i])
+            info = b.nodes(deps)
         else:
-            tops = b.sorted(i for i in b.issues if not b.graph.rdeps.get(i))
+            # every issue is drawn: its edges and what is shown of it are read at once (issue by
+            # issue, 100,000 issues took 20 s)
+            deps = dict(b.graph.deps.items())
+            tops = [i for i, r in b.graph.rdeps.items() if not r]
+            info = b.nodes()
+
+        def ordered(ids: Iterable[str]) -> list[str]:
+            return sorted(ids, key=lambda i: info[i][0])
 
         # each issue's subtree is drawn once; where it shows up again (another issue depends on it
         # too, or a cycle) it is marked "repeated" without children. Expanding it under every
@@ -50,9 +68,9 @@ class ViewOps(TrackerPart):
         shown: set[str] = set()
 
         def node(i: str) -> dict[str, Any]:
-            st = b.issues[i]
-            n: dict[str, Any] = {"id": i, "short_id": short(i), "title": st.title, "state": b.states[i],
-                                 "priority": st.priority, "assignee": st.assignee, "children": []}
+            _, title, state, priority, assignee = info[i]
+            n: dict[str, Any] = {"id": i, "short_id": short(i), "title": title, "state": state,
+                                 "priority": priority, "assignee": assignee, "children": []}
             if i in shown:
                 n["repeated"] = True
             else:
@@ -62,7 +80,7 @@ class ViewOps(TrackerPart):
         def tree(top: str) -> dict[str, Any]:
             root = node(top)
             # depth-first without recursion: a chain of dependencies may be longer than Python's stack
-            stack = [(root, iter(() if root.get("repeated") else b.sorted(b.graph.deps.get(top, ()))))]
+            stack = [(root, iter(() if root.get("repeated") else ordered(deps.get(top, ()))))]
             while stack:
                 parent, kids = stack[-1]
                 d = next(kids, None)
@@ -72,10 +90,10 @@ class ViewOps(TrackerPart):
                 child = node(d)
                 parent["children"].append(child)
                 if not child.get("repeated"):
-                    stack.append((child, iter(b.sorted(b.graph.deps.get(d, ())))))
+                    stack.append((child, iter(ordered(deps.get(d, ())))))
             return root
 
-        return {"trees": [tree(t) for t in tops], "broken_edges": [
+        return {"trees": [tree(t) for t in ordered(tops)], "broken_edges": [
             {"from": e.src, "to": e.dst, "cycle": list(e.cycle)} for e in b.graph.broken]}
 
     def graph_export(self) -> dict[str, Any]:

@@ -105,7 +105,8 @@ class Graph:
 
     def roots(self) -> list[str]:
         """Issues with no dependencies."""
-        return [i for i, ds in self.deps.items() if not ds and not self.missing.get(i)]
+        missing = dict(self.missing.items())  # at once: an index-backed mapping reads a row a key
+        return [i for i, ds in self.deps.items() if not ds and not missing.get(i)]
 
 
 def _bfs(start: str, adj: Mapping[str, list[str]]) -> list[str]:

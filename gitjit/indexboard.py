@@ -140,6 +140,18 @@ class IndexBoard(Board):
                 raise KeyError(i)
         return sorted(ids, key=lambda i: (rows[i][0], rows[i][1], i))
 
+    def nodes(self, ids: Iterable[str] | None = None) -> dict[str, tuple[Any, ...]]:
+        cols = "prank, created_at, title, eff, priority, assignee, deleted"
+        rows = dict((r[0], r[1:]) for r in self.ix.iter_rows(cols, "deleted=0")) if ids is None \
+            else self.ix.rows(ids, cols)
+        out: dict[str, tuple[Any, ...]] = {}
+        for i in (rows if ids is None else ids):
+            r = rows.get(i)
+            if r is None or r[6]:
+                raise KeyError(i)
+            out[i] = ((r[0], r[1], i), r[2], r[3], r[4], r[5])
+        return out
+
     def ready(self) -> list[str]:
         return self.ix.ready_ids()
 

@@ -85,6 +85,15 @@ class Board:
     def sorted(self, ids: Iterable[str]) -> list[str]:
         return sorted(ids, key=lambda i: self.order_key(self.issues[i]))
 
+    def nodes(self, ids: Iterable[str] | None = None) -> dict[str, tuple[Any, ...]]:
+        """What a drawing of the graph shows of each issue (every one when ``ids`` is None):
+        ``(order key, title, effective state, priority, assignee)``; KeyError for an unknown id."""
+        out: dict[str, tuple[Any, ...]] = {}
+        for i in (self.issues if ids is None else ids):
+            st = self.issues[i]
+            out[i] = (self.order_key(st), st.title, self.states[i], st.priority, st.assignee)
+        return out
+
     def ready(self) -> list[str]:
         return self.sorted(i for i in self.issues if self.is_ready(i))
 
