@@ -28,6 +28,10 @@ _STATES = ("open", "ready", "in_progress", "done", "rejected", "archived")
 _STATE_ALIASES = {"backlog": "open", "inprogress": "in_progress", "in-progress": "in_progress"}
 _PRIORITIES = ("low", "normal", "high", "critical")
 _EMPTY = {"ready": "No ready issues.", "blocked": "Nothing is blocked."}
+#: ``jit issue list``'s filters (gitjit/cli/issue.py), in the forms taken here: ``-s X``, ``--state X``,
+#: ``--state=X`` (a joined ``-sX`` goes to the full CLI)
+_LIST_OPTS = {"-s": "state", "--state": "state", "-a": "assignee", "--assignee": "assignee",
+              "-p": "priority", "--priority": "priority", "-l": "label", "--label": "label"}
 
 
 class _Fallback(Exception):
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parse(args: list[str]) -> tuple[dict[str, Any], list[str], set[str]]:
     """Global options, the command words and the per-command flags. Raises _Fallback for
     anything the light path does not handle exactly like click would."""
-    opts: dict[str, Any] = {"repo": None}
+    opts: dict[str, Any] = {"repo": None, "list": []}
     flags: set[str] = set()
     i = 0
     while i < len(args) and args[i].startswith("-"):
@@ -147,6 +151,12 @@ def _parse(args: list[str]) -> tuple[dict[str, Any], list[str], set[str]]:
             j += 1
         elif a.startswith("--n=") or (a.startswith("-n") and len(a) > 2):
             flags.add("n=" + (a[4:] if a.startswith("--n=") else a[2:]))
+        elif a in _LIST_OPTS and j + 1 < len(rest):
+            opts["list"].append((_LIST_OPTS[a], rest[j + 1]))  # as click: the next word, whatever it is
+            j += 1
+        elif a.startswith("--") and a.partition("=")[0] in _LIST_OPTS and "=" in a:
+            k, _, v = a.partition("=")
+            opts["list"].append((_LIST_OPTS[k], v))
         elif a.startswith("-") or a == "":
             raise _Fallback
         else:
@@ -214,6 +224,8 @@ def _answer(args: list[str]) -> tuple[list[str], Any] | None:
     n_flags = [f for f in flags if f.startswith("n=")]
     if n_flags and words[:2] != ["events", "tail"]:
         raise _Fallback
+    if opts["list"] and words[:2] != ["issue", "list"]:
+        raise _Fallback
     start = opts["repo"] or os.environ.get("JIT_REPO") or os.getcwd()
     from .store.index import Index, code_stamp
 
@@ -236,7 +248,7 @@ def _answer(args: list[str]) -> tuple[list[str], Any] | None:
         ix.c.execute("BEGIN")
         try:
             warnings = ix.warnings()
-            return warnings, _render(ix, words, as_json, quiet, n_flags, (git_dir, common, workdir))
+            return warnings, _render(ix, words, as_json, quiet, n_flags, (git_dir, common, workdir), opts["list"])
         finally:
             ix.rollback()
     finally:
@@ -318,10 +330,31 @@ def _annotate(doc: str, where: tuple[str, str, str | None]) -> str | None:
 
 
 def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list[str],
-            where: tuple[str, str, str | None]) -> Any:
+            where: tuple[str, str, str | None], filters: list[tuple[str, str]]) -> Any:
     import json
 
     cmd = words[0]
+    if words[:2] == ["issue", "list"]:
+        if len(words) != 2:
+            raise _Fallback
+        f: dict[str, Any] = {"label": []}
+        for k, v in filters:  # the last of a repeated option wins, as with click; labels add up
+            if k == "label":
+                f["label"].append(v)
+            else:
+                f[k] = v
+        state = f.get("state") or None  # Tracker.list_issues: an empty value is no filter
+        if state is not None:
+            state = _STATE_ALIASES.get(state.lower(), state.lower())
+            if state not in _STATES:
+                raise _Fallback
+        priority = f.get("priority") or None
+        if priority is not None:
+            priority = priority.lower()
+            if priority not in _PRIORITIES:
+                raise _Fallback
+        ids = ix.select_ids(state, f.get("assignee"), priority, f["label"])
+        return _listed(ix, ids, as_json, quiet, "No issues.")
     if cmd == "query":
         if len(words) < 2:
             raise _Fallback
@@ -346,13 +379,7 @@ def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list
         ids = ix.query_ids(kind, value)
         if ids is None:
             raise _Fallback
-        if as_json:
-            return _list_text(ix.docs(ids))
-        if quiet:
-            return "\n".join(ids) + "\n"
-        data = _loads_list(ix.docs(ids))
-        empty = _EMPTY.get(kind, "No issues.")
-        return lambda: _human().issue_list(data, empty)
+        return _listed(ix, ids, as_json, quiet, _EMPTY.get(kind, "No issues."))
     if cmd == "issue":
         if len(words) < 3 or words[1] != "show":
             raise _Fallback
@@ -414,6 +441,15 @@ def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list
 
         return lines
     raise _Fallback
+
+
+def _listed(ix: Any, ids: list[str], as_json: bool, quiet: bool, empty: str) -> Any:
+    if as_json:
+        return _list_text(ix.docs(ids))
+    if quiet:
+        return "\n".join(ids) + "\n"
+    data = _loads_list(ix.docs(ids))
+    return lambda: _human().issue_list(data, empty)
 
 
 def _loads_list(docs: list[str]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ are SQL over the stored columns, and listings return the stored JSON of each iss
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -201,23 +200,7 @@ class IndexBoard(Board):
 
     def select(self, *, state: str | None = None, assignee: str | None = None, priority: str | None = None,
                labels: Iterable[str] = ()) -> list[str]:
-        conds, params = [], []
-        if state is not None:
-            conds.append("eff=?")
-            params.append(state)
-        if assignee is not None:
-            conds.append("assignee=?")
-            params.append(assignee)
-        if priority is not None:
-            conds.append("priority=?")
-            params.append(priority)
-        ids = self.ix.ordered(" AND ".join(conds), tuple(params))
-        pats = list(labels)
-        if not pats:
-            return ids
-        labs = self.ix.rows(ids, "labels")
-        return [i for i in ids if all(any(fnmatch.fnmatchcase(lab, p) for lab in json.loads(labs[i][0]))
-                                      for p in pats)]
+        return self.ix.select_ids(state, assignee, priority, labels)
 
     def search(self, text: str) -> list[str]:
         t = text.lower()

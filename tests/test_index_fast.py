@@ -51,6 +51,11 @@ COMMANDS = [
     ["query", "state", "done"], ["query", "priority", "HIGH", "--json"], ["query", "assignee", "agent:lex"],
     ["query", "assignee", "nobody", "--json"], ["status"], ["status", "--json"], ["events", "tail"],
     ["events", "tail", "-n", "3", "--json"], ["events", "tail", "-n0", "--json"], ["events", "tail", "--n=5"],
+    ["issue", "list"], ["issue", "list", "--json"], ["issue", "list", "-s", "ready", "--json"],
+    ["issue", "list", "--state=In-Progress", "-q"], ["issue", "list", "-l", "team:*", "--json"],
+    ["issue", "list", "--label", "team:*", "-l", "team:core"], ["issue", "list", "-l", "team:*", "-l", "x:*"],
+    ["issue", "list", "-a", "agent:lex", "--priority", "LOW", "--json"], ["issue", "list", "-s", "done", "-s", "open"],
+    ["issue", "list", "--assignee", "nobody"], ["issue", "list", "-s", "", "-q"], ["--json", "issue", "list", "-p", "high"],
 ]
 
 
@@ -72,7 +77,9 @@ def test_same_output_as_the_full_cli(board: dict[str, str], repo: Path, capsys: 
 
 @pytest.mark.parametrize("args", [
     ["issue", "show", "ffffffffffff"], ["issue", "show", ""], ["query", "state", "bogus"], ["query", "nope"],
-    ["query", "ready", "--help"], ["issue", "list"], ["events", "query", "--limit", "2"], ["query"],
+    ["query", "ready", "--help"], ["issue", "list", "-sready"], ["issue", "list", "-s", "bogus"],
+    ["issue", "list", "extra"], ["issue", "list", "-s"], ["query", "ready", "-s", "ready"],
+    ["events", "query", "--limit", "2"], ["query"],
     ["events", "tail", "-n", "-1"], ["--version", "status"],
 ])
 def test_anything_else_goes_to_the_full_cli(board: dict[str, str], args: list[str],

@@ -764,6 +764,25 @@ class Index:
             "SELECT id FROM issues INDEXED BY issues_blocked WHERE blocked=1 AND deleted=0 "
             "ORDER BY prank, created_at, id")]
 
+    def select_ids(self, state: str | None = None, assignee: str | None = None, priority: str | None = None,
+                   labels: Iterable[str] = ()) -> list[str]:
+        """Ids of non-deleted issues in ready order with this effective state, assignee and priority
+        (None: any), whose labels match every one of ``labels`` (``fnmatch`` patterns, ``ns:*``):
+        ``jit issue list``."""
+        conds, params = [], []
+        for col, v in (("eff", state), ("assignee", assignee), ("priority", priority)):
+            if v is not None:
+                conds.append(col + "=?")
+                params.append(v)
+        ids = self.ordered(" AND ".join(conds), tuple(params))
+        pats = list(labels)
+        if not pats:
+            return ids
+        from fnmatch import fnmatchcase
+
+        labs = self.rows(ids, "labels")
+        return [i for i in ids if all(any(fnmatchcase(lab, p) for lab in json.loads(labs[i][0])) for p in pats)]
+
     def query_ids(self, kind: str, value: str | None = None) -> list[str] | None:
         """The ids ``jit query KIND`` lists; None for a kind (or value) this layer does not answer."""
         if kind == "ready":
