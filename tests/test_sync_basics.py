@@ -272,3 +272,32 @@ def test_worktree_and_bare_clones_sync(tmp_path: Path) -> None:
     assert tracker(tmp_path / "wt").push()["count"] == 1
     tracker(bare).pull()
     assert tracker(bare).show(iid)["title"] == "from worktree"
+
+
+def test_a_pull_packs_the_tracking_refs_its_fetch_left_loose(two: tuple[Path, Path, Path]) -> None:
+    """`git fetch` writes each tracking ref as a loose file; a pull that leaves many of them packs
+    the refs, so that later syncs do not list thousands of loose files (at 100,000 issues a sync
+    that brought nothing took 16-23 s with them loose, 3.7-4.1 s packed)."""
+    from gitjit.git.housekeeping import LOOSE_TRACKING_MAX, loose_refs
+
+    hub, a, b = two
+    ta, tb = tracker(a, "agent:a"), tracker(b, "agent:b")
+    with ta.batch():
+        for n in range(LOOSE_TRACKING_MAX + 20):
+            ta.create_issue(f"task {n}")
+    ta.push()
+    tracking = "refs/jit-remotes/origin/"
+    assert tb.pull()["counts"]["created"] == LOOSE_TRACKING_MAX + 20
+    assert loose_refs(b / ".git", tracking) == 0
+    packed = (b / ".git" / "packed-refs").read_text()
+    assert packed.count(tracking) == LOOSE_TRACKING_MAX + 20
+    assert jit_tips(b, tracking) == {r.replace("refs/jit/", tracking): t for r, t in jit_tips(hub).items()}
+    assert jit_tips(b) == jit_tips(hub)
+    # a few moved refs stay loose until enough pile up
+    ids = [i["id"] for i in ta.query("all")["issues"][:5]]
+    for i in ids:
+        ta.update_issue(i, priority="high")
+    ta.push()
+    assert tb.pull()["counts"]["fast_forwarded"] == 5
+    assert loose_refs(b / ".git", tracking) == 5
+    assert jit_tips(b) == jit_tips(hub) and tb.sync()["pull"]["counts"]["unchanged"] == LOOSE_TRACKING_MAX + 20

@@ -41,7 +41,7 @@ from typing import Any
 from ..errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
 from ..fold import fold_issue, serialize_events, union_events
 from ..git import CasFailed, GitRepo, RefLocked
-from ..git.housekeeping import maybe_gc
+from ..git.housekeeping import maybe_gc, pack_loose_tracking
 from ..model import LIMITS, Event
 from .checks import LOCAL, check_document
 from .entities import DOC, ISSUES, EntityStore, Loaded, retrying
@@ -514,6 +514,7 @@ class Syncer:
             self.fetch(remote)
         res = self.reconcile(remote)
         res.rewritten = self.rewrites(remote, before)
+        pack_loose_tracking(self.git, self.tracking_prefix(remote))  # what the fetch left loose
         maybe_gc(self.git)  # the housekeeping the fetch was told not to run in the foreground
         return res
 
@@ -546,6 +547,7 @@ class Syncer:
         refs = list(dict.fromkeys(refs))
         self.fetch(remote, refs)
         res = self.reconcile(remote, only=refs)
+        pack_loose_tracking(self.git, self.tracking_prefix(remote))
         maybe_gc(self.git)
         return res
 
