@@ -37,6 +37,28 @@ def hub3(tmp_path: Path):  # type: ignore[no-untyped-def]
     return hub, clones, ids
 
 
+def test_a_hub_claim_reads_only_the_refs_it_claims(hub3, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hub claim refreshes the issue (and what it depends on) and reconciles just those refs:
+    listing every ref took 0.7 s of each claim at 100,000 issues."""
+    from gitjit.git.repo import GitRepo
+
+    hub, (a, b, c), ids = hub3
+    tb = tracker(b)
+    tb.add_dependency(ids[1], [ids[2]])
+    tb.update_issue(ids[2], state="done")
+    tb.push()
+    ta = tracker(a)
+    listed: list[str] = []
+    tips = GitRepo.tips
+    monkeypatch.setattr(GitRepo, "tips", lambda self, prefix: listed.append(prefix) or tips(self, prefix))
+    got = ta.claim(ids[1], "agent:a", remote="origin")
+    assert got["assignee"] == "agent:a" and listed == []
+    # the refresh brought the dependency's new state and the new edge with the claim
+    assert ta.show(ids[2])["state"] == "done" and ta.show(ids[1])["dependencies"] == [ids[2]]
+    monkeypatch.undo()
+    assert jit_tips(a)[f"refs/jit/issues/{ids[1]}"] == jit_tips(hub)[f"refs/jit/issues/{ids[1]}"]
+
+
 def hub_assignee(hub: Path, tmp: Path, iid: str) -> str | None:
     """What the hub says, read through a fresh clone."""
     probe = tmp / f"probe{time.monotonic_ns()}"

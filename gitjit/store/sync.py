@@ -452,7 +452,15 @@ class Syncer:
         want = set(only) if only is not None else None
         res = PullResult(remote)
         tp = self.tracking_prefix(remote)
-        tips = self.git.tips("refs/jit")
+        if want is None:
+            tips = self.git.tips("refs/jit")
+        else:  # a few refs (a hub claim's refresh): each looked up, not every ref listed (0.7 s at 100,000)
+            tips = {}
+            for ref in want:
+                for name in (ref, tp + ref[len(LOCAL):]) if ref.startswith(LOCAL) else ():
+                    tip = self.git.tip(name)
+                    if tip is not None:
+                        tips[name] = tip
         plans: list[tuple[_Plan, tuple[Event, ...]]] = []
         todo: list[tuple[str, str, str | None, str]] = []
         for tname, rtip in sorted(tips.items()):
