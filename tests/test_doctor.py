@@ -246,6 +246,54 @@ def test_an_invalid_remote_tracking_ref_is_a_warning(jit: Jit, three: list[str])
     p = next(p for p in rep["problems"] if p["check"] == "remote-refs")
     assert p["severity"] == "warning" and "git push origin :refs/jit/issues/cccccccccccc" in p["fix"]
     assert rep["invalid_refs"][0]["scope"] == "remote:origin"
+    # a tracking ref of an issue this clone has, at another commit than the local ref: checked too
+    git("update-ref", f"refs/jit-remotes/origin/issues/{three[0]}", commit(repo, b"junk\n"), cwd=repo)
+    code, rep = run(jit)
+    assert code == 0 and {f"refs/jit-remotes/origin/issues/{three[0]}", "refs/jit-remotes/origin/issues/cccccccccccc"} \
+        == {p["subject"] for p in rep["problems"] if p["check"] == "remote-refs"}
+
+
+def test_each_document_is_read_once(jit: Jit, three: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refs' documents are read in one stream, and a tracking ref at the commit its local ref
+    is at is not read again (a synced clone of 100,000 issues: 124 s, then 26.6 s)."""
+    from gitjit.doctor import diagnose
+    from gitjit.git import GitRepo
+
+    repo = jit.repo
+    for i in three:  # as after a sync: every tracking ref where the local ref is
+        git("update-ref", f"refs/jit-remotes/origin/issues/{i}", f"refs/jit/issues/{i}", cwd=repo)
+    one: list[str] = []
+    many: list[str] = []
+    read_file, read_files = GitRepo.read_file, GitRepo.read_files
+    monkeypatch.setattr(GitRepo, "read_file", lambda self, c, n: one.append(c) or read_file(self, c, n))
+    monkeypatch.setattr(GitRepo, "read_files", lambda self, cs, n: many.extend(cs) or read_files(self, cs, n))
+    rep = diagnose(GitRepo(repo))
+    assert rep["checked"]["tracking_refs"] == 3 and rep["checked"]["issues"] == 3
+    assert not [p for p in rep["problems"] if p["check"] != "setup"]  # (this fixture skips 'jit init')
+    assert one == []
+    assert sorted(many) == sorted(git("rev-parse", *(f"refs/jit/issues/{i}" for i in three), cwd=repo).stdout.split())
+
+
+def test_a_write_between_the_checks_is_not_a_stale_index(jit: Jit, three: list[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index is compared with a fold of every ref as it is then: a ref written after the refs
+    were checked (an agent at work) is read again, not taken from the earlier check."""
+    from gitjit.api import Tracker
+    from gitjit.doctor import Doctor, diagnose
+    from gitjit.git import GitRepo
+
+    repo = jit.repo
+    assert jit("issue", "list").exit_code == 0  # the index is built
+    check_tracking = Doctor.check_tracking
+
+    def meanwhile(self: Doctor) -> None:
+        check_tracking(self)
+        Tracker(repo, actor="agent:busy").update_issue(three[2], title="renamed meanwhile")
+
+    monkeypatch.setattr(Doctor, "check_tracking", meanwhile)
+    rep = diagnose(GitRepo(repo))
+    assert not [p for p in rep["problems"] if p["check"] != "setup"], rep["problems"]
+    assert Tracker(repo).show(three[2])["title"] == "renamed meanwhile"
 
 
 def test_full_walk_finds_a_commit_that_dropped_events(jit: Jit, three: list[str]) -> None:
