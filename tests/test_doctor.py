@@ -255,7 +255,7 @@ def test_an_invalid_remote_tracking_ref_is_a_warning(jit: Jit, three: list[str])
 
 def test_each_document_is_read_once(jit: Jit, three: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The refs' documents are read in one stream, and a tracking ref at the commit its local ref
-    is at is not read again (a synced clone of 100,000 issues: 124 s, then 26.6 s)."""
+    is at is not read again (a synced clone of 100,000 issues: 114-124 s, then 26.6 s)."""
     from gitjit.doctor import diagnose
     from gitjit.git import GitRepo
 
