@@ -81,6 +81,26 @@ def apply(repo: Path, n: int, o: tuple) -> None:  # type: ignore[type-arg]
                                                                  HealthCheck.too_slow])
 @given(ops=st.lists(op, min_size=4, max_size=16), order=st.permutations(range(N)))
 def test_clones_converge_whatever_the_edits_and_the_sync_order(ops, order) -> None:  # type: ignore[no-untyped-def]
+    converge(ops, order)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                HealthCheck.too_slow])
+@given(ops=st.lists(op, min_size=4, max_size=16), order=st.permutations(range(N)))
+def test_clones_converge_when_every_pull_packs_the_refs(ops, order) -> None:  # type: ignore[no-untyped-def]
+    """The same, with the tracking refs packed by every pull that leaves one loose
+    (``pack_loose_tracking`` waits for 256 otherwise, more than these examples make)."""
+    from gitjit.git import housekeeping
+
+    before = housekeeping.LOOSE_TRACKING_MAX
+    housekeeping.LOOSE_TRACKING_MAX = 1
+    try:
+        converge(ops, order)
+    finally:
+        housekeeping.LOOSE_TRACKING_MAX = before
+
+
+def converge(ops: list, order: list[int]) -> None:  # type: ignore[type-arg]
     with tempfile.TemporaryDirectory() as d:
         hub, clones = hub_and_clones(Path(d), N)
         seed = tracker(clones[0], "agent:0")

@@ -233,7 +233,7 @@ def loose_refs(common: str | os.PathLike[str], prefix: str, *, stop: int | None 
     return n
 
 
-def pack_loose_tracking(git: GitRepo, prefix: str, *, limit: int = LOOSE_TRACKING_MAX) -> bool:
+def pack_loose_tracking(git: GitRepo, prefix: str, *, limit: int | None = None) -> bool:
     """``git pack-refs --all --prune`` once ``limit`` loose refs sit under ``prefix``; True if it ran.
 
     ``git fetch`` writes every tracking ref it creates or moves as a loose file, and nothing of
@@ -244,6 +244,7 @@ def pack_loose_tracking(git: GitRepo, prefix: str, *, limit: int = LOOSE_TRACKIN
     listing made while the refs are being packed may miss a ref that moved into packed-refs.
     git locks each ref it prunes and keeps one that changed meanwhile; a held
     ``packed-refs.lock`` only makes this attempt fail, and the next pull tries again."""
+    limit = LOOSE_TRACKING_MAX if limit is None else limit
     if loose_refs(git.common_dir, prefix, stop=limit) < limit:
         return False
     try:
