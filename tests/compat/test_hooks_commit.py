@@ -72,6 +72,35 @@ def test_unknown_ambiguous_and_malformed_ids_stop_the_commit(r: Path, monkeypatc
     assert commit(r, "wip\n\nCloses: deadbeef", "--no-verify").returncode == 0
 
 
+def test_trailer_ids_resolve_alike_with_and_without_the_index(r: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commit-msg hook resolves a trailer's id through the index (one query) when it can, and
+    folds just the issues with that prefix when the index is off: the same answers and errors."""
+    from gitjit import hooks
+    from gitjit.errors import GitjitError
+
+    ids = iter(["abcd00000001", "abcd00000002", "beef00000003"])
+    monkeypatch.setattr("gitjit.api.new_issue_id", lambda: next(ids))
+    t = Tracker(r, actor="lead")
+    for title in ("One", "Two", "Three"):
+        t.create_issue(title)
+
+    def answers(use_index: bool) -> list[str]:
+        ctx = hooks._Ctx(hooks._Lite(str(r)), "commit-msg", actor=None, echo=lambda m: None)
+        ctx.t.use_index = use_index
+        out = []
+        for tok in ("abcd00000001", "abcd0000000", "abcd", "beef", "BEEF0000", "dead", "abcd00000002"):
+            try:
+                out.append(hooks._resolve(ctx, tok.lower()))
+            except GitjitError as e:
+                out.append(f"{type(e).__name__}: {e.message}")
+        return out
+
+    with_index = answers(True)
+    assert with_index[0] == "abcd00000001" and with_index[3] == with_index[4] == "beef00000003"
+    assert "matches 2 issues" in with_index[1] and "no issue matches 'dead'" in with_index[5]
+    assert answers(False) == with_index
+
+
 # ---------------------------------------------------------------------- post-commit
 
 def test_refs_links_the_commit_and_issue_show_lists_it(r: Path) -> None:
