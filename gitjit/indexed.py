@@ -196,6 +196,25 @@ def indexed_events(tracker: Tracker, **kw: Any) -> list[dict[str, Any]] | None:
         return None
 
 
+def indexed_tips(tracker: Tracker, *, since: str | None = None) -> tuple[str | None, dict[str, str] | None] | None:
+    """``(generation, tips)``: every issue and gate ref's tip from the index, brought in step
+    first; ``tips`` is None when the index's generation is still ``since`` (nothing changed: a
+    stat of the ref folders, not a listing of every ref). None when the index is not in use.
+    The generation is read before the tips, so it never claims tips newer than it saw."""
+    ix = indexer_for(tracker)
+    if ix is None:
+        return None
+    try:
+        ix.refresh()
+        gen = ix.ix.meta("gen")
+        if since is not None and gen == since:
+            return gen, None
+        return gen, ix.ix.entity_tips()
+    except (sqlite3.Error, OSError) as e:
+        ix.give_up(e)
+        return None
+
+
 def note_write(tracker: Tracker, ref: str, tip: str) -> bool:
     """Fold this process's own write of ``ref`` (now at ``tip``) into the index at once, with the
     events it already holds, so that the next command of any process does not have to find and

@@ -678,6 +678,10 @@ class Index:
         d.removed = set(have) - set(current)
         return d
 
+    def entity_tips(self) -> dict[str, str]:
+        """The tip of every issue and gate ref as last folded (unreadable ones included)."""
+        return dict(self.c.execute("SELECT ref, tip FROM refs").fetchall())
+
     def tips(self, refs: Iterable[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for chunk in _chunks(list(refs)):
