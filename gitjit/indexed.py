@@ -119,18 +119,26 @@ def indexer_for(tracker: Tracker) -> Indexer | None:
     return None if ix.disabled else ix
 
 
-def indexed_board(tracker: Tracker, *, fresh: bool = False) -> IndexBoard | None:
+def _refreshed(tracker: Tracker) -> tuple[Indexer, str | None] | None:
+    """The tracker's indexer brought in step with the refs, and the index's generation (any
+    process that changes the index bumps it); None when the index is not in use."""
     ix = indexer_for(tracker)
     if ix is None:
         return None
     try:
         ix.refresh()
-        # any process that changes the index bumps its generation: a board (and its cache of
-        # folded states) is reused only while nobody changed anything
-        gen = ix.ix.meta("gen")
+        return ix, ix.ix.meta("gen")
     except (sqlite3.Error, OSError) as e:
         ix.give_up(e)
         return None
+
+
+def indexed_board(tracker: Tracker, *, fresh: bool = False) -> IndexBoard | None:
+    got = _refreshed(tracker)
+    if got is None:
+        return None
+    ix, gen = got
+    # a board (and its cache of folded states) is reused only while nobody changed anything
     if ix.board is None or fresh or ix.board.gen != gen:
         ix._gatedefs = None
         ix.board = IndexBoard(ix)
@@ -201,14 +209,13 @@ def indexed_tips(tracker: Tracker, *, since: str | None = None) -> tuple[str | N
     first; ``tips`` is None when the index's generation is still ``since`` (nothing changed: a
     stat of the ref folders, not a listing of every ref). None when the index is not in use.
     The generation is read before the tips, so it never claims tips newer than it saw."""
-    ix = indexer_for(tracker)
-    if ix is None:
+    got = _refreshed(tracker)
+    if got is None:
         return None
+    ix, gen = got
+    if since is not None and gen == since:
+        return gen, None
     try:
-        ix.refresh()
-        gen = ix.ix.meta("gen")
-        if since is not None and gen == since:
-            return gen, None
         return gen, ix.ix.entity_tips()
     except (sqlite3.Error, OSError) as e:
         ix.give_up(e)
