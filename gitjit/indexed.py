@@ -626,7 +626,7 @@ class Indexer:
 
         # what the graph looked like before, for the cycle and dependents bookkeeping
         touched = set(new_issues) | gone
-        old = {} if rebuild else ix.rows(touched, "deleted")
+        old = {} if rebuild else ix.rows(touched, "deleted, title, eff")
         old_deps = {} if rebuild else {s: [x for x, _ in v] for s, v in ix.deps(touched).items()}
         for iid in gone:
             self._delete_issue(iid)
@@ -638,21 +638,32 @@ class Indexer:
             self._global_broken(force=True)
             self._recompute(None, extra=new_issues)
         else:
-            affected = set(new_issues) | {s for v in ix.dependents(touched).values() for s in v}
+            affected = set(new_issues)
             if gate_changed:
                 for chunk in _chunks(sorted(gate_changed)):
                     q = f"SELECT issue FROM gates_on WHERE gate IN ({','.join('?' * len(chunk))})"
                     affected |= {i for (i,) in c.execute(q, chunk)}
             affected |= self._cycles(new_issues, gone, old, old_deps)
             affected -= gone
-            # one level further, the issues that show these in their JSON (``blocked_reasons``
-            # names each blocking dependency's state): needed only where that state changed, as
-            # the changed issues' own dependents are in ``affected`` already
             eff_before = ix.rows(affected - set(new_issues), "eff")
             self._recompute(affected, extra=new_issues)
-            eff_after = ix.rows(eff_before, "eff")
-            moved = [i for i, row in eff_before.items() if eff_after.get(i) != row]
-            further = {s for v in ix.dependents(moved).values() for s in v} - affected - gone if moved else set()
+            # A dependent shows of each dependency only its title and effective state (in
+            # ``blocked_reasons``), and its own effective state follows only whether the
+            # dependency is finished. So the dependents are recomputed for the changed issues
+            # whose title, effective state or existence changed, and for the issues recomputed
+            # above whose effective state moved; not for every write: a new priority for an
+            # issue with 5,000 dependents re-rendered all 5,000.
+            now = ix.rows(touched - gone, "deleted, title, eff")
+            shown = {i for i in touched if i in gone or old.get(i) != now.get(i)}
+            shown |= {i for i, row in ix.rows(eff_before, "eff").items() if eff_before.get(i) != row}
+            near = {s for v in ix.dependents(shown).values() for s in v} - affected - gone if shown else set()
+            # and one level further, the issues that show those: needed only where a dependent's
+            # effective state changed (a dependency finished or reopened)
+            eff_near = ix.rows(near, "eff")
+            self._recompute(near, extra=new_issues)
+            moved = [i for i, row in ix.rows(eff_near, "eff").items() if eff_near.get(i) != row]
+            further = {s for v in ix.dependents(moved).values() for s in v} - affected - near - gone \
+                if moved else set()
             if further:
                 self._recompute(further, extra=new_issues)
         ix.set_meta("gen", os.urandom(8).hex())

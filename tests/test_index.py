@@ -14,6 +14,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -449,6 +450,46 @@ def test_a_long_chain_of_open_issues(tracker: Tracker, repo: Path, tmp_path: Pat
     assert ref.show(ids["k1499"]) == last and ref.query("ready") == tracker.query("ready")
     tracker.update_issue(ids["k0"], state="done")
     assert tracker.show(ids["k1"])["state"] == "ready" and tracker.show(ids["k2"])["blocked_reasons"][0]["state"] == "ready"
+
+
+def test_a_write_recomputes_dependents_only_when_what_they_show_changed(tracker: Tracker, repo: Path,
+                                                                      tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dependent shows a dependency's title and effective state, and follows whether it is
+    finished: a write that changes neither (priority, labels, context) recomputes the written
+    issue alone; one that does recomputes its dependents (and, where their state moved, theirs).
+    Before, every write recomputed every dependent: 5,000 of them for a new priority."""
+    from gitjit.indexed import Indexer
+    from gitjit.transfer import import_file
+
+    lines = [{"key": "base", "title": "base"}]
+    lines += [{"key": f"d{i}", "title": f"dependent {i}", "depends_on": ["base"]} for i in range(30)]
+    lines += [{"key": "top", "title": "top", "depends_on": ["d0"]}]
+    (tmp_path / "fan.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    ids = import_file(tracker, str(tmp_path / "fan.jsonl"))["ids"]
+    base, deps = ids["base"], {ids[f"d{i}"] for i in range(30)}
+    tracker.status()
+    seen: list[set[str]] = []
+    recompute = Indexer._recompute
+    monkeypatch.setattr(Indexer, "_recompute",
+                        lambda self, todo, extra: seen.append(set(todo or ())) or recompute(self, todo, extra))
+
+    def recomputed(change: Callable[[], object]) -> set[str]:
+        seen.clear()
+        change()
+        tracker.status()
+        return set().union(*seen) if seen else set()
+
+    assert recomputed(lambda: tracker.update_issue(base, priority="high")) == {base}
+    assert recomputed(lambda: tracker.update_issue(base, labels_add=["team:x"], context={"k": "v"})) == {base}
+    assert recomputed(lambda: tracker.update_issue(base, title="base renamed")) == {base} | deps
+    # claimed: its effective state moves, so dependents show it; theirs does not move
+    assert recomputed(lambda: tracker.claim(base, "agent:a")) == {base} | deps
+    # done: the dependents become ready, so what depends on them (top) shows that too
+    assert recomputed(lambda: tracker.update_issue(base, state="done")) == {base, ids["top"]} | deps
+    assert tracker.show(ids["d0"])["state"] == "ready"
+    assert tracker.show(ids["top"])["blocked_reasons"][0]["state"] == "ready"
+    assert_same(repo, tracker)
 
 
 def test_pack_threshold_grows_with_packed_refs() -> None:
