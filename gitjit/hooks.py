@@ -650,19 +650,53 @@ def _sweep(ctx: _Ctx) -> None:
 
 # ---------------------------------------------------------------------- reconciling fetched refs
 
+def _tracking_stat(common: Path) -> str | None:
+    """A signature of the tracking refs from ``stat`` alone: ``packed-refs`` and every loose file
+    under ``refs/jit-remotes/``. git writes a ref as a new file renamed into place (a new inode,
+    a new mtime) and rewrites ``packed-refs`` the same way, so no tracking ref moves without it
+    changing, except within one clock tick of the stat: a signature with a file that recent is
+    not trusted (None). Listing every tracking ref took 0.3 s of each ``git pull`` and branch
+    switch at 100,000 issues; this takes a stat of the few loose ones and one of ``packed-refs``."""
+    import time
+
+    now = time.time_ns()
+    files = [common / "packed-refs"]
+    for d, _subdirs, names in os.walk(common / TRACKING):
+        files += [Path(d) / n for n in names]
+    parts = []
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            parts.append(f"{f} -")
+            continue
+        if now - st.st_mtime_ns < 2_000_000_000:  # a whole-second file system's tick, and one more
+            return None
+        parts.append(f"{f} {st.st_ino} {st.st_size} {st.st_mtime_ns}")
+    return hashlib.sha1("\n".join(sorted(parts)).encode()).hexdigest()
+
+
 def _reconcile(ctx: _Ctx) -> None:
     """Merge what ``git fetch``/``git pull`` brought into ``refs/jit-remotes/<remote>/`` into
-    ``refs/jit/``, quietly. Skipped when the tracking refs did not change since the last run."""
-    tips = ctx.git.tips(TRACKING)
-    if not tips:
-        return
-    fp = hashlib.sha1("".join(f"{k} {v}\n" for k, v in sorted(tips.items())).encode()).hexdigest()
+    ``refs/jit/``, quietly. Skipped when the tracking refs did not change since the last run: by
+    their stat signature when it can be trusted, else by their tips."""
     state_file = Path(ctx.git.common_dir) / "jit" / "hooks-state.json"
     try:
         state = json.loads(state_file.read_text())
     except (OSError, ValueError):
         state = {}
+    # taken before the refs are read: a change after this point shows in the next run's signature
+    seen = _tracking_stat(Path(ctx.git.common_dir))
+    if seen is not None and state.get("tracking_stat") == seen and "tracking" in state:
+        return
+    tips = ctx.git.tips(TRACKING)
+    if not tips:
+        return
+    fp = hashlib.sha1("".join(f"{k} {v}\n" for k, v in sorted(tips.items())).encode()).hexdigest()
     if state.get("tracking") == fp:
+        if seen is not None and state.get("tracking_stat") != seen:
+            state["tracking_stat"] = seen
+            _save_state(state_file, state)
         return
     t = ctx.t
     remotes = sorted({n[len(TRACKING):].rsplit("/", 2)[0] for n in tips if n.count("/") >= 4})
@@ -682,8 +716,13 @@ def _reconcile(ctx: _Ctx) -> None:
     t.board(fresh=True)
     if ok:
         state["tracking"] = fp
-        state_file.parent.mkdir(parents=True, exist_ok=True)
-        state_file.write_text(json.dumps(state))
+        state["tracking_stat"] = seen
+        _save_state(state_file, state)
+
+
+def _save_state(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state))
 
 
 # ---------------------------------------------------------------------- the hooks

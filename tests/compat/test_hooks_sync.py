@@ -123,6 +123,51 @@ def test_fetch_then_switch_reconciles_and_a_pulled_closes_commit_closes(pair) ->
     assert shown["state"] == "done" and shown["commits"] == [sha]
 
 
+def test_reconciling_is_skipped_by_a_stat_of_the_tracking_refs(pair, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A branch switch or pull that fetched nothing does not list the tracking refs (0.3 s at
+    100,000 issues): their stat signature says nothing moved. One that did fetch still reconciles."""
+    import time
+
+    from gitjit import hooks as h
+
+    hub_path, a, ja, b, jb = pair
+    iid = ja.json("issue", "create", "-t", "Seen by b")["id"]
+    git("push", "-q", "origin", "main", cwd=a)
+    git("fetch", "-q", cwd=b)
+    common = b / ".git"
+
+    def age() -> None:  # as if the fetch were a while ago (a signature of files this fresh is not trusted)
+        old = time.time() - 60
+        for d, _sub, names in os.walk(common / "refs" / "jit-remotes"):
+            for n in names:
+                os.utime(Path(d) / n, (old, old))
+        if (common / "packed-refs").exists():
+            os.utime(common / "packed-refs", (old, old))
+
+    def hook() -> None:
+        h.run_hook("post-checkout", ["0" * 40, "0" * 40, "1"], repo=str(b), actor=None, stdin=b"",
+                   echo=lambda m: None, enabled=True, run_legacy=False, pushing=False)
+
+    listed: list[str] = []
+    tips = h._Lite.tips
+    monkeypatch.setattr(h._Lite, "tips", lambda self, prefix: listed.append(prefix) or tips(self, prefix))
+    age()
+    hook()  # reconciles what the fetch brought, and records the signature
+    assert jb.json("issue", "show", iid)["title"] == "Seen by b" and listed
+    age()  # reconciling may have packed the refs; aged again, that state is recorded once more
+    hook()
+    listed.clear()
+    hook()
+    hook()
+    assert listed == []  # nothing moved: not listed
+    ja("issue", "update", iid, "--title", "Renamed by a")
+    git("push", "-q", "origin", "main", cwd=a)
+    git("fetch", "-q", cwd=b)
+    age()  # the moved tracking ref is a new file: the signature changes
+    hook()
+    assert listed and jb.json("issue", "show", iid)["title"] == "Renamed by a"
+
+
 def test_a_host_refusing_custom_refs_warns_and_the_code_push_goes_on(tmp_path: Path) -> None:
     h = hub(tmp_path)
     (h / "hooks" / "pre-receive").write_text(REFUSE_JIT)
