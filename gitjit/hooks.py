@@ -659,6 +659,8 @@ def _tracking_stat(common: Path) -> str | None:
     switch at 100,000 issues; this takes a stat of the few loose ones and one of ``packed-refs``."""
     import time
 
+    if (common / "reftable").exists():
+        return None  # refs in reftables (git 2.45+) are not files to stat: always list them
     now = time.time_ns()
     files = [common / "packed-refs"]
     for d, _subdirs, names in os.walk(common / TRACKING):

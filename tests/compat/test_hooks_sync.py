@@ -166,6 +166,13 @@ def test_reconciling_is_skipped_by_a_stat_of_the_tracking_refs(pair, monkeypatch
     age()  # the moved tracking ref is a new file: the signature changes
     hook()
     assert listed and jb.json("issue", "show", iid)["title"] == "Renamed by a"
+    # refs kept in reftables (git 2.45+) are not files: then the refs are always listed
+    age()
+    hook()
+    listed.clear()
+    (common / "reftable").mkdir()
+    hook()
+    assert listed
 
 
 def test_a_host_refusing_custom_refs_warns_and_the_code_push_goes_on(tmp_path: Path) -> None:
