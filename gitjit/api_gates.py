@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .api_base import TrackerPart
 from .errors import AlreadyExistsError, BlockedError, ExternalError, NotFoundError, UsageError
@@ -14,6 +14,9 @@ from .fold import fold_gate
 from .model import LIMITS, Event, GateDef, IssueState, check_description, check_gate_key, check_title
 from .query import Board, short
 from .store import GATES, Loaded
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import Tracker
 
 Spec = dict[str, Any]
 
@@ -124,6 +127,11 @@ class GateOps(TrackerPart):
     # ------------------------------------------------------------------ gate registry
 
     def _gate_defs(self) -> dict[str, GateDef]:
+        from .indexed import indexed_gatedefs
+
+        got = indexed_gatedefs(cast("Tracker", self))
+        if got is not None:
+            return got
         return {k: fold_gate(k, ld.events) for k, ld in self.store.load_all(GATES).items()}
 
     def registry_add(self, key: str, *, title: str, description: str = "", mode: str = "manual",

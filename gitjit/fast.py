@@ -285,11 +285,13 @@ def _dumps(obj: Any) -> str:
     return dumps(obj)
 
 
-def _list_text(docs: list[str]) -> str:
+def _list_text(docs: list[str], head: str = "") -> str:
+    """The full CLI's JSON of ``{**head, "issues": docs, "count": ...}`` from the stored documents;
+    ``head`` is the JSON of the members before ``issues`` (``'  "query": "x",\n'``)."""
     if not docs:
-        return '{\n  "issues": [],\n  "count": 0\n}\n'
+        return '{\n' + head + '  "issues": [],\n  "count": 0\n}\n'
     body = ",\n    ".join(d.replace("\n", "\n    ") for d in docs)
-    return '{\n  "issues": [\n    ' + body + f'\n  ],\n  "count": {len(docs)}\n}}\n'
+    return '{\n' + head + '  "issues": [\n    ' + body + f'\n  ],\n  "count": {len(docs)}\n}}\n'
 
 
 def _no_gate_policy(git_dir: str, common: str, workdir: str | None) -> bool:
@@ -380,6 +382,18 @@ def _render(ix: Any, words: list[str], as_json: bool, quiet: bool, n_flags: list
         if ids is None:
             raise _Fallback
         return _listed(ix, ids, as_json, quiet, _EMPTY.get(kind, "No issues."))
+    if words[:2] == ["issue", "search"]:
+        if len(words) != 3:
+            raise _Fallback
+        ids = ix.search_ids(words[2])
+        if ids is None:
+            raise _Fallback
+        if as_json:
+            return _list_text(ix.docs(ids), '  "query": ' + _dumps(words[2]) + ",\n")
+        if quiet:
+            return "\n".join(ids) + "\n"
+        data = {"query": words[2], **_loads_list(ix.docs(ids))}
+        return lambda: _human().issue_list(data, "No matches.")
     if cmd == "issue":
         if len(words) < 3 or words[1] != "show":
             raise _Fallback

@@ -203,11 +203,15 @@ class IndexBoard(Board):
         return self.ix.select_ids(state, assignee, priority, labels)
 
     def search(self, text: str) -> list[str]:
-        t = text.lower()
+        got = self.ix.search_ids(text)
+        if got is not None:
+            return got
+        t = text.lower()  # U+001F in the text: test each issue's fields (Board.search)
         out = []
-        for iid, title, desc, labels in self.ix.c.execute(
-                "SELECT i.id, i.title, d.description, i.labels FROM issues i JOIN docs d ON d.id=i.id "
+        for iid, title, state, labels in self.ix.c.execute(
+                "SELECT i.id, i.title, d.state, i.labels FROM issues i JOIN docs d ON d.id=i.id "
                 "WHERE i.deleted=0 ORDER BY i.prank, i.created_at, i.id"):
+            desc = IssueState.model_validate_json(unpack(state)).description
             if t in title.lower() or t in desc.lower() or iid.startswith(t) \
                     or any(t in lab.lower() for lab in json.loads(labels)):
                 out.append(iid)

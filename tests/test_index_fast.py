@@ -56,6 +56,9 @@ COMMANDS = [
     ["issue", "list", "--label", "team:*", "-l", "team:core"], ["issue", "list", "-l", "team:*", "-l", "x:*"],
     ["issue", "list", "-a", "agent:lex", "--priority", "LOW", "--json"], ["issue", "list", "-s", "done", "-s", "open"],
     ["issue", "list", "--assignee", "nobody"], ["issue", "list", "-s", "", "-q"], ["--json", "issue", "list", "-p", "high"],
+    ["issue", "search", "ÉPIQUE", "--json"], ["issue", "search", "line TWO"], ["issue", "search", "team:", "-q"],
+    ["issue", "search", "zzz", "--json"], ["issue", "search", "zzz"], ["--json", "issue", "search", 'say "hi"\\'],
+    ["issue", "search", "e", "--json"],
 ]
 
 
@@ -80,7 +83,8 @@ def test_same_output_as_the_full_cli(board: dict[str, str], repo: Path, capsys: 
     ["query", "ready", "--help"], ["issue", "list", "-sready"], ["issue", "list", "-s", "bogus"],
     ["issue", "list", "extra"], ["issue", "list", "-s"], ["query", "ready", "-s", "ready"],
     ["events", "query", "--limit", "2"], ["query"],
-    ["events", "tail", "-n", "-1"], ["--version", "status"],
+    ["events", "tail", "-n", "-1"], ["--version", "status"], ["issue", "search"], ["issue", "search", "a", "b"],
+    ["issue", "search", "x\x1fy", "--json"], ["issue", "search", "-x"],
 ])
 def test_anything_else_goes_to_the_full_cli(board: dict[str, str], args: list[str],
                                            capsys: pytest.CaptureFixture[str]) -> None:

@@ -43,7 +43,7 @@ __all__ = [
     "read_packed", "PRIORITY_RANK", "WRITE_MARK",
 ]
 
-INDEX_VERSION = "8"
+INDEX_VERSION = "9"
 INDEX_FILE = os.path.join("jit", "index.sqlite3")
 #: present while a process holds the index's write lock for a long write (a rebuild, a fold of
 #: thousands of refs: ``Index.long_write``), its mtime renewed every ``HEARTBEAT_S``: processes
@@ -66,6 +66,8 @@ _PACKED_LINE_RE = re.compile(rb"^[0-9a-f]{40} refs/jit/(?:issues|gates)/[^\n]+$"
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _BASE_DIRS = ("refs", "refs/jit", "refs/jit/issues", "refs/jit/gates")
 _CHUNK = 900
+#: joins the fields of an issue's ``search`` text (search_text)
+SEARCH_SEP = "\x1f"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);
@@ -83,7 +85,10 @@ CREATE TABLE IF NOT EXISTS issues(
     priority TEXT NOT NULL, assignee TEXT, completed_at TEXT, claimed_at TEXT, title TEXT NOT NULL,
     labels TEXT NOT NULL, conflicts TEXT);
 -- the wide parts apart, so that scans of the narrow issues table stay cheap; zlib-compressed
-CREATE TABLE IF NOT EXISTS docs(id TEXT PRIMARY KEY, description TEXT NOT NULL, state BLOB NOT NULL, doc BLOB);
+CREATE TABLE IF NOT EXISTS docs(id TEXT PRIMARY KEY, state BLOB NOT NULL, doc BLOB);
+-- what ``issue search`` matches, lowercased: the title, the description and each label, joined by
+-- U+001F (search_text); a table of its own so that a search scans only this text
+CREATE TABLE IF NOT EXISTS search(id TEXT PRIMARY KEY, text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS issues_order ON issues(deleted, prank, created_at, id);
 CREATE INDEX IF NOT EXISTS issues_eff ON issues(eff, prank, created_at, id);
 CREATE INDEX IF NOT EXISTS issues_assignee ON issues(assignee);
@@ -105,6 +110,8 @@ CREATE TABLE IF NOT EXISTS events(ref TEXT NOT NULL, seq INTEGER NOT NULL, ts TE
     id TEXT NOT NULL, type TEXT NOT NULL, issue_id TEXT, PRIMARY KEY(ref, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS evblobs(ref TEXT PRIMARY KEY, events BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS events_order ON events(ts, clock, id);
+-- ``events query --issue``: without it, every event row is read (0.6-0.9 s at 100,000 issues)
+CREATE INDEX IF NOT EXISTS events_issue ON events(issue_id);
 CREATE INDEX IF NOT EXISTS refs_kind ON refs(kind);
 """
 
@@ -141,6 +148,13 @@ def pack(text: str) -> bytes:
 
 def unpack(blob: bytes) -> str:
     return zlib.decompress(blob).decode("utf-8")
+
+
+def search_text(title: str, description: str, labels: Iterable[str]) -> str:
+    """The ``search`` table's text of an issue: each field lowercased, joined by U+001F (not NUL:
+    SQLite's text functions stop at a NUL). A query without that character matches this text
+    exactly where it matches one of the fields, whatever the fields hold (``Index.search_ids``)."""
+    return SEARCH_SEP.join([title.lower(), description.lower(), *(lab.lower() for lab in labels)])
 
 
 def code_stamp() -> str:
@@ -786,6 +800,20 @@ class Index:
 
         labs = self.rows(ids, "labels")
         return [i for i in ids if all(any(fnmatchcase(lab, p) for lab in json.loads(labs[i][0])) for p in pats)]
+
+    def search_ids(self, text: str) -> list[str] | None:
+        """Ids of non-deleted issues in ready order whose title, description or a label contains
+        ``text`` or whose id starts with it, case-insensitively (``jit issue search``; the same
+        test as ``Board.search``). One scan of the narrow ``search`` table: at 100,000 issues ~50
+        ms, against ~0.7 s for reading every description. None for a text with U+001F, which the
+        joined fields cannot answer (the caller tests each issue itself)."""
+        t = text.lower()
+        if SEARCH_SEP in t:
+            return None
+        return [i for (i,) in self.c.execute(
+            "SELECT i.id FROM search s CROSS JOIN issues i ON i.id=s.id "
+            "WHERE (instr(s.text, ?1) > 0 OR substr(s.id, 1, ?2) = ?1) AND i.deleted=0 "
+            "ORDER BY i.prank, i.created_at, i.id", (t, len(t)))]
 
     def query_ids(self, kind: str, value: str | None = None) -> list[str] | None:
         """The ids ``jit query KIND`` lists; None for a kind (or value) this layer does not answer."""
