@@ -5,7 +5,9 @@ issue depending on 0-3 earlier ones nearby; most old work done, recent work open
 progress; gates on a fifth of the issues) by ``jit import``, then measures, as real processes
 of the ``jit`` console script next to this interpreter (no version-manager shim):
 ``query ready --json``, ``query blocked``, ``issue show``, ``status``, ``events tail``,
-``graph export``, ``issue claim``, ``issue claim-next``, ``issue update``, ``issue create``;
+``graph export``, ``issue claim``, ``issue claim-next``, ``issue update``, ``issue create``,
+and the other commands of ``OTHER_COMMANDS`` (listing, search, event queries, graph walks, the
+registry, the index's status, description, assignee, dependency and gate writes; a few runs each);
 in-process through the library: the ready query with a warm index, claims and claim-next in one
 process and in 8 processes contending for the same work, and creating every issue of the size
 one by one. Once per run: ``jit --version``, refs layout (flat vs sharded loose refs), sync of
@@ -311,6 +313,7 @@ def measure_size(tmp: Path, n: int, runs: int, env: dict[str, str], create_all: 
     r["claim_next"] = proc([JIT, "issue", "claim-next"], repo, env, cr, lambda i: [f"agent:n{i}"])
     r["create"] = proc([JIT, "-q", "issue", "create", "-t"], repo, env, runs, lambda i: [f"bench create {i}"])
     r["query_ready_after_writes"] = proc([JIT, "query", "ready", "--json"], repo, env, runs)
+    res["other"] = other_commands(repo, env, max(3, runs // 2), show_id, upd_ids)
 
     print(f"[bench] {n}: library", file=sys.stderr, flush=True)
     lib = res["lib"] = {}
@@ -596,6 +599,55 @@ def memory_dir(repo: Path) -> Path | None:
         return d if st.f_bavail * st.f_frsize > 2 * size else None
     except OSError:
         return None
+
+
+#: ``other_commands``' rows: key, label in the table
+OTHER_COMMANDS = [
+    ("issue_list", "`jit issue list -s in_progress --json`"),
+    ("search_one", "`jit issue search TITLE --json` (one issue's title)"),
+    ("search_none", "`jit issue search 'no such words' --json`"),
+    ("events_issue", "`jit events query --issue ID --json`"),
+    ("events_type", "`jit events query --event-type issue_claimed --limit 10 --json`"),
+    ("graph_deps", "`jit graph deps ID --json`"),
+    ("graph_downstream", "`jit graph downstream ID --json`"),
+    ("graph_show", "`jit graph show ID`"),
+    ("registry_list", "`jit registry list --json`"),
+    ("index_status", "`jit index status --json`"),
+    ("update_description", "`jit issue update ID -d TEXT`"),
+    ("assign", "`jit issue assign ID AGENT`"),
+    ("dep_add", "`jit dep add A B`"),
+    ("gate_pass", "`jit gate pass ID review`"),
+]
+
+
+def other_commands(repo: Path, env: dict[str, str], runs: int, show_id: str, upd_ids: list[str]) -> dict[str, Any]:
+    """The rest of the commands a user or agent runs, one process each, so that a slow one shows
+    up in the benchmark (issue 4: "every command must stay interactive"). The writes use issues
+    made for them (no edge between new issues can close a cycle)."""
+    with _environ(env):
+        from gitjit.api import Tracker
+
+        t = Tracker(repo, actor="agent:bench")
+        title = t.show(show_id)["title"]
+        fresh = [t.create_issue(f"other command {k}", gates=["review"])["id"] for k in range(3 * runs)]
+    o: dict[str, Any] = {}
+    o["issue_list"] = proc([JIT, "issue", "list", "-s", "in_progress", "--json"], repo, env, runs)
+    o["search_one"] = proc([JIT, "issue", "search", title, "--json"], repo, env, runs)
+    o["search_none"] = proc([JIT, "issue", "search", "no such words", "--json"], repo, env, runs)
+    o["events_issue"] = proc([JIT, "events", "query", "--issue", show_id, "--json"], repo, env, runs)
+    o["events_type"] = proc([JIT, "events", "query", "--event-type", "issue_claimed", "--limit", "10", "--json"],
+                            repo, env, runs)
+    o["graph_deps"] = proc([JIT, "graph", "deps", show_id, "--json"], repo, env, runs)
+    o["graph_downstream"] = proc([JIT, "graph", "downstream", show_id, "--json"], repo, env, runs)
+    o["graph_show"] = proc([JIT, "graph", "show", show_id], repo, env, runs)
+    o["registry_list"] = proc([JIT, "registry", "list", "--json"], repo, env, runs)
+    o["index_status"] = proc([JIT, "index", "status", "--json"], repo, env, runs)
+    o["update_description"] = proc([JIT, "issue", "update"], repo, env, runs,
+                                   lambda i: [upd_ids[i % len(upd_ids)], "-d", f"described by the benchmark {i}"])
+    o["assign"] = proc([JIT, "issue", "assign"], repo, env, runs, lambda i: [fresh[i], f"agent:o{i}"])
+    o["dep_add"] = proc([JIT, "dep", "add"], repo, env, runs, lambda i: [fresh[runs + i], fresh[2 * runs + i]])
+    o["gate_pass"] = proc([JIT, "gate", "pass"], repo, env, runs, lambda i: [fresh[2 * runs + i], "review"])
+    return o
 
 
 def contention(tmp: Path, repo: Path, env: dict[str, str], *, procs: int, limit: int,
@@ -956,6 +1008,10 @@ def report(res: dict[str, Any]) -> str:
         for k, label, tgt in rows:
             tcol = f"< {tgt} ms {_met(p[k]['wall_ms'], tgt)}" if tgt else ""
             L.append(f"| {label} | {_fmt(p[k])} | {p[k]['min_ms']:.0f} | {tcol} |")
+        if r.get("other"):
+            L += ["", "| other commands (one process each) | median ms (wall / CPU) | min wall ms |", "|---|---|---|"]
+            L += [f"| {label} | {_fmt(r['other'][k])} | {r['other'][k]['min_ms']:.0f} |"
+                  for k, label in OTHER_COMMANDS if k in r["other"]]
         lt = 50 if big else None
         L += ["", "| library, in process | median | target |", "|---|---|---|",
               f"| ready query, warm index (ordered ids) | {lib['ready_ids']['wall_ms']} ms | "
