@@ -119,6 +119,20 @@ def test_large_import_adds_refs_to_packed_refs(tracker: Tracker, repo: Path, tmp
     assert tracker.show(res["ids"]["k1"])["state"] == "ready"
 
 
+def test_an_import_stores_no_delta_chains(tracker: Tracker, repo: Path, tmp_path: Path) -> None:
+    """git fast-import deltifies each blob against the one before it, another issue's log, in
+    chains up to 50 deep that git gc keeps; every later read of such a blob (each write of the
+    issue) paid for the chain. An import stores every object whole."""
+    lines = [{"key": f"k{i}", "title": f"Task number {i}", "description": "the same words " * 20,
+              "labels": ["team:core"], "context": {"n": i}} for i in range(80)]
+    import_file(tracker, str(write(tmp_path / "in.jsonl", lines)))
+    git("gc", "-q", cwd=repo)
+    rows = git("cat-file", "--batch-all-objects", "--batch-check=%(objecttype) %(deltabase)", cwd=repo).stdout.split("\n")
+    kinds = [r.split() for r in rows if r]
+    assert sum(k == "blob" for k, _ in kinds) >= 80
+    assert [r for r in kinds if r[1].strip("0")] == []
+
+
 def test_rust_jit_directory(tracker: Tracker, repo: Path, tmp_path: Path) -> None:
     root = tmp_path / "proj" / ".jit"
     (root / "issues").mkdir(parents=True)

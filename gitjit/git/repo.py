@@ -396,9 +396,9 @@ class GitRepo:
 
         For many commits the blobs are read by one ``git cat-file --batch`` process, fed by a
         thread, while the caller works on the ones already read. libgit2 1.9 takes ~140 us to
-        read one of these blobs from a pack git gc or fast-import wrote (delta chains up to 50
-        deep, across issues), git ~45 us, and in another process: at 100,000 issues it was a
-        quarter of a cold index rebuild. The commits and trees are still read here (~10 us each,
+        read one of these blobs from a pack with delta chains up to 50 deep across issues (what
+        fast-import wrote for imports before they ran it with --depth=0, and git gc keeps), git
+        ~45 us, and in another process: at 100,000 issues it was a quarter of a cold index rebuild. The commits and trees are still read here (~10 us each,
         with ``read_file``'s exact errors). If git cannot be run, or does not report a blob,
         libgit2 reads it (and gives the error)."""
         ids: list[str | BadRef] = []
