@@ -62,6 +62,33 @@ def test_claim_next_passes_over_a_pending_candidate(repo: Path, tracker: Tracker
         session.claim_next("agent:a")  # said from a fully fresh board: the first one is taken
 
 
+def test_a_moved_candidate_is_read_once_and_a_rewound_one_is_still_claimed(repo: Path, tracker: Tracker,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 8 racing claimers at 100,000 issues each ``claim_next`` read ~165 ref files of claims
+    their writers had not folded in yet. A session remembers a candidate it found moved away
+    from the tip the index holds and does not read it again while the index holds that tip; a
+    ref set back to that tip is still claimed, by the fully fresh look that ends a lazy walk."""
+    import gitjit.indexed as indexed
+
+    x = tracker.create_issue("x", priority="critical")["id"]
+    y = tracker.create_issue("y", priority="high")["id"]
+    z = tracker.create_issue("z", priority="normal")["id"]
+    session = Tracker(repo, actor="agent:a")
+    session.board()  # the index is in step
+    old = git("rev-parse", f"refs/jit/issues/{x}", cwd=repo).stdout.strip()
+    _raw(repo).claim(x, "agent:other")  # landed, not folded in
+    reads: list[str] = []
+    real = indexed._loose_tip
+    monkeypatch.setattr(indexed, "_loose_tip", lambda common, ref: reads.append(ref) or real(common, ref))
+    assert session.claim_next("agent:a")["id"] == y
+    assert reads.count(f"refs/jit/issues/{x}") == 1
+    assert session.claim_next("agent:b")["id"] == z
+    assert reads.count(f"refs/jit/issues/{x}") == 1  # remembered: the index still holds its old tip
+    git("update-ref", f"refs/jit/issues/{x}", old, cwd=repo)  # back to the tip the index holds
+    assert session.claim_next("agent:c")["id"] == x
+    assert _truth(repo)[x] == ("in_progress", "agent:c")
+
+
 def test_no_work_is_never_said_while_a_change_is_pending(repo: Path, tracker: Tracker) -> None:
     only = tracker.create_issue("only")["id"]
     session = Tracker(repo, actor="agent:a")
