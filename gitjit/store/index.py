@@ -99,7 +99,9 @@ CREATE INDEX IF NOT EXISTS issues_done ON issues(completed_at, id) WHERE base='d
 CREATE INDEX IF NOT EXISTS issues_holders ON issues(prank, created_at, id)
     WHERE assignee IS NOT NULL AND deleted=0 AND base NOT IN ('done', 'rejected');
 CREATE INDEX IF NOT EXISTS issues_conflicts ON issues(id) WHERE conflicts IS NOT NULL;
-CREATE INDEX IF NOT EXISTS issues_ready ON issues(prank, created_at, id) WHERE eff='ready' AND assignee IS NULL AND deleted=0;
+-- ``ref`` in the key: ``ready_tips`` (racing claimers walk it on every ``claim_next``) joins the
+-- refs table without a seek into the issues table for each row (256 rows: 0.99 -> 0.67 ms)
+CREATE INDEX IF NOT EXISTS issues_ready ON issues(prank, created_at, id, ref) WHERE eff='ready' AND assignee IS NULL AND deleted=0;
 CREATE TABLE IF NOT EXISTS edges(src TEXT NOT NULL, pos INTEGER NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL,
     PRIMARY KEY(src, pos)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst);
