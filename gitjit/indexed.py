@@ -639,7 +639,7 @@ class Indexer:
         old_deps = {} if rebuild else {s: [x for x, _ in v] for s, v in ix.deps(touched).items()}
         for iid in gone:
             self._delete_issue(iid)
-        self._write_issues(new_issues, rebuild)
+        self._write_issues(new_issues, rebuild, {r[3]: r[1] for r in ref_rows if r[2] == "issue"})
 
         touched_n = len(new_issues) + len(gone)
         # counting every issue costs a scan: only worth it when the change is large
@@ -782,17 +782,18 @@ class Indexer:
         c.execute("DELETE FROM edges WHERE src=?", (iid,))
         c.execute("DELETE FROM gates_on WHERE issue=?", (iid,))
 
-    def _write_issues(self, states: Mapping[str, IssueState], rebuild: bool = False) -> None:
+    def _write_issues(self, states: Mapping[str, IssueState], rebuild: bool, tips: Mapping[str, str]) -> None:
         """Write the issues' rows, edges and gates. Unless ``rebuild`` (the tables start empty),
         rows that exist are updated in place and only in
         the columns that changed: SQLite rewrites every index entry of a replaced row (it gets a
         new rowid) but only the indexes of the columns an UPDATE sets, and a claim changes three
         of the thirteen. ``eff``, ``blocked`` and ``doc`` are left to ``_recompute`` (NULL for a
-        deleted issue, which it skips)."""
+        deleted issue, which it skips). ``tips``: the tip each state was folded from (its row in
+        ``refs``), kept beside the state for ``ready_tips``."""
         if rebuild and len(states) > WRITE_CHUNK:  # a rebuild: in slices, to bound the rows held at once
             items = list(states.items())
             for k in range(0, len(items), WRITE_CHUNK):
-                self._write_issues(dict(items[k:k + WRITE_CHUNK]), rebuild=True)
+                self._write_issues(dict(items[k:k + WRITE_CHUNK]), True, tips)
             return
         c = self.ix.c
         rows: dict[str, tuple[Any, ...]] = {}
@@ -802,7 +803,7 @@ class Indexer:
         gates: dict[str, set[str]] = {}
         for iid, st in states.items():
             row: tuple[Any, ...] = (
-                ISSUES + iid, int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), st.created_at,
+                ISSUES + iid, tips[iid], int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), st.created_at,
                 st.priority, st.assignee, st.completed_at, st.claimed_at, st.title,
                 json.dumps(st.labels, ensure_ascii=False),
                 json.dumps([x.model_dump(mode="json") for x in st.conflicts], ensure_ascii=False)
@@ -836,7 +837,7 @@ class Indexer:
         doc_updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for iid in ids:
             if iid not in old_rows:
-                new_rows.append((iid, *rows[iid][:12]))
+                new_rows.append((iid, *rows[iid][:13]))
             else:
                 _changed(iid, _ISSUE_COLS, rows[iid], old_rows[iid], updates)
             if iid not in old_docs:
@@ -852,9 +853,9 @@ class Indexer:
                     c.execute("DELETE FROM gates_on WHERE issue=?", (iid,))
                 new_gates += [(iid, g) for g in sorted(gates[iid])]
         c.executemany(
-            "INSERT OR REPLACE INTO issues(id, ref, deleted, base, prank, created_at, priority, assignee, "
+            "INSERT OR REPLACE INTO issues(id, ref, tip, deleted, base, prank, created_at, priority, assignee, "
             "completed_at, claimed_at, title, labels, conflicts, eff, blocked) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)", new_rows)
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)", new_rows)
         for cols, params in updates.items():
             c.executemany(f"UPDATE issues SET {', '.join(n + '=?' for n in cols)} WHERE id=?", params)
         c.executemany("INSERT OR REPLACE INTO docs(id, state, doc) VALUES(?,?,NULL)", new_docs)
@@ -1037,7 +1038,7 @@ class Indexer:
         c.executemany("UPDATE docs SET doc=? WHERE id=?", docs)
 
 
-_ISSUE_COLS = ("ref", "deleted", "base", "prank", "created_at", "priority", "assignee", "completed_at",
+_ISSUE_COLS = ("ref", "tip", "deleted", "base", "prank", "created_at", "priority", "assignee", "completed_at",
                "claimed_at", "title", "labels", "conflicts", "eff", "blocked")
 _DOC_COLS = ("state", "doc")
 

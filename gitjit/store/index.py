@@ -43,7 +43,7 @@ __all__ = [
     "read_packed", "PRIORITY_RANK", "WRITE_MARK",
 ]
 
-INDEX_VERSION = "9"
+INDEX_VERSION = "10"
 INDEX_FILE = os.path.join("jit", "index.sqlite3")
 #: present while a process holds the index's write lock for a long write (a rebuild, a fold of
 #: thousands of refs: ``Index.long_write``), its mtime renewed every ``HEARTBEAT_S``: processes
@@ -80,7 +80,7 @@ CREATE TABLE IF NOT EXISTS loose(ref TEXT PRIMARY KEY, tip TEXT NOT NULL, ino IN
 CREATE TABLE IF NOT EXISTS noted(ref TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS noted_at ON noted(at);
 CREATE TABLE IF NOT EXISTS issues(
-    id TEXT PRIMARY KEY, ref TEXT NOT NULL, deleted INTEGER NOT NULL, base TEXT NOT NULL,
+    id TEXT PRIMARY KEY, ref TEXT NOT NULL, tip TEXT NOT NULL, deleted INTEGER NOT NULL, base TEXT NOT NULL,
     eff TEXT, blocked INTEGER NOT NULL DEFAULT 0, prank INTEGER NOT NULL, created_at TEXT NOT NULL,
     priority TEXT NOT NULL, assignee TEXT, completed_at TEXT, claimed_at TEXT, title TEXT NOT NULL,
     labels TEXT NOT NULL, conflicts TEXT);
@@ -99,9 +99,10 @@ CREATE INDEX IF NOT EXISTS issues_done ON issues(completed_at, id) WHERE base='d
 CREATE INDEX IF NOT EXISTS issues_holders ON issues(prank, created_at, id)
     WHERE assignee IS NOT NULL AND deleted=0 AND base NOT IN ('done', 'rejected');
 CREATE INDEX IF NOT EXISTS issues_conflicts ON issues(id) WHERE conflicts IS NOT NULL;
--- ``ref`` in the key: ``ready_tips`` (racing claimers walk it on every ``claim_next``) joins the
--- refs table without a seek into the issues table for each row (256 rows: 0.99 -> 0.67 ms)
-CREATE INDEX IF NOT EXISTS issues_ready ON issues(prank, created_at, id, ref) WHERE eff='ready' AND assignee IS NULL AND deleted=0;
+-- ``tip`` (the ref's tip the row was folded from, as in ``refs``) in the key: ``ready_tips``
+-- (racing claimers walk it on every ``claim_next``) reads the index alone, with no seek into the
+-- refs table for each row (256 rows at 100,000 issues: 0.99 ms with a join, 0.21 ms without)
+CREATE INDEX IF NOT EXISTS issues_ready ON issues(prank, created_at, id, tip) WHERE eff='ready' AND assignee IS NULL AND deleted=0;
 CREATE TABLE IF NOT EXISTS edges(src TEXT NOT NULL, pos INTEGER NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL,
     PRIMARY KEY(src, pos)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst);
@@ -774,10 +775,9 @@ class Index:
 
     def ready_tips(self, limit: int = -1, offset: int = 0) -> list[tuple[str, str]]:
         """``ready_ids`` with the tip each issue was read from."""
-        return [(i, t) for i, t in self.c.execute(
-            "SELECT i.id, r.tip FROM issues i INDEXED BY issues_ready JOIN refs r ON r.ref=i.ref "
-            "WHERE i.eff='ready' AND i.assignee IS NULL AND i.deleted=0 "
-            "ORDER BY i.prank, i.created_at, i.id LIMIT ? OFFSET ?", (limit, offset))]
+        return self.c.execute(
+            "SELECT id, tip FROM issues INDEXED BY issues_ready WHERE eff='ready' AND assignee IS NULL AND deleted=0 "
+            "ORDER BY prank, created_at, id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
 
     def blocked_ids(self) -> list[str]:
         return [i for (i,) in self.c.execute(
