@@ -519,17 +519,19 @@ class Tracker(GateOps, ViewOps):
         b = self.board(fresh=True) if hub is not None else self._claim_board()
         looks = 0
         while True:
-            for iid in (b.claimable() if hasattr(b, "claimable") else b.ready()):
-                if not pred(b.issues[iid]):
-                    continue
+            spread = _Spread()
+            for iid in spread.order(b.claimable() if hasattr(b, "claimable") else b.ready(),
+                                    lambda i: pred(b.issues[i])):
                 try:
                     # locally, a candidate whose ref another writer holds right now is skipped at once
                     # (that writer is most likely claiming it): contenders spread over the ready list
                     # instead of queueing for its first entry
                     return self._claim(iid, assignee, by=by, lease_expires_at=None, hub=hub, wait=hub is not None,
                                        board=b)
-                except (AlreadyClaimedError, BlockedError, NotFoundError, RefLocked):
-                    continue  # another agent took it (or it changed) meanwhile: next candidate
+                except (AlreadyClaimedError, RefLocked):
+                    spread.lost()  # another agent took it (or is taking it) meanwhile: next candidate
+                except (BlockedError, NotFoundError):
+                    continue  # it changed meanwhile
             else:
                 # passed over something (moved or locked), or worked from the index as last folded
                 # (a lazy board): look again from a fully fresh board, a bounded number of times; a
@@ -735,5 +737,55 @@ def _check_context(ctx: Mapping[str, Any]) -> dict[str, Any]:
 
 #: fresh looks ``claim_next`` takes after passing over candidates other processes are writing
 CLAIM_LOOKS = 3
+#: the most candidates a ``claim_next`` that lost races passes over before its next try (``_Spread``)
+SPREAD_MAX = 4
+
+
+class _Spread:
+    """How a ``claim_next`` goes on after losing a race for a candidate (another agent locked or
+    took it first). Every loser used to try the next candidate, all of them at once, and most
+    lost again: 8 racing processes made ~1.8 attempts a claim, and a lost attempt costs a lock
+    file, an owner record and an exception. After its n-th loss in one walk, a claimer passes
+    over 0 to min(n, SPREAD_MAX) candidates at random, so the losers spread out. The ones passed
+    over are not given up: they are tried, in order, after the rest of the list. A claimer that
+    has not lost a race (a lone agent, the usual case) takes the first candidate it can win, as
+    before: only among contending agents, whose order is decided by timing anyway, may one take
+    a candidate a few places further down."""
+
+    def __init__(self, rng: Any = None) -> None:
+        self.rng = rng if rng is not None else _spread_rng()
+        self.skip = 0
+        self.losses = 0
+        self.held: list[str] = []
+
+    def lost(self) -> None:
+        self.losses += 1
+        self.skip = self.rng.randrange(min(self.losses, SPREAD_MAX) + 1)
+
+    def order(self, ids: Iterable[str], want: Callable[[str], bool]) -> Iterable[str]:
+        for iid in ids:
+            if not want(iid):
+                continue
+            if self.skip:
+                self.skip -= 1
+                self.held.append(iid)
+                continue
+            yield iid
+        self.skip = 0
+        yield from self.held
+
+
+def _spread_rng() -> Any:
+    """A generator of this process's own (a forked child seeds its own, or racers would skip alike)."""
+    import os
+    import random
+
+    global _RNG
+    if _RNG is None or _RNG[0] != os.getpid():
+        _RNG = (os.getpid(), random.Random(os.urandom(16)))
+    return _RNG[1]
+
+
+_RNG: Any = None
 #: how many times a local claim folds in the neighbours that moved under it before it refreshes fully
 CLAIM_FOLDS = 3

@@ -5,10 +5,13 @@ skipping a candidate another writer holds, and the writer folding its own write 
 from __future__ import annotations
 
 import os
+import random
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ref_snapshot
 from gitjit.api import Tracker
@@ -148,3 +151,101 @@ def test_local_writes_do_not_load_the_sync_machinery(repo: Path, tracker: Tracke
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     assert _fresh(repo).show(iid)["title"] == "two"
+
+
+# ---------------------------------------------------------------------- racing claimers spread out
+
+def _racing(monkeypatch: pytest.MonkeyPatch, me: Tracker, rival: Tracker, steals: int) -> list[str]:
+    """Another agent (a real write, through ``rival``) claims each of the first ``steals``
+    candidates ``me`` tries, just before ``me``'s own attempt: a race ``me`` loses."""
+    orig = Tracker._claim
+    tried: list[str] = []
+
+    def racing(self: Tracker, prefix: str, assignee: str, **kw: object) -> dict[str, object]:
+        if self is me:
+            tried.append(prefix)
+            if len(tried) <= steals:
+                rival.claim(prefix, "agent:rival")
+        return orig(self, prefix, assignee, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Tracker, "_claim", racing)
+    return tried
+
+
+def test_a_claimer_that_loses_races_passes_over_a_few_candidates_and_loses_none(
+        repo: Path, tracker: Tracker, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitjit.api import SPREAD_MAX
+
+    ids = [tracker.create_issue(f"task {k}")["id"] for k in range(12)]
+    assert tracker.board().ready() == ids  # one priority: oldest first
+    me, rival = Tracker(repo, actor="agent:me"), Tracker(repo, actor="agent:rival")
+    me.board()
+    tried = _racing(monkeypatch, me, rival, steals=3)
+    got = me.claim_next("agent:me")["id"]
+    assert tried[0] == ids[0]  # a claimer that has lost nothing takes the first candidate
+    assert tried[-1] == got and len(tried) == 4
+    pos = [ids.index(i) for i in tried]
+    # after its n-th loss it passes over at most min(n, SPREAD_MAX) candidates
+    assert all(1 <= b - a <= min(n + 1, SPREAD_MAX) + 1 for n, (a, b) in enumerate(zip(pos, pos[1:])))
+    states = {i: tracker.show(i) for i in ids}
+    assert {i for i, s in states.items() if s["assignee"] == "agent:rival"} == set(tried[:3])
+    assert states[got]["assignee"] == "agent:me"
+
+
+def test_a_claimer_that_loses_every_race_tries_every_candidate_before_giving_up(
+        repo: Path, tracker: Tracker, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitjit.errors import NoWorkError
+
+    ids = [tracker.create_issue(f"task {k}")["id"] for k in range(10)]
+    me, rival = Tracker(repo, actor="agent:me"), Tracker(repo, actor="agent:rival")
+    me.board()
+    tried = _racing(monkeypatch, me, rival, steals=len(ids))
+    with pytest.raises(NoWorkError):
+        me.claim_next("agent:me")
+    # the ones passed over after a loss were tried after the rest: none was left untried
+    assert sorted(tried) == sorted(ids) and tried[0] == ids[0]
+    assert all(tracker.show(i)["assignee"] == "agent:rival" for i in ids)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 40), st.data())
+def test_spread_yields_each_wanted_candidate_once_and_keeps_order_until_a_loss(n: int, data: st.DataObject) -> None:
+    from gitjit.api import SPREAD_MAX, _Spread
+
+    ids = [f"i{k}" for k in range(n)]
+    wanted = data.draw(st.sets(st.sampled_from(ids)) if ids else st.just(set()))
+    losses = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    spread = _Spread(random.Random(data.draw(st.integers(0, 2**32))))
+    out, lost_at = [], None
+    for k, iid in enumerate(spread.order(iter(ids), lambda i: i in wanted)):
+        out.append(iid)
+        if losses[k]:
+            spread.lost()
+            lost_at = len(out) if lost_at is None else lost_at
+    expect = [i for i in ids if i in wanted]
+    assert sorted(out) == sorted(expect) and len(out) == len(expect)  # nothing twice, nothing lost
+    first = lost_at if lost_at is not None else len(out)
+    assert out[:first] == expect[:first]  # before its first loss, a claimer keeps the ready order
+    # the ones it passes over come back in order, after the rest; never more than SPREAD_MAX at once
+    pos = [expect.index(i) for i in out]
+    # the walk, then the ones held back, each part in order
+    cut = next((k + 1 for k, (a, b) in enumerate(zip(pos, pos[1:])) if b < a), len(pos))
+    walk, back = pos[:cut], pos[cut:]
+    assert back == sorted(back) and set(back) == set(range(len(expect))) - set(walk)
+    # after a loss, never more than SPREAD_MAX passed over at once
+    assert all(b - a <= SPREAD_MAX + 1 for a, b in zip(walk, walk[1:]))
+    assert spread.losses == 0 or len(back) <= min(spread.losses, SPREAD_MAX) * spread.losses
+
+
+def test_a_long_lived_tracker_sees_config_that_git_changed(repo: Path, tracker: Tracker) -> None:
+    """Config values are kept with the snapshot they were read from; ``git config`` in another
+    process rewrites the file, and the next read takes a new snapshot (and reads afresh)."""
+    import subprocess
+
+    assert tracker.hub() is None and tracker.git.config_get("jit.hub") is None  # read, and kept
+    subprocess.run(["git", "config", "jit.hub", "origin"], cwd=repo, check=True)
+    assert tracker.hub() == "origin"
+    subprocess.run(["git", "config", "user.email", "someone@example.org"], cwd=repo, check=True)
+    assert tracker._author("agent:x") == ("agent:x", "someone@example.org")
+    subprocess.run(["git", "config", "--unset", "jit.hub"], cwd=repo, check=True)
+    assert tracker.hub() is None
