@@ -188,8 +188,11 @@ class GitRepo:
         libgit2 stats all four files, and a claim reads four keys. The values read from it are
         kept with it: through pygit2, a read of a snapshot still cost ~0.05 ms, and a claim
         attempt read six (its author, the hub, whether the repository is set up)."""
+        path = self.__dict__.get("_cfg_path")
+        if path is None:
+            path = self.__dict__["_cfg_path"] = os.path.join(self.common_dir, "config")
         try:
-            st = os.stat(self.common_dir / "config")
+            st = os.stat(path)
             sig: tuple[int, ...] = (st.st_mtime_ns, st.st_size, st.st_ino)
         except OSError:
             sig = ()

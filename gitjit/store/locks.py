@@ -240,11 +240,11 @@ _RECORDS_LOCK = threading.Lock()
 
 
 def _record(common_dir: Path | str) -> _Record:
-    d = _owners_dir(common_dir)
-    key = str(d)
+    key = str(common_dir)  # one per repository and process: built once (a Path costs ~25 µs a write)
     with _RECORDS_LOCK:
         rec = _RECORDS.get(key)
         if rec is None or rec.pid != os.getpid():  # first use here, or a forked child's copy
+            d = _owners_dir(common_dir)
             rec = _RECORDS[key] = _Record(d / f"{_PROC}@{_HOST}@{os.getpid()}@{_start_time(os.getpid())}")
         return rec
 
