@@ -5,7 +5,6 @@ The CLI is the only layer that reads the environment, prints, or picks exit code
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ..cliargs import _is_number, parse_kv, split_commas  # noqa: F401 (re-exported)
 from ..errors import GitjitError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,37 +84,6 @@ def emit(data: Any, human: Callable[[], None] | str | None = None, *, quiet: str
         human()
     elif human is not None:
         click.echo(human)
-
-
-def parse_kv(values: tuple[str, ...], what: str = "--context") -> dict[str, Any]:
-    """``k=v`` pairs; a value that parses as a JSON array, object, number, boolean or null is stored
-    as that JSON value (``tags=["build","test"]``), anything else as the string."""
-    out: dict[str, Any] = {}
-    for item in values:
-        k, sep, v = item.partition("=")
-        if not sep or not k:
-            raise UsageError(f"{what} {item!r} is not key=value", hint=f"e.g. {what} tags='[\"build\"]'")
-        val: Any = v
-        s = v.strip()
-        if s[:1] in "[{" or s in ("true", "false", "null") or _is_number(s):
-            try:
-                val = json.loads(s)
-            except (ValueError, RecursionError):
-                val = v
-        out[k.strip()] = val
-    return out
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return bool(s) and s.lower() not in ("nan", "inf", "-inf", "infinity", "+inf")
-
-
-def split_commas(values: tuple[str, ...]) -> list[str]:
-    return [p.strip() for v in values for p in v.split(",") if p.strip()]
 
 
 def report_error(err: GitjitError, as_json: bool) -> int:
