@@ -152,17 +152,10 @@ def _write(args: list[str]) -> Any:
         return None
     opts: dict[str, Any] = {"repo": None, "by": None}
     flags: set[str] = set()
-    i = 0
-    while i < len(args) and args[i].startswith("-"):
-        a = args[i]
-        if a in ("--json", "-q", "--quiet"):
-            flags.add("json" if a == "--json" else "quiet")
-        elif a in ("--repo", "--by") and i + 1 < len(args):
-            opts[a[2:]] = args[i + 1]
-            i += 1
-        else:
-            return None
-        i += 1
+    try:
+        i = _global_options(args, opts, flags)
+    except _Fallback:
+        return None
     if args[i:i + 1] != ["issue"] or i + 1 >= len(args):
         return None
     cmd, rest = args[i + 1], args[i + 2:]
@@ -213,8 +206,6 @@ def _run_write(cmd: str, pos: list[str], vals: dict[str, Any], repo: str | None,
 
     gitjit.cli_process = True  # pygit2 loads without its TLS bundle here (gitjit/git/__init__.py)
     gitjit.on_long_wait = lambda text: _err(f"jit: {text}")
-    from .errors import GitjitError
-
     try:
         from .api import Tracker
 
@@ -250,26 +241,10 @@ def _run_write(cmd: str, pos: list[str], vals: dict[str, Any], repo: str | None,
         else:
             _out(human)
         return 0
-    except GitjitError as e:
-        from .cli.core import report_error
+    except (KeyboardInterrupt, Exception) as e:  # noqa: BLE001 - reported as the full CLI reports it
+        from .cli import report_crash
 
-        return report_error(e, errors_json)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
-        return 0
-    except Exception as e:  # noqa: BLE001 - the last line of defence, as the full CLI's
-        if os.environ.get("JIT_DEBUG"):
-            raise
-        from .cli.core import report_error
-
-        return report_error(GitjitError(f"internal error: {type(e).__name__}: {e}",
-                                        hint="this is a bug in gitjit; rerun with JIT_DEBUG=1 for the traceback"),
-                            errors_json)
+        return report_crash(e, errors_json)
 
 
 def _out(text: str) -> None:
@@ -289,20 +264,7 @@ def _parse(args: list[str]) -> tuple[dict[str, Any], list[str], set[str]]:
     anything the light path does not handle exactly like click would."""
     opts: dict[str, Any] = {"repo": None, "list": []}
     flags: set[str] = set()
-    i = 0
-    while i < len(args) and args[i].startswith("-"):
-        a = args[i]
-        if a in ("--json", "-q", "--quiet"):
-            flags.add("json" if a == "--json" else "quiet")
-        elif a in ("--repo", "--by") and i + 1 < len(args):
-            opts[a[2:]] = args[i + 1]
-            i += 1
-        elif a.startswith(("--repo=", "--by=")):
-            k, _, v = a[2:].partition("=")
-            opts[k] = v
-        else:
-            raise _Fallback
-        i += 1
+    i = _global_options(args, opts, flags)
     words: list[str] = []
     rest = args[i:]
     j = 0
@@ -327,6 +289,26 @@ def _parse(args: list[str]) -> tuple[dict[str, Any], list[str], set[str]]:
             words.append(a)
         j += 1
     return opts, words, flags
+
+
+def _global_options(args: list[str], opts: dict[str, Any], flags: set[str]) -> int:
+    """Read the options before the command (``--json``, ``-q``, ``--repo``, ``--by``) into
+    ``opts`` and ``flags``; the index of the command's first word. _Fallback for any other."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        a = args[i]
+        if a in ("--json", "-q", "--quiet"):
+            flags.add("json" if a == "--json" else "quiet")
+        elif a in ("--repo", "--by") and i + 1 < len(args):
+            opts[a[2:]] = args[i + 1]
+            i += 1
+        elif a.startswith(("--repo=", "--by=")):
+            k, _, v = a[2:].partition("=")
+            opts[k] = v
+        else:
+            raise _Fallback
+        i += 1
+    return i
 
 
 def _find_git_dir(start: str) -> tuple[str, str | None]:

@@ -117,7 +117,7 @@ def test_the_environment_as_the_full_cli_reads_it(tracker: Tracker, repo: Path, 
     ["issue", "claim-next", "agent:x", "-f", "priority:high"], ["issue", "claim-next", "agent:x", "--filter=x"],
     ["issue", "update", "abc", "-tTitle"], ["issue", "update", "abc", "--title=T"], ["issue", "update", "abc", "-t"],
     ["issue", "update", "abc", "-s", "done", "--state", "open"], ["issue", "update", "abc", "--", "-t"],
-    ["issue", "update"], ["issue", "show", "abc"], ["--repo=.", "issue", "claim", "a", "b"], ["issue", "claim", "", "a"],
+    ["issue", "update"], ["issue", "show", "abc"], ["--repo", "issue", "claim"], ["issue", "claim", "", "a"],
     ["--version", "issue", "claim", "a", "b"], ["issue", "release", "abc", "why"], ["issue", "claim", "a\udcff", "b"],
 ])
 def test_other_shapes_go_to_the_full_cli(args: list[str]) -> None:
@@ -136,3 +136,25 @@ def test_a_light_claim_imports_no_click(tracker: Tracker, repo: Path) -> None:
     p = subprocess.run([sys.executable, "-c", code, "issue", "claim", ids["d"], "agent:x", "--json"], cwd=repo,
                        capture_output=True, text=True)
     assert json.loads(p.stdout)["error"]["code"] and p.stderr.endswith("rc=7"), p.stderr
+
+
+def test_a_crash_on_the_light_path_is_reported_as_the_full_cli_reports_it(
+        tracker: Tracker, repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitjit.cli import main as full_main
+
+    ids = _setup(tracker)
+
+    def boom(*a: object, **k: object) -> None:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr("gitjit.api.Tracker.update_issue", boom)
+    monkeypatch.setenv("JIT_REPO", str(repo))
+    for args in (["issue", "update", ids["a"], "-t", "x"], ["issue", "update", ids["a"], "-t", "x", "--json"]):
+        assert _write(args) is not None
+        capsys.readouterr()
+        got = (fast_main(args), capsys.readouterr())
+        want = (full_main(args), capsys.readouterr())
+        assert got == want and got[0] == 1 and "internal error: RuntimeError: kaboom" in got[1].out + got[1].err
+    monkeypatch.setenv("JIT_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        fast_main(["issue", "update", ids["a"], "-t", "x"])

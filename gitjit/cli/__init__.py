@@ -125,22 +125,34 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenPipeError) as e:
+        return report_crash(e, as_json)
+    except click.exceptions.ClickException as e:
+        return report_error(UsageError(e.format_message()), as_json)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: never a traceback for users
+        return report_crash(e, as_json)
+
+
+def report_crash(e: BaseException, as_json: bool) -> int:
+    """The last line of defence of a ``jit`` process, here and on the light write path
+    (gitjit/fast.py): an interrupt exits 130, a closed stdout quietly 0, a GitjitError is
+    reported as such, and anything else as an internal error, never a traceback (unless
+    ``JIT_DEBUG`` asks for it)."""
+    if isinstance(e, KeyboardInterrupt):
         return 130
-    except BrokenPipeError:
+    if isinstance(e, BrokenPipeError):
         try:
             sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
         return 0
-    except click.exceptions.ClickException as e:
-        return report_error(UsageError(e.format_message()), as_json)
-    except Exception as e:  # noqa: BLE001 - the last line of defence: never a traceback for users
-        if os.environ.get("JIT_DEBUG"):
-            raise
-        err = GitjitError(f"internal error: {type(e).__name__}: {e}",
-                          hint="this is a bug in gitjit; rerun with JIT_DEBUG=1 for the traceback")
-        return report_error(err, as_json)
+    if isinstance(e, GitjitError):
+        return report_error(e, as_json)
+    if os.environ.get("JIT_DEBUG"):
+        raise e
+    err = GitjitError(f"internal error: {type(e).__name__}: {e}",
+                      hint="this is a bug in gitjit; rerun with JIT_DEBUG=1 for the traceback")
+    return report_error(err, as_json)
 
 
 def _not_utf8(args: list[str]) -> int | None:
