@@ -50,7 +50,7 @@ def _git(*args: str, cwd: Path) -> None:
 
 
 def _clone(path: Path, hub: Path) -> Path:
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     _git("init", "-q", str(path), cwd=path.parent)
     _git("remote", "add", "origin", str(hub), cwd=path)
@@ -65,9 +65,9 @@ def _fsync(path: Path, on: bool) -> None:
 
 def _write(path: Path, ids: list[str], kind: str, actor: str) -> None:
     """Append one event to each issue (``created`` makes them) through the CAS store."""
-    from gitjit.api import Tracker
-    from gitjit.fold import fold_issue
-    from gitjit.model import Event, new_event_id, now_ts
+    from gitjit.app.tracker import Tracker
+    from gitjit.core.fold import fold_issue
+    from gitjit.core.model import Event, new_event_id, now_ts
     from gitjit.store import ISSUES
 
     t = Tracker(path, actor=actor)
@@ -84,7 +84,7 @@ def _write(path: Path, ids: list[str], kind: str, actor: str) -> None:
 
 
 def _setup(tmp: Path, n: int) -> tuple[Path, Path, Path, list[str]]:
-    from gitjit.model import new_issue_id
+    from gitjit.core.model import new_issue_id
 
     hub = tmp / "hub.git"
     _git("init", "-q", "--bare", str(hub), cwd=tmp)
@@ -96,7 +96,7 @@ def _setup(tmp: Path, n: int) -> tuple[Path, Path, Path, list[str]]:
 
 def bench_merge(n: int = 1000) -> dict[str, Any]:
     """Seconds for one clone to pull and reconcile ``n`` issues that both clones changed."""
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     with tempfile.TemporaryDirectory(prefix="jit-bench-sync-") as d, _scrubbed(Path(d)):
         tmp = Path(d)
@@ -131,7 +131,7 @@ def bench_merge(n: int = 1000) -> dict[str, Any]:
 
 def bench_sync(n: int = 1000) -> dict[str, Any]:
     """Seconds to push ``n`` new issues, pull them into a second clone, and pull ``n`` changes."""
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     with tempfile.TemporaryDirectory(prefix="jit-bench-sync-") as d, _scrubbed(Path(d)):
         tmp = Path(d)

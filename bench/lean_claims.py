@@ -35,9 +35,9 @@ DOC = "events.jsonl"
 def _worker(repo_dir: str, ids: list[str], out: Any, barrier: Any, fsync: bool, agent: str) -> None:
     import pygit2
 
-    from gitjit.api_views import event_json
-    from gitjit.fold import fold_issue, parse_events, serialize_events
-    from gitjit.model import TERMINAL_STATES, Event, new_event_id, now_ts
+    from gitjit.app.views import event_json
+    from gitjit.core.fold import fold_issue, parse_events, serialize_events
+    from gitjit.core.model import TERMINAL_STATES, Event, new_event_id, now_ts
     from gitjit.store.index import pack
 
     pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, fsync)
@@ -139,7 +139,7 @@ def main(argv: list[str]) -> int:
     repo = argv[1]
     per = int(argv[2]) if len(argv) > 2 else 100
     procs = int(argv[3]) if len(argv) > 3 else 8
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     ids = Tracker(repo).board().ready()[:per * procs]
     r = run(repo, ids, procs=procs, fsync=fsync)

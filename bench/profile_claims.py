@@ -32,8 +32,8 @@ from typing import Any
 def _worker(repo: str, ids: list[str], n: int, race: bool, agent: str, path: str, out: Any, barrier: Any) -> None:
     import cProfile
 
-    from gitjit.api import Tracker
-    from gitjit.errors import AlreadyClaimedError, NoWorkError
+    from gitjit.app.tracker import Tracker
+    from gitjit.core.errors import AlreadyClaimedError, NoWorkError
 
     t = Tracker(repo, actor=agent)
     t.board()  # the index open before the start, as a long-running agent has it
@@ -66,7 +66,7 @@ def run(repo: str, *, procs: int = 8, per: int = 100, race: bool = False, offset
         workdir: str | None = None) -> dict[str, Any]:
     """Profile ``procs`` contending claimers in ``repo``; the merged ``pstats.Stats`` and the
     claims (``holders``: agent -> ids), with the claims a second and the CPU a claim."""
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     ready = Tracker(repo).board().ready()[offset:offset + procs * per]
     if not ready:

@@ -210,8 +210,8 @@ def git(*args: str, cwd: Path, env: dict[str, str]) -> str:
 
 
 def build_repo(tmp: Path, n: int, env: dict[str, str]) -> tuple[Path, dict[str, Any]]:
-    from gitjit.api import Tracker
-    from gitjit.transfer import import_file
+    from gitjit.app.tracker import Tracker
+    from gitjit.app.exchange import import_file
 
     repo = tmp / f"repo-{n}"
     git("init", "-q", "-b", "main", str(repo), cwd=tmp, env=env)
@@ -227,7 +227,7 @@ def build_repo(tmp: Path, n: int, env: dict[str, str]) -> tuple[Path, dict[str, 
         info["import_s"] = round(time.perf_counter() - t0, 2)
         info["imported"] = res["count"]
         t.board()
-        from gitjit.indexed import indexer_for
+        from gitjit.store.indexer import indexer_for
 
         assert indexer_for(t) is not None
     git("gc", "-q", cwd=repo, env=env)
@@ -278,7 +278,7 @@ def measure_size(tmp: Path, n: int, runs: int, env: dict[str, str], create_all: 
     print(f"[bench] {n} issues: building", file=sys.stderr, flush=True)
     repo, res["build"] = build_repo(tmp, n, env)
     with _environ(env):
-        from gitjit.api import Tracker
+        from gitjit.app.tracker import Tracker
 
         t = Tracker(repo)
         b = t.board()
@@ -302,7 +302,7 @@ def measure_size(tmp: Path, n: int, runs: int, env: dict[str, str], create_all: 
     cr = max(1, min(runs, len(pool) // 4))
     claim_ids, pool = pool[:cr], pool[cr:]
     with _environ(env):
-        from gitjit.api import Tracker
+        from gitjit.app.tracker import Tracker
 
         every = Tracker(repo).board().ready() + Tracker(repo).board().blocked()
     random.Random(2).shuffle(every)
@@ -318,7 +318,7 @@ def measure_size(tmp: Path, n: int, runs: int, env: dict[str, str], create_all: 
     print(f"[bench] {n}: library", file=sys.stderr, flush=True)
     lib = res["lib"] = {}
     with _environ(env):
-        from gitjit.api import Tracker
+        from gitjit.app.tracker import Tracker
 
         t = Tracker(repo, actor="agent:lib")
         t.board()
@@ -360,7 +360,7 @@ def measure_size(tmp: Path, n: int, runs: int, env: dict[str, str], create_all: 
     # (loose refs are packed every 200-400 writes), as the steady state does
     res["contention"] = contention(tmp, repo, env, procs=8, limit=max(10, min(100, len(ready) // 20)))
     with _environ(env):
-        from gitjit.api import Tracker
+        from gitjit.app.tracker import Tracker
 
         left = Tracker(repo).board().ready()
     res["contention_disjoint"] = contention(tmp, repo, env, procs=8, limit=0, disjoint=left[:min(800, len(left))])
@@ -625,7 +625,7 @@ def other_commands(repo: Path, env: dict[str, str], runs: int, show_id: str, upd
     up in the benchmark (issue 4: "every command must stay interactive"). The writes use issues
     made for them (no edge between new issues can close a cycle)."""
     with _environ(env):
-        from gitjit.api import Tracker
+        from gitjit.app.tracker import Tracker
 
         t = Tracker(repo, actor="agent:bench")
         title = t.show(show_id)["title"]
@@ -700,7 +700,7 @@ def contention(tmp: Path, repo: Path, env: dict[str, str], *, procs: int, limit:
         fs["machine_ms_per_claim"] = round((m1[0] - m0[0]) * 1000 / len(claimed), 1)
         fs["machine_idle"] = round(1 - (m1[0] - m0[0]) / max(m1[1] - m0[1], 1e-9), 3)
     with _environ(env):
-        from gitjit.api import Tracker
+        from gitjit.app.tracker import Tracker
 
         ref = Tracker(repo)
         ref.use_index = False  # check against the refs themselves
@@ -732,7 +732,7 @@ def lean_contention(tmp: Path, repo: Path, env: dict[str, str], ids: list[str]) 
     with _environ(env):
         r = run(str(repo), ids, procs=8, fsync=True, meter=machine_cpu)
         m0, m1 = r.pop("meter")
-        from gitjit.api import Tracker
+        from gitjit.app.tracker import Tracker
 
         ref = Tracker(repo)
         ref.use_index = False  # check against the refs themselves
@@ -752,7 +752,7 @@ def lean_contention(tmp: Path, repo: Path, env: dict[str, str], ids: list[str]) 
 
 def _creator(tmp: Path, name: str, env: dict[str, str]) -> Any:
     """A Tracker on a fresh repository ``tmp/name`` (call inside ``_environ(env)``)."""
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     git("init", "-q", str(tmp / name), cwd=tmp, env=env)
     t = Tracker(tmp / name, actor="agent:creator")
@@ -849,7 +849,7 @@ def startup(tmp: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
         "jit_version": proc([JIT, "--version"], tmp, env, runs),
         "full_cli_version": proc([sys.executable, "-m", "gitjit", "--version"], tmp, env, runs),
         "import_pygit2": proc([sys.executable, "-c", "import pygit2"], tmp, env, runs),
-        "import_full_stack": proc([sys.executable, "-c", "import gitjit.api, gitjit.cli.issue"], tmp, env, runs),
+        "import_full_stack": proc([sys.executable, "-c", "import gitjit.app.tracker, gitjit.cli.issue"], tmp, env, runs),
     }
 
 
@@ -970,7 +970,7 @@ def report(res: dict[str, Any]) -> str:
     for k, label in (("python_c_pass", "`python -c pass` (interpreter + site)"),
                      ("python_S_c_pass", "`python -S -c pass` (no site)"),
                      ("import_pygit2", "`python -c 'import pygit2'`"),
-                     ("import_full_stack", "`python -c 'import gitjit.api, gitjit.cli.issue'`"),
+                     ("import_full_stack", "`python -c 'import gitjit.app.tracker, gitjit.cli.issue'`"),
                      ("full_cli_version", "`python -m gitjit --version` (full CLI)"),
                      ("jit_version", "`jit --version`")):
         tgt = "< 50 ms " + _met(s[k]["wall_ms"], 50) if k == "jit_version" else ""

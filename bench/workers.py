@@ -22,8 +22,8 @@ def _barrier(barrier: str, agent: str, n: int) -> None:
 
 def claim(repo: str, agent: str, limit: int, barrier: str, n: int, out: str, ids_file: str | None = None) -> None:
     """claim_next until LIMIT claims or no work; with IDS_FILE, claim exactly those issues instead."""
-    from gitjit.api import Tracker
-    from gitjit.errors import AlreadyClaimedError, NoWorkError
+    from gitjit.app.tracker import Tracker
+    from gitjit.core.errors import AlreadyClaimedError, NoWorkError
 
     t = Tracker(repo, actor=agent)
     t.board()  # open the index before the clock starts, as a long-running agent would have

@@ -1,6 +1,6 @@
 """gitjit: a git-native Just-In-Time issue tracker for AI agents.
 
-The library entry point is ``gitjit.api.Tracker``; the command line is ``gitjit.cli``.
+The library entry point is ``gitjit.app.tracker.Tracker``; the command line is ``gitjit.cli``.
 """
 
 from __future__ import annotations

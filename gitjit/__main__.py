@@ -1,3 +1,3 @@
-from gitjit.cli import main
+from .cli import main
 
 raise SystemExit(main())

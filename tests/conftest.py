@@ -64,7 +64,7 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tracker(repo: Path):  # type: ignore[no-untyped-def]
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     t = Tracker(repo, actor="agent:test")
     t.init()

@@ -35,7 +35,7 @@ def record(path: str | None, **data: object) -> None:
 
 
 def finish() -> None:
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     t = Tracker(os.environ["JIT_REPO"], actor=os.environ["JIT_ACTOR"])
     t.update_issue(os.environ["JIT_ISSUE_ID"], state="done")

@@ -13,7 +13,7 @@ from typing import Any
 
 from conftest import git, make_repo
 
-from gitjit.api import Tracker
+from gitjit.app.tracker import Tracker
 from gitjit.store import GATES, ISSUES
 
 
@@ -30,7 +30,7 @@ def make_clone(path: Path, hub_url: str, *, refspecs: bool = False) -> Path:
     t = Tracker(path, actor="setup")
     t.init()
     if refspecs:
-        from gitjit.sync import add_refspecs
+        from gitjit.app.remotes import add_refspecs
 
         add_refspecs(t, "origin")
     return path

@@ -12,8 +12,8 @@ from conftest import make_repo, ref_snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitjit.api import Tracker
-from gitjit.errors import CycleError, GitjitError, NotFoundError, UsageError, ValidationError
+from gitjit.app.tracker import Tracker
+from gitjit.core.errors import CycleError, GitjitError, NotFoundError, UsageError, ValidationError
 
 _FIELDS = ("title", "description", "priority", "labels", "context", "state", "assignee")
 
@@ -121,7 +121,7 @@ def test_an_empty_batch_writes_nothing(tracker: Tracker, repo: Path) -> None:
 def test_batches_beside_single_writers_in_other_processes(tracker: Tracker, repo: Path) -> None:
     """A batch commit (packed-refs or one ref transaction) while another process creates issues one
     by one: every issue of both lands, none twice."""
-    code = ("import sys; from gitjit.api import Tracker\n"
+    code = ("import sys; from gitjit.app.tracker import Tracker\n"
             "t = Tracker(sys.argv[1], actor='agent:single')\n"
             "for i in range(40): t.create_issue(f'single {i}')\n")
     p = subprocess.Popen([sys.executable, "-c", code, str(repo)])

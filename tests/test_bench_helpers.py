@@ -109,7 +109,7 @@ def test_lean_claims_claim_only_what_a_claim_may_take(tracker, repo: Path) -> No
     a claim: it takes every ready issue once, on its ref, and leaves claimed, blocked and
     finished issues alone."""
     from bench.lean_claims import run
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     ids = [tracker.create_issue(f"task {k}")["id"] for k in range(10)]
     blocker, blocked, taken, done = ids[0], ids[1], ids[2], ids[3]
@@ -147,7 +147,7 @@ def test_profile_claims_profiles_real_claims(tracker, repo: Path, race: bool) ->
     workers make real claims through the library, each ready issue once, and the merged profile
     is of those claims."""
     from bench.profile_claims import run
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     ids = [tracker.create_issue(f"task {k}")["id"] for k in range(6)]
     tracker.add_dependency(ids[1], [ids[0]])  # blocked: never claimed

@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 
 from conftest import git
 
-from gitjit.api import Tracker
-from gitjit.errors import ValidationError
+from gitjit.app.tracker import Tracker
+from gitjit.core.errors import ValidationError
 from gitjit.git import BadRef, GitRepo
 from gitjit.git import repo as repo_mod
 from gitjit.store.entities import DOC
 from gitjit.store.index import INDEX_FILE
-from gitjit.transfer import import_file
+from gitjit.app.exchange import import_file
 
 AUTHOR = ("Bulk Test", "bulk@example.invalid")
 

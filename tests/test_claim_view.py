@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import git, make_repo
-from gitjit.api import Tracker
-from gitjit.errors import AlreadyClaimedError, BlockedError, NoWorkError
-from gitjit.indexed import claim_board, indexer_for
+from gitjit.app.tracker import Tracker
+from gitjit.core.errors import AlreadyClaimedError, BlockedError, NoWorkError
+from gitjit.store.indexer import claim_board, indexer_for
 
 
 def _raw(repo: Path, actor: str = "agent:other") -> Tracker:
@@ -68,7 +68,7 @@ def test_a_moved_candidate_is_read_once_and_a_rewound_one_is_still_claimed(repo:
     their writers had not folded in yet. A session remembers a candidate it found moved away
     from the tip the index holds and does not read it again while the index holds that tip; a
     ref set back to that tip is still claimed, by the fully fresh look that ends a lazy walk."""
-    import gitjit.indexed as indexed
+    import gitjit.store.indexer as indexed
 
     x = tracker.create_issue("x", priority="critical")["id"]
     y = tracker.create_issue("y", priority="high")["id"]
@@ -165,7 +165,7 @@ def test_a_moved_neighbourhood_is_folded_in_without_a_full_refresh(repo: Path, t
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the refs the claim found moved are read again (``fold_moved``): no process lists every
     ref or folds everyone's writes because one neighbour moved."""
-    from gitjit.indexed import Indexer
+    from gitjit.store.indexer import Indexer
 
     dep, work = _dependency_and_work(tracker)
     session = Tracker(repo, actor="agent:a")
@@ -224,7 +224,7 @@ def test_a_claim_does_not_wait_for_a_busy_index(repo: Path, tracker: Tracker) ->
 def test_the_write_result_survives_a_delete_right_after_it(repo: Path, tracker: Tracker,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """A write is acknowledged even if another process deletes the issue before its result is read."""
-    import gitjit.indexed as indexed
+    import gitjit.store.indexer as indexed
 
     iid = tracker.create_issue("one")["id"]
 

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import Jit, git, ref_snapshot
 
-from gitjit.errors import EXIT_CODES
+from gitjit.core.errors import EXIT_CODES
 
 
 def new(jit, *args: str) -> str:  # type: ignore[no-untyped-def]
@@ -196,7 +196,7 @@ def test_unexpected_errors_are_one_line_with_exit_1(jit: Jit, monkeypatch) -> No
     def boom(*a, **k):  # type: ignore[no-untyped-def]
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr("gitjit.api.Tracker.status", boom)
+    monkeypatch.setattr("gitjit.app.tracker.Tracker.status", boom)
     r = jit("status")
     assert r.exit_code == 1
     assert r.stderr.startswith("error: internal error: RuntimeError: kaboom\nhint: ")

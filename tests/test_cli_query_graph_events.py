@@ -148,7 +148,7 @@ def test_whole_graph_views_read_the_index_at_once(tracker) -> None:  # type: ign
     """`graph show` without an id and `graph roots` read the index in a fixed number of queries:
     issue by issue they took 20 s and 3.5 s at 100,000 issues. Counted: the SQL statements run
     and the issue states parsed, at 40 and at 120 issues (the same number both times)."""
-    from gitjit.indexboard import IndexBoard
+    from gitjit.store.indexboard import IndexBoard
 
     def grow(n: int) -> None:
         with tracker.batch():

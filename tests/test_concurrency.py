@@ -1,7 +1,7 @@
 """Every write is an atomic compare-and-swap of one ref, under real multi-process contention.
 
 Each test starts real ``python`` processes (a small worker script written to tmp_path that
-drives ``gitjit.api.Tracker``, or ``python -m gitjit`` itself) against one real repository,
+drives ``gitjit.app.tracker.Tracker``, or ``python -m gitjit`` itself) against one real repository,
 lines them up on a file barrier so they are all loaded before the race starts, then checks
 the outcome against the git objects: who won what, that no acknowledged write was lost, that
 every issue's commit chain is linear with each commit's ``events.jsonl`` a strict superset of
@@ -37,8 +37,8 @@ HELD = {"JIT_STALE_LOCK_SECONDS": "600"}
 WORKER = r'''
 import json, os, random, sys, time
 
-from gitjit.api import Tracker
-from gitjit.errors import AlreadyClaimedError, AlreadyExistsError, GitjitError, NoWorkError
+from gitjit.app.tracker import Tracker
+from gitjit.core.errors import AlreadyClaimedError, AlreadyExistsError, GitjitError, NoWorkError
 
 
 def barrier(bdir, name, me, n, timeout=60.0):
@@ -229,7 +229,7 @@ def _run_workers(tmp_path: Path, specs: list[dict], *, env: dict[str, str] | Non
 
 def _fresh(repo: Path):  # type: ignore[no-untyped-def]
     """A new Tracker: a long-lived one caches its board and would not see other processes' writes."""
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     return Tracker(repo, actor="agent:checker")
 
@@ -376,7 +376,7 @@ def test_claim_next_stress_every_issue_claimed_exactly_once(repo: Path, tracker,
     assert all(c == 1 for c in told.values()), [i for i, c in told.items() if c > 1]
     winner = {i: me for me, ws in won.items() for i in ws}
 
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     fresh = Tracker(repo, actor="checker")
     board = fresh.board(fresh=True)
@@ -484,7 +484,7 @@ def test_concurrent_edits_of_one_issue_lose_nothing(repo: Path, tracker, tmp_pat
     acked = {(s["kind"], s["tag"]): o["acked"] for s, o in zip(specs, outs)}
     assert all(len(v) == k for v in acked.values())
 
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     final = Tracker(repo, actor="checker").show(iid)
     # single-writer fields end at that writer's last acknowledged value
@@ -547,7 +547,7 @@ def test_writers_beside_a_running_git_gc_lose_nothing(repo: Path, tracker, tmp_p
         th.join()
     assert sum(r.startswith("git gc") for r in runs) >= 2, "git gc did not run beside the writers"
     assert sum(r.startswith("git repack") for r in runs) >= 2, "no repack ran beside the writers"
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     t = Tracker(repo, actor="checker")
     acked = {iid: title for o in outs for iid, title in o["acked"].items()}
@@ -637,7 +637,7 @@ def test_held_lock_gives_busy_and_changes_nothing_then_write_succeeds_when_relea
     assert _assert_linear_superset_chain(repo, iid) == 2
 
     # (c) creating a ref goes through a locking transaction; its lock is honoured the same way
-    from gitjit.errors import BusyError
+    from gitjit.core.errors import BusyError
 
     glock = repo / ".git" / "refs" / "jit" / "gates" / "held.lock"
     glock.parent.mkdir(parents=True, exist_ok=True)

@@ -27,9 +27,9 @@ import pytest
 
 from conftest import git, make_repo
 
-from gitjit.api import Tracker
-from gitjit.doctor import Doctor
-from gitjit.fold import fold_gate, fold_issue, parse_events
+from gitjit.app.tracker import Tracker
+from gitjit.app.doctor import Doctor
+from gitjit.core.fold import fold_gate, fold_issue, parse_events
 from gitjit.git import open_repo
 from gitjit.store import locks
 from gitjit.store.entities import DOC, GATES, ISSUES, EntityStore
@@ -182,7 +182,7 @@ def test_a_process_keeps_one_owner_record_rewritten_in_place(repo: Path) -> None
     is what made file creation slow on ext4 without a journal), gone when the process exits."""
     code = textwrap.dedent("""
         import json, os, sys
-        from gitjit.api import Tracker
+        from gitjit.app.tracker import Tracker
         from gitjit.store import locks
         t = Tracker(sys.argv[1], actor="agent:a")
         d = os.path.join(t.git.common_dir, locks.OWNERS)

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from conftest import _Main, git
 
-import gitjit.demo as demo_mod
-from gitjit.api import Tracker
-from gitjit.demo import DISCOVERY, TASKS, DemoOptions, run_demo
+import gitjit.app.demo as demo_mod
+from gitjit.app.tracker import Tracker
+from gitjit.app.demo import DISCOVERY, TASKS, DemoOptions, run_demo
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_temp_dir_is_removed_unless_kept(tmp_path: Path) -> None:
 
 
 def test_temp_dir_is_removed_when_the_story_fails(tmp_path: Path) -> None:
-    from gitjit.errors import ExternalError
+    from gitjit.core.errors import ExternalError
 
     # the agents cannot finish in 0.2 s: the demo gives up, stops its dispatchers and cleans up
     with pytest.raises(ExternalError, match="did not finish"):

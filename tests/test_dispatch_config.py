@@ -171,7 +171,7 @@ def test_agent_add_and_remove_keep_comments_and_layout(tmp_path: Path) -> None:
 
 
 def test_agent_add_refuses_duplicates_and_bad_ids(tmp_path: Path) -> None:
-    from gitjit.errors import AlreadyExistsError, NotFoundError, UsageError
+    from gitjit.core.errors import AlreadyExistsError, NotFoundError, UsageError
 
     p = tmp_path / "dispatch.toml"
     p.write_text(COMMENTED)

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from dispatchlib import agent_cmd, events_of, pid_alive, records, wait_for, write_config
 
-from gitjit.api import Tracker
+from gitjit.app.tracker import Tracker
 from gitjit.dispatch.config import load_config
 from gitjit.dispatch.engine import Dispatcher, effective_rank, issue_tags
-from gitjit.model import IssueState
+from gitjit.core.model import IssueState
 
 
 def run(cfg_path: Path, *, until: Any = None, once: bool = False, timeout: float = 60) -> tuple[dict, list]:
@@ -265,13 +265,13 @@ def test_sigterm_finish_mode_lets_agents_finish(tmp_path: Path, tracker: Tracker
 def test_lapsed_lease_is_released_as_timeout_and_orphans_at_restart(tmp_path: Path, tracker: Tracker,
                                                                     repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gitjit.dispatch.agents import lease_until
-    from gitjit.indexboard import Issues
+    from gitjit.store.indexboard import Issues
 
     def every_issue(self: Issues) -> Any:
         raise AssertionError("a dispatcher cycle loaded every issue (seconds at 100,000 issues)")
 
     monkeypatch.setattr(Issues, "_load_all", every_issue)
-    from gitjit.model import now_ts
+    from gitjit.core.model import now_ts
 
     stale = tracker.create_issue("held by a dead machine")["id"]
     fresh = tracker.create_issue("held by a live one")["id"]
@@ -347,7 +347,7 @@ def test_environment_and_issue_file(tmp_path: Path, tracker: Tracker, repo: Path
 
 
 def test_one_dispatcher_per_configuration(tmp_path: Path, tracker: Tracker, repo: Path) -> None:
-    from gitjit.errors import BusyError
+    from gitjit.core.errors import BusyError
 
     cfg = write_config(tmp_path / "dispatch.toml", repos=[{"path": str(repo)}], agents=[])
     d1 = Dispatcher(load_config(cfg))

@@ -20,7 +20,7 @@ import yaml
 from dispatchlib import shim_bin, start_dispatcher, stop, wait_for, write_config
 
 from conftest import ROOT, make_repo
-from gitjit.api import Tracker
+from gitjit.app.tracker import Tracker
 from gitjit.cli.core import Env
 from gitjit.dispatch.config import load_config, parse_config
 

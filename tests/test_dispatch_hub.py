@@ -11,8 +11,8 @@ import pytest
 from dispatchlib import agent_cmd, pid_alive, records, start_dispatcher, stop, wait_for, write_config
 from synclib import hub_and_clones
 
-from gitjit.api import Tracker
-from gitjit.indexboard import IndexBoard, Issues
+from gitjit.app.tracker import Tracker
+from gitjit.store.indexboard import IndexBoard, Issues
 from gitjit.dispatch.config import load_config
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ import pytest
 from dispatchlib import agent_cmd, wait_for, write_config
 from synclib import hub_and_clones
 
-from gitjit.api import Tracker
+from gitjit.app.tracker import Tracker
 from gitjit.dispatch.config import WebhookConfig, load_config
 from gitjit.dispatch.engine import Dispatcher
 from gitjit.dispatch.webhooks import EventFeed, WebhookSender

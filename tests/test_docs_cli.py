@@ -1,5 +1,5 @@
 """The docs keep up with the CLI: every command (lazily loaded ones included) has help with an
-example and a place in docs/cli.md, and the exit-code table there is gitjit.errors.EXIT_CODES."""
+example and a place in docs/cli.md, and the exit-code table there is gitjit.core.errors.EXIT_CODES."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import pytest
 
-from gitjit import errors
+from gitjit.core import errors
 from gitjit.cli import cli
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

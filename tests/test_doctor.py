@@ -12,8 +12,8 @@ import pytest
 
 from conftest import Jit, git, ref_snapshot
 
-from gitjit.fold import parse_events, serialize_events
-from gitjit.model import LIMITS
+from gitjit.core.fold import parse_events, serialize_events
+from gitjit.core.model import LIMITS
 
 
 def blob(repo: Path, data: bytes) -> str:
@@ -256,7 +256,7 @@ def test_an_invalid_remote_tracking_ref_is_a_warning(jit: Jit, three: list[str])
 def test_each_document_is_read_once(jit: Jit, three: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The refs' documents are read in one stream, and a tracking ref at the commit its local ref
     is at is not read again (a synced clone of 100,000 issues: 114-124 s, then 26.6 s)."""
-    from gitjit.doctor import diagnose
+    from gitjit.app.doctor import diagnose
     from gitjit.git import GitRepo
 
     repo = jit.repo
@@ -278,8 +278,8 @@ def test_a_write_between_the_checks_is_not_a_stale_index(jit: Jit, three: list[s
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The index is compared with a fold of every ref as it is then: a ref written after the refs
     were checked (an agent at work) is read again, not taken from the earlier check."""
-    from gitjit.api import Tracker
-    from gitjit.doctor import Doctor, diagnose
+    from gitjit.app.tracker import Tracker
+    from gitjit.app.doctor import Doctor, diagnose
     from gitjit.git import GitRepo
 
     repo = jit.repo

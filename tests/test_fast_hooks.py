@@ -12,7 +12,7 @@ from conftest import git
 def test_hook_run_takes_the_light_path_and_behaves_like_the_full_cli(tracker, repo: Path) -> None:  # type: ignore[no-untyped-def]
     iid = tracker.create_issue("linked")["id"]
     msg = repo / "MSG"
-    code = ("import sys; from gitjit.fast import main; rc = main(sys.argv[1:]);"
+    code = ("import sys; from gitjit.cli.fast import main; rc = main(sys.argv[1:]);"
             "print(rc, sorted({'click', 'gitjit.cli'} & set(sys.modules)))")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

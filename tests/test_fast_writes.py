@@ -15,9 +15,9 @@ import pytest
 
 from conftest import ref_snapshot
 
-from gitjit.api import Tracker
-from gitjit.fast import _write
-from gitjit.fast import main as fast_main
+from gitjit.app.tracker import Tracker
+from gitjit.cli.fast import _write
+from gitjit.cli.fast import main as fast_main
 
 _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?")
 
@@ -126,7 +126,7 @@ def test_other_shapes_go_to_the_full_cli(args: list[str]) -> None:
 
 def test_a_light_claim_imports_no_click(tracker: Tracker, repo: Path) -> None:
     ids = _setup(tracker)
-    code = ("import sys; from gitjit.fast import main; rc = main(sys.argv[1:]); "
+    code = ("import sys; from gitjit.cli.fast import main; rc = main(sys.argv[1:]); "
             "sys.stderr.write(f'click={\"click\" in sys.modules} rc={rc}')")
     for args in (["issue", "claim", ids["c"], "agent:x", "--json"], ["issue", "claim-next", "agent:y"],
                  ["issue", "update", ids["b"], "--context", "n=1"]):
@@ -147,7 +147,7 @@ def test_a_crash_on_the_light_path_is_reported_as_the_full_cli_reports_it(
     def boom(*a: object, **k: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr("gitjit.api.Tracker.update_issue", boom)
+    monkeypatch.setattr("gitjit.app.tracker.Tracker.update_issue", boom)
     monkeypatch.setenv("JIT_REPO", str(repo))
     for args in (["issue", "update", ids["a"], "-t", "x"], ["issue", "update", ids["a"], "-t", "x", "--json"]):
         assert _write(args) is not None

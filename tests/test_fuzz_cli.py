@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from conftest import Jit, git, ref_snapshot
 
-from gitjit.errors import EXIT_CODES
+from gitjit.core.errors import EXIT_CODES
 
 EXAMPLES = int(os.environ.get("JIT_FUZZ_EXAMPLES", "100"))
 FUZZ_STATS = os.environ.get("JIT_FUZZ_STATS")  # read at import: tests run with JIT_* scrubbed
@@ -189,14 +189,14 @@ def test_reads(world, data, n, value, as_json) -> None:  # type: ignore[no-untyp
 
 
 class ConsoleJit(Jit):
-    """The ``jit`` console script starts in ``gitjit.fast`` (a light read path over the index that
+    """The ``jit`` console script starts in ``gitjit.cli.fast`` (a light read path over the index that
     falls back to the full CLI): the same contract must hold through it."""
 
     def __call__(self, *args: str, input: str | None = None, actor: str | None = None):  # type: ignore[no-untyped-def]
         from click.testing import CliRunner
 
         from conftest import _Main
-        from gitjit.fast import main
+        from gitjit.cli.fast import main
 
         env = {"JIT_REPO": str(self.repo), "JIT_ACTOR": actor or self.actor}
         return CliRunner().invoke(_Main(main), list(args), env=env, input=input, catch_exceptions=False)

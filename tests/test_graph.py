@@ -8,8 +8,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitjit.graph import Graph, find_path
-from gitjit.model import IssueState
+from gitjit.core.graph import Graph, find_path
+from gitjit.core.model import IssueState
 
 
 def issue(iid: str, *deps: str, keys: dict[str, str] | None = None, deleted: bool = False) -> IssueState:

@@ -18,8 +18,8 @@ import pytest
 from conftest import Jit, git, ref_snapshot
 from synclib import event_sets, hub_and_clones, jit_tips, tracker
 
-from gitjit.fold import parse_events, serialize_events
-from gitjit.model import LIMITS
+from gitjit.core.fold import parse_events, serialize_events
+from gitjit.core.model import LIMITS
 
 
 def hub_git(hub: Path, *args: str, input: str | None = None) -> str:

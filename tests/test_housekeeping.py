@@ -57,7 +57,7 @@ def _blob_in_17(repo: Path, salt: str) -> str:
 
 
 def test_writes_start_git_gc_auto_and_a_live_session_reads_through_it(repo: Path) -> None:
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     git("config", "gc.auto", "1", cwd=repo)  # git's estimate: more than 1 loose object in objects/17
     t = Tracker(repo, actor="agent:test")
@@ -90,7 +90,7 @@ def test_writes_start_git_gc_auto_and_a_live_session_reads_through_it(repo: Path
 
 
 def test_gc_auto_zero_turns_it_off(repo: Path) -> None:
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     git("config", "gc.auto", "0", cwd=repo)
     t = Tracker(repo, actor="agent:test")
@@ -155,7 +155,7 @@ def test_the_command_run(tmp_path: Path) -> None:
     script = housekeeping_script(repo / ".git")
     assert f"{NICE}{REPACK}" in script and f"|| {NICE}{GC_AUTO}" in script  # at the lowest priority
     assert git("repack", *REPACK.split()[2:], cwd=repo).returncode == 0  # this git knows every option
-    from gitjit.api import Tracker
+    from gitjit.app.tracker import Tracker
 
     t = Tracker(repo, actor="agent:a")
     for i in range(3):

@@ -22,7 +22,7 @@ import pytest
 from conftest import Jit, git
 from synclib import hub_and_clones, jit_tips, make_clone, make_hub, tracker
 
-from gitjit.errors import AlreadyClaimedError
+from gitjit.core.errors import AlreadyClaimedError
 from gitjit.store import sync as syncmod
 
 

@@ -21,10 +21,10 @@ import pytest
 
 from conftest import git
 
-from gitjit.api import Tracker
-from gitjit.errors import GitjitError
-from gitjit.fold import serialize_events
-from gitjit.model import Event, new_event_id, now_ts
+from gitjit.app.tracker import Tracker
+from gitjit.core.errors import GitjitError
+from gitjit.core.fold import serialize_events
+from gitjit.core.model import Event, new_event_id, now_ts
 from gitjit.store.index import INDEX_FILE, Index
 
 
@@ -159,7 +159,7 @@ def test_write_from_another_process_is_seen(tracker: Tracker, repo: Path) -> Non
     b = tracker.create_issue("blocker")["id"]
     tracker.add_dependency(a, [b])
     assert tracker.show(a)["state"] == "open"
-    code = ("import sys; from gitjit.api import Tracker; t = Tracker(sys.argv[1], actor='agent:other'); "
+    code = ("import sys; from gitjit.app.tracker import Tracker; t = Tracker(sys.argv[1], actor='agent:other'); "
             "t.use_index = False; t.update_issue(sys.argv[2], state='done')")
     subprocess.run([sys.executable, "-c", code, str(repo), b], check=True)
     # the other process did not touch the index: the stat check must notice the ref moved
@@ -217,7 +217,7 @@ def test_a_ref_deleted_after_a_write_is_gone_from_the_light_path(tracker: Tracke
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """The same through ``jit query ready --json`` as the light path answers it (no pygit2): the
     deleted issue is not listed."""
-    from gitjit.fast import main as fast_main
+    from gitjit.cli.fast import main as fast_main
 
     keep = tracker.create_issue("kept")["id"]
     tracker.board()
@@ -341,7 +341,7 @@ def test_a_busy_index_is_not_taken_for_a_damaged_one(tracker: Tracker, repo: Pat
 
 
 def test_pack_refs_keeps_answers(tracker: Tracker, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gitjit.indexed as indexed
+    import gitjit.store.indexer as indexed
 
     ids = [tracker.create_issue(f"t{i}")["id"] for i in range(6)]
     tracker.add_dependency(ids[0], ids[1:3])
@@ -452,7 +452,7 @@ def test_scan_notices_every_kind_of_ref_change(tracker: Tracker, repo: Path) -> 
 def test_a_long_chain_of_open_issues(tracker: Tracker, repo: Path, tmp_path: Path) -> None:
     """1,500 open issues each depending on the previous one: states are computed without
     recursing down the chain (it used to be quadratic and hit the recursion limit)."""
-    from gitjit.transfer import import_file
+    from gitjit.app.exchange import import_file
 
     lines = [{"key": f"k{i}", "title": f"step {i}", "depends_on": [f"k{i - 1}"] if i else []} for i in range(1500)]
     (tmp_path / "chain.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
@@ -516,8 +516,8 @@ def test_a_write_recomputes_dependents_only_when_what_they_show_changed(tracker:
     finished: a write that changes neither (priority, labels, context) recomputes the written
     issue alone; one that does recomputes its dependents (and, where their state moved, theirs).
     Before, every write recomputed every dependent: 5,000 of them for a new priority."""
-    from gitjit.indexed import Indexer
-    from gitjit.transfer import import_file
+    from gitjit.store.indexer import Indexer
+    from gitjit.app.exchange import import_file
 
     lines = [{"key": "base", "title": "base"}]
     lines += [{"key": f"d{i}", "title": f"dependent {i}", "depends_on": ["base"]} for i in range(30)]
@@ -552,7 +552,7 @@ def test_a_write_recomputes_dependents_only_when_what_they_show_changed(tracker:
 def test_pack_threshold_grows_with_packed_refs() -> None:
     """Loose refs are packed at 200 up to ~10,000 refs, later as packed-refs grows (each pack makes
     every process re-read it), never above PACK_MAX."""
-    from gitjit.indexed import PACK_MAX, PACK_THRESHOLD, pack_threshold
+    from gitjit.store.indexer import PACK_MAX, PACK_THRESHOLD, pack_threshold
     from gitjit.store.index import Delta
 
     def at(size: int | None) -> int:
@@ -674,7 +674,7 @@ def test_a_rebuild_in_slices_writes_the_same_tables(tracker: Tracker, repo: Path
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A rebuild writes the issues' rows and the events ``WRITE_CHUNK`` refs at a time (its peak
     memory at 100,000 issues): in slices of 3 it leaves exactly the tables of one slice."""
-    import gitjit.indexed as indexed
+    import gitjit.store.indexer as indexed
 
     tmp = tmp_path / "copies"
     tmp.mkdir()

@@ -12,9 +12,9 @@ import pytest
 
 from conftest import git
 
-from gitjit.api import Tracker
-from gitjit.fast import answer
-from gitjit.fast import main as fast_main
+from gitjit.app.tracker import Tracker
+from gitjit.cli.fast import answer
+from gitjit.cli.fast import main as fast_main
 
 
 def run(main, args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -129,7 +129,7 @@ def test_stale_index_is_never_used(board: dict[str, str], repo: Path, capsys: py
 
 
 def test_light_path_imports_no_pygit2_pydantic_or_click(board: dict[str, str], repo: Path) -> None:
-    code = ("import sys, io; from gitjit.fast import main; sys.stdout = io.StringIO(); rc = main(sys.argv[1:]);"
+    code = ("import sys, io; from gitjit.cli.fast import main; sys.stdout = io.StringIO(); rc = main(sys.argv[1:]);"
             "out = sys.stdout.getvalue(); sys.stdout = sys.__stdout__;"
             "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pygit2', 'pydantic', 'click', 'gitjit.cli'});"
             "print(rc, len(out) > 10, heavy)")

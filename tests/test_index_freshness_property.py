@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 from conftest import git, make_repo
-from gitjit.api import Tracker
-from gitjit.errors import GitjitError
+from gitjit.app.tracker import Tracker
+from gitjit.core.errors import GitjitError
 
 STEPS = ["create", "create", "update", "claim", "claim next", "release", "done", "dep", "other update",
          "external update", "delete", "delete newest", "rewind", "repoint", "pack", "check mine", "check other"]

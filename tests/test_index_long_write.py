@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from gitjit.api import Tracker
+from gitjit.app.tracker import Tracker
 from gitjit.store.index import HEARTBEAT_STALE_S, INDEX_FILE, WRITE_MARK, Index
 
 
@@ -227,7 +227,7 @@ def test_a_long_lived_process_tries_the_index_again_after_giving_up(tracker: Tra
     """Giving up on the index (here: a lock held past the timeout by an unmarked writer) lasts
     ``INDEX_RETRY_S``, not the rest of the process's life: then the same Tracker folds what moved
     into the index and answers from it again."""
-    from gitjit.indexboard import IndexBoard
+    from gitjit.store.indexboard import IndexBoard
 
     a = _moved_behind_the_index(tracker, repo, "written while locked out")
     holder = sqlite3.connect(repo / ".git" / INDEX_FILE, isolation_level=None)

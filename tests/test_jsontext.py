@@ -1,4 +1,4 @@
-"""``gitjit.jsontext.dumps`` writes exactly what ``json.dumps(obj, indent=2, ensure_ascii=False)``
+"""``gitjit.core.jsontext.dumps`` writes exactly what ``json.dumps(obj, indent=2, ensure_ascii=False)``
 writes (the CLI's JSON output and the index's stored issue JSON go through it), and fails where
 json fails."""
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitjit.jsontext import dumps, loads_many
+from gitjit.core.jsontext import dumps, loads_many
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
                     st.text())

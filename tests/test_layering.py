@@ -1,5 +1,17 @@
-"""The layering rule, checked on the source with ast: core logic imports neither pygit2 nor
-click (nor anything outside the core), pygit2 only under gitjit/git/, click only under gitjit/cli/."""
+"""The house, checked on the source with ast (docs/design.md draws it).
+
+Layers, bottom to top; a module may import its own layer and the layers below it, never above:
+
+    core      pure logic: no I/O, no third-party packages
+    git       the only code touching git (pygit2, the ``git`` program)
+    store     entities on refs, locks, sync, the index (a read model of the refs)
+    app       the use cases: the Tracker façade and what it is made of, hooks, doctor, exchange
+    dispatch  jit-dispatch's engine
+    front     the front doors: cli/ (and gitjit.api, the library's face; __main__)
+
+Every import counts: at module level, inside functions, and under ``if TYPE_CHECKING``. There is
+no cycle among the modules of ``gitjit/`` at all, within a layer either.
+"""
 
 from __future__ import annotations
 
@@ -9,66 +21,177 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "gitjit"
-CORE = ["model", "record", "fold", "graph", "query", "errors"]
+
+LAYERS = ["core", "git", "store", "app", "dispatch", "front"]
+#: top-level modules and the layer each belongs to (everything else: its folder's name)
+TOP_LEVEL = {"gitjit": "core", "gitjit.__main__": "front", "gitjit.api": "front"}
+FOLDER = {"core": "core", "git": "git", "store": "store", "app": "app", "dispatch": "dispatch", "cli": "front"}
+#: third-party and I/O modules, and the only layers (or folders) allowed to import them
+ONLY_IN = {
+    "pygit2": {"git"},
+    "click": {"cli"},
+    "sqlite3": {"store"},
+}
+#: what pure logic must not import
+NOT_IN_CORE = {"os", "subprocess", "socket", "shutil", "sqlite3", "pathlib", "io", "tempfile", "pygit2", "click",
+               "pydantic", "tomlkit", "urllib", "http", "threading", "signal"}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
 
 
 def imports(path: Path) -> set[str]:
-    """Absolute module names a file imports (relative imports resolved against the package)."""
-    rel = path.relative_to(PKG.parent).with_suffix("")
-    parts = list(rel.parts)
-    pkg = parts[:-1]  # the package a relative import starts from (same for __init__.py)
+    """Absolute module names a file imports, wherever the import stands (relative imports resolved;
+    ``from pkg import name`` counts ``pkg.name`` when that is a module of ours)."""
+    mod = module_name(path)
+    pkg = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = pkg[: len(pkg) - (node.level - 1)] if node.level > 1 else pkg
-                mod = ".".join(base + ([node.module] if node.module else []))
-                if node.module is None:
-                    out.update(f"{mod}.{a.name}" for a in node.names)
-                else:
-                    out.add(mod)
+                base = pkg[: len(pkg) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
             else:
-                out.add(node.module or "")
+                target = node.module or ""
+            out.add(target)
+            for a in node.names:
+                if f"{target}.{a.name}" in MODULES:
+                    out.add(f"{target}.{a.name}")
         elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
                 "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
             out.add(str(node.args[0].value))
     return out
 
 
-def top(name: str) -> str:
-    return name.split(".")[0]
+SOURCES = sorted(PKG.rglob("*.py"))
+MODULES = {module_name(p) for p in SOURCES}
 
 
-SOURCES = sorted(p for p in PKG.rglob("*.py"))
+def layer_of(mod: str) -> str:
+    if mod in TOP_LEVEL:
+        return TOP_LEVEL[mod]
+    folder = mod.split(".")[1]
+    assert folder in FOLDER, f"{mod}: a module outside the layers (add its folder to docs/design.md and here)"
+    return FOLDER[folder]
 
 
-def test_imports_resolve_relative_names() -> None:
-    got = imports(PKG / "api.py")
-    assert "gitjit.errors" in got and "gitjit.query" in got
+def ours(names: set[str]) -> set[str]:
+    """The gitjit modules among ``names`` (a name that is not a module is taken as its package)."""
+    out = set()
+    for n in names:
+        if n.split(".")[0] != "gitjit":
+            continue
+        while n not in MODULES:
+            n = n.rpartition(".")[0]
+        out.add(n)
+    return out
+
+
+GRAPH = {module_name(p): ours(imports(p)) - {module_name(p)} for p in SOURCES}
+
+
+def test_the_reader_resolves_relative_and_from_imports() -> None:
+    got = imports(PKG / "app" / "tracker.py")
+    assert "gitjit.core.errors" in got and "gitjit.core.board" in got
     assert "pygit2" in imports(PKG / "git" / "repo.py")
+    assert "gitjit.store.locks" in GRAPH["gitjit.store.entities"]  # from . import locks
 
 
-@pytest.mark.parametrize("mod", CORE)
-def test_core_modules_import_only_the_core_and_the_stdlib(mod: str) -> None:
-    names = imports(PKG / f"{mod}.py")
-    assert not {n for n in names if top(n) in ("pygit2", "click")}, names
-    inner = {n for n in names if top(n) == "gitjit"}
-    allowed = {f"gitjit.{m}" for m in CORE}
-    assert inner <= allowed, f"{mod} reaches outside the core: {inner - allowed}"
-    # no I/O or environment in pure logic
-    assert not {n for n in names if top(n) in ("subprocess", "os", "socket", "shutil")}, names
+@pytest.mark.parametrize("mod", sorted(GRAPH))
+def test_imports_point_down_the_layers(mod: str) -> None:
+    mine = LAYERS.index(layer_of(mod))
+    up = {n for n in GRAPH[mod] if LAYERS.index(layer_of(n)) > mine}
+    assert not up, f"{mod} ({layer_of(mod)}) imports from a higher layer: " + ", ".join(
+        f"{n} ({layer_of(n)})" for n in sorted(up))
+
+
+def _cycles() -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
+    counter = 0
+    for root in sorted(GRAPH):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(GRAPH[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(sorted(GRAPH[w]))))
+                    break
+                if w in on:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on.discard(w)
+                        comp.append(w)
+                        if w == v:
+                            break
+                    if len(comp) > 1:
+                        out.append(sorted(comp))
+    return out
+
+
+def test_no_import_cycle_anywhere() -> None:
+    assert _cycles() == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    saved = dict(GRAPH)
+    try:
+        GRAPH["gitjit.core.model"] = GRAPH["gitjit.core.model"] | {"gitjit.core.board"}
+        assert any("gitjit.core.model" in c for c in _cycles())
+    finally:
+        GRAPH.clear()
+        GRAPH.update(saved)
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if module_name(p).startswith("gitjit.core")],
+                         ids=lambda p: p.name)
+def test_the_core_is_pure(path: Path) -> None:
+    names = {n.split(".")[0] for n in imports(path)}
+    assert not names & NOT_IN_CORE, f"{path.name} imports {names & NOT_IN_CORE}: the core does no I/O"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=[str(p.relative_to(PKG)) for p in SOURCES])
-def test_pygit2_only_under_git_and_click_only_under_cli(path: Path) -> None:
-    rel = path.relative_to(PKG).parts
-    names = {top(n) for n in imports(path)}
-    if rel[0] != "git":
-        assert "pygit2" not in names, f"{path} imports pygit2; only gitjit/git/ may"
-    if rel[0] != "cli":
-        assert "click" not in names, f"{path} imports click; only gitjit/cli/ may"
+def test_pygit2_click_and_sqlite_each_in_one_place(path: Path) -> None:
+    mod = module_name(path)
+    folder = mod.split(".")[1] if mod.count(".") else ""
+    names = {n.split(".")[0] for n in imports(path)}
+    for dep, where in ONLY_IN.items():
+        if dep in names:
+            assert folder in where, f"{mod} imports {dep}; only gitjit/{'/, gitjit/'.join(sorted(where))}/ may"
+
+
+def test_the_library_face_and_the_package_root_stay_light() -> None:
+    """``import gitjit`` costs nothing (the version); ``gitjit.api`` re-exports the Tracker."""
+    assert GRAPH["gitjit"] == set()
+    assert "gitjit.app.tracker" in GRAPH["gitjit.api"]
 
 
 _TLS_PROBE = (

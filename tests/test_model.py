@@ -1,4 +1,4 @@
-"""The model classes (``gitjit.record.Record`` under ``gitjit.model``): the pydantic-shaped API the
+"""The model classes (``gitjit.core.record.Record`` under ``gitjit.core.model``): the pydantic-shaped API the
 rest of gitjit uses, strict validation of what is read from refs and from the index, exact
 write-back of unknown fields, round trips, and that importing the model never imports pydantic."""
 
@@ -15,12 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitjit.errors import ValidationError
-from gitjit.fold import parse_events, serialize_events
-from gitjit.model import (
+from gitjit.core.errors import ValidationError
+from gitjit.core.fold import parse_events, serialize_events
+from gitjit.core.model import (
     Conflict, Event, GateDef, GateState, GateStatus, IssueState, ModelError, Priority, canonical_json,
 )
-from gitjit.record import Field, Record
+from gitjit.core.record import Field, Record
 
 BASE: dict[str, Any] = {"v": 1, "id": "0123456789abcdef0123456789abcdef", "type": "issue_created",
                         "issue_id": "0123456789ab", "clock": 7, "timestamp": "2026-01-01T00:00:00.000000",
@@ -39,7 +39,7 @@ def first_error(exc: pytest.ExceptionInfo[ModelError]) -> tuple[tuple[Any, ...],
 # ----------------------------------------------------------------------------- import cost
 
 def test_importing_the_model_and_the_fold_does_not_import_pydantic() -> None:
-    code = ("import sys, gitjit.model, gitjit.fold; "
+    code = ("import sys, gitjit.core.model, gitjit.core.fold; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' or m.startswith('pydantic_core')); "
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -378,8 +378,8 @@ def test_event_validation_raises_only_model_error_and_what_passes_writes_back(ov
 ])
 def test_input_checks_refuse_a_trailing_newline(check: str, value: str) -> None:
     """``$`` in a pattern also matches before a final newline: the checks match the whole string."""
-    import gitjit.model as m
-    from gitjit.errors import UsageError
+    import gitjit.core.model as m
+    from gitjit.core.errors import UsageError
 
     with pytest.raises(UsageError):
         getattr(m, check)(value)

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from conftest import make_repo
 
-from gitjit.api import Tracker
-from gitjit.errors import GitjitError
-from gitjit.fold import fold_gate, fold_issue
-from gitjit.query import Board
+from gitjit.app.tracker import Tracker
+from gitjit.core.errors import GitjitError
+from gitjit.core.fold import fold_gate, fold_issue
+from gitjit.core.board import Board
 from gitjit.store.index import GATES, ISSUES
 
 pick = st.integers(0, 99)

@@ -23,9 +23,9 @@ import pytest
 
 from conftest import git, make_repo
 
-from gitjit.api import Tracker
-from gitjit.doctor import verify_history
-from gitjit.fold import fold_issue, parse_events
+from gitjit.app.tracker import Tracker
+from gitjit.app.doctor import verify_history
+from gitjit.core.fold import fold_issue, parse_events
 from gitjit.git import open_repo
 from gitjit.store.entities import DOC, GATES, ISSUES, EntityStore
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import Jit, git
 from synclib import event_sets, hub_and_clones, jit_tips, make_clone, make_hub, tracker
 
-from gitjit.errors import NotFoundError, UsageError
+from gitjit.core.errors import NotFoundError, UsageError
 from gitjit.store import sync as syncmod
 
 
@@ -109,7 +109,7 @@ def test_push_never_leases_on_a_remote_tip_it_has_not_merged(two: tuple[Path, Pa
     """A plain `git fetch` moved the tracking ref; `jit push` must merge it first, not overwrite the hub."""
     hub, a, b = two
     for repo in (a, b):
-        from gitjit.sync import add_refspecs
+        from gitjit.app.remotes import add_refspecs
 
         add_refspecs(tracker(repo), "origin")
     iid = tracker(a).create_issue("x")["id"]

@@ -12,8 +12,8 @@ import pytest
 from conftest import Jit, git, make_repo
 from synclib import event_sets, hub_and_clones, jit_tips, tracker
 
-from gitjit.errors import NotFoundError
-from gitjit.model import LIMITS
+from gitjit.core.errors import NotFoundError
+from gitjit.core.model import LIMITS
 
 
 def _event(eid: int, type_: str, iid: str | None, clock: int, **kw) -> str:  # type: ignore[no-untyped-def]
@@ -186,7 +186,7 @@ def test_a_large_pull_reads_in_bulk_and_ends_as_reading_one_by_one(tmp_path: Pat
 
     from gitjit.store import sync as syncmod
     from gitjit.store.entities import EntityStore
-    from gitjit.transfer import import_file
+    from gitjit.app.exchange import import_file
 
     hub, (a, b) = hub_and_clones(tmp_path, 2)
     data = tmp_path / "issues.jsonl"

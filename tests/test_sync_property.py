@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from conftest import git
 from synclib import event_sets, hub_and_clones, jit_tips, snapshot, tracker
 
-from gitjit.errors import GitjitError
+from gitjit.core.errors import GitjitError
 
 N = 3
 clone = st.integers(0, N - 1)

@@ -9,9 +9,9 @@ import pytest
 
 from conftest import Jit, git, make_repo, ref_snapshot
 
-from gitjit.api import Tracker
-from gitjit.errors import CycleError, ValidationError
-from gitjit.transfer import PACKED_WRITE_MIN, export_lines, import_file
+from gitjit.app.tracker import Tracker
+from gitjit.core.errors import CycleError, ValidationError
+from gitjit.app.exchange import PACKED_WRITE_MIN, export_lines, import_file
 
 from test_index import assert_same
 

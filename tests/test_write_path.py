@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import ref_snapshot
-from gitjit.api import Tracker
-from gitjit.errors import AlreadyClaimedError
+from gitjit.app.tracker import Tracker
+from gitjit.core.errors import AlreadyClaimedError
 from gitjit.git import RefLocked
-from gitjit.indexed import indexer_for, note_write
+from gitjit.store.indexer import indexer_for, note_write
 
 
 def _fresh(repo: Path) -> Tracker:
@@ -144,7 +144,7 @@ def test_local_writes_do_not_load_the_sync_machinery(repo: Path, tracker: Tracke
 
     iid = tracker.create_issue("one")["id"]
     code = (
-        "import sys; from gitjit.api import Tracker\n"
+        "import sys; from gitjit.app.tracker import Tracker\n"
         f"t = Tracker({str(repo)!r}, actor='agent:w')\n"
         f"t.claim({iid!r}, 'agent:w'); t.update_issue({iid!r}, title='two')\n"
         "print(sorted(m for m in ('gitjit.store.sync', 'uuid', 'platform') if m in sys.modules))\n")
@@ -174,7 +174,7 @@ def _racing(monkeypatch: pytest.MonkeyPatch, me: Tracker, rival: Tracker, steals
 
 def test_a_claimer_that_loses_races_passes_over_a_few_candidates_and_loses_none(
         repo: Path, tracker: Tracker, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitjit.api import SPREAD_MAX
+    from gitjit.app.tracker import SPREAD_MAX
 
     ids = [tracker.create_issue(f"task {k}")["id"] for k in range(12)]
     assert tracker.board().ready() == ids  # one priority: oldest first
@@ -194,7 +194,7 @@ def test_a_claimer_that_loses_races_passes_over_a_few_candidates_and_loses_none(
 
 def test_a_claimer_that_loses_every_race_tries_every_candidate_before_giving_up(
         repo: Path, tracker: Tracker, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitjit.errors import NoWorkError
+    from gitjit.core.errors import NoWorkError
 
     ids = [tracker.create_issue(f"task {k}")["id"] for k in range(10)]
     me, rival = Tracker(repo, actor="agent:me"), Tracker(repo, actor="agent:rival")
@@ -210,7 +210,7 @@ def test_a_claimer_that_loses_every_race_tries_every_candidate_before_giving_up(
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 40), st.data())
 def test_spread_yields_each_wanted_candidate_once_and_keeps_order_until_a_loss(n: int, data: st.DataObject) -> None:
-    from gitjit.api import SPREAD_MAX, _Spread
+    from gitjit.app.tracker import SPREAD_MAX, _Spread
 
     ids = [f"i{k}" for k in range(n)]
     wanted = data.draw(st.sets(st.sampled_from(ids)) if ids else st.just(set()))

@@ -1,4 +1,4 @@
-"""The ``jit`` / ``git-jit`` command line: a thin adapter over ``gitjit.api``.
+"""The ``jit`` / ``git-jit`` command line: a thin adapter over ``gitjit.app.tracker``.
 
 ``main(argv) -> int`` never raises: a GitjitError becomes its documented exit code and
 message (or ``{"error": ...}`` under ``--json``); anything unexpected is reported in one
@@ -13,7 +13,7 @@ import sys
 import click
 
 from .. import __version__
-from ..errors import GitjitError, UsageError
+from ..core.errors import GitjitError, UsageError
 from .core import Env, report_error, wants_json
 
 __all__ = ["main", "cli"]

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ..cliargs import _is_number, parse_kv, split_commas  # noqa: F401 (re-exported)
-from ..errors import GitjitError, UsageError
+from .args import _is_number, parse_kv, split_commas  # noqa: F401 (re-exported)
+from ..core.errors import GitjitError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,7 +31,7 @@ class Env:
     @property
     def tracker(self) -> Any:
         if self._tracker is None:
-            from ..api import Tracker
+            from ..app.tracker import Tracker
 
             self._tracker = Tracker(self.repo, actor=self.actor)
         return self._tracker
@@ -67,7 +67,7 @@ def output_options(f: F) -> F:
 
 
 def dump(obj: Any) -> str:
-    from ..jsontext import dumps
+    from ..core.jsontext import dumps
 
     return dumps(obj)
 

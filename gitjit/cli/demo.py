@@ -1,4 +1,4 @@
-"""``jit demo``: seed 002's story in a temporary repository (the story itself is ``gitjit.demo``)."""
+"""``jit demo``: seed 002's story in a temporary repository (the story itself is ``gitjit.app.demo``)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def demo(keep: bool, workers: int) -> None:
       jit demo
       jit demo --keep --json
     """
-    from ..demo import DemoOptions, run_demo
+    from ..app.demo import DemoOptions, run_demo
 
     e = env()
     live = not e.json and not e.quiet

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import BusyError, ExternalError, GitjitError, UsageError
+from ..core.errors import BusyError, ExternalError, GitjitError, UsageError
 from .core import Env, emit, env, output_options, report_error, split_commas, wants_json
 
 __all__ = ["dispatch", "main"]
@@ -99,7 +99,7 @@ def init_config(hub: str | None, force: bool) -> None:
 
     p = _config_path()
     if p.exists() and not force:
-        from ..errors import AlreadyExistsError
+        from ..core.errors import AlreadyExistsError
 
         raise AlreadyExistsError(f"{p} already exists", hint="pass --force to overwrite it")
     repo = env().repo
@@ -331,7 +331,7 @@ def agents() -> None:
     Example:
       jit-dispatch agents
     """
-    from ..api import Tracker
+    from ..app.tracker import Tracker
 
     cfg = _load()
     st = _state(cfg)

@@ -24,7 +24,7 @@ def doctor(fix: bool, full: bool) -> int:
       jit doctor
       jit doctor --fix --json
     """
-    from ..doctor import Doctor
+    from ..app.doctor import Doctor
 
     e = env()
     data = Doctor(e.tracker.git, e.tracker.store).run(fix=fix, full=full)

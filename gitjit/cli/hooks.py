@@ -55,7 +55,7 @@ def install(names: tuple[str, ...], hooks_path: bool) -> None:
       jit hooks install
       jit hooks install --hooks commit-msg,post-commit
     """
-    from .. import hooks as h
+    from ..app import hooks as h
 
     data = h.install(_git(env()), hooks=split_commas(names) or None, hooks_path=hooks_path)
 
@@ -79,7 +79,7 @@ def uninstall(names: tuple[str, ...]) -> None:
     Example:
       jit hooks uninstall
     """
-    from .. import hooks as h
+    from ..app import hooks as h
 
     data = h.uninstall(_git(env()), hooks=split_commas(names) or None)
 
@@ -103,7 +103,7 @@ def status(clear: bool) -> None:
     Example:
       jit hooks status --json
     """
-    from .. import hooks as h
+    from ..app import hooks as h
 
     git = _git(env())
     data = h.status(git)
@@ -161,7 +161,7 @@ def run(name: str, framework: bool, args: tuple[str, ...]) -> int:
     Example (what .git/hooks/commit-msg does):
       jit hook run commit-msg -- .git/COMMIT_EDITMSG
     """
-    from .. import hooks as h
+    from ..app import hooks as h
 
     e = env()
     argv = list(args)

@@ -39,7 +39,7 @@ def create(title_arg: str | None, title: str | None, desc: str, priority: str, g
       jit issue create -t "Add login" -p high --gate review --label type:task
       ID=$(jit issue create -q -t "Add login")
     """
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     if title and title_arg:
         raise UsageError("give the title once: either as an argument or with -t/--title",
@@ -209,7 +209,7 @@ def claim_next(assignee_arg: str | None, to: str | None, filter_: str | None, re
     Example:
       ID=$(jit issue claim-next agent:worker-1 --filter "priority:high|critical")
     """
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     if assignee_arg and to and assignee_arg != to:
         raise UsageError("give the assignee once (argument or --to)", hint="jit issue claim-next --to agent:worker-1")

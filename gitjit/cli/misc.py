@@ -22,7 +22,7 @@ def init(remotes: tuple[str, ...]) -> None:
     """
     data = env().tracker.init()
     if remotes:
-        from ..sync import add_refspecs
+        from ..app.remotes import add_refspecs
 
         data["remotes"] = [add_refspecs(env().tracker, r) for r in remotes]
         data["changed"] += [f"remote.{r['remote']}.fetch" for r in data["remotes"] if r["added"]]
@@ -55,7 +55,7 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> int:
     Example (git calls it):
       jit merge-driver %O %A %B %P
     """
-    from ..mergedriver import merge_files
+    from ..app.mergedriver import merge_files
 
     return merge_files(base, ours, theirs, path)
 
@@ -88,7 +88,7 @@ def _setting(key: str) -> str:
     """A git config variable name: a letter, then letters, digits and '-' (git refuses anything else)."""
     import re
 
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,99}", key):
         raise UsageError(f"invalid setting name {key!r}", hint="e.g. jit config get hub")

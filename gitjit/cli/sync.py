@@ -101,7 +101,7 @@ def add_refspecs(name: str) -> None:
       jit remote add-refspecs origin
       git fetch origin && jit pull --no-fetch
     """
-    from ..sync import add_refspecs as add
+    from ..app.remotes import add_refspecs as add
 
     data = add(env().tracker, name)
     emit(data, (f"Added {data['refspec']} to {data['config_key']}" if data["added"]
@@ -119,7 +119,7 @@ def remove_refspecs(name: str) -> None:
     Example:
       jit remote remove-refspecs origin
     """
-    from ..sync import remove_refspecs as rm
+    from ..app.remotes import remove_refspecs as rm
 
     data = rm(env().tracker, name)
     emit(data, f"Removed {data['refspec']} from {data['config_key']}" if data["removed"]

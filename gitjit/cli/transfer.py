@@ -25,7 +25,7 @@ def import_(file: str, fmt: str, dry_run: bool) -> None:
       jit import .jit --format rust-jit
       jit import .beads/issues.jsonl --format beads
     """
-    from ..transfer import import_file
+    from ..app.exchange import import_file
 
     e = env()
     text = sys.stdin.read() if file == "-" and fmt != "rust-jit" else None
@@ -47,7 +47,7 @@ def export(output: str | None, fmt: str) -> None:
     Example:
       jit export -o issues.jsonl
     """
-    from ..transfer import export_lines
+    from ..app.exchange import export_lines
 
     e = env()
     lines = list(export_lines(e.tracker))
@@ -81,12 +81,12 @@ def rebuild() -> None:
     Example:
       jit index rebuild
     """
-    from ..indexed import indexer_for
+    from ..store.indexer import indexer_for
 
     e = env()
     ix = indexer_for(e.tracker)
     if ix is None:
-        from ..errors import ExternalError
+        from ..core.errors import ExternalError
 
         raise ExternalError("the index cannot be used in this repository (see the warning above)")
     data = ix.rebuild()
@@ -104,12 +104,12 @@ def status_() -> None:
     Example:
       jit index status --json
     """
-    from ..indexed import indexer_for
+    from ..store.indexer import indexer_for
 
     e = env()
     ix = indexer_for(e.tracker)
     if ix is None:
-        from ..errors import ExternalError
+        from ..core.errors import ExternalError
 
         raise ExternalError("the index cannot be used in this repository")
     # while another process rebuilds the index, say so at once instead of waiting for it

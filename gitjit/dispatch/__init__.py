@@ -1,6 +1,6 @@
 """``jit-dispatch``: the orchestrator that hands ready work to agent processes.
 
-Kept apart from the tracker (seed 001), but it calls the library (``gitjit.api.Tracker``)
+Kept apart from the tracker (seed 001), but it calls the library (``gitjit.app.tracker.Tracker``)
 directly instead of spawning ``jit`` for every read and claim.
 
 * ``config``   dispatch.toml: load and validate (errors name file, line and field), edit with tomlkit

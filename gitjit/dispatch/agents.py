@@ -37,8 +37,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import BusyError, ExternalError
-from ..model import now_ts
+from ..core.errors import BusyError, ExternalError
+from ..core.model import now_ts
 from .config import AgentConfig
 
 __all__ = ["AgentRun", "ProcessPool", "Breakers", "StateDir", "lease_until", "lease_lapsed", "parse_ts"]

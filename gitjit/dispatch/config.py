@@ -30,7 +30,7 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from ..errors import AlreadyExistsError, NotFoundError, UsageError
+from ..core.errors import AlreadyExistsError, NotFoundError, UsageError
 
 __all__ = [
     "DispatchConfig", "AgentConfig", "RepoConfig", "WebhookConfig", "DispatchConfigError",

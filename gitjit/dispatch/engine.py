@@ -16,7 +16,7 @@ One cycle, in this order (docs/dispatch.md explains each step):
    atomically (through the hub when there is one) with a lease, and launch the agent;
 7. hand new events to the **webhooks**, and write ``state.json`` for ``status``/``agents``.
 
-Everything goes through ``gitjit.api.Tracker`` in-process; the only subprocesses are the agents
+Everything goes through ``gitjit.app.tracker.Tracker`` in-process; the only subprocesses are the agents
 (and the git CLI that the tracker's sync uses for the network).
 """
 
@@ -30,10 +30,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import AlreadyClaimedError, BlockedError, ExternalError, GitjitError, NotFoundError
-from ..fold import fold_issue
-from ..model import PRIORITY_RANK, IssueState, now_ts
-from ..query import Board
+from ..core.errors import AlreadyClaimedError, BlockedError, ExternalError, GitjitError, NotFoundError
+from ..core.fold import fold_issue
+from ..core.model import PRIORITY_RANK, IssueState, now_ts
+from ..core.board import Board
 from ..store import ISSUES
 from .agents import AgentRun, Breakers, ProcessPool, StateDir, lease_lapsed, lease_until, parse_ts
 from .config import AgentConfig, DispatchConfig, RepoConfig
@@ -151,7 +151,7 @@ class Dispatcher:
 
     def open(self) -> None:
         """Take the configuration's lock, prepare every repository and the event feeds."""
-        from ..api import Tracker
+        from ..app.tracker import Tracker
 
         self.state.acquire()
         import gitjit

@@ -25,7 +25,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ValidationError
+from ..core.errors import ValidationError
 from ..store import GATES, ISSUES
 from .config import WebhookConfig
 
@@ -45,7 +45,7 @@ class EventFeed:
         """Every issue and gate ref's tip; None (with ``changed_only``) when nothing moved since
         the cursor was read. From the index when it is in use: it notices a change with a stat
         of the ref folders, where listing every ref took 0.75 s a look at 100,000 issues."""
-        from ..indexed import indexed_tips
+        from ..store.indexer import indexed_tips
 
         got = indexed_tips(self.tracker, since=self._gen if changed_only else None)
         if got is not None:
@@ -63,7 +63,7 @@ class EventFeed:
         if ref.startswith(ISSUES):
             # conflicts the fold resolved (a losing claim...) show as events, as in 'jit events tail'
             try:
-                from ..fold import conflict_events
+                from ..core.fold import conflict_events
             except ImportError:  # pragma: no cover - older fold without synthesized conflict events
                 return evs
             evs += conflict_events(ref[len(ISSUES):], evs)
@@ -71,7 +71,7 @@ class EventFeed:
 
     def poll(self) -> list[dict[str, Any]]:
         """Events that landed since the last poll, oldest first; advances the cursor."""
-        from ..api import event_json
+        from ..app.tracker import event_json
 
         tips = self._tips(changed_only=True)
         if tips is None:

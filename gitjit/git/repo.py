@@ -30,7 +30,7 @@ from typing import IO, Any, TypeVar
 
 import pygit2
 
-from ..errors import ExternalError, NotFoundError, UsageError
+from ..core.errors import ExternalError, NotFoundError, UsageError
 
 __all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "ZERO", "odb_retry",
            "ObjectVanished"]

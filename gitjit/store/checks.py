@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..errors import ValidationError
-from ..model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
+from ..core.errors import ValidationError
+from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
+from ..core.refs import LOCAL
 
 __all__ = ["LOCAL", "check_document"]
 
-LOCAL = "refs/jit/"
 _NS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 

@@ -16,19 +16,16 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from ..errors import BusyError, UsageError, ValidationError
-from ..fold import parse_events, serialize_events
+from ..core.errors import BusyError, UsageError, ValidationError
+from ..core.fold import parse_events, serialize_events
 from ..git import BadRef, CasFailed, GitRepo, RefLocked, raw
 from ..git.housekeeping import maybe_gc
-from ..model import LIMITS, Event
+from ..core.model import LIMITS, Event
 from . import locks
+from ..core.refs import ISSUES, GATES, QUARANTINE, DOC
 
 __all__ = ["EntityStore", "Loaded", "ISSUES", "GATES", "DOC", "retrying"]
 
-ISSUES = "refs/jit/issues/"
-GATES = "refs/jit/gates/"
-QUARANTINE = "refs/jit-quarantine/"
-DOC = "events.jsonl"
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ writes inside one tick of the file system clock can leave the same mtime): the n
 lists the refs again, as git does for its racily clean index entries.
 
 This module is the half that needs only the standard library: the fast read path
-(``gitjit.fast``) uses it without importing pygit2 or pydantic. Writing folded data into the
-index is ``gitjit.indexed``'s job (it needs the fold).
+(``gitjit.cli.fast``) uses it without importing pygit2 or pydantic. Writing folded data into the
+index is ``gitjit.store.indexer``'s job (it needs the fold).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import re
 import sqlite3
 import time
 import zlib
+from ..core.refs import ISSUES, GATES, PREFIXES
 
 # the light read path imports this module: no typing, dataclasses or random at run time (~10 ms)
 TYPE_CHECKING = False
@@ -52,9 +53,6 @@ WRITE_MARK = os.path.join("jit", "index-long-write")
 HEARTBEAT_S = 1.0
 #: a mark not renewed for this long belongs to a writer that died or was stopped
 HEARTBEAT_STALE_S = 10.0
-ISSUES = "refs/jit/issues/"
-GATES = "refs/jit/gates/"
-PREFIXES = (ISSUES, GATES)
 #: a stat signature whose newest mtime is this close to the moment it was taken is "racy"
 RACY_NS = 20_000_000
 #: file systems with whole-second timestamps need a whole tick (and one more for safety)

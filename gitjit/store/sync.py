@@ -10,7 +10,7 @@ for every transport and checks the old value of every ref it updates.
   ``refs/jit/...`` (not ``refs/remotes/``, so 100k issue refs never show in ``git branch -r``).
 * **Reconcile** each tracking ref into its local ref: absent -> create; same or behind -> keep;
   local behind -> fast-forward; diverged -> a *deterministic* merge commit whose one file is the
-  union of both event logs (``gitjit.fold.union_events``): sorted parents, a fixed identity,
+  union of both event logs (``gitjit.core.fold.union_events``): sorted parents, a fixed identity,
   the later parent's time, a fixed message. Two clones merging the same pair write the same
   commit id, so merges never ping-pong. A remote document that is not a commit, does not
   parse, breaks the schema or the size limits, names another issue, or whose clock leaps is
@@ -38,22 +38,22 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
-from ..fold import fold_issue, serialize_events, union_events
+from ..core.errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
+from ..core.fold import fold_issue, serialize_events, union_events
 from ..git import CasFailed, GitRepo, RefLocked
 from ..git.housekeeping import maybe_gc, pack_loose_tracking
-from ..model import LIMITS, Event
+from ..core.model import LIMITS, Event
 from .checks import LOCAL, check_document
 from .entities import DOC, ISSUES, EntityStore, Loaded, retrying
 from . import locks
-from .packwrite import merge_objects, write_pack
+from ..git.packwrite import merge_objects, write_pack
+from ..core.refs import TRACKING, STAGE_PREFIX
 
 __all__ = [
     "Syncer", "PullResult", "check_document", "LOCAL", "TRACKING", "MERGE_AUTHOR", "MERGE_MESSAGE",
     "PUSH_BATCH", "refspec_for",
 ]
 
-TRACKING = "refs/jit-remotes/"
 #: the fixed identity and message of merge commits (determinism: see module docstring)
 MERGE_AUTHOR = ("gitjit merge", "merge@gitjit")
 MERGE_MESSAGE = "jit merge\n\nUnion of the event logs of both parents (docs/merge.md).\n"
@@ -64,7 +64,6 @@ PUSH_BATCH = 500
 STAGED_PUSH_MIN = 64
 STAGED_PUSH_BATCH = 2000
 #: where ``push_staged`` stages the tips of one push: ``<prefix><pid>-<nonce>/issues/<id>``
-STAGE_PREFIX = "refs/jit-push/"
 #: whole push rounds (push, rejected, fetch, reconcile, push again) before giving up
 PUSH_ROUNDS = 8
 #: attempts of a hub claim/release before BusyError (each lost one re-fetches and re-folds)
@@ -72,7 +71,7 @@ HUB_ATTEMPTS = 30
 GIT_TIMEOUT = 600.0
 #: local refs moved per ``git update-ref --stdin`` transaction when reconciling many at once
 BATCH_REFS = 2000
-#: from this many merges in one pull on, their objects go into one pack (gitjit.store.packwrite)
+#: from this many merges in one pull on, their objects go into one pack (gitjit.git.packwrite)
 PACK_MIN = 8
 #: from this many changed refs in one pull on, both sides' documents are read in one stream
 #: (``EntityStore.events_many``) before reconciling

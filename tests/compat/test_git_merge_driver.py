@@ -14,7 +14,7 @@ import pytest
 from conftest import git
 from synclib import hub_and_clones, jit_tips, make_clone, make_hub, tracker
 
-from gitjit.api import Tracker
+from gitjit.app.tracker import Tracker
 
 
 def diverge(base: Path) -> tuple[Path, Path, Path, str, str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import Jit, git, make_repo
 
-from gitjit.api import Tracker
+from gitjit.app.tracker import Tracker
 
 ME = "Repo User <repo@example.invalid>"  # the committer's actor: git user.name <user.email> (make_repo)
 
@@ -48,7 +48,7 @@ def events(j: Jit, iid: str, type_: str) -> list[dict]:
 
 def test_unknown_ambiguous_and_malformed_ids_stop_the_commit(r: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = iter(["abcd00000001", "abcd00000002"])
-    monkeypatch.setattr("gitjit.api.new_issue_id", lambda: next(ids))
+    monkeypatch.setattr("gitjit.app.tracker.new_issue_id", lambda: next(ids))
     t = Tracker(r, actor="lead")
     t.create_issue("One")
     t.create_issue("Two")
@@ -75,11 +75,11 @@ def test_unknown_ambiguous_and_malformed_ids_stop_the_commit(r: Path, monkeypatc
 def test_trailer_ids_resolve_alike_with_and_without_the_index(r: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The commit-msg hook resolves a trailer's id through the index (one query) when it can, and
     folds just the issues with that prefix when the index is off: the same answers and errors."""
-    from gitjit import hooks
-    from gitjit.errors import GitjitError
+    from gitjit.app import hooks
+    from gitjit.core.errors import GitjitError
 
     ids = iter(["abcd00000001", "abcd00000002", "beef00000003"])
-    monkeypatch.setattr("gitjit.api.new_issue_id", lambda: next(ids))
+    monkeypatch.setattr("gitjit.app.tracker.new_issue_id", lambda: next(ids))
     t = Tracker(r, actor="lead")
     for title in ("One", "Two", "Three"):
         t.create_issue(title)
@@ -305,8 +305,8 @@ def test_an_amend_or_a_file_checkout_starts_no_python(counted: tuple[Path, Path]
 def test_the_hooks_never_load_every_issue(r: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """pre-commit finds the committer's work and the sweep of the main branch finds the pending
     ``Closes:`` links through index queries: loading every issue took 4-5 s a hook at 100,000."""
-    from gitjit import hooks
-    from gitjit.indexboard import Issues
+    from gitjit.app import hooks
+    from gitjit.store.indexboard import Issues
 
     j = Jit(r)
     j("registry", "add", "lint", "--title", "Lint", "--auto", "--command", "exit 0")

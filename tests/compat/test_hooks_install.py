@@ -18,7 +18,7 @@ import pytest
 from conftest import Jit, git, make_repo
 
 from gitjit.git import open_repo
-from gitjit.hooks import MANAGED, MARKER, SKIP_WHEN, hooks_dir, shim_text
+from gitjit.app.hooks import MANAGED, MARKER, SKIP_WHEN, hooks_dir, shim_text
 
 ROOT = Path(__file__).resolve().parents[2]
 FOREIGN = "#!/bin/sh\necho \"foreign $*\" >> \"$(git rev-parse --git-common-dir)/foreign.log\"\nexit ${FOREIGN_EXIT:-0}\n"
@@ -54,7 +54,7 @@ def test_shipped_shims_are_the_generated_ones() -> None:
     for name in MANAGED:
         p = ROOT / "hooks" / name
         text = p.read_text()
-        assert text == shim_text(name), f"hooks/{name} differs from gitjit.hooks.shim_text"
+        assert text == shim_text(name), f"hooks/{name} differs from gitjit.app.hooks.shim_text"
         assert os.access(p, os.X_OK)
         code = [x for x in text.splitlines() if x and not x.startswith("#")]
         # the hooks of every commit first test whether gitjit has anything to do; then jit if on
@@ -276,7 +276,7 @@ def test_a_hook_manager_on_core_hooks_path_calls_jit_hook_run(repo_j: tuple[Path
 
 def test_shims_an_older_gitjit_wrote_are_brought_up_to_date_by_the_first_hook(tmp_path: Path,
                                                                                jit_on_path: Path) -> None:
-    from gitjit.hooks import _older_shims
+    from gitjit.app.hooks import _older_shims
 
     r = make_repo(tmp_path / "r")
     Jit(r)("init")

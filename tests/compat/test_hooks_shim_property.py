@@ -1,4 +1,4 @@
-"""The shims' test of "nothing for gitjit to do" (``gitjit.hooks.SKIP_WHEN``) against the hooks'
+"""The shims' test of "nothing for gitjit to do" (``gitjit.app.hooks.SKIP_WHEN``) against the hooks'
 own Python, on random commit messages: whenever the shell test skips ``commit-msg`` or
 ``post-commit``, the hook's Python finds no ``Refs:``/``Closes:`` trailer either (real git, real sh).
 Trailer aliases and extra separators from git's config are part of the examples."""
@@ -12,7 +12,7 @@ from conftest import git, make_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitjit import hooks
+from gitjit.app import hooks
 
 KEYS = ["Refs", "refs", "REFS", "Closes", "closes", "Ref", "ref", "Clos", "Refs ", " Refs", "Signed-off-by",
         "Co-authored-by", "X-Refs", "Refsx", "Closes-bug", "Fixes", "r"]

@@ -128,7 +128,7 @@ def test_reconciling_is_skipped_by_a_stat_of_the_tracking_refs(pair, monkeypatch
     100,000 issues): their stat signature says nothing moved. One that did fetch still reconciles."""
     import time
 
-    from gitjit import hooks as h
+    from gitjit.app import hooks as h
 
     hub_path, a, ja, b, jb = pair
     iid = ja.json("issue", "create", "-t", "Seen by b")["id"]

@@ -14,9 +14,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from .errors import ValidationError
-from .fold import parse_events, serialize_events, union_events
-from .model import LIMITS
+from ..core.errors import ValidationError
+from ..core.fold import parse_events, serialize_events, union_events
+from ..core.model import LIMITS
 
 __all__ = ["merge_documents", "merge_files", "register", "unregister", "ATTR_LINE", "DRIVER_NAME"]
 

@@ -4,7 +4,7 @@ A planning agent or a migration script that creates hundreds of issues one ``cre
 at a time pays, for each, an fsync'd commit, a ref transaction and an index update (~6-9 ms at
 100,000 issues). Inside a batch the same calls only check their arguments and stage the issue;
 leaving the ``with`` block writes every staged issue through the bulk path of ``jit import``
-(``gitjit.transfer.import_items``: one pack from ``git fast-import``, every ref in one
+(``gitjit.app.exchange.import_items``: one pack from ``git fast-import``, every ref in one
 transaction), so the whole set appears at once or not at all. See docs/design.md ("Batches").
 
 ::
@@ -30,16 +30,16 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from .errors import CycleError, NotFoundError, UsageError
-from .graph import find_path
-from .model import (
+from ..core.errors import CycleError, NotFoundError, UsageError
+from ..core.graph import find_path
+from ..core.model import (
     LIMITS,
     new_issue_id,
 )
 
 if TYPE_CHECKING:
-    from .api import Tracker
-    from .transfer import Item
+    from .tracker import Tracker
+    from .exchange import Item
 
 
 class Batch:
@@ -107,8 +107,8 @@ class Batch:
     ) -> dict[str, Any]:
         """Stage a new issue (same checks as ``Tracker.create_issue``); returns its id and fields,
         with ``"staged": True`` until the batch is committed."""
-        from .api import check_new_issue
-        from .transfer import Item
+        from .tracker import check_new_issue
+        from .exchange import Item
 
         self._open()
         title, description, priority, gate_list, label_list, ctx = check_new_issue(
@@ -177,7 +177,7 @@ class Batch:
     def commit(self) -> dict[str, Any]:
         """Write every staged issue at once (checked again against the repository as it is now:
         ids, dependency targets, cycles), or raise and write nothing. Returns what was written."""
-        from .transfer import import_items
+        from .exchange import import_items
 
         self._open()
         if not self._items:

@@ -1,4 +1,4 @@
-"""Git hooks: installing thin shims, and what each hook does (use cases on top of ``gitjit.api``).
+"""Git hooks: installing thin shims, and what each hook does (use cases on top of ``gitjit.app.tracker``).
 
 Installing (``install`` / ``uninstall`` / ``status``):
 
@@ -48,10 +48,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import BlockedError, GitjitError, NotFoundError, UsageError
+from ..core.errors import BlockedError, GitjitError, NotFoundError, UsageError
+from ..core.refs import TRACKING, ISSUES
 
 if TYPE_CHECKING:  # importing pygit2 costs more than a no-op hook: only the library paths load it
-    from .git import GitRepo
+    from ..git import GitRepo
 
 __all__ = [
     "MANAGED", "BLOCKING", "MARKER", "PUSH_GUARD", "LEGACY_GUARD", "SKIP_WHEN", "shim_text", "refresh_shims", "hooks_dir", "main_branch",
@@ -68,8 +69,6 @@ SHIM_VERSION = 2
 PUSH_GUARD = "JIT_HOOK_PUSHING"
 #: set while a ``<hook>.legacy`` runs: a legacy hook that calls back into us must not loop
 LEGACY_GUARD = "JIT_RUNNING_LEGACY"
-TRACKING = "refs/jit-remotes/"
-ISSUES = "refs/jit/issues/"
 #: ``Refs:`` / ``Closes:`` values: 4 to 12 hex digits of an issue id (any unique prefix)
 _ID_TOKEN = re.compile(r"^[0-9a-f]{4,12}$")
 _BRANCH_ID = re.compile(r"^refs/heads/jit/([0-9a-f]{4,12})(?:[-_./].*)?$")
@@ -425,7 +424,7 @@ class _Ctx:
     @property
     def t(self) -> Any:
         if self._t is None:
-            from .api import Tracker
+            from .tracker import Tracker
 
             self._t = Tracker(self.git.git_dir, actor=self.actor)
         return self._t
@@ -582,11 +581,11 @@ def _link(ctx: _Ctx, commits: list[tuple[str, list[tuple[str, str]]]], *, ref: s
 def _resolve(ctx: _Ctx, tok: str) -> str:
     """``Tracker.resolve`` (same answers, same messages) folding only the issues whose id starts
     with ``tok``: a trailer check must not read every issue in the repository."""
-    from .fold import fold_issue
-    from .query import Board
+    from ..core.fold import fold_issue
+    from ..core.board import Board
 
     t = ctx.t
-    from .indexed import IndexBoard, indexed_board
+    from ..store.indexer import IndexBoard, indexed_board
 
     ib = indexed_board(t)
     if isinstance(ib, IndexBoard):  # the index answers a prefix with one query (listing every ref: 0.55 s at 100,000)

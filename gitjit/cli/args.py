@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import UsageError
+from ..core.errors import UsageError
 
 
 def parse_kv(values: tuple[str, ...] | list[str], what: str = "--context") -> dict[str, Any]:

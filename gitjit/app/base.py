@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .git import GitRepo
-    from .model import Event, IssueState
-    from .query import Board
-    from .store import EntityStore
+    from ..git import GitRepo
+    from ..core.model import Event, IssueState
+    from ..core.board import Board
+    from ..store import EntityStore
 
 Spec = dict[str, Any]
 

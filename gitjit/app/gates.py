@@ -8,15 +8,15 @@ import subprocess
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
-from .api_base import TrackerPart
-from .errors import AlreadyExistsError, BlockedError, ExternalError, NotFoundError, UsageError
-from .fold import fold_gate
-from .model import LIMITS, Event, GateDef, IssueState, check_description, check_gate_key, check_title
-from .query import Board, short
-from .store import GATES, Loaded
+from .base import TrackerPart
+from ..core.errors import AlreadyExistsError, BlockedError, ExternalError, NotFoundError, UsageError
+from ..core.fold import fold_gate
+from ..core.model import LIMITS, Event, GateDef, IssueState, check_description, check_gate_key, check_title
+from ..core.board import Board, short
+from ..store import GATES, Loaded
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import Tracker
+    from .tracker import Tracker
 
 Spec = dict[str, Any]
 
@@ -127,7 +127,7 @@ class GateOps(TrackerPart):
     # ------------------------------------------------------------------ gate registry
 
     def _gate_defs(self) -> dict[str, GateDef]:
-        from .indexed import indexed_gatedefs
+        from ..store.indexer import indexed_gatedefs
 
         got = indexed_gatedefs(cast("Tracker", self))
         if got is not None:

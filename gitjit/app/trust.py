@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import ExternalError, ValidationError
-from .model import Event, IssueState
+from ..core.errors import ExternalError, ValidationError
+from ..core.model import Event, IssueState
 
 __all__ = ["GatePolicy", "signer_for", "SIGNED_TYPES"]
 
@@ -140,7 +140,7 @@ class GatePolicy:
         if not last or last[-1].type != "gate_passed" or self.store is None or not tip:
             return "its signature could not be looked up"
         commit = self._introduced(tip, last[-1].id)
-        from .git import raw
+        from ..git import raw
 
         sig = raw.commit_signature(self.git, commit) if commit else None
         if sig is None:

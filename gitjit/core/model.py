@@ -1,7 +1,7 @@
 """The data model: ids, enums, events and the folded state of an issue and a gate.
 
 Pure: no git, no files, no environment. ``Event`` is the only thing ever stored;
-``IssueState`` and ``GateDef`` are computed from events by ``gitjit.fold``.
+``IssueState`` and ``GateDef`` are computed from events by ``gitjit.core.fold``.
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ class Event(Record, frozen=True, extra="allow"):
     unknown fields from newer versions are kept (``extra="allow"``) and written back untouched.
     Immutable. ``from_`` is read and written as ``"from"`` (``Event(from_=...)`` works too).
     Validation (constructor and ``model_validate``) is strict on JSON types and raises
-    ``ModelError`` (see ``gitjit.record``); ``model_copy`` does not validate.
+    ``ModelError`` (see ``gitjit.core.record``); ``model_copy`` does not validate.
     """
 
     v: int = 1
@@ -339,7 +339,7 @@ class Conflict(Record):
 
 class IssueState(Record):
     """The fold of one issue's events. ``state`` here is the stored base state; the effective
-    state (``open`` vs ``ready``) needs the other issues and is computed in ``gitjit.query``.
+    state (``open`` vs ``ready``) needs the other issues and is computed in ``gitjit.core.board``.
     Mutable (the fold assigns its fields; an unknown attribute is refused); stored in the index
     as ``model_dump_json`` and read back with ``model_validate_json``."""
 

@@ -33,20 +33,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BusyError, CycleError, ExternalError, GitjitError, UsageError, ValidationError
-from .model import (
+from ..core.errors import BusyError, CycleError, ExternalError, GitjitError, UsageError, ValidationError
+from ..core.model import (
     ISSUE_ID_RE, LIMITS, Event, check_actor, check_context_key, check_context_value, check_description,
     check_gate_key, check_label, check_title, new_event_id, new_issue_id, now_ts, parse_priority, parse_state,
 )
+from ..core.refs import ISSUES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import Tracker
+    from .tracker import Tracker
 
 __all__ = ["Item", "read_jsonl", "read_rust_jit", "read_beads", "import_items", "import_file", "export_lines",
            "FORMATS"]
 
 FORMATS = ("jsonl", "rust-jit", "beads")
-ISSUES = "refs/jit/issues/"
 #: above this many refs, import adds them to packed-refs in one rename instead of loose files
 PACKED_WRITE_MIN = 200
 _MAX_ERRORS = 20
@@ -570,7 +570,7 @@ def _safe_actor(a: str) -> str | None:
 
 def _check_size(evs: list[Event]) -> bytes:
     """The events.jsonl document, checked against the limits every reader enforces."""
-    from .fold import serialize_events
+    from ..core.fold import serialize_events
 
     doc = serialize_events(evs)
     if len(doc) > LIMITS["events_blob"]:
@@ -726,7 +726,7 @@ def import_file(tracker: Tracker, path: str, fmt: str = "jsonl", *, by: str | No
             try:
                 text = Path(path).read_text(encoding="utf-8")
             except FileNotFoundError:
-                from .errors import NotFoundError
+                from ..core.errors import NotFoundError
 
                 raise NotFoundError(f"no such file: {path}") from None
             except UnicodeDecodeError as e:

@@ -38,19 +38,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import GitjitError, ValidationError
-from .fold import fold_gate, fold_issue, parse_events, serialize_events, union_events
-from .git import CasFailed, GitRepo, RefLocked
-from .git import raw
-from .model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
-from .store import locks
-from .store.entities import DOC, EntityStore
+from ..core.errors import GitjitError, ValidationError
+from ..core.fold import fold_gate, fold_issue, parse_events, serialize_events, union_events
+from ..git import CasFailed, GitRepo, RefLocked
+from ..git import raw
+from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
+from ..store import locks
+from ..store.entities import DOC, EntityStore
+from ..core.refs import LOCAL, TRACKING, QUARANTINE
 
 __all__ = ["Problem", "Doctor", "diagnose", "verify_history", "QUARANTINE"]
 
-LOCAL = "refs/jit/"
-TRACKING = "refs/jit-remotes/"
-QUARANTINE = "refs/jit-quarantine/"
 DOCTOR_AUTHOR = ("gitjit doctor", "doctor@gitjit")
 FIX = "jit doctor --fix"
 
@@ -139,7 +137,7 @@ class Doctor:
 
         self.policy = GatePolicy(git, self.store)
         try:
-            from .store.checks import check_document
+            from ..store.checks import check_document
             self._check_document: Callable[[str, Any], None] | None = check_document
         except ImportError:  # pragma: no cover - sync is part of the package; kept for partial installs
             self._check_document = None
@@ -519,7 +517,7 @@ class Doctor:
     # ------------------------------------------------------------------ index and hooks
 
     def _tracker(self) -> Any:
-        from .api import Tracker
+        from .tracker import Tracker
 
         t = Tracker(str(self.git.git_dir))
         t.store = self.store
@@ -528,7 +526,7 @@ class Doctor:
     def check_index(self) -> None:
         """The index is a cache: after a refresh it must give the answers a fold of every ref gives."""
         try:
-            from .indexed import IndexBoard, indexed_board
+            from ..store.indexer import IndexBoard, indexed_board
         except ImportError:  # pragma: no cover - the index ships with gitjit
             return
         t = self._tracker()
@@ -547,8 +545,8 @@ class Doctor:
         """Every ref folded, as the commands read them (``EntityStore.load_all``: a ref that does not
         parse is left out). ``check_refs`` folded each one already: a ref still at that tip is not
         read again, one that moved since (a writer meanwhile) is."""
-        from .query import Board
-        from .store.entities import GATES, ISSUES
+        from ..core.board import Board
+        from ..store.entities import GATES, ISSUES
 
         st = EntityStore(self.git)
         boards: list[dict[str, Any]] = []
@@ -575,7 +573,7 @@ class Doctor:
                          _repair=self._rebuild_index))
 
     def _rebuild_index(self) -> str:
-        from .indexed import indexer_for
+        from ..store.indexer import indexer_for
 
         ix = indexer_for(self._tracker())
         if ix is None:
@@ -624,8 +622,8 @@ class Doctor:
     def check_housekeeping(self) -> None:
         """What git's automatic housekeeping and jit's large pushes can leave behind
         (docs/reliability.md, "Housekeeping")."""
-        from .git.housekeeping import gc_due, loose_estimate
-        from .store.sync import Syncer
+        from ..git.housekeeping import gc_due, loose_estimate
+        from ..store.sync import Syncer
 
         syncer = Syncer(self.git, self.store)
         stale = syncer.stale_stages()
@@ -683,7 +681,7 @@ def diagnose(git: GitRepo, *, fix: bool = False, full: bool = False) -> dict[str
 
 def index_differences(ib: Any, full: Any) -> list[str]:
     """Where an index board and a board folded from every ref disagree (ids, issue JSON, ready order)."""
-    from .query import issue_json
+    from ..core.board import issue_json
 
     out: list[str] = []
     a, b = set(ib.issues), set(full.issues)

@@ -35,20 +35,20 @@ from contextlib import closing
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from . import jsontext
-from .errors import ValidationError
-from .fold import fold_gate, fold_issue
-from .graph import BrokenEdge, Graph
-from .model import TERMINAL_STATES, GateDef, IssueState
-from .query import Board, issue_json
+from ..core import jsontext
+from ..core.errors import ValidationError
+from ..core.fold import fold_gate, fold_issue
+from ..core.graph import BrokenEdge, Graph
+from ..core.model import TERMINAL_STATES, GateDef, IssueState
+from ..core.board import Board, issue_json
 from .indexboard import IndexBoard, Issues
-from .store.index import (
+from .index import (
     _HEX40, GATES, INDEX_VERSION, ISSUES, PRIORITY_RANK, RACY_NS, Delta, Index, code_stamp, corrupt, pack, search_text,
     unpack,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import Tracker
+    from ..app.tracker import Tracker
 
 __all__ = [
     "Indexer", "IndexBoard", "indexer_for", "indexed_board", "indexed_events", "indexed_gatedefs", "board_with", "board_without",
@@ -354,7 +354,7 @@ def _locked(common: str, ref: str) -> bool:
         age = time.time() - os.stat(os.path.join(common, ref + ".lock")).st_mtime
     except OSError:
         return False
-    from .store.locks import stale_seconds
+    from .locks import stale_seconds
 
     return age < stale_seconds()
 
@@ -737,7 +737,7 @@ class Indexer:
         usually just the new ones. Rewriting them all touched one page of ``events_order`` per
         event (their timestamps are spread over the whole index), and each page written is a
         page in the WAL and, later, in the checkpoint."""
-        from .api import event_json
+        from ..app.tracker import event_json
 
         out = []
         new: list[tuple[Any, ...]] = []
@@ -1054,7 +1054,7 @@ def _changed(iid: str, names: tuple[str, ...], new: tuple[Any, ...], old: tuple[
 
 def _conflict_events(key: str, evs: Iterable[Any]) -> list[Any]:
     try:
-        from .fold import conflict_events
+        from ..core.fold import conflict_events
     except ImportError:  # pragma: no cover - older fold without synthesized conflict events
         return []
     return list(conflict_events(key, evs))

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import AlreadyClaimedError, BlockedError, UsageError
-from .indexed import board_with
+from ..store.indexer import board_with
 from .model import TERMINAL_STATES, IssueState, new_event_id, parse_priority
-from .query import Board, short
+from .board import Board, short
 
 Spec = dict[str, Any]
 

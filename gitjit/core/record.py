@@ -1,4 +1,4 @@
-"""``Record``: the base of gitjit's model classes (``gitjit.model``), without pydantic.
+"""``Record``: the base of gitjit's model classes (``gitjit.core.model``), without pydantic.
 
 Why: importing pydantic and building the models cost ~130 ms of every write command's
 ~290 ms process. ``Record`` keeps the subset of pydantic's BaseModel API gitjit uses:

@@ -53,7 +53,7 @@ def _hook_run(args: list[str]) -> Any:
     rest = rest[1:]
     if any("\ud800" <= ch <= "\udfff" for a in rest for ch in a):
         return None
-    from . import hooks as h
+    from ..app import hooks as h
 
     frame = {"pre-push": ("PRE_COMMIT_REMOTE_NAME", "PRE_COMMIT_REMOTE_URL"),
              "post-checkout": ("PRE_COMMIT_FROM_REF", "PRE_COMMIT_TO_REF", "PRE_COMMIT_CHECKOUT_TYPE"),
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         out = None
     if out is None:
-        from .cli import main as full
+        from . import main as full
 
         return full(args)
     warnings, text = out
@@ -207,7 +207,7 @@ def _run_write(cmd: str, pos: list[str], vals: dict[str, Any], repo: str | None,
     gitjit.cli_process = True  # pygit2 loads without its TLS bundle here (gitjit/git/__init__.py)
     gitjit.on_long_wait = lambda text: _err(f"jit: {text}")
     try:
-        from .api import Tracker
+        from ..app.tracker import Tracker
 
         t = Tracker(repo, actor=actor)
         if cmd == "claim":
@@ -218,7 +218,7 @@ def _run_write(cmd: str, pos: list[str], vals: dict[str, Any], repo: str | None,
             data = t.claim_next(who, filter=None)
             human, q = "", data["id"]
         else:
-            from .cliargs import parse_kv, split_commas
+            from .args import parse_kv, split_commas
 
             data = t.update_issue(
                 pos[0], title=vals.get("title"), description=vals.get("desc"), priority=vals.get("priority"),
@@ -230,7 +230,7 @@ def _run_write(cmd: str, pos: list[str], vals: dict[str, Any], repo: str | None,
             _err(f"warning: {w}")
         t.warnings.clear()
         if as_json:
-            from .jsontext import dumps
+            from ..core.jsontext import dumps
 
             _out(dumps(data))
         elif quiet:
@@ -242,7 +242,7 @@ def _run_write(cmd: str, pos: list[str], vals: dict[str, Any], repo: str | None,
             _out(human)
         return 0
     except (KeyboardInterrupt, Exception) as e:  # noqa: BLE001 - reported as the full CLI reports it
-        from .cli import report_crash
+        from . import report_crash
 
         return report_crash(e, errors_json)
 
@@ -357,7 +357,7 @@ def answer(args: list[str]) -> tuple[list[str], Any] | None:
 
 def _answer(args: list[str]) -> tuple[list[str], Any] | None:
     if args in (["--version"], ["-V"]):
-        from . import __version__
+        from .. import __version__
 
         return [], f"jit, version {__version__}\n"
     if not args or any("\ud800" <= ch <= "\udfff" for a in args for ch in a):
@@ -373,7 +373,7 @@ def _answer(args: list[str]) -> tuple[list[str], Any] | None:
     if opts["list"] and words[:2] != ["issue", "list"]:
         raise _Fallback
     start = opts["repo"] or os.environ.get("JIT_REPO") or os.getcwd()
-    from .store.index import Index, code_stamp
+    from ..store.index import Index, code_stamp
 
     git_dir, workdir = _find_git_dir(start)
     common = _common_dir(git_dir)
@@ -426,7 +426,7 @@ def _record(ix: Any, delta: Any, seen: int) -> None:
 
 
 def _dumps(obj: Any) -> str:
-    from .jsontext import dumps  # json.dumps(obj, indent=2, ensure_ascii=False), faster
+    from ..core.jsontext import dumps  # json.dumps(obj, indent=2, ensure_ascii=False), faster
 
     return dumps(obj)
 
@@ -613,7 +613,7 @@ def _listed(ix: Any, ids: list[str], as_json: bool, quiet: bool, empty: str) -> 
 
 
 def _loads_list(docs: list[str]) -> dict[str, Any]:
-    from .jsontext import loads_many
+    from ..core.jsontext import loads_many
 
     issues = loads_many(docs)
     return {"issues": issues, "count": len(issues)}
@@ -621,6 +621,6 @@ def _loads_list(docs: list[str]) -> dict[str, Any]:
 
 def _human() -> Any:
     """Human output reuses the full CLI's renderers (they need click, not pydantic or pygit2)."""
-    from .cli import render
+    from . import render
 
     return render

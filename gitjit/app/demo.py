@@ -8,7 +8,7 @@ In a fresh temporary directory:
    gates (seed 002 "Lead Agent Creates Epic and Tasks", plus seed 004's "Write integration
    tests", which waits for the other tasks), and pushes the plan to the hub;
 3. ``jit-dispatch`` runs on each machine (a real ``jit-dispatch start`` process per clone) and
-   hands ready tasks to a pool of worker agents: small processes (``python -m gitjit.demo
+   hands ready tasks to a pool of worker agents: small processes (``python -m gitjit.app.demo
    worker``) that work a little, pass their gates and finish. The worker on the login endpoint
    discovers a critical "rate limiting" task needing a security review, adds it and makes the
    epic wait for it (seed 004 "Dynamic Issue Creation"); being tagged ``security``, it goes to
@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .api import Tracker
-from .errors import ExternalError
+from .tracker import Tracker
+from ..core.errors import ExternalError
 
 __all__ = ["Machine", "DemoOptions", "Demo", "run_demo", "work_on", "GATES", "TASKS", "DISCOVERY"]
 
@@ -382,7 +382,7 @@ def _discover(t: Tracker, name: str, issue: dict[str, Any], log: Log) -> None:
 
 
 def agent_main() -> int:
-    """``python -m gitjit.demo worker``: the worker agent process jit-dispatch starts for one issue
+    """``python -m gitjit.app.demo worker``: the worker agent process jit-dispatch starts for one issue
     (JIT_ISSUE_ID, JIT_ISSUE_FILE, JIT_REPO, JIT_ACTOR from the dispatcher; DEMO_* from the demo's
     dispatch.toml). Its narration goes to DEMO_NARRATION, one JSON line per message."""
     with open(os.environ["JIT_ISSUE_FILE"]) as f:
@@ -428,7 +428,7 @@ def _git_init(path: Path) -> None:
 def _dispatch_toml(m: Machine, agents: list[dict[str, Any]], *, narration: Path, seed: int,
                    work_secs: tuple[float, float], poll: float) -> str:
     """The demo's dispatch.toml for one machine: its clone, decided by the hub, and its agents."""
-    cmd = json.dumps([sys.executable, "-m", "gitjit.demo", "worker"])
+    cmd = json.dumps([sys.executable, "-m", "gitjit.app.demo", "worker"])
     env = (f'{{ DEMO_NARRATION = {json.dumps(str(narration))}, DEMO_SEED = "{seed}", '
            f'DEMO_WORK_SECS = "{work_secs[0]},{work_secs[1]}" }}')
     lines = [f'id = "{m.name}"', f"poll_interval_secs = {poll}", "lease_secs = 60", "lease_grace_secs = 5",

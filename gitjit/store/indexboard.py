@@ -12,14 +12,14 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .graph import Graph
-from .jsontext import loads_many
-from .model import IssueState
-from .query import Board, short
-from .store.index import ISSUES, unpack
+from ..core.graph import Graph
+from ..core.jsontext import loads_many
+from ..core.model import IssueState
+from ..core.board import Board, short
+from .index import ISSUES, unpack
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .indexed import Indexer
+    from .indexer import Indexer
 
 __all__ = ["IndexBoard", "Issues"]
 
@@ -117,8 +117,8 @@ class IndexBoard(Board):
         """``claim_board``'s check of one claim's neighbourhood: the refs of ``ids`` and of the
         gate definitions their states name still point where the index read them, or
         ``StaleView``. Each ref is checked once per ``claim_board`` call."""
-        from .indexed import StaleView
-        from .store.index import GATES
+        from .indexer import StaleView
+        from .index import GATES
 
         refs = {ISSUES + i for i in ids} | {GATES + g for s in states for g in s.gates}
         todo = refs - self._checked
@@ -174,7 +174,7 @@ class IndexBoard(Board):
         ref file with another tip: most likely just claimed). Sets ``passed_over`` when it passes
         over anything, or when the board is ``claim_board``'s: then an empty result does not
         prove that nothing is ready."""
-        from .indexed import _loose_tip, _locked
+        from .indexer import _loose_tip, _locked
 
         # a lazy board may not hold the issues that became ready since the index was last brought
         # in step: finding nothing on it never proves that nothing is ready

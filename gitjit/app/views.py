@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
-from .api_base import TrackerPart
-from .errors import UsageError
-from .fold import conflict_events
-from .model import Event
-from .query import Board, issue_json, short
-from .store import GATES, ISSUES
+from .base import TrackerPart
+from ..core.errors import UsageError
+from ..core.fold import conflict_events
+from ..core.model import Event
+from ..core.board import Board, issue_json, short
+from ..store import GATES, ISSUES
 
 if TYPE_CHECKING:
-    from .api import Tracker
+    from .tracker import Tracker
 
 
 class ViewOps(TrackerPart):
@@ -138,7 +138,7 @@ class ViewOps(TrackerPart):
             raise UsageError("--limit must be zero or more", hint="e.g. --limit 20")
         if limit is not None:
             limit = min(limit, 2**62)  # "all of them" either way; SQLite integers stop at 2**63
-        from .indexed import indexed_events
+        from ..store.indexer import indexed_events
 
         got = indexed_events(cast("Tracker", self), event_type=event_type, issue_id=iid, since=since, limit=limit)
         if got is not None:

@@ -1,6 +1,6 @@
-"""Use cases around sharing that sit on top of ``gitjit.api.Tracker``: the remote refspecs.
+"""Use cases around sharing that sit on top of ``gitjit.app.tracker.Tracker``: the remote refspecs.
 The machinery itself (fetch, reconcile, push, hub claims) lives in ``gitjit.store.sync``; the
-Tracker's ``push``/``pull``/``sync`` call it directly, and ``jit doctor`` (gitjit.doctor) reuses
+Tracker's ``push``/``pull``/``sync`` call it directly, and ``jit doctor`` (gitjit.app.doctor) reuses
 its document checks.
 """
 
