@@ -68,7 +68,7 @@ def _write(path: Path, ids: list[str], kind: str, actor: str) -> None:
     from gitjit.app.tracker import Tracker
     from gitjit.core.fold import fold_issue
     from gitjit.core.model import Event, new_event_id, now_ts
-    from gitjit.store import ISSUES
+    from gitjit.core.refs import ISSUES
 
     t = Tracker(path, actor=actor)
     for n, iid in enumerate(ids):

@@ -35,7 +35,7 @@ DOC = "events.jsonl"
 def _worker(repo_dir: str, ids: list[str], out: Any, barrier: Any, fsync: bool, agent: str) -> None:
     import pygit2
 
-    from gitjit.app.views import event_json
+    from gitjit.core.board import event_json
     from gitjit.core.fold import fold_issue, parse_events, serialize_events
     from gitjit.core.model import TERMINAL_STATES, Event, new_event_id, now_ts
     from gitjit.store.index import pack

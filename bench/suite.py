@@ -73,8 +73,9 @@ def machine() -> dict[str, Any]:
         mem = f"{kb / 1024 / 1024:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    import pygit2
     import sqlite3
+
+    import pygit2
 
     git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
     return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "os": platform.platform(),
@@ -210,8 +211,8 @@ def git(*args: str, cwd: Path, env: dict[str, str]) -> str:
 
 
 def build_repo(tmp: Path, n: int, env: dict[str, str]) -> tuple[Path, dict[str, Any]]:
-    from gitjit.app.tracker import Tracker
     from gitjit.app.exchange import import_file
+    from gitjit.app.tracker import Tracker
 
     repo = tmp / f"repo-{n}"
     git("init", "-q", "-b", "main", str(repo), cwd=tmp, env=env)
@@ -227,9 +228,7 @@ def build_repo(tmp: Path, n: int, env: dict[str, str]) -> tuple[Path, dict[str, 
         info["import_s"] = round(time.perf_counter() - t0, 2)
         info["imported"] = res["count"]
         t.board()
-        from gitjit.store.indexer import indexer_for
-
-        assert indexer_for(t) is not None
+        assert t.index.indexer() is not None
     git("gc", "-q", cwd=repo, env=env)
     size = dict(line.split(": ") for line in git("count-objects", "-v", cwd=repo, env=env).splitlines())
     info["pack_kib"] = int(size["size-pack"])

@@ -13,11 +13,23 @@ The implementation lives in ``gitjit.app`` (the use cases), over ``gitjit.store`
 
 from __future__ import annotations
 
-from .app.tracker import Tracker, event_json, parse_filter
+from .app.tracker import Tracker
+from .core.board import event_json
 from .core.errors import (
-    AlreadyClaimedError, AlreadyExistsError, AmbiguousIdError, BlockedError, BusyError, CycleError,
-    ExternalError, GitjitError, NotFoundError, NoWorkError, UsageError, ValidationError,
+    AlreadyClaimedError,
+    AlreadyExistsError,
+    AmbiguousIdError,
+    BlockedError,
+    BusyError,
+    CycleError,
+    ExternalError,
+    GitjitError,
+    NotFoundError,
+    NoWorkError,
+    UsageError,
+    ValidationError,
 )
+from .core.rules import parse_filter
 
 __all__ = [
     "Tracker", "event_json", "parse_filter",

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent

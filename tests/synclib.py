@@ -14,7 +14,7 @@ from typing import Any
 from conftest import git, make_repo
 
 from gitjit.app.tracker import Tracker
-from gitjit.store import GATES, ISSUES
+from gitjit.core.refs import GATES, ISSUES
 
 
 def make_hub(path: Path) -> Path:
@@ -30,9 +30,8 @@ def make_clone(path: Path, hub_url: str, *, refspecs: bool = False) -> Path:
     t = Tracker(path, actor="setup")
     t.init()
     if refspecs:
-        from gitjit.app.remotes import add_refspecs
 
-        add_refspecs(t, "origin")
+        t.add_refspecs("origin")
     return path
 
 

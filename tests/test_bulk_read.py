@@ -14,18 +14,17 @@ import random
 from pathlib import Path
 
 import pytest
+from conftest import git
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import git
-
+from gitjit.app.exchange import import_file
 from gitjit.app.tracker import Tracker
 from gitjit.core.errors import ValidationError
 from gitjit.git import BadRef, GitRepo
 from gitjit.git import repo as repo_mod
 from gitjit.store.entities import DOC
 from gitjit.store.index import INDEX_FILE
-from gitjit.app.exchange import import_file
 
 AUTHOR = ("Bulk Test", "bulk@example.invalid")
 

@@ -16,13 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import git, make_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import git, make_repo
 from gitjit.app.tracker import Tracker
 from gitjit.core.errors import AlreadyClaimedError, BlockedError, NoWorkError
-from gitjit.store.indexer import claim_board, indexer_for
 
 
 def _raw(repo: Path, actor: str = "agent:other") -> Tracker:
@@ -53,7 +52,7 @@ def test_claim_next_passes_over_a_pending_candidate(repo: Path, tracker: Tracker
     session = Tracker(repo, actor="agent:a")
     session.board()  # the index is in step
     _raw(repo).claim(first, "agent:other")  # landed, not folded in
-    b = claim_board(session)
+    b = session.index.claim_board()
     assert b is not None and b.moved([first, second]) == {first}
     got = session.claim_next("agent:a")
     assert got["id"] == second and got["assignee"] == "agent:a"
@@ -68,7 +67,6 @@ def test_a_moved_candidate_is_read_once_and_a_rewound_one_is_still_claimed(repo:
     their writers had not folded in yet. A session remembers a candidate it found moved away
     from the tip the index holds and does not read it again while the index holds that tip; a
     ref set back to that tip is still claimed, by the fully fresh look that ends a lazy walk."""
-    import gitjit.store.indexer as indexed
 
     x = tracker.create_issue("x", priority="critical")["id"]
     y = tracker.create_issue("y", priority="high")["id"]
@@ -78,8 +76,10 @@ def test_a_moved_candidate_is_read_once_and_a_rewound_one_is_still_claimed(repo:
     old = git("rev-parse", f"refs/jit/issues/{x}", cwd=repo).stdout.strip()
     _raw(repo).claim(x, "agent:other")  # landed, not folded in
     reads: list[str] = []
-    real = indexed._loose_tip
-    monkeypatch.setattr(indexed, "_loose_tip", lambda common, ref: reads.append(ref) or real(common, ref))
+    import gitjit.store.indexboard as indexboard
+
+    real = indexboard.loose_tip
+    monkeypatch.setattr(indexboard, "loose_tip", lambda common, ref: reads.append(ref) or real(common, ref))
     assert session.claim_next("agent:a")["id"] == y
     assert reads.count(f"refs/jit/issues/{x}") == 1
     assert session.claim_next("agent:b")["id"] == z
@@ -96,7 +96,7 @@ def test_no_work_is_never_said_while_a_change_is_pending(repo: Path, tracker: Tr
     with pytest.raises(NoWorkError):
         session.claim_next("agent:a")
     new = _raw(repo).create_issue("arrived from another process")["id"]
-    assert claim_board(session).moved([only, new]) == {new}  # type: ignore[union-attr]
+    assert session.index.claim_board().moved([only, new]) == {new}  # type: ignore[union-attr]
     assert session.claim_next("agent:a")["id"] == new
 
 
@@ -106,7 +106,7 @@ def test_a_claim_whose_dependency_moved_sees_its_fresh_state(repo: Path, tracker
     session = Tracker(repo, actor="agent:a")
     assert session.board().states[work] == "ready"
     _raw(repo).update_issue(dep, state="open")  # reopened elsewhere: work is blocked again
-    assert claim_board(session).moved([dep, work]) == {dep}  # type: ignore[union-attr]
+    assert session.index.claim_board().moved([dep, work]) == {dep}  # type: ignore[union-attr]
     with pytest.raises(BlockedError):
         session.claim(work, "agent:a")
     assert _truth(repo)[work] == ("open", None)  # open, with an unfinished dependency
@@ -140,7 +140,7 @@ def test_a_claim_whose_dependency_moved_into_packed_refs_sees_it(repo: Path, tra
     _raw(repo).update_issue(dep, state="open")
     git("pack-refs", "--all", "--prune", cwd=repo)
     assert not (repo / ".git" / "refs" / "jit" / "issues").exists()
-    assert claim_board(session).moved([dep, work]) == {dep}  # type: ignore[union-attr]
+    assert session.index.claim_board().moved([dep, work]) == {dep}  # type: ignore[union-attr]
     with pytest.raises(BlockedError):
         session.claim(work, "agent:a")
     assert _truth(repo)[work] == ("open", None)
@@ -178,7 +178,7 @@ def test_a_moved_neighbourhood_is_folded_in_without_a_full_refresh(repo: Path, t
     monkeypatch.setattr(Indexer, "refresh", lambda self: refreshes.append(1) or real(self))
     assert session.claim(work, "agent:a")["assignee"] == "agent:a"
     assert refreshes == []
-    ix = indexer_for(session)
+    ix = session.index.indexer()
     assert ix is not None
     ref = f"refs/jit/issues/{dep}"
     assert ix.ix.tips([ref])[ref] == session.git.tip(ref)  # folded in
@@ -201,7 +201,7 @@ def test_a_claim_does_not_wait_for_a_busy_index(repo: Path, tracker: Tracker) ->
     tracker.add_dependency(later, [a])
     session = Tracker(repo, actor="agent:s")
     session.board()
-    ix = indexer_for(session)
+    ix = session.index.indexer()
     assert ix is not None
     ref_a, ref_b = f"refs/jit/issues/{a}", f"refs/jit/issues/{b}"
     before = ix.ix.tips([ref_a])[ref_a]
@@ -224,15 +224,15 @@ def test_a_claim_does_not_wait_for_a_busy_index(repo: Path, tracker: Tracker) ->
 def test_the_write_result_survives_a_delete_right_after_it(repo: Path, tracker: Tracker,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """A write is acknowledged even if another process deletes the issue before its result is read."""
-    import gitjit.store.indexer as indexed
+    from gitjit.store.indexer import ReadModel
 
     iid = tracker.create_issue("one")["id"]
 
-    def deleted_meanwhile(t: Tracker, i: str) -> None:
+    def deleted_meanwhile(rm: ReadModel, i: str) -> None:
         _raw(repo).delete_issue(i)
         return None
 
-    monkeypatch.setattr(indexed, "written_json", deleted_meanwhile)
+    monkeypatch.setattr(ReadModel, "written_json", deleted_meanwhile)
     out = Tracker(repo, actor="agent:a").update_issue(iid, title="renamed")
     assert out["id"] == iid and out["title"] == "renamed"
 
@@ -292,7 +292,7 @@ def test_a_session_never_answers_from_a_stale_view(tmp_path_factory: pytest.Temp
                     session.claim_next("agent:s")
         b = session.board()
         assert {i: (b.states[i], b.issues[i].assignee) for i in b.issues} == truth
-    assert indexer_for(session) is not None and not indexer_for(session).disabled  # type: ignore[union-attr]
+    assert session.index.indexer() is not None and not session.index.indexer().disabled  # type: ignore[union-attr]
 
 
 def test_a_packed_refs_rewrite_that_keeps_its_stat_is_caught_while_racy(repo: Path, tracker: Tracker,

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import Jit, git, ref_snapshot
 
 from gitjit.core.errors import EXIT_CODES

@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
 from conftest import git, ref_snapshot
 
 ID_RE = re.compile(r"^[0-9a-f]{12}$")
@@ -212,7 +211,7 @@ def test_show_by_prefix_and_several(jit) -> None:  # type: ignore[no-untyped-def
 
 def test_ambiguous_prefix_lists_candidates(jit, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     pool = iter(["abc000000001", "abc000000002", "fed000000003"])
-    monkeypatch.setattr("gitjit.app.tracker.new_issue_id", lambda: next(pool))
+    monkeypatch.setattr("gitjit.app.issues.new_issue_id", lambda: next(pool))
     a, b, c = new(jit, "-t", "First"), new(jit, "-t", "Second"), new(jit, "-t", "Third")
     assert (a, b, c) == ("abc000000001", "abc000000002", "fed000000003")
     e = fail(jit, "issue", "show", "abc", code=2, err="AMBIGUOUS_ID")

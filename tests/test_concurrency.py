@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pygit2
 import pytest
-
 from conftest import git, make_repo, ref_snapshot, run_jit
+
 from gitjit.git import CasFailed, GitRepo, RefLocked
 from gitjit.git.housekeeping import REPACK
 from gitjit.git.repo import _is_lock_error
@@ -142,7 +142,7 @@ def main():
             barrier(bdir, f"open{k}", me, n)
             tk = Tracker(spec["repo"], actor=me)
             ready = [i["id"] for i in tk.query("ready")["issues"]]
-            ix = tk.__dict__["_indexer"]
+            ix = tk.index.indexer()
             rounds.append({"warnings": tk.store.warnings, "ready": ready,
                            "ino": list(ix.ix.ino) if ix.ix.ino else None, "disabled": ix.disabled})
             ix.ix.close()
@@ -570,7 +570,7 @@ def test_processes_opening_a_new_index_at_once_all_use_it(repo: Path, tracker, t
     others, which then failed with 'no such table' and 'disk I/O error': CI, 1 run in ~6.)"""
     ids = [tracker.create_issue(f"t{i}")["id"] for i in range(4)]
     tracker.add_dependency(ids[0], [ids[1]])
-    tracker.__dict__["_indexer"].ix.close()
+    tracker.index.indexer().ix.close()
     from gitjit.store.index import INDEX_FILE
     for s in ("", "-wal", "-shm"):
         (repo / ".git" / (INDEX_FILE + s)).unlink(missing_ok=True)

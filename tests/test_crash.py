@@ -24,11 +24,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
 from conftest import git, make_repo
 
-from gitjit.app.tracker import Tracker
 from gitjit.app.doctor import Doctor
+from gitjit.app.tracker import Tracker
 from gitjit.core.fold import fold_gate, fold_issue, parse_events
 from gitjit.git import open_repo
 from gitjit.store import locks

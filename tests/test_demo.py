@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import _Main, git
 
-import gitjit.app.demo as demo_mod
-from gitjit.app.tracker import Tracker
 from gitjit.app.demo import DISCOVERY, TASKS, DemoOptions, run_demo
+from gitjit.app.tracker import Tracker
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gitjit.app.tracker import Tracker
 from gitjit.app.demo import DemoOptions, run_demo
+from gitjit.app.tracker import Tracker
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,9 @@ import pytest
 from dispatchlib import agent_cmd, events_of, pid_alive, records, wait_for, write_config
 
 from gitjit.app.tracker import Tracker
+from gitjit.core.model import IssueState
 from gitjit.dispatch.config import load_config
 from gitjit.dispatch.engine import Dispatcher, effective_rank, issue_tags
-from gitjit.core.model import IssueState
 
 
 def run(cfg_path: Path, *, until: Any = None, once: bool = False, timeout: float = 60) -> tuple[dict, list]:
@@ -392,7 +392,6 @@ def test_waiting_for_an_index_rebuild_is_logged(tmp_path: Path, tracker: Tracker
     import threading
     import time
 
-    import gitjit
     from gitjit.store.index import WRITE_MARK, Index
 
     tracker.create_issue("work")
@@ -417,8 +416,6 @@ def test_waiting_for_an_index_rebuild_is_logged(tmp_path: Path, tracker: Tracker
     behind.create_issue("written where the index did not see it")  # the dispatcher must fold it
     real_open = Index.open
     monkeypatch.setattr(Index, "open", lambda self, **kw: real_open(self, **{**kw, "timeout": 0.1}))
-    before = lambda text: None  # noqa: E731 - a hook someone set earlier (in-process CLI runs set one)
-    monkeypatch.setattr(gitjit, "on_long_wait", before)
     th = threading.Thread(target=hold)
     th.start()
     mark = repo / ".git" / WRITE_MARK
@@ -435,4 +432,3 @@ def test_waiting_for_an_index_rebuild_is_logged(tmp_path: Path, tracker: Tracker
     waits = [x for x in logs if x["event"] == "index_wait"]
     assert len(waits) == 1 and f"process {os.getpid()}" in waits[0]["message"], logs[:5]
     assert totals["claimed"] == 1 and totals["finished"] == 1, totals  # one pass, one agent slot
-    assert gitjit.on_long_wait is before  # the dispatcher's hook goes with it; the earlier one is back

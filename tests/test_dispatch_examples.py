@@ -17,9 +17,9 @@ from pathlib import Path
 import click
 import pytest
 import yaml
+from conftest import ROOT, make_repo
 from dispatchlib import shim_bin, start_dispatcher, stop, wait_for, write_config
 
-from conftest import ROOT, make_repo
 from gitjit.app.tracker import Tracker
 from gitjit.cli.core import Env
 from gitjit.dispatch.config import load_config, parse_config

@@ -12,8 +12,8 @@ from dispatchlib import agent_cmd, pid_alive, records, start_dispatcher, stop, w
 from synclib import hub_and_clones
 
 from gitjit.app.tracker import Tracker
-from gitjit.store.indexboard import IndexBoard, Issues
 from gitjit.dispatch.config import load_config
+from gitjit.store.indexboard import IndexBoard, Issues
 
 pytestmark = pytest.mark.slow
 

@@ -17,10 +17,11 @@ import pytest
 from dispatchlib import agent_cmd, wait_for, write_config
 from synclib import hub_and_clones
 
+from gitjit.app.feed import EventFeed
 from gitjit.app.tracker import Tracker
 from gitjit.dispatch.config import WebhookConfig, load_config
 from gitjit.dispatch.engine import Dispatcher
-from gitjit.dispatch.webhooks import EventFeed, WebhookSender
+from gitjit.dispatch.webhooks import WebhookSender
 
 
 class Receiver:
@@ -190,7 +191,7 @@ def test_follow_prints_an_event_that_lands_during_its_start_once(tracker: Tracke
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The newest N are read after the cursor: an event written in between is among them and
     among the first look's too; it is printed once."""
-    from gitjit.dispatch.webhooks import follow
+    from gitjit.app.feed import follow
 
     tracker.create_issue("before")
     events = tracker.events

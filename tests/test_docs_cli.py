@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 import pytest
 
-from gitjit.core import errors
 from gitjit.cli import cli
+from gitjit.core import errors
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

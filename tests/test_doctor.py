@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import Jit, git, ref_snapshot
 
 from gitjit.core.fold import parse_events, serialize_events
@@ -278,8 +277,8 @@ def test_a_write_between_the_checks_is_not_a_stale_index(jit: Jit, three: list[s
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The index is compared with a fold of every ref as it is then: a ref written after the refs
     were checked (an agent at work) is read again, not taken from the earlier check."""
-    from gitjit.app.tracker import Tracker
     from gitjit.app.doctor import Doctor, diagnose
+    from gitjit.app.tracker import Tracker
     from gitjit.git import GitRepo
 
     repo = jit.repo

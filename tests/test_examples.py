@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, make_repo, run_jit
 
 EXAMPLES = ROOT / "examples"

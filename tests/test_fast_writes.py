@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ref_snapshot
 
 from gitjit.app.tracker import Tracker

@@ -18,10 +18,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import Jit, git, ref_snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import Jit, git, ref_snapshot
 
 from gitjit.core.errors import EXIT_CODES
 
@@ -194,8 +193,8 @@ class ConsoleJit(Jit):
 
     def __call__(self, *args: str, input: str | None = None, actor: str | None = None):  # type: ignore[no-untyped-def]
         from click.testing import CliRunner
-
         from conftest import _Main
+
         from gitjit.cli.fast import main
 
         env = {"JIT_REPO": str(self.repo), "JIT_ACTOR": actor or self.actor}

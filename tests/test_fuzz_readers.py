@@ -15,16 +15,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import Jit, git, ref_snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Jit, git, ref_snapshot
-
+from gitjit.app.mergedriver import merge_documents, merge_files
+from gitjit.core.board import Board, issue_json
 from gitjit.core.errors import EXIT_CODES, ValidationError
 from gitjit.core.fold import fold_issue, parse_events, serialize_events
-from gitjit.app.mergedriver import merge_documents, merge_files
 from gitjit.core.model import LIMITS, Event
-from gitjit.core.board import Board, issue_json
 
 EXAMPLES = int(os.environ.get("JIT_FUZZ_EXAMPLES", "100"))
 FUZZ_STATS = os.environ.get("JIT_FUZZ_STATS")  # read at import: tests run with JIT_* scrubbed

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import Jit, git, ref_snapshot
 from synclib import event_sets, hub_and_clones, jit_tips, tracker
 

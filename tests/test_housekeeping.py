@@ -11,13 +11,19 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import git, make_repo
 
 from gitjit.git import open_repo
 from gitjit.git.housekeeping import (
-    GC_AUTO, GC_SPACING, NICE, REPACK, gc_due, housekeeping_script, loose_estimate, maybe_gc,
+    GC_AUTO,
+    GC_SPACING,
+    NICE,
+    REPACK,
+    gc_due,
+    housekeeping_script,
+    loose_estimate,
+    maybe_gc,
 )
-
-from conftest import git, make_repo
 
 
 def _in_17(repo: Path) -> int:

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import Jit, git
 from synclib import hub_and_clones, jit_tips, make_clone, make_hub, tracker
 

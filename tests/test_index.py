@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import git
 
 from gitjit.app.tracker import Tracker
@@ -259,7 +258,7 @@ def indexed_snapshot(repo: Path, path: Path) -> dict:
     t = Tracker(repo)
     out = snapshot(t)
     assert not t.store.warnings, t.store.warnings
-    ix = t.__dict__["_indexer"]
+    ix = t.index.indexer()
     assert not ix.disabled and ix.ix.db is not None
     assert os.stat(path).st_ino == ix.ix.ino[1]
     assert ix.ix.c.execute("SELECT count(*) FROM issues WHERE deleted=0").fetchone()[0] == len(out["export"]["nodes"])
@@ -283,7 +282,7 @@ def test_index_deleted_under_a_long_lived_tracker_is_made_again(tracker: Tracker
     tracker.update_issue(a, title="first, edited")
     assert {i["id"] for i in tracker.query("all")["issues"]} == {a, b}
     assert not tracker.store.warnings, tracker.store.warnings
-    ix = tracker.__dict__["_indexer"]
+    ix = tracker.index.indexer()
     assert ix.ix.ino[1] == os.stat(path).st_ino  # the new file, not the deleted one
     assert indexed_snapshot(repo, path) == snapshot(reference(repo))
     assert Tracker(repo).show(a)["title"] == "first, edited"
@@ -296,7 +295,7 @@ def test_outdated_schema_is_rebuilt_in_place(tracker: Tracker, repo: Path) -> No
     ids = [tracker.create_issue(f"t{i}")["id"] for i in range(5)]
     tracker.add_dependency(ids[0], ids[1:3])
     path = _index_path(repo)
-    tracker.__dict__["_indexer"].ix.close()
+    tracker.index.indexer().ix.close()
     ino = os.stat(path).st_ino
     db = sqlite3.connect(path)
     db.execute("UPDATE meta SET v='older' WHERE k='stamp'")
@@ -480,7 +479,7 @@ def test_search_issue_events_and_registry_read_only_what_they_answer(tracker: Tr
     tracker.registry_add("review", title="Code review")
     tracker.claim(ids[3], "agent:a")
     tracker.status()
-    c = tracker.__dict__["_indexer"].ix.c
+    c = tracker.index.indexer().ix.c
     read: set[str] = set()
     sql: list[str] = []
 
@@ -516,8 +515,8 @@ def test_a_write_recomputes_dependents_only_when_what_they_show_changed(tracker:
     finished: a write that changes neither (priority, labels, context) recomputes the written
     issue alone; one that does recomputes its dependents (and, where their state moved, theirs).
     Before, every write recomputed every dependent: 5,000 of them for a new priority."""
-    from gitjit.store.indexer import Indexer
     from gitjit.app.exchange import import_file
+    from gitjit.store.indexer import Indexer
 
     lines = [{"key": "base", "title": "base"}]
     lines += [{"key": f"d{i}", "title": f"dependent {i}", "depends_on": ["base"]} for i in range(30)]
@@ -552,8 +551,8 @@ def test_a_write_recomputes_dependents_only_when_what_they_show_changed(tracker:
 def test_pack_threshold_grows_with_packed_refs() -> None:
     """Loose refs are packed at 200 up to ~10,000 refs, later as packed-refs grows (each pack makes
     every process re-read it), never above PACK_MAX."""
-    from gitjit.store.indexer import PACK_MAX, PACK_THRESHOLD, pack_threshold
     from gitjit.store.index import Delta
+    from gitjit.store.indexer import PACK_MAX, PACK_THRESHOLD, pack_threshold
 
     def at(size: int | None) -> int:
         d = Delta()
@@ -584,7 +583,7 @@ def _tables(t: Tracker) -> dict[str, list]:
     from gitjit.store.index import unpack
 
     t.board()  # in step with the refs
-    c = t.__dict__["_indexer"].ix.c
+    c = t.index.indexer().ix.c
     out = {}
     for name, q in _TABLES.items():
         out[name] = [tuple(unpack(v) if isinstance(v, bytes) else v for v in row) for row in c.execute(q)]

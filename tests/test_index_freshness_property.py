@@ -15,10 +15,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from conftest import git, make_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-from conftest import git, make_repo
 from gitjit.app.tracker import Tracker
 from gitjit.core.errors import GitjitError
 

@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from gitjit.app.tracker import Tracker
 from gitjit.store.index import HEARTBEAT_STALE_S, INDEX_FILE, WRITE_MARK, Index
 
@@ -126,7 +126,7 @@ def test_a_rebuild_in_another_process_is_waited_for(tracker: Tracker, repo: Path
     assert got == want
     assert waited > 0.05  # it really waited past its own timeout
     assert not mark.exists()
-    assert t.__dict__["_indexer"].last.get("changed_refs", 0) == 0  # nothing left for it to fold
+    assert t.index.indexer().last.get("changed_refs", 0) == 0  # nothing left for it to fold
 
 
 def test_a_marked_long_write_holds_waiters_until_it_ends(tracker: Tracker, repo: Path,
@@ -142,7 +142,7 @@ def test_a_marked_long_write_holds_waiters_until_it_ends(tracker: Tracker, repo:
     assert title == "written where the index did not see it"
     assert released and done >= released[0]
     assert not [w for w in t.store.warnings if "index unavailable" in w], t.store.warnings
-    assert t.__dict__["_indexer"].last["changed_refs"] == 1  # folded into the index, by this process
+    assert t.index.indexer().last["changed_refs"] == 1  # folded into the index, by this process
     assert not (repo / ".git" / WRITE_MARK).exists()
 
 
@@ -180,7 +180,7 @@ def test_a_bulk_fold_does_not_keep_every_log_in_memory(tracker: Tracker, repo: P
     gc.collect()
     before = len(gc.get_objects())
     assert t.board().ready() == want
-    assert t.__dict__["_indexer"].last["changed_refs"] >= 400
+    assert t.index.indexer().last["changed_refs"] >= 400
     gc.collect()
     kept = len(gc.get_objects()) - before
     assert kept < 1000, kept  # with every log cached: 2,242 (each log's events and their tuple)
@@ -197,12 +197,10 @@ def test_the_cli_says_whom_it_waits_for(tracker: Tracker, repo: Path, monkeypatc
     on stdout is unchanged."""
     import json
 
-    import gitjit
     from gitjit.cli import main
 
     a = _moved_behind_the_index(tracker, repo, "seen after the wait")
-    monkeypatch.setattr(gitjit, "cli_process", gitjit.cli_process)
-    monkeypatch.setattr(gitjit, "on_long_wait", None)
+    monkeypatch.setattr("gitjit.git._pygit2._skip_bundle", False)  # main() sets it for this process
     monkeypatch.chdir(repo)
     told = threading.Event()
     real_notice = Index._long_write_notice
@@ -241,7 +239,7 @@ def test_a_long_lived_process_tries_the_index_again_after_giving_up(tracker: Tra
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    monkeypatch.setattr(t.__dict__["_indexer"], "retry_at", 0.0)  # as if INDEX_RETRY_S had passed
+    monkeypatch.setattr(t.index._indexer, "retry_at", 0.0)  # as if INDEX_RETRY_S had passed
     b = t.board()
     assert isinstance(b, IndexBoard)
     assert b.issues[a].title == "written while locked out"
@@ -249,7 +247,7 @@ def test_a_long_lived_process_tries_the_index_again_after_giving_up(tracker: Tra
     monkeypatch.undo()
     fresh = Tracker(repo)
     assert fresh.show(a)["title"] == "and after"
-    assert fresh.__dict__["_indexer"].last.get("changed_refs", 0) == 0  # the index had it already
+    assert fresh.index.indexer().last.get("changed_refs", 0) == 0  # the index had it already
 
 
 def test_index_status_names_a_running_long_write_without_waiting(tracker: Tracker, repo: Path,
@@ -259,12 +257,10 @@ def test_index_status_names_a_running_long_write_without_waiting(tracker: Tracke
     committed, ``fresh: false`` and who is writing; afterwards ``long_write`` is null again."""
     import json
 
-    import gitjit
     from gitjit.cli import main
 
     _moved_behind_the_index(tracker, repo, "moved")
-    monkeypatch.setattr(gitjit, "cli_process", gitjit.cli_process)
-    monkeypatch.setattr(gitjit, "on_long_wait", None)
+    monkeypatch.setattr("gitjit.git._pygit2._skip_bundle", False)  # main() sets it for this process
     monkeypatch.chdir(repo)
     done = threading.Event()
     with _long_write_held(repo, 30.0, until=done) as released:

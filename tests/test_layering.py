@@ -60,10 +60,9 @@ def imports(path: Path) -> set[str]:
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            out.add(target)
-            for a in node.names:
-                if f"{target}.{a.name}" in MODULES:
-                    out.add(f"{target}.{a.name}")
+            subs = {f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in MODULES}
+            # ``from pkg import mod`` imports pkg.mod (pkg is the importer's own package or above it)
+            out.update(subs if subs and len(subs) == len(node.names) else subs | {target})
         elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
                 "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
             out.add(str(node.args[0].value))
@@ -196,9 +195,9 @@ def test_the_library_face_and_the_package_root_stay_light() -> None:
 
 _TLS_PROBE = (
     "import os, sys\n"
-    "import gitjit\n"
-    "gitjit.cli_process = sys.argv[1] == 'cli'\n"
-    "import gitjit.git, pygit2\n"
+    "import gitjit.git\n"
+    "if sys.argv[1] == 'cli': gitjit.git.skip_ca_bundle()\n"
+    "import gitjit.git.repo, pygit2\n"
     "paths = pygit2.settings._default_tls_verify_paths\n"
     "print(repr(os.environ.get('SSL_CERT_FILE')), paths.cafile is not None, paths.capath is not None)\n")
 

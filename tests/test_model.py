@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 from gitjit.core.errors import ValidationError
 from gitjit.core.fold import parse_events, serialize_events
 from gitjit.core.model import (
-    Conflict, Event, GateDef, GateState, GateStatus, IssueState, ModelError, Priority, canonical_json,
+    Conflict,
+    Event,
+    GateDef,
+    GateState,
+    GateStatus,
+    IssueState,
+    ModelError,
+    Priority,
+    canonical_json,
 )
 from gitjit.core.record import Field, Record
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from conftest import make_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import make_repo
-
 from gitjit.app.tracker import Tracker
+from gitjit.core.board import Board
 from gitjit.core.errors import GitjitError
 from gitjit.core.fold import fold_gate, fold_issue
-from gitjit.core.board import Board
 from gitjit.store.index import GATES, ISSUES
 
 pick = st.integers(0, 99)

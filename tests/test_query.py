@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitjit.core.model import GateDef, GateState, GateStatus, IssueState
 from gitjit.core.board import Board, issue_json
+from gitjit.core.model import GateDef, GateState, GateStatus, IssueState
 
 ISSUE_KEYS = {
     "id", "short_id", "title", "description", "state", "priority", "assignee", "dependencies", "gates",

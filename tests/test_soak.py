@@ -20,11 +20,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-
 from conftest import git, make_repo
 
-from gitjit.app.tracker import Tracker
 from gitjit.app.doctor import verify_history
+from gitjit.app.tracker import Tracker
 from gitjit.core.fold import fold_issue, parse_events
 from gitjit.git import open_repo
 from gitjit.store.entities import DOC, GATES, ISSUES, EntityStore

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import Jit, git
 from synclib import event_sets, hub_and_clones, jit_tips, make_clone, make_hub, tracker
 
@@ -109,9 +108,8 @@ def test_push_never_leases_on_a_remote_tip_it_has_not_merged(two: tuple[Path, Pa
     """A plain `git fetch` moved the tracking ref; `jit push` must merge it first, not overwrite the hub."""
     hub, a, b = two
     for repo in (a, b):
-        from gitjit.app.remotes import add_refspecs
 
-        add_refspecs(tracker(repo), "origin")
+        tracker(repo).add_refspecs("origin")
     iid = tracker(a).create_issue("x")["id"]
     tracker(a).push()
     git("fetch", "origin", cwd=b)

@@ -9,7 +9,6 @@ import itertools
 from pathlib import Path
 
 import pytest
-
 from conftest import Jit
 from synclib import event_sets, hub_and_clones, snapshot, tracker
 

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import Jit, git, make_repo
 from synclib import event_sets, hub_and_clones, jit_tips, tracker
 
@@ -184,9 +183,9 @@ def test_a_large_pull_reads_in_bulk_and_ends_as_reading_one_by_one(tmp_path: Pat
     same state as a copy of the clone pulling with that off."""
     import shutil
 
+    from gitjit.app.exchange import import_file
     from gitjit.store import sync as syncmod
     from gitjit.store.entities import EntityStore
-    from gitjit.app.exchange import import_file
 
     hub, (a, b) = hub_and_clones(tmp_path, 2)
     data = tmp_path / "issues.jsonl"

@@ -10,10 +10,9 @@ import json
 import tempfile
 from pathlib import Path
 
+from conftest import git
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import git
 from synclib import event_sets, hub_and_clones, jit_tips, snapshot, tracker
 
 from gitjit.core.errors import GitjitError

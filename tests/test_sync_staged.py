@@ -6,13 +6,13 @@ fixture."""
 from __future__ import annotations
 
 import pytest
-
-import gitjit.store.sync as sync
+from test_hostile_remote import *  # noqa: F401,F403
 from test_sync_basics import *  # noqa: F401,F403
 from test_sync_conflicts import *  # noqa: F401,F403
 from test_sync_hostile import *  # noqa: F401,F403
 from test_sync_property import *  # noqa: F401,F403
-from test_hostile_remote import *  # noqa: F401,F403
+
+import gitjit.store.sync as sync
 
 del test_push_goes_out_in_atomic_batches  # noqa: F821 - counts push_batch calls; the staged twin is below
 

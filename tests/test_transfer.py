@@ -6,14 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import Jit, git, make_repo, ref_snapshot
+from test_index import assert_same
 
+from gitjit.app.exchange import PACKED_WRITE_MIN, export_lines, import_file
 from gitjit.app.tracker import Tracker
 from gitjit.core.errors import CycleError, ValidationError
-from gitjit.app.exchange import PACKED_WRITE_MIN, export_lines, import_file
-
-from test_index import assert_same
 
 
 def write(path: Path, lines: list[object]) -> Path:

@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ref_snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ref_snapshot
 from gitjit.app.tracker import Tracker
 from gitjit.core.errors import AlreadyClaimedError
 from gitjit.git import RefLocked
-from gitjit.store.indexer import indexer_for, note_write
 
 
 def _fresh(repo: Path) -> Tracker:
@@ -94,9 +93,9 @@ def test_note_write_never_records_an_older_tip_over_a_newer_one(repo: Path, trac
     tracker.update_issue(iid, title="two")
     new_tip = tracker.git.tip(ref)
     assert old_tip != new_tip
-    ix = indexer_for(tracker)
+    ix = tracker.index.indexer()
     assert ix is not None
-    note_write(tracker, ref, old_tip)  # a slow writer reporting a write that is no longer the tip
+    tracker.index.note_write(ref, old_tip)  # a slow writer reporting a write that is no longer the tip
     assert ix.ix.tips([ref])[ref] == new_tip
     assert _fresh(repo).show(iid)["title"] == "two"
 
@@ -174,7 +173,7 @@ def _racing(monkeypatch: pytest.MonkeyPatch, me: Tracker, rival: Tracker, steals
 
 def test_a_claimer_that_loses_races_passes_over_a_few_candidates_and_loses_none(
         repo: Path, tracker: Tracker, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitjit.app.tracker import SPREAD_MAX
+    from gitjit.app.claims import SPREAD_MAX
 
     ids = [tracker.create_issue(f"task {k}")["id"] for k in range(12)]
     assert tracker.board().ready() == ids  # one priority: oldest first
@@ -210,7 +209,7 @@ def test_a_claimer_that_loses_every_race_tries_every_candidate_before_giving_up(
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, 40), st.data())
 def test_spread_yields_each_wanted_candidate_once_and_keeps_order_until_a_loss(n: int, data: st.DataObject) -> None:
-    from gitjit.app.tracker import SPREAD_MAX, _Spread
+    from gitjit.app.claims import SPREAD_MAX, _Spread
 
     ids = [f"i{k}" for k in range(n)]
     wanted = data.draw(st.sets(st.sampled_from(ids)) if ids else st.just(set()))

@@ -38,7 +38,7 @@ from ..core.model import (
 )
 
 if TYPE_CHECKING:
-    from .tracker import Tracker
+    from .base import TrackerBase as Tracker
     from .exchange import Item
 
 
@@ -107,7 +107,7 @@ class Batch:
     ) -> dict[str, Any]:
         """Stage a new issue (same checks as ``Tracker.create_issue``); returns its id and fields,
         with ``"staged": True`` until the batch is committed."""
-        from .tracker import check_new_issue
+        from ..core.rules import check_new_issue
         from .exchange import Item
 
         self._open()

@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .tracker import Tracker
 from ..core.errors import ExternalError
+from .tracker import Tracker
 
 __all__ = ["Machine", "DemoOptions", "Demo", "run_demo", "work_on", "GATES", "TASKS", "DISCOVERY"]
 

@@ -40,12 +40,11 @@ from typing import Any
 
 from ..core.errors import GitjitError, ValidationError
 from ..core.fold import fold_gate, fold_issue, parse_events, serialize_events, union_events
-from ..git import CasFailed, GitRepo, RefLocked
-from ..git import raw
 from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
+from ..core.refs import LOCAL, QUARANTINE, TRACKING
+from ..git import CasFailed, GitRepo, RefLocked, raw
 from ..store import locks
 from ..store.entities import DOC, EntityStore
-from ..core.refs import LOCAL, TRACKING, QUARANTINE
 
 __all__ = ["Problem", "Doctor", "diagnose", "verify_history", "QUARANTINE"]
 
@@ -526,12 +525,12 @@ class Doctor:
     def check_index(self) -> None:
         """The index is a cache: after a refresh it must give the answers a fold of every ref gives."""
         try:
-            from ..store.indexer import IndexBoard, indexed_board
+            from ..store.indexboard import IndexBoard
         except ImportError:  # pragma: no cover - the index ships with gitjit
             return
         t = self._tracker()
         try:
-            ib = indexed_board(t, fresh=True)
+            ib = t.index.board(fresh=True)
         except Exception as e:  # noqa: BLE001 - a broken cache is a finding, never a crash
             self._index_problem(f"the index cannot be refreshed: {type(e).__name__}: {e}")
             return
@@ -573,9 +572,7 @@ class Doctor:
                          _repair=self._rebuild_index))
 
     def _rebuild_index(self) -> str:
-        from ..store.indexer import indexer_for
-
-        ix = indexer_for(self._tracker())
+        ix = self._tracker().index.indexer()
         if ix is None:
             return "not repaired: the index is switched off or unusable in this repository"
         info = ix.rebuild()

@@ -35,13 +35,26 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BusyError, CycleError, ExternalError, GitjitError, UsageError, ValidationError
 from ..core.model import (
-    ISSUE_ID_RE, LIMITS, Event, check_actor, check_context_key, check_context_value, check_description,
-    check_gate_key, check_label, check_title, new_event_id, new_issue_id, now_ts, parse_priority, parse_state,
+    ISSUE_ID_RE,
+    LIMITS,
+    Event,
+    check_actor,
+    check_context_key,
+    check_context_value,
+    check_description,
+    check_gate_key,
+    check_label,
+    check_title,
+    new_event_id,
+    new_issue_id,
+    now_ts,
+    parse_priority,
+    parse_state,
 )
 from ..core.refs import ISSUES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .tracker import Tracker
+    from .base import TrackerBase as Tracker
 
 __all__ = ["Item", "read_jsonl", "read_rust_jit", "read_beads", "import_items", "import_file", "export_lines",
            "FORMATS"]

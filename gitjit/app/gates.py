@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from .base import TrackerPart
+from ..core.board import Board, short
 from ..core.errors import AlreadyExistsError, BlockedError, ExternalError, NotFoundError, UsageError
 from ..core.fold import fold_gate
 from ..core.model import LIMITS, Event, GateDef, IssueState, check_description, check_gate_key, check_title
-from ..core.board import Board, short
-from ..store import GATES, Loaded
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .tracker import Tracker
-
-Spec = dict[str, Any]
+from ..core.refs import GATES
+from ..store.entities import Loaded
+from .base import Spec, TrackerBase
 
 
-class GateOps(TrackerPart):
+class GateOps(TrackerBase):
     """``Tracker``'s gate methods (a mixin: ``self`` is the Tracker)."""
 
 
@@ -127,9 +123,8 @@ class GateOps(TrackerPart):
     # ------------------------------------------------------------------ gate registry
 
     def _gate_defs(self) -> dict[str, GateDef]:
-        from ..store.indexer import indexed_gatedefs
 
-        got = indexed_gatedefs(cast("Tracker", self))
+        got = self.index.gatedefs()
         if got is not None:
             return got
         return {k: fold_gate(k, ld.events) for k, ld in self.store.load_all(GATES).items()}

@@ -1,40 +1,36 @@
 """Read-only views over the whole tracker: the dependency graph and the event log. Methods of
-``Tracker`` (gitjit/api.py), kept in their own module to keep each one readable."""
+``Tracker`` (gitjit/app/tracker.py), kept in their own module to keep each one readable."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from .base import TrackerPart
+from ..core.board import event_json, listing_json, short
 from ..core.errors import UsageError
 from ..core.fold import conflict_events
 from ..core.model import Event
-from ..core.board import Board, issue_json, short
-from ..store import GATES, ISSUES
-
-if TYPE_CHECKING:
-    from .tracker import Tracker
+from ..core.refs import GATES, ISSUES
+from .base import TrackerBase
 
 
-class ViewOps(TrackerPart):
+class ViewOps(TrackerBase):
     """``Tracker``'s graph and event methods (a mixin: ``self`` is the Tracker)."""
-
 
     def graph_deps(self, prefix: str, *, transitive: bool = True) -> dict[str, Any]:
         b = self.board()
         iid = self.resolve(prefix, b)
         ids = b.graph.upstream(iid) if transitive else list(b.graph.deps.get(iid, ()))
-        return {"issue_id": iid, **_listing(b, ids)}
+        return {"issue_id": iid, **listing_json(b, ids)}
 
     def graph_downstream(self, prefix: str) -> dict[str, Any]:
         b = self.board()
         iid = self.resolve(prefix, b)
-        return {"issue_id": iid, **_listing(b, b.graph.downstream(iid))}
+        return {"issue_id": iid, **listing_json(b, b.graph.downstream(iid))}
 
     def graph_roots(self) -> dict[str, Any]:
         b = self.board()
-        return _listing(b, b.sorted(b.graph.roots()))
+        return listing_json(b, b.sorted(b.graph.roots()))
 
     def graph_tree(self, prefix: str | None = None) -> dict[str, Any]:
         """Nested dependency trees: one rooted at ``prefix``, or one per issue nothing depends on."""
@@ -97,13 +93,7 @@ class ViewOps(TrackerPart):
             {"from": e.src, "to": e.dst, "cycle": list(e.cycle)} for e in b.graph.broken]}
 
     def graph_export(self) -> dict[str, Any]:
-        b = self.board()
-        if hasattr(b, "export"):
-            return b.export()  # type: ignore[no-any-return]
-        nodes = [{"id": i, "short_id": short(i), "title": b.issues[i].title, "state": b.states[i],
-                  "priority": b.issues[i].priority, "labels": b.issues[i].labels} for i in b.sorted(b.issues)]
-        edges = [{"from": i, "to": d} for i in b.sorted(b.issues) for d in b.graph.deps.get(i, ())]
-        return {"nodes": nodes, "edges": edges}
+        return self.board().export()
 
     # ------------------------------------------------------------------ events
 
@@ -138,9 +128,8 @@ class ViewOps(TrackerPart):
             raise UsageError("--limit must be zero or more", hint="e.g. --limit 20")
         if limit is not None:
             limit = min(limit, 2**62)  # "all of them" either way; SQLite integers stop at 2**63
-        from ..store.indexer import indexed_events
 
-        got = indexed_events(cast("Tracker", self), event_type=event_type, issue_id=iid, since=since, limit=limit)
+        got = self.index.events(event_type=event_type, issue_id=iid, since=since, limit=limit)
         if got is not None:
             return got
         out = []
@@ -155,29 +144,3 @@ class ViewOps(TrackerPart):
         if limit is not None:
             out = out[-limit:] if limit else []
         return [event_json(e) for e in out]
-
-
-def event_json(e: Event) -> dict[str, Any]:
-    d = e.to_json()
-    d.pop("v", None)
-    d.setdefault("issue_id", None)  # stable shape: gate-definition events carry issue_id null
-    # objects inside the payload (``changes``, ``context``) in key order, as they are stored: the
-    # writer's own copy of an event it just made has them in the order the caller gave them
-    for k, v in d.items():
-        if isinstance(v, (dict, list)):
-            d[k] = _keys_sorted(v)
-    return d
-
-
-def _keys_sorted(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _keys_sorted(v[k]) for k in sorted(v)}
-    if isinstance(v, list):
-        return [_keys_sorted(x) for x in v]
-    return v
-
-
-def _listing(b: Board, ids: Iterable[str]) -> dict[str, Any]:
-    # an IndexBoard returns the stored JSON of each issue (the same dict issue_json builds)
-    issues = b.listing(ids) if hasattr(b, "listing") else [issue_json(b, i) for i in ids]
-    return {"issues": issues, "count": len(issues)}

@@ -95,11 +95,9 @@ def cli(ctx: click.Context, repo: str | None, actor: str | None, json_: bool, qu
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    import gitjit
+    from ..git import skip_ca_bundle
 
-    gitjit.cli_process = True  # pygit2 loads without its TLS bundle here (gitjit/git/__init__.py)
-    # a command that waits for another process's rebuild of the index says why it is slow
-    gitjit.on_long_wait = lambda text: click.echo(f"jit: {text}", err=True)
+    skip_ca_bundle()  # pygit2 loads without its TLS bundle in jit's processes (gitjit/git/_pygit2.py)
     as_json = wants_json(args)
     bad = _not_utf8(args)
     if bad is not None:  # bytes a shell passed that are not UTF-8 (argv holds them as surrogates)

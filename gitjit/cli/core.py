@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
+from ..core.errors import GitjitError
 from .args import _is_number, parse_kv, split_commas  # noqa: F401 (re-exported)
-from ..core.errors import GitjitError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,7 +33,9 @@ class Env:
         if self._tracker is None:
             from ..app.tracker import Tracker
 
-            self._tracker = Tracker(self.repo, actor=self.actor)
+            # a command that waits for another process's rebuild of the index says why it is slow
+            self._tracker = Tracker(self.repo, actor=self.actor,
+                                    on_wait=lambda text: click.echo(f"jit: {text}", err=True))
         return self._tracker
 
     def flush_warnings(self) -> None:

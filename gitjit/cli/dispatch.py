@@ -445,9 +445,9 @@ def agent_reset(agent_id: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``jit-dispatch``: the same commands as ``jit dispatch``, with the same exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
-    import gitjit
+    from ..git import skip_ca_bundle
 
-    gitjit.cli_process = True  # pygit2 loads without its TLS bundle here (gitjit/git/__init__.py)
+    skip_ca_bundle()  # pygit2 loads without its TLS bundle in jit's processes (gitjit/git/_pygit2.py)
     as_json = wants_json(args)
     try:
         rv = dispatch.main(args=args, prog_name="jit-dispatch", standalone_mode=False, obj=Env())

@@ -47,7 +47,7 @@ def tail(n: int, follow: bool, interval: float, timeout: float | None) -> None:
       jit events tail --follow --json | my-orchestrator
     """
     if follow:
-        from ..dispatch.webhooks import follow as follow_events
+        from ..app.feed import follow as follow_events
 
         e = env()
         e.flush_warnings()

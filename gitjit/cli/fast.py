@@ -202,14 +202,13 @@ def _run_write(cmd: str, pos: list[str], vals: dict[str, Any], repo: str | None,
                as_json: bool, quiet: bool, errors_json: bool) -> int:
     """Run a write ``_write`` parsed, print as ``gitjit.cli.core.emit`` does, and report errors
     and crashes as ``gitjit.cli.main`` does."""
-    import gitjit
+    from ..git import skip_ca_bundle
 
-    gitjit.cli_process = True  # pygit2 loads without its TLS bundle here (gitjit/git/__init__.py)
-    gitjit.on_long_wait = lambda text: _err(f"jit: {text}")
+    skip_ca_bundle()  # pygit2 loads without its TLS bundle in jit's processes (gitjit/git/_pygit2.py)
     try:
         from ..app.tracker import Tracker
 
-        t = Tracker(repo, actor=actor)
+        t = Tracker(repo, actor=actor, on_wait=lambda text: _err(f"jit: {text}"))
         if cmd == "claim":
             data = t.claim(pos[0], pos[1])
             human, q = f"Claimed issue {data['id']} for {pos[1]}", data["id"]

@@ -22,9 +22,7 @@ def init(remotes: tuple[str, ...]) -> None:
     """
     data = env().tracker.init()
     if remotes:
-        from ..app.remotes import add_refspecs
-
-        data["remotes"] = [add_refspecs(env().tracker, r) for r in remotes]
+        data["remotes"] = [env().tracker.add_refspecs(r) for r in remotes]
         data["changed"] += [f"remote.{r['remote']}.fetch" for r in data["remotes"] if r["added"]]
     emit(data, f"Initialized jit in {data['repository']}" + (
         f" ({', '.join(data['changed'])})" if data["changed"] else " (already set up)"))

@@ -101,9 +101,7 @@ def add_refspecs(name: str) -> None:
       jit remote add-refspecs origin
       git fetch origin && jit pull --no-fetch
     """
-    from ..app.remotes import add_refspecs as add
-
-    data = add(env().tracker, name)
+    data = env().tracker.add_refspecs(name)
     emit(data, (f"Added {data['refspec']} to {data['config_key']}" if data["added"]
                 else f"{data['config_key']} already has {data['refspec']}")
          + f"\n(undo: {data['undo']})")
@@ -119,9 +117,7 @@ def remove_refspecs(name: str) -> None:
     Example:
       jit remote remove-refspecs origin
     """
-    from ..app.remotes import remove_refspecs as rm
-
-    data = rm(env().tracker, name)
+    data = env().tracker.remove_refspecs(name)
     emit(data, f"Removed {data['refspec']} from {data['config_key']}" if data["removed"]
          else f"{data['config_key']} did not have {data['refspec']}")
 

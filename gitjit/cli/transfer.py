@@ -81,10 +81,8 @@ def rebuild() -> None:
     Example:
       jit index rebuild
     """
-    from ..store.indexer import indexer_for
-
     e = env()
-    ix = indexer_for(e.tracker)
+    ix = e.tracker.index.indexer()
     if ix is None:
         from ..core.errors import ExternalError
 
@@ -104,10 +102,8 @@ def status_() -> None:
     Example:
       jit index status --json
     """
-    from ..store.indexer import indexer_for
-
     e = env()
-    ix = indexer_for(e.tracker)
+    ix = e.tracker.index.indexer()
     if ix is None:
         from ..core.errors import ExternalError
 

@@ -14,9 +14,9 @@ from functools import cached_property
 from typing import Any
 
 from .graph import Graph
-from .model import PRIORITY_RANK, TERMINAL_STATES, GateDef, IssueState
+from .model import PRIORITY_RANK, TERMINAL_STATES, Event, GateDef, IssueState
 
-__all__ = ["Board", "issue_json", "short"]
+__all__ = ["Board", "issue_json", "listing_json", "event_json", "short"]
 
 
 def short(iid: str) -> str:
@@ -24,10 +24,37 @@ def short(iid: str) -> str:
 
 
 class Board:
+    """Every issue and gate definition, and what follows from them: the one interface every
+    reader uses. Two implementations stand behind it: this one, over states held in memory (a
+    fold of every ref, or a local neighbourhood), and ``gitjit.store.indexboard.IndexBoard``, which
+    reads the same answers from the index row by row. Callers never ask which one they hold."""
+
+    #: a view that may lag behind other processes' writes (the index as last folded, for a claim):
+    #: "no work" is only said from a board that is not lazy
+    lazy = False
+    #: whether a claim walk passed over candidates other processes were writing (lazy boards only)
+    passed_over = False
+
     def __init__(self, issues: Mapping[str, IssueState], gates: Mapping[str, GateDef] | None = None):
         self.all = dict(issues)
         self.issues = {k: v for k, v in issues.items() if not v.deleted}
         self.gate_defs = {k: v for k, v in (gates or {}).items() if not v.removed}
+
+    # ------------------------------------------------------------------ derived boards
+
+    def with_issue(self, st: IssueState, *, dependents: bool = True) -> Board:
+        """This board with ``st`` in place of its issue (a write checks its result against it).
+        Without ``dependents`` it need only answer for ``st``'s issue itself."""
+        return Board({**self.all, st.id: st}, self.gate_defs)
+
+    def without(self, iid: str, *, dependents: bool = True) -> Board:
+        """This board without issue ``iid`` (as before its creation)."""
+        return Board({k: v for k, v in self.all.items() if k != iid}, self.gate_defs)
+
+    def prefixed(self, p: str, *, include_deleted: bool = False) -> list[str]:
+        """Sorted ids starting with ``p``."""
+        pool = self.all if include_deleted else self.issues
+        return sorted(i for i in pool if i.startswith(p))
 
     @cached_property
     def graph(self) -> Graph:
@@ -93,6 +120,10 @@ class Board:
             st = self.issues[i]
             out[i] = (self.order_key(st), st.title, self.states[i], st.priority, st.assignee)
         return out
+
+    def claimable(self) -> Iterable[str]:
+        """The ready issues in the order a ``claim_next`` tries them."""
+        return self.ready()
 
     def ready(self) -> list[str]:
         return self.sorted(i for i in self.issues if self.is_ready(i))
@@ -167,6 +198,18 @@ class Board:
             "conflicts": conflicts,
         }
 
+    def listing(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The JSON of each issue (``issue_json``), in the order given."""
+        return [issue_json(self, i) for i in ids]
+
+    def export(self) -> dict[str, Any]:
+        """``graph export``: every node in ready order and every effective edge."""
+        ids = self.sorted(self.issues)
+        nodes = [{"id": i, "short_id": short(i), "title": self.issues[i].title, "state": self.states[i],
+                  "priority": self.issues[i].priority, "labels": self.issues[i].labels} for i in ids]
+        edges = [{"from": i, "to": d} for i in ids for d in self.graph.deps.get(i, ())]
+        return {"nodes": nodes, "edges": edges}
+
 
 def issue_json(board: Board, iid: str, *, gate_titles: bool = True) -> dict[str, Any]:
     """The issue as every command prints it (docs/json.md). Stable keys."""
@@ -204,3 +247,30 @@ def issue_json(board: Board, iid: str, *, gate_titles: bool = True) -> dict[str,
     # always present (empty when finished) so consumers see one stable key set
     out["blocked_reasons"] = board.blockers(iid) if not st.deleted and st.state not in TERMINAL_STATES else []
     return out
+
+
+def listing_json(b: Board, ids: Iterable[str]) -> dict[str, Any]:
+    """The ``{"issues": [...], "count": n}`` shape of every listing (docs/json.md)."""
+    issues = b.listing(ids)
+    return {"issues": issues, "count": len(issues)}
+
+
+def event_json(e: Event) -> dict[str, Any]:
+    """An event as every command prints it (docs/json.md)."""
+    d = e.to_json()
+    d.pop("v", None)
+    d.setdefault("issue_id", None)  # stable shape: gate-definition events carry issue_id null
+    # objects inside the payload (``changes``, ``context``) in key order, as they are stored: the
+    # writer's own copy of an event it just made has them in the order the caller gave them
+    for k, v in d.items():
+        if isinstance(v, (dict, list)):
+            d[k] = _keys_sorted(v)
+    return d
+
+
+def _keys_sorted(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _keys_sorted(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [_keys_sorted(x) for x in v]
+    return v

@@ -14,7 +14,15 @@ from typing import Any
 
 from .errors import ValidationError
 from .model import (
-    LIMITS, Conflict, Event, GateDef, GateState, GateStatus, IssueState, ModelError, canonical_json,
+    LIMITS,
+    Conflict,
+    Event,
+    GateDef,
+    GateState,
+    GateStatus,
+    IssueState,
+    ModelError,
+    canonical_json,
 )
 
 __all__ = ["parse_events", "serialize_events", "union_events", "fold_issue", "fold_gate", "BASE_OF",

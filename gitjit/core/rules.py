@@ -5,13 +5,24 @@ write, under the issue's ref lock, so they always judge the state the write will
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .errors import AlreadyClaimedError, BlockedError, UsageError
-from ..store.indexer import board_with
-from .model import TERMINAL_STATES, IssueState, new_event_id, parse_priority
 from .board import Board, short
+from .errors import AlreadyClaimedError, BlockedError, UsageError
+from .model import (
+    LIMITS,
+    TERMINAL_STATES,
+    IssueState,
+    check_context_key,
+    check_context_value,
+    check_description,
+    check_gate_key,
+    check_label,
+    check_title,
+    new_event_id,
+    parse_priority,
+)
 
 Spec = dict[str, Any]
 
@@ -30,7 +41,7 @@ def _claim_specs(b: Board, st: IssueState, assignee: str) -> list[Spec]:
         raise BlockedError(f"issue {iid} is {st.state}; only open work can be claimed",
                            hint=f"reopen it first: jit issue update {short(iid)} --state open",
                            details={"issue_id": iid, "state": st.state})
-    live = board_with(b, st, dependents=False)  # answers for this issue only
+    live = b.with_issue(st, dependents=False)  # answers for this issue only
     blockers = live.blockers(iid)
     if blockers:
         raise BlockedError(
@@ -53,7 +64,7 @@ def _describe(blockers: list[dict[str, Any]]) -> str:
 
 
 def _transition(b: Board, st: IssueState, target: str) -> list[Spec]:
-    live = board_with(b, st, dependents=False)  # answers for this issue only
+    live = b.with_issue(st, dependents=False)  # answers for this issue only
     cur = live.states[st.id]
     if cur == target or (target == "open" and cur in ("open", "ready")):
         return []
@@ -127,3 +138,23 @@ def _tags(st: IssueState) -> list[str]:
     if isinstance(t, list):
         return [x for x in t if isinstance(x, str)]
     return []
+
+
+def check_new_issue(title: str, description: str, priority: str, gates: Iterable[str], labels: Iterable[str],
+                    context: Mapping[str, Any] | None) -> tuple[str, str, str, list[str], list[str], dict[str, Any]]:
+    """A new issue's fields, checked and normalised (``create_issue``, ``Batch.create_issue``)."""
+    title = check_title(title)  # in this order: the first bad field is the one reported
+    description = check_description(description or "")
+    priority = parse_priority(priority)
+    gate_list = list(dict.fromkeys(check_gate_key(g) for g in gates))
+    label_list = list(dict.fromkeys(check_label(lab) for lab in labels))
+    ctx = check_context(context or {})
+    if len(gate_list) > LIMITS["gates"] or len(label_list) > LIMITS["labels"]:
+        raise UsageError("too many gates or labels on one issue")
+    return title, description, priority, gate_list, label_list, ctx
+
+
+def check_context(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    if len(ctx) > LIMITS["context_keys"]:
+        raise UsageError(f"at most {LIMITS['context_keys']} context keys")
+    return {check_context_key(k): check_context_value(k, v) for k, v in ctx.items()}

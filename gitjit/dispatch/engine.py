@@ -30,14 +30,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..app.feed import EventFeed
+from ..core.board import Board
 from ..core.errors import AlreadyClaimedError, BlockedError, ExternalError, GitjitError, NotFoundError
 from ..core.fold import fold_issue
 from ..core.model import PRIORITY_RANK, IssueState, now_ts
-from ..core.board import Board
-from ..store import ISSUES
+from ..core.refs import ISSUES
 from .agents import AgentRun, Breakers, ProcessPool, StateDir, lease_lapsed, lease_until, parse_ts
 from .config import AgentConfig, DispatchConfig, RepoConfig
-from .webhooks import EventFeed, WebhookSender
+from .webhooks import WebhookSender
 
 __all__ = ["Dispatcher", "issue_tags", "effective_rank", "RepoHandle"]
 
@@ -129,8 +130,6 @@ class Dispatcher:
         self._cursor_saved = False
         self.webhooks: WebhookSender | None = None
         self._logfn = log or (lambda rec: None)
-        self._long_wait_hook: Callable[[str], None] | None = None
-        self._long_wait_before: Callable[[str], None] | None = None
         self.stopping: str | None = None  # None, "finish" or "release"
         self._signalled: list[str | None] = []  # stop requests from signal handlers, handled by the loop
         self._stop_requested_at: float | None = None
@@ -154,18 +153,13 @@ class Dispatcher:
         from ..app.tracker import Tracker
 
         self.state.acquire()
-        import gitjit
-
-        # held up by another process's rebuild of an index: say so in the log (for this
-        # dispatcher's life; whatever was there before comes back at close)
-        self._long_wait_before = gitjit.on_long_wait
-        self._long_wait_hook = gitjit.on_long_wait = lambda text: self.log("index_wait", text)
         try:
             self.state.write_pid()
             for i, rc in enumerate(self.cfg.repos):
                 if rc.url and not rc.path.exists():
                     self._clone(rc)
-                t = Tracker(rc.path, actor=self.actor)
+                # held up by another process's rebuild of an index: say so in the log
+                t = Tracker(rc.path, actor=self.actor, on_wait=lambda text: self.log("index_wait", text))
                 t.init()
                 self.repos.append(RepoHandle(rc, t, i))
             cursor = self.state.read_cursor() or {}
@@ -177,16 +171,8 @@ class Dispatcher:
         except BaseException:
             self.state.clear_pid()
             self.state.release()
-            self._drop_long_wait_hook()
             raise
         self._opened = True
-
-    def _drop_long_wait_hook(self) -> None:
-        import gitjit
-
-        if self._long_wait_hook is not None and gitjit.on_long_wait is self._long_wait_hook:
-            gitjit.on_long_wait = self._long_wait_before
-        self._long_wait_hook = self._long_wait_before = None
 
     def _clone(self, rc: RepoConfig) -> None:
         rc.path.parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +194,6 @@ class Dispatcher:
         self.state.clear_pid()
         self.state.release()
         self._opened = False
-        self._drop_long_wait_hook()
 
     def request_stop(self, mode: str | None = None) -> None:
         """SIGTERM: ``on_stop`` (finish or release); asked again, or with mode "release": release now."""

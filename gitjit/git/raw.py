@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pygit2
+from . import _pygit2
+
+_pygit2.prepare()
+import pygit2  # noqa: E402  (after prepare: see gitjit/git/_pygit2.py)
 
 from .repo import GitRepo, odb_retry
 

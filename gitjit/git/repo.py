@@ -28,7 +28,10 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-import pygit2
+from . import _pygit2
+
+_pygit2.prepare()
+import pygit2  # noqa: E402  (after prepare: see gitjit/git/_pygit2.py)
 
 from ..core.errors import ExternalError, NotFoundError, UsageError
 

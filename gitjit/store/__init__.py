@@ -1,16 +1,6 @@
 """Issues, gates and events on refs/jit/*, sync with remotes, and the index.
 
-The names below are loaded on first use (PEP 562), so that ``gitjit.store.index`` can be
-imported by the fast read path without pulling in pygit2 and the model through ``entities``."""
-
-from typing import Any
-
-__all__ = ["EntityStore", "Loaded", "ISSUES", "GATES", "DOC", "retrying"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from . import entities
-
-        return getattr(entities, name)
-    raise AttributeError(f"module 'gitjit.store' has no attribute {name!r}")
+``entities`` (the documents on refs, compare-and-swap writes), ``locks`` (owner records of ref
+locks), ``sync`` (fetch, reconcile, push, hub claims), ``checks`` (what a document from a remote
+must be), ``index`` (the SQLite file), ``indexer`` and ``indexboard`` (the read model kept in step
+with the refs). Import the module you need: ``gitjit.store.index`` is read without pygit2."""

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from ..core.errors import BusyError, UsageError, ValidationError
 from ..core.fold import parse_events, serialize_events
+from ..core.model import LIMITS, Event
+from ..core.refs import DOC, GATES, ISSUES
 from ..git import BadRef, CasFailed, GitRepo, RefLocked, raw
 from ..git.housekeeping import maybe_gc
-from ..core.model import LIMITS, Event
 from . import locks
-from ..core.refs import ISSUES, GATES, QUARANTINE, DOC
 
 __all__ = ["EntityStore", "Loaded", "ISSUES", "GATES", "DOC", "retrying"]
 

@@ -31,7 +31,8 @@ import re
 import sqlite3
 import time
 import zlib
-from ..core.refs import ISSUES, GATES, PREFIXES
+
+from ..core.refs import GATES, ISSUES
 
 # the light read path imports this module: no typing, dataclasses or random at run time (~10 ms)
 TYPE_CHECKING = False
@@ -322,8 +323,11 @@ class Index:
     """One repository's index file. ``open`` never creates it unless asked (the fast path only
     reads an index the full path made)."""
 
-    def __init__(self, common_dir: str | os.PathLike[str]):
+    def __init__(self, common_dir: str | os.PathLike[str], *, on_wait: Callable[[str], None] | None = None):
         self.common = os.fspath(common_dir)
+        #: called (once per wait) with a sentence naming the process this one waits for, when it
+        #: waits for another's long write (a front door prints it, the dispatcher logs it)
+        self.on_wait = on_wait
         self.path = os.path.join(self.common, INDEX_FILE)
         self.db: sqlite3.Connection | None = None
         self.timeout_ms = 60_000
@@ -422,10 +426,8 @@ class Index:
                     if wait is None and self.long_write_running():
                         if not told:
                             told = True
-                            import gitjit
-
-                            if gitjit.on_long_wait is not None:  # the CLI prints it
-                                gitjit.on_long_wait(self._long_write_notice())
+                            if self.on_wait is not None:
+                                self.on_wait(self._long_write_notice())
                         deadline = time.monotonic() + HEARTBEAT_S
                     else:
                         raise

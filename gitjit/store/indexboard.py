@@ -1,4 +1,4 @@
-"""``IndexBoard``: a ``Board`` read from the index row by row (see gitjit/indexed.py).
+"""``IndexBoard``: a ``Board`` read from the index row by row (kept in step by gitjit/store/indexer.py).
 
 Everything ``Board`` offers works on it: what is not overridden here reads through lazy
 mappings (issues, effective states, the dependency graph) that fetch one row per key, or every
@@ -10,18 +10,47 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ..core.board import Board, short
 from ..core.graph import Graph
 from ..core.jsontext import loads_many
 from ..core.model import IssueState
-from ..core.board import Board, short
+from ..git.files import loose_tip, ref_locked
 from .index import ISSUES, unpack
+from .locks import stale_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .indexer import Indexer
+    from ..core.graph import BrokenEdge
+    from ..core.model import GateDef
+    from .index import Index
 
-__all__ = ["IndexBoard", "Issues"]
+
+class Indexer(Protocol):
+    """What an ``IndexBoard`` uses of the indexer that keeps the index in step
+    (``gitjit.store.indexer.Indexer``)."""
+
+    ix: Index
+    moved_seen: dict[str, str]
+
+    def gatedefs(self) -> dict[str, GateDef]: ...
+    def broken(self) -> list[BrokenEdge]: ...
+    def moved(self, refs: Iterable[str]) -> set[str]: ...
+    def states(self, ids: Iterable[str], cache: dict[str, IssueState] | None = None) -> dict[str, IssueState]: ...
+    def closure(self, ids: Iterable[str], overrides: Mapping[str, IssueState | None] | None = None,
+                *, levels: int = 2) -> set[str]: ...
+    def local_board(self, states: Mapping[str, IssueState]) -> Board: ...
+
+__all__ = ["IndexBoard", "Issues", "StaleView"]
+
+
+class StaleView(Exception):
+    """A claim's board was about to use refs that moved since the index saw them (see
+    ``ReadModel.claim_board``): the caller folds them in (``ReadModel.fold_moved``) and tries again."""
+
+    def __init__(self, iid: str, refs: Iterable[str] = ()):
+        super().__init__(iid)
+        self.refs = sorted(refs)
 
 
 #: how many moved candidates ``IndexBoard.claimable`` remembers before it starts again
@@ -76,6 +105,15 @@ class IndexBoard(Board):
             raise KeyError(iid)
         return row[0] == "ready" and row[1] is None
 
+    def with_issue(self, st: IssueState, *, dependents: bool = True) -> Board:
+        return self.local(st.id, st, dependents=dependents)
+
+    def without(self, iid: str, *, dependents: bool = True) -> Board:
+        return self.local(iid, None, dependents=dependents)
+
+    def prefixed(self, p: str, *, include_deleted: bool = False) -> list[str]:
+        return (self.all if include_deleted else self.issues).prefixed(p)  # type: ignore[attr-defined,no-any-return]
+
     def local(self, iid: str, st: IssueState | None, *, dependents: bool = True) -> Board:
         """A real Board over everything ``iid``'s state (and, with ``dependents``, its dependents'
         states) depend on, with ``st`` in place of the stored state (None: without the issue).
@@ -117,7 +155,6 @@ class IndexBoard(Board):
         """``claim_board``'s check of one claim's neighbourhood: the refs of ``ids`` and of the
         gate definitions their states name still point where the index read them, or
         ``StaleView``. Each ref is checked once per ``claim_board`` call."""
-        from .indexer import StaleView
         from .index import GATES
 
         refs = {ISSUES + i for i in ids} | {GATES + g for s in states for g in s.gates}
@@ -174,7 +211,7 @@ class IndexBoard(Board):
         ref file with another tip: most likely just claimed). Sets ``passed_over`` when it passes
         over anything, or when the board is ``claim_board``'s: then an empty result does not
         prove that nothing is ready."""
-        from .indexer import _loose_tip, _locked
+        stale = stale_seconds()
 
         # a lazy board may not hold the issues that became ready since the index was last brought
         # in step: finding nothing on it never proves that nothing is ready
@@ -187,7 +224,7 @@ class IndexBoard(Board):
         # read while the index still holds that tip; only on a lazy board, whose "nothing found"
         # is always followed by a fully fresh look that reads every candidate (a ref set back to
         # the index's tip is then seen). Pages double, so a long walk costs few queries.
-        moved: dict[str, str] = self.indexer.__dict__.setdefault("moved_seen", {})
+        moved = self.indexer.moved_seen
         if len(moved) > MOVED_SEEN_MAX:
             moved.clear()
         memo = self.lazy
@@ -197,12 +234,12 @@ class IndexBoard(Board):
             for iid, tip in page:
                 if memo and moved.get(iid) == tip:
                     continue
-                now = _loose_tip(self.ix.common, ISSUES + iid)
+                now = loose_tip(self.ix.common, ISSUES + iid)
                 if now is not None and now != tip:
                     moved[iid] = tip
                     self.passed_over = True
                     continue
-                if _locked(self.ix.common, ISSUES + iid):
+                if ref_locked(self.ix.common, ISSUES + iid, stale_after=stale):
                     self.passed_over = True
                     continue
                 yield iid

@@ -33,27 +33,33 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core import jsontext
+from ..core.board import Board, event_json, issue_json
 from ..core.errors import ValidationError
 from ..core.fold import fold_gate, fold_issue
 from ..core.graph import BrokenEdge, Graph
 from ..core.model import TERMINAL_STATES, GateDef, IssueState
-from ..core.board import Board, issue_json
-from .indexboard import IndexBoard, Issues
+from ..git.files import loose_tip
 from .index import (
-    _HEX40, GATES, INDEX_VERSION, ISSUES, PRIORITY_RANK, RACY_NS, Delta, Index, code_stamp, corrupt, pack, search_text,
+    _HEX40,
+    GATES,
+    INDEX_VERSION,
+    ISSUES,
+    PRIORITY_RANK,
+    RACY_NS,
+    Delta,
+    Index,
+    code_stamp,
+    corrupt,
+    pack,
+    search_text,
     unpack,
 )
+from .indexboard import IndexBoard, StaleView
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..app.tracker import Tracker
-
-__all__ = [
-    "Indexer", "IndexBoard", "indexer_for", "indexed_board", "indexed_events", "indexed_gatedefs", "board_with", "board_without",
-    "prefixed", "PACK_THRESHOLD", "pack_threshold", "note_write", "written_json",
-]
+__all__ = ["ReadModel", "Indexer", "IndexBoard", "StaleView", "PACK_THRESHOLD", "pack_threshold"]
 
 #: loose refs under refs/jit/ beyond which a refresh packs them (``git pack-refs --all``)
 PACK_THRESHOLD = 200
@@ -104,198 +110,215 @@ def _dump(obj: Any) -> str:
 
 # ---------------------------------------------------------------------------------- entry points
 
-def indexer_for(tracker: Tracker) -> Indexer | None:
-    """The tracker's indexer, or None when the index is switched off or cannot be used here."""
-    if not getattr(tracker, "use_index", True):
-        return None
-    ix = tracker.__dict__.get("_indexer")
-    if ix is None:
-        ix = Indexer(tracker)
-        tracker.__dict__["_indexer"] = ix
-    if ix.disabled and time.monotonic() >= ix.retry_at:
-        # a long-lived process (the dispatcher, an agent's session) tries the index again later:
-        # what made it give up (a lock held for long, a full disk) usually passes, and folding
-        # every ref on each call costs ~40 s and ~1 GB at 100,000 issues
-        ix.disabled = False
-    return None if ix.disabled else ix
+class ReadModel:
+    """The index as one repository's reader and writer sees it (``Tracker.index``): the
+    ``Indexer`` opened on first use, and what this process wrote and has not folded in yet.
 
+    Every method answers None (or False) when the index is switched off (``enabled``) or cannot be
+    used here; the caller then folds the refs itself. It takes the git layer and the entity store,
+    never the application above it."""
 
-def _refreshed(tracker: Tracker) -> tuple[Indexer, str | None] | None:
-    """The tracker's indexer brought in step with the refs, and the index's generation (any
-    process that changes the index bumps it); None when the index is not in use."""
-    ix = indexer_for(tracker)
-    if ix is None:
-        return None
-    try:
-        ix.refresh()
-        return ix, ix.ix.meta("gen")
-    except (sqlite3.Error, OSError) as e:
-        ix.give_up(e)
-        return None
+    def __init__(self, git: Any, store: Any, *, enabled: bool = True,
+                 on_wait: Callable[[str], None] | None = None) -> None:
+        self.git = git
+        self.store = store
+        self.enabled = enabled
+        #: told when this process waits for another's long write to the index (``Index.on_wait``)
+        self.on_wait = on_wait
+        self._indexer: Indexer | None = None
+        #: ``(ref, tip)`` of the write this process made last and folded in (``written_json``)
+        self.written: tuple[str, str] | None = None
+        #: this process's writes not folded in yet (the index's lock was busy)
+        self.unnoted: dict[str, str] = {}
 
+    def indexer(self) -> Indexer | None:
+        """The indexer, or None when the index is switched off or cannot be used here."""
+        if not self.enabled:
+            return None
+        ix = self._indexer
+        if ix is None:
+            ix = self._indexer = Indexer(self.git, self.store, on_wait=self.on_wait)
+        if ix.disabled and time.monotonic() >= ix.retry_at:
+            # a long-lived process (the dispatcher, an agent's session) tries the index again later:
+            # what made it give up (a lock held for long, a full disk) usually passes, and folding
+            # every ref on each call costs ~40 s and ~1 GB at 100,000 issues
+            ix.disabled = False
+        return None if ix.disabled else ix
 
-def indexed_board(tracker: Tracker, *, fresh: bool = False) -> IndexBoard | None:
-    got = _refreshed(tracker)
-    if got is None:
-        return None
-    ix, gen = got
-    # a board (and its cache of folded states) is reused only while nobody changed anything
-    if ix.board is None or fresh or ix.board.gen != gen:
-        ix._gatedefs = None
-        ix.board = IndexBoard(ix)
-        ix.board.gen = gen
-    ix.board.lazy = False
-    return ix.board
+    def refreshed(self) -> tuple[Indexer, str | None] | None:
+        """The indexer brought in step with the refs, and the index's generation (any process that
+        changes the index bumps it); None when the index is not in use."""
+        ix = self.indexer()
+        if ix is None:
+            return None
+        try:
+            ix.refresh()
+            return ix, ix.ix.meta("gen")
+        except (sqlite3.Error, OSError) as e:
+            ix.give_up(e)
+            return None
 
-
-class StaleView(Exception):
-    """A claim's board was about to use refs that moved since the index saw them (see
-    ``claim_board``): the caller folds them in (``fold_moved``) and tries again."""
-
-    def __init__(self, iid: str, refs: Iterable[str] = ()):
-        super().__init__(iid)
-        self.refs = sorted(refs)
-
-
-def claim_board(tracker: Tracker) -> IndexBoard | None:
-    """The board a local claim works from: the index as last folded, checked only where the claim
-    looks, and never waiting for anyone.
-
-    A claim reads its own issue under the ref's lock, so what it needs from the index is the rest:
-    ids, the ready order and the states of the issues around its own. Other processes' writes
-    (typically claims landed a moment before their writers fold them in with ``note_write``) are
-    not looked for up front: listing every loose ref, and folding what moved under the index's
-    write lock, cost more than the claim itself when several processes claim at once. Instead
-    ``IndexBoard.local`` checks the refs of the claim's own neighbourhood (its dependencies, their
-    dependencies, its dependents, the gate definitions they name) against the tips the index read,
-    and raises ``StaleView`` if any moved (the caller then refreshes fully); ``claim_next`` passes
-    over candidates whose ref moved or is locked; and ``NoWorkError`` is only ever raised from a
-    fully fresh board (a lazy board always counts as having passed something over)."""
-    ix = indexer_for(tracker)
-    if ix is None:
-        return None
-    try:
-        ix._reopen_if_replaced()
-        if ix.ix.db is None:
-            ix._open()
-        gen = ix.ix.meta("gen")
-        if ix.board is None or ix.board.gen != gen:
-            if not ix.ix.usable(_stamp()):
-                return indexed_board(tracker)
+    def board(self, *, fresh: bool = False) -> IndexBoard | None:
+        got = self.refreshed()
+        if got is None:
+            return None
+        ix, gen = got
+        # a board (and its cache of folded states) is reused only while nobody changed anything
+        if ix.board is None or fresh or ix.board.gen != gen:
             ix._gatedefs = None
             ix.board = IndexBoard(ix)
             ix.board.gen = gen
-    except (sqlite3.Error, OSError) as e:
-        ix.give_up(e)
-        return None
-    ix.board.lazy = True
-    ix.board._checked = set()
-    return ix.board
+        ix.board.lazy = False
+        return ix.board
 
+    def claim_board(self) -> IndexBoard | None:
+        """The board a local claim works from: the index as last folded, checked only where the claim
+        looks, and never waiting for anyone.
 
-def indexed_events(tracker: Tracker, **kw: Any) -> list[dict[str, Any]] | None:
-    ix = indexer_for(tracker)
-    if ix is None:
-        return None
-    try:
-        ix.refresh()
-        return ix.ix.events(**kw)
-    except (sqlite3.Error, OSError) as e:
-        ix.give_up(e)
-        return None
+        A claim reads its own issue under the ref's lock, so what it needs from the index is the rest:
+        ids, the ready order and the states of the issues around its own. Other processes' writes
+        (typically claims landed a moment before their writers fold them in with ``note_write``) are
+        not looked for up front: listing every loose ref, and folding what moved under the index's
+        write lock, cost more than the claim itself when several processes claim at once. Instead
+        ``IndexBoard.local`` checks the refs of the claim's own neighbourhood (its dependencies, their
+        dependencies, its dependents, the gate definitions they name) against the tips the index read,
+        and raises ``StaleView`` if any moved (the caller then refreshes fully); ``claim_next`` passes
+        over candidates whose ref moved or is locked; and ``NoWorkError`` is only ever raised from a
+        fully fresh board (a lazy board always counts as having passed something over)."""
+        ix = self.indexer()
+        if ix is None:
+            return None
+        try:
+            ix._reopen_if_replaced()
+            if ix.ix.db is None:
+                ix._open()
+            gen = ix.ix.meta("gen")
+            if ix.board is None or ix.board.gen != gen:
+                if not ix.ix.usable(_stamp()):
+                    return self.board()
+                ix._gatedefs = None
+                ix.board = IndexBoard(ix)
+                ix.board.gen = gen
+        except (sqlite3.Error, OSError) as e:
+            ix.give_up(e)
+            return None
+        ix.board.lazy = True
+        ix.board._checked = set()
+        return ix.board
 
+    def events(self, **kw: Any) -> list[dict[str, Any]] | None:
+        ix = self.indexer()
+        if ix is None:
+            return None
+        try:
+            ix.refresh()
+            return ix.ix.events(**kw)
+        except (sqlite3.Error, OSError) as e:
+            ix.give_up(e)
+            return None
 
-def indexed_gatedefs(tracker: Tracker) -> dict[str, GateDef] | None:
-    """Every gate definition (removed ones too) from the index brought in step with the refs; None
-    when the index is not in use. ``jit registry list`` without it lists every ref (0.4 s at 100,000
-    issues with their tracking refs) to find the few gate refs."""
-    b = indexed_board(tracker)
-    return None if b is None else dict(b._gates_all)
+    def gatedefs(self) -> dict[str, GateDef] | None:
+        """Every gate definition (removed ones too) from the index brought in step with the refs; None
+        when the index is not in use. ``jit registry list`` without it lists every ref (0.4 s at 100,000
+        issues with their tracking refs) to find the few gate refs."""
+        b = self.board()
+        return None if b is None else dict(b._gates_all)
 
+    def tips(self, *, since: str | None = None) -> tuple[str | None, dict[str, str] | None] | None:
+        """``(generation, tips)``: every issue and gate ref's tip from the index, brought in step
+        first; ``tips`` is None when the index's generation is still ``since`` (nothing changed: a
+        stat of the ref folders, not a listing of every ref). None when the index is not in use.
+        The generation is read before the tips, so it never claims tips newer than it saw."""
+        got = self.refreshed()
+        if got is None:
+            return None
+        ix, gen = got
+        if since is not None and gen == since:
+            return gen, None
+        try:
+            return gen, ix.ix.entity_tips()
+        except (sqlite3.Error, OSError) as e:
+            ix.give_up(e)
+            return None
 
-def indexed_tips(tracker: Tracker, *, since: str | None = None) -> tuple[str | None, dict[str, str] | None] | None:
-    """``(generation, tips)``: every issue and gate ref's tip from the index, brought in step
-    first; ``tips`` is None when the index's generation is still ``since`` (nothing changed: a
-    stat of the ref folders, not a listing of every ref). None when the index is not in use.
-    The generation is read before the tips, so it never claims tips newer than it saw."""
-    got = _refreshed(tracker)
-    if got is None:
-        return None
-    ix, gen = got
-    if since is not None and gen == since:
-        return gen, None
-    try:
-        return gen, ix.ix.entity_tips()
-    except (sqlite3.Error, OSError) as e:
-        ix.give_up(e)
-        return None
+    def note_write(self, ref: str, tip: str) -> bool:
+        """Fold this process's own write of ``ref`` (now at ``tip``) into the index at once, with the
+        events it already holds, so that the next command of any process does not have to find and
+        read it, and the writer can answer from the index without a refresh (``written_json``).
 
+        Only the issue's rows (and those of the issues whose state or JSON shows it) change; the
+        freshness signature does not, so the next check still lists the loose refs and finds
+        everything anyone else changed. It is applied only while the ref still points at ``tip``
+        (read from the ref file under the index's write lock): an older write must never overwrite
+        a newer one that another process has already recorded.
 
-def note_write(tracker: Tracker, ref: str, tip: str) -> bool:
-    """Fold this process's own write of ``ref`` (now at ``tip``) into the index at once, with the
-    events it already holds, so that the next command of any process does not have to find and
-    read it, and the writer can answer from the index without a refresh (``written_json``).
+        Best effort, and never waited for: if another process holds the index's write lock, the
+        write is remembered and folded in by this process's next ``note_write`` that gets the lock
+        (or by anyone's next refresh, which finds the moved ref). Waiting here made every writer
+        queue behind the one that held the lock, and on a busy machine that one is often not even
+        running; the caller then answers from its own fold (``Tracker._shown``)."""
+        self.written = None
+        ix = self.indexer()
+        if ix is None or ix.ix.db is None:
+            return False
+        unnoted = self.unnoted
+        if len(unnoted) >= UNNOTED_MAX:
+            unnoted.clear()  # long without the lock: leave the older ones to the next refresh
+        unnoted[ref] = tip
 
-    Only the issue's rows (and those of the issues whose state or JSON shows it) change; the
-    freshness signature does not, so the next check still lists the loose refs and finds
-    everything anyone else changed. It is applied only while the ref still points at ``tip``
-    (read from the ref file under the index's write lock): an older write must never overwrite
-    a newer one that another process has already recorded.
+        def delta() -> Delta:
+            have = ix.ix.tips(list(unnoted))
+            d = Delta()
+            d.changed = {r: t for r, t in unnoted.items() if have.get(r) != t and loose_tip(ix.ix.common, r) == t}
+            return d
 
-    Best effort, and never waited for: if another process holds the index's write lock, the
-    write is remembered and folded in by this process's next ``note_write`` that gets the lock
-    (or by anyone's next refresh, which finds the moved ref). Waiting here made every writer
-    queue behind the one that held the lock, and on a busy machine that one is often not even
-    running; the caller then answers from its own fold (``Tracker._shown``)."""
-    tracker.__dict__["_written"] = None
-    ix = indexer_for(tracker)
-    if ix is None or ix.ix.db is None:
-        return False
-    unnoted: dict[str, str] = tracker.__dict__.setdefault("_unnoted", {})
-    if len(unnoted) >= UNNOTED_MAX:
-        unnoted.clear()  # long without the lock: leave the older ones to the next refresh
-    unnoted[ref] = tip
+        ok = _fold_under_lock(ix, delta, wait=0)
+        if ok is None:
+            unnoted.clear()  # the index is unusable in this process
+        if not ok:
+            return False
+        unnoted.clear()
+        self.written = (ref, tip)
+        return True
 
-    def delta() -> Delta:
-        have = ix.ix.tips(list(unnoted))
-        d = Delta()
-        d.changed = {r: t for r, t in unnoted.items() if have.get(r) != t and _loose_tip(ix.ix.common, r) == t}
-        return d
+    def fold_moved(self, refs: Iterable[str]) -> bool:
+        """Fold the refs a claim found moved (``StaleView.refs``) into the index, as they are now: a
+        refresh of a claim's neighbourhood instead of every ref. Their tips are read under the index's
+        write lock, so nothing older than what another writer has recorded is ever recorded over it
+        (as in ``note_write``); the freshness signature is left alone, so the next full check still
+        finds everything else. False if the index was busy for long or is unusable."""
+        ix = self.indexer()
+        if ix is None or ix.ix.db is None:
+            return False
+        refs = sorted(set(refs))
 
-    ok = _fold_under_lock(ix, delta, wait=0)
-    if ok is None:
-        unnoted.clear()  # the index is unusable in this process
-    if not ok:
-        return False
-    unnoted.clear()
-    tracker.__dict__["_written"] = (ref, tip)
-    return True
+        def delta() -> Delta:
+            have = ix.ix.tips(refs)
+            d = Delta()
+            for r in refs:
+                now = ix.current_tip(r)
+                if now is None:
+                    if r in have:
+                        d.removed.add(r)
+                elif have.get(r) != now:
+                    d.changed[r] = now
+            return d
 
+        return bool(_fold_under_lock(ix, delta, wait=2.0))
 
-def fold_moved(tracker: Tracker, refs: Iterable[str]) -> bool:
-    """Fold the refs a claim found moved (``StaleView.refs``) into the index, as they are now: a
-    refresh of a claim's neighbourhood instead of every ref. Their tips are read under the index's
-    write lock, so nothing older than what another writer has recorded is ever recorded over it
-    (as in ``note_write``); the freshness signature is left alone, so the next full check still
-    finds everything else. False if the index was busy for long or is unusable."""
-    ix = indexer_for(tracker)
-    if ix is None or ix.ix.db is None:
-        return False
-    refs = sorted(set(refs))
-
-    def delta() -> Delta:
-        have = ix.ix.tips(refs)
-        d = Delta()
-        for r in refs:
-            now = ix.current_tip(r)
-            if now is None:
-                if r in have:
-                    d.removed.add(r)
-            elif have.get(r) != now:
-                d.changed[r] = now
-        return d
-
-    return bool(_fold_under_lock(ix, delta, wait=2.0))
+    def written_json(self, iid: str) -> dict[str, Any] | None:
+        """The stored JSON of ``iid`` if the index holds the write this process just made to it."""
+        w = self.written
+        ix = self.indexer()
+        if ix is None or ix.ix.db is None or w is None or w[0] != ISSUES + iid:
+            return None
+        try:
+            if ix.ix.tips([w[0]]).get(w[0]) != w[1]:
+                return None
+            docs = ix.ix.docs([iid])
+        except (sqlite3.Error, KeyError):
+            return None
+        return json.loads(docs[0]) if docs else None
 
 
 def _fold_under_lock(ix: Indexer, delta: Callable[[], Delta], *, wait: float) -> bool | None:
@@ -322,71 +345,15 @@ def _fold_under_lock(ix: Indexer, delta: Callable[[], Delta], *, wait: float) ->
     return True
 
 
-def written_json(tracker: Tracker, iid: str) -> dict[str, Any] | None:
-    """The stored JSON of ``iid`` if the index holds the write this process just made to it."""
-    w = tracker.__dict__.get("_written")
-    ix = indexer_for(tracker)
-    if ix is None or ix.ix.db is None or w is None or w[0] != ISSUES + iid:
-        return None
-    try:
-        if ix.ix.tips([w[0]]).get(w[0]) != w[1]:
-            return None
-        docs = ix.ix.docs([iid])
-    except (sqlite3.Error, KeyError):
-        return None
-    return json.loads(docs[0]) if docs else None
-
-
-def _loose_tip(common: str, ref: str) -> str | None:
-    """The tip in the loose ref file (a write always leaves one; packing it meanwhile removes it)."""
-    try:
-        with open(os.path.join(common, ref), "rb") as f:
-            data = f.read(41)
-    except OSError:
-        return None
-    return data[:40].decode("ascii", "replace")
-
-
-def _locked(common: str, ref: str) -> bool:
-    """Someone is writing ``ref`` right now: git's and libgit2's ``<ref>.lock`` is there, and
-    younger than a stale lock (which the write path recovers: ``EntityStore.append``)."""
-    try:
-        age = time.time() - os.stat(os.path.join(common, ref + ".lock")).st_mtime
-    except OSError:
-        return False
-    from .locks import stale_seconds
-
-    return age < stale_seconds()
-
-
-def board_with(b: Board, st: IssueState, *, dependents: bool = True) -> Board:
-    """``b`` with ``st`` in place of its issue: a real Board, local when ``b`` is an IndexBoard
-    (without ``dependents``: enough to answer for ``st``'s issue itself; see ``IndexBoard.local``)."""
-    if isinstance(b, IndexBoard):
-        return b.local(st.id, st, dependents=dependents)
-    return Board({**b.all, st.id: st}, b.gate_defs)
-
-
-def board_without(b: Board, iid: str, *, dependents: bool = True) -> Board:
-    if isinstance(b, IndexBoard):
-        return b.local(iid, None, dependents=dependents)
-    return Board({k: v for k, v in b.all.items() if k != iid}, b.gate_defs)
-
-
-def prefixed(pool: Mapping[str, Any], p: str) -> list[str]:
-    """Sorted ids of ``pool`` starting with ``p``."""
-    if isinstance(pool, Issues):
-        return pool.prefixed(p)
-    return sorted(i for i in pool if i.startswith(p))
-
-
 # ---------------------------------------------------------------------------------- the indexer
 
 class Indexer:
-    def __init__(self, tracker: Tracker):
-        self.tracker = tracker
-        self.store = tracker.store
-        self.ix = Index(tracker.git.common_dir)
+    def __init__(self, git: Any, store: Any, *, on_wait: Callable[[str], None] | None = None):
+        self.git = git
+        self.store = store
+        self.ix = Index(git.common_dir, on_wait=on_wait)
+        #: candidates ``IndexBoard.claimable`` found moved, by ref, with the tip they moved from
+        self.moved_seen: dict[str, str] = {}
         self.board: IndexBoard | None = None
         self.disabled = False
         self.retry_at = 0.0  # after ``give_up``: when ``indexer_for`` tries the index again
@@ -513,9 +480,9 @@ class Indexer:
 
     def current_tip(self, ref: str) -> str | None:
         """``ref``'s tip now: its loose file, else (none, or not a plain tip) through libgit2."""
-        now = _loose_tip(self.ix.common, ref)
+        now = loose_tip(self.ix.common, ref)
         if now is None or not _HEX40.fullmatch(now):
-            now = self.tracker.git.tip(ref)
+            now = self.git.tip(ref)
         return now
 
     def rebuild(self, *, force: bool = True) -> dict[str, Any]:
@@ -737,7 +704,6 @@ class Indexer:
         usually just the new ones. Rewriting them all touched one page of ``events_order`` per
         event (their timestamps are spread over the whole index), and each page written is a
         page in the WAL and, later, in the checkpoint."""
-        from ..app.tracker import event_json
 
         out = []
         new: list[tuple[Any, ...]] = []

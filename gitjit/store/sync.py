@@ -40,14 +40,14 @@ from typing import Any
 
 from ..core.errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
 from ..core.fold import fold_issue, serialize_events, union_events
+from ..core.model import LIMITS, Event
+from ..core.refs import STAGE_PREFIX, TRACKING
 from ..git import CasFailed, GitRepo, RefLocked
 from ..git.housekeeping import maybe_gc, pack_loose_tracking
-from ..core.model import LIMITS, Event
+from ..git.packwrite import merge_objects, write_pack
+from . import locks
 from .checks import LOCAL, check_document
 from .entities import DOC, ISSUES, EntityStore, Loaded, retrying
-from . import locks
-from ..git.packwrite import merge_objects, write_pack
-from ..core.refs import TRACKING, STAGE_PREFIX
 
 __all__ = [
     "Syncer", "PullResult", "check_document", "LOCAL", "TRACKING", "MERGE_AUTHOR", "MERGE_MESSAGE",

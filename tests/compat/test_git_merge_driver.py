@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import git
 from synclib import hub_and_clones, jit_tips, make_clone, make_hub, tracker
 

@@ -48,7 +48,7 @@ def events(j: Jit, iid: str, type_: str) -> list[dict]:
 
 def test_unknown_ambiguous_and_malformed_ids_stop_the_commit(r: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = iter(["abcd00000001", "abcd00000002"])
-    monkeypatch.setattr("gitjit.app.tracker.new_issue_id", lambda: next(ids))
+    monkeypatch.setattr("gitjit.app.issues.new_issue_id", lambda: next(ids))
     t = Tracker(r, actor="lead")
     t.create_issue("One")
     t.create_issue("Two")
@@ -79,7 +79,7 @@ def test_trailer_ids_resolve_alike_with_and_without_the_index(r: Path, monkeypat
     from gitjit.core.errors import GitjitError
 
     ids = iter(["abcd00000001", "abcd00000002", "beef00000003"])
-    monkeypatch.setattr("gitjit.app.tracker.new_issue_id", lambda: next(ids))
+    monkeypatch.setattr("gitjit.app.issues.new_issue_id", lambda: next(ids))
     t = Tracker(r, actor="lead")
     for title in ("One", "Two", "Three"):
         t.create_issue(title)

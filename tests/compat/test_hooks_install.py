@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import Jit, git, make_repo
 
-from gitjit.git import open_repo
 from gitjit.app.hooks import MANAGED, MARKER, SKIP_WHEN, hooks_dir, shim_text
+from gitjit.git import open_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 FOREIGN = "#!/bin/sh\necho \"foreign $*\" >> \"$(git rev-parse --git-common-dir)/foreign.log\"\nexit ${FOREIGN_EXIT:-0}\n"

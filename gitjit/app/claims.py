@@ -1,0 +1,206 @@
+"""Claims: take a ready issue (exactly one of several racing claimers wins), the next one an agent
+can win, release it, renew a dispatcher's lease. Locally a claim is a compare-and-swap of the
+issue's ref under its lock; with a hub, the hub decides (gitjit/store/sync.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..core.board import Board
+from ..core.errors import AlreadyClaimedError, BlockedError, NotFoundError, NoWorkError, UsageError
+from ..core.model import LIMITS, TERMINAL_STATES, IssueState, check_actor, check_description
+from ..core.rules import _claim_specs, parse_filter
+from ..git import RefLocked
+from ..store.indexboard import StaleView
+from .base import Spec, TrackerBase
+
+__all__ = ["ClaimOps", "SPREAD_MAX", "CLAIM_LOOKS", "CLAIM_FOLDS"]
+
+
+class ClaimOps(TrackerBase):
+    def claim(self, prefix: str, assignee: str, *, by: str | None = None,
+              lease_expires_at: str | None = None, remote: str | None = None) -> dict[str, Any]:
+        """Atomically take a ready issue: exactly one of several concurrent claimers wins.
+        ``lease_expires_at`` (dispatchers): the claim carries a lease that lapses unless renewed."""
+        return self._claim(prefix, check_actor(assignee), by=by, lease_expires_at=lease_expires_at,
+                           hub=self.hub(remote))
+
+    def _claim(self, prefix: str, assignee: str, *, by: str | None, lease_expires_at: str | None,
+               hub: str | None, wait: bool = True, board: Board | None = None) -> dict[str, Any]:
+
+        def specs(st: IssueState, b: Board) -> list[Spec]:
+            return [{**s, "expires_at": lease_expires_at} if lease_expires_at else s
+                    for s in _claim_specs(b, st, assignee)]
+
+        if hub is not None:
+            iid = self._hub_resolve(prefix, hub)
+            self._write_issue(iid, specs, by=by or assignee, what="claim", remote=hub)
+            return self._shown(iid)
+        # the index as last folded, checked only where this claim looks (``claim_board``): refs
+        # other processes moved meanwhile are folded in when the claim depends on them
+        b = board if board is not None else self._claim_board()
+        try:
+            iid = self.resolve(prefix, b)
+        except NotFoundError:
+            if not b.lazy:
+                raise
+            b = self.board()
+            iid = self.resolve(prefix, b)
+        for _ in range(CLAIM_FOLDS):
+            try:
+                self._write_issue(iid, specs, by=by or assignee, what="claim", wait=wait, board=b)
+                return self._shown(iid)
+            except StaleView as e:
+                if not self.index.fold_moved(e.refs):
+                    break
+                b = self._claim_board()
+        # its neighbourhood keeps moving, or the index is busy: from a fully fresh board
+        self._write_issue(iid, specs, by=by or assignee, what="claim", wait=wait, board=self.board())
+        return self._shown(iid)
+
+    def _claim_board(self) -> Board:
+        b = self.index.claim_board()
+        return b if b is not None else self.board()
+
+    def claim_next(self, assignee: str, *, filter: str | None = None, by: str | None = None,
+                   remote: str | None = None) -> dict[str, Any]:
+        """Claim the first ready issue (priority, then oldest) that this agent can win.
+        With a hub (``remote`` or ``jit config set hub``): pull first, and each claim is decided there.
+
+        Locally, the ready list comes from the index as last folded, minus the issues other
+        processes are writing right now (``claim_board``): those are passed over, not waited for,
+        and "no work" is only ever said after a full refresh."""
+        assignee = check_actor(assignee)
+        pred = parse_filter(filter) if filter else (lambda st: True)
+        hub = self.hub(remote)
+        if hub is not None:
+            self.pull(hub)
+        b = self.board(fresh=True) if hub is not None else self._claim_board()
+        looks = 0
+        while True:
+            spread = _Spread()
+            for iid in spread.order(b.claimable(),
+                                    lambda i: pred(b.issues[i])):
+                try:
+                    # locally, a candidate whose ref another writer holds right now is skipped at once
+                    # (that writer is most likely claiming it): contenders spread over the ready list
+                    # instead of queueing for its first entry
+                    return self._claim(iid, assignee, by=by, lease_expires_at=None, hub=hub, wait=hub is not None,
+                                       board=b)
+                except (AlreadyClaimedError, RefLocked):
+                    spread.lost()  # another agent took it (or is taking it) meanwhile: next candidate
+                except (BlockedError, NotFoundError):
+                    continue  # it changed meanwhile
+            else:
+                # passed over something (moved or locked), or worked from the index as last folded
+                # (a lazy board): look again from a fully fresh board, a bounded number of times; a
+                # candidate still being written by then is another claimer's, so there is no work
+                # for this one now
+                if not b.passed_over or looks >= CLAIM_LOOKS:
+                    break
+            looks += 1
+            b = self.board(fresh=True)
+        raise NoWorkError(
+            "no ready issue to claim" + (f" matching {filter!r}" if filter else ""),
+            hint="run 'jit query ready' or 'jit query blocked' to see what is waiting",
+        )
+
+    def release(self, prefix: str, reason: str, *, by: str | None = None, holder: str | None = None,
+                lapsed_before: str | None = None, remote: str | None = None) -> dict[str, Any]:
+        """Give a claimed issue back. ``holder``: only if that assignee still holds it; ``lapsed_before``:
+        only if its lease ran out before that time (checked against the fresh state on every retry)."""
+        if not reason or len(reason) > LIMITS["reason"]:
+            raise UsageError("give a reason (at most 2000 characters)", hint="e.g. jit issue release ID timeout")
+        reason = check_description(reason)
+        hub = self.hub(remote)
+        iid = self._hub_resolve(prefix, hub)
+
+        def fn(st: IssueState, b: Board) -> list[Spec]:
+            if st.assignee is None:
+                raise BlockedError(f"issue {iid} is not claimed; nothing to release",
+                                   hint="see who holds what: jit status",
+                                   details={"issue_id": iid, "state": b.states.get(iid)})
+            if st.state in TERMINAL_STATES or st.state == "archived":
+                raise BlockedError(f"issue {iid} is {st.state}; nothing to release", details={"issue_id": iid},
+                                   hint="only work in progress can be released")
+            if holder is not None and st.assignee != holder:
+                raise AlreadyClaimedError(f"issue {iid} is held by {st.assignee}, not {holder}",
+                                          details={"issue_id": iid, "assignee": st.assignee})
+            if lapsed_before is not None and not (st.lease_expires_at and st.lease_expires_at < lapsed_before):
+                raise BlockedError(f"issue {iid}'s lease runs until {st.lease_expires_at}",
+                                   details={"issue_id": iid, "lease_expires_at": st.lease_expires_at})
+            return [{"type": "issue_released", "assignee": st.assignee, "reason": reason}]
+
+        self._write_issue(iid, fn, by=by, what="release", remote=hub)
+        return self._shown(iid)
+
+    def renew_lease(self, prefix: str, assignee: str, expires_at: str, *, by: str | None = None) -> dict[str, Any]:
+        """Extend ``assignee``'s lease on an issue it holds (a ``lease_renewed`` event); AlreadyClaimedError
+        if it no longer holds it (released for timeout, say): its agent should stop."""
+        iid = self.resolve(prefix)
+
+        def fn(st: IssueState, b: Board) -> list[Spec]:
+            if st.assignee != assignee or st.state != "in_progress":
+                raise AlreadyClaimedError(f"{assignee} no longer holds issue {iid}",
+                                          details={"issue_id": iid, "assignee": st.assignee, "state": st.state})
+            return [{"type": "lease_renewed", "assignee": assignee, "expires_at": expires_at}]
+
+        self._write_issue(iid, fn, by=by or assignee, what="renew-lease")
+        return {"issue_id": iid, "assignee": assignee, "lease_expires_at": expires_at}
+
+
+#: fresh looks ``claim_next`` takes after passing over candidates other processes are writing
+CLAIM_LOOKS = 3
+#: the most candidates a ``claim_next`` that lost races passes over before its next try (``_Spread``)
+SPREAD_MAX = 4
+
+
+class _Spread:
+    """How a ``claim_next`` goes on after losing a race for a candidate (another agent locked or
+    took it first). Every loser used to try the next candidate, all of them at once, and most
+    lost again: 8 racing processes made ~1.8 attempts a claim, and a lost attempt costs a lock
+    file, an owner record and an exception. After its n-th loss in one walk, a claimer passes
+    over 0 to min(n, SPREAD_MAX) candidates at random, so the losers spread out. The ones passed
+    over are not given up: they are tried, in order, after the rest of the list. A claimer that
+    has not lost a race (a lone agent, the usual case) takes the first candidate it can win, as
+    before: only among contending agents, whose order is decided by timing anyway, may one take
+    a candidate a few places further down."""
+
+    def __init__(self, rng: Any = None) -> None:
+        self.rng = rng if rng is not None else _spread_rng()
+        self.skip = 0
+        self.losses = 0
+        self.held: list[str] = []
+
+    def lost(self) -> None:
+        self.losses += 1
+        self.skip = self.rng.randrange(min(self.losses, SPREAD_MAX) + 1)
+
+    def order(self, ids: Iterable[str], want: Callable[[str], bool]) -> Iterable[str]:
+        for iid in ids:
+            if not want(iid):
+                continue
+            if self.skip:
+                self.skip -= 1
+                self.held.append(iid)
+                continue
+            yield iid
+        self.skip = 0
+        yield from self.held
+
+
+def _spread_rng() -> Any:
+    """A generator of this process's own (a forked child seeds its own, or racers would skip alike)."""
+    import os
+    import random
+
+    global _RNG
+    if _RNG is None or _RNG[0] != os.getpid():
+        _RNG = (os.getpid(), random.Random(os.urandom(16)))
+    return _RNG[1]
+
+
+_RNG: Any = None
+#: how many times a local claim folds in the neighbours that moved under it before it refreshes fully
+CLAIM_FOLDS = 3
