@@ -187,39 +187,6 @@ def test_reads(world, data, n, value, as_json) -> None:  # type: ignore[no-untyp
     check(jit, argv + j, kind)
 
 
-class ConsoleJit(Jit):
-    """The ``jit`` console script starts in ``gitjit.cli.fast`` (a light read path over the index that
-    falls back to the full CLI): the same contract must hold through it."""
-
-    def __call__(self, *args: str, input: str | None = None, actor: str | None = None):  # type: ignore[no-untyped-def]
-        from click.testing import CliRunner
-        from conftest import _Main
-
-        from gitjit.cli.fast import main
-
-        env = {"JIT_REPO": str(self.repo), "JIT_ACTOR": actor or self.actor}
-        return CliRunner().invoke(_Main(main), list(args), env=env, input=input, catch_exceptions=False)
-
-
-@FUZZ
-@given(data=st.data(), value=text, as_json=st.booleans())
-def test_reads_through_the_console_entry_point(world, data, value, as_json) -> None:  # type: ignore[no-untyped-def]
-    jit, ids = world
-    fast = ConsoleJit(jit.repo)
-    j = ["--json"] if as_json else []
-    kind = data.draw(st.sampled_from(["query state", "query priority", "query assignee", "query ready",
-                                      "issue show", "status", "events tail"]))
-    argv = {
-        "query state": ["query", "state", value], "query priority": ["query", "priority", value],
-        "query assignee": ["query", "assignee", value], "query ready": ["query", "ready"],
-        "issue show": ["issue", "show", data.draw(ident(ids))], "status": ["status"],
-        "events tail": ["events", "tail", "-n", data.draw(numbers)],
-    }[kind]
-    code = check(fast, argv + j, f"console {kind}")
-    if code == 0 and as_json:
-        assert fast(*argv, *j).stdout == jit(*argv, *j).stdout  # the light path answers as the full CLI
-
-
 def test_report_inputs_tried() -> None:
     """Runs last in this module: prints (and optionally saves) how many inputs were tried."""
     total = sum(TRIED.values())

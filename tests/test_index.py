@@ -212,22 +212,6 @@ def test_a_ref_put_back_to_its_listed_tip_after_this_process_wrote_it(tracker: T
     assert_same(repo, tracker)
 
 
-def test_a_ref_deleted_after_a_write_is_gone_from_the_light_path(tracker: Tracker, repo: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """The same through ``jit query ready --json`` as the light path answers it (no pygit2): the
-    deleted issue is not listed."""
-    from gitjit.cli.fast import main as fast_main
-
-    keep = tracker.create_issue("kept")["id"]
-    tracker.board()
-    gone = tracker.create_issue("deleted by git")["id"]
-    git("update-ref", "-d", f"refs/jit/issues/{gone}", cwd=repo)
-    os.chdir(repo)
-    assert fast_main(["query", "ready", "--json"]) == 0
-    listed = [i["id"] for i in json.loads(capsys.readouterr().out)["issues"]]
-    assert listed == [keep]
-
-
 def test_index_is_disposable(tracker: Tracker, repo: Path) -> None:
     rng = random.Random(3)
     ids: list[str] = []

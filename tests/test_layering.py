@@ -97,7 +97,7 @@ GRAPH = {module_name(p): ours(imports(p)) - {module_name(p)} for p in SOURCES}
 
 
 def test_the_reader_resolves_relative_and_from_imports() -> None:
-    got = imports(PKG / "app" / "tracker.py")
+    got = imports(PKG / "app" / "base.py")
     assert "gitjit.core.errors" in got and "gitjit.core.board" in got
     assert "pygit2" in imports(PKG / "git" / "repo.py")
     assert "gitjit.store.locks" in GRAPH["gitjit.store.entities"]  # from . import locks

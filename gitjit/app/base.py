@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.board import Board, issue_json
-from ..core.errors import AmbiguousIdError, NotFoundError, UsageError
+from ..core.errors import NotFoundError
 from ..core.fold import fold_gate, fold_issue
 from ..core.model import TERMINAL_STATES, Event, IssueState, check_actor, new_event_id, now_ts
+from ..core.reads import Reads
 from ..core.refs import GATES, ISSUES
 from ..store.entities import EntityStore, Loaded
 from ..store.indexer import ReadModel
@@ -30,7 +31,7 @@ class IdTaken(Exception):
     """A freshly drawn issue id is already in use (2^-48 odds): draw another."""
 
 
-class TrackerBase:
+class TrackerBase(Reads):
     """One repository's tracker. ``actor`` is who writes (``--by`` / ``JIT_ACTOR`` / git identity)."""
 
     if TYPE_CHECKING:  # made by a mixin, used by the kernel and other mixins
@@ -110,36 +111,6 @@ class TrackerBase:
             gates = {k: fold_gate(k, ld.events) for k, ld in self.store.load_all(GATES).items()}
             self._board = Board(issues, gates)
         return self._board
-
-    def resolve(self, prefix: str, board: Board | None = None, *, include_deleted: bool = False) -> str:
-        """Full id for a unique prefix (case-insensitive). Lists candidates when ambiguous."""
-        b = board or self.board()
-        p = (prefix or "").strip().lower()
-        if not p:
-            raise UsageError("empty issue id")
-        pool = b.all if include_deleted else b.issues
-        if p in pool:
-            return p
-        hits = b.prefixed(p, include_deleted=include_deleted)
-        if len(hits) == 1:
-            return hits[0]
-        if not hits:
-            if p in b.all or b.prefixed(p, include_deleted=True):
-                raise NotFoundError(f"issue {prefix} was deleted", details={"issue_id": prefix},
-                                    hint=f"its history stays readable: jit events query --issue {prefix}")
-            raise NotFoundError(f"no issue matches {prefix!r}", hint="run 'jit issue list' to see ids",
-                                details={"issue_id": prefix})
-        cands = [{"id": i, "title": pool[i].title} for i in hits[:20]]
-        raise AmbiguousIdError(
-            f"id prefix {prefix!r} matches {len(hits)} issues: "
-            + ", ".join(f"{c['id']} ({c['title']})" for c in cands),
-            hint="type more characters of the id", details={"candidates": cands},
-        )
-
-    def show(self, prefix: str) -> dict[str, Any]:
-        b = self.board()
-        iid = self.resolve(prefix, b)
-        return self._annotated(iid, b.listing([iid])[0])
 
     def _shown(self, iid: str) -> dict[str, Any]:
         """``show(iid)`` right after this process wrote ``iid``: the JSON the write stored in the index

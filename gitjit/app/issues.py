@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..core.board import Board, listing_json, short
+from ..core.board import Board, short
 from ..core.errors import BlockedError, CycleError, ExternalError, UsageError
 from ..core.graph import find_path
 from ..core.model import (
     LIMITS,
-    TERMINAL_STATES,
     IssueState,
     check_actor,
     check_context_key,
@@ -29,38 +28,6 @@ __all__ = ["IssueOps"]
 
 
 class IssueOps(TrackerBase):
-    def list_issues(self, *, state: str | None = None, assignee: str | None = None,
-                    priority: str | None = None, labels: Iterable[str] = ()) -> dict[str, Any]:
-        b = self.board()
-        ids = b.select(state=parse_state(state) if state else None, assignee=assignee,
-                       priority=parse_priority(priority) if priority else None, labels=list(labels))
-        return listing_json(b, ids)
-
-    def search(self, text: str) -> dict[str, Any]:
-        b = self.board()
-        return {"query": text, **listing_json(b, b.search(text))}
-
-    def query(self, kind: str, value: str | None = None) -> dict[str, Any]:
-        b = self.board()
-        if kind == "ready":
-            return listing_json(b, b.ready())
-        if kind == "blocked":
-            return listing_json(b, b.blocked())
-        if kind == "all":
-            return listing_json(b, b.sorted(b.issues))
-        if kind == "assignee":
-            # an agent's *current* work (seed 000 counts it as the agent's load); finished issues
-            # are listed by `issue list --assignee`
-            return listing_json(b, [i for i in b.select(assignee=value)
-                                if b.issues[i].state not in TERMINAL_STATES and b.issues[i].state != "archived"])
-        if kind == "state":
-            return listing_json(b, b.select(state=parse_state(value or "")))
-        if kind == "priority":
-            return listing_json(b, b.select(priority=parse_priority(value or "")))
-        raise UsageError(f"unknown query {kind!r}")
-
-    def status(self) -> dict[str, Any]:
-        return self.board().status()
 
     def create_issue(
         self,

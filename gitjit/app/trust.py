@@ -200,3 +200,26 @@ class GatePolicy:
             g["trusted"] = note is None
             g["note"] = note
         return issue
+
+
+def no_gate_policy(git_dir: str, common: str, workdir: str | None) -> bool:
+    """True when no local gate policy can apply, decided without opening the repository: no
+    configuration file libgit2 may read mentions ``jit-gate`` or includes another file, no
+    ``jit.toml`` in the work tree, no configuration from the environment. Then every gate of an
+    issue is trusted (the index reader's ``issue show``, gitjit/app/reader.py); otherwise the
+    ``GatePolicy`` of an opened repository decides."""
+    if any(k.startswith(("GIT_CONFIG", "XDG_CONFIG_DIRS")) and k != "GIT_CONFIG_NOSYSTEM" for k in os.environ):
+        return False
+    home = os.path.expanduser("~")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    files = [os.path.join(common, "config"), os.path.join(git_dir, "config.worktree"), os.path.join(home, ".gitconfig"),
+             os.path.join(xdg, "git", "config"), "/etc/gitconfig", "/usr/local/etc/gitconfig"]
+    for f in files:
+        try:
+            with open(f, "rb") as fh:
+                text = fh.read().lower()
+        except OSError:
+            continue
+        if b"jit-gate" in text or b"include" in text or b"worktree" in text:
+            return False
+    return workdir is None or not os.path.exists(os.path.join(workdir, "jit.toml"))

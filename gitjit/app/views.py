@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from ..core.board import event_json, listing_json, short
-from ..core.errors import UsageError
+from ..core.board import event_json
 from ..core.fold import conflict_events
 from ..core.model import Event
 from ..core.refs import GATES, ISSUES
@@ -17,83 +15,10 @@ from .base import TrackerBase
 class ViewOps(TrackerBase):
     """``Tracker``'s graph and event methods (a mixin: ``self`` is the Tracker)."""
 
-    def graph_deps(self, prefix: str, *, transitive: bool = True) -> dict[str, Any]:
-        b = self.board()
-        iid = self.resolve(prefix, b)
-        ids = b.graph.upstream(iid) if transitive else list(b.graph.deps.get(iid, ()))
-        return {"issue_id": iid, **listing_json(b, ids)}
 
-    def graph_downstream(self, prefix: str) -> dict[str, Any]:
-        b = self.board()
-        iid = self.resolve(prefix, b)
-        return {"issue_id": iid, **listing_json(b, b.graph.downstream(iid))}
 
-    def graph_roots(self) -> dict[str, Any]:
-        b = self.board()
-        return listing_json(b, b.sorted(b.graph.roots()))
 
-    def graph_tree(self, prefix: str | None = None) -> dict[str, Any]:
-        """Nested dependency trees: one rooted at ``prefix``, or one per issue nothing depends on."""
-        b = self.board()
-        deps: dict[str, list[str]]
-        if prefix:
-            tops = [self.resolve(prefix, b)]
-            # the edges under the top (an index-backed board reads one row per issue), then what
-            # is shown of those issues at once
-            deps = {}
-            todo = list(tops)
-            while todo:
-                i = todo.pop()
-                if i not in deps:
-                    deps[i] = list(b.graph.deps.get(i, ()))
-                    todo.extend(deps[i])
-            info = b.nodes(deps)
-        else:
-            # every issue is drawn: its edges and what is shown of it are read at once (issue by
-            # issue, 100,000 issues took 20 s)
-            deps = dict(b.graph.deps.items())
-            tops = [i for i, r in b.graph.rdeps.items() if not r]
-            info = b.nodes()
 
-        def ordered(ids: Iterable[str]) -> list[str]:
-            return sorted(ids, key=lambda i: info[i][0])
-
-        # each issue's subtree is drawn once; where it shows up again (another issue depends on it
-        # too, or a cycle) it is marked "repeated" without children. Expanding it under every
-        # parent made the output grow with the number of paths: 1.1 GB of JSON at 10,000 issues.
-        shown: set[str] = set()
-
-        def node(i: str) -> dict[str, Any]:
-            _, title, state, priority, assignee = info[i]
-            n: dict[str, Any] = {"id": i, "short_id": short(i), "title": title, "state": state,
-                                 "priority": priority, "assignee": assignee, "children": []}
-            if i in shown:
-                n["repeated"] = True
-            else:
-                shown.add(i)
-            return n
-
-        def tree(top: str) -> dict[str, Any]:
-            root = node(top)
-            # depth-first without recursion: a chain of dependencies may be longer than Python's stack
-            stack = [(root, iter(() if root.get("repeated") else ordered(deps.get(top, ()))))]
-            while stack:
-                parent, kids = stack[-1]
-                d = next(kids, None)
-                if d is None:
-                    stack.pop()
-                    continue
-                child = node(d)
-                parent["children"].append(child)
-                if not child.get("repeated"):
-                    stack.append((child, iter(ordered(deps.get(d, ())))))
-            return root
-
-        return {"trees": [tree(t) for t in ordered(tops)], "broken_edges": [
-            {"from": e.src, "to": e.dst, "cycle": list(e.cycle)} for e in b.graph.broken]}
-
-    def graph_export(self) -> dict[str, Any]:
-        return self.board().export()
 
     # ------------------------------------------------------------------ events
 
@@ -107,36 +32,16 @@ class ViewOps(TrackerBase):
         evs.sort(key=lambda e: (e.timestamp, e.clock, e.id))
         return evs
 
-    def events(self, *, event_type: str | None = None, issue: str | None = None, since: str | None = None,
-               limit: int | None = None) -> list[dict[str, Any]]:
-        """Events oldest first; with ``limit``, the newest ``limit`` of those matching."""
-        iid = self.resolve(issue, include_deleted=True) if issue else None
-        if since is not None:
-            from datetime import datetime
-
-            try:
-                s = datetime.fromisoformat(since.replace("Z", "+00:00"))
-            except ValueError:
-                raise UsageError(f"--since {since!r} is not an ISO 8601 time",
-                                 hint="e.g. 2026-11-21T10:00:00") from None
-            if s.tzinfo is not None:
-                from datetime import timezone
-
-                s = s.astimezone(timezone.utc).replace(tzinfo=None)
-            since = s.isoformat(timespec="microseconds")
-        if limit is not None and limit < 0:
-            raise UsageError("--limit must be zero or more", hint="e.g. --limit 20")
-        if limit is not None:
-            limit = min(limit, 2**62)  # "all of them" either way; SQLite integers stop at 2**63
-
-        got = self.index.events(event_type=event_type, issue_id=iid, since=since, limit=limit)
+    def _events(self, *, event_type: str | None, issue_id: str | None, since: str | None,
+                limit: int | None) -> list[dict[str, Any]]:
+        got = self.index.events(event_type=event_type, issue_id=issue_id, since=since, limit=limit)
         if got is not None:
             return got
         out = []
         for e in self.all_events():
             if event_type and e.type != event_type:
                 continue
-            if iid and e.issue_id != iid:
+            if issue_id and e.issue_id != issue_id:
                 continue
             if since and e.timestamp < since:
                 continue

@@ -1,96 +1,23 @@
-"""The ``jit`` / ``git-jit`` command line: a thin adapter over ``gitjit.app.tracker``.
+"""The ``jit`` / ``git-jit`` command line: the one front door, a thin adapter over ``gitjit.api``.
 
-``main(argv) -> int`` never raises: a GitjitError becomes its documented exit code and
-message (or ``{"error": ...}`` under ``--json``); anything unexpected is reported in one
-line (set ``JIT_DEBUG=1`` for the traceback) with exit 1.
+``main(argv) -> int`` is the entry point of ``jit``, ``git-jit`` and ``python -m gitjit``. It
+never raises: a GitjitError becomes its documented exit code and message (or ``{"error": ...}``
+under ``--json``); anything unexpected is reported in one line (set ``JIT_DEBUG=1`` for the
+traceback) with exit 1.
+
+Every command is defined once, with click (gitjit/cli/root.py and the command modules). The hot
+ones (the reads agents run most, the three writes every agent makes, the commit hooks) are
+parsed first by the pre-dispatch (gitjit/cli/light.py) from a description generated from those
+same definitions, so that they run without importing click; anything it does not parse exactly
+as click would goes to click.
 """
 
 from __future__ import annotations
 
-import os
 import sys
+from typing import Any
 
-import click
-
-from .. import __version__
-from ..core.errors import GitjitError, UsageError
-from .core import Env, report_error, wants_json
-
-__all__ = ["main", "cli"]
-
-
-class LazyGroup(click.Group):
-    """Subcommand modules are imported only when the command runs: ``jit --version`` stays cheap."""
-
-    lazy = {
-        "issue": ("issue", "issue"),
-        "dep": ("dep", "dep"),
-        "gate": ("gate", "gate"),
-        "registry": ("gate", "registry"),
-        "query": ("query", "query"),
-        "graph": ("graph", "graph"),
-        "events": ("events", "events"),
-        "status": ("misc", "status"),
-        "init": ("misc", "init"),
-        "merge-driver": ("misc", "merge_driver"),
-        "config": ("misc", "config"),
-        "hooks": ("hooks", "hooks"),
-        "hook": ("hooks", "hook"),
-        "push": ("sync", "push"),
-        "pull": ("sync", "pull"),
-        "sync": ("sync", "sync_cmd"),
-        "remote": ("sync", "remote"),
-        "doctor": ("doctor", "doctor"),
-        "fsck": ("doctor", "doctor"),
-        "demo": ("demo", "demo"),
-        "dispatch": ("dispatch", "dispatch"),
-        "import": ("transfer", "import_"),
-        "export": ("transfer", "export"),
-        "index": ("transfer", "index"),
-    }
-    aliases = {"dependency": "dep", "list": "issue"}
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        name = self.aliases.get(name, name)
-        if name in self.lazy:
-            mod, attr = self.lazy[name]
-            import importlib
-
-            return getattr(importlib.import_module(f"gitjit.cli.{mod}"), attr)  # type: ignore[no-any-return]
-        return super().get_command(ctx, name)
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="jit")
-@click.option("--repo", metavar="PATH", help="Repository to use (default: found from the current directory; env JIT_REPO).")
-@click.option("--by", "actor", metavar="ACTOR", help="Who is acting (env JIT_ACTOR; default: git user.name <user.email>).")
-@click.option("--json", "json_", is_flag=True, help="JSON output for every command.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the essential value (e.g. a new issue's id).")
-@click.pass_context
-def cli(ctx: click.Context, repo: str | None, actor: str | None, json_: bool, quiet: bool) -> None:
-    """gitjit: a git-native issue tracker that AI agents coordinate through.
-
-    Issues, dependencies, gates and claims live on refs/jit/* of the git repository
-    you run it in; nothing touches your working tree.
-
-    \b
-    Example:
-      jit init
-      jit issue create -t "Implement parser" -p high
-      jit query ready --json
-    """
-    e = ctx.ensure_object(Env)
-    if repo:
-        e.repo = repo
-    if actor:
-        e.actor = actor
-    if json_:
-        e.json = True
-    if quiet:
-        e.quiet = True
+__all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,76 +25,20 @@ def main(argv: list[str] | None = None) -> int:
     from ..git import skip_ca_bundle
 
     skip_ca_bundle()  # pygit2 loads without its TLS bundle in jit's processes (gitjit/git/_pygit2.py)
-    as_json = wants_json(args)
-    bad = _not_utf8(args)
-    if bad is not None:  # bytes a shell passed that are not UTF-8 (argv holds them as surrogates)
-        try:  # show the bytes as the shell passed them
-            shown = str(args[bad].encode("utf-8", "surrogateescape"))[2:-1]
-        except UnicodeEncodeError:
-            shown = args[bad].encode("utf-8", "backslashreplace").decode()
-        return report_error(UsageError(
-            f"argument {bad + 1} ({shown[:200]}) is not valid UTF-8",
-            hint="jit takes its arguments as UTF-8 text; check the encoding of your shell (LANG, LC_ALL)"), as_json)
-    try:
-        rv = cli.main(args=args, prog_name="jit", standalone_mode=False, obj=Env())
-        return rv if isinstance(rv, int) else 0
-    except GitjitError as e:
-        return report_error(e, as_json)
-    except click.exceptions.NoSuchOption as e:
-        return report_error(UsageError(e.format_message(), hint="see 'jit --help'"), as_json)
-    except click.exceptions.UsageError as e:
-        cmd = e.ctx.command_path if e.ctx else "jit"
-        return report_error(UsageError(e.format_message(), hint=f"see '{cmd} --help'"), as_json)
-    except click.exceptions.Exit as e:
-        return e.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 130
-    except (KeyboardInterrupt, BrokenPipeError) as e:
-        return report_crash(e, as_json)
-    except click.exceptions.ClickException as e:
-        return report_error(UsageError(e.format_message()), as_json)
-    except Exception as e:  # noqa: BLE001 - the last line of defence: never a traceback for users
-        return report_crash(e, as_json)
+    from .light import dispatch
+
+    rv = dispatch(args)
+    if rv is not None:
+        return rv
+    from .root import click_main
+
+    return click_main(args)
 
 
-def report_crash(e: BaseException, as_json: bool) -> int:
-    """The last line of defence of a ``jit`` process, here and on the light write path
-    (gitjit/fast.py): an interrupt exits 130, a closed stdout quietly 0, a GitjitError is
-    reported as such, and anything else as an internal error, never a traceback (unless
-    ``JIT_DEBUG`` asks for it)."""
-    if isinstance(e, KeyboardInterrupt):
-        return 130
-    if isinstance(e, BrokenPipeError):
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
-        return 0
-    if isinstance(e, GitjitError):
-        return report_error(e, as_json)
-    if os.environ.get("JIT_DEBUG"):
-        raise e
-    err = GitjitError(f"internal error: {type(e).__name__}: {e}",
-                      hint="this is a bug in gitjit; rerun with JIT_DEBUG=1 for the traceback")
-    return report_error(err, as_json)
+def __getattr__(name: str) -> Any:
+    """The click side's names (``cli``, ``LazyGroup``, ...), loaded on first use."""
+    if name in ("cli", "LazyGroup", "ROOT_ENV", "click_main"):
+        from . import root
 
-
-def _not_utf8(args: list[str]) -> int | None:
-    """Index of the first argument holding undecodable bytes. Paths (``--repo``, ``-o``) and the
-    merge driver's file names may be any bytes the file system allows, so they are exempt."""
-    if args[:1] == ["merge-driver"]:
-        return None
-    skip = False
-    for i, a in enumerate(args):
-        if skip:
-            skip = False
-            continue
-        if a in ("--repo", "-o", "--output"):
-            skip = True
-            continue
-        if a.startswith(("--repo=", "--output=")):
-            continue
-        if any("\ud800" <= c <= "\udfff" for c in a):
-            return i
-    return None
+        return getattr(root, name)
+    raise AttributeError(f"module 'gitjit.cli' has no attribute {name!r}")

@@ -1,62 +1,41 @@
-"""Shared CLI plumbing: the context object, output options, printing and error reporting.
-
-The CLI is the only layer that reads the environment, prints, or picks exit codes.
-"""
+"""The click side of the command line: the output options every command takes. Everything that
+needs no click (the context, printing, errors, argument values) is in ``gitjit.cli.io``, re-exported
+here for the command modules."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from ..core.errors import GitjitError
-from .args import _is_number, parse_kv, split_commas  # noqa: F401 (re-exported)
+from .io import (  # noqa: F401 (re-exported for the command modules)
+    Env,
+    dump,
+    echo,
+    emit,
+    env,
+    ids,
+    parse_kv,
+    report_crash,
+    report_error,
+    split_commas,
+    stdout_is_closed,
+    use_env,
+    wants_json,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Env:
-    """What every command needs: where the repository is, who acts, and how to print."""
-
-    def __init__(self) -> None:
-        self.repo: str | None = os.environ.get("JIT_REPO") or None
-        self.actor: str | None = os.environ.get("JIT_ACTOR") or None
-        self.json = os.environ.get("JIT_JSON", "") not in ("", "0")  # same test as wants_json()
-        self.quiet = os.environ.get("JIT_QUIET", "") not in ("", "0")
-        self._tracker: Any = None
-
-    @property
-    def tracker(self) -> Any:
-        if self._tracker is None:
-            from ..app.tracker import Tracker
-
-            # a command that waits for another process's rebuild of the index says why it is slow
-            self._tracker = Tracker(self.repo, actor=self.actor,
-                                    on_wait=lambda text: click.echo(f"jit: {text}", err=True))
-        return self._tracker
-
-    def flush_warnings(self) -> None:
-        if self._tracker is not None:
-            for w in self._tracker.warnings:
-                click.echo(f"warning: {w}", err=True)
-            self._tracker.warnings.clear()
-
-
-def env() -> Env:
-    return click.get_current_context().find_object(Env)  # type: ignore[return-value]
-
-
 def _set_json(ctx: click.Context, _p: click.Parameter, value: bool) -> None:
     if value:
-        ctx.find_object(Env).json = True  # type: ignore[union-attr]
+        env().json = True
 
 
 def _set_quiet(ctx: click.Context, _p: click.Parameter, value: bool) -> None:
     if value:
-        ctx.find_object(Env).quiet = True  # type: ignore[union-attr]
+        env().quiet = True
 
 
 def output_options(f: F) -> F:
@@ -66,49 +45,3 @@ def output_options(f: F) -> F:
     f = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
                      help="Print only the essential value (e.g. the new id).")(f)
     return f
-
-
-def dump(obj: Any) -> str:
-    from ..core.jsontext import dumps
-
-    return dumps(obj)
-
-
-def emit(data: Any, human: Callable[[], None] | str | None = None, *, quiet: str | None = None) -> None:
-    """Print ``data`` as JSON under --json; else the quiet value under -q; else the human form."""
-    e = env()
-    e.flush_warnings()
-    if e.json:
-        click.echo(dump(data))
-    elif e.quiet and quiet is not None:
-        click.echo(quiet)
-    elif callable(human):
-        human()
-    elif human is not None:
-        click.echo(human)
-
-
-def report_error(err: GitjitError, as_json: bool) -> int:
-    # the message may quote input holding undecodable bytes (surrogates): escape them, never crash
-    def safe(s: str) -> str:
-        return s.encode("utf-8", "backslashreplace").decode("utf-8")
-
-    if as_json:
-        click.echo(safe(dump({"error": err.to_dict()})))
-    else:
-        click.echo(safe(f"error: {err.message}"), err=True)
-        if err.hint:
-            click.echo(safe(f"hint: {err.hint}"), err=True)
-    return err.exit_code
-
-
-def wants_json(argv: list[str]) -> bool:
-    return "--json" in argv or os.environ.get("JIT_JSON", "") not in ("", "0")
-
-
-def stdout_is_closed() -> bool:
-    try:
-        sys.stdout.flush()
-    except (BrokenPipeError, OSError):
-        return True
-    return False

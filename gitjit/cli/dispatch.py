@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from ..core.errors import BusyError, ExternalError, GitjitError, UsageError
-from .core import Env, emit, env, output_options, report_error, split_commas, wants_json
+from .core import Env, emit, env, output_options, report_error, split_commas, use_env, wants_json
 
 __all__ = ["dispatch", "main"]
 
@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     skip_ca_bundle()  # pygit2 loads without its TLS bundle in jit's processes (gitjit/git/_pygit2.py)
     as_json = wants_json(args)
     try:
-        rv = dispatch.main(args=args, prog_name="jit-dispatch", standalone_mode=False, obj=Env())
+        rv = dispatch.main(args=args, prog_name="jit-dispatch", standalone_mode=False, obj=use_env(Env()))
         return rv if isinstance(rv, int) else 0
     except GitjitError as e:
         return report_error(e, as_json)

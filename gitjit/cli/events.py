@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from . import render
-from .core import dump, emit, env, output_options
+from .actions import acts
+from .core import output_options
 
 
 @click.group()
@@ -20,16 +18,6 @@ def events() -> None:
     """
 
 
-def _print(evs: list[dict]) -> None:
-    e = env()
-    e.flush_warnings()
-    if e.json:
-        click.echo(dump(evs))
-    else:
-        for ev in evs:
-            click.echo(render.event_line(ev))
-
-
 @events.command()
 @click.option("-n", "--n", "n", type=click.IntRange(min=0), default=20, show_default=True)
 @click.option("-f", "--follow", is_flag=True, help="Then print new events as they land (with --json: one per line).")
@@ -37,6 +25,7 @@ def _print(evs: list[dict]) -> None:
               help="With --follow: seconds between looks.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=None, help="With --follow: stop after SECONDS.")
 @output_options
+@acts("events_tail")
 def tail(n: int, follow: bool, interval: float, timeout: float | None) -> None:
     """The last N events, oldest first. --json prints a JSON array of events; with --follow,
     one JSON object per line, as each event lands (local writes, agents, pulls from a hub).
@@ -46,16 +35,6 @@ def tail(n: int, follow: bool, interval: float, timeout: float | None) -> None:
       jit events tail -n 20
       jit events tail --follow --json | my-orchestrator
     """
-    if follow:
-        from ..app.feed import follow as follow_events
-
-        e = env()
-        e.flush_warnings()
-        follow_events(e.tracker, lambda ev: click.echo(json.dumps(ev, ensure_ascii=False) if e.json
-                                                       else render.event_line(ev)),
-                      n=n, interval=interval, timeout=timeout)
-        return
-    _print(env().tracker.events(limit=n))
 
 
 @events.command("query")
@@ -64,6 +43,7 @@ def tail(n: int, follow: bool, interval: float, timeout: float | None) -> None:
 @click.option("--since", help="ISO 8601 time (UTC if no offset).")
 @click.option("-l", "--limit", type=click.IntRange(min=0), default=None)
 @output_options
+@acts("events_query")
 def query_(event_type: str | None, issue: str | None, since: str | None, limit: int | None) -> None:
     """Events filtered by type, issue (any unique prefix) and time; with --limit the newest N.
 
@@ -71,7 +51,4 @@ def query_(event_type: str | None, issue: str | None, since: str | None, limit: 
     Example:
       jit events query --event-type gate_passed --limit 10
     """
-    _print(env().tracker.events(event_type=event_type, issue=issue, since=since, limit=limit))
 
-
-_ = emit

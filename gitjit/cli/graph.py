@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from . import render
-from .core import dump, emit, env, output_options
+from .actions import acts
+from .core import dump, emit, env, ids, output_options
 
 
 @click.group()
@@ -25,6 +26,7 @@ def graph() -> None:
 @graph.command()
 @click.argument("issue_id", required=False)
 @output_options
+@acts("graph_show")
 def show(issue_id: str | None) -> None:
     """Draw the dependency tree under ISSUE_ID (or every tree, from the issues nothing depends on).
 
@@ -32,16 +34,6 @@ def show(issue_id: str | None) -> None:
     Example:
       jit graph show $EPIC
     """
-    data = env().tracker.graph_tree(issue_id)
-
-    def human() -> None:
-        if not data["trees"]:
-            click.echo("No issues.")
-        render.tree(data["trees"])
-        for b in data["broken_edges"]:
-            click.echo(f"warning: edge {b['from'][:8]} -> {b['to'][:8]} ignored (it closed a cycle)", err=True)
-
-    emit(data, human)
 
 
 @graph.command()
@@ -55,8 +47,8 @@ def deps(issue_id: str, direct: bool) -> None:
     Example:
       jit graph deps $EPIC
     """
-    data = env().tracker.graph_deps(issue_id, transitive=not direct)
-    emit(data, lambda: render.issue_list(data, "No dependencies."), quiet="\n".join(i["id"] for i in data["issues"]))
+    data = env().read(lambda r: r.graph_deps(issue_id, transitive=not direct), listing=True)
+    emit(data, lambda: render.issue_list(data, "No dependencies."), quiet=lambda: ids(data))
 
 
 @graph.command()
@@ -69,9 +61,8 @@ def downstream(issue_id: str) -> None:
     Example:
       jit graph downstream $TASK1
     """
-    data = env().tracker.graph_downstream(issue_id)
-    emit(data, lambda: render.issue_list(data, "Nothing depends on it."),
-         quiet="\n".join(i["id"] for i in data["issues"]))
+    data = env().read(lambda r: r.graph_downstream(issue_id), listing=True)
+    emit(data, lambda: render.issue_list(data, "Nothing depends on it."), quiet=lambda: ids(data))
 
 
 @graph.command()
@@ -83,8 +74,8 @@ def roots() -> None:
     Example:
       jit graph roots
     """
-    data = env().tracker.graph_roots()
-    emit(data, lambda: render.issue_list(data), quiet="\n".join(i["id"] for i in data["issues"]))
+    data = env().read(lambda r: r.graph_roots(), listing=True)
+    emit(data, lambda: render.issue_list(data), quiet=lambda: ids(data))
 
 
 def _dot(g: dict[str, Any]) -> str:
@@ -120,7 +111,7 @@ def export(fmt: str, output: str | None) -> None:
       jit graph export --format mermaid -o graph.mmd
     """
     e = env()
-    g = e.tracker.graph_export()
+    g = e.read(lambda r: r.graph_export())
     # --json without -o means "print the JSON export"; with -o the file follows --format and
     # --json only shapes the confirmation printed on stdout
     as_json = fmt == "json" or (e.json and not output)

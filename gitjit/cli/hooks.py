@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from typing import Any
 
 import click
 
+from .actions import acts
 from .core import emit, env, output_options, split_commas
-
-#: what the pre-commit framework passes in the environment instead of git's arguments
-_FRAMEWORK_ARGS = {
-    "pre-push": ("PRE_COMMIT_REMOTE_NAME", "PRE_COMMIT_REMOTE_URL"),
-    "post-checkout": ("PRE_COMMIT_FROM_REF", "PRE_COMMIT_TO_REF", "PRE_COMMIT_CHECKOUT_TYPE"),
-    "post-merge": ("PRE_COMMIT_IS_SQUASH_MERGE",),
-    "post-rewrite": ("PRE_COMMIT_REWRITE_COMMAND",),
-}
 
 
 def _git(ctx_env: Any) -> Any:
@@ -154,6 +146,7 @@ def hook() -> None:
               help="Called by the pre-commit framework: take git's hook arguments from its PRE_COMMIT_* "
                    "variables; the framework chains other hooks itself.")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@acts("hook_run")
 def run(name: str, framework: bool, args: tuple[str, ...]) -> int:
     """Run hook NAME with git's hook arguments (after --); returns the status git should see.
 
@@ -161,22 +154,3 @@ def run(name: str, framework: bool, args: tuple[str, ...]) -> int:
     Example (what .git/hooks/commit-msg does):
       jit hook run commit-msg -- .git/COMMIT_EDITMSG
     """
-    from ..app import hooks as h
-
-    e = env()
-    argv = list(args)
-    if framework and not argv and name in _FRAMEWORK_ARGS:
-        argv = [os.environ.get(k, "") for k in _FRAMEWORK_ARGS[name]]
-    stdin = b""
-    # git pipes these two their input; a hook manager may hand over a terminal or nothing at all
-    if name in ("pre-push", "post-rewrite") and not framework and not sys.stdin.isatty():
-        stdin = sys.stdin.buffer.read()
-    # inside a hook git may export GIT_DIR (relative to the hook's cwd); follow it like git does
-    repo = e.repo or os.environ.get("GIT_DIR") or None
-    return h.run_hook(
-        name, argv, repo=repo, actor=e.actor, stdin=stdin,
-        echo=lambda s: click.echo(s, err=True),
-        enabled=os.environ.get("JIT_NO_HOOKS", "") in ("", "0"),
-        run_legacy=not framework and not os.environ.get(h.LEGACY_GUARD),
-        pushing=bool(os.environ.get(h.PUSH_GUARD)),
-    )

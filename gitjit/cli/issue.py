@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import render
+from .actions import acts
 from .core import emit, env, output_options, parse_kv, split_commas
 
 PRIORITIES = click.Choice(["low", "normal", "high", "critical"], case_sensitive=False)
@@ -60,6 +60,7 @@ def create(title_arg: str | None, title: str | None, desc: str, priority: str, g
 @click.option("-p", "--priority")
 @click.option("-l", "--label", "labels", multiple=True, help="ns:value or ns:* (all must match)")
 @output_options
+@acts("issue_list")
 def list_(state: str | None, assignee: str | None, priority: str | None, labels: tuple[str, ...]) -> None:
     """List issues, optionally filtered.
 
@@ -67,13 +68,12 @@ def list_(state: str | None, assignee: str | None, priority: str | None, labels:
     Example:
       jit issue list --state ready --label team:*
     """
-    data = env().tracker.list_issues(state=state, assignee=assignee, priority=priority, labels=labels)
-    emit(data, lambda: render.issue_list(data), quiet="\n".join(i["id"] for i in data["issues"]))
 
 
 @issue.command()
 @click.argument("ids", nargs=-1, required=True)
 @output_options
+@acts("issue_show")
 def show(ids: tuple[str, ...]) -> None:
     """Show one issue (or several) in full, with gates, blockers, conflicts and linked commits.
 
@@ -81,17 +81,6 @@ def show(ids: tuple[str, ...]) -> None:
     Example:
       jit issue show 3f1c
     """
-    t = env().tracker
-    items = [t.show(i) for i in ids]
-    data = items[0] if len(items) == 1 else items
-
-    def human() -> None:
-        for n, it in enumerate(items):
-            if n:
-                click.echo("")
-            render.issue_detail(it)
-
-    emit(data, human, quiet="\n".join(i["state"] for i in items))
 
 
 @issue.command()
@@ -105,6 +94,7 @@ def show(ids: tuple[str, ...]) -> None:
 @click.option("-l", "--label", "--add-label", "labels", multiple=True)
 @click.option("--remove-label", "remove_labels", multiple=True)
 @output_options
+@acts("update")
 def update(issue_id: str, title: str | None, desc: str | None, priority: str | None, state: str | None,
            context: tuple[str, ...], unset: tuple[str, ...], labels: tuple[str, ...],
            remove_labels: tuple[str, ...]) -> None:
@@ -115,16 +105,12 @@ def update(issue_id: str, title: str | None, desc: str | None, priority: str | N
       jit issue update 3f1c --state done
       jit issue update 3f1c --context "agent_notes=Remember to update docs"
     """
-    data = env().tracker.update_issue(
-        issue_id, title=title, description=desc, priority=priority, state=state, context=parse_kv(context),
-        context_unset=unset, labels_add=split_commas(labels), labels_remove=split_commas(remove_labels),
-    )
-    emit(data, f"Updated issue {data['short_id']} ({data['state']})", quiet=data["id"])
 
 
 @issue.command()
 @click.argument("text")
 @output_options
+@acts("issue_search")
 def search(text: str) -> None:
     """Find issues whose title, description, labels or id contain TEXT (case-insensitive).
 
@@ -132,8 +118,6 @@ def search(text: str) -> None:
     Example:
       jit issue search login
     """
-    data = env().tracker.search(text)
-    emit(data, lambda: render.issue_list(data, "No matches."), quiet="\n".join(i["id"] for i in data["issues"]))
 
 
 @issue.command()
@@ -184,6 +168,7 @@ def unassign(issue_id: str) -> None:
 @click.argument("assignee")
 @click.option("--remote", help="Make the claim real on this hub remote (see docs/sharing.md).")
 @output_options
+@acts("claim")
 def claim(issue_id: str, assignee: str, remote: str | None) -> None:
     """Atomically claim a ready issue for ASSIGNEE (exit 7 if someone else holds it).
 
@@ -191,9 +176,6 @@ def claim(issue_id: str, assignee: str, remote: str | None) -> None:
     Example:
       jit issue claim 3f1c agent:worker-1
     """
-    t = env().tracker
-    data = t.claim(issue_id, assignee) if remote is None else t.claim(issue_id, assignee, remote=remote)
-    emit(data, f"Claimed issue {data['id']} for {assignee}", quiet=data["id"])
 
 
 @issue.command("claim-next")
@@ -202,6 +184,7 @@ def claim(issue_id: str, assignee: str, remote: str | None) -> None:
 @click.option("-f", "--filter", "filter_", help='e.g. "priority:high|critical", "label:team:*", "tag:gpu"')
 @click.option("--remote", help="Make the claim real on this hub remote (see docs/sharing.md).")
 @output_options
+@acts("claim_next")
 def claim_next(assignee_arg: str | None, to: str | None, filter_: str | None, remote: str | None) -> None:
     """Claim the highest-priority, oldest ready issue; prints its id (exit 8 when there is none).
 
@@ -209,24 +192,6 @@ def claim_next(assignee_arg: str | None, to: str | None, filter_: str | None, re
     Example:
       ID=$(jit issue claim-next agent:worker-1 --filter "priority:high|critical")
     """
-    from ..core.errors import UsageError
-
-    if assignee_arg and to and assignee_arg != to:
-        raise UsageError("give the assignee once (argument or --to)", hint="jit issue claim-next --to agent:worker-1")
-    who = assignee_arg or to
-    if not who:
-        raise UsageError("missing assignee", hint="jit issue claim-next agent:worker-1")
-    t = env().tracker
-    kw = {"filter": filter_}
-    if remote is not None:
-        kw["remote"] = remote
-    data = t.claim_next(who, **kw)
-
-    def human() -> None:
-        click.echo(data["id"])
-        click.echo(f"Claimed issue {data['id']} ({data['title']}) for {who}", err=True)
-
-    emit(data, human, quiet=data["id"])
 
 
 @issue.command()

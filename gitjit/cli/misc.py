@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import render
+from .actions import acts
 from .core import emit, env, output_options
 
 
@@ -30,6 +30,7 @@ def init(remotes: tuple[str, ...]) -> None:
 
 @click.command()
 @output_options
+@acts("status")
 def status() -> None:
     """Counts per state, blocked work, recent completions, who holds what, and conflicts.
 
@@ -37,8 +38,6 @@ def status() -> None:
     Example:
       jit status --json
     """
-    data = env().tracker.status()
-    emit(data, lambda: render.status(data))
 
 
 @click.command("merge-driver", hidden=False)

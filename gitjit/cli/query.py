@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from . import render
-from .core import emit, env, output_options
+from .actions import acts
+from .core import output_options
 
 
 @click.group()
@@ -18,13 +18,9 @@ def query() -> None:
     """
 
 
-def _run(kind: str, value: str | None = None, empty: str = "No issues.") -> None:
-    data = env().tracker.query(kind, value)
-    emit(data, lambda: render.issue_list(data, empty), quiet="\n".join(i["id"] for i in data["issues"]))
-
-
 @query.command()
 @output_options
+@acts("query", kind="ready")
 def ready() -> None:
     """Unassigned issues nothing blocks, critical first, then oldest.
 
@@ -32,11 +28,11 @@ def ready() -> None:
     Example:
       jit query ready --json
     """
-    _run("ready", empty="No ready issues.")
 
 
 @query.command()
 @output_options
+@acts("query", kind="blocked")
 def blocked() -> None:
     """Unfinished issues held up by dependencies or precheck gates, with the reasons.
 
@@ -44,12 +40,12 @@ def blocked() -> None:
     Example:
       jit query blocked
     """
-    _run("blocked", empty="Nothing is blocked.")
 
 
 @query.command()
 @click.argument("assignee")
 @output_options
+@acts("query", kind="assignee")
 def assignee(assignee: str) -> None:
     """Issues assigned to ASSIGNEE.
 
@@ -57,12 +53,12 @@ def assignee(assignee: str) -> None:
     Example:
       jit query assignee agent:worker-1 --json
     """
-    _run("assignee", assignee)
 
 
 @query.command()
 @click.argument("state")
 @output_options
+@acts("query", kind="state")
 def state(state: str) -> None:
     """Issues in STATE (open, ready, in_progress, done, rejected, archived).
 
@@ -70,12 +66,12 @@ def state(state: str) -> None:
     Example:
       jit query state in_progress
     """
-    _run("state", state)
 
 
 @query.command()
 @click.argument("priority")
 @output_options
+@acts("query", kind="priority")
 def priority(priority: str) -> None:
     """Issues of PRIORITY (low, normal, high, critical).
 
@@ -83,11 +79,11 @@ def priority(priority: str) -> None:
     Example:
       jit query priority critical
     """
-    _run("priority", priority)
 
 
 @query.command("all")
 @output_options
+@acts("query", kind="all")
 def all_() -> None:
     """Every issue.
 
@@ -95,4 +91,3 @@ def all_() -> None:
     Example:
       jit query all --json
     """
-    _run("all")

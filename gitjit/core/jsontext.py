@@ -2,7 +2,7 @@
 
 The standard library has a C encoder only for compact output: with ``indent`` every value goes
 through the pure-Python encoder's nested generators. The index stores each issue's JSON as the
-CLI prints it (so the light read path can print it unchanged), and every write re-renders the
+CLI prints it (so the index reader can print it unchanged), and every write re-renders the
 issue and its dependents: at 100,000 issues that rendering was the largest part of a claim's
 index update. Here strings go through the same C string encoder json uses
 (``json.encoder.encode_basestring``) and the structure is built with list appends.
@@ -24,6 +24,13 @@ _INF = float("inf")
 
 class _Unknown(Exception):
     pass
+
+
+class Raw(str):
+    """A JSON value already written as ``dumps`` writes it (an issue's JSON as the index stores
+    it): ``dumps`` puts it in place as it is, indented to where it stands."""
+
+    __slots__ = ()
 
 
 def _float(o: float) -> str:
@@ -73,6 +80,8 @@ def _enc(o: Any, out: list[str], nl: str) -> None:
     t = type(o)
     if t is str:
         out.append(encode_basestring(o))
+    elif t is Raw:
+        out.append(o.replace("\n", nl))
     elif t is dict or (t is not list and t is not tuple and isinstance(o, dict)):
         if not o:
             out.append("{}")
@@ -85,6 +94,8 @@ def _enc(o: Any, out: list[str], nl: str) -> None:
             tv = type(v)
             if tv is str:
                 out.append(encode_basestring(v))
+            elif tv is Raw:
+                out.append(v.replace("\n", inner))
             elif tv is dict or tv is list or tv is tuple or isinstance(v, (dict, list, tuple)):
                 _enc(v, out, inner)
             else:
@@ -100,6 +111,8 @@ def _enc(o: Any, out: list[str], nl: str) -> None:
             tv = type(v)
             if tv is str:
                 out.append(sep + encode_basestring(v))
+            elif tv is Raw:
+                out.append(sep + v.replace("\n", inner))
             else:
                 out.append(sep)
                 if tv is dict or tv is list or tv is tuple or isinstance(v, (dict, list, tuple)):

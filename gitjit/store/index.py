@@ -17,8 +17,8 @@ index's. A signature taken within ``RACY_NS`` of a change is never trusted on it
 writes inside one tick of the file system clock can leave the same mtime): the next check
 lists the refs again, as git does for its racily clean index entries.
 
-This module is the half that needs only the standard library: the fast read path
-(``gitjit.cli.fast``) uses it without importing pygit2 or pydantic. Writing folded data into the
+This module is the half that needs only the standard library: the index reader
+(``gitjit.app.reader``) uses it without importing pygit2 or pydantic. Writing folded data into the
 index is ``gitjit.store.indexer``'s job (it needs the fold).
 """
 
@@ -34,7 +34,7 @@ import zlib
 
 from ..core.refs import GATES, ISSUES
 
-# the light read path imports this module: no typing, dataclasses or random at run time (~10 ms)
+# the index reader imports this module: no typing, dataclasses or random at run time (~10 ms)
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Iterable, Iterator
@@ -160,8 +160,10 @@ def search_text(title: str, description: str, labels: Iterable[str]) -> str:
 
 
 def code_stamp() -> str:
-    """Version plus size and CRC of the modules whose output the index stores: a changed fold or
-    JSON shape (a new release, or an edit in a development checkout) makes the index rebuild.
+    """Version plus size and CRC of the code whose output the index stores: every module of the
+    core (the fold, the effective states, every JSON shape) and the index's own modules. A changed
+    fold or JSON shape (a new release, or an edit in a development checkout) makes the index
+    rebuild. Whole folders, so that no module is named here (a new or renamed one counts too).
 
     By content, not mtime: two copies of the same code (a checkout and its installed copy, as when
     the tests import the checkout and spawn the installed console script) share one index."""
@@ -169,17 +171,21 @@ def code_stamp() -> str:
 
     from .. import __version__
 
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parts = [INDEX_VERSION, __version__]
-    # api_views.py: event_json shapes the stored events; record.py: how the stored states are written
-    for rel in ("model.py", "record.py", "fold.py", "graph.py", "query.py", "api.py", "api_views.py", "indexed.py",
-                os.path.join("store", "index.py")):
+    for folder, prefix in (("core", ""), ("store", "index")):
         try:
-            with open(os.path.join(here, rel), "rb") as f:
-                data = f.read()
-            parts.append(f"{rel}:{len(data)}:{zlib.crc32(data):08x}")
+            names = sorted(n for n in os.listdir(os.path.join(pkg, folder)) if n.endswith(".py") and n.startswith(prefix))
         except OSError:
-            parts.append(f"{rel}:-")
+            names = []
+        for name in names:
+            rel = f"{folder}/{name}"
+            try:
+                with open(os.path.join(pkg, folder, name), "rb") as f:
+                    data = f.read()
+                parts.append(f"{rel}:{len(data)}:{zlib.crc32(data):08x}")
+            except OSError:
+                parts.append(f"{rel}:-")
     return "|".join(parts)
 
 
@@ -320,7 +326,7 @@ def _racy(stamps: Iterable[Any], taken_ns: int) -> bool:
 # ---------------------------------------------------------------------------------- the database
 
 class Index:
-    """One repository's index file. ``open`` never creates it unless asked (the fast path only
+    """One repository's index file. ``open`` never creates it unless asked (the index reader only
     reads an index the full path made)."""
 
     def __init__(self, common_dir: str | os.PathLike[str], *, on_wait: Callable[[str], None] | None = None):
@@ -948,3 +954,68 @@ class Index:
 def _chunks(items: list[Any], n: int = _CHUNK) -> Iterator[list[Any]]:
     for i in range(0, len(items), n):
         yield items[i:i + n]
+
+
+# ---------------------------------------------------------------------------------- reading only
+
+class NotFresh(Exception):
+    """The index cannot answer exactly now: missing, from another version, busy, or the refs moved
+    since it was last brought in step. The caller folds the refs (the Tracker) instead."""
+
+
+def open_for_reading(common: str) -> Index:
+    """The index of the repository whose common directory is ``common``, checked to be in step with
+    the refs, inside one read transaction (every query sees one state of it); ``end_reading`` ends
+    it. Raises ``NotFresh`` when it cannot be used so. Needs neither pygit2 nor the fold."""
+    ix = Index(common)
+    try:
+        if not ix.open(timeout=0.2):
+            raise NotFresh("no index, or busy")
+        if not ix.usable(code_stamp()):
+            raise NotFresh("an index of another version")
+        seen = ix.data_version()
+        delta = ix.check()
+        if delta is not None:
+            if not delta.empty:
+                raise NotFresh("the refs moved")
+            _record_unchanged(ix, delta, seen)
+        # a writer that commits meanwhile has brought the index in step with refs at least as new
+        ix.c.execute("BEGIN")
+        return ix
+    except sqlite3.Error as e:
+        end_reading(ix)
+        raise NotFresh(f"{type(e).__name__}: {e}") from e
+    except BaseException:
+        end_reading(ix)
+        raise
+
+
+def end_reading(ix: Index) -> None:
+    if ix.db is not None:
+        try:
+            ix.rollback()
+        except sqlite3.Error:
+            pass
+        ix.close()
+
+
+def _record_unchanged(ix: Index, delta: Delta, seen: int) -> None:
+    """Nothing changed but the stat signature: remember the new one if it can be trusted later
+    (best effort: never wait for a writer, which will record one itself)."""
+    if delta.sig.get("racy"):
+        return
+    try:
+        if not ix.begin(wait=0):
+            return
+    except sqlite3.Error:
+        return
+    try:
+        d2 = ix.check() if ix.data_version() != seen else delta
+        if d2 is not None:
+            if not d2.empty:
+                ix.rollback()
+                raise NotFresh("the refs moved")
+            ix.record_snapshot(d2)
+        ix.commit()
+    except sqlite3.Error:
+        ix.rollback()

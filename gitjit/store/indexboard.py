@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.board import Board, short
 from ..core.graph import Graph
-from ..core.jsontext import loads_many
+from ..core.jsontext import Raw, loads_many
 from ..core.model import IssueState
 from ..git.files import loose_tip, ref_locked
 from .index import ISSUES, unpack
-from .locks import stale_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.graph import BrokenEdge
@@ -72,6 +71,8 @@ class IndexBoard(Board):
         self.lazy = False
         self._checked: set[str] = set()
         self.passed_over = False
+        #: listings give each issue's stored JSON text unparsed (``Raw``): for JSON output only
+        self.raw = False
         self._gates_all = indexer.gatedefs()
         self.gate_defs = {k: v for k, v in self._gates_all.items() if not v.removed}
         self._cache: dict[str, IssueState] = {}
@@ -211,6 +212,8 @@ class IndexBoard(Board):
         ref file with another tip: most likely just claimed). Sets ``passed_over`` when it passes
         over anything, or when the board is ``claim_board``'s: then an empty result does not
         prove that nothing is ready."""
+        from .locks import stale_seconds  # here: a read that never claims need not load socket and threading
+
         stale = stale_seconds()
 
         # a lazy board may not hold the issues that became ready since the index was last brought
@@ -281,7 +284,10 @@ class IndexBoard(Board):
         return self.ix.status(recent)
 
     def listing(self, ids: Iterable[str]) -> list[dict[str, Any]]:
-        return loads_many(self.ix.docs(list(ids)))
+        docs = self.ix.docs(list(ids))
+        if self.raw:
+            return [Raw(d) for d in docs]  # type: ignore[misc]
+        return loads_many(docs)
 
     def export(self) -> dict[str, Any]:
         """``graph export``: every node in ready order and every effective edge."""

@@ -348,10 +348,13 @@ def _fold_under_lock(ix: Indexer, delta: Callable[[], Delta], *, wait: float) ->
 # ---------------------------------------------------------------------------------- the indexer
 
 class Indexer:
-    def __init__(self, git: Any, store: Any, *, on_wait: Callable[[str], None] | None = None):
+    def __init__(self, git: Any, store: Any, *, on_wait: Callable[[str], None] | None = None,
+                 index: Index | None = None):
+        """``index``: an index opened by the caller, read only (the index reader, gitjit/app/reader.py):
+        such an indexer never brings it in step, so it needs neither ``git`` nor ``store``."""
         self.git = git
         self.store = store
-        self.ix = Index(git.common_dir, on_wait=on_wait)
+        self.ix = index if index is not None else Index(git.common_dir, on_wait=on_wait)
         #: candidates ``IndexBoard.claimable`` found moved, by ref, with the tip they moved from
         self.moved_seen: dict[str, str] = {}
         self.board: IndexBoard | None = None

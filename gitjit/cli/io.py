@@ -1,0 +1,205 @@
+"""The command line's plumbing that needs no click: the context every command reads (``Env``),
+printing (``echo``, ``emit``), error reporting, and turning argument words into library values.
+
+Both ways into a command use it: the click commands (gitjit/cli/*.py) and the pre-dispatch of the
+hot commands (gitjit/cli/light.py), which run the same actions (gitjit/cli/actions.py). The CLI is
+the only layer that reads the environment, prints, or picks exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from ..core.errors import GitjitError, UsageError
+
+T = TypeVar("T")
+
+
+def echo(text: str = "", *, err: bool = False) -> None:
+    """``click.echo`` for text: one line, flushed (the order of stdout and stderr is kept)."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
+
+
+class Env:
+    """What every command needs: where the repository is, who acts, and how to print."""
+
+    def __init__(self) -> None:
+        self.repo: str | None = os.environ.get("JIT_REPO") or None
+        self.actor: str | None = os.environ.get("JIT_ACTOR") or None
+        self.json = os.environ.get("JIT_JSON", "") not in ("", "0")  # same test as wants_json()
+        self.quiet = os.environ.get("JIT_QUIET", "") not in ("", "0")
+        self._tracker: Any = None
+        self._warnings: list[str] = []
+
+    @property
+    def tracker(self) -> Any:
+        if self._tracker is None:
+            from ..app.tracker import Tracker
+
+            # a command that waits for another process's rebuild of the index says why it is slow
+            self._tracker = Tracker(self.repo, actor=self.actor,
+                                    on_wait=lambda text: echo(f"jit: {text}", err=True))
+        return self._tracker
+
+    def read(self, answer: Callable[[Any], T], *, listing: bool = False) -> T:
+        """Answer a read-only question (``answer`` is given a ``gitjit.core.reads.Reads``): from the
+        index as it stands, without loading pygit2, when it can answer exactly as the Tracker would
+        (gitjit/app/reader.py); from the Tracker otherwise. ``listing``: under ``--json``, issues'
+        stored JSON may be printed as it is, unparsed."""
+        if self._tracker is None:
+            from ..app.reader import Stale, open_reader
+
+            reader = open_reader(self.repo)
+            if reader is not None:
+                with reader:
+                    if listing and self.json:
+                        reader.raw_listings()
+                    try:
+                        out = answer(reader)
+                    except Stale:
+                        pass
+                    else:
+                        self._warnings = reader.warnings
+                        return out
+        return answer(self.tracker)
+
+    def flush_warnings(self) -> None:
+        for w in self._warnings:
+            echo(f"warning: {w}", err=True)
+        self._warnings = []
+        if self._tracker is not None:
+            for w in self._tracker.warnings:
+                echo(f"warning: {w}", err=True)
+            self._tracker.warnings.clear()
+
+
+_current: ContextVar[Env] = ContextVar("gitjit_cli_env")
+
+
+def env() -> Env:
+    """The running command's context (``use_env`` set it; a fresh one from the environment if none)."""
+    try:
+        return _current.get()
+    except LookupError:
+        e = Env()
+        _current.set(e)
+        return e
+
+
+def use_env(e: Env) -> Env:
+    """Make ``e`` the running command's context."""
+    _current.set(e)
+    return e
+
+
+def dump(obj: Any) -> str:
+    from ..core.jsontext import dumps
+
+    return dumps(obj)
+
+
+def emit(data: Any, human: Callable[[], None] | str | None = None, *,
+         quiet: str | Callable[[], str] | None = None) -> None:
+    """Print ``data`` as JSON under --json; else the quiet value under -q; else the human form."""
+    e = env()
+    e.flush_warnings()
+    if e.json:
+        echo(dump(data))
+    elif e.quiet and quiet is not None:
+        echo(quiet() if callable(quiet) else quiet)
+    elif callable(human):
+        human()
+    elif human is not None:
+        echo(human)
+
+
+def ids(listing: dict[str, Any]) -> str:
+    """The ``-q`` form of a listing: its issues' ids, one a line."""
+    return "\n".join(i["id"] for i in listing["issues"])
+
+
+def report_error(err: GitjitError, as_json: bool) -> int:
+    # the message may quote input holding undecodable bytes (surrogates): escape them, never crash
+    def safe(s: str) -> str:
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+    if as_json:
+        echo(safe(dump({"error": err.to_dict()})))
+    else:
+        echo(safe(f"error: {err.message}"), err=True)
+        if err.hint:
+            echo(safe(f"hint: {err.hint}"), err=True)
+    return err.exit_code
+
+
+def wants_json(argv: list[str]) -> bool:
+    return "--json" in argv or os.environ.get("JIT_JSON", "") not in ("", "0")
+
+
+def stdout_is_closed() -> bool:
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, OSError):
+        return True
+    return False
+
+
+# ---------------------------------------------------------------------------------- argument values
+
+def parse_kv(values: tuple[str, ...] | list[str], what: str = "--context") -> dict[str, Any]:
+    """``k=v`` pairs; a value that parses as a JSON array, object, number, boolean or null is stored
+    as that JSON value (``tags=["build","test"]``), anything else as the string."""
+    out: dict[str, Any] = {}
+    for item in values:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise UsageError(f"{what} {item!r} is not key=value", hint=f"e.g. {what} tags='[\"build\"]'")
+        val: Any = v
+        s = v.strip()
+        if s[:1] in "[{" or s in ("true", "false", "null") or _is_number(s):
+            try:
+                val = json.loads(s)
+            except (ValueError, RecursionError):
+                val = v
+        out[k.strip()] = val
+    return out
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return bool(s) and s.lower() not in ("nan", "inf", "-inf", "infinity", "+inf")
+
+
+def split_commas(values: tuple[str, ...] | list[str]) -> list[str]:
+    return [p.strip() for v in values for p in v.split(",") if p.strip()]
+
+
+def report_crash(e: BaseException, as_json: bool) -> int:
+    """The last line of defence of a ``jit`` process (and of ``jit-dispatch``): an interrupt exits 130, a closed stdout quietly 0, a GitjitError is
+    reported as such, and anything else as an internal error, never a traceback (unless
+    ``JIT_DEBUG`` asks for it)."""
+    if isinstance(e, KeyboardInterrupt):
+        return 130
+    if isinstance(e, BrokenPipeError):
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+    if isinstance(e, GitjitError):
+        return report_error(e, as_json)
+    if os.environ.get("JIT_DEBUG"):
+        raise e
+    err = GitjitError(f"internal error: {type(e).__name__}: {e}",
+                      hint="this is a bug in gitjit; rerun with JIT_DEBUG=1 for the traceback")
+    return report_error(err, as_json)
