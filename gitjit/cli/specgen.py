@@ -71,7 +71,7 @@ def _param(p: click.Parameter) -> dict[str, Any]:
 
 
 def build() -> dict[str, Any]:
-    ctx = click.Context(cli, info_name="jit")
+    ctx = click.Context(cli, info_name="jit", **cli.context_settings)
     root = [_param(p) for p in cli.params if p.name in ROOT_ENV]
     commands: dict[str, Any] = {}
     for path in HOT:
