@@ -9,7 +9,8 @@ CLI renders it.
 Anything else, and anything in doubt, goes to the full CLI (``gitjit.cli.main``): another
 command or option, an id that is ambiguous, unknown or deleted, an invalid value, a missing,
 outdated or busy index, refs that changed since the index was last brought in step (the full
-CLI folds them in, so the next call is fast again). Nothing is printed before the light path
+CLI folds them in, so the next call is fast again), a plain ``git fetch``/``git pull`` since jit
+last merged what they bring (gitjit/store/fetched.py; the full CLI merges it first). Nothing is printed before the light path
 has its whole answer, so a fallback never prints twice.
 """
 
@@ -209,7 +210,10 @@ def _run_write(cmd: str, pos: list[str], vals: dict[str, Any], repo: str | None,
     try:
         from .api import Tracker
 
+        from .sync import catch_up
+
         t = Tracker(repo, actor=actor)
+        catch_up(t)  # what a plain git fetch/pull brought, as the full CLI's commands do (a stat when nothing)
         if cmd == "claim":
             data = t.claim(pos[0], pos[1])
             human, q = f"Claimed issue {data['id']} for {pos[1]}", data["id"]
@@ -377,6 +381,10 @@ def _answer(args: list[str]) -> tuple[list[str], Any] | None:
 
     git_dir, workdir = _find_git_dir(start)
     common = _common_dir(git_dir)
+    from .store.fetched import fetched_since
+
+    if fetched_since(common):
+        raise _Fallback  # a plain git fetch/pull ran: the full CLI first merges what it brought
     ix = Index(common)
     if not ix.open(timeout=0.2):
         raise _Fallback

@@ -1,5 +1,5 @@
-"""Use cases around sharing that sit on top of ``gitjit.api.Tracker``: the remote refspecs.
-The machinery itself (fetch, reconcile, push, hub claims) lives in ``gitjit.store.sync``; the
+"""Use cases around sharing that sit on top of ``gitjit.api.Tracker``: the remote refspecs, and
+catching up with what a plain ``git fetch``/``git pull`` brought. The machinery itself (fetch, reconcile, push, hub claims) lives in ``gitjit.store.sync``; the
 Tracker's ``push``/``pull``/``sync`` call it directly, and ``jit doctor`` (gitjit.doctor) reuses
 its document checks.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["add_refspecs", "remove_refspecs"]
+__all__ = ["add_refspecs", "remove_refspecs", "catch_up", "fetch_remotes"]
 
 
 def add_refspecs(tracker: Any, remote: str) -> dict[str, Any]:
@@ -23,3 +23,44 @@ def remove_refspecs(tracker: Any, remote: str) -> dict[str, Any]:
     res: dict[str, Any] = tracker._syncer().remove_refspecs(remote)  # noqa: SLF001
     return res
 
+
+
+def fetch_remotes(git: Any) -> list[str]:
+    """The remotes whose plain ``git fetch`` brings their jit refs (the refspec of ``add_refspecs``)."""
+    from .store.sync import refspec_for
+
+    return [r for r in git.remote_names() if refspec_for(r) in git.config_get_all(f"remote.{r}.fetch")]
+
+
+def catch_up(tracker: Any) -> list[dict[str, Any]]:
+    """Merge into ``refs/jit/*`` what plain ``git fetch``/``git pull`` brought into the tracking refs
+    since the last time, as ``jit pull --no-fetch`` would, for each remote with the jit refspec:
+    git runs no hook for a fetch, nor for a pull that merges nothing (gitjit/store/fetched.py).
+    Costs a ``stat`` or two when nothing was fetched. A remote that cannot be merged becomes a
+    warning on the tracker (``tracker.warnings``), and is tried again next time; nothing raises.
+    Returns each remote's pull result."""
+    from .errors import GitjitError
+    from .store import fetched
+
+    common = tracker.git.common_dir
+    seen = fetched.fetch_signature(common)  # taken first: a fetch after this shows up next time
+    state = fetched.read_state(common)
+    if seen == state.get("fetch_head", []) or not tracker.is_initialized():
+        return []
+    out: list[dict[str, Any]] = []
+    ok = True
+    for remote in fetch_remotes(tracker.git):
+        try:
+            out.append(tracker.pull(remote, fetch=False))
+        except GitjitError as e:
+            ok = False
+            tracker.warnings.append(f"could not merge the jit refs 'git fetch' brought from {remote}: {e.message} "
+                                    f"(retried by the next jit command; by hand: jit pull {remote} --no-fetch)")
+        except OSError as e:  # a read-only clone, a full disk: reading goes on
+            ok = False
+            tracker.warnings.append(f"could not merge the jit refs 'git fetch' brought from {remote}: {e}")
+    if ok and fetched.settled(seen):
+        state = fetched.read_state(common)
+        state["fetch_head"] = seen
+        fetched.write_state(common, state)
+    return out

@@ -30,6 +30,18 @@ class Env:
 
     @property
     def tracker(self) -> Any:
+        """The repository's Tracker, first caught up with what a plain ``git fetch``/``git pull``
+        brought since the last jit command (``gitjit.sync.catch_up``: a stat when nothing was)."""
+        if self._tracker is None:
+            from ..sync import catch_up
+
+            catch_up(self.tracker_as_is)
+        return self._tracker
+
+    @property
+    def tracker_as_is(self) -> Any:
+        """The Tracker without catching up: for ``jit doctor`` (it reports the store as it finds
+        it) and ``jit pull/push/sync`` (they merge what was fetched themselves, and say so)."""
         if self._tracker is None:
             from ..api import Tracker
 
