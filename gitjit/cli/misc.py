@@ -15,19 +15,33 @@ from .core import emit, env, output_options
 def init(remotes: tuple[str, ...]) -> None:
     """Prepare this repository for jit (idempotent): config, reflogs, merge driver.
 
+    Outside any git repository it runs 'git init' first (and says so).
+
     \b
     Example:
       jit init
       jit init --remote origin    # undo: jit remote remove-refspecs origin
     """
-    data = env().tracker.init()
+    import os
+
+    from ..git import find_repository, init_repository
+
+    e = env()
+    start = e.repo or os.getcwd()
+    created = init_repository(start) if os.path.isdir(start) and find_repository(start) is None else None
+    data = e.tracker.init()
+    if created:
+        data["changed"].insert(0, "git init")
     if remotes:
         from ..sync import add_refspecs
 
-        data["remotes"] = [add_refspecs(env().tracker, r) for r in remotes]
+        data["remotes"] = [add_refspecs(e.tracker, r) for r in remotes]
         data["changed"] += [f"remote.{r['remote']}.fetch" for r in data["remotes"] if r["added"]]
-    emit(data, f"Initialized jit in {data['repository']}" + (
-        f" ({', '.join(data['changed'])})" if data["changed"] else " (already set up)"))
+    said = f"Initialized jit in {data['repository']}" + (
+        f" ({', '.join(c for c in data['changed'] if c != 'git init')})" if data["changed"] else " (already set up)")
+    if created:
+        said = f"Initialized an empty git repository in {created} (there was none in {start})\n{said}"
+    emit(data, said)
 
 
 @click.command()
