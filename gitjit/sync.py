@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["add_refspecs", "remove_refspecs", "catch_up", "fetch_remotes"]
+__all__ = ["add_refspecs", "remove_refspecs", "catch_up", "fetch_remotes", "check_hub"]
 
 
 def add_refspecs(tracker: Any, remote: str) -> dict[str, Any]:
@@ -23,6 +23,25 @@ def remove_refspecs(tracker: Any, remote: str) -> dict[str, Any]:
     res: dict[str, Any] = tracker._syncer().remove_refspecs(remote)  # noqa: SLF001
     return res
 
+
+
+def check_hub(tracker: Any, remote: str) -> None:
+    """Refuse a hub that is not a configured remote (every claim would then fail with exit 3):
+    ``UsageError`` for a malformed name, ``NotFoundError`` naming the remotes there are. The empty
+    string is allowed: it means no hub."""
+    from .errors import NotFoundError
+
+    if remote == "":
+        return
+    try:
+        tracker._syncer().check_remote(remote)  # noqa: SLF001 - same package
+    except NotFoundError as e:
+        have = tracker.git.remote_names()
+        e.message = f"cannot set hub: {e.message}, so every claim would fail"
+        e.hint = (f"use one of the remotes here ({', '.join(have)}), or " if have else "") + \
+            f"add it first: git remote add {remote} <url>"
+        e.details = {**e.details, "remotes": have}
+        raise
 
 
 def fetch_remotes(git: Any) -> list[str]:

@@ -122,6 +122,10 @@ CASES: list[tuple[str, Setup, list[str], int, str, str]] = [
     ("unknown command", nothing, ["issue", "frobnicate"], 2, "INVALID_ARGUMENT", "frobnicate"),
     ("missing argument", nothing, ["issue", "claim"], 2, "INVALID_ARGUMENT", "Missing argument"),
     ("bad export format", nothing, ["graph", "export", "--format", "png"], 2, "INVALID_ARGUMENT", "png"),
+    ("hub that is no remote", nothing, ["config", "set", "hub", "nosuch"], 3, "NOT_FOUND",
+     "cannot set hub: no remote named 'nosuch'"),
+    ("hub that is no remote name", nothing, ["config", "set", "hub", "no such"], 2, "INVALID_ARGUMENT",
+     "is not a remote name"),
 ]
 
 
@@ -162,6 +166,27 @@ def test_error_contract(repo: Path, jit: Jit, case) -> None:  # type: ignore[no-
     # the store is untouched, and so is the working tree
     assert ref_snapshot(repo) == before
     assert git("status", "--porcelain", cwd=repo).stdout == ""
+
+
+def test_config_set_hub_takes_only_a_configured_remote(repo: Path, jit: Jit) -> None:
+    git("remote", "add", "origin", str(repo), cwd=repo)
+    git("remote", "add", "central", str(repo), cwd=repo)
+    r = jit("config", "set", "hub", "nosuch")
+    assert r.exit_code == 3
+    assert r.stderr == ("error: cannot set hub: no remote named 'nosuch' in this repository, so every claim would "
+                        "fail\nhint: use one of the remotes here (central, origin), or add it first: git remote add "
+                        "nosuch <url>\n")
+    assert git("config", "--get", "jit.hub", cwd=repo, check=False).returncode == 1  # nothing was set
+    assert json.loads(jit("config", "set", "hub", "nosuch", "--json").stdout)["error"]["details"] == {
+        "remote": "nosuch", "remotes": ["central", "origin"]}
+    assert jit("config", "set", "hub", "origin").exit_code == 0
+    assert git("config", "jit.hub", cwd=repo).stdout.strip() == "origin"
+    # git config keys ignore case: so does the check
+    assert jit("config", "set", "HUB", "nosuch").exit_code == 3
+    assert git("config", "jit.hub", cwd=repo).stdout.strip() == "origin"
+    assert jit("config", "set", "hub", "").exit_code == 0  # no hub
+    assert jit.json("config", "get", "hub")["value"] == ""
+    assert jit("config", "set", "main-branch", "trunk").exit_code == 0  # other settings as before
 
 
 def test_jit_json_env_switches_errors_and_output_to_json(repo: Path, jit: Jit, monkeypatch) -> None:  # type: ignore[no-untyped-def]

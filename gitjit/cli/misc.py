@@ -114,11 +114,18 @@ def _setting(key: str) -> str:
 @click.argument("value")
 @output_options
 def config_set(key: str, value: str) -> None:
-    """Set a setting (e.g. hub: the remote that decides claims).
+    """Set a setting (e.g. hub: the remote that decides claims; it must be a configured remote,
+    or "" for none).
 
     \b
     Example:
       jit config set hub origin
     """
-    env().tracker.git.config_set(f"jit.{_setting(key)}", value)
+    name = _setting(key)
+    t = env().tracker
+    if name.lower() == "hub":
+        from ..sync import check_hub
+
+        check_hub(t, value)
+    t.git.config_set(f"jit.{name}", value)
     emit({"key": key, "value": value}, f"{key} = {value}", quiet=value)
