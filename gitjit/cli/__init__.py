@@ -44,6 +44,7 @@ class LazyGroup(click.Group):
         "fsck": ("doctor", "doctor"),
         "demo": ("demo", "demo"),
         "dispatch": ("dispatch", "dispatch"),
+        "coordinator": ("coordinator", "coordinator"),  # seeds 002/004: runs jit-dispatch
         "import": ("transfer", "import_"),
         "export": ("transfer", "export"),
         "index": ("transfer", "index"),
