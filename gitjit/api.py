@@ -132,6 +132,11 @@ class Tracker(GateOps, ViewOps):
             if p in b.all or prefixed(b.all, p):
                 raise NotFoundError(f"issue {prefix} was deleted", details={"issue_id": prefix},
                                     hint=f"its history stays readable: jit events query --issue {prefix}")
+            if p in ("created", "issue:") or p.startswith("created issue:"):
+                from .cliargs import CAPTURED_CREATE, CAPTURED_CREATE_HINT
+
+                raise NotFoundError(f"no issue matches {prefix!r}: {CAPTURED_CREATE}", hint=CAPTURED_CREATE_HINT,
+                                    details={"issue_id": prefix})
             raise NotFoundError(f"no issue matches {prefix!r}", hint="run 'jit issue list' to see ids",
                                 details={"issue_id": prefix})
         cands = [{"id": i, "title": pool[i].title} for i in hits[:20]]

@@ -39,3 +39,20 @@ def _is_number(s: str) -> bool:
 
 def split_commas(values: tuple[str, ...] | list[str]) -> list[str]:
     return [p.strip() for v in values for p in v.split(",") if p.strip()]
+
+
+#: said when an id is the human output of ``jit issue create`` ("Created issue: <id>") captured
+#: whole, e.g. ``ID=$(jit issue create -t x)`` where seed 004 captures the bare id
+CAPTURED_CREATE = "that is the output of 'jit issue create' (\"Created issue: <id>\"), not an id"
+CAPTURED_CREATE_HINT = "capture the bare id with -q, e.g. ID=$(jit issue create -q -t \"Title\"), or set JIT_QUIET=1"
+
+
+def captured_create_output(words: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``words`` hold ``jit issue create``'s human output where an id belongs: a word
+    "Created" followed by "issue:", or one word starting "Created issue:" (the quoted capture)."""
+    for i, w in enumerate(words):
+        t = w.strip().lower()
+        if t.startswith("created issue:") or (t == "created" and i + 1 < len(words)
+                                              and words[i + 1].strip().lower() == "issue:"):
+            return True
+    return False

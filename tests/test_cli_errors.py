@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import Jit, git, ref_snapshot
 
@@ -122,6 +124,12 @@ CASES: list[tuple[str, Setup, list[str], int, str, str]] = [
     ("unknown command", nothing, ["issue", "frobnicate"], 2, "INVALID_ARGUMENT", "frobnicate"),
     ("missing argument", nothing, ["issue", "claim"], 2, "INVALID_ARGUMENT", "Missing argument"),
     ("bad export format", nothing, ["graph", "export", "--format", "png"], 2, "INVALID_ARGUMENT", "png"),
+    ("create's output as an id", one, ["dep", "add", "Created", "issue:", "{a}"], 3, "NOT_FOUND",
+     "no issue matches 'Created': that is the output of 'jit issue create'"),
+    ("create's output quoted as an id", one, ["issue", "show", "Created issue: {a}"], 3, "NOT_FOUND",
+     "not an id"),
+    ("create's output split over arguments", one, ["issue", "claim", "Created", "issue:", "{a}", "w1"], 2,
+     "INVALID_ARGUMENT", "): that is the output of 'jit issue create' (\"Created issue: <id>\"), not an id"),
     ("hub that is no remote", nothing, ["config", "set", "hub", "nosuch"], 3, "NOT_FOUND",
      "cannot set hub: no remote named 'nosuch'"),
     ("hub that is no remote name", nothing, ["config", "set", "hub", "no such"], 2, "INVALID_ARGUMENT",
@@ -166,6 +174,52 @@ def test_error_contract(repo: Path, jit: Jit, case) -> None:  # type: ignore[no-
     # the store is untouched, and so is the working tree
     assert ref_snapshot(repo) == before
     assert git("status", "--porcelain", cwd=repo).stdout == ""
+
+
+def test_an_id_captured_with_create_output_says_how_to_capture_the_bare_id(repo: Path, jit: Jit,
+                                                                          tmp_path: Path) -> None:
+    """``ID=$(jit issue create -t x)`` (no -q) then ``$ID`` where an id belongs, quoted or not, through
+    the full CLI and the light write path (the ``jit`` console script's entry, gitjit.fast)."""
+    import os
+    import subprocess
+    import sys
+
+    hint = "hint: capture the bare id with -q, e.g. ID=$(jit issue create -q -t \"Title\"), or set JIT_QUIET=1\n"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "jit").write_text(f'#!/bin/sh\nexec "{sys.executable}" -c "import sys; from gitjit.fast import main; '
+                                f'sys.exit(main(sys.argv[1:]))" "$@"\n')
+    (bindir / "jit").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("JIT_REPO", None)
+    for line, code in [('ID=$(jit issue create -t Task) && jit issue update "$ID" --state ready', 3),
+                       ("ID=$(jit issue create -t Task) && jit issue update $ID --state ready", 2),
+                       ('ID=$(jit issue create -t Task) && jit issue claim "$ID" agent:w1', 3),
+                       ("E=$(jit issue create -t Epic) && T=$(jit issue create -t Task) && jit dep add $E $T", 3)]:
+        res = subprocess.run(["sh", "-c", line], cwd=repo, env=env, capture_output=True, text=True)
+        assert res.returncode == code, (line, res.stderr)
+        assert "that is the output of 'jit issue create' (\"Created issue: <id>\"), not an id" in res.stderr, line
+        assert res.stderr.endswith(hint), (line, res.stderr)
+        # nothing was claimed or linked: the refused commands changed nothing
+        assert jit.json("status")["in_progress"] == 0 and jit.json("query", "blocked")["count"] == 0
+    # a real id still works the same way, and -q gives the bare id
+    ok = subprocess.run(["sh", "-c", "ID=$(jit issue create -q -t Task) && jit issue update $ID --state ready"],
+                        cwd=repo, env=env, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.startswith("Updated issue ")
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=st.lists(st.from_regex(r"[0-9a-fA-F]{4,12}", fullmatch=True)
+                      | st.sampled_from(["--state", "ready", "agent:w1", "-t", "Created", "issue", "created:"]),
+                      max_size=6),
+       at=st.integers(min_value=0, max_value=6), tail=st.text(max_size=20))
+def test_create_output_is_recognised_wherever_it_lands_and_only_there(words: list[str], at: int, tail: str) -> None:
+    from gitjit.cliargs import captured_create_output
+
+    assert not captured_create_output(words)  # ids and options alone, even the word "Created" alone
+    at = min(at, len(words))
+    assert captured_create_output(words[:at] + ["Created", "issue:"] + words[at:])  # $ID unquoted
+    assert captured_create_output(words[:at] + [f"Created issue: {tail}"] + words[at:])  # "$ID" quoted
 
 
 def test_config_set_hub_takes_only_a_configured_remote(repo: Path, jit: Jit) -> None:

@@ -120,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         return report_error(UsageError(e.format_message(), hint="see 'jit --help'"), as_json)
     except click.exceptions.UsageError as e:
         cmd = e.ctx.command_path if e.ctx else "jit"
+        from ..cliargs import CAPTURED_CREATE, CAPTURED_CREATE_HINT, captured_create_output
+
+        if captured_create_output(args):  # ID=$(jit issue create …) without -q, then $ID unquoted
+            return report_error(UsageError(f"{e.format_message()}: {CAPTURED_CREATE}", hint=CAPTURED_CREATE_HINT),
+                                as_json)
         return report_error(UsageError(e.format_message(), hint=f"see '{cmd} --help'"), as_json)
     except click.exceptions.Exit as e:
         return e.exit_code
