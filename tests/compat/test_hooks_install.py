@@ -7,6 +7,7 @@ on PATH, so the tests never depend on how (or whether) the console script was in
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -310,8 +311,13 @@ def test_shims_an_older_gitjit_wrote_are_brought_up_to_date_by_the_first_hook(tm
     states = {h["name"]: h["state"] for h in Jit(r).json("hooks", "status")["hooks"]}
     assert set(states.values()) == {"outdated"}
     assert commit(r, "first commit after the upgrade").returncode == 0
+    # what the hook's own process records: its interpreter and the gitjit it imported (run from the
+    # repository, it may be an installed copy where this test imported the checkout's)
+    probe = "import json; from gitjit.hooks import installed_from; print(json.dumps(installed_from()))"
+    ran = dict(zip(("python", "package"), json.loads(subprocess.run(
+        [sys.executable, "-c", probe], cwd=r, capture_output=True, text=True, check=True).stdout)))
     for name in MANAGED:
-        want = edited if name == "post-merge" else shim_text(name, **HERE)  # recorded by the hook that ran
+        want = edited if name == "post-merge" else shim_text(name, **ran)  # recorded by the hook that ran
         assert (hooks / name).read_text() == want, name
         assert os.access(hooks / name, os.X_OK)
     states = {h["name"]: h["state"] for h in Jit(r).json("hooks", "status")["hooks"]}
