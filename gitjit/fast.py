@@ -209,7 +209,6 @@ def _run_write(cmd: str, pos: list[str], vals: dict[str, Any], repo: str | None,
     gitjit.on_long_wait = lambda text: _err(f"jit: {text}")
     try:
         from .api import Tracker
-
         from .sync import catch_up
 
         t = Tracker(repo, actor=actor)
@@ -377,12 +376,11 @@ def _answer(args: list[str]) -> tuple[list[str], Any] | None:
     if opts["list"] and words[:2] != ["issue", "list"]:
         raise _Fallback
     start = opts["repo"] or os.environ.get("JIT_REPO") or os.getcwd()
+    from .store.fetched import fetched_since
     from .store.index import Index, code_stamp
 
     git_dir, workdir = _find_git_dir(start)
     common = _common_dir(git_dir)
-    from .store.fetched import fetched_since
-
     if fetched_since(common):
         raise _Fallback  # a plain git fetch/pull ran: the full CLI first merges what it brought
     ix = Index(common)

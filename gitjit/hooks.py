@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -206,7 +205,7 @@ def _older_shims(name: str) -> tuple[str, ...]:
     return (v1, v2)
 
 
-_RECORDED = re.compile(r"^py=(.*) pkg=(.*)$", re.M)
+_RECORDED = re.compile(r"^py=(.*) pkg=(.*)$", re.MULTILINE)
 
 
 def recorded(text: str) -> tuple[str, str] | None:

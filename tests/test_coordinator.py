@@ -30,10 +30,11 @@ def sh(tmp_path: Path):  # type: ignore[no-untyped-def]
     (bindir / "jit-dispatch").chmod(0o755)
     repo = make_repo(tmp_path / "my-project")
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
-    assert subprocess.run(["jit", "init"], cwd=repo, env=env, capture_output=True).returncode == 0
+    assert subprocess.run(["jit", "init"], cwd=repo, env=env, capture_output=True, check=False).returncode == 0
 
     def run(line: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["sh", "-c", line], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(["sh", "-c", line], cwd=repo, env=env, capture_output=True, text=True, timeout=120,
+                              check=False)
 
     run.repo = repo  # type: ignore[attr-defined]
     yield run

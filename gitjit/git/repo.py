@@ -87,7 +87,7 @@ def init_repository(path: str | os.PathLike[str]) -> str:
     """``git init`` in ``path`` with the git binary, so the user's ``init.defaultBranch`` and
     templates apply as for their own ``git init``; returns the new git dir."""
     try:
-        proc = subprocess.run(["git", "init", "-q", os.fspath(path)], capture_output=True, text=True,
+        proc = subprocess.run(["git", "init", "-q", os.fspath(path)], capture_output=True, text=True, check=False,
                               stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise ExternalError("the git command was not found", hint="install git (>= 2.38) and put it on PATH") from None

@@ -56,12 +56,12 @@ def created_there(j: Jit, title: str) -> str:
 def light(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The ``jit`` console script's entry (gitjit.fast), as a real process."""
     code = "import sys; from gitjit.fast import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=repo, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=repo, capture_output=True, text=True, check=False,
                           env={k: v for k, v in os.environ.items() if k not in ("JIT_REPO", "JIT_ACTOR")})
 
 
 def test_a_git_pull_that_merges_nothing_still_brings_the_issues(tmp_path: Path) -> None:
-    hub, a, ja = hub_and_a(tmp_path)
+    hub, _a, ja = hub_and_a(tmp_path)
     b, jb = clone(tmp_path, hub, "b")
     assert light(b, "issue", "list").stdout == "No issues.\n"  # the index exists and is current
     first = created_there(ja, "Made in A")
@@ -92,7 +92,7 @@ def test_a_git_pull_that_merges_nothing_still_brings_the_issues(tmp_path: Path) 
 
 
 def test_catching_up_needs_no_hooks_and_writes_after_a_fetch_see_the_issue(tmp_path: Path) -> None:
-    hub, a, ja = hub_and_a(tmp_path)
+    hub, _a, ja = hub_and_a(tmp_path)
     b, jb = clone(tmp_path, hub, "b", hooks=False)
     iid = created_there(ja, "Claim me")
     git("fetch", "-q", "origin", cwd=b)
@@ -103,7 +103,7 @@ def test_catching_up_needs_no_hooks_and_writes_after_a_fetch_see_the_issue(tmp_p
 
 
 def test_a_clone_without_the_refspec_is_told_how_to_get_one(tmp_path: Path) -> None:
-    hub, a, ja = hub_and_a(tmp_path)
+    hub, _a, ja = hub_and_a(tmp_path)
     c, jc = clone(tmp_path, hub, "c", refspec=False)
     created_there(ja, "Never arrives by git pull")
     git("pull", "-q", "--no-rebase", cwd=c)
@@ -134,7 +134,7 @@ STEPS = st.lists(st.sampled_from(["create", "push", "fetch", "pull", "read"]), m
 def test_after_any_fetch_schedule_b_sees_every_issue_a_pushed_before_its_last_fetch(
         tmp_path_factory: pytest.TempPathFactory, steps: list[str]) -> None:
     tmp = tmp_path_factory.mktemp("sched")
-    hub, a, ja = hub_and_a(tmp)
+    hub, _a, ja = hub_and_a(tmp)
     b, jb = clone(tmp, hub, "b", hooks=bool(len(steps) % 2))
     made: list[str] = []
     pushed: set[str] = set()

@@ -61,7 +61,7 @@ def bare_path(tmp_path: Path, python3: str | None = None) -> str:
 
 
 def run(args: list[str], cwd: Path, path: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, env={**_clean_env(path), **extra},
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False, env={**_clean_env(path), **extra},
                           stdin=subprocess.DEVNULL)
 
 
