@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Jit, git, ref_snapshot
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gitjit.core.errors import EXIT_CODES
 
@@ -121,6 +123,16 @@ CASES: list[tuple[str, Setup, list[str], int, str, str]] = [
     ("unknown command", nothing, ["issue", "frobnicate"], 2, "INVALID_ARGUMENT", "frobnicate"),
     ("missing argument", nothing, ["issue", "claim"], 2, "INVALID_ARGUMENT", "Missing argument"),
     ("bad export format", nothing, ["graph", "export", "--format", "png"], 2, "INVALID_ARGUMENT", "png"),
+    ("create's output as an id", one, ["dep", "add", "Created", "issue:", "{a}"], 3, "NOT_FOUND",
+     "no issue matches 'Created': that is the output of 'jit issue create'"),
+    ("create's output quoted as an id", one, ["issue", "show", "Created issue: {a}"], 3, "NOT_FOUND",
+     "not an id"),
+    ("create's output split over arguments", one, ["issue", "claim", "Created", "issue:", "{a}", "w1"], 2,
+     "INVALID_ARGUMENT", "): that is the output of 'jit issue create' (\"Created issue: <id>\"), not an id"),
+    ("hub that is no remote", nothing, ["config", "set", "hub", "nosuch"], 3, "NOT_FOUND",
+     "cannot set hub: no remote named 'nosuch'"),
+    ("hub that is no remote name", nothing, ["config", "set", "hub", "no such"], 2, "INVALID_ARGUMENT",
+     "is not a remote name"),
 ]
 
 
@@ -161,6 +173,73 @@ def test_error_contract(repo: Path, jit: Jit, case) -> None:  # type: ignore[no-
     # the store is untouched, and so is the working tree
     assert ref_snapshot(repo) == before
     assert git("status", "--porcelain", cwd=repo).stdout == ""
+
+
+def test_an_id_captured_with_create_output_says_how_to_capture_the_bare_id(repo: Path, jit: Jit,
+                                                                          tmp_path: Path) -> None:
+    """``ID=$(jit issue create -t x)`` (no -q) then ``$ID`` where an id belongs, quoted or not, through
+    the full CLI and the light write path (the ``jit`` console script's entry, gitjit.cli)."""
+    import os
+    import subprocess
+    import sys
+
+    hint = "hint: capture the bare id with -q, e.g. ID=$(jit issue create -q -t \"Title\"), or set JIT_QUIET=1\n"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "jit").write_text(f'#!/bin/sh\nexec "{sys.executable}" -c "import sys; from gitjit.cli import main; '
+                                f'sys.exit(main(sys.argv[1:]))" "$@"\n')
+    (bindir / "jit").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("JIT_REPO", None)
+    for line, code in [('ID=$(jit issue create -t Task) && jit issue update "$ID" --state ready', 3),
+                       ("ID=$(jit issue create -t Task) && jit issue update $ID --state ready", 2),
+                       ('ID=$(jit issue create -t Task) && jit issue claim "$ID" agent:w1', 3),
+                       ("E=$(jit issue create -t Epic) && T=$(jit issue create -t Task) && jit dep add $E $T", 3)]:
+        res = subprocess.run(["sh", "-c", line], cwd=repo, env=env, capture_output=True, text=True)
+        assert res.returncode == code, (line, res.stderr)
+        assert "that is the output of 'jit issue create' (\"Created issue: <id>\"), not an id" in res.stderr, line
+        assert res.stderr.endswith(hint), (line, res.stderr)
+        # nothing was claimed or linked: the refused commands changed nothing
+        assert jit.json("status")["in_progress"] == 0 and jit.json("query", "blocked")["count"] == 0
+    # a real id still works the same way, and -q gives the bare id
+    ok = subprocess.run(["sh", "-c", "ID=$(jit issue create -q -t Task) && jit issue update $ID --state ready"],
+                        cwd=repo, env=env, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.startswith("Updated issue ")
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=st.lists(st.from_regex(r"[0-9a-fA-F]{4,12}", fullmatch=True)
+                      | st.sampled_from(["--state", "ready", "agent:w1", "-t", "Created", "issue", "created:"]),
+                      max_size=6),
+       at=st.integers(min_value=0, max_value=6), tail=st.text(max_size=20))
+def test_create_output_is_recognised_wherever_it_lands_and_only_there(words: list[str], at: int, tail: str) -> None:
+    from gitjit.cli.io import captured_create_output
+
+    assert not captured_create_output(words)  # ids and options alone, even the word "Created" alone
+    at = min(at, len(words))
+    assert captured_create_output(words[:at] + ["Created", "issue:"] + words[at:])  # $ID unquoted
+    assert captured_create_output(words[:at] + [f"Created issue: {tail}"] + words[at:])  # "$ID" quoted
+
+
+def test_config_set_hub_takes_only_a_configured_remote(repo: Path, jit: Jit) -> None:
+    git("remote", "add", "origin", str(repo), cwd=repo)
+    git("remote", "add", "central", str(repo), cwd=repo)
+    r = jit("config", "set", "hub", "nosuch")
+    assert r.exit_code == 3
+    assert r.stderr == ("error: cannot set hub: no remote named 'nosuch' in this repository, so every claim would "
+                        "fail\nhint: use one of the remotes here (central, origin), or add it first: git remote add "
+                        "nosuch <url>\n")
+    assert git("config", "--get", "jit.hub", cwd=repo, check=False).returncode == 1  # nothing was set
+    assert json.loads(jit("config", "set", "hub", "nosuch", "--json").stdout)["error"]["details"] == {
+        "remote": "nosuch", "remotes": ["central", "origin"]}
+    assert jit("config", "set", "hub", "origin").exit_code == 0
+    assert git("config", "jit.hub", cwd=repo).stdout.strip() == "origin"
+    # git config keys ignore case: so does the check
+    assert jit("config", "set", "HUB", "nosuch").exit_code == 3
+    assert git("config", "jit.hub", cwd=repo).stdout.strip() == "origin"
+    assert jit("config", "set", "hub", "").exit_code == 0  # no hub
+    assert jit.json("config", "get", "hub")["value"] == ""
+    assert jit("config", "set", "main-branch", "trunk").exit_code == 0  # other settings as before
 
 
 def test_jit_json_env_switches_errors_and_output_to_json(repo: Path, jit: Jit, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import git, ref_snapshot
+from conftest import git, ref_snapshot, run_jit
 
 ID_RE = re.compile(r"^[0-9a-f]{12}$")
 
@@ -78,6 +79,47 @@ def test_first_init_reports_what_it_configured(repo: Path) -> None:
     data = j.json("init")
     assert data["initialized"] is True
     assert "jit.version" in data["changed"]
+
+
+def test_init_outside_a_git_repository_creates_one_and_says_so(tmp_path: Path) -> None:
+    """Seed 002 as written: ``mkdir my-project && cd my-project && jit init``."""
+    import os
+    import sys
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "jit").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m gitjit "$@"\n')
+    (bindir / "jit").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    res = subprocess.run(["sh", "-c", "mkdir my-project && cd my-project && jit init"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)
+    proj = tmp_path / "my-project"
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [
+        f"Initialized an empty git repository in {proj / '.git'} (there was none in {proj})",
+        f"Initialized jit in {proj / '.git'} (jit.version, core.logAllRefUpdates=always, merge.jit.name, "
+        "merge.jit.driver, info/attributes)"]
+    assert Path(git("rev-parse", "--absolute-git-dir", cwd=proj).stdout.strip()) == proj / ".git"
+    assert git("config", "jit.version", cwd=proj).stdout.strip() == "1"
+    again = subprocess.run(["jit", "init"], cwd=proj, env=env, capture_output=True, text=True)
+    assert again.stdout == f"Initialized jit in {proj / '.git'} (already set up)\n"
+    created = subprocess.run(["jit", "issue", "create", "-q", "-t", "First"], cwd=proj, env=env,
+                             capture_output=True, text=True)
+    assert created.returncode == 0 and len(created.stdout.strip()) == 12
+    # --repo names the directory; --json lists the git init first among the changes
+    other = tmp_path / "other"
+    other.mkdir()
+    data = json.loads(run_jit("--repo", str(other), "init", "--json", cwd=tmp_path).stdout)
+    assert data["changed"][0] == "git init" and Path(data["repository"]) == other / ".git"
+    # a directory that does not exist is still an error (nothing is created)
+    gone = run_jit("--repo", str(tmp_path / "missing"), "init", cwd=tmp_path)
+    assert gone.returncode == 3 and "no such directory" in gone.stderr and not (tmp_path / "missing").exists()
+    # other commands outside a repository point at jit init
+    bare = tmp_path / "empty"
+    bare.mkdir()
+    listed = run_jit("issue", "list", cwd=bare)
+    assert listed.returncode == 3 and "hint: run 'jit init' to create one here" in listed.stderr
+    assert not (bare / ".git").exists()
 
 
 def test_status_counts_blocked_completions_and_holders(jit) -> None:  # type: ignore[no-untyped-def]

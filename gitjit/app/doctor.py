@@ -602,6 +602,21 @@ class Doctor:
                              fix="jit hooks install", repairable=True,
                              _repair=lambda: f"reinstalled {', '.join(outdated)}"
                              if hooks_mod.install(self.git, hooks=outdated) is not None else ""))
+        gone = [i["python"] for i in st.get("interpreters") or [] if not i.get("works")]
+        if gone:
+            ours = [r["name"] for r in rows if r.get("state") in ("installed", "outdated")]
+            self.add(Problem("hooks", "hooks_interpreter_missing", "warning", gone[0],
+                             f"the hook shims run {', '.join(gone)}, which is gone or has lost its gitjit: they fall "
+                             "back to 'jit' on PATH, then 'python3 -m gitjit', and skip their work (with a warning) "
+                             "when neither starts", fix="jit hooks install", repairable=True,
+                             _repair=lambda: "reinstalled the hooks for "
+                             + str(hooks_mod.install(self.git, hooks=ours, hooks_path=True)["python"])))
+        for r in st.get("remotes") or []:
+            if not r.get("refspec"):
+                self.add(Problem("hooks", "no_jit_refspec", "warning", f"remote.{r['remote']}.fetch",
+                                 f"'git fetch'/'git pull' from {r['remote']} do not bring its jit refs, so issues "
+                                 "created elsewhere never arrive through them (only 'jit pull' brings them)",
+                                 fix=r.get("fix")))
         if st.get("inactive_shims"):
             self.add(Problem("hooks", "hooks_inactive", "warning", "core.hooksPath",
                              f"core.hooksPath points at {st.get('core_hooks_path')}, so git does not run the jit "

@@ -86,9 +86,10 @@ def open_reader(start: str | None) -> IndexReader | None:
     """A reader of the index of the repository at ``start`` (default: the current directory), or
     None when the index cannot answer now."""
     from ..git.discover import discover_light
+    from ..store.fetched import fetched_since
 
     loc = discover_light(start or os.getcwd())
-    if loc is None:
+    if loc is None or fetched_since(loc[1]):  # a plain git fetch/pull ran: the Tracker merges it first
         return None
     try:
         return IndexReader(*loc)

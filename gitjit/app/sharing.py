@@ -1,11 +1,14 @@
-"""Sharing through remotes (docs/sharing.md): pull, push, sync, and the refspecs that let plain
-``git fetch``/``git pull`` bring the jit refs. The machinery itself (fetch, reconcile, push, hub
+"""Sharing through remotes (docs/sharing.md): pull, push, sync, the refspecs that let plain
+``git fetch``/``git pull`` bring the jit refs, and catching up with what they brought. The machinery itself (fetch, reconcile, push, hub
 claims) is ``gitjit.store.sync``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..core.errors import GitjitError, NotFoundError
+from ..store import fetched
+from ..store.sync import refspec_for
 from .base import TrackerBase
 
 __all__ = ["SharingOps"]
@@ -42,3 +45,53 @@ class SharingOps(TrackerBase):
     def remove_refspecs(self, remote: str) -> dict[str, Any]:
         res: dict[str, Any] = self._syncer().remove_refspecs(remote)
         return res
+
+    def check_hub(self, remote: str) -> None:
+        """Refuse a hub that is not a configured remote (every claim would then fail with exit 3):
+        ``UsageError`` for a malformed name, ``NotFoundError`` naming the remotes there are. The empty
+        string is allowed: it means no hub."""
+        if remote == "":
+            return
+        try:
+            self._syncer().check_remote(remote)
+        except NotFoundError as e:
+            have = self.git.remote_names()
+            e.message = f"cannot set hub: {e.message}, so every claim would fail"
+            e.hint = (f"use one of the remotes here ({', '.join(have)}), or " if have else "") + \
+                f"add it first: git remote add {remote} <url>"
+            e.details = {**e.details, "remotes": have}
+            raise
+
+    def fetch_remotes(self) -> list[str]:
+        """The remotes whose plain ``git fetch`` brings their jit refs (the refspec of ``add_refspecs``)."""
+        return [r for r in self.git.remote_names() if refspec_for(r) in self.git.config_get_all(f"remote.{r}.fetch")]
+
+    def catch_up(self) -> list[dict[str, Any]]:
+        """Merge into ``refs/jit/*`` what plain ``git fetch``/``git pull`` brought into the tracking refs
+        since the last time, as ``jit pull --no-fetch`` would, for each remote with the jit refspec:
+        git runs no hook for a fetch, nor for a pull that merges nothing (gitjit/store/fetched.py).
+        Costs a ``stat`` or two when nothing was fetched. A remote that cannot be merged becomes a
+        warning on the tracker (``warnings``), and is tried again next time; nothing raises.
+        Returns each remote's pull result."""
+        common = self.git.common_dir
+        seen = fetched.fetch_signature(common)  # taken first: a fetch after this shows up next time
+        state = fetched.read_state(common)
+        if seen == state.get("fetch_head", []) or not self.is_initialized():
+            return []
+        out: list[dict[str, Any]] = []
+        ok = True
+        for remote in self.fetch_remotes():
+            try:
+                out.append(self.pull(remote, fetch=False))
+            except GitjitError as e:
+                ok = False
+                self.warnings.append(f"could not merge the jit refs 'git fetch' brought from {remote}: {e.message} "
+                                     f"(retried by the next jit command; by hand: jit pull {remote} --no-fetch)")
+            except OSError as e:  # a read-only clone, a full disk: reading goes on
+                ok = False
+                self.warnings.append(f"could not merge the jit refs 'git fetch' brought from {remote}: {e}")
+        if ok and fetched.settled(seen):
+            state = fetched.read_state(common)
+            state["fetch_head"] = seen
+            fetched.write_state(common, state)
+        return out

@@ -27,8 +27,8 @@ def doctor(fix: bool, full: bool) -> int:
     from ..app.doctor import Doctor
 
     e = env()
-    data = Doctor(e.tracker.git, e.tracker.store).run(fix=fix, full=full)
-    e.tracker.warnings.clear()  # the report names every skipped ref itself
+    data = Doctor(e.tracker_as_is.git, e.tracker_as_is.store).run(fix=fix, full=full)
+    e.tracker_as_is.warnings.clear()  # the report names every skipped ref itself
 
     def human() -> None:
         c = data["checked"]

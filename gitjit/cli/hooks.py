@@ -118,8 +118,19 @@ def status(clear: bool) -> None:
         if data["inactive_shims"] or (data["core_hooks_path"] and not data["installed"]):
             click.echo("hint: jit hooks install --hooks-path, or call 'jit hook run <hook> -- \"$@\"' from your "
                        "hook manager (docs/hooks.md)")
-        if not data["jit_on_path"]:
+        for i in data["interpreters"]:
+            if i["works"]:
+                click.echo(f"runs:        {i['python']} -m gitjit")
+            else:
+                click.echo(f"warning: the shims run {i['python']}, which is gone or has lost its gitjit: they "
+                           "fall back to 'jit' on PATH, then 'python3 -m gitjit'")
+                click.echo("hint: run 'jit hooks install' from the environment gitjit is installed in")
+        if not data["interpreters"] and not data["jit_on_path"]:
             click.echo("note: 'jit' is not on PATH; the shims fall back to 'python3 -m gitjit'")
+        for r in data["remotes"]:
+            if not r["refspec"]:
+                click.echo(f"warning: 'git fetch'/'git pull' from {r['remote']} do not bring its jit refs, so issues "
+                           f"created elsewhere never arrive that way; fix: {r['fix']}")
         if data["problems"]:
             click.echo(f"\nRecent problems ({data['problem_count']} in {data['log']}):")
             for line in data["problems"]:

@@ -40,6 +40,16 @@ class Env:
 
     @property
     def tracker(self) -> Any:
+        """The repository's Tracker, first caught up with what a plain ``git fetch``/``git pull``
+        brought since the last jit command (``Tracker.catch_up``: a stat when nothing was)."""
+        if self._tracker is None:
+            self.tracker_as_is.catch_up()
+        return self._tracker
+
+    @property
+    def tracker_as_is(self) -> Any:
+        """The Tracker without catching up: for ``jit doctor`` (it reports the store as it finds
+        it) and ``jit pull/push/sync`` (they merge what was fetched themselves, and say so)."""
         if self._tracker is None:
             from ..app.tracker import Tracker
 
@@ -178,6 +188,17 @@ def _is_number(s: str) -> bool:
     except ValueError:
         return False
     return bool(s) and s.lower() not in ("nan", "inf", "-inf", "infinity", "+inf")
+
+
+def captured_create_output(words: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``words`` hold ``jit issue create``'s human output where an id belongs: a word
+    "Created" followed by "issue:", or one word starting "Created issue:" (the quoted capture)."""
+    for i, w in enumerate(words):
+        t = w.strip().lower()
+        if t.startswith("created issue:") or (t == "created" and i + 1 < len(words)
+                                              and words[i + 1].strip().lower() == "issue:"):
+            return True
+    return False
 
 
 def split_commas(values: tuple[str, ...] | list[str]) -> list[str]:

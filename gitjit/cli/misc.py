@@ -15,17 +15,31 @@ from .core import emit, env, output_options
 def init(remotes: tuple[str, ...]) -> None:
     """Prepare this repository for jit (idempotent): config, reflogs, merge driver.
 
+    Outside any git repository it runs 'git init' first (and says so).
+
     \b
     Example:
       jit init
       jit init --remote origin    # undo: jit remote remove-refspecs origin
     """
-    data = env().tracker.init()
+    import os
+
+    from ..git import find_repository, init_repository
+
+    e = env()
+    start = e.repo or os.getcwd()
+    created = init_repository(start) if os.path.isdir(start) and find_repository(start) is None else None
+    data = e.tracker.init()
+    if created:
+        data["changed"].insert(0, "git init")
     if remotes:
-        data["remotes"] = [env().tracker.add_refspecs(r) for r in remotes]
+        data["remotes"] = [e.tracker.add_refspecs(r) for r in remotes]
         data["changed"] += [f"remote.{r['remote']}.fetch" for r in data["remotes"] if r["added"]]
-    emit(data, f"Initialized jit in {data['repository']}" + (
-        f" ({', '.join(data['changed'])})" if data["changed"] else " (already set up)"))
+    said = f"Initialized jit in {data['repository']}" + (
+        f" ({', '.join(c for c in data['changed'] if c != 'git init')})" if data["changed"] else " (already set up)")
+    if created:
+        said = f"Initialized an empty git repository in {created} (there was none in {start})\n{said}"
+    emit(data, said)
 
 
 @click.command()
@@ -97,11 +111,16 @@ def _setting(key: str) -> str:
 @click.argument("value")
 @output_options
 def config_set(key: str, value: str) -> None:
-    """Set a setting (e.g. hub: the remote that decides claims).
+    """Set a setting (e.g. hub: the remote that decides claims; it must be a configured remote,
+    or "" for none).
 
     \b
     Example:
       jit config set hub origin
     """
-    env().tracker.git.config_set(f"jit.{_setting(key)}", value)
+    name = _setting(key)
+    t = env().tracker
+    if name.lower() == "hub":
+        t.check_hub(value)
+    t.git.config_set(f"jit.{name}", value)
     emit({"key": key, "value": value}, f"{key} = {value}", quiet=value)

@@ -15,7 +15,8 @@ import click
 
 from .. import __version__
 from ..core.errors import GitjitError, UsageError
-from .io import Env, report_crash, report_error, use_env, wants_json
+from ..core.reads import CAPTURED_CREATE, CAPTURED_CREATE_HINT
+from .io import Env, captured_create_output, report_crash, report_error, use_env, wants_json
 
 __all__ = ["click_main", "cli", "LazyGroup", "ROOT_ENV"]
 
@@ -49,6 +50,7 @@ class LazyGroup(click.Group):
         "fsck": ("doctor", "doctor"),
         "demo": ("demo", "demo"),
         "dispatch": ("dispatch", "dispatch"),
+        "coordinator": ("coordinator", "coordinator"),  # seeds 002/004: runs jit-dispatch
         "import": ("transfer", "import_"),
         "export": ("transfer", "export"),
         "index": ("transfer", "index"),
@@ -114,6 +116,9 @@ def click_main(args: list[str]) -> int:
         return report_error(UsageError(e.format_message(), hint="see 'jit --help'"), as_json)
     except click.exceptions.UsageError as e:
         cmd = e.ctx.command_path if e.ctx else "jit"
+        if captured_create_output(args):  # ID=$(jit issue create …) without -q, then $ID unquoted
+            return report_error(UsageError(f"{e.format_message()}: {CAPTURED_CREATE}", hint=CAPTURED_CREATE_HINT),
+                                as_json)
         return report_error(UsageError(e.format_message(), hint=f"see '{cmd} --help'"), as_json)
     except click.exceptions.Exit as e:
         return e.exit_code

@@ -11,7 +11,7 @@ from .core import emit, env, output_options
 
 
 def _remote(remote: str | None) -> str:
-    t = env().tracker
+    t = env().tracker_as_is
     return remote or t.hub() or "origin"
 
 
@@ -41,7 +41,7 @@ def pull(remote: str | None, no_fetch: bool) -> None:
       jit pull origin
       git fetch origin && jit pull --no-fetch   # after 'jit remote add-refspecs origin'
     """
-    data = env().tracker.pull(_remote(remote), fetch=not no_fetch)
+    data = env().tracker_as_is.pull(_remote(remote), fetch=not no_fetch)
     emit(data, _pull_line(data), quiet=str(data["counts"]["created"] + data["counts"]["fast_forwarded"]
                                           + data["counts"]["merged"]))
 
@@ -56,7 +56,7 @@ def push(remote: str | None) -> None:
     Example:
       jit push origin
     """
-    data = env().tracker.push(_remote(remote))
+    data = env().tracker_as_is.push(_remote(remote))
     emit(data, _push_line(data), quiet=str(data["count"]))
 
 
@@ -71,7 +71,7 @@ def sync_cmd(remote: str | None) -> None:
       jit sync            # the hub, else origin
       jit sync upstream
     """
-    data = env().tracker.sync(_remote(remote))
+    data = env().tracker_as_is.sync(_remote(remote))
 
     def human() -> None:
         click.echo(_pull_line(data["pull"]))

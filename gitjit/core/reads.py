@@ -18,7 +18,12 @@ from .board import Board, listing_json, short
 from .errors import AmbiguousIdError, NotFoundError, UsageError
 from .model import TERMINAL_STATES, parse_priority, parse_state
 
-__all__ = ["Reads"]
+__all__ = ["Reads", "CAPTURED_CREATE", "CAPTURED_CREATE_HINT"]
+
+#: said when an id is the human output of ``jit issue create`` ("Created issue: <id>") captured
+#: whole, e.g. ``ID=$(jit issue create -t x)`` where seed 004 captures the bare id
+CAPTURED_CREATE = "that is the output of 'jit issue create' (\"Created issue: <id>\"), not an id"
+CAPTURED_CREATE_HINT = "capture the bare id with -q, e.g. ID=$(jit issue create -q -t \"Title\"), or set JIT_QUIET=1"
 
 
 class Reads:
@@ -43,6 +48,9 @@ class Reads:
             if p in b.all or b.prefixed(p, include_deleted=True):
                 raise NotFoundError(f"issue {prefix} was deleted", details={"issue_id": prefix},
                                     hint=f"its history stays readable: jit events query --issue {prefix}")
+            if p in ("created", "issue:") or p.startswith("created issue:"):
+                raise NotFoundError(f"no issue matches {prefix!r}: {CAPTURED_CREATE}", hint=CAPTURED_CREATE_HINT,
+                                    details={"issue_id": prefix})
             raise NotFoundError(f"no issue matches {prefix!r}", hint="run 'jit issue list' to see ids",
                                 details={"issue_id": prefix})
         cands = [{"id": i, "title": pool[i].title} for i in hits[:20]]

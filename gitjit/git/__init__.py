@@ -9,11 +9,12 @@ from typing import Any
 
 from ._pygit2 import skip_ca_bundle
 
-__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "skip_ca_bundle"]
+__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "find_repository", "init_repository", "open_repo",
+           "skip_ca_bundle"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
+    if name in __all__ and name != "skip_ca_bundle":
         from . import repo
 
         return getattr(repo, name)

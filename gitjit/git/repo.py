@@ -75,9 +75,30 @@ def open_repo(path: str | os.PathLike[str] | None = None) -> GitRepo:
     if found is None:
         raise NotFoundError(
             f"not a git repository (or any parent up to /): {start}",
-            hint="run 'git init' first, or pass --repo PATH",
+            hint="run 'jit init' to create one here (it runs 'git init'), or pass --repo PATH",
         )
     return GitRepo(found)
+
+
+def find_repository(path: str | os.PathLike[str]) -> str | None:
+    """The git dir of the repository containing ``path`` (walking up like git), or None."""
+    found = pygit2.discover_repository(os.fspath(path))
+    return os.path.normpath(found) if found is not None else None
+
+
+def init_repository(path: str | os.PathLike[str]) -> str:
+    """``git init`` in ``path`` with the git binary, so the user's ``init.defaultBranch`` and
+    templates apply as for their own ``git init``; returns the new git dir."""
+    try:
+        proc = subprocess.run(["git", "init", "-q", os.fspath(path)], capture_output=True, text=True, check=False,
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise ExternalError("the git command was not found", hint="install git (>= 2.38) and put it on PATH") from None
+    found = find_repository(path) if proc.returncode == 0 else None
+    if found is None:
+        raise ExternalError(f"git init {path} failed: {proc.stderr.strip()[-300:]}",
+                            hint="check that the directory is writable")
+    return found
 
 
 def _is_lock_error(e: Exception) -> bool:

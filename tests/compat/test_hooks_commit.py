@@ -224,10 +224,16 @@ def test_the_configured_main_branch_decides(r: Path) -> None:
 
 @pytest.fixture
 def counted(r: Path) -> tuple[Path, Path]:
-    """``r`` with a ``jit`` on PATH that records each hook it is started for, then runs gitjit."""
+    """``r`` with hooks that run, as their interpreter, a script that records each hook it is
+    started for (``<python> -m gitjit hook run NAME``) and then runs gitjit."""
+    from gitjit.app.hooks import install
+    from gitjit.git import open_repo
+
     log = r.parent / "started.log"
-    (r.parent / "bin" / "jit").write_text(
-        f'#!/bin/sh\n[ "$1" = hook ] && echo "$3" >> "{log}"\nexec "{sys.executable}" -m gitjit "$@"\n')
+    py = r.parent / "bin" / "counting-python"
+    py.write_text(f'#!/bin/sh\n[ "$3" = hook ] && echo "$5" >> "{log}"\nexec "{sys.executable}" "$@"\n')
+    py.chmod(0o755)
+    install(open_repo(r), python=str(py))
     return r, log
 
 

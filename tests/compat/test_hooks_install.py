@@ -7,6 +7,7 @@ on PATH, so the tests never depend on how (or whether) the console script was in
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -17,10 +18,12 @@ from pathlib import Path
 import pytest
 from conftest import Jit, git, make_repo
 
-from gitjit.app.hooks import MANAGED, MARKER, SKIP_WHEN, hooks_dir, shim_text
+from gitjit.app.hooks import MANAGED, MARKER, SKIP_WHEN, hooks_dir, installed_from, shim_text
 from gitjit.git import open_repo
 
 ROOT = Path(__file__).resolve().parents[2]
+#: what 'jit hooks install' records in the shims when this interpreter runs it
+HERE = dict(zip(("python", "package"), installed_from()))
 FOREIGN = "#!/bin/sh\necho \"foreign $*\" >> \"$(git rev-parse --git-common-dir)/foreign.log\"\nexit ${FOREIGN_EXIT:-0}\n"
 
 
@@ -57,12 +60,26 @@ def test_shipped_shims_are_the_generated_ones() -> None:
         assert text == shim_text(name), f"hooks/{name} differs from gitjit.app.hooks.shim_text"
         assert os.access(p, os.X_OK)
         code = [x for x in text.splitlines() if x and not x.startswith("#")]
-        # the hooks of every commit first test whether gitjit has anything to do; then jit if on
-        # PATH, else the module; no other logic
+        # the hooks of every commit first test whether gitjit has anything to do; then the recorded
+        # interpreter (none in the shipped files), jit if on PATH, else the module
         skip = ([f'if [ ! -e "$0.legacy" ] && [ -z "$JIT_REPO" ] && {SKIP_WHEN[name]}; then exit 0; fi']
                 if name in SKIP_WHEN else [])
-        assert code == skip + [f'command -v jit >/dev/null 2>&1 && exec jit hook run {name} -- "$@"; '
-                               f'exec python3 -m gitjit hook run {name} -- "$@"']
+        run = f'hook run {name} -- "$@"'
+        assert code[:len(skip) + 4] == skip + [
+            "py='' pkg=''",
+            f'if [ -x "$py" ] && [ -f "$pkg/__init__.py" ]; then exec "$py" -m gitjit {run}; fi',
+            f'if command -v jit >/dev/null 2>&1; then jit {run}; s=$?; [ "$s" -lt 126 ] && exit "$s"; fi',
+            f"if python3 -c 'import gitjit' >/dev/null 2>&1; then exec python3 -m gitjit {run}; fi"]
+        # when none of them starts: the kept hook, the same test of "nothing to do", a warning, and
+        # an exit that lets git go on (pre-commit stops the commit when a gate is registered)
+        rest = code[len(skip) + 4:]
+        assert rest[:2] == ['if [ -x "$0.legacy" ]; then "$0.legacy" "$@" || exit $?; fi',
+                            'case "$JIT_NO_HOOKS" in ""|0) ;; *) exit 0 ;; esac']
+        rest = rest[2:]
+        if name in SKIP_WHEN:
+            assert rest.pop(0) == f"if {SKIP_WHEN[name]}; then exit 0; fi"
+        assert all(x.startswith("echo ") and x.endswith(" >&2") for x in rest[:-1 if name != "pre-commit" else -2])
+        assert rest[-1] == "exit 0"
         assert MARKER in text
         assert subprocess.run(["sh", "-n", str(p)]).returncode == 0
     assert sorted(SKIP_WHEN) == ["commit-msg", "post-checkout", "post-commit", "post-rewrite", "pre-commit", "pre-push"]
@@ -89,7 +106,7 @@ def test_install_is_idempotent_and_lands_in_the_common_dir(repo_j: tuple[Path, J
     assert [h["action"] for h in first["hooks"]] == ["installed"] * len(MANAGED)
     for name in MANAGED:
         p = r / ".git" / "hooks" / name
-        assert p.read_text() == shim_text(name) and p.stat().st_mode & stat.S_IXUSR
+        assert p.read_text() == shim_text(name, **HERE) and p.stat().st_mode & stat.S_IXUSR
     again = j.json("hooks", "install")
     assert [h["action"] for h in again["hooks"]] == ["unchanged"] * len(MANAGED)
     st = j.json("hooks", "status")
@@ -206,7 +223,7 @@ def test_core_hooks_path_is_refused_with_a_hint_or_used_on_request(repo_j: tuple
 
     data = j.json("hooks", "install", "--hooks-path")
     assert data["location"] == "core.hooksPath" and Path(data["hooks_dir"]) == r / ".githooks"
-    assert (r / ".githooks" / "commit-msg").read_text() == shim_text("commit-msg")
+    assert (r / ".githooks" / "commit-msg").read_text() == shim_text("commit-msg", **HERE)
     res2 = commit(r, "x\n\nCloses: 0000bbbb")
     assert res2.returncode == 1 and "commit stopped" in res2.stderr  # git really runs them from there
     assert j.json("hooks", "status")["installed"] == len(MANAGED)
@@ -224,13 +241,18 @@ def test_core_hooks_path_is_refused_with_a_hint_or_used_on_request(repo_j: tuple
 
 def test_shim_falls_back_to_python3_module_without_jit_on_path(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # installed from an interpreter that is gone since (a deleted virtualenv): the shim falls back
+    from gitjit.app.hooks import install
+
     r = make_repo(tmp_path / "r")
     j = Jit(r)
     j("init")
-    j.json("hooks", "install", "--hooks", "commit-msg")
+    install(open_repo(r), hooks=["commit-msg"], python=str(tmp_path / "gone" / "bin" / "python"))
     bindir = tmp_path / "only-python"
     bindir.mkdir()
-    (bindir / "python3").symlink_to(sys.executable)
+    # a python3 that has this gitjit (a symlink to a virtualenv's interpreter would lose the virtualenv)
+    (bindir / "python3").write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" "$@"\n')
+    (bindir / "python3").chmod(0o755)
     git_dir = Path(shutil.which("git") or "/usr/bin/git").parent
     monkeypatch.setenv("PATH", os.pathsep.join([str(bindir), str(git_dir), "/bin", "/usr/bin"]))
     assert shutil.which("jit") is None
@@ -289,8 +311,13 @@ def test_shims_an_older_gitjit_wrote_are_brought_up_to_date_by_the_first_hook(tm
     states = {h["name"]: h["state"] for h in Jit(r).json("hooks", "status")["hooks"]}
     assert set(states.values()) == {"outdated"}
     assert commit(r, "first commit after the upgrade").returncode == 0
+    # what the hook's own process records: its interpreter and the gitjit it imported (run from the
+    # repository, it may be an installed copy where this test imported the checkout's)
+    probe = "import json; from gitjit.app.hooks import installed_from; print(json.dumps(installed_from()))"
+    ran = dict(zip(("python", "package"), json.loads(subprocess.run(
+        [sys.executable, "-c", probe], cwd=r, capture_output=True, text=True, check=True).stdout)))
     for name in MANAGED:
-        want = edited if name == "post-merge" else shim_text(name)
+        want = edited if name == "post-merge" else shim_text(name, **ran)  # recorded by the hook that ran
         assert (hooks / name).read_text() == want, name
         assert os.access(hooks / name, os.X_OK)
     states = {h["name"]: h["state"] for h in Jit(r).json("hooks", "status")["hooks"]}

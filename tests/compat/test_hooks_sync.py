@@ -233,9 +233,14 @@ def test_pre_push_under_the_pre_commit_framework_reads_its_variables(pair, monke
 
 def test_the_pre_push_of_gitjits_own_push_starts_no_python(pair, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     h, a, ja, b, jb = pair
+    from gitjit.app.hooks import install
+    from gitjit.git import open_repo
+
     log = tmp_path / "started.log"
-    (tmp_path / "bin" / "jit").write_text(
-        f'#!/bin/sh\n[ "$1" = hook ] && echo "$3" >> "{log}"\nexec "{sys.executable}" -m gitjit "$@"\n')
+    py = tmp_path / "bin" / "counting-python"  # the hooks' interpreter: records each hook it starts
+    py.write_text(f'#!/bin/sh\n[ "$3" = hook ] && echo "$5" >> "{log}"\nexec "{sys.executable}" "$@"\n')
+    py.chmod(0o755)
+    install(open_repo(a), python=str(py))
     iid = ja.json("issue", "create", "-t", "Carried")["id"]
     assert commit(a, "code").returncode == 0
     log.unlink(missing_ok=True)
