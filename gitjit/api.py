@@ -23,7 +23,7 @@ from .graph import find_path
 from .model import (
     TERMINAL_STATES, Event, IssueState, check_actor, check_context_key, check_context_value,
     check_description, check_gate_key, check_label, check_title, new_event_id, new_issue_id, now_ts,
-    parse_priority, parse_state, LIMITS,
+    parse_priority, parse_state, utc_ts, LIMITS,
 )
 from .indexed import board_with, board_without, prefixed
 from .query import Board, issue_json, short
@@ -567,7 +567,9 @@ class Tracker(GateOps, ViewOps):
             if holder is not None and st.assignee != holder:
                 raise AlreadyClaimedError(f"issue {iid} is held by {st.assignee}, not {holder}",
                                           details={"issue_id": iid, "assignee": st.assignee})
-            if lapsed_before is not None and not (st.lease_expires_at and st.lease_expires_at < lapsed_before):
+            # both in utc_ts's form (the fold's is): comparing the strings compares the instants
+            lapsed = bool(st.lease_expires_at) and (st.lease_expires_at or "") < utc_ts(lapsed_before or "")
+            if lapsed_before is not None and not lapsed:
                 raise BlockedError(f"issue {iid}'s lease runs until {st.lease_expires_at}",
                                    details={"issue_id": iid, "lease_expires_at": st.lease_expires_at})
             return [{"type": "issue_released", "assignee": st.assignee, "reason": reason}]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .api_base import TrackerPart
 from .errors import UsageError
 from .fold import conflict_events
-from .model import Event
+from .model import Event, utc_ts
 from .query import Board, issue_json, short
 from .store import GATES, ISSUES
 
@@ -114,7 +114,7 @@ class ViewOps(TrackerPart):
                 evs.extend(ld.events)
                 if prefix == ISSUES:  # a loser's claim etc. as claim_conflict events (docs/merge.md)
                     evs.extend(conflict_events(ld.key, ld.events))
-        evs.sort(key=lambda e: (e.timestamp, e.clock, e.id))
+        evs.sort(key=event_order)
         return evs
 
     def events(self, *, event_type: str | None = None, issue: str | None = None, since: str | None = None,
@@ -129,11 +129,7 @@ class ViewOps(TrackerPart):
             except ValueError:
                 raise UsageError(f"--since {since!r} is not an ISO 8601 time",
                                  hint="e.g. 2026-11-21T10:00:00") from None
-            if s.tzinfo is not None:
-                from datetime import timezone
-
-                s = s.astimezone(timezone.utc).replace(tzinfo=None)
-            since = s.isoformat(timespec="microseconds")
+            since = utc_ts(s.isoformat(timespec="microseconds"))  # no offset: UTC
         if limit is not None and limit < 0:
             raise UsageError("--limit must be zero or more", hint="e.g. --limit 20")
         if limit is not None:
@@ -149,7 +145,7 @@ class ViewOps(TrackerPart):
                 continue
             if iid and e.issue_id != iid:
                 continue
-            if since and e.timestamp < since:
+            if since and utc_ts(e.timestamp) < since:
                 continue
             out.append(e)
         if limit is not None:
@@ -157,9 +153,19 @@ class ViewOps(TrackerPart):
         return [event_json(e) for e in out]
 
 
+def event_order(e: Event) -> tuple[str, int, str]:
+    """The order of events across issues: (timestamp, clock, id), the timestamp in ``utc_ts``'s
+    form, so an old event (no offset) and a new one compare by their instants."""
+    return (utc_ts(e.timestamp), e.clock, e.id)
+
+
 def event_json(e: Event) -> dict[str, Any]:
     d = e.to_json()
     d.pop("v", None)
+    # every timestamp shown with its offset (``utc_ts``); the stored line keeps what was written
+    for k in _TIME_FIELDS:
+        if isinstance(d.get(k), str):
+            d[k] = utc_ts(d[k])
     d.setdefault("issue_id", None)  # stable shape: gate-definition events carry issue_id null
     # objects inside the payload (``changes``, ``context``) in key order, as they are stored: the
     # writer's own copy of an event it just made has them in the order the caller gave them
@@ -167,6 +173,10 @@ def event_json(e: Event) -> dict[str, Any]:
         if isinstance(v, (dict, list)):
             d[k] = _keys_sorted(v)
     return d
+
+
+#: the event fields holding a time (docs/storage-format.md)
+_TIME_FIELDS = ("timestamp", "expires_at")
 
 
 def _keys_sorted(v: Any) -> Any:

@@ -39,7 +39,7 @@ from . import jsontext
 from .errors import ValidationError
 from .fold import fold_gate, fold_issue
 from .graph import BrokenEdge, Graph
-from .model import TERMINAL_STATES, GateDef, IssueState
+from .model import TERMINAL_STATES, GateDef, IssueState, utc_ts
 from .query import Board, issue_json
 from .indexboard import IndexBoard, Issues
 from .store.index import (
@@ -742,7 +742,8 @@ class Indexer:
         out = []
         new: list[tuple[Any, ...]] = []
         for n, e in enumerate(evs):
-            new.append((ref, n, e.timestamp, e.clock, e.id, e.type, e.issue_id))
+            # ``utc_ts``: rows of old events (no offset) and new ones sort by their instants
+            new.append((ref, n, utc_ts(e.timestamp), e.clock, e.id, e.type, e.issue_id))
             out.append(event_json(e))
         blobs.append((ref, pack(json.dumps(out, ensure_ascii=False))))
         if rebuild:

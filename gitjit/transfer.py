@@ -29,14 +29,14 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import BusyError, CycleError, ExternalError, GitjitError, UsageError, ValidationError
 from .model import (
     ISSUE_ID_RE, LIMITS, Event, check_actor, check_context_key, check_context_value, check_description,
-    check_gate_key, check_label, check_title, new_event_id, new_issue_id, now_ts, parse_priority, parse_state,
+    check_gate_key, check_label, check_title, new_event_id, new_issue_id, now_ts, parse_priority, parse_state, utc_ts,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,7 +93,7 @@ class _Bad(Exception):
 # ---------------------------------------------------------------------------------- field checks
 
 def _ts(v: Any, what: str) -> str | None:
-    """ISO 8601 (``Z``, offsets and nanoseconds accepted) as naive UTC with microseconds."""
+    """ISO 8601 (``Z``, offsets and nanoseconds accepted) as UTC with microseconds and ``+00:00``."""
     if v is None or v == "":
         return None
     if not isinstance(v, str):
@@ -107,9 +107,7 @@ def _ts(v: Any, what: str) -> str | None:
         d = datetime.fromisoformat(s)
     except ValueError:
         raise _Bad(f"{what} {v!r} is not an ISO 8601 time") from None
-    if d.tzinfo is not None:
-        d = d.astimezone(timezone.utc).replace(tzinfo=None)
-    return d.isoformat(timespec="microseconds")
+    return utc_ts(d.isoformat(timespec="microseconds"))  # no offset given: UTC
 
 
 def _str(obj: Mapping[str, Any], k: str, default: str | None = None) -> str | None:

@@ -47,8 +47,9 @@ def test_fold_basic_lifecycle() -> None:
     assert (s.title, s.description, s.priority, s.state, s.assignee) == ("T2", "D", "high", "done", "w1")
     assert s.labels == ["a:b", "c:d"] and s.context == {"j": [1]} and s.dependencies == [OTHER]
     assert s.gates["review"].status.value == "passed" and s.gates["review"].by == "human:lead"
-    assert s.created_at == evs[0].timestamp and s.updated_at == evs[-1].timestamp
-    assert s.completed_at == evs[-1].timestamp and s.clock == 6 and s.event_count == 6
+    # shown with the offset the old (naive) timestamps leave implicit: UTC
+    assert s.created_at == evs[0].timestamp + "+00:00" and s.updated_at == evs[-1].timestamp + "+00:00"
+    assert s.completed_at == evs[-1].timestamp + "+00:00" and s.clock == 6 and s.event_count == 6
 
 
 def test_second_claim_loses_and_is_reported() -> None:
@@ -89,7 +90,7 @@ def test_fold_gate_definition() -> None:
     g = fold_gate("ut", evs)
     assert (g.title, g.mode, g.stage, g.removed) == ("UT", "auto", "precheck", True)
     g = fold_gate("ut", evs + [ev("gate_defined", 3, issue_id=None, gate_key="ut", title="again")])
-    assert (g.title, g.removed, g.created_at) == ("again", False, evs[0].timestamp)
+    assert (g.title, g.removed, g.created_at) == ("again", False, evs[0].timestamp + "+00:00")
 
 
 def test_serialize_is_canonical_and_round_trips() -> None:

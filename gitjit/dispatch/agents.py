@@ -33,12 +33,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import BusyError, ExternalError
-from ..model import now_ts
+from ..model import now_ts, parse_ts, utc_ts
 from .config import AgentConfig
 
 __all__ = ["AgentRun", "ProcessPool", "Breakers", "StateDir", "lease_until", "lease_lapsed", "parse_ts"]
@@ -46,13 +46,10 @@ __all__ = ["AgentRun", "ProcessPool", "Breakers", "StateDir", "lease_until", "le
 
 # ---------------------------------------------------------------------------- time and leases
 
-def parse_ts(ts: str) -> datetime:
-    return datetime.fromisoformat(ts)
-
-
 def lease_until(now: str, secs: float) -> str:
-    """The expiry of a lease taken at ``now`` (naive UTC ISO, like every gitjit timestamp)."""
-    return (parse_ts(now) + timedelta(seconds=secs)).isoformat(timespec="microseconds")
+    """The expiry of a lease taken at ``now``, in the form of every gitjit timestamp (``utc_ts``:
+    UTC with ``+00:00``; a ``now`` without an offset is UTC)."""
+    return utc_ts((parse_ts(now) + timedelta(seconds=secs)).isoformat(timespec="microseconds"))
 
 
 def lease_lapsed(expires_at: str | None, now: str, grace_secs: float) -> bool:

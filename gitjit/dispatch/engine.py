@@ -26,7 +26,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,8 @@ def effective_rank(st: IssueState, now: datetime, escalation_hours: float) -> in
     base = PRIORITY_RANK.get(st.priority, 2)
     if escalation_hours <= 0 or base <= 1 or not st.created_at:
         return base
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)  # naive means UTC, as in gitjit's timestamps
     try:
         age_h = (now - parse_ts(st.created_at)).total_seconds() / 3600
     except ValueError:

@@ -72,6 +72,7 @@ class EventFeed:
     def poll(self) -> list[dict[str, Any]]:
         """Events that landed since the last poll, oldest first; advances the cursor."""
         from ..api import event_json
+        from ..api_views import event_order
 
         tips = self._tips(changed_only=True)
         if tips is None:
@@ -84,7 +85,7 @@ class EventFeed:
             seen = {e.id for e in self._events(ref, old)} if old else set()
             new.extend(e for e in self._events(ref, tip) if e.id not in seen)
         self.cursor = tips
-        new.sort(key=lambda e: (e.timestamp, e.clock, e.id))
+        new.sort(key=event_order)
         return [event_json(e) for e in new]
 
 
