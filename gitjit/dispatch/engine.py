@@ -35,7 +35,7 @@ from ..fold import fold_issue
 from ..model import PRIORITY_RANK, IssueState, now_ts
 from ..query import Board
 from ..store import ISSUES
-from .agents import AgentRun, Breakers, ProcessPool, StateDir, lease_lapsed, lease_until, parse_ts
+from .agents import AgentRun, Breakers, ProcessPool, RunLock, StateDir, lease_lapsed, lease_until, parse_ts
 from .config import AgentConfig, DispatchConfig, RepoConfig
 from .webhooks import EventFeed, WebhookSender
 
@@ -117,6 +117,12 @@ class RepoHandle:
         git = self.tracker.git
         return Path(git.workdir or git.common_dir)
 
+    @property
+    def runs_dir(self) -> Path:
+        """Where the run locks of this repository's issues live (``RunLock``): in its git directory,
+        so every dispatcher on this machine serving this clone sees them."""
+        return Path(self.tracker.git.common_dir) / "jit-dispatch" / "running"
+
 
 class Dispatcher:
     def __init__(self, cfg: DispatchConfig, *, log: LogFn | None = None):
@@ -143,6 +149,7 @@ class Dispatcher:
         self.totals = {"claimed": 0, "finished": 0, "failed": 0, "released": 0, "reclaimed": 0, "renewed": 0,
                        "retried": 0}
         self._opened = False
+        self._busy_logged: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ logging
 
@@ -207,6 +214,7 @@ class Dispatcher:
         if self.webhooks:
             self.webhooks.close(timeout=10.0)
         self._write_state(final=True)
+        self.pool.close()  # any supervisor still running stops its agent now
         self.state.clear_pid()
         self.state.release()
         self._opened = False
@@ -443,6 +451,11 @@ class Dispatcher:
                 reason, lapsed = "timeout", cutoff
             else:
                 continue
+            if RunLock.busy(r.runs_dir, iid):
+                # an earlier run of it is still alive on this machine (a dispatcher killed with
+                # SIGKILL: its supervisor is stopping the agent's group): not before it is gone
+                self._note_busy(r, iid, st.assignee)
+                continue
             try:
                 r.release(iid, reason, holder=st.assignee, lapsed_before=lapsed)
             except (AlreadyClaimedError, BlockedError, NotFoundError):
@@ -455,6 +468,14 @@ class Dispatcher:
             self.log("reclaimed", f"released {iid[:8]} held by {st.assignee} ({reason}; lease ran until "
                                   f"{st.lease_expires_at})", issue_id=iid, repo=r.name, holder=st.assignee,
                      reason=reason)
+
+    def _note_busy(self, r: RepoHandle, iid: str, holder: str | None) -> None:
+        if (r.name, iid) in self._busy_logged:
+            return
+        self._busy_logged.add((r.name, iid))
+        self.log("run_still_alive", f"{iid[:8]}: a run of it is still alive on this machine"
+                                    f"{f' (held by {holder})' if holder else ''}; waiting until it is gone",
+                 issue_id=iid, repo=r.name)
 
     # -- 6. dispatch
 
@@ -519,12 +540,18 @@ class Dispatcher:
                 report["unmatched"] += 1
                 continue
             assignee = agent.assignee(self.id)
+            lock = RunLock.try_acquire(r.runs_dir, st.id)
+            if lock is None:  # released by someone while a run of it still lives here
+                self._note_busy(r, st.id, None)
+                continue
             lease = lease_until(now_ts(), self.cfg.lease_secs)
             try:
                 issue = r.claim(st.id, assignee, lease)
             except (AlreadyClaimedError, BlockedError, NotFoundError):
+                lock.release()
                 continue  # another dispatcher or agent won it
             except GitjitError as e:
+                lock.release()
                 report["errors"].append({"repo": r.name, "issue_id": st.id, "error": e.message})
                 self.log("claim_failed", f"claim of {st.id[:8]} failed: {e.message}", repo=r.name, issue_id=st.id)
                 continue
@@ -532,22 +559,35 @@ class Dispatcher:
             report["claimed"].append({"issue_id": st.id, "repo": r.name, "agent": agent.id})
             self.log("claimed", f"{agent.id} <- {st.id[:8]} {st.title!r} [{st.priority}] in {r.name}",
                      agent=agent.id, issue_id=st.id, repo=r.name, assignee=assignee, lease_expires_at=lease)
-            if self._launch(r, agent, st, 1, lease, report, issue=issue):
+            if self._launch(r, agent, st, 1, lease, report, issue=issue, lock=lock):
                 free[agent.id] -= 1
 
     def _launch(self, r: RepoHandle, agent: AgentConfig, st: IssueState, attempt: int, lease: str | None,
-                report: dict[str, Any], *, issue: dict[str, Any] | None = None, retry_of: str | None = None) -> bool:
+                report: dict[str, Any], *, issue: dict[str, Any] | None = None, retry_of: str | None = None,
+                lock: RunLock | None = None) -> bool:
         assignee = agent.assignee(self.id)
-        if issue is None:
-            issue = r.tracker.show(st.id)
+        if lock is None:
+            lock = RunLock.try_acquire(r.runs_dir, st.id)
+            if lock is None:
+                # cannot happen after a reaped run (its supervisor exits last); should it, the claim
+                # stays ours and is released as an orphan once that run is gone (``_reclaim``)
+                self._note_busy(r, st.id, assignee)
+                return False
+        self._busy_logged.discard((r.name, st.id))
         try:
+            if issue is None:
+                issue = r.tracker.show(st.id)
             run = self.pool.launch(
                 agent, assignee=assignee, repo_name=r.name, repo_path=r.workdir,
                 cwd=agent.working_dir or r.workdir, issue=issue, attempt=attempt, lease_expires_at=lease,
                 extra_env={"JIT_DISPATCHER": self.id, "JIT_HUB": r.hub or "",
                            "JIT_LEASE_EXPIRES_AT": lease or ""},
+                lock=lock, grace_secs=self.cfg.kill_grace_secs,
             )
-        except ExternalError as e:
+        except BaseException as e:
+            lock.release()  # (a no-op when launch released it already)
+            if not isinstance(e, ExternalError):
+                raise
             br = self.breakers.record(agent.id, success=False, reason=e.message, threshold=agent.failure_threshold)
             self.totals["failed"] += 1
             report["failed"].append({"agent": agent.id, "issue_id": st.id, "repo": r.name, "reason": e.message})
