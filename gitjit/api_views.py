@@ -176,7 +176,7 @@ def event_json(e: Event) -> dict[str, Any]:
 
 
 #: the event fields holding a time (docs/storage-format.md)
-_TIME_FIELDS = ("timestamp", "expires_at")
+_TIME_FIELDS = ("timestamp", "expires_at", "retry_after")
 
 
 def _keys_sorted(v: Any) -> Any:

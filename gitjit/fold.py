@@ -14,7 +14,8 @@ from typing import Any
 
 from .errors import ValidationError
 from .model import (
-    LIMITS, Conflict, Event, GateDef, GateState, GateStatus, IssueState, ModelError, canonical_json, utc_ts,
+    LIMITS, Conflict, Event, GateDef, GateState, GateStatus, IssueState, ModelError, Parked, canonical_json,
+    utc_ts,
 )
 
 __all__ = ["parse_events", "serialize_events", "union_events", "fold_issue", "fold_gate", "BASE_OF",
@@ -176,6 +177,9 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
                     st.lease_expires_at = None
                 if base == "done":
                     st.completed_at = utc_ts(e.timestamp)
+                if base in ("done", "rejected", "archived"):
+                    # finished: earlier failed runs and parking no longer say anything about it
+                    st.failures, st.retry_after, st.parked = 0, None, None
         elif t == "issue_claimed":
             if st.state in ("done", "rejected", "archived"):
                 st.conflicts.append(Conflict(type="claim_after_close", event_id=e.id, actor=e.assignee,
@@ -199,6 +203,14 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
                 st.lease_expires_at = None
                 if st.state == "in_progress":
                     st.state = "open"
+                if e.retry_after is not None:  # a dispatcher's agent failed it: one more failed run
+                    st.failures += 1
+                    st.retry_after = utc_ts(e.retry_after)
+        elif t == "issue_parked":
+            if st.state not in ("done", "rejected", "archived"):
+                st.parked = Parked(reason=e.reason or "", by=e.actor, since=utc_ts(e.timestamp))
+        elif t == "issue_unparked":
+            st.parked, st.failures, st.retry_after = None, 0, None
         elif t == "issue_assigned":
             if e.assignee != st.assignee:
                 st.lease_expires_at = None

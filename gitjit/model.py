@@ -18,7 +18,7 @@ from .record import Field, ModelError, Record, field_check
 
 __all__ = [
     "IssueId", "EventId", "Priority", "State", "GateStatus", "GateMode", "GateStage",
-    "Event", "IssueState", "GateState", "GateDef", "Conflict", "ModelError",
+    "Event", "IssueState", "GateState", "GateDef", "Conflict", "Parked", "ModelError",
     "new_issue_id", "new_event_id", "now_ts", "utc_ts", "parse_ts", "canonical_json",
     "PRIORITY_RANK", "TERMINAL_STATES", "LIMITS",
     "check_title", "check_description", "check_label", "check_gate_key", "check_actor",
@@ -295,6 +295,9 @@ class Event(Record, frozen=True, extra="allow"):
     commit: str | None = None
     ref: str | None = None
     expires_at: str | None = None
+    #: on ``issue_released`` by a dispatcher whose agent failed the issue: no dispatcher should
+    #: start it again before then (docs/dispatch.md, "Failing issues")
+    retry_after: str | None = None
 
     @field_check("id")
     @staticmethod
@@ -351,6 +354,14 @@ class GateState(Record):
     note: str | None = None
 
 
+class Parked(Record):
+    """Why an issue is parked (``issue_parked``): no one starts it until a person un-parks it."""
+
+    reason: str = ""
+    by: str | None = None
+    since: str | None = None
+
+
 class Conflict(Record):
     """A true conflict the fold resolved deterministically; shown by ``issue show`` and ``status``."""
 
@@ -384,6 +395,12 @@ class IssueState(Record):
     claimed_at: str | None = None
     #: when the holder's dispatcher lease runs out (claim ``expires_at`` / ``lease_renewed``); None: no lease
     lease_expires_at: str | None = None
+    #: failed runs in a row that dispatchers reported (``issue_released`` with ``retry_after``), and
+    #: the time before which no dispatcher starts it again; reset by ``issue_unparked`` and by finishing
+    failures: int = 0
+    retry_after: str | None = None
+    #: set by ``issue_parked`` (a dispatcher after too many failed runs, or a person): blocks starting
+    parked: Parked | None = None
     completed_at: str | None = None
     deleted: bool = False
     conflicts: list[Conflict] = Field(default_factory=list)

@@ -1,7 +1,7 @@
 """The board: effective states, blocked reasons, the ready queue, filters and status. Pure logic.
 
-An issue whose stored base state is ``open`` is *ready* when nothing blocks it: every
-dependency is done or rejected, and every precheck gate has passed. Nobody writes
+An issue whose stored base state is ``open`` is *ready* when nothing blocks it: it is not
+parked, every dependency is done or rejected, and every precheck gate has passed. Nobody writes
 "ready"; it follows from the other issues, so finishing A never has to race a write to
 B's ref. Postcheck gates (the default stage) do not block starting; they block ``done``.
 """
@@ -46,6 +46,9 @@ class Board:
         work, and a RecursionError past ~1,000 links)."""
         st = self.issues[iid]
         out: list[dict[str, Any]] = []
+        if st.parked is not None and not for_done:  # parked work may still be finished by hand
+            out.append({"type": "parked", "reason": st.parked.reason, "by": st.parked.by,
+                        "since": st.parked.since})
         for d in self.graph.deps.get(iid, ()):
             dep = self.issues[d]
             if dep.state not in TERMINAL_STATES:
@@ -147,6 +150,12 @@ class Board:
             if st.assignee and st.state not in TERMINAL_STATES:
                 holders.setdefault(st.assignee, []).append(
                     {"id": i, "title": st.title, "state": self.states[i], "since": st.claimed_at or ""})
+        parked = []
+        for i in self.sorted(i for i, st in self.issues.items() if st.parked is not None):
+            p = self.issues[i].parked
+            if p is not None:
+                parked.append({"id": i, "title": self.issues[i].title, "reason": p.reason, "by": p.by,
+                               "since": p.since})
         conflicts = [
             {"issue_id": st.id, **c.model_dump(mode="json")}
             for st in self.all.values() for c in st.conflicts  # deleted too: edit-vs-delete losers
@@ -164,6 +173,7 @@ class Board:
                 {"id": st.id, "title": st.title, "completed_at": st.completed_at} for st in done[:recent]
             ],
             "assignments": holders,
+            "parked": parked,
             "conflicts": conflicts,
         }
 

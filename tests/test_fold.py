@@ -297,3 +297,44 @@ def test_parse_events_raises_only_validation_error_on_near_valid_json(
     except ValidationError:
         return
     assert parse_events(serialize_events(evs)) == evs
+
+
+# ----------------------------------------------------------------------------- failed runs and parking
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["claim", "fail", "release", "unpark", "park", "done", "reopen"]), max_size=30),
+       st.randoms(use_true_random=False))
+def test_failed_runs_count_until_unparked_or_finished(ops: list[str], rnd: random.Random) -> None:
+    """A dispatcher's failed run (a release with ``retry_after``) counts one failure; un-parking or
+    finishing the issue forgets them; parking holds until un-parked or finished. Whatever order the
+    events arrive in, the fold agrees with this model (as writers that follow the rules write them)."""
+    evs = [ev("issue_created", 1, title="t")]
+    state, holder, failures, parked, retry = "open", None, 0, False, None
+    for n, op in enumerate(ops, 2):
+        ts = f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}.000000+00:00"
+        if op == "claim" and holder is None and not parked and state == "open":
+            evs.append(ev("issue_claimed", n, assignee="w", ts=ts))
+            state, holder = "in_progress", "w"
+        elif op in ("fail", "release") and holder is not None and state == "in_progress":
+            extra = {"retry_after": ts} if op == "fail" else {}
+            evs.append(ev("issue_released", n, assignee=holder, reason="r", ts=ts, **extra))
+            state, holder = "open", None
+            if op == "fail":
+                failures, retry = failures + 1, ts
+        elif op == "unpark":
+            evs.append(ev("issue_unparked", n, ts=ts))
+            failures, parked, retry = 0, False, None
+        elif op == "park" and state == "open":
+            evs.append(ev("issue_parked", n, reason="why", ts=ts))
+            parked = True
+        elif op == "done" and state != "done":
+            evs.append(ev("issue_state_changed", n, ts=ts, **{"from": state, "to": "done"}))
+            state, failures, parked, retry = "done", 0, False, None
+        elif op == "reopen" and state == "done":
+            evs.append(ev("issue_state_changed", n, ts=ts, **{"from": "done", "to": "open"}))
+            state = "open"
+    rnd.shuffle(evs)
+    s = fold_issue(IID, evs)
+    assert (s.state, s.failures, s.parked is not None, s.retry_after) == (state, failures, parked, retry)
+    if parked:
+        assert s.parked is not None and (s.parked.reason, s.parked.by) == ("why", "agent:a")

@@ -453,18 +453,32 @@ class Breakers:
     def is_open(self, agent_id: str) -> bool:
         return bool(self.get(agent_id).get("open"))
 
-    def record(self, agent_id: str, *, success: bool, threshold: int, reason: str = "") -> dict[str, Any]:
-        """Count one outcome; returns the breaker after it (``just_opened`` when this failure opened it)."""
+    def record(self, agent_id: str, *, success: bool, threshold: int, reason: str = "",
+               issue: str | None = None, counts: bool = True) -> dict[str, Any]:
+        """Count one outcome; returns the breaker after it (``just_opened`` when this failure opened it).
+
+        A breaker is for an agent's failures, not for a poison issue's: a failure on an ``issue``
+        already in this agent's streak of failures, or one the caller says does not count (the issue
+        had failed before, under any agent: ``counts=False``), is recorded as the last failure but
+        does not add to the count."""
         with self._edit() as data:
             got = data.get(agent_id)
             b: dict[str, Any] = got if isinstance(got, dict) else {"failures": 0, "open": False}
             b.pop("just_opened", None)
             if success:
                 b["failures"] = 0
+                b.pop("streak", None)
             else:
-                b["failures"] = int(b.get("failures", 0)) + 1
+                streak = [x for x in b.get("streak") or [] if isinstance(x, str)]
+                if issue is not None and issue in streak:
+                    counts = False
+                if counts:
+                    b["failures"] = int(b.get("failures", 0)) + 1
+                    if issue is not None:
+                        b["streak"] = (streak + [issue])[-100:]
                 b["last_failure"] = reason
                 b["last_failure_at"] = now_ts()
+                b["last_failure_counted"] = counts
                 if threshold and b["failures"] >= threshold and not b.get("open"):
                     b["open"] = True
                     b["opened_at"] = now_ts()

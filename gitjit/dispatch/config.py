@@ -100,6 +100,9 @@ class DispatchConfig:
     on_stop: str = "finish"
     stop_timeout_secs: float | None = None
     kill_grace_secs: float = 10.0
+    backoff_secs: float = 60.0
+    backoff_max_secs: float = 3600.0
+    park_after_failures: int = 5
     state_dir: Path = Path(".jit-dispatch")
     repos: tuple[RepoConfig, ...] = ()
     agents: tuple[AgentConfig, ...] = ()
@@ -335,7 +338,8 @@ def parse_config(text: str, p: Path, *, default_repo: str | None = None) -> Disp
     ck.unknown_keys(data, (), {
         "id", "poll_interval_secs", "lease_secs", "lease_grace_secs", "escalation_hours", "on_stop",
         "stop_timeout_secs", "kill_grace_secs", "state_dir", "cache_dir", "repos", "agents", "webhooks",
-        "on_failure", "max_retries", "failure_threshold",
+        "on_failure", "max_retries", "failure_threshold", "backoff_secs", "backoff_max_secs",
+        "park_after_failures",
     })
     did = ck.string(data, "id", (), _default_id(p.resolve()), pattern=ID_RE)
     state_dir = _resolve(base, ck.string(data, "state_dir", (), f".jit-dispatch/{p.stem}"))
@@ -359,6 +363,9 @@ def parse_config(text: str, p: Path, *, default_repo: str | None = None) -> Disp
         on_stop=ck.string(data, "on_stop", (), "finish", choices=ON_STOP),
         stop_timeout_secs=stop_timeout,
         kill_grace_secs=ck.number(data, "kill_grace_secs", (), 10.0, strict=False),
+        backoff_secs=ck.number(data, "backoff_secs", (), 60.0, strict=False),
+        backoff_max_secs=ck.number(data, "backoff_max_secs", (), 3600.0, strict=False),
+        park_after_failures=ck.number(data, "park_after_failures", (), 5, minimum=0, strict=False, integer=True),
         state_dir=state_dir, repos=tuple(repos), agents=tuple(agents), webhooks=tuple(hooks),
     )
 
@@ -556,8 +563,16 @@ escalation_hours = 24
 
 # When an agent exits without finishing its issue: "release" it, or "retry" (max_retries times).
 on_failure = "release"
-# Consecutive failures after which an agent is paused until 'jit-dispatch agent reset ID'.
+# Consecutive failures after which an agent is paused until 'jit-dispatch agent reset ID'
+# (a failure counts against the agent only on an issue that had not failed before).
 failure_threshold = 3
+
+# An issue whose run failed is not started again (by any dispatcher sharing the hub) for
+# backoff_secs, doubling with each failed run in a row up to backoff_max_secs; after
+# park_after_failures failed runs in a row it is parked until 'jit issue unpark ID' (0: never).
+backoff_secs = 60
+backoff_max_secs = 3600
+park_after_failures = 5
 
 # On SIGTERM: "finish" (let running agents finish) or "release" (stop them, give their work back).
 on_stop = "finish"

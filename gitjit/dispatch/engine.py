@@ -34,6 +34,7 @@ from ..errors import AlreadyClaimedError, BlockedError, ExternalError, GitjitErr
 from ..fold import fold_issue
 from ..model import PRIORITY_RANK, IssueState, now_ts
 from ..query import Board
+from ..rules import Backoff
 from ..store import ISSUES
 from .agents import AgentRun, Breakers, ProcessPool, RunLock, StateDir, lease_lapsed, lease_until, parse_ts
 from .config import AgentConfig, DispatchConfig, RepoConfig
@@ -104,9 +105,10 @@ class RepoHandle:
     def claim(self, iid: str, assignee: str, lease: str) -> dict[str, Any]:
         return self.tracker.claim(iid, assignee, lease_expires_at=lease, **self._remote())  # type: ignore[no-any-return]
 
-    def release(self, iid: str, reason: str, *, holder: str, lapsed_before: str | None = None) -> dict[str, Any]:
+    def release(self, iid: str, reason: str, *, holder: str, lapsed_before: str | None = None,
+                failed: Backoff | None = None) -> dict[str, Any]:
         return self.tracker.release(iid, reason, holder=holder, lapsed_before=lapsed_before,  # type: ignore[no-any-return]
-                                    **self._remote())
+                                    failed=failed, **self._remote())
 
     def issue(self, iid: str) -> IssueState | None:
         ld = self.tracker.store.load(ISSUES, iid)
@@ -132,6 +134,7 @@ class Dispatcher:
         self.state = StateDir(cfg.state_dir)
         self.pool = ProcessPool(self.state)
         self.breakers = Breakers(self.state)
+        self.backoff = Backoff(cfg.backoff_secs, cfg.backoff_max_secs, cfg.park_after_failures)
         self.repos: list[RepoHandle] = []
         self.feeds: dict[str, EventFeed] = {}
         self._cursor_saved = False
@@ -147,9 +150,10 @@ class Dispatcher:
         self.cycles = 0
         self.mode = "start"
         self.totals = {"claimed": 0, "finished": 0, "failed": 0, "released": 0, "reclaimed": 0, "renewed": 0,
-                       "retried": 0}
+                       "retried": 0, "parked": 0}
         self._opened = False
         self._busy_logged: set[tuple[str, str]] = set()
+        self._backing_off = 0
 
     # ------------------------------------------------------------------ logging
 
@@ -287,7 +291,8 @@ class Dispatcher:
     def cycle(self, *, dispatch: bool = True) -> dict[str, Any]:
         self.cycles += 1
         report: dict[str, Any] = {"claimed": [], "finished": [], "failed": [], "released": [], "reclaimed": [],
-                                  "lost": [], "renewed": 0, "unmatched": 0, "errors": []}
+                                  "lost": [], "parked": [], "renewed": 0, "unmatched": 0, "backing_off": 0,
+                                  "errors": []}
         self._reap(report)
         self._renew(report)
         for r in self.repos:
@@ -346,10 +351,15 @@ class Dispatcher:
                       and agent and agent.timeout_secs else f"{run.agent_id} {how} without finishing")
             self.totals["failed"] += 1
             report["failed"].append({**base, "reason": reason})
+            # an issue that failed before (under any agent, on any dispatcher) is more likely the
+            # problem than this agent: its failure backs the issue off, but leaves the breaker alone
             br = self.breakers.record(run.agent_id, success=False, reason=reason,
-                                      threshold=agent.failure_threshold if agent else 3)
+                                      threshold=agent.failure_threshold if agent else 3,
+                                      issue=f"{run.repo}/{run.issue_id}", counts=st.failures == 0)
+            counted = "" if br.get("last_failure_counted") else "; not counted against the agent"
             self.log("agent_failed", f"{run.agent_id} on {run.issue_id[:8]}: {reason} "
-                                     f"({br.get('failures')} consecutive failure(s))", reason=reason, **base)
+                                     f"({br.get('failures')} consecutive failure(s){counted})", reason=reason,
+                     **base)
             if br.get("just_opened"):
                 self.log("breaker_open", f"circuit breaker open: {run.agent_id} paused after "
                                          f"{br['failures']} consecutive failures "
@@ -362,11 +372,14 @@ class Dispatcher:
                 self.totals["retried"] += 1
                 self._launch(repo, agent, st, run.attempt + 1, run.lease_expires_at, report, retry_of=reason)
                 continue
-            self._release(repo, run, reason, report)
+            self._release(repo, run, reason, report, failed=True)
 
-    def _release(self, repo: RepoHandle, run: AgentRun, reason: str, report: dict[str, Any]) -> None:
+    def _release(self, repo: RepoHandle, run: AgentRun, reason: str, report: dict[str, Any], *,
+                 failed: bool = False) -> None:
+        """Give the run's issue back; ``failed``: its agent failed it, so the issue backs off (and is
+        parked after too many failed runs in a row), as recorded on the issue for every dispatcher."""
         try:
-            repo.release(run.issue_id, reason, holder=run.assignee)
+            repo.release(run.issue_id, reason, holder=run.assignee, failed=self.backoff if failed else None)
         except (AlreadyClaimedError, BlockedError, NotFoundError):
             return  # no longer ours: nothing to release
         except GitjitError as e:
@@ -379,6 +392,23 @@ class Dispatcher:
         report["released"].append({"issue_id": run.issue_id, "repo": repo.name, "reason": reason})
         self.log("released", f"released {run.issue_id[:8]} ({reason})", issue_id=run.issue_id, repo=repo.name,
                  reason=reason)
+        if failed:
+            self._after_failure(repo, run.issue_id, report)
+
+    def _after_failure(self, repo: RepoHandle, iid: str, report: dict[str, Any]) -> None:
+        st = repo.issue(iid)
+        if st is None:
+            return
+        if st.parked is not None:
+            self.totals["parked"] += 1
+            report["parked"].append({"issue_id": iid, "repo": repo.name, "reason": st.parked.reason})
+            self.log("issue_parked", f"parked {iid[:8]} after {st.failures} failed runs in a row; no dispatcher "
+                                     f"starts it until someone runs: jit issue unpark {iid[:8]}",
+                     issue_id=iid, repo=repo.name, failures=st.failures, reason=st.parked.reason)
+        elif st.retry_after:
+            self.log("issue_backoff", f"{iid[:8]} failed {st.failures} time(s) in a row; not started again "
+                                      f"before {st.retry_after}", issue_id=iid, repo=repo.name,
+                     failures=st.failures, retry_after=st.retry_after)
 
     # -- 2. renew
 
@@ -485,14 +515,19 @@ class Dispatcher:
     def candidates(self) -> list[tuple[RepoHandle, IssueState]]:
         """Ready work across repositories, best first: escalated priority, then age, then repository
         order, then id (deterministic)."""
-        now = parse_ts(now_ts())
+        now_s = now_ts()
+        now = parse_ts(now_s)
         out: list[tuple[tuple[Any, ...], RepoHandle, IssueState]] = []
+        self._backing_off = 0
         for r in self.repos:
             if not r.synced:
                 continue  # a stale view of a hub we cannot reach: its claims would fail anyway
             b: Board = r.tracker.board(fresh=True)
             for iid in b.ready():
                 st = b.issues[iid]
+                if st.retry_after and st.retry_after > now_s:  # both in utc_ts's form: instants compare
+                    self._backing_off += 1  # its runs failed lately (any dispatcher's): not yet
+                    continue
                 key = (effective_rank(st, now, self.cfg.escalation_hours), st.created_at, r.index, iid)
                 out.append((key, r, st))
         out.sort(key=lambda x: x[0])
@@ -532,7 +567,9 @@ class Dispatcher:
             free[a.id] = a.max_concurrent - len(self.pool.running(a.id))
         if sum(max(0, v) for v in free.values()) <= 0:
             return
-        for r, st in self.candidates():
+        cands = self.candidates()
+        report["backing_off"] = self._backing_off
+        for r, st in cands:
             if sum(max(0, v) for v in free.values()) <= 0:
                 break
             agent = self.pick_agent(r, st, free)
