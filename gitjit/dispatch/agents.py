@@ -331,10 +331,19 @@ class StateDir:
         self.breakers_file = path / "breakers.json"
         self.cursor_file = path / "events.cursor"
         self.log_file = path / "dispatcher.log"
+        self.out_file = path / "dispatcher.out"
         self._lock_fd: int | None = None
 
     def ensure(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
+        # in a work tree (an explicit state_dir, or one an earlier version made next to the file):
+        # never committed by `git add -A`, whatever directory it is in
+        ignore = self.path / ".gitignore"
+        if not ignore.exists():
+            try:
+                _atomic_write(ignore, "# made by jit-dispatch: its state is not for committing\n*\n")
+            except OSError:
+                pass
 
     @contextmanager
     def locked(self, *, wait: bool = False) -> Iterator[None]:

@@ -22,6 +22,7 @@ Everything goes through ``gitjit.api.Tracker`` in-process; the only subprocesses
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import time
 from collections.abc import Callable
@@ -44,6 +45,17 @@ __all__ = ["Dispatcher", "issue_tags", "effective_rank", "RepoHandle"]
 
 CLOSED = ("done", "rejected", "archived")
 LogFn = Callable[[dict[str, Any]], None]
+
+logger = logging.getLogger("gitjit.dispatch")
+
+#: the level of each kind of record (others are INFO): what needs a look is a warning, what
+#: needs a person an error; each cycle's summary is DEBUG
+LEVELS = {
+    "agent_failed": logging.WARNING, "breaker_open": logging.WARNING, "claim_failed": logging.WARNING,
+    "claim_lost": logging.WARNING, "sync_failed": logging.WARNING, "issue_backoff": logging.WARNING,
+    "run_still_alive": logging.WARNING, "issue_parked": logging.ERROR, "release_failed": logging.ERROR,
+    "webhook_failed": logging.ERROR, "cycle": logging.DEBUG,
+}
 
 
 def issue_tags(st: IssueState) -> set[str]:
@@ -158,7 +170,13 @@ class Dispatcher:
     # ------------------------------------------------------------------ logging
 
     def log(self, kind: str, message: str, **fields: Any) -> None:
-        self._logfn({"ts": now_ts(), "event": kind, "message": message, **fields})
+        """One record: to the ``log`` callback (a dict), and through ``logging`` (logger
+        ``gitjit.dispatch``, at the kind's level; the record rides along as ``jit_record``)."""
+        level = LEVELS.get(kind, logging.INFO)
+        rec = {"ts": now_ts(), "level": logging.getLevelName(level).lower(), "event": kind, "message": message,
+               **fields}
+        self._logfn(rec)
+        logger.log(level, message, extra={"jit_record": rec})
 
     # ------------------------------------------------------------------ life cycle
 
@@ -305,6 +323,11 @@ class Dispatcher:
             self._dispatch(report)
         self._feed_webhooks()
         self._write_state(report=report)
+        if logger.isEnabledFor(logging.DEBUG):
+            counts = {k: (len(v) if isinstance(v, list) else v) for k, v in report.items()}
+            said = ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing new"
+            self.log("cycle", f"cycle {self.cycles}: {said} ({len(self.pool.runs)} running)", cycle=self.cycles,
+                     **counts)
         return report
 
     def _repo(self, name: str) -> RepoHandle:

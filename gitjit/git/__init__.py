@@ -43,6 +43,6 @@ def _import_pygit2() -> None:
 
 _import_pygit2()
 
-from .repo import GitRepo, CasFailed, RefLocked, BadRef, open_repo  # noqa: E402
+from .repo import GitRepo, CasFailed, RefLocked, BadRef, find_git_dirs, open_repo  # noqa: E402
 
-__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo"]
+__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "find_git_dirs", "open_repo"]

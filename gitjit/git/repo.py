@@ -32,7 +32,7 @@ import pygit2
 
 from ..errors import ExternalError, NotFoundError, UsageError
 
-__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "ZERO", "odb_retry",
+__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "find_git_dirs", "ZERO", "odb_retry",
            "ObjectVanished"]
 
 T = TypeVar("T")
@@ -75,6 +75,31 @@ def open_repo(path: str | os.PathLike[str] | None = None) -> GitRepo:
             hint="run 'git init' first, or pass --repo PATH",
         )
     return GitRepo(found)
+
+
+def find_git_dirs(path: str | os.PathLike[str]) -> tuple[Path, Path | None] | None:
+    """The git common directory of the repository containing ``path``, and its work tree (None
+    for a bare repository, or when ``path`` is inside the git directory itself); None outside
+    any repository. Nothing is opened for writing."""
+    start = os.fspath(path)
+    found = pygit2.discover_repository(start) if os.path.exists(start) else None
+    if found is None:
+        return None
+    git_dir = Path(found)
+    common = git_dir
+    cd = git_dir / "commondir"
+    if cd.exists():
+        common = (git_dir / cd.read_text().strip()).resolve()
+    try:
+        workdir = pygit2.Repository(found).workdir
+    except pygit2.GitError:
+        return common.resolve(), None
+    if not workdir:
+        return common.resolve(), None
+    wt = Path(workdir).resolve()
+    here = Path(start).resolve()
+    inside_git_dir = here == git_dir.resolve() or git_dir.resolve() in here.parents
+    return common.resolve(), (None if inside_git_dir or not (here == wt or wt in here.parents) else wt)
 
 
 def _is_lock_error(e: Exception) -> bool:
