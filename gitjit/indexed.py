@@ -39,7 +39,7 @@ from . import jsontext
 from .errors import ValidationError
 from .fold import fold_gate, fold_issue
 from .graph import BrokenEdge, Graph
-from .model import TERMINAL_STATES, GateDef, IssueState, utc_ts
+from .model import TERMINAL_STATES, GateDef, IssueState, now_ts, utc_ts
 from .query import Board, issue_json
 from .indexboard import IndexBoard, Issues
 from .store.index import (
@@ -547,7 +547,7 @@ class Indexer:
             ix.set_meta("version", INDEX_VERSION)
             ix.set_meta("stamp", _stamp())
             ix.set_meta("complete", "1")
-            ix.set_meta("built_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
+            ix.set_meta("built_at", now_ts())  # ('jit index status' shows it): UTC with its offset
             ix.commit()
         except BaseException:
             ix.rollback()

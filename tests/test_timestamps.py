@@ -133,6 +133,14 @@ def test_old_events_read_as_utc_keep_their_bytes_and_sort_with_new_ones(tracker:
     assert [e["id"] for e in got] == [e["id"] for e in evs[1:]]
 
 
+def test_index_status_carries_the_offset(tracker: Tracker, repo: Path) -> None:
+    tracker.create_issue("x")
+    r = run_jit("index", "status", "--json", cwd=repo)
+    assert r.returncode == 0, r.stderr
+    built = json.loads(r.stdout)["built_at"]
+    assert built.endswith("+00:00") and parse_ts(built).utcoffset() == timedelta(0)
+
+
 def test_new_events_are_stored_with_the_offset(tracker: Tracker, repo: Path) -> None:
     iid = tracker.create_issue("now")["id"]
     tracker.claim(iid, "agent:a")
