@@ -167,6 +167,10 @@ def test_breaker_counts_an_agents_failures_not_a_poison_issues(tmp_path: Path, t
     br = d.breakers.get("w")
     assert br["failures"] == 1 and not br.get("open"), br  # only its first failure counted
     assert br["last_failure_counted"] is False and "exited with code 1" in br["last_failure"]
+    from test_dispatch_config import dispatch_cli
+
+    (ag,) = json.loads(dispatch_cli("status", "--config", str(cfg), "--json", cwd=tmp_path).stdout)["agents"]
+    assert (ag["paused"], ag["consecutive_failures"], ag["last_failure_counted"]) == (False, 1, False)
 
 
 # ---------------------------------------------------------------------------------- by hand

@@ -364,6 +364,8 @@ def _status_data(cfg: Any) -> dict[str, Any]:
             "running": len(mine), "issues": [r.get("issue_id") for r in mine],
             "paused": bool(b.get("open")), "consecutive_failures": int(b.get("failures", 0)),
             "opened_at": b.get("opened_at"), "last_failure": b.get("last_failure"),
+            # False: the failure was on an issue that had failed before, so it did not count
+            "last_failure_counted": b.get("last_failure_counted"),
         })
     return {
         "config": str(cfg.path), "id": cfg.id, "running": running, "pid": st.read_pid() if running else None,
