@@ -516,6 +516,7 @@ class Dispatcher:
             except GitjitError as e:
                 report["errors"].append({"repo": r.name, "issue_id": iid, "error": e.message})
                 continue
+            self._busy_logged.discard((r.name, iid))
             self.totals["reclaimed"] += 1
             report["reclaimed"].append({"issue_id": iid, "repo": r.name, "holder": st.assignee, "reason": reason})
             self.log("reclaimed", f"released {iid[:8]} held by {st.assignee} ({reason}; lease ran until "
