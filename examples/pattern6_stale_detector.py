@@ -6,9 +6,11 @@
 # seed's code, and it works unchanged because:
 # - `jit events tail --json` prints a JSON *array* of events (the seed iterates it directly),
 #   each with `type`, `issue_id` and an ISO 8601 `timestamp`;
-# - timestamps are UTC without an offset, so `datetime.fromisoformat` gives a naive datetime
-#   that can be subtracted from the seed's naive `datetime.now()` (exact on a UTC host; on
-#   another host the age is off by the UTC offset — see docs/design.md);
+# - timestamps carry their UTC offset (`2026-12-07T19:01:55.123456+00:00`), so
+#   `datetime.fromisoformat` gives an aware datetime; the seed's naive `datetime.now()` is the
+#   host's *local* time, which on a host at UTC+9 made every fresh claim look 9 hours old (and
+#   released them all). This script compares aware datetimes instead: `datetime.now(timezone.utc)`,
+#   and a timestamp without an offset (written by gitjit before 2026-12-07) is read as UTC;
 # - releasing an issue that is no longer held (done, or already released) is refused by jit
 #   with exit 4 and changes nothing, so the seed's unconditional release is harmless.
 # Like the seed, it sees only the claims among the last `events tail` events (20 by default).
@@ -16,7 +18,7 @@
 import subprocess
 import json
 import os
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 STALE_THRESHOLD_HOURS = float(os.environ.get("STALE_THRESHOLD_HOURS", "4"))
 
@@ -37,10 +39,12 @@ def find_stale_issues():
         if event["type"] == "issue_claimed":
             issue_id = event["issue_id"]
             timestamp = datetime.fromisoformat(event["timestamp"])
+            if timestamp.tzinfo is None:  # written before timestamps carried an offset: UTC
+                timestamp = timestamp.replace(tzinfo=timezone.utc)
             claimed_issues[issue_id] = timestamp
     
     # Check for stale issues
-    now = datetime.now()
+    now = datetime.now(timezone.utc)
     stale = []
     
     for issue_id, claimed_at in claimed_issues.items():

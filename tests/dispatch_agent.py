@@ -8,6 +8,9 @@ concurrent agents never interleave), then does what its options say:
   --forever         work until killed
   --fixed-file F    finish if F exists, else exit 3 (a broken agent that someone fixes)
   --once-file-dir D forever the first time it sees an issue (a marker in D), finish the next time
+  --ignore-sigterm  ignore SIGTERM (as a careless agent does)
+  --spawn-child     start a child process that ignores SIGTERM too and lives until killed
+  --beat            record a "beat" (with its pid) every 0.1 s while working forever
 
 Finishing marks the issue done through the library, as JIT_ACTOR, in JIT_REPO.
 """
@@ -49,7 +52,19 @@ def main() -> int:
     p.add_argument("--forever", action="store_true")
     p.add_argument("--fixed-file")
     p.add_argument("--once-file-dir")
+    p.add_argument("--ignore-sigterm", action="store_true")
+    p.add_argument("--spawn-child", action="store_true")
+    p.add_argument("--beat", action="store_true")
+    p.add_argument("--child-of")  # internal: run as the child --spawn-child starts
     a = p.parse_args()
+    if a.ignore_sigterm or a.child_of:
+        import signal
+
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if a.child_of:
+        while True:  # the child: beats until killed
+            record(a.record, event="beat", role="child")
+            time.sleep(0.1)
     with open(os.environ["JIT_ISSUE_FILE"]) as f:
         issue = json.load(f)
     assert issue["id"] == os.environ["JIT_ISSUE_ID"]
@@ -62,8 +77,16 @@ def main() -> int:
         marker = os.path.join(a.once_file_dir, os.environ["JIT_ISSUE_ID"])
         forever = not os.path.exists(marker)
         open(marker, "a").close()
+    if a.spawn_child:
+        import subprocess
+
+        child = subprocess.Popen([sys.executable, __file__, "--child-of", str(os.getpid())]
+                                 + (["--record", a.record] if a.record else []))
+        record(a.record, event="child", child=child.pid)
     if forever:
         while True:
+            if a.beat:
+                record(a.record, event="beat", role="agent")
             time.sleep(0.1)
     if a.exit is not None:
         record(a.record, event="exit", code=a.exit)

@@ -27,8 +27,9 @@ def toml_str(s: str) -> str:
 
 
 def write_config(path: Path, *, repos: list[dict[str, Any]], agents: list[dict[str, Any]], **top: Any) -> Path:
-    """dispatch.toml with fast defaults for tests (short polls, short leases)."""
-    top = {"poll_interval_secs": 0.1, "lease_secs": 30, "lease_grace_secs": 0, "kill_grace_secs": 2, **top}
+    """dispatch.toml with fast defaults for tests (short polls, short leases, short backoffs)."""
+    top = {"poll_interval_secs": 0.1, "lease_secs": 30, "lease_grace_secs": 0, "kill_grace_secs": 2,
+           "backoff_secs": 0.2, **top}
     lines = [f"{k} = {_val(v)}" for k, v in top.items()]
     for r in repos:
         lines += ["", "[[repos]]"] + [f"{k} = {_val(v)}" for k, v in r.items()]

@@ -26,7 +26,7 @@ ISSUE_KEYS = {
 GATE_KEYS = {"key", "status", "by", "updated_at", "title", "mode", "stage", "defined",
              "trusted", "note"}  # the last two: one issue's JSON applies the local gate policy (docs/reliability.md)
 STATUS_KEYS = {"open", "ready", "in_progress", "done", "rejected", "archived", "blocked", "total",
-               "recent_completions", "assignments", "conflicts"}
+               "recent_completions", "assignments", "parked", "conflicts"}
 
 
 def new(jit, *args: str) -> str:  # type: ignore[no-untyped-def]

@@ -77,7 +77,7 @@ def test_killed_dispatcher_work_is_reclaimed_after_its_lease_lapses(tmp_path: Pa
     finally:
         pa.send_signal(signal.SIGKILL)  # the machine dies: no release, no more renewals
         pa.communicate()
-    # its agent is told to stop too (PR_SET_PDEATHSIG), so it cannot keep working unsupervised
+    # its agent is stopped too (by its supervisor), so it cannot keep working unsupervised
     wait_for(lambda: not pid_alive(first["pid"]), timeout=10, what="orphaned agent to exit")
 
     cfg_b = write_config(tmp_path / "b.toml", repos=[{"path": str(b), "hub": "origin"}], id="m-b", **common,

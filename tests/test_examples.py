@@ -305,3 +305,18 @@ def test_pattern6_releases_only_stale_claims(project: Path, jit_bin_dir: str) ->
                     env={"STALE_THRESHOLD_HOURS": str(5 / 3600)})
     assert r.returncode == 0
     assert jit_json(project, "events", "query", "--event-type", "issue_released") == before
+
+
+@pytest.mark.parametrize("tz", ["Asia/Tokyo", "America/Los_Angeles"])
+def test_pattern6_keeps_fresh_claims_on_a_host_away_from_utc(project: Path, jit_bin_dir: str, tz: str) -> None:
+    """On a host at UTC+9 the seed's naive arithmetic saw every fresh claim as 9 hours old and
+    released all of them (field defect 7): the timestamps now carry their offset and the
+    script compares aware datetimes, whatever the host's time zone."""
+    run_jit("init", cwd=project, check=True)
+    fresh = _claimed(project, "Fresh work", "agent:busy")
+    (claim,) = jit_json(project, "events", "query", "--event-type", "issue_claimed")  # type: ignore[misc]
+    assert claim["timestamp"].endswith("+00:00")
+    r = run_example("pattern6_stale_detector.py", project, jit_bin_dir, env={"TZ": tz})  # the seed's 4 hours
+    assert (r.returncode, r.stdout) == (0, ""), (r.stdout, r.stderr)
+    assert jit_json(project, "issue", "show", fresh)["state"] == "in_progress"  # type: ignore[index]
+    assert jit_json(project, "events", "query", "--event-type", "issue_released") == []

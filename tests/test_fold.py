@@ -47,8 +47,9 @@ def test_fold_basic_lifecycle() -> None:
     assert (s.title, s.description, s.priority, s.state, s.assignee) == ("T2", "D", "high", "done", "w1")
     assert s.labels == ["a:b", "c:d"] and s.context == {"j": [1]} and s.dependencies == [OTHER]
     assert s.gates["review"].status.value == "passed" and s.gates["review"].by == "human:lead"
-    assert s.created_at == evs[0].timestamp and s.updated_at == evs[-1].timestamp
-    assert s.completed_at == evs[-1].timestamp and s.clock == 6 and s.event_count == 6
+    # shown with the offset the old (naive) timestamps leave implicit: UTC
+    assert s.created_at == evs[0].timestamp + "+00:00" and s.updated_at == evs[-1].timestamp + "+00:00"
+    assert s.completed_at == evs[-1].timestamp + "+00:00" and s.clock == 6 and s.event_count == 6
 
 
 def test_second_claim_loses_and_is_reported() -> None:
@@ -89,7 +90,7 @@ def test_fold_gate_definition() -> None:
     g = fold_gate("ut", evs)
     assert (g.title, g.mode, g.stage, g.removed) == ("UT", "auto", "precheck", True)
     g = fold_gate("ut", evs + [ev("gate_defined", 3, issue_id=None, gate_key="ut", title="again")])
-    assert (g.title, g.removed, g.created_at) == ("again", False, evs[0].timestamp)
+    assert (g.title, g.removed, g.created_at) == ("again", False, evs[0].timestamp + "+00:00")
 
 
 def test_serialize_is_canonical_and_round_trips() -> None:
@@ -296,3 +297,44 @@ def test_parse_events_raises_only_validation_error_on_near_valid_json(
     except ValidationError:
         return
     assert parse_events(serialize_events(evs)) == evs
+
+
+# ----------------------------------------------------------------------------- failed runs and parking
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["claim", "fail", "release", "unpark", "park", "done", "reopen"]), max_size=30),
+       st.randoms(use_true_random=False))
+def test_failed_runs_count_until_unparked_or_finished(ops: list[str], rnd: random.Random) -> None:
+    """A dispatcher's failed run (a release with ``retry_after``) counts one failure; un-parking or
+    finishing the issue forgets them; parking holds until un-parked or finished. Whatever order the
+    events arrive in, the fold agrees with this model (as writers that follow the rules write them)."""
+    evs = [ev("issue_created", 1, title="t")]
+    state, holder, failures, parked, retry = "open", None, 0, False, None
+    for n, op in enumerate(ops, 2):
+        ts = f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}.000000+00:00"
+        if op == "claim" and holder is None and not parked and state == "open":
+            evs.append(ev("issue_claimed", n, assignee="w", ts=ts))
+            state, holder = "in_progress", "w"
+        elif op in ("fail", "release") and holder is not None and state == "in_progress":
+            extra = {"retry_after": ts} if op == "fail" else {}
+            evs.append(ev("issue_released", n, assignee=holder, reason="r", ts=ts, **extra))
+            state, holder = "open", None
+            if op == "fail":
+                failures, retry = failures + 1, ts
+        elif op == "unpark":
+            evs.append(ev("issue_unparked", n, ts=ts))
+            failures, parked, retry = 0, False, None
+        elif op == "park" and state == "open":
+            evs.append(ev("issue_parked", n, reason="why", ts=ts))
+            parked = True
+        elif op == "done" and state != "done":
+            evs.append(ev("issue_state_changed", n, ts=ts, **{"from": state, "to": "done"}))
+            state, failures, parked, retry = "done", 0, False, None
+        elif op == "reopen" and state == "done":
+            evs.append(ev("issue_state_changed", n, ts=ts, **{"from": "done", "to": "open"}))
+            state = "open"
+    rnd.shuffle(evs)
+    s = fold_issue(IID, evs)
+    assert (s.state, s.failures, s.parked is not None, s.retry_after) == (state, failures, parked, retry)
+    if parked:
+        assert s.parked is not None and (s.parked.reason, s.parked.by) == ("why", "agent:a")

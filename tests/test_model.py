@@ -263,7 +263,7 @@ def test_frozen_records_hash_like_their_fields_mutable_ones_do_not_hash() -> Non
 def test_repr_names_the_class_and_every_field() -> None:
     r = repr(Conflict(type="claim", event_id="e", winner="w"))
     assert r == "Conflict(type='claim', event_id='e', actor=None, winner='w', detail='', timestamp=None)"
-    assert repr(event(zz=1)).endswith("expires_at=None, zz=1)")
+    assert repr(event(zz=1)).endswith("expires_at=None, retry_after=None, zz=1)")
     assert str(GateState(key="g")).startswith("key='g' status=<GateStatus.pending")
 
 

@@ -186,3 +186,19 @@ def test_board_invariants(issues: list[IssueState], rnd: random.Random) -> None:
     for iid, s in b.states.items():
         assert s in ("open", "ready", "in_progress", "done", "rejected", "archived")
         assert (s == "ready") == (live[iid].state == "open" and not b.blockers(iid))
+
+
+def test_a_parked_issue_is_blocked_with_its_reason_and_listed_by_status() -> None:
+    from gitjit.core.model import Parked
+
+    p = mk("p")
+    p.parked = Parked(reason="5 failed runs in a row", by="jit-dispatch:m", since="2026-01-01T00:00:00.000000+00:00")
+    b = board(p, mk("q", "p"), mk("r"))
+    assert b.states == {"p": "open", "q": "open", "r": "ready"}
+    assert b.blockers("p") == [{"type": "parked", "reason": "5 failed runs in a row", "by": "jit-dispatch:m",
+                                "since": "2026-01-01T00:00:00.000000+00:00"}]
+    assert b.blockers("p", for_done=True) == []  # it may still be finished by hand
+    assert b.blocked() == ["p", "q"] and b.ready() == ["r"]
+    assert b.status()["parked"] == [{"id": "p", "title": "p", "reason": "5 failed runs in a row",
+                                     "by": "jit-dispatch:m", "since": "2026-01-01T00:00:00.000000+00:00"}]
+    assert issue_json(b, "p")["blocked_reasons"][0]["type"] == "parked"

@@ -40,8 +40,8 @@ def test_import_a_graph_in_one_run(tracker: Tracker, repo: Path, tmp_path: Path)
     assert show["lexer"]["state"] == "ready" and show["lexer"]["labels"] == ["team:core"]
     assert show["parser"]["state"] == "open" and show["parser"]["dependencies"] == [ids["lexer"]]
     assert show["parser"]["context"] == {"lang": "py", "n": [1, 2]}
-    assert show["old"]["state"] == "done" and show["old"]["created_at"] == "2025-01-02T03:04:05.123456"
-    assert show["old"]["completed_at"] == "2025-01-02T22:00:00.000000"
+    assert show["old"]["state"] == "done" and show["old"]["created_at"] == "2025-01-02T03:04:05.123456+00:00"
+    assert show["old"]["completed_at"] == "2025-01-02T22:00:00.000000+00:00"
     assert show["wip"]["assignee"] == "agent:w" and show["wip"]["state"] == "in_progress"
     assert show["wip"]["gates"][0]["status"] == "passed" and show["wip"]["gates"][0]["by"] == "human:alice"
     assert show["epic"]["dependencies"] == [ids["parser"], ids["old"], ids["wip"]]

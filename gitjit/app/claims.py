@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..core.board import Board
+from ..core.board import Board, short
 from ..core.errors import AlreadyClaimedError, BlockedError, NotFoundError, NoWorkError, UsageError
-from ..core.model import LIMITS, TERMINAL_STATES, IssueState, check_actor, check_description
-from ..core.rules import _claim_specs, parse_filter
+from ..core.model import LIMITS, TERMINAL_STATES, IssueState, check_actor, check_description, now_ts, utc_ts
+from ..core.rules import Backoff, _claim_specs, _failed_run_specs, parse_filter
 from ..git import RefLocked
 from ..store.indexboard import StaleView
 from .base import Spec, TrackerBase
@@ -107,9 +107,12 @@ class ClaimOps(TrackerBase):
         )
 
     def release(self, prefix: str, reason: str, *, by: str | None = None, holder: str | None = None,
-                lapsed_before: str | None = None, remote: str | None = None) -> dict[str, Any]:
+                lapsed_before: str | None = None, remote: str | None = None,
+                failed: Backoff | None = None) -> dict[str, Any]:
         """Give a claimed issue back. ``holder``: only if that assignee still holds it; ``lapsed_before``:
-        only if its lease ran out before that time (checked against the fresh state on every retry)."""
+        only if its lease ran out before that time (checked against the fresh state on every retry).
+        ``failed`` (dispatchers): the holder's run failed it; the release carries ``retry_after`` as
+        that backoff says, and parks the issue after too many failed runs in a row."""
         if not reason or len(reason) > LIMITS["reason"]:
             raise UsageError("give a reason (at most 2000 characters)", hint="e.g. jit issue release ID timeout")
         reason = check_description(reason)
@@ -127,12 +130,58 @@ class ClaimOps(TrackerBase):
             if holder is not None and st.assignee != holder:
                 raise AlreadyClaimedError(f"issue {iid} is held by {st.assignee}, not {holder}",
                                           details={"issue_id": iid, "assignee": st.assignee})
-            if lapsed_before is not None and not (st.lease_expires_at and st.lease_expires_at < lapsed_before):
+            # both in utc_ts's form (the fold's is): comparing the strings compares the instants
+            lapsed = bool(st.lease_expires_at) and (st.lease_expires_at or "") < utc_ts(lapsed_before or "")
+            if lapsed_before is not None and not lapsed:
                 raise BlockedError(f"issue {iid}'s lease runs until {st.lease_expires_at}",
                                    details={"issue_id": iid, "lease_expires_at": st.lease_expires_at})
+            if failed is not None:
+                return _failed_run_specs(st, reason, failed, now_ts())
             return [{"type": "issue_released", "assignee": st.assignee, "reason": reason}]
 
         self._write_issue(iid, fn, by=by, what="release", remote=hub)
+        return self._shown(iid)
+
+    def park(self, prefix: str, reason: str, *, by: str | None = None) -> dict[str, Any]:
+        """Keep an issue from being started (it shows as blocked, with the reason) until someone
+        un-parks it. Dispatchers park an issue their agents failed too often (``release(failed=…)``)."""
+        if not reason or len(reason) > LIMITS["reason"]:
+            raise UsageError("give a reason (at most 2000 characters)",
+                             hint='e.g. jit issue park ID "needs a design decision first"')
+        reason = check_description(reason)
+        iid = self.resolve(prefix)
+
+        def fn(st: IssueState, b: Board) -> list[Spec]:
+            if st.state in TERMINAL_STATES or st.state == "archived":
+                raise BlockedError(f"issue {iid} is {st.state}; only unfinished work can be parked",
+                                   details={"issue_id": iid, "state": st.state},
+                                   hint=f"reopen it first: jit issue update {short(iid)} --state open")
+            if st.state == "in_progress":
+                raise BlockedError(f"issue {iid} is in progress ({st.assignee}); release it first",
+                                   details={"issue_id": iid, "assignee": st.assignee},
+                                   hint=f"jit issue release {short(iid)} REASON, then park it")
+            if st.parked is not None and st.parked.reason == reason:
+                return []
+            return [{"type": "issue_parked", "reason": reason}]
+
+        self._write_issue(iid, fn, by=by, what="park")
+        return self._shown(iid)
+
+    def unpark(self, prefix: str, *, reason: str | None = None, by: str | None = None) -> dict[str, Any]:
+        """Let a parked issue be started again, and forget its failed runs (no backoff is left):
+        dispatchers try it again at once. A no-op for an issue that is neither parked nor backed off."""
+        if reason is not None:
+            if len(reason) > LIMITS["reason"]:
+                raise UsageError("the reason is over 2000 characters", hint="shorten it")
+            reason = check_description(reason)
+        iid = self.resolve(prefix)
+
+        def fn(st: IssueState, b: Board) -> list[Spec]:
+            if st.parked is None and not st.failures and st.retry_after is None:
+                return []
+            return [{"type": "issue_unparked", **({"reason": reason} if reason else {})}]
+
+        self._write_issue(iid, fn, by=by, what="unpark")
         return self._shown(iid)
 
     def renew_lease(self, prefix: str, assignee: str, expires_at: str, *, by: str | None = None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,7 @@ from ..core.model import (
     now_ts,
     parse_priority,
     parse_state,
+    utc_ts,
 )
 from ..core.refs import ISSUES
 
@@ -106,7 +107,7 @@ class _Bad(Exception):
 # ---------------------------------------------------------------------------------- field checks
 
 def _ts(v: Any, what: str) -> str | None:
-    """ISO 8601 (``Z``, offsets and nanoseconds accepted) as naive UTC with microseconds."""
+    """ISO 8601 (``Z``, offsets and nanoseconds accepted) as UTC with microseconds and ``+00:00``."""
     if v is None or v == "":
         return None
     if not isinstance(v, str):
@@ -120,9 +121,7 @@ def _ts(v: Any, what: str) -> str | None:
         d = datetime.fromisoformat(s)
     except ValueError:
         raise _Bad(f"{what} {v!r} is not an ISO 8601 time") from None
-    if d.tzinfo is not None:
-        d = d.astimezone(timezone.utc).replace(tzinfo=None)
-    return d.isoformat(timespec="microseconds")
+    return utc_ts(d.isoformat(timespec="microseconds"))  # no offset given: UTC
 
 
 def _str(obj: Mapping[str, Any], k: str, default: str | None = None) -> str | None:

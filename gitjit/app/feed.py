@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..core.board import event_json
+from ..core.board import event_json, event_order
 from ..core.errors import ValidationError
 from ..core.fold import conflict_events
 from ..core.refs import GATES, ISSUES
@@ -72,7 +72,7 @@ class EventFeed:
             seen = {e.id for e in self._events(ref, old)} if old else set()
             new.extend(e for e in self._events(ref, tip) if e.id not in seen)
         self.cursor = tips
-        new.sort(key=lambda e: (e.timestamp, e.clock, e.id))
+        new.sort(key=event_order)
         return [event_json(e) for e in new]
 
 

@@ -553,7 +553,7 @@ class _Ctx:
         try:
             lp.parent.mkdir(parents=True, exist_ok=True)
             old = lp.read_text(errors="replace").splitlines() if lp.exists() else []
-            ts = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+            ts = datetime.now(timezone.utc).isoformat(timespec="seconds")  # UTC, with its offset
             line = f"{ts} {self.name}: " + " ".join(msg.split())
             lp.write_text("".join(x + "\n" for x in (old + [line])[-_LOG_KEEP:]))
         except OSError:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.board import event_json
+from ..core.board import event_json, event_order
 from ..core.fold import conflict_events
-from ..core.model import Event
+from ..core.model import Event, utc_ts
 from ..core.refs import GATES, ISSUES
 from .base import TrackerBase
 
@@ -29,7 +29,7 @@ class ViewOps(TrackerBase):
                 evs.extend(ld.events)
                 if prefix == ISSUES:  # a loser's claim etc. as claim_conflict events (docs/merge.md)
                     evs.extend(conflict_events(ld.key, ld.events))
-        evs.sort(key=lambda e: (e.timestamp, e.clock, e.id))
+        evs.sort(key=event_order)
         return evs
 
     def _events(self, *, event_type: str | None, issue_id: str | None, since: str | None,
@@ -43,7 +43,7 @@ class ViewOps(TrackerBase):
                 continue
             if issue_id and e.issue_id != issue_id:
                 continue
-            if since and e.timestamp < since:
+            if since and utc_ts(e.timestamp) < since:
                 continue
             out.append(e)
         if limit is not None:

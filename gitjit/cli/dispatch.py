@@ -7,6 +7,7 @@ The configuration is ``--config PATH`` (env ``JIT_DISPATCH_CONFIG``, default ``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -115,17 +116,79 @@ def init_config(hub: str | None, force: bool) -> None:
 
 # ---------------------------------------------------------------------------- running
 
-def _logger(as_json: bool, quiet: bool) -> Callable[[dict[str, Any]], None]:
-    def log(rec: dict[str, Any]) -> None:
-        try:
-            if as_json:
-                click.echo(json.dumps(rec, ensure_ascii=False))
-            elif not quiet:
-                click.echo(f"{rec['ts'][11:19]} {rec['message']}", err=True)
-        except (BrokenPipeError, OSError):
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def log_options(f: F) -> F:
+    """``--log-level`` and ``--log-file`` for the commands that run the dispatcher."""
+    f = click.option("--log-file", metavar="PATH",
+                     help="Write the log to PATH instead, rotated by size (log_max_bytes, log_backups in "
+                          "dispatch.toml).")(f)
+    f = click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info",
+                     envvar="JIT_DISPATCH_LOG_LEVEL", show_default=True,
+                     help="Least severe records to log (env JIT_DISPATCH_LOG_LEVEL).")(f)
+    return f
+
+
+def _iso(created: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="milliseconds")
+
+
+class _HumanFormat(logging.Formatter):
+    """``2026-12-07T19:01:55.123+00:00 WARNING worker-1 on 3f1c2a9b: …``"""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{_iso(record.created)} {record.levelname:<7} {record.getMessage()}"
+
+
+class _JsonFormat(logging.Formatter):
+    """One JSON object per record: the dispatcher's own record (``ts``, ``level``, ``event``,
+    ``message`` and its fields), or the same keys for any other message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        rec = getattr(record, "jit_record", None) or {
+            "ts": _iso(record.created), "level": record.levelname.lower(), "event": "log",
+            "message": record.getMessage()}
+        return json.dumps(rec, ensure_ascii=False)
+
+
+class _Quiet(logging.Handler):
+    """A handler whose write errors (a closed pipe, a full disk) never stop the dispatcher."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
+class _Stream(_Quiet, logging.StreamHandler):  # type: ignore[type-arg]
+    pass
+
+
+def _log_handlers(cfg: Any, log_file: str | None) -> list[logging.Handler]:
+    """Where the log goes: ``--log-file`` (rotated), else JSON lines on stdout under --json, else
+    human lines on stderr (none with -q)."""
+    e = env()
+    if log_file:
+        from logging.handlers import RotatingFileHandler
+
+        class _File(_Quiet, RotatingFileHandler):
             pass
 
-    return log
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        h: logging.Handler = _File(log_file, maxBytes=cfg.log_max_bytes, backupCount=cfg.log_backups,
+                                   encoding="utf-8")
+        h.setFormatter(_JsonFormat() if e.json else _HumanFormat())
+        return [h]
+    if e.json:
+        h = _Stream(sys.stdout)
+        h.setFormatter(_JsonFormat())
+        return [h]
+    if e.quiet:
+        return []
+    h = _Stream(sys.stderr)
+    h.setFormatter(_HumanFormat())
+    return [h]
 
 
 def _install_signals(d: Any) -> dict[int, Any]:
@@ -142,47 +205,67 @@ def _install_signals(d: Any) -> dict[int, Any]:
     return old
 
 
-def _run(once: bool) -> dict[str, int]:
+def _run(once: bool, log_level: str = "info", log_file: str | None = None) -> dict[str, int]:
     from ..dispatch.engine import Dispatcher
 
-    e = env()
     cfg = _load()
-    d = Dispatcher(cfg, log=_logger(e.json, e.quiet))
+    lg = logging.getLogger("gitjit.dispatch")
+    saved = (lg.level, lg.propagate)
+    handlers = _log_handlers(cfg, log_file)
+    lg.setLevel(log_level.upper())
+    lg.propagate = False  # the dispatcher's log goes where it was told, once
+    for h in handlers:
+        lg.addHandler(h)
+    d = Dispatcher(cfg)
     old = _install_signals(d)
     try:
         return d.run(once=once)
     finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
+        for sig, sh in old.items():
+            signal.signal(sig, sh)
+        for h in handlers:
+            lg.removeHandler(h)
+            h.close()
+        lg.setLevel(saved[0])
+        lg.propagate = saved[1]
 
 
 @dispatch.command()
 @config_options
+@log_options
 @output_options
-def once() -> None:
+def once(log_level: str, log_file: str | None) -> None:
     """One dispatch pass: claim ready work for free agents, launch them, wait for them to exit.
 
     Safe to run from cron (seed 000 pattern 5): a second copy with the same configuration
-    refuses to start (exit 9) while one runs.
+    refuses to start (exit 9) while one runs. Exits 10 when agents ran and every run failed
+    (none finished), so cron and Kubernetes can alert.
 
     \b
     Example:
       jit-dispatch once --config ./dispatch.toml
     """
-    totals = _run(once=True)
+    totals = _run(once=True, log_level=log_level, log_file=log_file)
     e = env()
     if e.json:
         click.echo(json.dumps({"event": "summary", **totals}))
     elif not e.quiet:
         click.echo(f"claimed {totals['claimed']}, finished {totals['finished']}, failed {totals['failed']}, "
-                   f"released {totals['released']}, reclaimed {totals['reclaimed']}")
+                   f"released {totals['released']}, reclaimed {totals['reclaimed']}, parked {totals['parked']}")
+    if totals["failed"] and not totals["finished"]:
+        raise ExternalError(f"every agent run failed ({totals['failed']} failed, none finished)",
+                            hint="see the runs' logs under the state directory (jit-dispatch status --json "
+                                 "shows it) and the agents' breakers (jit-dispatch status)",
+                            details={"totals": totals})
 
 
 @dispatch.command()
 @config_options
-@click.option("--detach", is_flag=True, help="Run in the background; the pid goes to the state directory.")
+@click.option("--detach", is_flag=True, help="Run in the background; the pid goes to the state directory, the "
+                                              "log to dispatcher.log there (rotated).")
+@log_options
 @output_options
-def start(detach: bool) -> None:
+def start(detach: bool, log_level: str, log_file: str | None) -> None:
     """Run the dispatcher until stopped (foreground; SIGTERM/Ctrl-C stops it as on_stop says).
 
     \b
@@ -191,7 +274,7 @@ def start(detach: bool) -> None:
       jit-dispatch start --detach && jit-dispatch status
     """
     if not detach:
-        _run(once=False)
+        _run(once=False, log_level=log_level, log_file=log_file)
         return
     cfg = _load()
     st = _state(cfg)
@@ -199,25 +282,32 @@ def start(detach: bool) -> None:
         raise BusyError(f"a dispatcher is already running with {cfg.path} (pid {st.read_pid() or '?'})",
                         hint="stop it with 'jit-dispatch stop'")
     st.ensure()
-    args = [sys.executable, "-m", "gitjit.cli.dispatch", "--config", str(cfg.path.resolve()), "start"]
+    log_path = Path(log_file).resolve() if log_file else st.log_file
+    args = [sys.executable, "-m", "gitjit.cli.dispatch", "--config", str(cfg.path.resolve()), "start",
+            "--log-level", log_level, "--log-file", str(log_path)]
+    if env().json:
+        args.append("--json")  # JSON records in the log file
     if env().repo:
         args[3:3] = ["--repo", str(Path(env().repo).resolve())]  # type: ignore[arg-type]
-    with open(st.log_file, "a") as log:
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+    # the log itself is written (and rotated) by the dispatcher; only what escapes it (a crash
+    # before logging is set up) lands in dispatcher.out
+    with open(st.out_file, "a") as out:
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
                                 cwd=os.getcwd())
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = st.log_file.read_text(errors="replace").strip().splitlines()[-5:]
+            tail = [line for f in (st.out_file, log_path) if f.exists()
+                    for line in f.read_text(errors="replace").strip().splitlines()[-5:]]
             raise ExternalError("the dispatcher exited at once: " + " / ".join(tail),
-                                hint=f"see {st.log_file}")
+                                hint=f"see {st.out_file} and {log_path}")
         if st.read_pid() == proc.pid and st.is_locked():
             break
         time.sleep(0.05)
     else:
         raise ExternalError("the dispatcher did not start within 30 s", hint=f"see {st.log_file}")
-    emit({"pid": proc.pid, "id": cfg.id, "log": str(st.log_file), "pid_file": str(st.pid_file)},
-         f"Started dispatcher {cfg.id} (pid {proc.pid}); log: {st.log_file}", quiet=str(proc.pid))
+    emit({"pid": proc.pid, "id": cfg.id, "log": str(log_path), "pid_file": str(st.pid_file)},
+         f"Started dispatcher {cfg.id} (pid {proc.pid}); log: {log_path}", quiet=str(proc.pid))
 
 
 @dispatch.command()
@@ -274,6 +364,8 @@ def _status_data(cfg: Any) -> dict[str, Any]:
             "running": len(mine), "issues": [r.get("issue_id") for r in mine],
             "paused": bool(b.get("open")), "consecutive_failures": int(b.get("failures", 0)),
             "opened_at": b.get("opened_at"), "last_failure": b.get("last_failure"),
+            # False: the failure was on an issue that had failed before, so it did not count
+            "last_failure_counted": b.get("last_failure_counted"),
         })
     return {
         "config": str(cfg.path), "id": cfg.id, "running": running, "pid": st.read_pid() if running else None,

@@ -209,3 +209,36 @@ def release(issue_id: str, reason: str, remote: str | None) -> None:
     t = env().tracker
     data = t.release(issue_id, reason) if remote is None else t.release(issue_id, reason, remote=remote)
     emit(data, f"Released issue {data['id']} ({reason})", quiet=data["id"])
+
+
+@issue.command()
+@click.argument("issue_id")
+@click.argument("reason")
+@output_options
+def park(issue_id: str, reason: str) -> None:
+    """Keep an issue from being started until someone un-parks it (it shows as blocked, with REASON).
+
+    jit-dispatch parks an issue its agents failed too many times in a row.
+
+    \b
+    Example:
+      jit issue park 3f1c "waits for a decision on the schema"
+    """
+    data = env().tracker.park(issue_id, reason)
+    emit(data, f"Parked issue {data['id']} ({reason}); un-park it with: jit issue unpark {data['short_id']}",
+         quiet=data["id"])
+
+
+@issue.command()
+@click.argument("issue_id")
+@click.option("--reason", help="Why it may be started again (recorded with the event).")
+@output_options
+def unpark(issue_id: str, reason: str | None) -> None:
+    """Let a parked issue be started again, and clear its failed runs: dispatchers retry it at once.
+
+    \b
+    Example:
+      jit issue unpark 3f1c --reason "fixed the flaky fixture"
+    """
+    data = env().tracker.unpark(issue_id, reason=reason)
+    emit(data, f"Issue {data['id']} is not parked (state {data['state']})", quiet=data["id"])

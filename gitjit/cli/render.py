@@ -25,6 +25,8 @@ def issue_list(data: dict[str, Any], empty: str = "No issues.") -> None:
 
 
 def reason(r: dict[str, Any]) -> str:
+    if r["type"] == "parked":
+        return f"parked by {r.get('by') or '?'} since {r.get('since') or '?'}: {r.get('reason') or '-'}"
     if r["type"] == "dependency":
         return f"depends on {r['issue_id'][:8]} {r['title']!r} ({r['state']})"
     if r["type"] == "gate":
@@ -87,6 +89,10 @@ def status(s: dict[str, Any]) -> None:
             echo(f"  {who}")
             for it in items:
                 echo(f"    - {it['id'][:8]} | {it['title']} [{it['state']}]")
+    if s.get("parked"):
+        echo("\nParked (start again with: jit issue unpark ID):")
+        for p in s["parked"]:
+            echo(f"  - {p['id'][:8]} | {p['title']}: {p['reason']} (by {p['by'] or '?'}, since {p['since']})")
     if s["conflicts"]:
         echo("\nConflicts:")
         for c in s["conflicts"]:

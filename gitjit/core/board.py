@@ -1,7 +1,7 @@
 """The board: effective states, blocked reasons, the ready queue, filters and status. Pure logic.
 
-An issue whose stored base state is ``open`` is *ready* when nothing blocks it: every
-dependency is done or rejected, and every precheck gate has passed. Nobody writes
+An issue whose stored base state is ``open`` is *ready* when nothing blocks it: it is not
+parked, every dependency is done or rejected, and every precheck gate has passed. Nobody writes
 "ready"; it follows from the other issues, so finishing A never has to race a write to
 B's ref. Postcheck gates (the default stage) do not block starting; they block ``done``.
 """
@@ -14,9 +14,9 @@ from functools import cached_property
 from typing import Any
 
 from .graph import Graph
-from .model import PRIORITY_RANK, TERMINAL_STATES, Event, GateDef, IssueState
+from .model import PRIORITY_RANK, TERMINAL_STATES, Event, GateDef, IssueState, utc_ts
 
-__all__ = ["Board", "issue_json", "listing_json", "event_json", "short"]
+__all__ = ["Board", "issue_json", "listing_json", "event_json", "event_order", "short"]
 
 
 def short(iid: str) -> str:
@@ -73,6 +73,9 @@ class Board:
         work, and a RecursionError past ~1,000 links)."""
         st = self.issues[iid]
         out: list[dict[str, Any]] = []
+        if st.parked is not None and not for_done:  # parked work may still be finished by hand
+            out.append({"type": "parked", "reason": st.parked.reason, "by": st.parked.by,
+                        "since": st.parked.since})
         for d in self.graph.deps.get(iid, ()):
             dep = self.issues[d]
             if dep.state not in TERMINAL_STATES:
@@ -178,6 +181,12 @@ class Board:
             if st.assignee and st.state not in TERMINAL_STATES:
                 holders.setdefault(st.assignee, []).append(
                     {"id": i, "title": st.title, "state": self.states[i], "since": st.claimed_at or ""})
+        parked = []
+        for i in self.sorted(i for i, st in self.issues.items() if st.parked is not None):
+            p = self.issues[i].parked
+            if p is not None:
+                parked.append({"id": i, "title": self.issues[i].title, "reason": p.reason, "by": p.by,
+                               "since": p.since})
         conflicts = [
             {"issue_id": st.id, **c.model_dump(mode="json")}
             for st in self.all.values() for c in st.conflicts  # deleted too: edit-vs-delete losers
@@ -195,6 +204,7 @@ class Board:
                 {"id": st.id, "title": st.title, "completed_at": st.completed_at} for st in done[:recent]
             ],
             "assignments": holders,
+            "parked": parked,
             "conflicts": conflicts,
         }
 
@@ -255,10 +265,24 @@ def listing_json(b: Board, ids: Iterable[str]) -> dict[str, Any]:
     return {"issues": issues, "count": len(issues)}
 
 
+def event_order(e: Event) -> tuple[str, int, str]:
+    """The order of events across issues: (timestamp, clock, id), the timestamp in ``utc_ts``'s
+    form, so an old event (no offset) and a new one compare by their instants."""
+    return (utc_ts(e.timestamp), e.clock, e.id)
+
+
+#: the event fields holding a time (docs/storage-format.md)
+_TIME_FIELDS = ("timestamp", "expires_at", "retry_after")
+
+
 def event_json(e: Event) -> dict[str, Any]:
     """An event as every command prints it (docs/json.md)."""
     d = e.to_json()
     d.pop("v", None)
+    # every timestamp shown with its offset (``utc_ts``); the stored line keeps what was written
+    for k in _TIME_FIELDS:
+        if isinstance(d.get(k), str):
+            d[k] = utc_ts(d[k])
     d.setdefault("issue_id", None)  # stable shape: gate-definition events carry issue_id null
     # objects inside the payload (``changes``, ``context``) in key order, as they are stored: the
     # writer's own copy of an event it just made has them in the order the caller gave them

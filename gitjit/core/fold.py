@@ -22,7 +22,9 @@ from .model import (
     GateStatus,
     IssueState,
     ModelError,
+    Parked,
     canonical_json,
+    utc_ts,
 )
 
 __all__ = ["parse_events", "serialize_events", "union_events", "fold_issue", "fold_gate", "BASE_OF",
@@ -138,7 +140,7 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
         if st.deleted or (del_clock is not None and e.clock >= del_clock and t != "issue_deleted"):
             st.conflicts.append(Conflict(type="edit_after_delete", event_id=e.id, actor=e.actor,
                                          detail=f"{t} by {e.actor} was made without seeing the delete; ignored",
-                                         timestamp=e.timestamp))
+                                         timestamp=utc_ts(e.timestamp)))
             continue
         if t == "issue_created":
             if created:
@@ -151,7 +153,7 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
             st.context = dict(e.context or {})
             for k in e.gates or []:
                 st.gates.setdefault(k, GateState(key=k))
-            st.created_at = e.timestamp
+            st.created_at = utc_ts(e.timestamp)
             st.created_by = e.actor
         elif t == "issue_updated":
             ch = e.changes or {}
@@ -183,23 +185,26 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
                 if base != "in_progress":
                     st.lease_expires_at = None
                 if base == "done":
-                    st.completed_at = e.timestamp
+                    st.completed_at = utc_ts(e.timestamp)
+                if base in ("done", "rejected", "archived"):
+                    # finished: earlier failed runs and parking no longer say anything about it
+                    st.failures, st.retry_after, st.parked = 0, None, None
         elif t == "issue_claimed":
             if st.state in ("done", "rejected", "archived"):
                 st.conflicts.append(Conflict(type="claim_after_close", event_id=e.id, actor=e.assignee,
                                              detail=f"claimed after the issue became {st.state}; "
                                                     "the claim does not hold",
-                                             timestamp=e.timestamp))
+                                             timestamp=utc_ts(e.timestamp)))
             elif st.assignee is None or st.assignee == e.assignee:
                 st.assignee = e.assignee
                 st.state = "in_progress"
-                st.claimed_at = e.timestamp
-                st.lease_expires_at = e.expires_at
+                st.claimed_at = utc_ts(e.timestamp)
+                st.lease_expires_at = _utc_or_none(e.expires_at)
             else:
                 st.conflicts.append(Conflict(type="claim", event_id=e.id, actor=e.assignee, winner=st.assignee,
                                              detail=f"{e.assignee} claimed while {st.assignee} held the issue; "
                                                     f"{st.assignee} keeps it, {e.assignee} should stop",
-                                             timestamp=e.timestamp))
+                                             timestamp=utc_ts(e.timestamp)))
         elif t == "issue_released":
             if st.assignee is not None and (e.assignee is None or e.assignee == st.assignee):
                 st.assignee = None
@@ -207,6 +212,14 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
                 st.lease_expires_at = None
                 if st.state == "in_progress":
                     st.state = "open"
+                if e.retry_after is not None:  # a dispatcher's agent failed it: one more failed run
+                    st.failures += 1
+                    st.retry_after = utc_ts(e.retry_after)
+        elif t == "issue_parked":
+            if st.state not in ("done", "rejected", "archived"):
+                st.parked = Parked(reason=e.reason or "", by=e.actor, since=utc_ts(e.timestamp))
+        elif t == "issue_unparked":
+            st.parked, st.failures, st.retry_after = None, 0, None
         elif t == "issue_assigned":
             if e.assignee != st.assignee:
                 st.lease_expires_at = None
@@ -243,24 +256,30 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
                         type="gate", event_id=e.id, actor=e.by or e.actor, winner=None,
                         detail=f"gate {e.gate_key} was passed and failed concurrently "
                                f"({g.by} / {e.by or e.actor}); failed wins, run it again",
-                        timestamp=e.timestamp))
+                        timestamp=utc_ts(e.timestamp)))
                     if new == GateStatus.passed:
                         continue
                 seen["gate:" + e.gate_key] = (e.clock, new)
                 g.status = new
                 g.by = e.by or e.actor
-                g.updated_at = e.timestamp
+                g.updated_at = utc_ts(e.timestamp)
         elif t == "issue_deleted":
             st.deleted = True
         elif t == "lease_renewed":
             # only the current holder's renewal counts; it is bookkeeping, so updated_at stays
             if st.state == "in_progress" and e.assignee is not None and e.assignee == st.assignee:
-                st.lease_expires_at = e.expires_at
+                st.lease_expires_at = _utc_or_none(e.expires_at)
             continue
         else:
             continue  # unknown or informational types (issue_completed, ...) change nothing
         st.updated_at = e.timestamp
+    # one form for every timestamp the state shows (``utc_ts``): old events carry no offset
+    st.updated_at = utc_ts(st.updated_at) if st.updated_at else st.updated_at
     return st
+
+
+def _utc_or_none(ts: str | None) -> str | None:
+    return utc_ts(ts) if ts is not None else None
 
 
 def _concurrent_field(st: IssueState, seen: dict[str, tuple[int, Any]], name: str, value: Any, e: Event) -> None:
@@ -274,7 +293,7 @@ def _concurrent_field(st: IssueState, seen: dict[str, tuple[int, Any]], name: st
         st.conflicts.append(Conflict(type="field", event_id=e.id, actor=e.actor,
                                      detail=f"{name} set concurrently to {_short(prev[1])} and "
                                             f"{_short(value)}; {_short(value)} kept",
-                                     timestamp=e.timestamp))
+                                     timestamp=utc_ts(e.timestamp)))
     seen[name] = (e.clock, value)
 
 
@@ -321,7 +340,7 @@ def fold_gate(key: str, events: Iterable[Event]) -> GateDef:
         g.clock = max(g.clock, e.clock)
         if e.type in ("gate_defined", "gate_definition_updated"):
             if e.type == "gate_defined" and not g.created_at:
-                g.created_at = e.timestamp
+                g.created_at = utc_ts(e.timestamp)
             g.removed = False
             if e.title is not None:
                 g.title = e.title
@@ -331,10 +350,10 @@ def fold_gate(key: str, events: Iterable[Event]) -> GateDef:
                 g.mode = e.mode
             if e.stage in ("precheck", "postcheck"):
                 g.stage = e.stage
-            g.updated_at = e.timestamp
+            g.updated_at = utc_ts(e.timestamp)
         elif e.type == "gate_definition_removed":
             g.removed = True
-            g.updated_at = e.timestamp
+            g.updated_at = utc_ts(e.timestamp)
     return g
 
 

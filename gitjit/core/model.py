@@ -18,8 +18,8 @@ from .record import Field, ModelError, Record, field_check
 
 __all__ = [
     "IssueId", "EventId", "Priority", "State", "GateStatus", "GateMode", "GateStage",
-    "Event", "IssueState", "GateState", "GateDef", "Conflict", "ModelError",
-    "new_issue_id", "new_event_id", "now_ts", "canonical_json",
+    "Event", "IssueState", "GateState", "GateDef", "Conflict", "Parked", "ModelError",
+    "new_issue_id", "new_event_id", "now_ts", "utc_ts", "parse_ts", "canonical_json",
     "PRIORITY_RANK", "TERMINAL_STATES", "LIMITS",
     "check_title", "check_description", "check_label", "check_gate_key", "check_actor",
     "check_context_key", "check_context_value", "parse_state", "parse_priority",
@@ -53,6 +53,7 @@ GATE_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 CONTEXT_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 LABEL_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*:[^\s:][^\s]*$")
 TYPE_RE = re.compile(r"^[a-z][a-z_]{0,39}$")
+_CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(\+00:00)?", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -109,9 +110,33 @@ def new_event_id() -> EventId:
 
 
 def now_ts() -> str:
-    """UTC, ISO 8601, microseconds, no offset suffix: ``datetime.fromisoformat`` parses it and the
-    result compares with a naive ``datetime.now()`` the way seed 000's stale detector does."""
-    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
+    """UTC, ISO 8601, microseconds, with an explicit ``+00:00`` offset (``2026-12-07T19:01:55.123456+00:00``):
+    ``datetime.fromisoformat`` gives an *aware* datetime, so a consumer on a host at UTC+9 computes
+    the right age instead of one off by nine hours (before 2026-12-07 the offset was left out)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def utc_ts(ts: str) -> str:
+    """The canonical form of a stored timestamp, as every JSON output shows it: UTC, microseconds,
+    ``+00:00``. A timestamp without an offset (every event written before 2026-12-07) is UTC, so it
+    only gains the suffix; one with another offset is converted. All canonical strings have the
+    same width, so comparing them as strings compares the instants, old and new events alike.
+    Anything that does not parse is returned unchanged (never raised: this runs on every read)."""
+    m = _CANONICAL_TS.fullmatch(ts)
+    if m:  # fast paths: the form gitjit writes now, and the naive form it wrote before
+        return ts if m.group(1) else ts + "+00:00"
+    try:
+        d = datetime.fromisoformat(ts)
+        d = d.replace(tzinfo=timezone.utc) if d.tzinfo is None else d.astimezone(timezone.utc)
+        return d.isoformat(timespec="microseconds")
+    except (ValueError, TypeError, OverflowError):
+        return ts
+
+
+def parse_ts(ts: str) -> datetime:
+    """An aware datetime (UTC when the string carries no offset); ValueError if it is not ISO 8601."""
+    d = datetime.fromisoformat(ts)
+    return d.replace(tzinfo=timezone.utc) if d.tzinfo is None else d
 
 
 #: one encoder, built once: ``json.dumps`` with options builds a new one per call
@@ -270,6 +295,9 @@ class Event(Record, frozen=True, extra="allow"):
     commit: str | None = None
     ref: str | None = None
     expires_at: str | None = None
+    #: on ``issue_released`` by a dispatcher whose agent failed the issue: no dispatcher should
+    #: start it again before then (docs/dispatch.md, "Failing issues")
+    retry_after: str | None = None
 
     @field_check("id")
     @staticmethod
@@ -326,6 +354,14 @@ class GateState(Record):
     note: str | None = None
 
 
+class Parked(Record):
+    """Why an issue is parked (``issue_parked``): no one starts it until a person un-parks it."""
+
+    reason: str = ""
+    by: str | None = None
+    since: str | None = None
+
+
 class Conflict(Record):
     """A true conflict the fold resolved deterministically; shown by ``issue show`` and ``status``."""
 
@@ -359,6 +395,12 @@ class IssueState(Record):
     claimed_at: str | None = None
     #: when the holder's dispatcher lease runs out (claim ``expires_at`` / ``lease_renewed``); None: no lease
     lease_expires_at: str | None = None
+    #: failed runs in a row that dispatchers reported (``issue_released`` with ``retry_after``), and
+    #: the time before which no dispatcher starts it again; reset by ``issue_unparked`` and by finishing
+    failures: int = 0
+    retry_after: str | None = None
+    #: set by ``issue_parked`` (a dispatcher after too many failed runs, or a person): blocks starting
+    parked: Parked | None = None
     completed_at: str | None = None
     deleted: bool = False
     conflicts: list[Conflict] = Field(default_factory=list)

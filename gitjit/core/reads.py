@@ -11,12 +11,12 @@ one thing a subclass provides.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from .board import Board, listing_json, short
 from .errors import AmbiguousIdError, NotFoundError, UsageError
-from .model import TERMINAL_STATES, parse_priority, parse_state
+from .model import TERMINAL_STATES, parse_priority, parse_state, utc_ts
 
 __all__ = ["Reads", "CAPTURED_CREATE", "CAPTURED_CREATE_HINT"]
 
@@ -192,9 +192,7 @@ class Reads:
             except ValueError:
                 raise UsageError(f"--since {since!r} is not an ISO 8601 time",
                                  hint="e.g. 2026-11-21T10:00:00") from None
-            if s.tzinfo is not None:
-                s = s.astimezone(timezone.utc).replace(tzinfo=None)
-            since = s.isoformat(timespec="microseconds")
+            since = utc_ts(s.isoformat(timespec="microseconds"))  # no offset: UTC
         if limit is not None and limit < 0:
             raise UsageError("--limit must be zero or more", hint="e.g. --limit 20")
         if limit is not None:

@@ -6,6 +6,8 @@ write, under the issue's ref lock, so they always judge the state the write will
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from .board import Board, short
@@ -22,6 +24,8 @@ from .model import (
     check_title,
     new_event_id,
     parse_priority,
+    parse_ts,
+    utc_ts,
 )
 
 Spec = dict[str, Any]
@@ -46,7 +50,9 @@ def _claim_specs(b: Board, st: IssueState, assignee: str) -> list[Spec]:
     if blockers:
         raise BlockedError(
             f"issue {iid} is blocked: " + _describe(blockers),
-            hint="see 'jit query blocked'", details={"issue_id": iid, "blockers": blockers},
+            hint=(f"un-park it first: jit issue unpark {short(iid)}" if blockers[0]["type"] == "parked"
+                  else "see 'jit query blocked'"),
+            details={"issue_id": iid, "blockers": blockers},
         )
     return [{"type": "issue_claimed", "assignee": assignee, "nonce": new_event_id()}]
 
@@ -54,7 +60,9 @@ def _claim_specs(b: Board, st: IssueState, assignee: str) -> list[Spec]:
 def _describe(blockers: list[dict[str, Any]]) -> str:
     parts = []
     for r in blockers:
-        if r["type"] == "dependency":
+        if r["type"] == "parked":
+            parts.append(f"parked by {r.get('by') or '?'}: {r.get('reason') or 'no reason given'}")
+        elif r["type"] == "dependency":
             parts.append(f"depends on {short(r['issue_id'])} ({r['title']}, {r['state']})")
         elif r["type"] == "gate":
             parts.append(f"gate '{r['gate_key']}' is {r['status']}")
@@ -76,7 +84,8 @@ def _transition(b: Board, st: IssueState, target: str) -> list[Spec]:
         if blockers:
             missing = [r["gate_key"] for r in blockers if r["type"] == "gate"]
             msg = f"cannot move {iid} to {target}: " + _describe(blockers)
-            hint = (f"pass the gates first: jit gate pass {short(iid)} {missing[0]}" if missing
+            hint = (f"un-park it first: jit issue unpark {short(iid)}" if blockers[0]["type"] == "parked"
+                    else f"pass the gates first: jit gate pass {short(iid)} {missing[0]}" if missing
                     else "finish the dependencies first (see 'jit graph deps')")
             raise BlockedError(msg, hint=hint, details={"issue_id": iid, "requested_state": target,
                                                         "actual_state": cur, "blockers": blockers,
@@ -89,6 +98,33 @@ def _transition(b: Board, st: IssueState, target: str) -> list[Spec]:
     specs.append({"type": "issue_state_changed", "from": cur, "to": new_eff})
     if target == "done":
         specs.append({"type": "issue_completed"})
+    return specs
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How dispatchers back off an issue their agents keep failing (docs/dispatch.md, "Failing
+    issues"). The n-th failed run in a row (n read from the issue's fresh state under the write,
+    so dispatchers sharing a hub count alike) delays the next start by ``base_secs * 2**(n-1)``,
+    at most ``max_secs``; the ``park_after``-th parks the issue (0: never)."""
+
+    base_secs: float = 60.0
+    max_secs: float = 3600.0
+    park_after: int = 5
+
+    def delay(self, failures: int) -> float:
+        return min(self.max_secs, self.base_secs * 2.0 ** min(max(failures - 1, 0), 60))
+
+
+def _failed_run_specs(st: IssueState, reason: str, backoff: Backoff, now: str) -> list[Spec]:
+    """The release of a run its agent failed: ``retry_after`` counts it and sets the backoff; the
+    ``park_after``-th failure in a row parks the issue in the same write."""
+    n = st.failures + 1
+    until = utc_ts((parse_ts(now) + timedelta(seconds=backoff.delay(n))).isoformat(timespec="microseconds"))
+    specs: list[Spec] = [{"type": "issue_released", "assignee": st.assignee, "reason": reason, "retry_after": until}]
+    if backoff.park_after and n >= backoff.park_after:
+        why = f"{n} failed runs in a row; the last: {reason}"
+        specs.append({"type": "issue_parked", "reason": why[:LIMITS["reason"]]})
     return specs
 
 

@@ -1,11 +1,18 @@
 """Agent processes, leases, the per-agent circuit breaker and the dispatcher's state directory.
 
-Processes: each agent run is its own process group (``start_new_session``), so stopping it
-stops what it spawned too. On Linux each agent also gets ``PR_SET_PDEATHSIG`` = SIGTERM: if
-the dispatcher dies hard (SIGKILL, OOM), its agents are told to stop instead of working on
-unsupervised while their leases lapse and another dispatcher hands the same issue out again.
-The command is run directly (``shlex.split``, no shell), so that signal reaches the agent
-itself; write ``sh -c '...'`` for shell syntax.
+Processes: each agent run is started by a small supervisor (gitjit/dispatch/supervise.py, run
+by path with this interpreter), in a session of its own; the supervisor starts the agent in a
+process group of its own. When the dispatcher stops a run (SIGTERM to the supervisor), or dies
+in any way (the supervisor sees the end of a pipe only the dispatcher holds; on Linux also
+``PR_SET_PDEATHSIG``), or the agent's leader exits, the supervisor stops the agent's whole group:
+SIGTERM, then SIGKILL after ``kill_grace_secs``. It exits only when the group is empty, and exits
+as the agent did (its code, or its signal). The command is run directly (``shlex.split``, no
+shell), so the signals reach the agent itself; write ``sh -c '...'`` for shell syntax.
+
+Run locks (``RunLock``): a run holds an ``flock`` on ``<git common dir>/jit-dispatch/running/
+<issue>.lock`` of its repository until its process group is gone (the supervisor inherits the
+lock), so no dispatcher on this machine starts an issue again, or gives it back, while any
+process of an earlier run of it is alive.
 
 State directory (``state_dir`` in dispatch.toml), one per configuration::
 
@@ -21,11 +28,11 @@ State directory (``state_dir`` in dispatch.toml), one per configuration::
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -33,26 +40,30 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..core.errors import BusyError, ExternalError
-from ..core.model import now_ts
+from ..core.model import now_ts, parse_ts, utc_ts
 from .config import AgentConfig
 
-__all__ = ["AgentRun", "ProcessPool", "Breakers", "StateDir", "lease_until", "lease_lapsed", "parse_ts"]
+__all__ = ["AgentRun", "ProcessPool", "RunLock", "Breakers", "StateDir", "lease_until", "lease_lapsed", "parse_ts"]
+
+SUPERVISOR = Path(__file__).resolve().with_name("supervise.py")
+#: seconds a supervisor may take to say it started its agent
+HANDSHAKE_S = 30.0
+#: after ``kill_grace_secs``, how long a supervisor gets to empty the group before the dispatcher
+#: kills both itself
+SUPERVISOR_MARGIN_S = 5.0
 
 
 # ---------------------------------------------------------------------------- time and leases
 
-def parse_ts(ts: str) -> datetime:
-    return datetime.fromisoformat(ts)
-
-
 def lease_until(now: str, secs: float) -> str:
-    """The expiry of a lease taken at ``now`` (naive UTC ISO, like every gitjit timestamp)."""
-    return (parse_ts(now) + timedelta(seconds=secs)).isoformat(timespec="microseconds")
+    """The expiry of a lease taken at ``now``, in the form of every gitjit timestamp (``utc_ts``:
+    UTC with ``+00:00``; a ``now`` without an offset is UTC)."""
+    return utc_ts((parse_ts(now) + timedelta(seconds=secs)).isoformat(timespec="microseconds"))
 
 
 def lease_lapsed(expires_at: str | None, now: str, grace_secs: float) -> bool:
@@ -68,23 +79,65 @@ def lease_lapsed(expires_at: str | None, now: str, grace_secs: float) -> bool:
 
 # ---------------------------------------------------------------------------- processes
 
-def _pdeathsig() -> Any:
-    """A preexec function that asks Linux to SIGTERM the child when the dispatcher dies, or None.
-    The libc function is resolved here, before fork, so the child only makes one system call."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
+class RunLock:
+    """``flock`` on ``<directory>/<issue>.lock``: held while a run of that issue is alive on this
+    machine (the dispatcher takes it, the run's supervisor inherits it and keeps it until the
+    agent's process group is gone). Its holder removes the file before letting go, so files do
+    not pile up; ``try_acquire`` checks that the file it locked is still the one at the path."""
 
-    def fn() -> None:
-        prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the dispatcher died between fork and prctl
-            os._exit(1)
+    def __init__(self, path: Path, fd: int):
+        self.path = path
+        self.fd: int | None = fd
 
-    return fn
+    @classmethod
+    def try_acquire(cls, directory: Path, issue_id: str) -> RunLock | None:
+        """The lock, or None when a run of the issue is still alive here."""
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{issue_id}.lock"
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    return None
+                raise
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return cls(path, fd)
+            os.close(fd)  # its last holder removed it after we opened it: take the new one
+
+    @classmethod
+    def busy(cls, directory: Path, issue_id: str) -> bool:
+        """Is a run of the issue alive on this machine?"""
+        if not (directory / f"{issue_id}.lock").exists():
+            return False
+        lock = cls.try_acquire(directory, issue_id)
+        if lock is None:
+            return True
+        lock.release()
+        return False
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            if os.stat(self.path).st_ino == os.fstat(self.fd).st_ino:
+                self.path.unlink()
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+
+    def handed_over(self) -> None:
+        """The supervisor holds it now (an inherited copy of the descriptor): drop ours only."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 @dataclass
@@ -102,6 +155,7 @@ class AgentRun:
     lease_expires_at: str | None
     issue_file: Path
     log_path: Path
+    agent_pid: int = 0          # the agent's own pid (and process group); ``proc`` is its supervisor
     log: TextIO | None = None
     lost: bool = False          # the claim was taken away (lease lapsed and released): we stopped it
     stopping: bool = False      # we asked it to stop (shutdown, timeout, lost claim)
@@ -111,7 +165,7 @@ class AgentRun:
 
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        return self.agent_pid or self.proc.pid
 
     def to_json(self) -> dict[str, Any]:
         return {"agent": self.agent_id, "assignee": self.assignee, "repo": self.repo, "issue_id": self.issue_id,
@@ -121,20 +175,24 @@ class AgentRun:
 
 
 class ProcessPool:
-    """Starts, watches and stops agent processes."""
+    """Starts, watches and stops agent processes (each under its supervisor, supervise.py)."""
 
     def __init__(self, state: StateDir):
         self.state = state
         self.runs: list[AgentRun] = []
-        self._preexec = _pdeathsig()
+        # the supervisors hold the read end; only this process holds the write end (os.pipe's
+        # descriptors are not inherited by other children): its end of file means we are gone.
+        # Made at the first launch.
+        self._alive_r = self._alive_w = -1
 
     def running(self, agent_id: str | None = None) -> list[AgentRun]:
         return [r for r in self.runs if agent_id is None or r.agent_id == agent_id]
 
     def launch(self, agent: AgentConfig, *, assignee: str, repo_name: str, repo_path: Path, cwd: Path,
                issue: dict[str, Any], attempt: int, lease_expires_at: str | None,
-               extra_env: dict[str, str]) -> AgentRun:
-        """Start ``agent.command`` for ``issue``. ExternalError if it cannot be started at all."""
+               extra_env: dict[str, str], lock: RunLock, grace_secs: float) -> AgentRun:
+        """Start ``agent.command`` for ``issue`` under a supervisor that takes over ``lock``.
+        ExternalError if it cannot be started at all (the lock is then released)."""
         iid = issue["id"]
         self.state.runs.mkdir(parents=True, exist_ok=True)
         issue_file = self.state.runs / f"{repo_name}-{iid}.json"
@@ -148,58 +206,115 @@ class ProcessPool:
                "JIT_ATTEMPT": str(attempt)}
         for k in ("JIT_JSON", "JIT_QUIET"):  # the dispatcher's output settings are not the agent's
             env.pop(k, None)
+        if self._alive_w < 0:
+            self._alive_r, self._alive_w = os.pipe()
         log = open(log_path, "a", encoding="utf-8")
-        try:
-            proc = subprocess.Popen(
-                list(agent.command), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=self._preexec,
-            )
-        except OSError as e:
+        assert lock.fd is not None
+        args = [sys.executable, "-I", str(SUPERVISOR), "--grace", repr(float(grace_secs)),
+                "--parent-fd", str(self._alive_r), "--parent-pid", str(os.getpid()),
+                "--lock-fd", str(lock.fd), "--lock-path", str(lock.path), "--", *agent.command]
+
+        def fail(why: str) -> ExternalError:
             log.close()
             issue_file.unlink(missing_ok=True)
-            raise ExternalError(f"cannot start agent {agent.id}: {' '.join(agent.command)}: {e.strerror or e}",
-                                details={"agent": agent.id, "command": list(agent.command)}) from None
+            lock.release()
+            return ExternalError(f"cannot start agent {agent.id}: {' '.join(agent.command)}: {why}",
+                                 details={"agent": agent.id, "command": list(agent.command)})
+
+        try:
+            proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=log, start_new_session=True, pass_fds=(self._alive_r, lock.fd))
+        except OSError as e:
+            raise fail(str(e.strerror or e)) from None
+        line = _handshake(proc)
+        if not line.startswith("started "):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            raise fail(line[len("error "):] if line.startswith("error ") else
+                       (line or "its supervisor exited without starting it; see " + str(log_path)))
+        lock.handed_over()
         run = AgentRun(agent_id=agent.id, assignee=assignee, repo=repo_name, issue_id=iid, attempt=attempt,
                        proc=proc, started_at=now_ts(), started_mono=time.monotonic(),
-                       lease_expires_at=lease_expires_at, issue_file=issue_file, log_path=log_path, log=log)
+                       lease_expires_at=lease_expires_at, issue_file=issue_file, log_path=log_path,
+                       agent_pid=int(line.split()[1]), log=log)
+        run.extra["grace"] = grace_secs
         self.runs.append(run)
         return run
 
     def reap(self) -> list[tuple[AgentRun, int]]:
-        """Runs whose process has exited, with its status (negative: killed by that signal)."""
+        """Runs whose supervisor has exited (so nothing of the run is left), with the agent's
+        status (negative: killed by that signal)."""
         done = []
         for r in list(self.runs):
             rc = r.proc.poll()
             if rc is None:
                 if r.kill_at is not None and time.monotonic() >= r.kill_at:
-                    _signal_group(r.proc, signal.SIGKILL)
+                    # the supervisor did not empty the group in time (it was stopped, say): do it here
+                    _killpg(r.agent_pid, signal.SIGKILL)
+                    _kill(r.proc.pid, signal.SIGKILL)
                     r.kill_at = None
                 continue
             self.runs.remove(r)
             if r.log:
                 r.log.close()
             r.issue_file.unlink(missing_ok=True)
-            # the group may outlive its leader (a script's children): stop what is left
-            _signal_group(r.proc, signal.SIGTERM)
             done.append((r, rc))
         return done
 
     def stop(self, run: AgentRun, reason: str, grace_secs: float) -> None:
-        """SIGTERM the run's process group now and SIGKILL it after ``grace_secs``."""
+        """Ask the run's supervisor to stop it: SIGTERM to the agent's group now, SIGKILL after
+        ``grace_secs`` (the supervisor's own ``--grace``). Should the supervisor not manage,
+        the dispatcher kills both a few seconds later (``reap``)."""
         if run.stopping:
             return
         run.stopping = True
         run.stop_reason = reason
-        _signal_group(run.proc, signal.SIGTERM)
-        run.kill_at = time.monotonic() + grace_secs
+        _kill(run.proc.pid, signal.SIGTERM)
+        run.kill_at = time.monotonic() + float(run.extra.get("grace", grace_secs)) + SUPERVISOR_MARGIN_S
 
     def any_exited(self) -> bool:
         return any(r.proc.poll() is not None for r in self.runs)
 
+    def close(self) -> None:
+        """The dispatcher is going: every supervisor still running stops its agent."""
+        for fd in (self._alive_w, self._alive_r):
+            if fd >= 0:
+                os.close(fd)
+        self._alive_w = self._alive_r = -1
 
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+
+def _handshake(proc: subprocess.Popen[bytes]) -> str:
+    """The supervisor's first line (``started <pid>`` or ``error <why>``); "" if it said nothing."""
+    assert proc.stdout is not None
+    out = b""
+    deadline = time.monotonic() + HANDSHAKE_S
     try:
-        os.killpg(proc.pid, sig)
+        while not out.endswith(b"\n") and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        proc.stdout.close()
+    return out.decode(errors="replace").strip()
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    if pgid <= 0:
+        return
+    try:
+        os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
 
@@ -216,10 +331,19 @@ class StateDir:
         self.breakers_file = path / "breakers.json"
         self.cursor_file = path / "events.cursor"
         self.log_file = path / "dispatcher.log"
+        self.out_file = path / "dispatcher.out"
         self._lock_fd: int | None = None
 
     def ensure(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
+        # in a work tree (an explicit state_dir, or one an earlier version made next to the file):
+        # never committed by `git add -A`, whatever directory it is in
+        ignore = self.path / ".gitignore"
+        if not ignore.exists():
+            try:
+                _atomic_write(ignore, "# made by jit-dispatch: its state is not for committing\n*\n")
+            except OSError:
+                pass
 
     @contextmanager
     def locked(self, *, wait: bool = False) -> Iterator[None]:
@@ -338,18 +462,32 @@ class Breakers:
     def is_open(self, agent_id: str) -> bool:
         return bool(self.get(agent_id).get("open"))
 
-    def record(self, agent_id: str, *, success: bool, threshold: int, reason: str = "") -> dict[str, Any]:
-        """Count one outcome; returns the breaker after it (``just_opened`` when this failure opened it)."""
+    def record(self, agent_id: str, *, success: bool, threshold: int, reason: str = "",
+               issue: str | None = None, counts: bool = True) -> dict[str, Any]:
+        """Count one outcome; returns the breaker after it (``just_opened`` when this failure opened it).
+
+        A breaker is for an agent's failures, not for a poison issue's: a failure on an ``issue``
+        already in this agent's streak of failures, or one the caller says does not count (the issue
+        had failed before, under any agent: ``counts=False``), is recorded as the last failure but
+        does not add to the count."""
         with self._edit() as data:
             got = data.get(agent_id)
             b: dict[str, Any] = got if isinstance(got, dict) else {"failures": 0, "open": False}
             b.pop("just_opened", None)
             if success:
                 b["failures"] = 0
+                b.pop("streak", None)
             else:
-                b["failures"] = int(b.get("failures", 0)) + 1
+                streak = [x for x in b.get("streak") or [] if isinstance(x, str)]
+                if issue is not None and issue in streak:
+                    counts = False
+                if counts:
+                    b["failures"] = int(b.get("failures", 0)) + 1
+                    if issue is not None:
+                        b["streak"] = (streak + [issue])[-100:]
                 b["last_failure"] = reason
                 b["last_failure_at"] = now_ts()
+                b["last_failure_counted"] = counts
                 if threshold and b["failures"] >= threshold and not b.get("open"):
                     b["open"] = True
                     b["opened_at"] = now_ts()

@@ -34,7 +34,7 @@ from ..core.errors import AlreadyExistsError, NotFoundError, UsageError
 
 __all__ = [
     "DispatchConfig", "AgentConfig", "RepoConfig", "WebhookConfig", "DispatchConfigError",
-    "load_config", "add_agent", "remove_agent", "init_config_text", "DEFAULT_CONFIG",
+    "load_config", "add_agent", "remove_agent", "init_config_text", "default_state_dir", "DEFAULT_CONFIG",
 ]
 
 DEFAULT_CONFIG = "dispatch.toml"
@@ -100,6 +100,11 @@ class DispatchConfig:
     on_stop: str = "finish"
     stop_timeout_secs: float | None = None
     kill_grace_secs: float = 10.0
+    backoff_secs: float = 60.0
+    backoff_max_secs: float = 3600.0
+    park_after_failures: int = 5
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 5
     state_dir: Path = Path(".jit-dispatch")
     repos: tuple[RepoConfig, ...] = ()
     agents: tuple[AgentConfig, ...] = ()
@@ -301,6 +306,26 @@ def _default_id(path: Path) -> str:
     return f"{host}-{hashlib.sha1(str(path).encode()).hexdigest()[:6]}"
 
 
+def default_state_dir(config: Path) -> Path:
+    """Where a configuration keeps its state when the file does not say (docs/dispatch.md, "State
+    directory"). In a git work tree: ``<git common dir>/jit-dispatch/<stem>-<hash of the file's
+    path in the work tree>``, out of reach of ``git add -A`` (and ``git clean``), and the same
+    wherever the clone is moved. Elsewhere, or where an earlier version made one already:
+    ``.jit-dispatch/<stem>`` next to the file (with a ``.gitignore`` inside, see StateDir)."""
+    path = config.resolve()
+    legacy = path.parent / ".jit-dispatch" / config.stem
+    if legacy.is_dir():
+        return legacy  # made by an earlier version: its breakers and webhook position live there
+    from ..git import find_git_dirs
+
+    found = find_git_dirs(path.parent)
+    if found is None or found[1] is None:
+        return legacy
+    common, worktree = found[0], found[1]
+    rel = path.relative_to(worktree).as_posix()
+    return common / "jit-dispatch" / f"{config.stem}-{hashlib.sha1(rel.encode()).hexdigest()[:6]}"
+
+
 def _repo_name(s: str) -> str:
     name = s.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     return (name[:-4] if name.endswith(".git") else name) or "repo"
@@ -335,10 +360,12 @@ def parse_config(text: str, p: Path, *, default_repo: str | None = None) -> Disp
     ck.unknown_keys(data, (), {
         "id", "poll_interval_secs", "lease_secs", "lease_grace_secs", "escalation_hours", "on_stop",
         "stop_timeout_secs", "kill_grace_secs", "state_dir", "cache_dir", "repos", "agents", "webhooks",
-        "on_failure", "max_retries", "failure_threshold",
+        "on_failure", "max_retries", "failure_threshold", "backoff_secs", "backoff_max_secs",
+        "park_after_failures", "log_max_bytes", "log_backups",
     })
     did = ck.string(data, "id", (), _default_id(p.resolve()), pattern=ID_RE)
-    state_dir = _resolve(base, ck.string(data, "state_dir", (), f".jit-dispatch/{p.stem}"))
+    given = ck.string(data, "state_dir", ())
+    state_dir = _resolve(base, given) if given else default_state_dir(p)
     cache_dir = _resolve(base, ck.string(data, "cache_dir", (), str(state_dir / "repos")))
     defaults = {
         "on_failure": ck.string(data, "on_failure", (), "release", choices=ON_FAILURE),
@@ -359,6 +386,11 @@ def parse_config(text: str, p: Path, *, default_repo: str | None = None) -> Disp
         on_stop=ck.string(data, "on_stop", (), "finish", choices=ON_STOP),
         stop_timeout_secs=stop_timeout,
         kill_grace_secs=ck.number(data, "kill_grace_secs", (), 10.0, strict=False),
+        backoff_secs=ck.number(data, "backoff_secs", (), 60.0, strict=False),
+        backoff_max_secs=ck.number(data, "backoff_max_secs", (), 3600.0, strict=False),
+        park_after_failures=ck.number(data, "park_after_failures", (), 5, minimum=0, strict=False, integer=True),
+        log_max_bytes=ck.number(data, "log_max_bytes", (), 10 * 1024 * 1024, minimum=0, strict=False, integer=True),
+        log_backups=ck.number(data, "log_backups", (), 5, minimum=0, strict=False, integer=True),
         state_dir=state_dir, repos=tuple(repos), agents=tuple(agents), webhooks=tuple(hooks),
     )
 
@@ -556,8 +588,16 @@ escalation_hours = 24
 
 # When an agent exits without finishing its issue: "release" it, or "retry" (max_retries times).
 on_failure = "release"
-# Consecutive failures after which an agent is paused until 'jit-dispatch agent reset ID'.
+# Consecutive failures after which an agent is paused until 'jit-dispatch agent reset ID'
+# (a failure counts against the agent only on an issue that had not failed before).
 failure_threshold = 3
+
+# An issue whose run failed is not started again (by any dispatcher sharing the hub) for
+# backoff_secs, doubling with each failed run in a row up to backoff_max_secs; after
+# park_after_failures failed runs in a row it is parked until 'jit issue unpark ID' (0: never).
+backoff_secs = 60
+backoff_max_secs = 3600
+park_after_failures = 5
 
 # On SIGTERM: "finish" (let running agents finish) or "release" (stop them, give their work back).
 on_stop = "finish"

@@ -22,11 +22,12 @@ Everything goes through ``gitjit.app.tracker.Tracker`` in-process; the only subp
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ from ..core.errors import AlreadyClaimedError, BlockedError, ExternalError, Gitj
 from ..core.fold import fold_issue
 from ..core.model import PRIORITY_RANK, IssueState, now_ts
 from ..core.refs import ISSUES
-from .agents import AgentRun, Breakers, ProcessPool, StateDir, lease_lapsed, lease_until, parse_ts
+from ..core.rules import Backoff
+from .agents import AgentRun, Breakers, ProcessPool, RunLock, StateDir, lease_lapsed, lease_until, parse_ts
 from .config import AgentConfig, DispatchConfig, RepoConfig
 from .webhooks import WebhookSender
 
@@ -44,6 +46,17 @@ __all__ = ["Dispatcher", "issue_tags", "effective_rank", "RepoHandle"]
 
 CLOSED = ("done", "rejected", "archived")
 LogFn = Callable[[dict[str, Any]], None]
+
+logger = logging.getLogger("gitjit.dispatch")
+
+#: the level of each kind of record (others are INFO): what needs a look is a warning, what
+#: needs a person an error; each cycle's summary is DEBUG
+LEVELS = {
+    "agent_failed": logging.WARNING, "breaker_open": logging.WARNING, "claim_failed": logging.WARNING,
+    "claim_lost": logging.WARNING, "sync_failed": logging.WARNING, "issue_backoff": logging.WARNING,
+    "run_still_alive": logging.WARNING, "issue_parked": logging.ERROR, "release_failed": logging.ERROR,
+    "webhook_failed": logging.ERROR, "cycle": logging.DEBUG,
+}
 
 
 def issue_tags(st: IssueState) -> set[str]:
@@ -66,6 +79,8 @@ def effective_rank(st: IssueState, now: datetime, escalation_hours: float) -> in
     base = PRIORITY_RANK.get(st.priority, 2)
     if escalation_hours <= 0 or base <= 1 or not st.created_at:
         return base
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)  # naive means UTC, as in gitjit's timestamps
     try:
         age_h = (now - parse_ts(st.created_at)).total_seconds() / 3600
     except ValueError:
@@ -103,9 +118,10 @@ class RepoHandle:
     def claim(self, iid: str, assignee: str, lease: str) -> dict[str, Any]:
         return self.tracker.claim(iid, assignee, lease_expires_at=lease, **self._remote())  # type: ignore[no-any-return]
 
-    def release(self, iid: str, reason: str, *, holder: str, lapsed_before: str | None = None) -> dict[str, Any]:
+    def release(self, iid: str, reason: str, *, holder: str, lapsed_before: str | None = None,
+                failed: Backoff | None = None) -> dict[str, Any]:
         return self.tracker.release(iid, reason, holder=holder, lapsed_before=lapsed_before,  # type: ignore[no-any-return]
-                                    **self._remote())
+                                    failed=failed, **self._remote())
 
     def issue(self, iid: str) -> IssueState | None:
         ld = self.tracker.store.load(ISSUES, iid)
@@ -116,6 +132,12 @@ class RepoHandle:
         git = self.tracker.git
         return Path(git.workdir or git.common_dir)
 
+    @property
+    def runs_dir(self) -> Path:
+        """Where the run locks of this repository's issues live (``RunLock``): in its git directory,
+        so every dispatcher on this machine serving this clone sees them."""
+        return Path(self.tracker.git.common_dir) / "jit-dispatch" / "running"
+
 
 class Dispatcher:
     def __init__(self, cfg: DispatchConfig, *, log: LogFn | None = None):
@@ -125,6 +147,7 @@ class Dispatcher:
         self.state = StateDir(cfg.state_dir)
         self.pool = ProcessPool(self.state)
         self.breakers = Breakers(self.state)
+        self.backoff = Backoff(cfg.backoff_secs, cfg.backoff_max_secs, cfg.park_after_failures)
         self.repos: list[RepoHandle] = []
         self.feeds: dict[str, EventFeed] = {}
         self._cursor_saved = False
@@ -138,13 +161,21 @@ class Dispatcher:
         self.cycles = 0
         self.mode = "start"
         self.totals = {"claimed": 0, "finished": 0, "failed": 0, "released": 0, "reclaimed": 0, "renewed": 0,
-                       "retried": 0}
+                       "retried": 0, "parked": 0}
         self._opened = False
+        self._busy_logged: set[tuple[str, str]] = set()
+        self._backing_off = 0
 
     # ------------------------------------------------------------------ logging
 
     def log(self, kind: str, message: str, **fields: Any) -> None:
-        self._logfn({"ts": now_ts(), "event": kind, "message": message, **fields})
+        """One record: to the ``log`` callback (a dict), and through ``logging`` (logger
+        ``gitjit.dispatch``, at the kind's level; the record rides along as ``jit_record``)."""
+        level = LEVELS.get(kind, logging.INFO)
+        rec = {"ts": now_ts(), "level": logging.getLevelName(level).lower(), "event": kind, "message": message,
+               **fields}
+        self._logfn(rec)
+        logger.log(level, message, extra={"jit_record": rec})
 
     # ------------------------------------------------------------------ life cycle
 
@@ -191,6 +222,7 @@ class Dispatcher:
         if self.webhooks:
             self.webhooks.close(timeout=10.0)
         self._write_state(final=True)
+        self.pool.close()  # any supervisor still running stops its agent now
         self.state.clear_pid()
         self.state.release()
         self._opened = False
@@ -262,7 +294,8 @@ class Dispatcher:
     def cycle(self, *, dispatch: bool = True) -> dict[str, Any]:
         self.cycles += 1
         report: dict[str, Any] = {"claimed": [], "finished": [], "failed": [], "released": [], "reclaimed": [],
-                                  "lost": [], "renewed": 0, "unmatched": 0, "errors": []}
+                                  "lost": [], "parked": [], "renewed": 0, "unmatched": 0, "backing_off": 0,
+                                  "errors": []}
         self._reap(report)
         self._renew(report)
         for r in self.repos:
@@ -275,6 +308,11 @@ class Dispatcher:
             self._dispatch(report)
         self._feed_webhooks()
         self._write_state(report=report)
+        if logger.isEnabledFor(logging.DEBUG):
+            counts = {k: (len(v) if isinstance(v, list) else v) for k, v in report.items()}
+            said = ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing new"
+            self.log("cycle", f"cycle {self.cycles}: {said} ({len(self.pool.runs)} running)", cycle=self.cycles,
+                     **counts)
         return report
 
     def _repo(self, name: str) -> RepoHandle:
@@ -321,10 +359,15 @@ class Dispatcher:
                       and agent and agent.timeout_secs else f"{run.agent_id} {how} without finishing")
             self.totals["failed"] += 1
             report["failed"].append({**base, "reason": reason})
+            # an issue that failed before (under any agent, on any dispatcher) is more likely the
+            # problem than this agent: its failure backs the issue off, but leaves the breaker alone
             br = self.breakers.record(run.agent_id, success=False, reason=reason,
-                                      threshold=agent.failure_threshold if agent else 3)
+                                      threshold=agent.failure_threshold if agent else 3,
+                                      issue=f"{run.repo}/{run.issue_id}", counts=st.failures == 0)
+            counted = "" if br.get("last_failure_counted") else "; not counted against the agent"
             self.log("agent_failed", f"{run.agent_id} on {run.issue_id[:8]}: {reason} "
-                                     f"({br.get('failures')} consecutive failure(s))", reason=reason, **base)
+                                     f"({br.get('failures')} consecutive failure(s){counted})", reason=reason,
+                     **base)
             if br.get("just_opened"):
                 self.log("breaker_open", f"circuit breaker open: {run.agent_id} paused after "
                                          f"{br['failures']} consecutive failures "
@@ -337,11 +380,14 @@ class Dispatcher:
                 self.totals["retried"] += 1
                 self._launch(repo, agent, st, run.attempt + 1, run.lease_expires_at, report, retry_of=reason)
                 continue
-            self._release(repo, run, reason, report)
+            self._release(repo, run, reason, report, failed=True)
 
-    def _release(self, repo: RepoHandle, run: AgentRun, reason: str, report: dict[str, Any]) -> None:
+    def _release(self, repo: RepoHandle, run: AgentRun, reason: str, report: dict[str, Any], *,
+                 failed: bool = False) -> None:
+        """Give the run's issue back; ``failed``: its agent failed it, so the issue backs off (and is
+        parked after too many failed runs in a row), as recorded on the issue for every dispatcher."""
         try:
-            repo.release(run.issue_id, reason, holder=run.assignee)
+            repo.release(run.issue_id, reason, holder=run.assignee, failed=self.backoff if failed else None)
         except (AlreadyClaimedError, BlockedError, NotFoundError):
             return  # no longer ours: nothing to release
         except GitjitError as e:
@@ -354,6 +400,23 @@ class Dispatcher:
         report["released"].append({"issue_id": run.issue_id, "repo": repo.name, "reason": reason})
         self.log("released", f"released {run.issue_id[:8]} ({reason})", issue_id=run.issue_id, repo=repo.name,
                  reason=reason)
+        if failed:
+            self._after_failure(repo, run.issue_id, report)
+
+    def _after_failure(self, repo: RepoHandle, iid: str, report: dict[str, Any]) -> None:
+        st = repo.issue(iid)
+        if st is None:
+            return
+        if st.parked is not None:
+            self.totals["parked"] += 1
+            report["parked"].append({"issue_id": iid, "repo": repo.name, "reason": st.parked.reason})
+            self.log("issue_parked", f"parked {iid[:8]} after {st.failures} failed runs in a row; no dispatcher "
+                                     f"starts it until someone runs: jit issue unpark {iid[:8]}",
+                     issue_id=iid, repo=repo.name, failures=st.failures, reason=st.parked.reason)
+        elif st.retry_after:
+            self.log("issue_backoff", f"{iid[:8]} failed {st.failures} time(s) in a row; not started again "
+                                      f"before {st.retry_after}", issue_id=iid, repo=repo.name,
+                     failures=st.failures, retry_after=st.retry_after)
 
     # -- 2. renew
 
@@ -426,6 +489,11 @@ class Dispatcher:
                 reason, lapsed = "timeout", cutoff
             else:
                 continue
+            if RunLock.busy(r.runs_dir, iid):
+                # an earlier run of it is still alive on this machine (a dispatcher killed with
+                # SIGKILL: its supervisor is stopping the agent's group): not before it is gone
+                self._note_busy(r, iid, st.assignee)
+                continue
             try:
                 r.release(iid, reason, holder=st.assignee, lapsed_before=lapsed)
             except (AlreadyClaimedError, BlockedError, NotFoundError):
@@ -433,11 +501,20 @@ class Dispatcher:
             except GitjitError as e:
                 report["errors"].append({"repo": r.name, "issue_id": iid, "error": e.message})
                 continue
+            self._busy_logged.discard((r.name, iid))
             self.totals["reclaimed"] += 1
             report["reclaimed"].append({"issue_id": iid, "repo": r.name, "holder": st.assignee, "reason": reason})
             self.log("reclaimed", f"released {iid[:8]} held by {st.assignee} ({reason}; lease ran until "
                                   f"{st.lease_expires_at})", issue_id=iid, repo=r.name, holder=st.assignee,
                      reason=reason)
+
+    def _note_busy(self, r: RepoHandle, iid: str, holder: str | None) -> None:
+        if (r.name, iid) in self._busy_logged:
+            return
+        self._busy_logged.add((r.name, iid))
+        self.log("run_still_alive", f"{iid[:8]}: a run of it is still alive on this machine"
+                                    f"{f' (held by {holder})' if holder else ''}; waiting until it is gone",
+                 issue_id=iid, repo=r.name)
 
     # -- 6. dispatch
 
@@ -447,14 +524,19 @@ class Dispatcher:
     def candidates(self) -> list[tuple[RepoHandle, IssueState]]:
         """Ready work across repositories, best first: escalated priority, then age, then repository
         order, then id (deterministic)."""
-        now = parse_ts(now_ts())
+        now_s = now_ts()
+        now = parse_ts(now_s)
         out: list[tuple[tuple[Any, ...], RepoHandle, IssueState]] = []
+        self._backing_off = 0
         for r in self.repos:
             if not r.synced:
                 continue  # a stale view of a hub we cannot reach: its claims would fail anyway
             b: Board = r.tracker.board(fresh=True)
             for iid in b.ready():
                 st = b.issues[iid]
+                if st.retry_after and st.retry_after > now_s:  # both in utc_ts's form: instants compare
+                    self._backing_off += 1  # its runs failed lately (any dispatcher's): not yet
+                    continue
                 key = (effective_rank(st, now, self.cfg.escalation_hours), st.created_at, r.index, iid)
                 out.append((key, r, st))
         out.sort(key=lambda x: x[0])
@@ -494,7 +576,9 @@ class Dispatcher:
             free[a.id] = a.max_concurrent - len(self.pool.running(a.id))
         if sum(max(0, v) for v in free.values()) <= 0:
             return
-        for r, st in self.candidates():
+        cands = self.candidates()
+        report["backing_off"] = self._backing_off
+        for r, st in cands:
             if sum(max(0, v) for v in free.values()) <= 0:
                 break
             agent = self.pick_agent(r, st, free)
@@ -502,12 +586,18 @@ class Dispatcher:
                 report["unmatched"] += 1
                 continue
             assignee = agent.assignee(self.id)
+            lock = RunLock.try_acquire(r.runs_dir, st.id)
+            if lock is None:  # released by someone while a run of it still lives here
+                self._note_busy(r, st.id, None)
+                continue
             lease = lease_until(now_ts(), self.cfg.lease_secs)
             try:
                 issue = r.claim(st.id, assignee, lease)
             except (AlreadyClaimedError, BlockedError, NotFoundError):
+                lock.release()
                 continue  # another dispatcher or agent won it
             except GitjitError as e:
+                lock.release()
                 report["errors"].append({"repo": r.name, "issue_id": st.id, "error": e.message})
                 self.log("claim_failed", f"claim of {st.id[:8]} failed: {e.message}", repo=r.name, issue_id=st.id)
                 continue
@@ -515,22 +605,35 @@ class Dispatcher:
             report["claimed"].append({"issue_id": st.id, "repo": r.name, "agent": agent.id})
             self.log("claimed", f"{agent.id} <- {st.id[:8]} {st.title!r} [{st.priority}] in {r.name}",
                      agent=agent.id, issue_id=st.id, repo=r.name, assignee=assignee, lease_expires_at=lease)
-            if self._launch(r, agent, st, 1, lease, report, issue=issue):
+            if self._launch(r, agent, st, 1, lease, report, issue=issue, lock=lock):
                 free[agent.id] -= 1
 
     def _launch(self, r: RepoHandle, agent: AgentConfig, st: IssueState, attempt: int, lease: str | None,
-                report: dict[str, Any], *, issue: dict[str, Any] | None = None, retry_of: str | None = None) -> bool:
+                report: dict[str, Any], *, issue: dict[str, Any] | None = None, retry_of: str | None = None,
+                lock: RunLock | None = None) -> bool:
         assignee = agent.assignee(self.id)
-        if issue is None:
-            issue = r.tracker.show(st.id)
+        if lock is None:
+            lock = RunLock.try_acquire(r.runs_dir, st.id)
+            if lock is None:
+                # cannot happen after a reaped run (its supervisor exits last); should it, the claim
+                # stays ours and is released as an orphan once that run is gone (``_reclaim``)
+                self._note_busy(r, st.id, assignee)
+                return False
+        self._busy_logged.discard((r.name, st.id))
         try:
+            if issue is None:
+                issue = r.tracker.show(st.id)
             run = self.pool.launch(
                 agent, assignee=assignee, repo_name=r.name, repo_path=r.workdir,
                 cwd=agent.working_dir or r.workdir, issue=issue, attempt=attempt, lease_expires_at=lease,
                 extra_env={"JIT_DISPATCHER": self.id, "JIT_HUB": r.hub or "",
                            "JIT_LEASE_EXPIRES_AT": lease or ""},
+                lock=lock, grace_secs=self.cfg.kill_grace_secs,
             )
-        except ExternalError as e:
+        except BaseException as e:
+            lock.release()  # (a no-op when launch released it already)
+            if not isinstance(e, ExternalError):
+                raise
             br = self.breakers.record(agent.id, success=False, reason=e.message, threshold=agent.failure_threshold)
             self.totals["failed"] += 1
             report["failed"].append({"agent": agent.id, "issue_id": st.id, "repo": r.name, "reason": e.message})

@@ -9,7 +9,8 @@ from typing import Any
 
 from ._pygit2 import skip_ca_bundle
 
-__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "find_repository", "init_repository", "open_repo",
+__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "find_git_dirs", "find_repository", "init_repository",
+           "open_repo",
            "skip_ca_bundle"]
 
 

@@ -35,7 +35,7 @@ import pygit2  # noqa: E402  (after prepare: see gitjit/git/_pygit2.py)
 
 from ..core.errors import ExternalError, NotFoundError, UsageError
 
-__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "ZERO", "odb_retry",
+__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "find_git_dirs", "ZERO", "odb_retry",
            "ObjectVanished"]
 
 T = TypeVar("T")
@@ -99,6 +99,31 @@ def init_repository(path: str | os.PathLike[str]) -> str:
         raise ExternalError(f"git init {path} failed: {proc.stderr.strip()[-300:]}",
                             hint="check that the directory is writable")
     return found
+
+
+def find_git_dirs(path: str | os.PathLike[str]) -> tuple[Path, Path | None] | None:
+    """The git common directory of the repository containing ``path``, and its work tree (None
+    for a bare repository, or when ``path`` is inside the git directory itself); None outside
+    any repository. Nothing is opened for writing."""
+    start = os.fspath(path)
+    found = pygit2.discover_repository(start) if os.path.exists(start) else None
+    if found is None:
+        return None
+    git_dir = Path(found)
+    common = git_dir
+    cd = git_dir / "commondir"
+    if cd.exists():
+        common = (git_dir / cd.read_text().strip()).resolve()
+    try:
+        workdir = pygit2.Repository(found).workdir
+    except pygit2.GitError:
+        return common.resolve(), None
+    if not workdir:
+        return common.resolve(), None
+    wt = Path(workdir).resolve()
+    here = Path(start).resolve()
+    inside_git_dir = here == git_dir.resolve() or git_dir.resolve() in here.parents
+    return common.resolve(), (None if inside_git_dir or not (here == wt or wt in here.parents) else wt)
 
 
 def _is_lock_error(e: Exception) -> bool:

@@ -45,7 +45,7 @@ __all__ = [
     "read_packed", "PRIORITY_RANK", "WRITE_MARK",
 ]
 
-INDEX_VERSION = "10"
+INDEX_VERSION = "11"
 INDEX_FILE = os.path.join("jit", "index.sqlite3")
 #: present while a process holds the index's write lock for a long write (a rebuild, a fold of
 #: thousands of refs: ``Index.long_write``), its mtime renewed every ``HEARTBEAT_S``: processes
@@ -82,7 +82,7 @@ CREATE TABLE IF NOT EXISTS issues(
     id TEXT PRIMARY KEY, ref TEXT NOT NULL, tip TEXT NOT NULL, deleted INTEGER NOT NULL, base TEXT NOT NULL,
     eff TEXT, blocked INTEGER NOT NULL DEFAULT 0, prank INTEGER NOT NULL, created_at TEXT NOT NULL,
     priority TEXT NOT NULL, assignee TEXT, completed_at TEXT, claimed_at TEXT, title TEXT NOT NULL,
-    labels TEXT NOT NULL, conflicts TEXT);
+    labels TEXT NOT NULL, conflicts TEXT, parked TEXT);
 -- the wide parts apart, so that scans of the narrow issues table stay cheap; zlib-compressed
 CREATE TABLE IF NOT EXISTS docs(id TEXT PRIMARY KEY, state BLOB NOT NULL, doc BLOB);
 -- what ``issue search`` matches, lowercased: the title, the description and each label, joined by
@@ -98,6 +98,8 @@ CREATE INDEX IF NOT EXISTS issues_done ON issues(completed_at, id) WHERE base='d
 CREATE INDEX IF NOT EXISTS issues_holders ON issues(prank, created_at, id)
     WHERE assignee IS NOT NULL AND deleted=0 AND base NOT IN ('done', 'rejected');
 CREATE INDEX IF NOT EXISTS issues_conflicts ON issues(id) WHERE conflicts IS NOT NULL;
+-- ``parked``: the issue's Parked record as JSON (reason, by, since), NULL unless parked
+CREATE INDEX IF NOT EXISTS issues_parked ON issues(prank, created_at, id) WHERE parked IS NOT NULL AND deleted=0;
 -- ``tip`` (the ref's tip the row was folded from, as in ``refs``) in the key: ``ready_tips``
 -- (racing claimers walk it on every ``claim_next``) reads the index alone, with no seek into the
 -- refs table for each row (256 rows at 100,000 issues: 0.99 ms with a join, 0.21 ms without)
@@ -860,13 +862,16 @@ class Index:
                 "AND base NOT IN ('done', 'rejected') ORDER BY prank, created_at, id"):
             if who:
                 holders.setdefault(who, []).append({"id": i, "title": t, "state": eff, "since": since or ""})
+        parked = [{"id": i, "title": t, **json.loads(pj)} for i, t, pj in c.execute(
+            "SELECT id, title, parked FROM issues INDEXED BY issues_parked WHERE parked IS NOT NULL AND deleted=0 "
+            "ORDER BY prank, created_at, id")]
         conflicts: list[dict[str, Any]] = []
         # deleted issues too: an edit that raced the delete is reported there (docs/merge.md)
         for i, cj in c.execute("SELECT id, conflicts FROM issues WHERE conflicts IS NOT NULL ORDER BY id"):
             conflicts += [{"issue_id": i, **x} for x in json.loads(cj)]
         conflicts += self.meta_json("broken_conflicts") or []
         return {**counts, "blocked": blocked, "total": total, "recent_completions": done,
-                "assignments": holders, "conflicts": conflicts}
+                "assignments": holders, "parked": parked, "conflicts": conflicts}
 
     def events(self, *, event_type: str | None = None, issue_id: str | None = None, since: str | None = None,
                limit: int | None = None) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ from ..core.board import Board, event_json, issue_json
 from ..core.errors import ValidationError
 from ..core.fold import fold_gate, fold_issue
 from ..core.graph import BrokenEdge, Graph
-from ..core.model import TERMINAL_STATES, GateDef, IssueState
+from ..core.model import TERMINAL_STATES, GateDef, IssueState, now_ts, utc_ts
 from ..git.files import loose_tip
 from .index import (
     _HEX40,
@@ -517,7 +517,7 @@ class Indexer:
             ix.set_meta("version", INDEX_VERSION)
             ix.set_meta("stamp", _stamp())
             ix.set_meta("complete", "1")
-            ix.set_meta("built_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
+            ix.set_meta("built_at", now_ts())  # ('jit index status' shows it): UTC with its offset
             ix.commit()
         except BaseException:
             ix.rollback()
@@ -711,7 +711,8 @@ class Indexer:
         out = []
         new: list[tuple[Any, ...]] = []
         for n, e in enumerate(evs):
-            new.append((ref, n, e.timestamp, e.clock, e.id, e.type, e.issue_id))
+            # ``utc_ts``: rows of old events (no offset) and new ones sort by their instants
+            new.append((ref, n, utc_ts(e.timestamp), e.clock, e.id, e.type, e.issue_id))
             out.append(event_json(e))
         blobs.append((ref, pack(json.dumps(out, ensure_ascii=False))))
         if rebuild:
@@ -756,7 +757,7 @@ class Indexer:
         rows that exist are updated in place and only in
         the columns that changed: SQLite rewrites every index entry of a replaced row (it gets a
         new rowid) but only the indexes of the columns an UPDATE sets, and a claim changes three
-        of the thirteen. ``eff``, ``blocked`` and ``doc`` are left to ``_recompute`` (NULL for a
+        of the fourteen. ``eff``, ``blocked`` and ``doc`` are left to ``_recompute`` (NULL for a
         deleted issue, which it skips). ``tips``: the tip each state was folded from (its row in
         ``refs``), kept beside the state for ``ready_tips``."""
         if rebuild and len(states) > WRITE_CHUNK:  # a rebuild: in slices, to bound the rows held at once
@@ -777,6 +778,7 @@ class Indexer:
                 json.dumps(st.labels, ensure_ascii=False),
                 json.dumps([x.model_dump(mode="json") for x in st.conflicts], ensure_ascii=False)
                 if st.conflicts else None,
+                json.dumps(st.parked.model_dump(mode="json"), ensure_ascii=False) if st.parked else None,
             )
             rows[iid] = row + (None, 0) if st.deleted else row
             doc: tuple[Any, ...] = (pack(st.model_dump_json()),)
@@ -806,7 +808,7 @@ class Indexer:
         doc_updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for iid in ids:
             if iid not in old_rows:
-                new_rows.append((iid, *rows[iid][:13]))
+                new_rows.append((iid, *rows[iid][:14]))
             else:
                 _changed(iid, _ISSUE_COLS, rows[iid], old_rows[iid], updates)
             if iid not in old_docs:
@@ -823,8 +825,8 @@ class Indexer:
                 new_gates += [(iid, g) for g in sorted(gates[iid])]
         c.executemany(
             "INSERT OR REPLACE INTO issues(id, ref, tip, deleted, base, prank, created_at, priority, assignee, "
-            "completed_at, claimed_at, title, labels, conflicts, eff, blocked) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)", new_rows)
+            "completed_at, claimed_at, title, labels, conflicts, parked, eff, blocked) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)", new_rows)
         for cols, params in updates.items():
             c.executemany(f"UPDATE issues SET {', '.join(n + '=?' for n in cols)} WHERE id=?", params)
         c.executemany("INSERT OR REPLACE INTO docs(id, state, doc) VALUES(?,?,NULL)", new_docs)
@@ -1008,7 +1010,7 @@ class Indexer:
 
 
 _ISSUE_COLS = ("ref", "tip", "deleted", "base", "prank", "created_at", "priority", "assignee", "completed_at",
-               "claimed_at", "title", "labels", "conflicts", "eff", "blocked")
+               "claimed_at", "title", "labels", "conflicts", "parked", "eff", "blocked")
 _DOC_COLS = ("state", "doc")
 
 
