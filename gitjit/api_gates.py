@@ -104,7 +104,7 @@ class GateOps(TrackerPart):
             raise NotFoundError(
                 f"gate '{key}' has no checker command in this clone's configuration",
                 hint=f"set one with: jit registry add {key} --title ... --auto --command CMD "
-                     "(or [gates.{key}] command in jit.toml); commands are never taken from synced data",
+                     f"(or [gates.{key}] command in jit.toml); commands are never taken from synced data",
             )
         cwd = str(self.git.workdir or self.git.common_dir)
         env = {**_os_environ(), "JIT_ISSUE_ID": iid, "JIT_GATE_KEY": key}

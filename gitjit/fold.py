@@ -242,6 +242,7 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
                 g.status = new
                 g.by = e.by or e.actor
                 g.updated_at = e.timestamp
+                g.reason = e.reason
         elif t == "issue_deleted":
             st.deleted = True
         elif t == "lease_renewed":

@@ -324,6 +324,8 @@ class GateState(Record):
     #: set when the event that passed the gate was written by an actor the local policy does
     #: not trust for it (see docs/reliability.md); the pass still counts, but is shown as such
     note: str | None = None
+    #: the ``reason`` of the event that set the status (``gate fail --reason``, a checker's exit)
+    reason: str | None = None
 
 
 class Conflict(Record):

@@ -43,7 +43,8 @@ def issue_detail(i: dict[str, Any]) -> None:
         click.echo(f"  depends on: {', '.join(d[:8] for d in i['dependencies'])}")
     for g in i.get("gates") or []:
         by = f" by {g['by']}" if g.get("by") else ""
-        click.echo(f"  gate {g['key']}: {g['status']}{by} ({g['mode']}, {g['stage']})")
+        why = f": {g['reason']}" if g.get("reason") else ""
+        click.echo(f"  gate {g['key']}: {g['status']}{by} ({g['mode']}, {g['stage']}){why}")
     for k, v in (i.get("context") or {}).items():
         click.echo(f"  context {k} = {v}")
     for r in i.get("blocked_reasons") or []:
