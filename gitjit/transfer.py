@@ -798,9 +798,9 @@ def export_lines(tracker: Tracker, *, gates: bool = True) -> Iterator[str]:
     gate's checker command is local configuration and is not exported."""
     if gates:
         for g in tracker.registry_list()["gates"]:
-            rec = {"key": g["key"], "title": g["title"], "description": g["description"], "mode": g["mode"],
-                   "stage": g["stage"]}
-            yield json.dumps({"gate": rec}, ensure_ascii=False, separators=(",", ":"))
+            gate = {"key": g["key"], "title": g["title"], "description": g["description"], "mode": g["mode"],
+                    "stage": g["stage"]}
+            yield json.dumps({"gate": gate}, ensure_ascii=False, separators=(",", ":"))
     data = tracker.query("all")["issues"]
     data.sort(key=lambda i: (i["created_at"], i["id"]))
     for i in data:
