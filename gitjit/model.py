@@ -45,6 +45,7 @@ LIMITS = {
     "events": 20_000,          # events per issue
     "event_line": 256 * 1024,  # bytes of one event line
     "clock_jump": 1_000_000,   # a clock may not run further ahead than this in one event
+    "json_depth": 64,          # levels of arrays and objects in one event line
 }
 
 ISSUE_ID_RE = re.compile(r"^[0-9a-f]{12}$")

@@ -620,6 +620,11 @@ def _check_size(evs: list[Event]) -> bytes:
     """The events.jsonl document, checked against the limits every reader enforces."""
     from .fold import serialize_events
 
+    from .fold import json_depth
+
+    for e in evs:  # imported history carries the source's data as it was: no reader may refuse it
+        if e.type == "imported_event" and json_depth(e.to_json()) > LIMITS["json_depth"]:
+            raise _Bad(f"the imported history holds data nested more than {LIMITS['json_depth']} levels deep")
     doc = serialize_events(evs)
     if len(doc) > LIMITS["events_blob"]:
         raise _Bad(f"the issue's events would take {len(doc)} bytes, over the {LIMITS['events_blob']}-byte limit")

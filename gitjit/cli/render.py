@@ -61,15 +61,23 @@ def issue_detail(i: dict[str, Any]) -> None:
             click.echo("  " + line)
 
 
-def tree(nodes: list[dict[str, Any]], prefix: str = "") -> None:
-    for n, node in enumerate(nodes):
-        last = n == len(nodes) - 1
-        branch = ("└── " if last else "├── ") if prefix or node.get("_child") else ""
-        mark = " (see above)" if node.get("repeated") else ""
-        click.echo(f"{prefix}{branch}{node['short_id']} [{node['state']}] {node['title']}{mark}")
-        kids = [{**k, "_child": True} for k in node.get("children", [])]
-        ext = ("    " if last else "│   ") if (prefix or node.get("_child")) else ""
-        tree(kids, prefix + ext)
+def tree(nodes: list[dict[str, Any]]) -> None:
+    """``graph show``'s trees, one line per node, depth first, without recursion (a tree is as
+    deep as ``Tracker.graph_tree`` draws it); printed in one write."""
+    lines: list[str] = []
+    # (node, prefix of its line, is it a child, is it the last of its siblings)
+    stack = [(n, "", False, False) for n in reversed(nodes)]
+    while stack:
+        node, prefix, child, last = stack.pop()
+        branch = ("└── " if last else "├── ") if child else ""
+        mark = (" (see above)" if node.get("repeated") else " (continued below)" if node.get("continued")
+                else " (continued)" if node.get("continuation") else "")
+        lines.append(f"{prefix}{branch}{node['short_id']} [{node['state']}] {node['title']}{mark}")
+        ext = prefix + (("    " if last else "│   ") if child else "")
+        kids = node.get("children") or []
+        stack.extend((k, ext, True, i == len(kids) - 1) for i, k in reversed(list(enumerate(kids))))
+    if lines:
+        click.echo("\n".join(lines))
 
 
 def status(s: dict[str, Any]) -> None:
