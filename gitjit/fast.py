@@ -79,6 +79,14 @@ def _hook_run(args: list[str]) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # whatever the data holds, nothing printed drives the terminal (gitjit/termsafe.py)
+    from .termsafe import safe_streams
+
+    with safe_streams():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:2] == ["hook", "run"]:
         try:

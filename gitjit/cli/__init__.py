@@ -94,6 +94,14 @@ def cli(ctx: click.Context, repo: str | None, actor: str | None, json_: bool, qu
 
 
 def main(argv: list[str] | None = None) -> int:
+    # whatever the data holds, nothing printed drives the terminal (gitjit/termsafe.py)
+    from ..termsafe import safe_streams
+
+    with safe_streams():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     import gitjit
 

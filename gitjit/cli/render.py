@@ -7,9 +7,16 @@ from typing import Any
 import click
 
 
+def _one(v: Any) -> str:
+    """A value shown inside one line: a line break in it (data written elsewhere) is shown as
+    ``\\u000a``, so it cannot start a line that looks like gitjit's own. Other control characters
+    are escaped for every line printed (gitjit/termsafe.py)."""
+    return str(v).replace("\r", "\\u000d").replace("\n", "\\u000a")
+
+
 def issue_line(i: dict[str, Any]) -> str:
-    who = f"  @{i['assignee']}" if i.get("assignee") else ""
-    return f"{i['short_id']}  {i['state']:<11} {i['priority']:<8} {i['title']}{who}"
+    who = f"  @{_one(i['assignee'])}" if i.get("assignee") else ""
+    return f"{i['short_id']}  {i['state']:<11} {i['priority']:<8} {_one(i['title'])}{who}"
 
 
 def issue_list(data: dict[str, Any], empty: str = "No issues.") -> None:
@@ -33,27 +40,27 @@ def reason(r: dict[str, Any]) -> str:
 
 
 def issue_detail(i: dict[str, Any]) -> None:
-    click.echo(f"{i['id']}  {i['title']}")
+    click.echo(f"{i['id']}  {_one(i['title'])}")
     click.echo(f"  state:     {i['state']}")
     click.echo(f"  priority:  {i['priority']}")
-    click.echo(f"  assignee:  {i['assignee'] or '-'}")
+    click.echo(f"  assignee:  {_one(i['assignee'] or '-')}")
     if i.get("labels"):
-        click.echo(f"  labels:    {', '.join(i['labels'])}")
+        click.echo(f"  labels:    {_one(', '.join(i['labels']))}")
     if i.get("dependencies"):
         click.echo(f"  depends on: {', '.join(d[:8] for d in i['dependencies'])}")
     for g in i.get("gates") or []:
-        by = f" by {g['by']}" if g.get("by") else ""
-        why = f": {g['reason']}" if g.get("reason") else ""
+        by = f" by {_one(g['by'])}" if g.get("by") else ""
+        why = f": {_one(g['reason'])}" if g.get("reason") else ""
         click.echo(f"  gate {g['key']}: {g['status']}{by} ({g['mode']}, {g['stage']}){why}")
     for k, v in (i.get("context") or {}).items():
-        click.echo(f"  context {k} = {v}")
+        click.echo(f"  context {k} = {_one(v)}")
     for r in i.get("blocked_reasons") or []:
         click.echo(f"  blocked: {reason(r)}")
     for c in i.get("conflicts") or []:
-        click.echo(f"  CONFLICT ({c['type']}): {c['detail']}")
+        click.echo(f"  CONFLICT ({c['type']}): {_one(c['detail'])}")
     for c in i.get("commits") or []:
         click.echo(f"  commit {c}")
-    click.echo(f"  created:   {i['created_at']} by {i.get('created_by') or '?'}")
+    click.echo(f"  created:   {i['created_at']} by {_one(i.get('created_by') or '?')}")
     click.echo(f"  updated:   {i['updated_at']}")
     if i.get("description"):
         click.echo("")
@@ -72,7 +79,7 @@ def tree(nodes: list[dict[str, Any]]) -> None:
         branch = ("└── " if last else "├── ") if child else ""
         mark = (" (see above)" if node.get("repeated") else " (continued below)" if node.get("continued")
                 else " (continued)" if node.get("continuation") else "")
-        lines.append(f"{prefix}{branch}{node['short_id']} [{node['state']}] {node['title']}{mark}")
+        lines.append(f"{prefix}{branch}{node['short_id']} [{node['state']}] {_one(node['title'])}{mark}")
         ext = prefix + (("    " if last else "│   ") if child else "")
         kids = node.get("children") or []
         stack.extend((k, ext, True, i == len(kids) - 1) for i, k in reversed(list(enumerate(kids))))
@@ -89,21 +96,21 @@ def status(s: dict[str, Any]) -> None:
     if s["recent_completions"]:
         click.echo("\nRecent completions:")
         for c in s["recent_completions"]:
-            click.echo(f"  - {c['title']} ({c['id'][:8]}, {c['completed_at']})")
+            click.echo(f"  - {_one(c['title'])} ({c['id'][:8]}, {c['completed_at']})")
     if s["assignments"]:
         click.echo("\nAssignments:")
         for who, items in sorted(s["assignments"].items()):
-            click.echo(f"  {who}")
+            click.echo(f"  {_one(who)}")
             for it in items:
-                click.echo(f"    - {it['id'][:8]} | {it['title']} [{it['state']}]")
+                click.echo(f"    - {it['id'][:8]} | {_one(it['title'])} [{it['state']}]")
     if s["conflicts"]:
         click.echo("\nConflicts:")
         for c in s["conflicts"]:
-            click.echo(f"  - {c['issue_id'][:8]} {c['type']}: {c['detail']}")
+            click.echo(f"  - {c['issue_id'][:8]} {c['type']}: {_one(c['detail'])}")
 
 
 def event_line(e: dict[str, Any]) -> str:
     extra = {k: v for k, v in e.items() if k not in ("id", "type", "issue_id", "timestamp", "actor", "clock")}
-    bits = " ".join(f"{k}={v}" for k, v in extra.items() if v not in (None, "", [], {}))
-    iid = (e.get("issue_id") or e.get("gate_key") or "")[:12]
-    return f"{e['timestamp']}  {e['type']:<22} {iid:<12} {e['actor']}  {bits}".rstrip()
+    bits = " ".join(f"{k}={_one(v)}" for k, v in extra.items() if v not in (None, "", [], {}))
+    iid = _one(e.get("issue_id") or e.get("gate_key") or "")[:12]
+    return f"{e['timestamp']}  {e['type']:<22} {iid:<12} {_one(e['actor'])}  {bits}".rstrip()
