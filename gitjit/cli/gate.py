@@ -55,6 +55,8 @@ def list_() -> None:
             click.echo("No gates defined.")
         for g in data["gates"]:
             cmd = f"  [{g['command']}]" if g["command"] else ""
+            if g["command"] and not g.get("command_trusted"):
+                cmd += " (jit.toml not trusted here: see 'jit trust')"
             click.echo(f"{g['key']:<20} {g['mode']:<7} {g['stage']:<10} {g['title']}{cmd}")
 
     emit(data, human, quiet="\n".join(g["key"] for g in data["gates"]))
