@@ -25,9 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from bench.suite import ROOT, build_repo, machine, scrubbed_env
 

@@ -91,9 +91,9 @@ def test_registry_add_list_show_remove(repo: Path, jit) -> None:  # type: ignore
     assert r.exit_code == 0 and r.stdout == "Defined gate unit-tests (auto, postcheck)\n"
     d = jit.json("registry", "add", "review", "-t", "Code Review", "--manual")
     assert set(d) == {"key", "title", "description", "mode", "auto", "stage", "command", "command_source",
-                      "created_at", "updated_at"}
-    assert (d["key"], d["title"], d["mode"], d["auto"], d["stage"], d["command"], d["command_source"]) == (
-        "review", "Code Review", "manual", False, "postcheck", None, None)
+                      "command_trusted", "created_at", "updated_at"}
+    assert (d["key"], d["title"], d["mode"], d["auto"], d["stage"], d["command"], d["command_source"],
+            d["command_trusted"]) == ("review", "Code Review", "manual", False, "postcheck", None, None, None)
     assert jit.json("registry", "add", "design", "-t", "Design", "--stage", "precheck")["stage"] == "precheck"
     assert jit.json("registry", "add", "plain", "-t", "Plain")["mode"] == "manual"  # manual is the default
 
@@ -133,8 +133,15 @@ def test_gate_command_from_jit_toml(repo: Path, jit) -> None:  # type: ignore[no
     (repo / "jit.toml").write_text('[gates.lint]\ncommand = "exit 0"\n')
     assert jit("registry", "add", "lint", "-t", "Lint", "--auto").exit_code == 0
     d = jit.json("registry", "show", "lint")
-    assert (d["command"], d["command_source"]) == ("exit 0", "jit.toml")
+    assert (d["command"], d["command_source"], d["command_trusted"]) == ("exit 0", "jit.toml", False)
     a = new(jit, "-t", "A", "--gate", "lint")
+    # a committed jit.toml runs nothing until this clone trusts its content (issue 31, item 14)
+    before = ref_snapshot(repo)
+    e = fail(jit, "gate", "run", a, "lint", code=4, err="UNTRUSTED_CONFIG")
+    assert e["details"]["command"] == "exit 0" and "jit trust" in e["hint"]
+    assert ref_snapshot(repo) == before
+    assert jit("trust").exit_code == 0
+    assert jit.json("registry", "show", "lint")["command_trusted"] is True
     assert jit.json("gate", "run", a, "lint")["status"] == "passed"
 
 

@@ -23,7 +23,7 @@ ISSUE_KEYS = {
     "context", "labels", "created_at", "updated_at", "created_by", "claimed_at", "completed_at", "commits",
     "conflicts", "blocked_reasons",
 }
-GATE_KEYS = {"key", "status", "by", "updated_at", "title", "mode", "stage", "defined",
+GATE_KEYS = {"key", "status", "by", "updated_at", "reason", "title", "mode", "stage", "defined",
              "trusted", "note"}  # the last two: one issue's JSON applies the local gate policy (docs/reliability.md)
 STATUS_KEYS = {"open", "ready", "in_progress", "done", "rejected", "archived", "blocked", "total",
                "recent_completions", "assignments", "parked", "conflicts"}

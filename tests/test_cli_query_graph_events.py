@@ -218,8 +218,9 @@ def test_graph_export_formats(jit, board, tmp_path: Path) -> None:  # type: igno
 
     mm = jit("graph", "export", "-f", "mermaid").stdout
     assert mm.startswith("graph LR\n")
-    assert f"  {b['t2'][:8]} --> {b['t3'][:8]}" in mm.splitlines()
-    assert f'  {b["t3"][:8]}["T3 base (in_progress)"]' in mm.splitlines()
+    # one id form for nodes and edges: the full id (issue 31, item 18), nodes coloured by state
+    assert f"  i{b['t2']} --> i{b['t3']}" in mm.splitlines()
+    assert f'  i{b["t3"]}["T3 base (in_progress)"]:::in_progress' in mm.splitlines()
 
     out = tmp_path / "g.mmd"
     r = jit("graph", "export", "--format", "mermaid", "-o", str(out))

@@ -293,7 +293,7 @@ def test_dump_json_is_compact_utf8_in_declaration_order() -> None:
     s = full_state()
     js = s.model_dump_json()
     assert js.startswith('{"id":"0123456789ab","title":"Tëst ☃","description":"line\\nline","priority":"high",')
-    assert '"gates":{"review":{"key":"review","status":"passed","by":"h","updated_at":"t","note":null},' in js
+    assert '"gates":{"review":{"key":"review","status":"passed","by":"h","updated_at":"t","note":null,"reason":null},' in js
     assert list(json.loads(js)) == list(IssueState.__slots__[:-1])
     assert json.loads(js) == s.model_dump(mode="json")
     g = GateDef(key="k", title="T")
@@ -304,13 +304,14 @@ def test_dump_json_is_compact_utf8_in_declaration_order() -> None:
 
 def test_model_dump_python_mode_keeps_enums_json_mode_gives_values() -> None:
     g = GateState(key="g")
-    assert g.model_dump() == {"key": "g", "status": GateStatus.pending, "by": None, "updated_at": None, "note": None}
+    assert g.model_dump() == {"key": "g", "status": GateStatus.pending, "by": None, "updated_at": None, "note": None,
+                              "reason": None}
     assert type(g.model_dump()["status"]) is GateStatus
     assert g.model_dump(mode="json")["status"] == "pending" and type(g.model_dump(mode="json")["status"]) is str
     s = full_state()
     d = s.model_dump()
     assert d["gates"]["review"] == {"key": "review", "status": GateStatus.passed, "by": "h", "updated_at": "t",
-                                    "note": None}
+                                    "note": None, "reason": None}
     d["context"]["k"][1]["x"] = 1  # a copy, deep through the containers
     assert s.context["k"][1] == {"x": None}
     with pytest.raises(ValueError):

@@ -125,7 +125,7 @@ def test_issue_json_key_set_is_stable(state: str) -> None:
     j = issue_json(b, "a")
     assert set(j) == ISSUE_KEYS
     assert j["dependencies"] == []  # the deleted dependency is not shown
-    assert j["gates"] == [{"key": "g", "status": "passed", "by": None, "updated_at": None, "title": "g",
+    assert j["gates"] == [{"key": "g", "status": "passed", "by": None, "updated_at": None, "reason": None, "title": "g",
                            "mode": "manual", "stage": "postcheck", "defined": False}]
     assert isinstance(j["blocked_reasons"], list)
     assert set(issue_json(b, "gone")) == ISSUE_KEYS and issue_json(b, "gone")["state"] == "deleted"

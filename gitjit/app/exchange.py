@@ -11,12 +11,15 @@ The JSON-lines format (docs/index.md) is one issue per line::
 file, an ``id`` given in the file, or the id or a unique id prefix of an issue already in the
 repository), so a whole graph comes in one run. Optional: ``id`` (12 hex digits, kept if free:
 an export re-imports with its ids), ``assignee``, ``gate_status``, ``created_at``,
-``created_by``, ``updated_at``, ``claimed_at``, ``completed_at``. The Rust jit's ``.jit/``
+``created_by``, ``updated_at``, ``claimed_at``, ``completed_at``. A line
+``{"gate": {"key", "title", "description", "mode", "stage"}}`` defines a gate of the registry
+(``jit export`` writes one for each definition, before the issues). The Rust jit's ``.jit/``
 directory and a Beads ``issues.jsonl`` are read into the same records first.
 
 **All or nothing.** The whole input is read and checked (every field, every limit, every
 dependency, no cycle, no id already taken) before anything is written; a bad line is reported
-with its number. Then every object goes into one pack (``git fast-import``) and every ref is
+with its number. ``skip_missing_deps`` drops (and reports) the dependencies that name an issue
+neither in the input nor in the repository, instead of refusing the input. Then every object goes into one pack (``git fast-import``) and every ref is
 created in one step: for large imports by adding them to ``packed-refs`` under git's own
 ``packed-refs.lock`` (after checking, under that lock, that none exists), for small ones with
 one ``git update-ref --stdin`` transaction of create-only updates.
@@ -33,7 +36,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import BusyError, CycleError, ExternalError, GitjitError, UsageError, ValidationError
+from ..core.errors import (
+    BusyError,
+    CycleError,
+    ExternalError,
+    GitjitError,
+    NotFoundError,
+    UsageError,
+    ValidationError,
+)
 from ..core.model import (
     ISSUE_ID_RE,
     LIMITS,
@@ -57,8 +68,8 @@ from ..core.refs import ISSUES
 if TYPE_CHECKING:  # pragma: no cover
     from .base import TrackerBase as Tracker
 
-__all__ = ["Item", "read_jsonl", "read_rust_jit", "read_beads", "import_items", "import_file", "export_lines",
-           "FORMATS"]
+__all__ = ["Item", "GateIn", "read_jsonl", "read_rust_jit", "read_beads", "import_items", "import_file",
+           "export_lines", "make_gate", "FORMATS"]
 
 FORMATS = ("jsonl", "rust-jit", "beads")
 #: above this many refs, import adds them to packed-refs in one rename instead of loose files
@@ -222,12 +233,36 @@ def _gate_result(v: Mapping[str, Any], key: str) -> dict[str, Any]:
     return {"status": status, "by": by, "updated_at": _ts(v.get("updated_at"), f"gate {key} updated_at")}
 
 
-def _fail(where: str, errors: list[tuple[int, str]]) -> ValidationError:
+def make_gate(obj: Any) -> GateIn:
+    """Check one gate definition line's ``gate`` object (``jit export`` writes them)."""
+    if not isinstance(obj, dict):
+        raise _Bad("gate must be an object with key, title, mode and stage")
+    key = obj.get("key")
+    if not isinstance(key, str):
+        raise _Bad("gate.key is required (a string)")
+    title = obj.get("title", key)
+    if not isinstance(title, str):
+        raise _Bad("gate.title must be a string")
+    mode, stage = obj.get("mode", "manual"), obj.get("stage", "postcheck")
+    if mode not in ("manual", "auto"):
+        raise _Bad(f"gate {key}: mode must be manual or auto")
+    if stage not in ("precheck", "postcheck"):
+        raise _Bad(f"gate {key}: stage must be precheck or postcheck")
+    return GateIn(key=_check(check_gate_key, key), title=_check(check_title, title),
+                  description=_check(check_description, _str(obj, "description", "") or ""), mode=mode, stage=stage)
+
+
+def _fail(where: str, errors: list[tuple[int, str]], *, missing: int = 0) -> ValidationError:
     first = errors[0]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return ValidationError(f"{where}: line {first[0]}: {first[1]}{more}; nothing was imported",
-                           hint="fix the line and run the import again",
-                           details={"errors": [{"line": n, "message": m} for n, m in errors]})
+    hint = "fix the line and run the import again"
+    if missing:
+        hint = (f"{missing} dependenc{'y names an issue' if missing == 1 else 'ies name issues'} neither in the "
+                "input nor in this repository: pass --skip-missing-deps to import without "
+                f"{'it' if missing == 1 else 'them'} (each one is reported), or add those issues to the input")
+    return ValidationError(f"{where}: line {first[0]}: {first[1]}{more}; nothing was imported", hint=hint,
+                           details={"errors": [{"line": n, "message": m} for n, m in errors],
+                                    "missing_dependencies": missing})
 
 
 def _lines(text: str, where: str) -> Iterator[tuple[int, Any]]:
@@ -243,13 +278,24 @@ def _lines(text: str, where: str) -> Iterator[tuple[int, Any]]:
 
 # ---------------------------------------------------------------------------------- readers
 
-def read_jsonl(text: str, where: str = "input") -> list[Item]:
+def read_jsonl(text: str, where: str = "input", *, gates: list[GateIn] | None = None) -> list[Item]:
+    """The issues of a JSON-lines file. Gate definition lines (``{"gate": {...}}``, what ``jit
+    export`` writes) are checked and appended to ``gates`` when a list is given."""
     items: list[Item] = []
     errors: list[tuple[int, str]] = []
+    seen_gates: dict[str, int] = {}
     for n, obj in _lines(text, where):
         try:
             if isinstance(obj, _Bad):
                 raise obj
+            if isinstance(obj, dict) and "gate" in obj and "title" not in obj:
+                g = make_gate(obj["gate"])
+                if g.key in seen_gates:
+                    raise _Bad(f"gate {g.key!r} is defined twice (first on line {seen_gates[g.key]})")
+                seen_gates[g.key] = n
+                if gates is not None:
+                    gates.append(g)
+                continue
             items.append(make_item(obj, n))
         except _Bad as e:
             errors.append((n, str(e)))
@@ -436,8 +482,11 @@ def _beads_label(value: str, ns: str = "tag") -> str:
 
 # ---------------------------------------------------------------------------------- planning
 
-def _plan(tracker: Tracker, items: list[Item], where: str, actor: str) -> dict[str, tuple[list[Event], bytes]]:
-    """Resolve keys and dependencies, assign ids, build every event; raises before anything is written."""
+def _plan(tracker: Tracker, items: list[Item], where: str, actor: str, *, gates: Iterable[str] = (),
+          skip_missing: list[dict[str, Any]] | None = None) -> dict[str, tuple[list[Event], bytes]]:
+    """Resolve keys and dependencies, assign ids, build every event; raises before anything is written.
+    ``gates``: keys the import defines. ``skip_missing``: a list to which each dependency naming an
+    issue neither in the input nor in the repository is added (and dropped) instead of refused."""
     errors: list[tuple[int, str]] = []
     by_key: dict[str, Item] = {}
     for it in items:
@@ -463,6 +512,7 @@ def _plan(tracker: Tracker, items: list[Item], where: str, actor: str) -> dict[s
             taken.add(iid)
     by_id = {it.id: it for it in items}
     resolved: dict[str, list[str]] = {}
+    missing: list[tuple[int, str]] = []  # every dependency on an issue found nowhere (not capped)
     for it in items:
         out: list[str] = []
         for d in it.depends_on:
@@ -472,7 +522,13 @@ def _plan(tracker: Tracker, items: list[Item], where: str, actor: str) -> dict[s
                 target = d
             else:
                 try:
-                    target = tracker.resolve(d)
+                    target = tracker.resolve(d, b)
+                except NotFoundError as e:
+                    if skip_missing is not None:
+                        skip_missing.append({"line": it.line, "key": it.key, "depends_on": d, "reason": e.message})
+                    else:
+                        missing.append((it.line, f"depends_on {d!r}: {e.message}"))
+                    continue
                 except GitjitError as e:
                     errors.append((it.line, f"depends_on {d!r}: {e.message}"))
                     continue
@@ -484,14 +540,14 @@ def _plan(tracker: Tracker, items: list[Item], where: str, actor: str) -> dict[s
         resolved[it.id] = out  # type: ignore[index]
         if len(errors) >= _MAX_ERRORS:
             break
-    if errors:
-        raise _fail(where, errors)
+    if errors or missing:
+        raise _fail(where, sorted(errors + missing[:_MAX_ERRORS])[:_MAX_ERRORS], missing=len(missing))
     cyc = _find_cycle(resolved)
     if cyc is not None:
         keys = [by_id[i].key for i in cyc]
         raise CycleError(f"{where}: line {by_id[cyc[0]].line}: dependencies form a cycle: " + " -> ".join(keys)
                          + "; nothing was imported", details={"cycle": keys})
-    for k in sorted({g for it in items for g in it.gates} - set(b.gate_defs)):
+    for k in sorted({g for it in items for g in it.gates} - set(b.gate_defs) - set(gates)):
         tracker.store.warn(f"gate '{k}' is not in the registry; it is treated as a manual postcheck gate")
     plan: dict[str, tuple[list[Event], bytes]] = {}
     for it in items:
@@ -583,7 +639,11 @@ def _safe_actor(a: str) -> str | None:
 def _check_size(evs: list[Event]) -> bytes:
     """The events.jsonl document, checked against the limits every reader enforces."""
     from ..core.fold import serialize_events
+    from ..core.fold import json_depth
 
+    for e in evs:  # imported history carries the source's data as it was: no reader may refuse it
+        if e.type == "imported_event" and json_depth(e.to_json()) > LIMITS["json_depth"]:
+            raise _Bad(f"the imported history holds data nested more than {LIMITS['json_depth']} levels deep")
     doc = serialize_events(evs)
     if len(doc) > LIMITS["events_blob"]:
         raise _Bad(f"the issue's events would take {len(doc)} bytes, over the {LIMITS['events_blob']}-byte limit")
@@ -691,20 +751,24 @@ def _write_packed(common: Path, refs: Mapping[str, str], *, wait: float = 10.0) 
 
 
 def import_items(tracker: Tracker, items: list[Item], *, where: str, gates: Iterable[GateIn] = (),
-                 by: str | None = None, dry_run: bool = False) -> dict[str, Any]:
-    """Check everything, then write every issue (and the gate definitions it brings)."""
+                 by: str | None = None, dry_run: bool = False, skip_missing_deps: bool = False) -> dict[str, Any]:
+    """Check everything, then write every issue (and the gate definitions it brings: those the
+    registry does not hold yet; a definition already there is kept as it is)."""
     t0 = time.perf_counter()
     tracker._ensure_init()
     actor = tracker.actor(by)
     gates = list(gates)
-    plan = _plan(tracker, items, where, actor)
+    skipped: list[dict[str, Any]] | None = [] if skip_missing_deps else None
+    plan = _plan(tracker, items, where, actor, gates=[g.key for g in gates], skip_missing=skipped)
+    defined = tracker.board().gate_defs
+    new_gates = [g.key for g in gates if g.key not in defined]
     result: dict[str, Any] = {"format": None, "file": where, "count": len(plan), "dry_run": dry_run,
-                              "gates_defined": [], "ids": {it.key: it.id for it in items}}
+                              "gates_defined": new_gates if dry_run else [], "ids": {it.key: it.id for it in items},
+                              "skipped_dependencies": skipped or []}
     if dry_run:
         return result
-    defined = tracker.board().gate_defs
     for g in gates:
-        if g.key not in defined:
+        if g.key in new_gates:
             tracker.registry_add(g.key, title=g.title, description=g.description, mode=g.mode, stage=g.stage, by=by)
             result["gates_defined"].append(g.key)
     if plan:
@@ -725,7 +789,8 @@ def import_items(tracker: Tracker, items: list[Item], *, where: str, gates: Iter
 
 
 def import_file(tracker: Tracker, path: str, fmt: str = "jsonl", *, by: str | None = None,
-                dry_run: bool = False, stdin_text: str | None = None) -> dict[str, Any]:
+                dry_run: bool = False, stdin_text: str | None = None,
+                skip_missing_deps: bool = False) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise UsageError(f"unknown import format {fmt!r}", hint="use jsonl, rust-jit or beads")
     gates: list[GateIn] = []
@@ -738,22 +803,28 @@ def import_file(tracker: Tracker, path: str, fmt: str = "jsonl", *, by: str | No
             try:
                 text = Path(path).read_text(encoding="utf-8")
             except FileNotFoundError:
-                from ..core.errors import NotFoundError
-
                 raise NotFoundError(f"no such file: {path}") from None
             except UnicodeDecodeError as e:
                 raise ValidationError(f"{path}: not UTF-8 ({e.reason} at byte {e.start}); nothing was imported") \
                     from None
-        items = read_jsonl(text, path) if fmt == "jsonl" else read_beads(text, path)
-    res = import_items(tracker, items, where=path, gates=gates, by=by, dry_run=dry_run)
+        items = read_jsonl(text, path, gates=gates) if fmt == "jsonl" else read_beads(text, path)
+    res = import_items(tracker, items, where=path, gates=gates, by=by, dry_run=dry_run,
+                       skip_missing_deps=skip_missing_deps)
     res["format"] = fmt
     return res
 
 
 # ---------------------------------------------------------------------------------- export
 
-def export_lines(tracker: Tracker) -> Iterator[str]:
-    """One JSON line per issue, oldest first, in the format ``jit import --format jsonl`` reads."""
+def export_lines(tracker: Tracker, *, gates: bool = True) -> Iterator[str]:
+    """One JSON line per gate definition of the registry (by key; ``gates=False`` leaves them
+    out), then one per issue, oldest first: the format ``jit import --format jsonl`` reads. A
+    gate's checker command is local configuration and is not exported."""
+    if gates:
+        for g in tracker.registry_list()["gates"]:
+            gate = {"key": g["key"], "title": g["title"], "description": g["description"], "mode": g["mode"],
+                    "stage": g["stage"]}
+            yield json.dumps({"gate": gate}, ensure_ascii=False, separators=(",", ":"))
     data = tracker.query("all")["issues"]
     data.sort(key=lambda i: (i["created_at"], i["id"]))
     for i in data:

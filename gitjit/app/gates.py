@@ -9,7 +9,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..core.board import Board, short
-from ..core.errors import AlreadyExistsError, BlockedError, ExternalError, NotFoundError, UsageError
+from ..core.errors import (
+    AlreadyExistsError,
+    BlockedError,
+    ExternalError,
+    NotFoundError,
+    UntrustedError,
+    UsageError,
+)
 from ..core.fold import fold_gate
 from ..core.model import LIMITS, Event, GateDef, IssueState, check_description, check_gate_key, check_title
 from ..core.refs import GATES
@@ -93,15 +100,18 @@ class GateOps(TrackerBase):
                 "state": self.board().states.get(iid)}
 
     def gate_run(self, prefix: str, key: str, *, by: str | None = None, timeout: float = 600) -> dict[str, Any]:
-        """Run the gate's checker command (local configuration only) and record pass or fail."""
+        """Run the gate's checker command (local configuration only) and record pass or fail. A
+        command from a jit.toml this clone has not trusted is not run (``UntrustedError``)."""
         iid = self.resolve(prefix)
-        cmd, source = self.gate_command(key)
+        cmd, source, trusted = self.gate_checker(key)
         if not cmd:
             raise NotFoundError(
                 f"gate '{key}' has no checker command in this clone's configuration",
                 hint=f"set one with: jit registry add {key} --title ... --auto --command CMD "
-                     "(or [gates.{key}] command in jit.toml); commands are never taken from synced data",
+                     f"(or [gates.{key}] command in jit.toml); commands are never taken from synced data",
             )
+        if not trusted:
+            raise untrusted_error(self.git, key, cmd)
         cwd = str(self.git.workdir or self.git.common_dir)
         env = {**_os_environ(), "JIT_ISSUE_ID": iid, "JIT_GATE_KEY": key}
         try:
@@ -186,31 +196,64 @@ class GateOps(TrackerBase):
         return self._gate_json(g)
 
     def _gate_json(self, g: GateDef) -> dict[str, Any]:
-        cmd, src = self.gate_command(g.key)
+        cmd, src, trusted = self.gate_checker(g.key)
         return {"key": g.key, "title": g.title, "description": g.description, "mode": g.mode,
                 "auto": g.mode == "auto", "stage": g.stage, "command": cmd, "command_source": src,
+                "command_trusted": trusted if cmd else None,
                 "created_at": g.created_at, "updated_at": g.updated_at}
 
     def gate_command(self, key: str) -> tuple[str | None, str | None]:
         """The checker command for ``key`` from *local* configuration only: git config first, then a
-        committed ``jit.toml`` in the work tree. Synced refs never carry commands."""
+        committed ``jit.toml`` in the work tree. Synced refs never carry commands. Whether it may
+        run is ``gate_checker``'s third answer."""
+        cmd, src, _trusted = self.gate_checker(key)
+        return cmd, src
+
+    def gate_checker(self, key: str) -> tuple[str | None, str | None, bool]:
+        """``(command, source, trusted)`` for gate ``key``: a command in this clone's git config is
+        trusted; one in jit.toml only if this clone trusted that content (``jit trust``,
+        gitjit/trust.py). ``(None, None, False)`` when there is none."""
         cmd = self.git.config_get(f"jit-gate.{key}.command")
         if cmd:
-            return cmd, "git-config"
-        if self.git.workdir is not None:
-            p = self.git.workdir / "jit.toml"
-            if p.is_file():
-                import tomllib
+            return cmd, "git-config", True
+        from .trust import is_trusted, read_jit_toml
 
-                try:
-                    data = tomllib.loads(p.read_text())
-                except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
-                    self.store.warn(f"{p} is not valid TOML; ignored")
-                    return None, None
-                c = (data.get("gates", {}).get(key) or {}).get("command")
-                if isinstance(c, str) and c.strip():
-                    return c, "jit.toml"
-        return None, None
+        f = read_jit_toml(self.git)
+        if f is None:
+            return None, None, False
+        if f.data is None:
+            self.store.warn(f"{f.path} is not valid TOML; ignored")
+            return None, None, False
+        c = f.commands().get(key)
+        if c is None:
+            return None, None, False
+        return c, "jit.toml", is_trusted(self.git, f)
+
+    def jit_toml_trust(self, action: str = "show") -> dict[str, Any]:
+        """``jit trust``: ``show`` the work tree's jit.toml and whether this clone trusts it,
+        ``trust`` its current content, or ``revoke`` that trust."""
+        from . import trust
+
+        if action == "trust":
+            return trust.trust_jit_toml(self.git)
+        if action == "revoke":
+            return trust.revoke_jit_toml(self.git)
+        if action == "show":
+            return trust.trust_status(self.git)
+        raise UsageError(f"unknown trust action {action!r}", hint="use show, trust or revoke")
+
+
+def untrusted_error(git: Any, key: str, cmd: str) -> UntrustedError:
+    """The refusal to run gate ``key``'s command ``cmd`` from an untrusted jit.toml."""
+    from .trust import read_jit_toml
+
+    f = read_jit_toml(git)
+    return UntrustedError(
+        f"jit.toml is not trusted in this clone, so the command of gate '{key}' was not run: {cmd}",
+        hint="read jit.toml; if its commands are fine, run 'jit trust' (it records the file's sha256 in "
+             "this clone's git config; a changed jit.toml must be trusted again)",
+        details={"gate_key": key, "command": cmd, "path": str(f.path) if f else None,
+                 "sha256": f.digest if f else None})
 
 
 def _os_environ() -> dict[str, str]:

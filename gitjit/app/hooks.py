@@ -915,11 +915,18 @@ def _pre_commit(ctx: _Ctx, args: list[str], stdin: bytes) -> None:
                     if not r[0]:
                         failed.append(f"{key} ({iid[:8]})")
                 continue
-            cmd, _src = t.gate_command(key)
+            cmd, _src, trusted = t.gate_checker(key)
             if not cmd:
                 ctx.echo(f"jit: gate '{key}' of {iid[:8]} is automatic but has no checker command in this clone "
                          f"(commands never come from synced data); not run. Set one: "
                          f"git config jit-gate.{key}.command '<command>' or [gates.{key}] in jit.toml")
+                results[key] = None
+                continue
+            if not trusted:  # a jit.toml that came with a pull, or was edited, runs nothing until trusted
+                ctx.echo(f"jit: gate '{key}' of {iid[:8]}: jit.toml is not trusted in this clone, so the gate's "
+                         f"command was not run: {cmd}")
+                ctx.echo("jit: read jit.toml; if its commands are fine, run 'jit trust' (a changed jit.toml must be "
+                         "trusted again)")
                 results[key] = None
                 continue
             ctx.echo(f"jit: gate '{key}' of {iid[:8]}: running {cmd}")

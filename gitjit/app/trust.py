@@ -1,4 +1,20 @@
-"""Who may pass which gate: a local policy, read from this clone's configuration only.
+"""Who may pass which gate, and which committed ``jit.toml`` may run commands here: local policy,
+read from this clone's configuration only.
+
+**Trusting jit.toml.** A committed ``jit.toml`` arrives with ``git pull`` like any file, so its
+``[gates.<key>] command`` lines are code chosen by whoever can push. They run only once this clone
+has trusted that exact content: ``jit trust`` records the file's SHA-256 in the repository's local
+git config (``jit.trustedToml``, one value per trusted content), as direnv and mise do for
+``.envrc`` and ``mise.toml``. Any change to the file, a pulled commit or the user's own edit, makes
+a new content that must be trusted again; until then ``gate run`` refuses and the pre-commit hook
+skips its commands, saying which command it did not run and how to trust the file. (Telling the
+user's own edits from changes that came in is not possible: a conflicted merge leaves the merged
+``jit.toml`` uncommitted in the work tree, exactly as an edit would.) Commands in this clone's git
+config (``jit-gate.<key>.command``, what ``jit registry add --command`` writes) need no trust: no
+one else can write them. ``allow``/``signed`` policies are read from ``jit.toml`` whether trusted
+or not: they can only make fewer gate passes count.
+
+**Who may pass which gate.**
 
 Nothing in an event is authenticated. ``actor``, ``by``, the timestamp and the git commit's
 author and committer are strings the writer chose, and anyone who can push to the hub can
@@ -20,17 +36,108 @@ the real owner of that name: that needs signed commits (see docs/reliability.md)
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ExternalError, ValidationError
+from ..core.errors import ExternalError, NotFoundError, ValidationError
 from ..core.model import Event, IssueState
 
-__all__ = ["GatePolicy", "signer_for", "SIGNED_TYPES"]
+__all__ = ["GatePolicy", "signer_for", "SIGNED_TYPES", "TRUST_KEY", "TomlFile", "read_jit_toml", "is_trusted",
+           "trust_status", "trust_jit_toml", "revoke_jit_toml"]
+
+#: the local git config key holding ``sha256:<hex>`` of each jit.toml content trusted in this clone
+TRUST_KEY = "jit.trustedToml"
+TOML = "jit.toml"
+
+
+@dataclass(frozen=True)
+class TomlFile:
+    """The work tree's ``jit.toml`` as read once: its bytes' digest and what they parse to (the
+    digest checked and the commands run come from the same read)."""
+
+    path: Path
+    digest: str                            # "sha256:<hex>" of the file's bytes
+    data: dict[str, Any] | None            # None: not valid TOML (UTF-8)
+    error: str | None = None
+
+    def commands(self) -> dict[str, str]:
+        """Gate key -> checker command, as the file defines them."""
+        gates = (self.data or {}).get("gates")
+        if not isinstance(gates, dict):
+            return {}
+        return {k: c for k, v in sorted(gates.items())
+                if isinstance(v, dict) and isinstance(c := v.get("command"), str) and c.strip()}
+
+
+def read_jit_toml(git: Any) -> TomlFile | None:
+    """The work tree's jit.toml, or None (no work tree, no file)."""
+    wd = getattr(git, "workdir", None)
+    if wd is None:
+        return None
+    p = Path(wd) / TOML
+    try:
+        raw = p.read_bytes()
+    except OSError:  # absent, a directory, unreadable
+        return None
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    import tomllib
+
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        return TomlFile(p, digest, None, str(e))
+    return TomlFile(p, digest, data)
+
+
+def is_trusted(git: Any, f: TomlFile) -> bool:
+    return f.digest in git.config_get_all(TRUST_KEY)
+
+
+def trust_status(git: Any) -> dict[str, Any]:
+    """What ``jit trust --show`` prints: the file, its digest, whether it is trusted, its commands."""
+    f = read_jit_toml(git)
+    if f is None:
+        wd = getattr(git, "workdir", None)
+        return {"path": str(Path(wd) / TOML) if wd is not None else None, "exists": False, "sha256": None,
+                "trusted": False, "valid": False, "commands": {}, "changed": False}
+    return {"path": str(f.path), "exists": True, "sha256": f.digest, "trusted": is_trusted(git, f),
+            "valid": f.data is not None, "error": f.error, "commands": f.commands(), "changed": False}
+
+
+def _existing(git: Any) -> TomlFile:
+    f = read_jit_toml(git)
+    if f is None:
+        wd = getattr(git, "workdir", None)
+        where = f" ({Path(wd) / TOML})" if wd is not None else " (this repository has no work tree)"
+        raise NotFoundError(f"there is no {TOML} to trust{where}",
+                            hint="commands can also be set in this clone's git config: "
+                                 "jit registry add KEY --auto --command CMD")
+    return f
+
+
+def trust_jit_toml(git: Any) -> dict[str, Any]:
+    """Record the current content of jit.toml as trusted (idempotent); what ``jit trust`` prints."""
+    f = _existing(git)
+    if f.data is None:
+        raise ValidationError(f"{f.path} is not valid TOML ({f.error}); nothing was trusted",
+                              hint=f"fix {TOML} first, then run 'jit trust' again")
+    before = is_trusted(git, f)
+    if not before:
+        git.config_add_multivar(TRUST_KEY, f.digest)
+    return {**trust_status(git), "changed": not before}
+
+
+def revoke_jit_toml(git: Any) -> dict[str, Any]:
+    """Stop trusting the current content of jit.toml; what ``jit trust --revoke`` prints."""
+    f = _existing(git)
+    removed = git.config_remove_multivar(TRUST_KEY, f.digest)
+    return {**trust_status(git), "changed": bool(removed)}
 
 #: events whose commit is signed when this clone has a signing key (``jit.signingKey``)
 SIGNED_TYPES = frozenset({"gate_passed"})
@@ -69,16 +176,9 @@ class GatePolicy:
 
     def _jit_toml(self) -> dict[str, Any]:
         if self._toml is None:
-            self._toml = {}
-            wd = getattr(self.git, "workdir", None)
-            p = Path(wd) / "jit.toml" if wd is not None else None
-            if p is not None and p.is_file():
-                import tomllib
-
-                try:
-                    self._toml = tomllib.loads(p.read_text())
-                except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
-                    self._toml = {}
+            # trusted or not: these policies only ever make fewer passes count (see the module's doc)
+            f = read_jit_toml(self.git)
+            self._toml = (f.data if f is not None else None) or {}
         return self._toml
 
     def patterns(self, key: str) -> tuple[list[str], str | None]:

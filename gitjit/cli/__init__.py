@@ -21,6 +21,14 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    # whatever the data holds, nothing printed drives the terminal (gitjit/cli/termsafe.py)
+    from .termsafe import safe_streams
+
+    with safe_streams():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     from ..git import skip_ca_bundle
 

@@ -55,6 +55,8 @@ def list_() -> None:
             click.echo("No gates defined.")
         for g in data["gates"]:
             cmd = f"  [{g['command']}]" if g["command"] else ""
+            if g["command"] and not g.get("command_trusted"):
+                cmd += " (jit.toml not trusted here: see 'jit trust')"
             click.echo(f"{g['key']:<20} {g['mode']:<7} {g['stage']:<10} {g['title']}{cmd}")
 
     emit(data, human, quiet="\n".join(g["key"] for g in data["gates"]))
@@ -178,5 +180,32 @@ def gate_run(issue_id: str, key: str, by: str | None, timeout: float) -> None:
     Example:
       jit gate run 3f1c unit-tests
     """
-    data = env().tracker.gate_run(issue_id, key, by=by, timeout=timeout)
-    emit(data, f"Gate {key} passed on {data['issue_id'][:8]}", quiet=data["status"])
+    from ..core.errors import BlockedError
+
+    e = env()
+    try:
+        data = e.tracker.gate_run(issue_id, key, by=by, timeout=timeout)
+    except BlockedError as err:  # the checker failed: what it printed comes before the error
+        if not e.json and not e.quiet:
+            e.flush_warnings()
+            _checker_output(err.details)
+        raise
+
+    def human() -> None:
+        _checker_output(data)
+        click.echo(f"Gate {key} passed on {data['issue_id'][:8]}")
+
+    emit(data, human, quiet=data["status"])
+
+
+def _checker_output(d: dict[str, object]) -> None:
+    """What the checker printed (the last 4,000 characters of each stream), on stderr: under
+    ``--json`` it is in the output's ``stdout``/``stderr`` (``error.details`` when it failed)."""
+    if "exit_code" not in d:
+        return  # it did not run (timed out): nothing was captured
+    out = [str(d.get(k) or "") for k in ("stdout", "stderr")]
+    lines = [line for text in out for line in text.splitlines()]
+    click.echo(f"jit: {d.get('command')} exited {d.get('exit_code')}" + (":" if lines else " (no output)"),
+               err=True)
+    for line in lines:
+        click.echo(f"  | {line}", err=True)

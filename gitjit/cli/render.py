@@ -7,9 +7,16 @@ from typing import Any
 from .io import echo
 
 
+def _one(v: Any) -> str:
+    """A value shown inside one line: a line break in it (data written elsewhere) is shown as
+    ``\\u000a``, so it cannot start a line that looks like gitjit's own. Other control characters
+    are escaped for every line printed (gitjit/cli/termsafe.py)."""
+    return str(v).replace("\r", "\\u000d").replace("\n", "\\u000a")
+
+
 def issue_line(i: dict[str, Any]) -> str:
-    who = f"  @{i['assignee']}" if i.get("assignee") else ""
-    return f"{i['short_id']}  {i['state']:<11} {i['priority']:<8} {i['title']}{who}"
+    who = f"  @{_one(i['assignee'])}" if i.get("assignee") else ""
+    return f"{i['short_id']}  {i['state']:<11} {i['priority']:<8} {_one(i['title'])}{who}"
 
 
 def issue_list(data: dict[str, Any], empty: str = "No issues.") -> None:
@@ -35,26 +42,27 @@ def reason(r: dict[str, Any]) -> str:
 
 
 def issue_detail(i: dict[str, Any]) -> None:
-    echo(f"{i['id']}  {i['title']}")
+    echo(f"{i['id']}  {_one(i['title'])}")
     echo(f"  state:     {i['state']}")
     echo(f"  priority:  {i['priority']}")
-    echo(f"  assignee:  {i['assignee'] or '-'}")
+    echo(f"  assignee:  {_one(i['assignee'] or '-')}")
     if i.get("labels"):
-        echo(f"  labels:    {', '.join(i['labels'])}")
+        echo(f"  labels:    {_one(', '.join(i['labels']))}")
     if i.get("dependencies"):
         echo(f"  depends on: {', '.join(d[:8] for d in i['dependencies'])}")
     for g in i.get("gates") or []:
-        by = f" by {g['by']}" if g.get("by") else ""
-        echo(f"  gate {g['key']}: {g['status']}{by} ({g['mode']}, {g['stage']})")
+        by = f" by {_one(g['by'])}" if g.get("by") else ""
+        why = f": {_one(g['reason'])}" if g.get("reason") else ""
+        echo(f"  gate {g['key']}: {g['status']}{by} ({g['mode']}, {g['stage']}){why}")
     for k, v in (i.get("context") or {}).items():
-        echo(f"  context {k} = {v}")
+        echo(f"  context {k} = {_one(v)}")
     for r in i.get("blocked_reasons") or []:
         echo(f"  blocked: {reason(r)}")
     for c in i.get("conflicts") or []:
-        echo(f"  CONFLICT ({c['type']}): {c['detail']}")
+        echo(f"  CONFLICT ({c['type']}): {_one(c['detail'])}")
     for c in i.get("commits") or []:
         echo(f"  commit {c}")
-    echo(f"  created:   {i['created_at']} by {i.get('created_by') or '?'}")
+    echo(f"  created:   {i['created_at']} by {_one(i.get('created_by') or '?')}")
     echo(f"  updated:   {i['updated_at']}")
     if i.get("description"):
         echo("")
@@ -62,15 +70,23 @@ def issue_detail(i: dict[str, Any]) -> None:
             echo("  " + line)
 
 
-def tree(nodes: list[dict[str, Any]], prefix: str = "") -> None:
-    for n, node in enumerate(nodes):
-        last = n == len(nodes) - 1
-        branch = ("└── " if last else "├── ") if prefix or node.get("_child") else ""
-        mark = " (see above)" if node.get("repeated") else ""
-        echo(f"{prefix}{branch}{node['short_id']} [{node['state']}] {node['title']}{mark}")
-        kids = [{**k, "_child": True} for k in node.get("children", [])]
-        ext = ("    " if last else "│   ") if (prefix or node.get("_child")) else ""
-        tree(kids, prefix + ext)
+def tree(nodes: list[dict[str, Any]]) -> None:
+    """``graph show``'s trees, one line per node, depth first, without recursion (a tree is as
+    deep as ``Tracker.graph_tree`` draws it); printed in one write."""
+    lines: list[str] = []
+    # (node, prefix of its line, is it a child, is it the last of its siblings)
+    stack = [(n, "", False, False) for n in reversed(nodes)]
+    while stack:
+        node, prefix, child, last = stack.pop()
+        branch = ("└── " if last else "├── ") if child else ""
+        mark = (" (see above)" if node.get("repeated") else " (continued below)" if node.get("continued")
+                else " (continued)" if node.get("continuation") else "")
+        lines.append(f"{prefix}{branch}{node['short_id']} [{node['state']}] {_one(node['title'])}{mark}")
+        ext = prefix + (("    " if last else "│   ") if child else "")
+        kids = node.get("children") or []
+        stack.extend((k, ext, True, i == len(kids) - 1) for i, k in reversed(list(enumerate(kids))))
+    if lines:
+        echo("\n".join(lines))
 
 
 def status(s: dict[str, Any]) -> None:
@@ -82,13 +98,13 @@ def status(s: dict[str, Any]) -> None:
     if s["recent_completions"]:
         echo("\nRecent completions:")
         for c in s["recent_completions"]:
-            echo(f"  - {c['title']} ({c['id'][:8]}, {c['completed_at']})")
+            echo(f"  - {_one(c['title'])} ({c['id'][:8]}, {c['completed_at']})")
     if s["assignments"]:
         echo("\nAssignments:")
         for who, items in sorted(s["assignments"].items()):
-            echo(f"  {who}")
+            echo(f"  {_one(who)}")
             for it in items:
-                echo(f"    - {it['id'][:8]} | {it['title']} [{it['state']}]")
+                echo(f"    - {it['id'][:8]} | {_one(it['title'])} [{it['state']}]")
     if s.get("parked"):
         echo("\nParked (start again with: jit issue unpark ID):")
         for p in s["parked"]:
@@ -96,11 +112,11 @@ def status(s: dict[str, Any]) -> None:
     if s["conflicts"]:
         echo("\nConflicts:")
         for c in s["conflicts"]:
-            echo(f"  - {c['issue_id'][:8]} {c['type']}: {c['detail']}")
+            echo(f"  - {c['issue_id'][:8]} {c['type']}: {_one(c['detail'])}")
 
 
 def event_line(e: dict[str, Any]) -> str:
     extra = {k: v for k, v in e.items() if k not in ("id", "type", "issue_id", "timestamp", "actor", "clock")}
-    bits = " ".join(f"{k}={v}" for k, v in extra.items() if v not in (None, "", [], {}))
-    iid = (e.get("issue_id") or e.get("gate_key") or "")[:12]
-    return f"{e['timestamp']}  {e['type']:<22} {iid:<12} {e['actor']}  {bits}".rstrip()
+    bits = " ".join(f"{k}={_one(v)}" for k, v in extra.items() if v not in (None, "", [], {}))
+    iid = _one(e.get("issue_id") or e.get("gate_key") or "")[:12]
+    return f"{e['timestamp']}  {e['type']:<22} {iid:<12} {_one(e['actor'])}  {bits}".rstrip()

@@ -40,6 +40,7 @@ class LazyGroup(click.Group):
         "init": ("misc", "init"),
         "merge-driver": ("misc", "merge_driver"),
         "config": ("misc", "config"),
+        "trust": ("trust", "trust"),
         "hooks": ("hooks", "hooks"),
         "hook": ("hooks", "hook"),
         "push": ("sync", "push"),

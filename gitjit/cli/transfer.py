@@ -14,8 +14,10 @@ from .core import emit, env, output_options
 @click.option("-f", "--format", "fmt", type=click.Choice(["jsonl", "rust-jit", "beads"]), default="jsonl",
               show_default=True, help="jsonl (jit export), rust-jit (a .jit directory) or beads (issues.jsonl).")
 @click.option("--dry-run", is_flag=True, help="Check the whole input and report; write nothing.")
+@click.option("--skip-missing-deps", is_flag=True,
+              help="Drop (and report) dependencies on issues neither in FILE nor in the repository.")
 @output_options
-def import_(file: str, fmt: str, dry_run: bool) -> None:
+def import_(file: str, fmt: str, dry_run: bool, skip_missing_deps: bool) -> None:
     """Import issues from FILE ("-" for stdin). The whole input is checked first: a bad line
     is reported with its number and nothing is written.
 
@@ -23,16 +25,26 @@ def import_(file: str, fmt: str, dry_run: bool) -> None:
     Example:
       jit export -o issues.jsonl && jit --repo ../other import issues.jsonl
       jit import .jit --format rust-jit
-      jit import .beads/issues.jsonl --format beads
+      jit import .beads/issues.jsonl --format beads --skip-missing-deps
     """
     from ..app.exchange import import_file
 
     e = env()
     text = sys.stdin.read() if file == "-" and fmt != "rust-jit" else None
-    data = import_file(e.tracker, file, fmt, dry_run=dry_run, stdin_text=text)
+    data = import_file(e.tracker, file, fmt, dry_run=dry_run, stdin_text=text, skip_missing_deps=skip_missing_deps)
     verb = "Checked" if dry_run else "Imported"
     gates = f", defined gates {', '.join(data['gates_defined'])}" if data["gates_defined"] else ""
-    emit(data, f"{verb} {data['count']} issue{'s' if data['count'] != 1 else ''} from {file}{gates}",
+    skipped = data["skipped_dependencies"]
+    if skipped and not e.json:  # what was dropped, on stderr (all of it is in the JSON result)
+        for s in skipped[:20]:
+            click.echo(f"warning: line {s['line']} ({s['key']}): dependency on {s['depends_on']} skipped: "
+                       "it is neither in the input nor in the repository", err=True)
+        if len(skipped) > 20:
+            click.echo(f"warning: … and {len(skipped) - 20} more skipped dependencies (--json lists them all)",
+                       err=True)
+    dropped = f"; skipped {len(skipped)} dependenc{'y' if len(skipped) == 1 else 'ies'} on missing issues" \
+        if skipped else ""
+    emit(data, f"{verb} {data['count']} issue{'s' if data['count'] != 1 else ''} from {file}{gates}{dropped}",
          quiet="\n".join(data["ids"].values()))
 
 
@@ -41,7 +53,8 @@ def import_(file: str, fmt: str, dry_run: bool) -> None:
 @click.option("-f", "--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
 @output_options
 def export(output: str | None, fmt: str) -> None:
-    """Export every issue, one JSON object a line (what 'jit import' reads back, ids included).
+    """Export the gate registry and every issue, one JSON object a line (what 'jit import' reads
+    back, ids included; checker commands stay local).
 
     \b
     Example:
@@ -55,8 +68,10 @@ def export(output: str | None, fmt: str) -> None:
     if output:
         with open(output, "w", encoding="utf-8") as f:
             f.write(text)
-        emit({"written": output, "format": fmt, "count": len(lines)}, f"Wrote {len(lines)} issues to {output}",
-             quiet=output)
+        gates = sum(1 for line in lines if line.startswith('{"gate":'))
+        both = f" and {gates} gate definition{'s' if gates != 1 else ''}" if gates else ""
+        emit({"written": output, "format": fmt, "count": len(lines) - gates, "gates": gates},
+             f"Wrote {len(lines) - gates} issues{both} to {output}", quiet=output)
     else:
         e.flush_warnings()
         click.echo(text, nl=False)

@@ -228,7 +228,7 @@ def issue_json(board: Board, iid: str, *, gate_titles: bool = True) -> dict[str,
     for key, g in st.gates.items():
         d = board.gate_defs.get(key)
         gates.append({
-            "key": key, "status": g.status.value, "by": g.by, "updated_at": g.updated_at,
+            "key": key, "status": g.status.value, "by": g.by, "updated_at": g.updated_at, "reason": g.reason,
             "title": d.title if d else key, "mode": d.mode if d else "manual",
             "stage": d.stage if d else "postcheck", "defined": d is not None,
         })

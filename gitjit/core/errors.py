@@ -9,7 +9,8 @@ prints ``{"error": {"code", "message", "details", "hint"}}`` under ``--json``)::
     ├── NotFoundError [3]         issue, gate, repository, remote
     ├── BlockedError [4]          a transition refused: dependencies or gates unfinished
     │   ├── CycleError [4]        a dependency would close a cycle
-    │   └── ValidationError [4]   an import file or a stored document breaks the schema
+    │   ├── ValidationError [4]   an import file or a stored document breaks the schema
+    │   └── UntrustedError [4]    a checker command of a jit.toml this clone has not trusted
     ├── AlreadyExistsError [6]    registry key, id
     ├── AlreadyClaimedError [7]   someone else holds the issue
     ├── NoWorkError [8]           claim-next found nothing it could claim
@@ -32,6 +33,7 @@ __all__ = [
     "BlockedError",
     "CycleError",
     "ValidationError",
+    "UntrustedError",
     "AlreadyExistsError",
     "AlreadyClaimedError",
     "NoWorkError",
@@ -82,6 +84,10 @@ class CycleError(BlockedError):
 
 class ValidationError(BlockedError):
     code = "VALIDATION_FAILED"
+
+
+class UntrustedError(BlockedError):
+    code = "UNTRUSTED_CONFIG"
 
 
 class AlreadyExistsError(GitjitError):

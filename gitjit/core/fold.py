@@ -28,7 +28,7 @@ from .model import (
 )
 
 __all__ = ["parse_events", "serialize_events", "union_events", "fold_issue", "fold_gate", "BASE_OF",
-           "conflict_events"]
+           "conflict_events", "json_depth"]
 
 #: effective state named in a state event -> stored base state ("ready" is derived, so it is stored as open)
 BASE_OF = {
@@ -61,6 +61,10 @@ def parse_events(blob: bytes, *, where: str = "document") -> list[Event]:
             raise ValidationError(f"{where}: line {n} is not JSON ({str(e)[:80]})") from None
         if not isinstance(obj, dict):
             raise ValidationError(f"{where}: line {n} is not a JSON object")
+        if line.count("[") + line.count("{") > LIMITS["json_depth"] and json_depth(obj) > LIMITS["json_depth"]:
+            # json.loads takes ~1,000 levels, but every reader that walks the value recursively
+            # (the index, --json output, the fold's copies) would then crash on this one line
+            raise ValidationError(f"{where}: line {n} is nested more than {LIMITS['json_depth']} levels deep")
         if "\\u" in line and _has_surrogate(obj):
             # an escaped lone surrogate is valid JSON but not Unicode: it could never be
             # encoded again, so every later write of this ref would crash
@@ -74,6 +78,21 @@ def parse_events(blob: bytes, *, where: str = "document") -> list[Event]:
         if len(events) > LIMITS["events"]:
             raise ValidationError(f"{where}: more than {LIMITS['events']} events")
     return events
+
+
+def json_depth(obj: Any) -> int:
+    """Levels of arrays and objects in a parsed JSON value (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        elif not isinstance(v, list):
+            continue
+        deepest = max(deepest, d)
+        stack.extend((x, d + 1) for x in v if isinstance(x, (dict, list)))
+    return deepest
 
 
 def _no_constant(name: str) -> Any:
@@ -263,6 +282,7 @@ def fold_issue(issue_id: str, events: Iterable[Event]) -> IssueState:
                 g.status = new
                 g.by = e.by or e.actor
                 g.updated_at = utc_ts(e.timestamp)
+                g.reason = e.reason
         elif t == "issue_deleted":
             st.deleted = True
         elif t == "lease_renewed":

@@ -22,7 +22,7 @@ __all__ = [
     "new_issue_id", "new_event_id", "now_ts", "utc_ts", "parse_ts", "canonical_json",
     "PRIORITY_RANK", "TERMINAL_STATES", "LIMITS",
     "check_title", "check_description", "check_label", "check_gate_key", "check_actor",
-    "check_context_key", "check_context_value", "parse_state", "parse_priority",
+    "check_context_key", "check_context_value", "parse_state", "parse_priority", "event_text_problem",
 ]
 
 IssueId = NewType("IssueId", str)
@@ -45,6 +45,7 @@ LIMITS = {
     "events": 20_000,          # events per issue
     "event_line": 256 * 1024,  # bytes of one event line
     "clock_jump": 1_000_000,   # a clock may not run further ahead than this in one event
+    "json_depth": 64,          # levels of arrays and objects in one event line
 }
 
 ISSUE_ID_RE = re.compile(r"^[0-9a-f]{12}$")
@@ -54,8 +55,11 @@ CONTEXT_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 LABEL_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*:[^\s:][^\s]*$")
 TYPE_RE = re.compile(r"^[a-z][a-z_]{0,39}$")
 _CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(\+00:00)?", re.ASCII)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: control characters a one-line field refuses: C0 (newline included), DEL and C1 (U+0080-U+009F:
+#: U+009B alone is a CSI, the start of a terminal escape sequence, as ESC [ is)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: what a multi-line field refuses: the same, but tab, LF and CR are text
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class Priority(str, Enum):
@@ -218,7 +222,55 @@ def check_context_value(key: str, value: Any) -> Any:
         raise UsageError(f"context value for {key!r} is {size} bytes; the limit is {LIMITS['context_value']}",
                          hint="store large data elsewhere and put a reference in the context")
     _check_depth(value, 0, key)
+    bad = _control_in(value, _CONTROL_MULTILINE)
+    if bad is not None:
+        raise UsageError(f"context value for {key!r} contains a control character U+{ord(bad):04X}",
+                         hint="remove control characters (tab and newline are fine)")
     return value
+
+
+def _control_in(value: Any, pattern: re.Pattern[str]) -> str | None:
+    """The first character of ``pattern`` in any string of a JSON value (object keys included)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            m = pattern.search(v)
+            if m:
+                return m.group()
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return None
+
+
+#: event fields that hold one line of text, and those that may hold several; every writer checks
+#: them on input (``check_title``, ``check_actor``, ``check_description``, ``check_label``,
+#: ``check_context_value``), so an event that breaks them was made by hand or by an older version
+_ONE_LINE_FIELDS = ("title", "actor", "assignee", "by")
+_TEXT_FIELDS = ("description", "reason")
+
+
+def event_text_problem(e: Event) -> str | None:
+    """What in ``e`` a writer of this version would have refused as a control character (C0 but
+    tab/LF/CR in multi-line text, DEL, C1), or None. A pull refuses new remote events that fail
+    it (``gitjit.store.sync``); what is stored already is escaped on output (``gitjit.cli.termsafe``)."""
+    d = e.to_json()
+    checks: list[tuple[str, Any, re.Pattern[str]]] = []
+    checks += [(f, d.get(f), _CONTROL) for f in _ONE_LINE_FIELDS]
+    checks += [(f, d.get(f), _CONTROL_MULTILINE) for f in _TEXT_FIELDS]
+    checks += [("labels", d.get("labels"), _CONTROL), ("context", d.get("context"), _CONTROL_MULTILINE)]
+    ch = d.get("changes")
+    if isinstance(ch, dict):
+        checks += [("changes.title", ch.get("title"), _CONTROL)]
+        checks += [(f"changes.{k}", v, _CONTROL_MULTILINE) for k, v in ch.items() if k != "title"]
+    for name, value, pattern in checks:
+        bad = _control_in(value, pattern) if value is not None else None
+        if bad is not None:
+            return f"event {e.id} ({e.type}): {name} holds control character U+{ord(bad):04X}"
+    return None
 
 
 def _check_depth(value: Any, depth: int, key: str) -> None:
@@ -352,6 +404,8 @@ class GateState(Record):
     #: set when the event that passed the gate was written by an actor the local policy does
     #: not trust for it (see docs/reliability.md); the pass still counts, but is shown as such
     note: str | None = None
+    #: the ``reason`` of the event that set the status (``gate fail --reason``, a checker's exit)
+    reason: str | None = None
 
 
 class Parked(Record):

@@ -26,6 +26,11 @@ CAPTURED_CREATE = "that is the output of 'jit issue create' (\"Created issue: <i
 CAPTURED_CREATE_HINT = "capture the bare id with -q, e.g. ID=$(jit issue create -q -t \"Title\"), or set JIT_QUIET=1"
 
 
+#: how many levels below its root a tree of ``graph show`` is drawn before it continues as a tree
+#: of its own (``Reads.graph_tree``): 32 levels are 128 columns of indentation
+TREE_DEPTH = 32
+
+
 class Reads:
     """The read-only questions; a subclass provides ``board()``."""
 
@@ -108,8 +113,17 @@ class Reads:
         b = self.board()
         return listing_json(b, b.sorted(b.graph.roots()))
 
-    def graph_tree(self, prefix: str | None = None) -> dict[str, Any]:
-        """Nested dependency trees: one rooted at ``prefix``, or one per issue nothing depends on."""
+    def graph_tree(self, prefix: str | None = None, *, max_depth: int = TREE_DEPTH) -> dict[str, Any]:
+        """Nested dependency trees: one rooted at ``prefix``, or one per issue nothing depends on.
+
+        No tree is drawn deeper than ``max_depth`` levels below its root: an issue there whose
+        dependencies are not drawn yet is marked ``"continued": true`` (no children), and its
+        subtree follows as a tree of its own whose root is marked ``"continuation": true``. A
+        dependency chain of 100,000 issues would otherwise be as deep as the chain is long:
+        indented output quadratic in its length (hundreds of GB of JSON), and JSON that no
+        parser with a recursion limit reads back."""
+        if max_depth < 1:
+            raise UsageError("max_depth must be at least 1")
         b = self.board()
         deps: dict[str, list[str]]
         if prefix:
@@ -139,33 +153,51 @@ class Reads:
         # parent made the output grow with the number of paths: 1.1 GB of JSON at 10,000 issues.
         shown: set[str] = set()
 
-        def node(i: str) -> dict[str, Any]:
+        def node(i: str, *, continuation: bool = False) -> dict[str, Any]:
             _, title, state, priority, assignee = info[i]
             n: dict[str, Any] = {"id": i, "short_id": short(i), "title": title, "state": state,
                                  "priority": priority, "assignee": assignee, "children": []}
-            if i in shown:
+            if continuation:
+                n["continuation"] = True  # its place in a tree above is marked "continued"
+            elif i in shown:
                 n["repeated"] = True
             else:
                 shown.add(i)
             return n
 
-        def tree(top: str) -> dict[str, Any]:
-            root = node(top)
+        def tree(top: str, cut: list[str], *, continuation: bool = False) -> dict[str, Any]:
+            root = node(top, continuation=continuation)
             # depth-first without recursion: a chain of dependencies may be longer than Python's stack
-            stack = [(root, iter(() if root.get("repeated") else ordered(deps.get(top, ()))))]
+            stack = [(root, 0, iter(() if root.get("repeated") else ordered(deps.get(top, ()))))]
             while stack:
-                parent, kids = stack[-1]
+                parent, depth, kids = stack[-1]
                 d = next(kids, None)
                 if d is None:
                     stack.pop()
                     continue
                 child = node(d)
                 parent["children"].append(child)
-                if not child.get("repeated"):
-                    stack.append((child, iter(ordered(deps.get(d, ())))))
+                if child.get("repeated"):
+                    continue
+                below = ordered(deps.get(d, ()))
+                if below and depth + 1 >= max_depth:
+                    child["continued"] = True
+                    cut.append(d)
+                else:
+                    stack.append((child, depth + 1, iter(below)))
             return root
 
-        return {"trees": [tree(t) for t in ordered(tops)], "broken_edges": [
+        trees: list[dict[str, Any]] = []
+        for t in ordered(tops):
+            cut: list[str] = []
+            trees.append(tree(t, cut))
+            # each continuation right after the tree it continues, before the next top (pre-order)
+            todo = cut[::-1]
+            while todo:
+                more: list[str] = []
+                trees.append(tree(todo.pop(), more, continuation=True))
+                todo.extend(more[::-1])
+        return {"trees": trees, "broken_edges": [
             {"from": e.src, "to": e.dst, "cycle": list(e.cycle)} for e in b.graph.broken]}
 
     def graph_export(self) -> dict[str, Any]:

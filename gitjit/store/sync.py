@@ -40,7 +40,7 @@ from typing import Any
 
 from ..core.errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
 from ..core.fold import fold_issue, serialize_events, union_events
-from ..core.model import LIMITS, Event
+from ..core.model import LIMITS, Event, event_text_problem
 from ..core.refs import STAGE_PREFIX, TRACKING
 from ..git import CasFailed, GitRepo, RefLocked
 from ..git.housekeeping import maybe_gc, pack_loose_tracking
@@ -353,6 +353,9 @@ class Syncer:
         the merge commit's objects if one is needed (``defer``: only computes them, for one pack
         later), but moves no ref."""
         if ltip is None:
+            why = _hostile_text(revents)
+            if why:
+                return _Plan(ref, None, "", "skipped", (), why)
             return _Plan(ref, None, rtip, "created", revents)
         if ltip == rtip or self.git.is_ancestor(rtip, ltip):
             return _Plan(ref, ltip, ltip, "unchanged", ())
@@ -360,6 +363,10 @@ class Syncer:
             levents = self.load_valid(ref, ltip, where=ref)
         except ValidationError as e:
             return _Plan(ref, ltip, ltip, "skipped", (), f"the local copy is invalid ({e.message})")
+        have = {e.id: e for e in levents}
+        why = _hostile_text(e for e in revents if have.get(e.id) != e)  # only what is new here
+        if why:
+            return _Plan(ref, ltip, ltip, "skipped", (), why)
         merged, _dups = union_events(levents, revents)
         by_id = {e.id: e for e in revents}
         if len(merged) == len(by_id) and all(by_id.get(e.id) == e for e in merged) \
@@ -697,6 +704,16 @@ class Syncer:
             return Loaded(key, ref, commit, evs)
         raise BusyError(f"{what} {key}: {remote} kept moving the ref through {HUB_ATTEMPTS} attempts",
                         hint="retry in a moment", details={"remote": remote, "ref": ref})
+
+
+def _hostile_text(events: Iterable[Event]) -> str | None:
+    """Why the remote events new to this clone may not be merged: a control character where no
+    writer of this version puts one (``model.event_text_problem``); None when they are fine."""
+    for e in events:
+        why = event_text_problem(e)
+        if why:
+            return f"{why}, which is never written here (a terminal would obey it)"
+    return None
 
 
 def _alive(pid: int) -> bool:

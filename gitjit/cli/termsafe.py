@@ -1,0 +1,80 @@
+"""What a ``jit`` process writes to its stdout and stderr never drives the terminal.
+
+Titles, descriptions, actors, reasons, context values and event fields are text that anyone who
+can push to a shared repository chose. A control character in one of them, printed raw, is an
+instruction to the terminal: ESC and CSI (``\\x1b[``, or the single C1 character ``\\x9b``) move
+the cursor, recolour, retitle the window or rewrite what was printed; CR overwrites a line. Input
+checks refuse them (``gitjit.core.model``), pulls refuse new events carrying them (``gitjit.store.
+sync``), but data written before, or by hand, is still data: so the front door (``gitjit.cli.
+main``, and ``jit-dispatch``'s) routes both streams through ``safe_streams``, which writes every C0
+control but tab and newline, DEL and every C1 control as the six characters ``\\uXXXX``.
+
+The same text is a valid JSON escape of the same character, and in JSON output a raw control
+character can only stand inside a string (json escapes C0 itself; it leaves DEL and C1 raw), so
+``--json`` output stays valid JSON holding the same values. Standard library only: the pre-dispatch
+(gitjit/cli/light.py) must not import click.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover - every jit process imports this module: no typing at run time
+    from typing import Any
+
+__all__ = ["UNSAFE", "SafeStream", "escape", "safe_streams"]
+
+#: C0 controls except tab and newline, DEL, C1 controls
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _sub(m: re.Match[str]) -> str:
+    return f"\\u{ord(m.group()):04x}"
+
+
+def escape(text: str) -> str:
+    """``text`` with each unsafe character written as ``\\uXXXX``."""
+    return UNSAFE.sub(_sub, text) if UNSAFE.search(text) else text
+
+
+class SafeStream:
+    """A text stream that escapes what it is given (``escape``) and passes everything else
+    (``flush``, ``isatty``, ``encoding``, ``buffer``...) to the stream it wraps."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: Any) -> int:
+        if isinstance(text, str) and UNSAFE.search(text):
+            text = UNSAFE.sub(_sub, text)
+        return self._stream.write(text)  # type: ignore[no-any-return]
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class safe_streams:  # lower case: used as a function, ``with safe_streams(): ...``
+    """``sys.stdout`` and ``sys.stderr`` wrapped in ``SafeStream`` for the block (once: nested
+    uses keep the outer wrapping). A stream the block replaces (a closed pipe's stdout becomes
+    ``/dev/null``) is left as the block set it. (A class, not ``contextlib``: one import less
+    for every ``jit`` process.)"""
+
+    def __enter__(self) -> None:
+        self._wrapped = []
+        for name in ("stdout", "stderr"):
+            cur = getattr(sys, name)
+            if cur is not None and not isinstance(cur, SafeStream):
+                safe = SafeStream(cur)
+                setattr(sys, name, safe)
+                self._wrapped.append((name, cur, safe))
+
+    def __exit__(self, *exc: object) -> None:
+        for name, cur, safe in self._wrapped:
+            if getattr(sys, name) is safe:
+                setattr(sys, name, cur)
