@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import git, make_repo
 
+from gitjit.app.tracker import Tracker
 from gitjit.core.errors import ExternalError
 from gitjit.git import run
 
@@ -78,6 +79,45 @@ def test_messages_name_the_git_command() -> None:
     assert run._name(["-C", "/x", "remote", "add"]) == "git remote"
     assert run.last_lines("warning: a\n\nfatal: b\n  c  \n") == "warning: a / fatal: b /   c"
     assert run.last_lines(b"") == "(no message)"
+
+
+def test_import_writes_to_the_repository_opened_not_the_one_a_hook_names(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``jit --repo B`` run from a hook of repository A (git exports A's GIT_DIR to hooks in a
+    linked worktree, and GIT_INDEX_FILE always): the bulk write (``git fast-import``, ``git
+    update-ref``) went to A, and B got nothing."""
+    a, b = make_repo(tmp_path / "a"), make_repo(tmp_path / "b")
+    Tracker(b, actor="lead").init()
+    monkeypatch.setenv("GIT_DIR", str(a / ".git"))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(a / ".git" / "index"))
+    t = Tracker(b, actor="lead")
+    with t.batch() as batch:
+        one = batch.create_issue("one")
+        two = batch.create_issue("two")
+    monkeypatch.delenv("GIT_DIR")
+    monkeypatch.delenv("GIT_INDEX_FILE")
+    assert {i["title"] for i in Tracker(b).list_issues()["issues"]} == {"one", "two"}
+    assert {one["id"], two["id"]} <= {r.rsplit("/", 1)[-1] for r in git(
+        "for-each-ref", "--format=%(refname)", "refs/jit/issues/", cwd=b).stdout.split()}
+    assert git("for-each-ref", "refs/jit/", cwd=a).stdout == ""
+
+
+def test_a_bare_hub_under_safe_bare_repository_explicit(tmp_path: Path) -> None:
+    """``safe.bareRepository=explicit`` (git 2.38) refuses a bare repository git finds from its
+    working directory; jit names it (``--git-dir``), so its imports and ref packing still work."""
+    hub = make_repo(tmp_path / "hub.git", bare=True)
+    Tracker(hub, actor="lead").init()
+    git("config", "--global", "safe.bareRepository", "explicit", cwd=tmp_path)
+    assert git("rev-parse", "--git-dir", cwd=hub, check=False).returncode != 0  # git itself refuses it here
+    t = Tracker(hub, actor="lead")
+    with t.batch() as batch:
+        for k in range(3):
+            batch.create_issue(f"issue {k}")
+    assert len(Tracker(hub).list_issues()["issues"]) == 3
+    from gitjit.git.housekeeping import pack_refs
+
+    assert pack_refs(hub)
+    assert "refs/jit/issues/" in (hub / "packed-refs").read_text()
 
 
 def test_environment_scrub_keeps_everything_else(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -231,3 +231,55 @@ def test_cli_processes_load_pygit2_without_the_ca_bundle_and_restore_the_environ
 
     assert probe("cli") == [want, "False", "True"]  # no bundle parsed, the directory passed on
     assert probe("library") == [want, "True", "True"]  # pygit2's own defaults
+
+
+#: calls that start a process (subprocess, os, asyncio)
+_PROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output", "getoutput", "getstatusoutput", "system",
+                  "popen", "execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp", "execlpe", "spawnv",
+                  "spawnve", "spawnvp", "spawnvpe", "spawnl", "spawnle", "spawnlp", "spawnlpe", "posix_spawn",
+                  "posix_spawnp", "create_subprocess_exec", "create_subprocess_shell"}
+
+
+def _is_git(node: ast.AST) -> bool:
+    """``"git"``, ``"git ..."`` (a shell line) or ``"/usr/bin/git"``."""
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+        node.value.split(" ", 1)[0].rsplit("/", 1)[-1] == "git")
+
+
+def git_processes(source: str) -> list[int]:
+    """Lines of ``source`` that start ``git``: a command list or tuple whose program is ``"git"``
+    (wherever it is built: ``cmd = ["git", ...]``), or a process call whose program, shell line or
+    ``executable=`` is ``git``."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.List, ast.Tuple)) and node.elts and _is_git(node.elts[0]):
+            out.append(node.lineno)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in _PROCESS_CALLS:
+            args = list(node.args[:2]) + [k.value for k in node.keywords if k.arg in ("args", "executable", "cmd")]
+            if any(_is_git(a) for a in args):
+                out.append(node.lineno)
+    return sorted(set(out))
+
+
+def test_the_git_process_finder_finds_them() -> None:
+    found = git_processes(
+        "import subprocess, os\n"
+        "subprocess.run(['git', 'status'])\n"
+        "cmd = ('git', '--git-dir', d)\n"
+        "subprocess.Popen('git fetch origin', shell=True)\n"
+        "os.execvp('git', ['git'])\n"
+        "subprocess.run(args, executable='/usr/bin/git')\n"
+        "subprocess.run(['ssh-keygen', '-n', 'git'])\n"
+        "os.path.join(home, 'git', 'config')\n"
+        "run(['fetch', 'origin'], git_dir=d)\n")
+    assert found == [2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if not module_name(p).startswith("gitjit.git")],
+                         ids=lambda p: str(p.relative_to(PKG)))
+def test_only_the_git_layer_starts_git(path: Path) -> None:
+    """Every ``git`` process goes through ``gitjit.git.run`` (the environment scrubbed, timeouts,
+    failures as ExternalError): none is started anywhere else."""
+    lines = git_processes(path.read_text())
+    assert not lines, (f"{path.relative_to(PKG.parent)} starts git itself (line {', '.join(map(str, lines))}): "
+                       "use gitjit.git.run")

@@ -599,7 +599,7 @@ def _check_size(evs: list[Event]) -> bytes:
 def _fast_import(common: Path, docs: list[tuple[str, bytes]], author: tuple[str, str], actor: str) -> dict[str, str]:
     """Write one commit per issue (tree: events.jsonl) into a single pack; no ref is touched
     (the temporary branch fast-import needs is reset to nothing at the end)."""
-    import subprocess
+    from ..git import run as git_run
 
     stamp = int(time.time())
     ident = f"{author[0]} <{author[1]}> {stamp} +0000".encode()
@@ -618,8 +618,8 @@ def _fast_import(common: Path, docs: list[tuple[str, bytes]], author: tuple[str,
         # another issue's log, in chains up to 50 deep that `git gc` keeps: reading one blob then
         # took libgit2 ~0.2-0.3 ms instead of ~0.015 ms, in every later write of the issue, for
         # ~11% less pack (docs/performance.md, "Seventh round")
-        r = subprocess.run(["git", "fast-import", "--quiet", "--done", "--depth=0", f"--export-marks={marks}"],
-                           input=b"".join(chunks), capture_output=True, cwd=common)
+        r = git_run.run(["fast-import", "--quiet", "--done", "--depth=0", f"--export-marks={marks}"],
+                        git_dir=common, input=b"".join(chunks), text=False)
         if r.returncode != 0:
             raise ExternalError(f"git fast-import failed: {r.stderr.decode(errors='replace')[:500]}")
         got = dict(line.split(" ", 1) for line in marks.read_text().split("\n") if line)
@@ -629,11 +629,10 @@ def _fast_import(common: Path, docs: list[tuple[str, bytes]], author: tuple[str,
 
 
 def _update_ref_stdin(common: Path, refs: Mapping[str, str]) -> None:
-    import subprocess
+    from ..git import run as git_run
 
     stdin = "start\n" + "".join(f"create {r} {o}\n" for r, o in sorted(refs.items())) + "commit\n"
-    r = subprocess.run(["git", "update-ref", "--stdin", "-m", "jit import"], input=stdin.encode(),
-                       capture_output=True, cwd=common)
+    r = git_run.run(["update-ref", "--stdin", "-m", "jit import"], git_dir=common, input=stdin.encode(), text=False)
     if r.returncode != 0:
         raise ExternalError(f"git update-ref failed, no ref was created: {r.stderr.decode(errors='replace')[:500]}")
 

@@ -21,12 +21,11 @@ Nothing here touches the working tree, the index or HEAD.
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from . import _pygit2
 
@@ -34,6 +33,10 @@ _pygit2.prepare()
 import pygit2  # noqa: E402  (after prepare: see gitjit/git/_pygit2.py)
 
 from ..core.errors import ExternalError, NotFoundError, UsageError
+from . import run as _run
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "ZERO", "odb_retry",
            "ObjectVanished"]
@@ -43,10 +46,6 @@ T = TypeVar("T")
 ZERO = "0" * 40
 #: from this many blobs on, ``read_files`` reads them through ``git cat-file --batch``
 BULK_READ_MIN = 200
-#: what makes a git command look at another repository than ``--git-dir`` or another object store
-_GIT_REPO_ENV = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
-                           "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH", "GIT_NAMESPACE",
-                           "GIT_REPLACE_REF_BASE"})
 _BLOB = pygit2.enums.FileMode.BLOB if hasattr(pygit2, "enums") else pygit2.GIT_FILEMODE_BLOB
 
 
@@ -522,13 +521,12 @@ class _CatFile:
 
     @classmethod
     def start(cls, git_dir: Path, oids: list[str]) -> _CatFile | None:
-        env = {k: v for k, v in os.environ.items() if k not in _GIT_REPO_ENV}
-        env["GIT_NO_LAZY_FETCH"] = "1"  # a partial clone must not go to the network for a blob
         try:
-            proc = subprocess.Popen(
-                ["git", "--no-replace-objects", "--git-dir", str(git_dir), "cat-file", "--batch", "--buffer"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-        except OSError:
+            # the environment scrubbed (gitjit/git/run.py) and replace refs ignored: git must read
+            # the very objects libgit2 would; a partial clone must not go to the network for a blob
+            proc = _run.popen(["--no-replace-objects", "cat-file", "--batch", "--buffer"], git_dir=git_dir,
+                              env={"GIT_NO_LAZY_FETCH": "1"}, stdin=_run.PIPE)
+        except ExternalError:
             return None
         return cls(proc, oids)
 

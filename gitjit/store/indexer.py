@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing
@@ -41,6 +40,7 @@ from ..core.errors import ValidationError
 from ..core.fold import fold_gate, fold_issue
 from ..core.graph import BrokenEdge, Graph
 from ..core.model import TERMINAL_STATES, GateDef, IssueState
+from ..git import housekeeping
 from ..git.files import loose_tip
 from .index import (
     _HEX40,
@@ -544,14 +544,7 @@ class Indexer:
         ``packed-refs.lock`` just makes this attempt fail, and a later refresh tries again."""
         if time.monotonic() < self._pack_again_at:
             return False
-        try:
-            # its own session: if this process is killed meanwhile, git still finishes and
-            # removes packed-refs.lock instead of leaving it to block every later pack
-            r = subprocess.run(["git", "pack-refs", "--all", "--prune"], cwd=self.ix.common,
-                               capture_output=True, timeout=600, start_new_session=True)
-        except (OSError, subprocess.TimeoutExpired):
-            r = None
-        if r is None or r.returncode != 0:
+        if not housekeeping.pack_refs(self.ix.common):
             self._pack_again_at = time.monotonic() + 30  # a held lock: not on every command
             return False
         return True
