@@ -288,3 +288,36 @@ def test_random_nestings_agree_with_git(tmp_path_factory: pytest.TempPathFactory
             del os.environ["GIT_CEILING_DIRECTORIES"]
         else:
             os.environ["GIT_CEILING_DIRECTORIES"] = old
+
+
+# ---------------------------------------------------------------------------------- open_repo
+
+def test_open_repo_opens_what_git_finds(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``open_repo`` (every Tracker) opens the repository git would use; libgit2's own discovery
+    ignored GIT_DIR, GIT_CEILING_DIRECTORIES and safe.bareRepository."""
+    from gitjit.git import open_repo
+
+    for where in ("r/a/b", "wt/d", "hub.git/refs", "r/.git"):
+        monkeypatch.chdir(tree / where)
+        want = git_says(tree / where)
+        assert want is not None and open_repo().common_dir == Path(want.common_dir)
+    # GIT_DIR from the environment, as git (a script or hook that exports it)
+    (tree / "outside").mkdir()
+    monkeypatch.chdir(tree / "outside")
+    monkeypatch.setenv("GIT_DIR", str(tree / "hub.git"))
+    assert open_repo().git_dir == Path(os.path.realpath(tree / "hub.git"))
+    # a path the user named wins over it
+    assert open_repo(tree / "r" / "a").git_dir == Path(os.path.realpath(tree / "r" / ".git"))
+    monkeypatch.delenv("GIT_DIR")
+    # a ceiling keeps git (and now jit) from walking up into the repository
+    monkeypatch.chdir(tree / "r" / "a" / "b")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tree / "r"))
+    with pytest.raises(NotFoundError):
+        open_repo()
+    monkeypatch.delenv("GIT_CEILING_DIRECTORIES")
+    # safe.bareRepository=explicit: a bare repository found from inside is refused, as git refuses it
+    git("config", "--global", "safe.bareRepository", "explicit", cwd=tree)
+    monkeypatch.chdir(tree / "hub.git" / "refs")
+    with pytest.raises(NotFoundError, match="safe.bareRepository"):
+        open_repo()
+    assert open_repo(tree / "hub.git").is_bare  # named outright (--repo): opened

@@ -32,7 +32,7 @@ from . import _pygit2
 _pygit2.prepare()
 import pygit2  # noqa: E402  (after prepare: see gitjit/git/_pygit2.py)
 
-from ..core.errors import ExternalError, NotFoundError, UsageError
+from ..core.errors import ExternalError, UsageError
 from . import run as _run
 
 if TYPE_CHECKING:
@@ -66,17 +66,12 @@ class BadRef(Exception):
 
 
 def open_repo(path: str | os.PathLike[str] | None = None) -> GitRepo:
-    """Find the repository containing ``path`` (default: cwd), walking up like git does."""
-    start = os.fspath(path) if path is not None else os.getcwd()
-    if not os.path.exists(start):
-        raise NotFoundError(f"no such directory: {start}", hint="check --repo / JIT_REPO")
-    found = pygit2.discover_repository(start)
-    if found is None:
-        raise NotFoundError(
-            f"not a git repository (or any parent up to /): {start}",
-            hint="run 'git init' first, or pass --repo PATH",
-        )
-    return GitRepo(found)
+    """Open the repository git would use in ``path`` (default: the current directory, where
+    ``GIT_DIR`` and the other variables of the environment count as they do for git; a path the
+    user named wins over them). ``gitjit.git.discover`` finds it, libgit2 opens it."""
+    from .discover import discover
+
+    return GitRepo(discover(path, repo_env=path is None).git_dir)
 
 
 def _is_lock_error(e: Exception) -> bool:
