@@ -283,3 +283,64 @@ def test_only_the_git_layer_starts_git(path: Path) -> None:
     lines = git_processes(path.read_text())
     assert not lines, (f"{path.relative_to(PKG.parent)} starts git itself (line {', '.join(map(str, lines))}): "
                        "use gitjit.git.run")
+
+
+#: the ref prefixes (gitjit/core/refs.py) and the files git keeps refs in
+_REF_NAMES = {"ISSUES", "GATES", "TRACKING", "LOCAL", "QUARANTINE", "STAGE_PREFIX", "ENTITY_DIRS"}
+_REF_FILES = {"packed-refs", "packed-refs.lock", "reftable"}
+_FILE_CALLS = {"open", "scandir", "listdir", "walk", "stat", "lstat", "exists", "isdir", "isfile", "unlink", "remove",
+               "rename", "replace", "Path", "read_text", "read_bytes", "write_text", "write_bytes"}
+
+
+def _names_a_ref(node: ast.AST) -> bool:
+    return any((isinstance(n, ast.Name) and n.id in _REF_NAMES)
+               or (isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.startswith("refs/"))
+               for n in ast.walk(node))
+
+
+def ref_file_access(source: str) -> list[int]:
+    """Lines of ``source`` that read or write refs as files: a path built from a ref prefix or a
+    ``refs/`` string (``common / TRACKING``, ``os.path.join(common, "refs/jit/issues")``,
+    ``os.walk(...)``), a ``<ref> + ".lock"`` name, or ``packed-refs`` / ``reftable`` named in
+    code (docstrings do not count)."""
+    tree = ast.parse(source)
+    docs = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and id(node) not in docs and node.value in _REF_FILES:
+            out.append(node.lineno)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.right, ast.Constant) \
+                and node.right.value == ".lock":
+            out.append(node.lineno)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and (
+                _names_a_ref(node.left) or _names_a_ref(node.right)):
+            out.append(node.lineno)
+        elif isinstance(node, ast.Call) and any(_names_a_ref(a) for a in node.args) and (
+                getattr(node.func, "attr", getattr(node.func, "id", "")) in _FILE_CALLS
+                or (isinstance(node.func, ast.Attribute) and node.func.attr == "join"
+                    and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "path")):
+            out.append(node.lineno)
+    return sorted(set(out))
+
+
+def test_the_ref_file_finder_finds_them() -> None:
+    found = ref_file_access(
+        '"""packed-refs in a docstring is fine"""\n'
+        "p = common / 'packed-refs'\n"
+        "lock = os.path.join(common, ref + '.lock')\n"
+        "for d, _, names in os.walk(common / TRACKING): pass\n"
+        "os.scandir(os.path.join(common, 'refs/jit/issues'))\n"
+        "', '.join(k for k in GATES)\n"
+        "git.tips(ISSUES)\n"
+        "x = {'stats': PACKED_REFS}\n")
+    assert found == [2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if not module_name(p).startswith("gitjit.git")],
+                         ids=lambda p: str(p.relative_to(PKG)))
+def test_only_the_git_layer_reads_ref_files(path: Path) -> None:
+    """Loose refs, ``packed-refs``, ref lock files: read and written through gitjit/git/ (files.py,
+    or libgit2 and git through repo.py and run.py), never by hand elsewhere."""
+    lines = ref_file_access(path.read_text())
+    assert not lines, (f"{path.relative_to(PKG.parent)} reads ref files itself (line {', '.join(map(str, lines))}): "
+                       "use gitjit.git.files")

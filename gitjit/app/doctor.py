@@ -41,7 +41,7 @@ from ..core.errors import ExternalError, GitjitError, ValidationError
 from ..core.fold import fold_gate, fold_issue, parse_events, serialize_events, union_events
 from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
 from ..core.refs import LOCAL, QUARANTINE, TRACKING
-from ..git import CasFailed, GitRepo, RefLocked, raw
+from ..git import CasFailed, GitRepo, RefLocked, files, raw
 from ..git import run as git_run
 from ..store import locks
 from ..store.entities import DOC, EntityStore
@@ -490,7 +490,7 @@ class Doctor:
                 continue
             sev = {"held": "info", "young": "warning", "stale": "error"}.get(info.state, "warning")
             msg = info.message
-            if info.state == "stale" and ref != "packed-refs" and self.git.tip(ref) is None:
+            if info.state == "stale" and ref != files.PACKED_REFS and self.git.tip(ref) is None:
                 sev = "warning"  # a create killed mid-write: blocks nothing, names no data
                 msg += f"; {ref} does not exist (a create was killed before it finished; nothing was written)"
             self.add(Problem("locks", f"{info.state}_lock", sev, str(lock.relative_to(cd)), msg,
@@ -500,7 +500,7 @@ class Doctor:
                              _repair=functools.partial(self._unlock, ref, lock)
                              if info.state == "stale" else None))
         dead = [o for o in locks.owners(cd, idle=True) if o.alive() is False
-                and not (o.ref and (Path(cd) / (o.ref + ".lock")).exists())]
+                and not (o.ref and os.path.exists(files.lock_file(cd, o.ref)))]
         if dead:
             self.add(Problem("locks", "dead_owner_records", "warning", locks.OWNERS,
                              f"{len(dead)} owner record(s) of jit processes that died mid-write (harmless)",

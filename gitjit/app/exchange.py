@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import BusyError, CycleError, ExternalError, GitjitError, UsageError, ValidationError
+from ..core.errors import CycleError, ExternalError, GitjitError, UsageError, ValidationError
 from ..core.model import (
     ISSUE_ID_RE,
     LIMITS,
@@ -52,6 +52,7 @@ from ..core.model import (
     parse_state,
 )
 from ..core.refs import ISSUES
+from ..git.files import add_packed_refs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .base import TrackerBase as Tracker
@@ -637,59 +638,6 @@ def _update_ref_stdin(common: Path, refs: Mapping[str, str]) -> None:
         raise ExternalError(f"git update-ref failed, no ref was created: {r.stderr.decode(errors='replace')[:500]}")
 
 
-def _write_packed(common: Path, refs: Mapping[str, str], *, wait: float = 10.0) -> None:
-    """Add ``refs`` (all new) to ``packed-refs`` in one atomic rename, the way ``git pack-refs``
-    writes it: take ``packed-refs.lock`` (O_EXCL, as git and libgit2 do), check under it that no
-    ref of ours exists loose or packed, write the merged sorted file, rename it into place."""
-    lock = common / "packed-refs.lock"
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            if time.monotonic() > deadline:
-                raise BusyError("packed-refs is locked by another git process", hint="retry the import") from None
-            time.sleep(0.05)
-    try:
-        path = common / "packed-refs"
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            data = b""
-        header = b"# pack-refs with: peeled fully-peeled sorted \n"
-        records: list[tuple[bytes, bytes]] = []
-        for line in data.split(b"\n"):
-            if not line:
-                continue
-            if line.startswith(b"#"):
-                header = line + b"\n"
-                if b" sorted" not in header:
-                    header = header.rstrip(b" \n") + b" sorted \n"
-                continue
-            if line.startswith(b"^") and records:
-                name, body = records[-1]
-                records[-1] = (name, body + line + b"\n")
-                continue
-            records.append((line[41:], line + b"\n"))
-        names = {n for n, _ in records}
-        clash = [r for r in refs if r.encode() in names or (common / r).exists()]
-        if clash:
-            raise ExternalError(f"{len(clash)} ref(s) already exist, e.g. {clash[0]}; no ref was created")
-        records += [(r.encode(), f"{o} {r}\n".encode()) for r, o in refs.items()]
-        records.sort(key=lambda x: x[0])
-        with os.fdopen(fd, "wb") as f:
-            fd = -1
-            f.write(header)
-            f.writelines(body for _, body in records)
-        os.rename(lock, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        lock.unlink(missing_ok=True)
-        raise
-
-
 def import_items(tracker: Tracker, items: list[Item], *, where: str, gates: Iterable[GateIn] = (),
                  by: str | None = None, dry_run: bool = False) -> dict[str, Any]:
     """Check everything, then write every issue (and the gate definitions it brings)."""
@@ -713,7 +661,7 @@ def import_items(tracker: Tracker, items: list[Item], *, where: str, gates: Iter
         tips = _fast_import(common, docs, tracker._author(actor), actor)
         refs = {ISSUES + iid: tip for iid, tip in tips.items()}
         if len(refs) >= PACKED_WRITE_MIN:
-            _write_packed(common, refs)
+            add_packed_refs(common, refs)
         else:
             _update_ref_stdin(common, refs)
         for iid, tip in tips.items():  # the index folds these without reading git again

@@ -35,7 +35,11 @@ from __future__ import annotations
 import os
 import stat
 
-from ..core.errors import NotFoundError
+# no typing (nor gitjit.core.errors, which imports it) at run time: the light read path imports
+# this module, and only a failed discovery needs the error class
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from ..core.errors import NotFoundError
 
 __all__ = ["NOT_A_REPO_HINT", "Location", "discover", "discover_light"]
 
@@ -90,6 +94,8 @@ def discover(start: str | os.PathLike[str] | None = None, *, repo_env: bool = Tr
     ``GIT_DISCOVERY_ACROSS_FILESYSTEM`` count either way.
 
     ``NotFoundError`` when there is no repository there (with git's message when git decided)."""
+    from ..core.errors import NotFoundError
+
     where = os.fspath(start) if start is not None else os.getcwd()
     if not os.path.exists(where):
         raise NotFoundError(f"no such directory: {where}", hint="check --repo / JIT_REPO")
@@ -149,6 +155,8 @@ def _light(start: str, repo_env: bool) -> Location:
 
 
 def _not_found(start: str, upto: str) -> NotFoundError:
+    from ..core.errors import NotFoundError
+
     return NotFoundError(f"not a git repository (or any parent up to {upto}): {start}", hint=NOT_A_REPO_HINT)
 
 
@@ -427,6 +435,7 @@ def _bool(value: str | None, *, default: bool | None = None) -> bool:
 
 def _ask_git(start: str, *, repo_env: bool) -> Location:
     """``git rev-parse`` run in ``start``: for what the light mode leaves to git."""
+    from ..core.errors import NotFoundError
     from . import run
 
     asked = ["rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir", "--is-bare-repository",

@@ -41,9 +41,9 @@ from ..core.fold import fold_gate, fold_issue
 from ..core.graph import BrokenEdge, Graph
 from ..core.model import TERMINAL_STATES, GateDef, IssueState
 from ..git import housekeeping
-from ..git.files import loose_tip
+from ..git.files import HEX40 as _HEX40
+from ..git.files import PACKED_REFS, loose_tip, packed_refs_locked
 from .index import (
-    _HEX40,
     GATES,
     INDEX_VERSION,
     ISSUES,
@@ -92,7 +92,7 @@ def pack_threshold(delta: Delta) -> int:
     ``PACK_THRESHOLD`` (200) up to about 30,000 refs, then one per 10 KB of ``packed-refs`` (about
     150 refs), at most ``PACK_MAX`` (400, reached at about 60,000). Measured with 8 claimers at
     100,000 issues: 200 packs too often, 700 makes every check list too many loose refs."""
-    st = (delta.sig.get("stats") or {}).get("packed-refs") or [None]
+    st = (delta.sig.get("stats") or {}).get(PACKED_REFS) or [None]
     size = st[2] if len(st) > 2 and st[2] else 0
     return max(PACK_THRESHOLD, min(PACK_MAX, size // PACK_BYTES_PER_LOOSE))
 
@@ -533,7 +533,7 @@ class Indexer:
         failed attempt: every contender starting its own ``git pack-refs`` only queues them."""
         if time.monotonic() < self._pack_again_at:
             return False
-        if os.path.exists(os.path.join(self.ix.common, "packed-refs.lock")):
+        if packed_refs_locked(self.ix.common):
             self._pack_again_at = time.monotonic() + 1.0
             return False
         return True
