@@ -34,11 +34,12 @@ import pygit2  # noqa: E402  (after prepare: see gitjit/git/_pygit2.py)
 
 from ..core.errors import ExternalError, UsageError
 from . import run as _run
+from .refs import BadRef, BadRefName, CasFailed, RefLocked, check_ref_name, check_target
 
 if TYPE_CHECKING:
     import subprocess
 
-__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "ZERO", "odb_retry",
+__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "BadRefName", "open_repo", "ZERO", "odb_retry",
            "ObjectVanished"]
 
 T = TypeVar("T")
@@ -49,20 +50,8 @@ BULK_READ_MIN = 200
 _BLOB = pygit2.enums.FileMode.BLOB if hasattr(pygit2, "enums") else pygit2.GIT_FILEMODE_BLOB
 
 
-class CasFailed(Exception):
-    """The ref was not where the caller read it (moved, created or deleted meanwhile)."""
-
-
-class RefLocked(Exception):
-    """Another writer holds the ref's lock file right now."""
-
-
 class _Refused(Exception):
     """Carries an exception raised by a ``write_locked`` caller out of the transaction untouched."""
-
-
-class BadRef(Exception):
-    """A ref whose target is not a commit carrying the expected file (hostile or corrupt data)."""
 
 
 def open_repo(path: str | os.PathLike[str] | None = None) -> GitRepo:
@@ -264,6 +253,8 @@ class GitRepo:
 
     def create_ref(self, refname: str, target: str, message: str) -> None:
         """Create ``refname`` only if it does not exist: lock, look, set, all under the lock."""
+        check_ref_name(refname)  # libgit2's transaction would write any name (gitjit/git/refs.py)
+        check_target(target)  # and pygit2 pads a short id with zeros
         oid = pygit2.Oid(hex=target)
         try:
             with self.repo.transaction() as tx:
@@ -282,6 +273,8 @@ class GitRepo:
         if expected is None:
             self.create_ref(refname, target, message)
             return
+        check_ref_name(refname)
+        check_target(target)
         try:
             ref = self.repo.references.get(refname)
             if ref is None or str(ref.target) != expected:
@@ -303,6 +296,7 @@ class GitRepo:
         nothing is written. A transaction also skips libgit2's check of the new name against
         every packed ref (``reference_path_available``), ~1 ms per write at 100,000 refs.
         Returns the tip the ref was left at."""
+        check_ref_name(refname)
         try:
             with self.repo.transaction() as tx:
                 for attempt in range(10):
@@ -322,6 +316,8 @@ class GitRepo:
                 tip = str(ref.target) if ref is not None else None
                 try:
                     new = make(tip)
+                    if new is not None:
+                        check_target(new)
                 except BaseException as e:  # the caller's own refusal: not a libgit2 failure
                     raise _Refused(e) from None
                 if new is None:
@@ -338,6 +334,7 @@ class GitRepo:
             raise
 
     def delete_ref(self, refname: str, expected: str) -> None:
+        check_ref_name(refname)
         try:
             ref = self.repo.references.get(refname)
             if ref is None or str(ref.target) != expected:
