@@ -101,7 +101,7 @@ def discover(start: str | os.PathLike[str] | None = None, *, repo_env: bool = Tr
         raise NotFoundError(f"no such directory: {where}", hint="check --repo / JIT_REPO")
     if not os.path.isdir(where):
         raise NotFoundError(f"not a directory: {where}", hint="check --repo / JIT_REPO")
-    loc = discover_light(where, repo_env=repo_env)
+    loc = discover_light(start, repo_env=repo_env)
     return loc if loc is not None else _ask_git(where, repo_env=repo_env)
 
 
@@ -109,16 +109,18 @@ def discover_light(start: str | os.PathLike[str] | None = None, *, repo_env: boo
     """``discover`` from the file system alone: the Location, None when only git can tell (see the
     module docstring), or ``NotFoundError`` when the walk met no repository."""
     try:
-        return _light(os.fspath(start) if start is not None else os.getcwd(), repo_env)
+        return _light(os.fspath(start) if start is not None else None, repo_env)
     except _Undecided:
         return None
 
 
 # ---------------------------------------------------------------------------------- the walk
 
-def _light(start: str, repo_env: bool) -> Location:
+def _light(given: str | None, repo_env: bool) -> Location:
     env = os.environ
-    cwd = os.path.realpath(start)  # git chdirs there and asks getcwd(): symbolic links resolved
+    # git chdirs to the start and asks getcwd(): symbolic links resolved (getcwd() already is)
+    cwd = os.getcwd() if given is None else os.path.realpath(given)
+    start = cwd if given is None else given
     if repo_env:
         if any(k in env for k in _NAMING[2:]):
             raise _Undecided  # rare: an explicit work tree or object store
@@ -129,26 +131,33 @@ def _light(start: str, repo_env: bool) -> Location:
     across = env.get("GIT_DISCOVERY_ACROSS_FILESYSTEM")
     one_fs = True if across is None else not _bool(across)
     ceiling = _ceiling_offset(cwd, env.get("GIT_CEILING_DIRECTORIES"))
-    dev = os.stat(cwd).st_dev
+    dev = None
     d = cwd
     while True:
         dot = d.rstrip("/") + "/.git"
         try:
-            st = os.stat(dot)
+            st = os.lstat(dot)
+            link = stat.S_ISLNK(st.st_mode)
+            if link:
+                st = os.stat(dot)
         except OSError:
             st = None
         if st is not None:
             if stat.S_ISREG(st.st_mode):
                 return _found(_read_gitfile(dot, st), d, dot)
-            if _is_git_dir(dot):
-                return _found(dot, d, None)
-        if _is_git_dir(d):
+            common = _git_dir_common(dot)
+            if common is not None:
+                # a .git directory (not a link) in a real directory is a real path already
+                return _found(dot, d, None, common=None if link else common)
+        if _git_dir_common(d) is not None:
             return _found_bare(d, named=not repo_env and d == cwd)
         if d == "/":
             raise _not_found(start, "/")
         off = d.rfind("/")
         if off <= ceiling:
             raise _not_found(start, d[:off] or "/")
+        if one_fs and dev is None:
+            dev = os.stat(cwd).st_dev
         d = d[:off] or "/"
         if one_fs and os.stat(d).st_dev != dev:
             raise _not_found(start, f"mount point {d}")
@@ -185,10 +194,13 @@ def _ceiling_offset(cwd: str, value: str | None) -> int:
 def _explicit(cwd: str, git_dir: str, common_env: str | None) -> Location:
     """``GIT_DIR`` given: no walk, no ownership or bare-repository check (setup_explicit_git_dir)."""
     gd = os.path.realpath(os.path.join(cwd, git_dir))
-    common = os.path.realpath(os.path.join(cwd, common_env)) if common_env is not None else _common_dir(gd)
-    if not _is_git_dir(gd, common):
+    if common_env is not None:
+        common, has_common = os.path.realpath(os.path.join(cwd, common_env)), True
+    else:
+        common, has_common = _common_of(gd)
+    if not _valid_head(gd + "/HEAD") or not _has_db(common):
         raise _Undecided  # git refuses it: its message says why
-    bare, worktree = _core(gd, common, has_common=common_env is not None or _has_commondir(gd))
+    bare, worktree = _core(gd, common, has_common=has_common)
     if bare:
         return Location(gd, common, None)
     if worktree is not None:
@@ -196,17 +208,20 @@ def _explicit(cwd: str, git_dir: str, common_env: str | None) -> Location:
     return Location(gd, common, cwd)
 
 
-def _found(git_dir: str, top: str, gitfile: str | None) -> Location:
-    """A ``.git`` (directory, or file naming the git dir) in ``top`` (setup_discovered_git_dir)."""
-    gd = os.path.realpath(git_dir)
+def _found(git_dir: str, top: str, gitfile: str | None, *,
+           common: tuple[str, bool] | None = None) -> Location:
+    """A ``.git`` (directory, or file naming the git dir) in ``top`` (setup_discovered_git_dir).
+    ``common``: the common dir already read for ``git_dir``, when that is a real path."""
+    gd = git_dir if common is not None else os.path.realpath(git_dir)
     _check_owner(gitfile, top, gd)
-    common = _common_dir(gd)
-    bare, worktree = _core(gd, common, has_common=_has_commondir(gd))
+    cd, has_common = common if common is not None else _common_of(gd)
+    bare, worktree = _core(gd, cd, has_common=has_common)
+    common_dir = cd
     if bare:
-        return Location(gd, common, None)
+        return Location(gd, common_dir, None)
     if worktree is not None:
-        return Location(gd, common, _worktree(gd, worktree))
-    return Location(gd, common, top)
+        return Location(gd, common_dir, _worktree(gd, worktree))
+    return Location(gd, common_dir, top)
 
 
 def _found_bare(d: str, *, named: bool) -> Location:
@@ -214,8 +229,8 @@ def _found_bare(d: str, *, named: bool) -> Location:
     if not named and _bare_may_be_refused():
         raise _Undecided
     _check_owner(None, None, d)
-    common = _common_dir(d)
-    bare, worktree = _core(d, common, has_common=_has_commondir(d))
+    common, has_common = _common_of(d)
+    bare, worktree = _core(d, common, has_common=has_common)
     if worktree is not None and not bare:
         return Location(d, common, _worktree(d, worktree))
     return Location(d, common, None)
@@ -230,15 +245,23 @@ def _worktree(gd: str, value: str) -> str:
 
 # ---------------------------------------------------------------------------------- git dirs
 
-def _is_git_dir(path: str, common: str | None = None) -> bool:
-    """git's ``is_git_directory``: a valid HEAD here, ``objects/`` and ``refs/`` in the common dir."""
+def _git_dir_common(path: str) -> tuple[str, bool] | None:
+    """git's ``is_git_directory``: a valid HEAD here, ``objects/`` and ``refs/`` in the common dir.
+    The common dir and whether a ``commondir`` file named it; None when ``path`` is no git dir."""
     if not _valid_head(path + "/HEAD"):
-        return False
-    if common is None:
-        try:
-            common = _common_dir(path)
-        except _Undecided:
-            return False
+        return None
+    try:
+        common = _common_of(path)
+    except _Undecided:
+        return None
+    return common if _has_db(common[0]) else None
+
+
+def _is_git_dir(path: str) -> bool:
+    return _git_dir_common(path) is not None
+
+
+def _has_db(common: str) -> bool:
     return os.access(common + "/objects", os.X_OK) and os.access(common + "/refs", os.X_OK)
 
 
@@ -257,24 +280,24 @@ def _valid_head(path: str) -> bool:
     return len(data) >= 40 and _HEX.issuperset(data[:40])
 
 
-def _has_commondir(gd: str) -> bool:
-    return os.path.exists(gd + "/commondir")
-
-
-def _common_dir(gd: str) -> str:
-    """The common dir of git dir ``gd``: what its ``commondir`` file names (relative to ``gd``), else ``gd``."""
+def _common_of(gd: str) -> tuple[str, bool]:
+    """The common dir of git dir ``gd`` -- what its ``commondir`` file names (relative to ``gd``),
+    else ``gd`` -- and whether that file is there."""
     path = gd + "/commondir"
-    if not os.path.exists(path):
-        return gd
     try:
         with open(path, "rb") as f:
-            data = f.read().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+            raw = f.read()
+    except FileNotFoundError:
+        return gd, False
+    except OSError:
+        raise _Undecided from None  # a directory, unreadable: git's to judge
+    try:
+        data = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
         raise _Undecided from None
-    data = data.rstrip("\r\n")
     if not data:
         raise _Undecided  # git dies on an empty commondir file
-    return os.path.realpath(os.path.join(gd, data))
+    return os.path.realpath(os.path.join(gd, data)), True
 
 
 def _read_gitfile(path: str, st: os.stat_result) -> str:
