@@ -321,3 +321,31 @@ def test_open_repo_opens_what_git_finds(tree: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(NotFoundError, match="safe.bareRepository"):
         open_repo()
     assert open_repo(tree / "hub.git").is_bare  # named outright (--repo): opened
+
+
+_CONFIG_LINES = st.sampled_from([
+    "[core]", "[Core]", "[CORE]", '[core "sub"]', "[core.sub]", "[extensions]", '[remote "origin"]', "[jit]",
+    "\tbare = true", "\tbare = false", "bare=yes", "  Bare = 0", "\tbare", "\tbare = off # comment", "\tbare = on ; c",
+    "\tworktree = ../elsewhere", "\tworktree = {t}/elsewhere", '\tworktree = "../elsewhere"', "\tworkTree = ../wt2",
+    "\trepositoryformatversion = 0", "\trepositoryformatversion = 1", "\tworktreeconfig = true",
+    "\tobjectformat = sha1", "\tfilemode = true", "\turl = /x ; y", "# a comment", "; another", "",
+    "\tlogallrefupdates = true", "\tversion = 3"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(_CONFIG_LINES, max_size=12), where=st.sampled_from(["r", "r/a", "r/.git", "wt"]))
+def test_random_configs_agree_with_git(tmp_path_factory: pytest.TempPathFactory, lines: list[str],
+                                       where: str) -> None:
+    """The small config reader either gives git's answer or leaves it to git, whatever the repository's
+    config says about core.bare, core.worktree, the format version and the extensions."""
+    t = Path(os.path.realpath(tmp_path_factory.mktemp("cfg")))
+    r = make_repo(t / "r")
+    (r / "a").mkdir()
+    (r / "elsewhere").mkdir()
+    (t / "elsewhere").mkdir()
+    (r / "wt2").mkdir()
+    commit(r)
+    git("worktree", "add", "-q", "--detach", str(t / "wt"), cwd=r)
+    cfg = r / ".git" / "config"
+    cfg.write_text(cfg.read_text() + "\n".join(x.format(t=t) for x in lines) + "\n")
+    agree(t / where, light=False)
