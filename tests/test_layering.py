@@ -231,3 +231,116 @@ def test_cli_processes_load_pygit2_without_the_ca_bundle_and_restore_the_environ
 
     assert probe("cli") == [want, "False", "True"]  # no bundle parsed, the directory passed on
     assert probe("library") == [want, "True", "True"]  # pygit2's own defaults
+
+
+#: calls that start a process (subprocess, os, asyncio)
+_PROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output", "getoutput", "getstatusoutput", "system",
+                  "popen", "execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp", "execlpe", "spawnv",
+                  "spawnve", "spawnvp", "spawnvpe", "spawnl", "spawnle", "spawnlp", "spawnlpe", "posix_spawn",
+                  "posix_spawnp", "create_subprocess_exec", "create_subprocess_shell"}
+
+
+def _is_git(node: ast.AST) -> bool:
+    """``"git"``, ``"git ..."`` (a shell line) or ``"/usr/bin/git"``."""
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+        node.value.split(" ", 1)[0].rsplit("/", 1)[-1] == "git")
+
+
+def git_processes(source: str) -> list[int]:
+    """Lines of ``source`` that start ``git``: a command list or tuple whose program is ``"git"``
+    (wherever it is built: ``cmd = ["git", ...]``), or a process call whose program, shell line or
+    ``executable=`` is ``git``."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.List, ast.Tuple)) and node.elts and _is_git(node.elts[0]):
+            out.append(node.lineno)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in _PROCESS_CALLS:
+            args = list(node.args[:2]) + [k.value for k in node.keywords if k.arg in ("args", "executable", "cmd")]
+            if any(_is_git(a) for a in args):
+                out.append(node.lineno)
+    return sorted(set(out))
+
+
+def test_the_git_process_finder_finds_them() -> None:
+    found = git_processes(
+        "import subprocess, os\n"
+        "subprocess.run(['git', 'status'])\n"
+        "cmd = ('git', '--git-dir', d)\n"
+        "subprocess.Popen('git fetch origin', shell=True)\n"
+        "os.execvp('git', ['git'])\n"
+        "subprocess.run(args, executable='/usr/bin/git')\n"
+        "subprocess.run(['ssh-keygen', '-n', 'git'])\n"
+        "os.path.join(home, 'git', 'config')\n"
+        "run(['fetch', 'origin'], git_dir=d)\n")
+    assert found == [2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if not module_name(p).startswith("gitjit.git")],
+                         ids=lambda p: str(p.relative_to(PKG)))
+def test_only_the_git_layer_starts_git(path: Path) -> None:
+    """Every ``git`` process goes through ``gitjit.git.run`` (the environment scrubbed, timeouts,
+    failures as ExternalError): none is started anywhere else."""
+    lines = git_processes(path.read_text())
+    assert not lines, (f"{path.relative_to(PKG.parent)} starts git itself (line {', '.join(map(str, lines))}): "
+                       "use gitjit.git.run")
+
+
+#: the ref prefixes (gitjit/core/refs.py) and the files git keeps refs in
+_REF_NAMES = {"ISSUES", "GATES", "TRACKING", "LOCAL", "QUARANTINE", "STAGE_PREFIX", "ENTITY_DIRS"}
+_REF_FILES = {"packed-refs", "packed-refs.lock", "reftable"}
+_FILE_CALLS = {"open", "scandir", "listdir", "walk", "stat", "lstat", "exists", "isdir", "isfile", "unlink", "remove",
+               "rename", "replace", "Path", "read_text", "read_bytes", "write_text", "write_bytes"}
+
+
+def _names_a_ref(node: ast.AST) -> bool:
+    return any((isinstance(n, ast.Name) and n.id in _REF_NAMES)
+               or (isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.startswith("refs/"))
+               for n in ast.walk(node))
+
+
+def ref_file_access(source: str) -> list[int]:
+    """Lines of ``source`` that read or write refs as files: a path built from a ref prefix or a
+    ``refs/`` string (``common / TRACKING``, ``os.path.join(common, "refs/jit/issues")``,
+    ``os.walk(...)``), a ``<ref> + ".lock"`` name, or ``packed-refs`` / ``reftable`` named in
+    code (docstrings do not count)."""
+    tree = ast.parse(source)
+    docs = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and id(node) not in docs and node.value in _REF_FILES:
+            out.append(node.lineno)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.right, ast.Constant) \
+                and node.right.value == ".lock":
+            out.append(node.lineno)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and (
+                _names_a_ref(node.left) or _names_a_ref(node.right)):
+            out.append(node.lineno)
+        elif isinstance(node, ast.Call) and any(_names_a_ref(a) for a in node.args) and (
+                getattr(node.func, "attr", getattr(node.func, "id", "")) in _FILE_CALLS
+                or (isinstance(node.func, ast.Attribute) and node.func.attr == "join"
+                    and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "path")):
+            out.append(node.lineno)
+    return sorted(set(out))
+
+
+def test_the_ref_file_finder_finds_them() -> None:
+    found = ref_file_access(
+        '"""packed-refs in a docstring is fine"""\n'
+        "p = common / 'packed-refs'\n"
+        "lock = os.path.join(common, ref + '.lock')\n"
+        "for d, _, names in os.walk(common / TRACKING): pass\n"
+        "os.scandir(os.path.join(common, 'refs/jit/issues'))\n"
+        "', '.join(k for k in GATES)\n"
+        "git.tips(ISSUES)\n"
+        "x = {'stats': PACKED_REFS}\n")
+    assert found == [2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if not module_name(p).startswith("gitjit.git")],
+                         ids=lambda p: str(p.relative_to(PKG)))
+def test_only_the_git_layer_reads_ref_files(path: Path) -> None:
+    """Loose refs, ``packed-refs``, ref lock files: read and written through gitjit/git/ (files.py,
+    or libgit2 and git through repo.py and run.py), never by hand elsewhere."""
+    lines = ref_file_access(path.read_text())
+    assert not lines, (f"{path.relative_to(PKG.parent)} reads ref files itself (line {', '.join(map(str, lines))}): "
+                       "use gitjit.git.files")

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ExternalError
+from ..git import run as git_run
 from .tracker import Tracker
 
 __all__ = ["Machine", "DemoOptions", "Demo", "run_demo", "work_on", "GATES", "TASKS", "DISCOVERY"]
@@ -413,8 +414,8 @@ def _clean_env() -> dict[str, str]:
 
 def _git(*args: str) -> None:
     try:
-        proc = subprocess.run(["git", *args], env=_clean_env(), capture_output=True, text=True)
-    except FileNotFoundError:
+        proc = git_run.run(args)  # the GIT_* variables _clean_env drops are dropped there too
+    except git_run.GitNotRun:
         raise ExternalError("the demo needs the git command", hint="install git and try again") from None
     if proc.returncode != 0:
         raise ExternalError(f"git {args[0]} failed: {proc.stderr.strip()}")

@@ -30,7 +30,6 @@ import functools
 import json
 import os
 import shlex
-import subprocess
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -38,11 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import GitjitError, ValidationError
+from ..core.errors import ExternalError, GitjitError, ValidationError
 from ..core.fold import fold_gate, fold_issue, parse_events, serialize_events, union_events
 from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
 from ..core.refs import LOCAL, QUARANTINE, TRACKING
-from ..git import CasFailed, GitRepo, RefLocked, raw
+from ..git import CasFailed, GitRepo, RefLocked, files, raw
+from ..git import run as git_run
 from ..store import locks
 from ..store.entities import DOC, EntityStore
 
@@ -590,7 +590,7 @@ class Doctor:
                 continue
             sev = {"held": "info", "young": "warning", "stale": "error"}.get(info.state, "warning")
             msg = info.message
-            if info.state == "stale" and ref != "packed-refs" and self.git.tip(ref) is None:
+            if info.state == "stale" and ref != files.PACKED_REFS and self.git.tip(ref) is None:
                 sev = "warning"  # a create killed mid-write: blocks nothing, names no data
                 msg += f"; {ref} does not exist (a create was killed before it finished; nothing was written)"
             self.add(Problem("locks", f"{info.state}_lock", sev, str(lock.relative_to(cd)), msg,
@@ -600,7 +600,7 @@ class Doctor:
                              _repair=functools.partial(self._unlock, ref, lock)
                              if info.state == "stale" else None))
         dead = [o for o in locks.owners(cd, idle=True) if o.alive() is False
-                and not (o.ref and (Path(cd) / (o.ref + ".lock")).exists())]
+                and not (o.ref and os.path.exists(files.lock_file(cd, o.ref)))]
         if dead:
             self.add(Problem("locks", "dead_owner_records", "warning", locks.OWNERS,
                              f"{len(dead)} owner record(s) of jit processes that died mid-write (harmless)",
@@ -765,11 +765,10 @@ class Doctor:
 
     def check_objects(self) -> None:
         try:
-            proc = subprocess.run(["git", "--git-dir", str(self.git.git_dir), "fsck", "--no-dangling",
-                                   "--no-progress"], capture_output=True, text=True, timeout=3600,
-                                  stdin=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"})
-        except (OSError, subprocess.TimeoutExpired) as e:
-            self.add(Problem("objects", "fsck_failed", "warning", "git fsck", f"could not run git fsck: {e}"))
+            proc = git_run.run(["fsck", "--no-dangling", "--no-progress"], git_dir=self.git.git_dir, timeout=3600,
+                               env={"LC_ALL": "C"})
+        except ExternalError as e:
+            self.add(Problem("objects", "fsck_failed", "warning", "git fsck", f"could not run git fsck: {e.message}"))
             return
         lines = [x for x in (proc.stdout + proc.stderr).splitlines() if x.strip() and not x.startswith("notice:")]
         if proc.returncode != 0 or any(x.startswith(("error", "missing", "broken", "fatal")) for x in lines):

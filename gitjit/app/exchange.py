@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import (
-    BusyError,
     CycleError,
     ExternalError,
     GitjitError,
@@ -64,6 +63,7 @@ from ..core.model import (
     utc_ts,
 )
 from ..core.refs import ISSUES
+from ..git.files import add_packed_refs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .base import TrackerBase as Tracker
@@ -638,8 +638,7 @@ def _safe_actor(a: str) -> str | None:
 
 def _check_size(evs: list[Event]) -> bytes:
     """The events.jsonl document, checked against the limits every reader enforces."""
-    from ..core.fold import serialize_events
-    from ..core.fold import json_depth
+    from ..core.fold import json_depth, serialize_events
 
     for e in evs:  # imported history carries the source's data as it was: no reader may refuse it
         if e.type == "imported_event" and json_depth(e.to_json()) > LIMITS["json_depth"]:
@@ -658,7 +657,7 @@ def _check_size(evs: list[Event]) -> bytes:
 def _fast_import(common: Path, docs: list[tuple[str, bytes]], author: tuple[str, str], actor: str) -> dict[str, str]:
     """Write one commit per issue (tree: events.jsonl) into a single pack; no ref is touched
     (the temporary branch fast-import needs is reset to nothing at the end)."""
-    import subprocess
+    from ..git import run as git_run
 
     stamp = int(time.time())
     ident = f"{author[0]} <{author[1]}> {stamp} +0000".encode()
@@ -677,8 +676,8 @@ def _fast_import(common: Path, docs: list[tuple[str, bytes]], author: tuple[str,
         # another issue's log, in chains up to 50 deep that `git gc` keeps: reading one blob then
         # took libgit2 ~0.2-0.3 ms instead of ~0.015 ms, in every later write of the issue, for
         # ~11% less pack (docs/performance.md, "Seventh round")
-        r = subprocess.run(["git", "fast-import", "--quiet", "--done", "--depth=0", f"--export-marks={marks}"],
-                           input=b"".join(chunks), capture_output=True, cwd=common)
+        r = git_run.run(["fast-import", "--quiet", "--done", "--depth=0", f"--export-marks={marks}"],
+                        git_dir=common, input=b"".join(chunks), text=False)
         if r.returncode != 0:
             raise ExternalError(f"git fast-import failed: {r.stderr.decode(errors='replace')[:500]}")
         got = dict(line.split(" ", 1) for line in marks.read_text().split("\n") if line)
@@ -688,66 +687,12 @@ def _fast_import(common: Path, docs: list[tuple[str, bytes]], author: tuple[str,
 
 
 def _update_ref_stdin(common: Path, refs: Mapping[str, str]) -> None:
-    import subprocess
+    from ..git import run as git_run
 
     stdin = "start\n" + "".join(f"create {r} {o}\n" for r, o in sorted(refs.items())) + "commit\n"
-    r = subprocess.run(["git", "update-ref", "--stdin", "-m", "jit import"], input=stdin.encode(),
-                       capture_output=True, cwd=common)
+    r = git_run.run(["update-ref", "--stdin", "-m", "jit import"], git_dir=common, input=stdin.encode(), text=False)
     if r.returncode != 0:
         raise ExternalError(f"git update-ref failed, no ref was created: {r.stderr.decode(errors='replace')[:500]}")
-
-
-def _write_packed(common: Path, refs: Mapping[str, str], *, wait: float = 10.0) -> None:
-    """Add ``refs`` (all new) to ``packed-refs`` in one atomic rename, the way ``git pack-refs``
-    writes it: take ``packed-refs.lock`` (O_EXCL, as git and libgit2 do), check under it that no
-    ref of ours exists loose or packed, write the merged sorted file, rename it into place."""
-    lock = common / "packed-refs.lock"
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            if time.monotonic() > deadline:
-                raise BusyError("packed-refs is locked by another git process", hint="retry the import") from None
-            time.sleep(0.05)
-    try:
-        path = common / "packed-refs"
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            data = b""
-        header = b"# pack-refs with: peeled fully-peeled sorted \n"
-        records: list[tuple[bytes, bytes]] = []
-        for line in data.split(b"\n"):
-            if not line:
-                continue
-            if line.startswith(b"#"):
-                header = line + b"\n"
-                if b" sorted" not in header:
-                    header = header.rstrip(b" \n") + b" sorted \n"
-                continue
-            if line.startswith(b"^") and records:
-                name, body = records[-1]
-                records[-1] = (name, body + line + b"\n")
-                continue
-            records.append((line[41:], line + b"\n"))
-        names = {n for n, _ in records}
-        clash = [r for r in refs if r.encode() in names or (common / r).exists()]
-        if clash:
-            raise ExternalError(f"{len(clash)} ref(s) already exist, e.g. {clash[0]}; no ref was created")
-        records += [(r.encode(), f"{o} {r}\n".encode()) for r, o in refs.items()]
-        records.sort(key=lambda x: x[0])
-        with os.fdopen(fd, "wb") as f:
-            fd = -1
-            f.write(header)
-            f.writelines(body for _, body in records)
-        os.rename(lock, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        lock.unlink(missing_ok=True)
-        raise
 
 
 def import_items(tracker: Tracker, items: list[Item], *, where: str, gates: Iterable[GateIn] = (),
@@ -777,7 +722,7 @@ def import_items(tracker: Tracker, items: list[Item], *, where: str, gates: Iter
         tips = _fast_import(common, docs, tracker._author(actor), actor)
         refs = {ISSUES + iid: tip for iid, tip in tips.items()}
         if len(refs) >= PACKED_WRITE_MIN:
-            _write_packed(common, refs)
+            add_packed_refs(common, refs)
         else:
             _update_ref_stdin(common, refs)
         for iid, tip in tips.items():  # the index folds these without reading git again

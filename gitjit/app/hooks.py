@@ -51,6 +51,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.errors import BlockedError, GitjitError, NotFoundError, UsageError
 from ..core.refs import ISSUES, TRACKING
+from ..git.files import refs_signature
+from ..git.light import LightRepo
 
 if TYPE_CHECKING:  # importing pygit2 costs more than a no-op hook: only the library paths load it
     from ..git import GitRepo
@@ -255,7 +257,8 @@ def _exists(p: Path) -> bool:
 
 
 class RepoInfo(Protocol):
-    """What the helpers below read: satisfied by ``GitRepo`` and by the hooks' light ``_Lite``."""
+    """What the helpers below read: satisfied by ``GitRepo`` and by the git layer's ``LightRepo``
+    (the hooks' fast path: no pygit2, whose import alone costs more CPU than a whole no-op hook)."""
 
     git_dir: Path
     common_dir: Path
@@ -264,39 +267,8 @@ class RepoInfo(Protocol):
     def config_get(self, key: str) -> str | None: ...
 
 
-class _Lite:
-    """Just enough of the repository for a hook's fast path, from two git calls: importing pygit2
-    alone costs more CPU than a whole no-op hook, so the library is opened only when needed."""
-
-    def __init__(self, repo: str | Path | None):
-        self.cwd = Path(repo) if repo else Path.cwd()
-        out = self._git("rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir",
-                        "--git-path", "hooks", "--is-bare-repository")
-        if out is None:
-            raise NotFoundError(f"not a git repository: {self.cwd}", hint="run the hook inside a repository")
-        gd, cd, hd, bare = out.splitlines()[:4]
-        self.git_dir, self.common_dir, self.hooks = Path(gd), Path(cd), Path(hd)
-        self.workdir = None if bare == "true" else self.cwd
-        cfg = self._git("config", "-z", "--get-regexp",
-                        r"^(jit\.(version|main-branch)|init\.defaultbranch|core\.hookspath)$") or ""
-        self._cfg = dict(item.partition("\n")[::2] for item in cfg.split("\0") if item)
-
-    def _git(self, *args: str) -> str | None:
-        p = subprocess.run(["git", *args], cwd=self.cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        return p.stdout if p.returncode == 0 else None
-
-    def config_get(self, key: str) -> str | None:
-        sec, _, rest = key.partition(".")
-        name, _, var = rest.rpartition(".")
-        # git prints section and variable names in lower case (a subsection keeps its case)
-        return self._cfg.get(".".join(x for x in (sec.lower(), name, var.lower()) if x))
-
-    def tips(self, prefix: str) -> dict[str, str]:
-        out = self._git("for-each-ref", "--format=%(refname) %(objectname)", prefix) or ""
-        return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)  # type: ignore[misc]
-
-    def has_refs(self, prefix: str) -> bool:
-        return bool((self._git("for-each-ref", "--count=1", "--format=x", prefix) or "").strip())
+#: the config a hook reads before it knows whether it has anything to do (one ``git config``)
+_HOOK_CONFIG = r"^(jit\.(version|main-branch)|init\.defaultbranch|core\.hookspath)$"
 
 
 def default_hooks_dir(git: RepoInfo) -> Path:
@@ -530,7 +502,7 @@ class _Ctx:
     """What a hook body needs: the repository, who acts, where to print, and a lazily opened Tracker
     (importing the library costs more than the rest of a no-op hook)."""
 
-    def __init__(self, git: _Lite, name: str, *, actor: str | None, echo: Echo):
+    def __init__(self, git: LightRepo, name: str, *, actor: str | None, echo: Echo):
         self.git = git
         self.name = name
         self.actor = actor
@@ -562,8 +534,7 @@ class _Ctx:
             self.echo(f"jit: {self.name}: {msg} (see 'jit hooks status')")
 
     def git_out(self, *args: str) -> str:
-        proc = subprocess.run(["git", *args], cwd=self.git.cwd, capture_output=True,
-                              text=True, stdin=subprocess.DEVNULL)
+        proc = self.git.run(*args)
         if proc.returncode:
             raise GitjitError(f"git {args[0]} failed: {proc.stderr.strip()[-300:]}")
         return proc.stdout
@@ -592,11 +563,16 @@ def run_hook(
     ``pushing`` is true inside gitjit's own push of refs/jit/*: its pre-push does nothing at all."""
     if pushing and name == "pre-push":
         return 0  # gitjit's own push of refs/jit/*: the hooks (chained ones too) ran for the code push
-    git = _Lite(repo)
+    try:
+        git = LightRepo(repo, config=_HOOK_CONFIG)
+    except NotFoundError:
+        where = Path(repo) if repo else Path.cwd()
+        raise NotFoundError(f"not a git repository: {where}", hint="run the hook inside a repository") from None
+    hooks = hooks_dir(git)
     code = 0
-    if run_legacy and name in MANAGED and is_ours(git.hooks / name):
-        refresh_shims(git.hooks)  # shims an older gitjit installed: this version's (a few small reads)
-        code = _run_legacy(git.hooks / f"{name}.legacy", args, stdin, echo)
+    if run_legacy and name in MANAGED and is_ours(hooks / name):
+        refresh_shims(hooks)  # shims an older gitjit installed: this version's (a few small reads)
+        code = _run_legacy(hooks / f"{name}.legacy", args, stdin, echo)
         if code and name in BLOCKING:
             return code
     if not enabled or name not in MANAGED or not _initialized(git):
@@ -774,34 +750,6 @@ def _sweep(ctx: _Ctx) -> None:
 
 # ---------------------------------------------------------------------- reconciling fetched refs
 
-def _tracking_stat(common: Path) -> str | None:
-    """A signature of the tracking refs from ``stat`` alone: ``packed-refs`` and every loose file
-    under ``refs/jit-remotes/``. git writes a ref as a new file renamed into place (a new inode,
-    a new mtime) and rewrites ``packed-refs`` the same way, so no tracking ref moves without it
-    changing, except within one clock tick of the stat: a signature with a file that recent is
-    not trusted (None). Listing every tracking ref took 0.3 s of each ``git pull`` and branch
-    switch at 100,000 issues; this takes a stat of the few loose ones and one of ``packed-refs``."""
-    import time
-
-    if (common / "reftable").exists():
-        return None  # refs in reftables (git 2.45+) are not files to stat: always list them
-    now = time.time_ns()
-    files = [common / "packed-refs"]
-    for d, _subdirs, names in os.walk(common / TRACKING):
-        files += [Path(d) / n for n in names]
-    parts = []
-    for f in files:
-        try:
-            st = os.stat(f)
-        except OSError:
-            parts.append(f"{f} -")
-            continue
-        if now - st.st_mtime_ns < 2_000_000_000:  # a whole-second file system's tick, and one more
-            return None
-        parts.append(f"{f} {st.st_ino} {st.st_size} {st.st_mtime_ns}")
-    return hashlib.sha1("\n".join(sorted(parts)).encode()).hexdigest()
-
-
 def _reconcile(ctx: _Ctx) -> None:
     """Merge what ``git fetch``/``git pull`` brought into ``refs/jit-remotes/<remote>/`` into
     ``refs/jit/``, quietly. Skipped when the tracking refs did not change since the last run: by
@@ -814,7 +762,7 @@ def _reconcile(ctx: _Ctx) -> None:
     fetch_seen = fetched.fetch_signature(common)  # before the refs are read, like ``seen``
     state = fetched.read_state(common)
     # taken before the refs are read: a change after this point shows in the next run's signature
-    seen = _tracking_stat(common)
+    seen = refs_signature(ctx.git.common_dir, TRACKING)
 
     def done(**kw: Any) -> None:
         new = {**state, **kw}

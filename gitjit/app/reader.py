@@ -20,7 +20,6 @@ index.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ..core.board import Board
@@ -83,15 +82,20 @@ class IndexReader(Reads):
 
 
 def open_reader(start: str | None) -> IndexReader | None:
-    """A reader of the index of the repository at ``start`` (default: the current directory), or
-    None when the index cannot answer now."""
+    """A reader of the index of the repository git would use at ``start`` (None: the current
+    directory, where ``GIT_DIR`` counts as it does for git; a named path wins over it, as for
+    ``open_repo``), or None when the index cannot answer now."""
+    from ..core.errors import NotFoundError
     from ..git.discover import discover_light
     from ..store.fetched import fetched_since
 
-    loc = discover_light(start or os.getcwd())
-    if loc is None or fetched_since(loc[1]):  # a plain git fetch/pull ran: the Tracker merges it first
+    try:
+        loc = discover_light(start, repo_env=start is None)
+    except NotFoundError:
+        return None  # the Tracker says so, in its words
+    if loc is None or fetched_since(loc.common_dir):  # a plain git fetch/pull ran: the Tracker merges it first
         return None
     try:
-        return IndexReader(*loc)
+        return IndexReader(loc.git_dir, loc.common_dir, loc.workdir)
     except (Stale, OSError):
         return None

@@ -17,13 +17,12 @@ One cycle, in this order (docs/dispatch.md explains each step):
 7. hand new events to the **webhooks**, and write ``state.json`` for ``status``/``agents``.
 
 Everything goes through ``gitjit.app.tracker.Tracker`` in-process; the only subprocesses are the agents
-(and the git CLI that the tracker's sync uses for the network).
+(and the git CLI, through ``gitjit.git.run``: the clone of a hub, the tracker's sync).
 """
 
 from __future__ import annotations
 
 import logging
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from ..core.fold import fold_issue
 from ..core.model import PRIORITY_RANK, IssueState, now_ts
 from ..core.refs import ISSUES
 from ..core.rules import Backoff
+from ..git import run as git_run
 from .agents import AgentRun, Breakers, ProcessPool, RunLock, StateDir, lease_lapsed, lease_until, parse_ts
 from .config import AgentConfig, DispatchConfig, RepoConfig
 from .webhooks import WebhookSender
@@ -208,8 +208,7 @@ class Dispatcher:
     def _clone(self, rc: RepoConfig) -> None:
         rc.path.parent.mkdir(parents=True, exist_ok=True)
         self.log("clone", f"cloning {rc.url} into {rc.path}", repo=rc.name)
-        p = subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(rc.url), str(rc.path)],
-                           capture_output=True, text=True)
+        p = git_run.run(["clone", "--quiet", "--no-checkout", str(rc.url), str(rc.path)])
         if p.returncode != 0:
             raise ExternalError(f"cannot clone {rc.url}: {p.stderr.strip()[-500:]}", details={"repo": rc.name})
 

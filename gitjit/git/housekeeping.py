@@ -43,11 +43,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.errors import ExternalError
+from . import run
+
 if TYPE_CHECKING:
     from .repo import GitRepo
 
 __all__ = ["gc_due", "maybe_gc", "loose_estimate", "housekeeping_script", "GC_SPACING", "NICE", "loose_refs",
-           "pack_loose_tracking"]
+           "pack_loose_tracking", "pack_refs"]
 
 #: seconds between two ``git gc --auto`` started by this repository's jit processes
 GC_SPACING = 60.0
@@ -176,8 +179,9 @@ def maybe_gc(git: GitRepo) -> bool:
             pass
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")}
+        # the repository named outright (gitjit/git/run.py): not the one a hook's environment
+        # names, and not refused as an implicit bare repository under safe.bareRepository=explicit
+        env = run.git_env({"GIT_DIR": str(common)})
         # through `sh -c '... &'`: sh exits at once and git is nobody's child here (no zombie, no
         # wait); its own session, so a signal to this process group does not stop it half-way
         subprocess.run(["sh", "-c", housekeeping_script(common) + " </dev/null >/dev/null 2>&1 &"], cwd=common,
@@ -247,9 +251,17 @@ def pack_loose_tracking(git: GitRepo, prefix: str, *, limit: int | None = None) 
     limit = LOOSE_TRACKING_MAX if limit is None else limit
     if loose_refs(git.common_dir, prefix, stop=limit) < limit:
         return False
+    return pack_refs(git.common_dir)
+
+
+def pack_refs(common: str | os.PathLike[str]) -> bool:
+    """``git pack-refs --all --prune`` in the repository whose common dir is ``common``; True if
+    it did. In its own session: if this process is killed meanwhile, git still finishes and
+    removes ``packed-refs.lock`` instead of leaving it to block every later pack. A held lock,
+    a missing git or a timeout (10 minutes) just make this attempt fail."""
     try:
-        r = subprocess.run(["git", "pack-refs", "--all", "--prune"], cwd=git.common_dir, capture_output=True,
-                           timeout=600, start_new_session=True, check=False)
-    except (OSError, subprocess.SubprocessError):
+        r = run.run(["pack-refs", "--all", "--prune"], git_dir=common, text=False, timeout=600,
+                    start_new_session=True)
+    except ExternalError:
         return False
     return r.returncode == 0

@@ -14,11 +14,12 @@ No pygit2 here, only hashlib, zlib and the git command.
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
-import subprocess
 import zlib
 from pathlib import Path
+
+from ..core.errors import ExternalError
+from . import run
 
 __all__ = ["object_id", "merge_objects", "write_pack"]
 
@@ -69,8 +70,8 @@ def write_pack(git_dir: Path, objects: list[tuple[str, bytes]], *, timeout: floa
     if not objects:
         return True
     try:
-        proc = subprocess.run(["git", "--git-dir", str(git_dir), "index-pack", "--stdin"], input=_pack(objects),
-                              capture_output=True, env={**os.environ, "LC_ALL": "C"}, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired):
+        proc = run.run(["index-pack", "--stdin"], git_dir=git_dir, input=_pack(objects), text=False,
+                       env={"LC_ALL": "C"}, timeout=timeout)
+    except ExternalError:
         return False
     return proc.returncode == 0

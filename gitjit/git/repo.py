@@ -21,21 +21,25 @@ Nothing here touches the working tree, the index or HEAD.
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from . import _pygit2
 
 _pygit2.prepare()
 import pygit2  # noqa: E402  (after prepare: see gitjit/git/_pygit2.py)
 
-from ..core.errors import ExternalError, NotFoundError, UsageError
+from ..core.errors import ExternalError, UsageError
+from . import run as _run
+from .refs import BadRef, BadRefName, CasFailed, RefLocked, check_ref_name, check_target
 
-__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "open_repo", "find_git_dirs", "ZERO", "odb_retry",
+if TYPE_CHECKING:
+    import subprocess
+
+__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "BadRefName", "open_repo", "ZERO", "odb_retry",
            "ObjectVanished"]
 
 T = TypeVar("T")
@@ -43,87 +47,20 @@ T = TypeVar("T")
 ZERO = "0" * 40
 #: from this many blobs on, ``read_files`` reads them through ``git cat-file --batch``
 BULK_READ_MIN = 200
-#: what makes a git command look at another repository than ``--git-dir`` or another object store
-_GIT_REPO_ENV = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
-                           "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH", "GIT_NAMESPACE",
-                           "GIT_REPLACE_REF_BASE"})
 _BLOB = pygit2.enums.FileMode.BLOB if hasattr(pygit2, "enums") else pygit2.GIT_FILEMODE_BLOB
-
-
-class CasFailed(Exception):
-    """The ref was not where the caller read it (moved, created or deleted meanwhile)."""
-
-
-class RefLocked(Exception):
-    """Another writer holds the ref's lock file right now."""
 
 
 class _Refused(Exception):
     """Carries an exception raised by a ``write_locked`` caller out of the transaction untouched."""
 
 
-class BadRef(Exception):
-    """A ref whose target is not a commit carrying the expected file (hostile or corrupt data)."""
-
-
 def open_repo(path: str | os.PathLike[str] | None = None) -> GitRepo:
-    """Find the repository containing ``path`` (default: cwd), walking up like git does."""
-    start = os.fspath(path) if path is not None else os.getcwd()
-    if not os.path.exists(start):
-        raise NotFoundError(f"no such directory: {start}", hint="check --repo / JIT_REPO")
-    found = pygit2.discover_repository(start)
-    if found is None:
-        raise NotFoundError(
-            f"not a git repository (or any parent up to /): {start}",
-            hint="run 'jit init' to create one here (it runs 'git init'), or pass --repo PATH",
-        )
-    return GitRepo(found)
+    """Open the repository git would use in ``path`` (default: the current directory, where
+    ``GIT_DIR`` and the other variables of the environment count as they do for git; a path the
+    user named wins over them). ``gitjit.git.discover`` finds it, libgit2 opens it."""
+    from .discover import discover
 
-
-def find_repository(path: str | os.PathLike[str]) -> str | None:
-    """The git dir of the repository containing ``path`` (walking up like git), or None."""
-    found = pygit2.discover_repository(os.fspath(path))
-    return os.path.normpath(found) if found is not None else None
-
-
-def init_repository(path: str | os.PathLike[str]) -> str:
-    """``git init`` in ``path`` with the git binary, so the user's ``init.defaultBranch`` and
-    templates apply as for their own ``git init``; returns the new git dir."""
-    try:
-        proc = subprocess.run(["git", "init", "-q", os.fspath(path)], capture_output=True, text=True, check=False,
-                              stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise ExternalError("the git command was not found", hint="install git (>= 2.38) and put it on PATH") from None
-    found = find_repository(path) if proc.returncode == 0 else None
-    if found is None:
-        raise ExternalError(f"git init {path} failed: {proc.stderr.strip()[-300:]}",
-                            hint="check that the directory is writable")
-    return found
-
-
-def find_git_dirs(path: str | os.PathLike[str]) -> tuple[Path, Path | None] | None:
-    """The git common directory of the repository containing ``path``, and its work tree (None
-    for a bare repository, or when ``path`` is inside the git directory itself); None outside
-    any repository. Nothing is opened for writing."""
-    start = os.fspath(path)
-    found = pygit2.discover_repository(start) if os.path.exists(start) else None
-    if found is None:
-        return None
-    git_dir = Path(found)
-    common = git_dir
-    cd = git_dir / "commondir"
-    if cd.exists():
-        common = (git_dir / cd.read_text().strip()).resolve()
-    try:
-        workdir = pygit2.Repository(found).workdir
-    except pygit2.GitError:
-        return common.resolve(), None
-    if not workdir:
-        return common.resolve(), None
-    wt = Path(workdir).resolve()
-    here = Path(start).resolve()
-    inside_git_dir = here == git_dir.resolve() or git_dir.resolve() in here.parents
-    return common.resolve(), (None if inside_git_dir or not (here == wt or wt in here.parents) else wt)
+    return GitRepo(discover(path, repo_env=path is None).git_dir)
 
 
 def _is_lock_error(e: Exception) -> bool:
@@ -316,6 +253,8 @@ class GitRepo:
 
     def create_ref(self, refname: str, target: str, message: str) -> None:
         """Create ``refname`` only if it does not exist: lock, look, set, all under the lock."""
+        check_ref_name(refname)  # libgit2's transaction would write any name (gitjit/git/refs.py)
+        check_target(target)  # and pygit2 pads a short id with zeros
         oid = pygit2.Oid(hex=target)
         try:
             with self.repo.transaction() as tx:
@@ -334,6 +273,8 @@ class GitRepo:
         if expected is None:
             self.create_ref(refname, target, message)
             return
+        check_ref_name(refname)
+        check_target(target)
         try:
             ref = self.repo.references.get(refname)
             if ref is None or str(ref.target) != expected:
@@ -355,6 +296,7 @@ class GitRepo:
         nothing is written. A transaction also skips libgit2's check of the new name against
         every packed ref (``reference_path_available``), ~1 ms per write at 100,000 refs.
         Returns the tip the ref was left at."""
+        check_ref_name(refname)
         try:
             with self.repo.transaction() as tx:
                 for attempt in range(10):
@@ -374,6 +316,8 @@ class GitRepo:
                 tip = str(ref.target) if ref is not None else None
                 try:
                     new = make(tip)
+                    if new is not None:
+                        check_target(new)
                 except BaseException as e:  # the caller's own refusal: not a libgit2 failure
                     raise _Refused(e) from None
                 if new is None:
@@ -390,6 +334,7 @@ class GitRepo:
             raise
 
     def delete_ref(self, refname: str, expected: str) -> None:
+        check_ref_name(refname)
         try:
             ref = self.repo.references.get(refname)
             if ref is None or str(ref.target) != expected:
@@ -568,13 +513,12 @@ class _CatFile:
 
     @classmethod
     def start(cls, git_dir: Path, oids: list[str]) -> _CatFile | None:
-        env = {k: v for k, v in os.environ.items() if k not in _GIT_REPO_ENV}
-        env["GIT_NO_LAZY_FETCH"] = "1"  # a partial clone must not go to the network for a blob
         try:
-            proc = subprocess.Popen(
-                ["git", "--no-replace-objects", "--git-dir", str(git_dir), "cat-file", "--batch", "--buffer"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-        except OSError:
+            # the environment scrubbed (gitjit/git/run.py) and replace refs ignored: git must read
+            # the very objects libgit2 would; a partial clone must not go to the network for a blob
+            proc = _run.popen(["--no-replace-objects", "cat-file", "--batch", "--buffer"], git_dir=git_dir,
+                              env={"GIT_NO_LAZY_FETCH": "1"}, stdin=_run.PIPE)
+        except ExternalError:
             return None
         return cls(proc, oids)
 

@@ -20,7 +20,7 @@ from ..core.errors import BusyError, UsageError, ValidationError
 from ..core.fold import parse_events, serialize_events
 from ..core.model import LIMITS, Event
 from ..core.refs import DOC, GATES, ISSUES
-from ..git import BadRef, CasFailed, GitRepo, RefLocked, raw
+from ..git import BadRef, CasFailed, GitRepo, RefLocked, files, raw
 from ..git.housekeeping import maybe_gc
 from . import locks
 
@@ -235,7 +235,7 @@ class EntityStore:
             except RefLocked:
                 # a live writer holds a lock for milliseconds: only an old one can be stale (and is
                 # removed here, then one more try); the owner records are read only then
-                lock = os.path.join(self.git.common_dir, ref + ".lock")
+                lock = files.lock_file(self.git.common_dir, ref)
                 try:
                     old = time.time() - os.stat(lock).st_mtime >= locks.stale_seconds()
                 except OSError:

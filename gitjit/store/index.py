@@ -34,6 +34,11 @@ import zlib
 
 from ..core.refs import GATES, ISSUES
 
+# the ref files themselves (loose refs, packed-refs, their stats) are read by the git layer
+from ..git.files import PACKED_REFS, read_packed, read_packed_lines, scan_loose, stat_of
+from ..git.files import READS as _READS
+from ..git.files import packed_crc as _packed_crc
+
 # the index reader imports this module: no typing, dataclasses or random at run time (~10 ms)
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,9 +65,6 @@ RACY_NS = 20_000_000
 COARSE_RACY_NS = 2_000_000_000
 PRIORITY_RANK = {"critical": 0, "high": 1, "normal": 2, "low": 3}
 _TERMINAL = ("done", "rejected")
-_PACKED_RE = re.compile(rb"^([0-9a-f]{40}) (refs/jit/(?:issues|gates)/[^\n]+)$", re.M)
-_PACKED_LINE_RE = re.compile(rb"^[0-9a-f]{40} refs/jit/(?:issues|gates)/[^\n]+$", re.M)
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _BASE_DIRS = ("refs", "refs/jit", "refs/jit/issues", "refs/jit/gates")
 _CHUNK = 900
 #: joins the fields of an issue's ``search`` text (search_text)
@@ -189,114 +191,6 @@ def code_stamp() -> str:
             except OSError:
                 parts.append(f"{rel}:-")
     return "|".join(parts)
-
-
-# ---------------------------------------------------------------------------------- reading refs
-
-def _stat(path: str) -> list[Any]:
-    try:
-        s = os.stat(path)
-    except OSError:
-        return [None]
-    return [s.st_mtime_ns, s.st_ino, s.st_size]
-
-
-#: loose ref files ``scan_loose`` had to open (not trusted by their stat), summed over the process
-_READS = [0]
-
-
-def scan_loose(common: str, known: dict[str, list[Any]] | None = None,
-               trusted_before: int = 0) -> tuple[dict[str, list[Any]], list[str]]:
-    """Every loose ref under the indexed prefixes ``{ref: [tip, ino, mtime_ns, size]}``, and the
-    directories seen.
-
-    Pure file system work (no libgit2): a loose ref is a file holding 40 hex digits and a newline.
-    A file whose inode, mtime and size equal what ``known`` recorded, with an mtime older than
-    ``trusted_before`` (so not racy), still holds the tip recorded: git and libgit2 never rewrite a
-    ref file in place, they rename a new one over it, which changes the inode and the mtime.
-    Anything else is read. ``*.lock`` files are writes in progress and symbolic refs are not jit
-    data; both are skipped."""
-    known = known or {}
-    reads = _READS
-    loose: dict[str, list[Any]] = {}
-    dirs: list[str] = []
-    for base in ("refs/jit/issues", "refs/jit/gates"):
-        stack = [base]
-        while stack:
-            rel = stack.pop()
-            try:
-                it = os.scandir(os.path.join(common, rel))
-            except OSError:
-                continue
-            dirs.append(rel)
-            with it:
-                for ent in it:
-                    name = ent.name
-                    if ent.is_dir(follow_symlinks=False):
-                        stack.append(f"{rel}/{name}")
-                        continue
-                    if name.endswith(".lock"):
-                        continue
-                    ref = f"{rel}/{name}"
-                    try:
-                        st = ent.stat(follow_symlinks=False)
-                    except OSError:
-                        continue  # deleted meanwhile
-                    k = known.get(ref)
-                    if k is not None and k[1:] == [st.st_ino, st.st_mtime_ns, st.st_size] \
-                            and st.st_mtime_ns < trusted_before:
-                        loose[ref] = k
-                        continue
-                    reads[0] += 1
-                    try:
-                        with open(ent.path, "rb") as f:
-                            st = os.fstat(f.fileno())
-                            data = f.read(128)
-                    except OSError:
-                        continue
-                    tip = data[:40].decode("ascii", "replace")
-                    if len(data) >= 40 and _HEX40.match(tip):
-                        loose[ref] = [tip, st.st_ino, st.st_mtime_ns, st.st_size]
-    return loose, sorted(dirs)
-
-
-def read_packed_lines(common: str, *, with_crc: bool = False) -> Any:
-    """The ``"<tip> <ref>"`` lines of the indexed refs in ``packed-refs``, in file order (sorted by
-    ref name), and the stat of the very file read (and, ``with_crc``, its CRC-32)."""
-    path = os.path.join(common, "packed-refs")
-    try:
-        with open(path, "rb") as f:
-            s = os.fstat(f.fileno())
-            data = f.read()
-    except OSError:
-        return ([], [None], None) if with_crc else ([], [None])
-    lines = b"\n".join(_PACKED_LINE_RE.findall(data)).decode("utf-8", "surrogateescape").split("\n")
-    out = [x for x in lines if x], [s.st_mtime_ns, s.st_ino, s.st_size]
-    return (*out, zlib.crc32(data)) if with_crc else out
-
-
-def _packed_crc(common: str) -> list[Any]:
-    """``[stat, crc32]`` of ``packed-refs`` as one read saw it."""
-    try:
-        with open(os.path.join(common, "packed-refs"), "rb") as f:
-            s = os.fstat(f.fileno())
-            return [[s.st_mtime_ns, s.st_ino, s.st_size], zlib.crc32(f.read())]
-    except OSError:
-        return [[None], None]
-
-
-def read_packed(common: str) -> tuple[dict[str, str], list[Any]]:
-    """The indexed refs in ``packed-refs`` and the stat of the very file read (fstat of the open fd,
-    so the stat describes the content even if the file is replaced meanwhile)."""
-    path = os.path.join(common, "packed-refs")
-    try:
-        with open(path, "rb") as f:
-            s = os.fstat(f.fileno())
-            data = f.read()
-    except OSError:
-        return {}, [None]
-    out = {m[2].decode("utf-8", "surrogateescape"): m[1].decode("ascii") for m in _PACKED_RE.finditer(data)}
-    return out, [s.st_mtime_ns, s.st_ino, s.st_size]
 
 
 class Delta:
@@ -617,7 +511,7 @@ class Index:
         else:
             own = None  # the shared one is newer, or saw a newer packed-refs (parsed by whoever packed)
         if sig and not sig.get("racy"):
-            if all(_stat(os.path.join(self.common, rel)) == st for rel, st in sig["stats"].items()):
+            if all(stat_of(self.common, rel) == st for rel, st in sig["stats"].items()):
                 return None
         return self.scan(taken, allow_full=allow_full, own=own)
 
@@ -636,9 +530,9 @@ class Index:
         packed file before deleting the loose files, so a ref is always seen in one or the other."""
         taken = time.time_ns() if taken is None else taken
         old_sig = own["sig"] if own else (self.meta_json("sig") or {})
-        rels = set(_BASE_DIRS) | set(old_sig.get("stats", {})) - {"packed-refs"}
-        stats = {rel: _stat(os.path.join(self.common, rel)) for rel in sorted(rels)}
-        stats["packed-refs"] = _stat(os.path.join(self.common, "packed-refs"))
+        rels = set(_BASE_DIRS) | set(old_sig.get("stats", {})) - {PACKED_REFS}
+        stats = {rel: stat_of(self.common, rel) for rel in sorted(rels)}
+        stats[PACKED_REFS] = stat_of(self.common, PACKED_REFS)
         if own:
             old_loose = own["loose"]
         else:
@@ -650,8 +544,8 @@ class Index:
         loose = {r: v[0] for r, v in full.items()}
         for rel in dirs:  # directories met for the first time: record them for the next stat check
             if rel not in stats:
-                stats[rel] = _stat(os.path.join(self.common, rel))
-        stats = {k: v for k, v in stats.items() if v != [None] or k in _BASE_DIRS or k == "packed-refs"}
+                stats[rel] = stat_of(self.common, rel)
+        stats = {k: v for k, v in stats.items() if v != [None] or k in _BASE_DIRS or k == PACKED_REFS}
         d = Delta(loose=full)
         # files read because the recorded snapshot did not vouch for them: recording the new one
         # spares the next check that work (a writer folds its own refs in, so nothing else changes)
@@ -661,7 +555,7 @@ class Index:
                  "coarse": bool(stamps) and all(m % 1_000_000_000 == 0 for m in stamps if m is not None)}
         old_loose = {r: v[0] for r, v in old_loose.items()}
         old_packed = own["packed"] if own else self.meta_json("packed")
-        cur_packed = stats["packed-refs"]
+        cur_packed = stats[PACKED_REFS]
         if old_packed and old_packed.get("racy") and old_packed.get("stat") == cur_packed \
                 and old_packed.get("crc") is not None and _packed_crc(self.common) == [cur_packed, old_packed["crc"]]:
             # recorded within a clock tick of its last rewrite: its stat alone proves nothing, but

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing
@@ -41,9 +40,10 @@ from ..core.errors import ValidationError
 from ..core.fold import fold_gate, fold_issue
 from ..core.graph import BrokenEdge, Graph
 from ..core.model import TERMINAL_STATES, GateDef, IssueState, now_ts, utc_ts
-from ..git.files import loose_tip
+from ..git import housekeeping
+from ..git.files import HEX40 as _HEX40
+from ..git.files import PACKED_REFS, loose_tip, packed_refs_locked
 from .index import (
-    _HEX40,
     GATES,
     INDEX_VERSION,
     ISSUES,
@@ -92,7 +92,7 @@ def pack_threshold(delta: Delta) -> int:
     ``PACK_THRESHOLD`` (200) up to about 30,000 refs, then one per 10 KB of ``packed-refs`` (about
     150 refs), at most ``PACK_MAX`` (400, reached at about 60,000). Measured with 8 claimers at
     100,000 issues: 200 packs too often, 700 makes every check list too many loose refs."""
-    st = (delta.sig.get("stats") or {}).get("packed-refs") or [None]
+    st = (delta.sig.get("stats") or {}).get(PACKED_REFS) or [None]
     size = st[2] if len(st) > 2 and st[2] else 0
     return max(PACK_THRESHOLD, min(PACK_MAX, size // PACK_BYTES_PER_LOOSE))
 
@@ -536,7 +536,7 @@ class Indexer:
         failed attempt: every contender starting its own ``git pack-refs`` only queues them."""
         if time.monotonic() < self._pack_again_at:
             return False
-        if os.path.exists(os.path.join(self.ix.common, "packed-refs.lock")):
+        if packed_refs_locked(self.ix.common):
             self._pack_again_at = time.monotonic() + 1.0
             return False
         return True
@@ -547,14 +547,7 @@ class Indexer:
         ``packed-refs.lock`` just makes this attempt fail, and a later refresh tries again."""
         if time.monotonic() < self._pack_again_at:
             return False
-        try:
-            # its own session: if this process is killed meanwhile, git still finishes and
-            # removes packed-refs.lock instead of leaving it to block every later pack
-            r = subprocess.run(["git", "pack-refs", "--all", "--prune"], cwd=self.ix.common,
-                               capture_output=True, timeout=600, start_new_session=True)
-        except (OSError, subprocess.TimeoutExpired):
-            r = None
-        if r is None or r.returncode != 0:
+        if not housekeeping.pack_refs(self.ix.common):
             self._pack_again_at = time.monotonic() + 30  # a held lock: not on every command
             return False
         return True

@@ -43,6 +43,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..git import files
+
 __all__ = [
     "Owner", "LockInfo", "owning", "inspect", "recover", "on_locked", "stale_seconds",
     "owners", "find_locks", "prune_dead_owners",
@@ -291,7 +293,7 @@ class LockInfo:
 
 
 def _lock_path(common_dir: Path | str, refname: str) -> Path:
-    return Path(common_dir) / (refname + ".lock")
+    return Path(files.lock_file(common_dir, refname))
 
 
 def inspect(common_dir: Path | str, refname: str, *, lock: Path | None = None) -> LockInfo | None:
@@ -427,31 +429,18 @@ def on_locked(common_dir: Path | str, refname: str) -> str | None:
     (the next attempt then succeeds) and return a sentence about the holder for the error
     message if the retries run out."""
     info = recover(common_dir, refname)
-    if info is None:
-        packed = Path(common_dir) / "packed-refs.lock"
-        if packed.exists():
-            info = recover(common_dir, "packed-refs", lock=packed)
+    if info is None and files.packed_refs_locked(common_dir):
+        info = recover(common_dir, files.PACKED_REFS, lock=_lock_path(common_dir, files.PACKED_REFS))
     return info.message if info is not None else None
 
 
 def find_locks(common_dir: Path | str, prefixes: tuple[str, ...] = ("refs/jit/", "refs/jit-remotes/")) -> list[Path]:
     """Every ``*.lock`` file under the given ref namespaces, plus ``packed-refs.lock``."""
-    base = Path(common_dir)
-    out: list[Path] = []
-    for pre in prefixes:
-        root = base / pre
-        if not root.is_dir():
-            continue
-        for dirpath, _dirs, files in os.walk(root):
-            out += [Path(dirpath) / f for f in files if f.endswith(".lock")]
-    if (base / "packed-refs.lock").exists():
-        out.append(base / "packed-refs.lock")
-    return sorted(out)
+    return [Path(p) for p in files.find_lock_files(common_dir, prefixes)]
 
 
 def ref_of_lock(common_dir: Path | str, lock: Path) -> str:
-    rel = os.path.relpath(lock, common_dir).replace(os.sep, "/")
-    return rel[: -len(".lock")]
+    return files.ref_of_lock(common_dir, lock)
 
 
 def prune_dead_owners(common_dir: Path | str) -> list[Owner]:

@@ -1,6 +1,6 @@
 """Sharing ``refs/jit/*`` with remotes: fetch, reconcile, push, and claims decided by a hub.
 
-The network goes through the **git CLI** (``subprocess``), local objects and refs through
+The network goes through the **git CLI** (``gitjit.git.run``), local objects and refs through
 pygit2 (``gitjit.git``). Why the CLI: libgit2 has no ``--force-with-lease`` and no ``--atomic``
 push, and its local-path transport writes the remote's refs with no old-value check, so a
 race over a path or ``file://`` hub would silently lose a claim; git runs ``receive-pack``
@@ -30,24 +30,27 @@ import dataclasses
 import os
 import random
 import re
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
 from ..core.fold import fold_issue, serialize_events, union_events
 from ..core.model import LIMITS, Event, event_text_problem
 from ..core.refs import STAGE_PREFIX, TRACKING
 from ..git import CasFailed, GitRepo, RefLocked
+from ..git import run as git_run
 from ..git.housekeeping import maybe_gc, pack_loose_tracking
 from ..git.packwrite import merge_objects, write_pack
 from . import locks
 from .checks import LOCAL, check_document
 from .entities import DOC, ISSUES, EntityStore, Loaded, retrying
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = [
     "Syncer", "PullResult", "check_document", "LOCAL", "TRACKING", "MERGE_AUTHOR", "MERGE_MESSAGE",
@@ -174,15 +177,8 @@ class Syncer:
 
     def _git(self, args: list[str], *, what: str) -> subprocess.CompletedProcess[str]:
         # LC_ALL=C: we read git's porcelain and match a few error messages; keep them English
-        env = {**os.environ, "LC_ALL": "C", "LANGUAGE": "C"}
-        cmd = ["git", "--git-dir", str(self.git.git_dir), *args]
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=GIT_TIMEOUT,
-                                  stdin=subprocess.DEVNULL)
-        except FileNotFoundError:
-            raise ExternalError("the git command was not found", hint="install git (>= 2.38) and put it on PATH") from None
-        except subprocess.TimeoutExpired:
-            raise ExternalError(f"{what}: git did not finish within {GIT_TIMEOUT:g}s") from None
+        return git_run.run(args, git_dir=self.git.git_dir, env={"LC_ALL": "C", "LANGUAGE": "C"},
+                           timeout=GIT_TIMEOUT, what=what)
 
     def fetch(self, remote: str, refs: Iterable[str] | None = None) -> None:
         """``git fetch --prune`` of the remote's jit refs (all, or just ``refs``) into tracking refs.
@@ -212,7 +208,7 @@ class Syncer:
                 time.sleep(random.uniform(0, delay))
                 delay *= 2
                 continue
-            raise ExternalError(f"git fetch from {remote} failed: {_last_lines(err)}",
+            raise ExternalError(f"git fetch from {remote} failed: {git_run.last_lines(err)}",
                                 hint="check the remote URL and your access (git fetch works the same way)",
                                 details={"remote": remote, "stderr": err[-2000:]})
 
@@ -241,7 +237,7 @@ class Syncer:
             status[dst] = (flag != "!", summary)
         missing = [ref for ref, _, _ in updates if ref not in status]
         if missing:
-            raise ExternalError(f"git push to {remote} failed: {_last_lines(proc.stderr)}",
+            raise ExternalError(f"git push to {remote} failed: {git_run.last_lines(proc.stderr)}",
                                 hint="check the remote URL and your push access",
                                 details={"remote": remote, "stderr": proc.stderr[-2000:]})
         for ref, (ok, summary) in status.items():
@@ -264,20 +260,20 @@ class Syncer:
         The staging refs are deleted afterwards, whatever happened."""
         stage = f"{STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}/"
         text = "".join(f"create {stage}{ref[len(LOCAL):]} {new}\n" for ref, new, _old in updates)
-        env = {**os.environ, "LC_ALL": "C"}
-        base = ["git", "--git-dir", str(self.git.git_dir), "-c", "core.logAllRefUpdates=true", "update-ref", "--stdin"]
+        env = {"LC_ALL": "C"}
+        base = ["-c", "core.logAllRefUpdates=true", "update-ref", "--stdin"]
         try:
-            made = subprocess.run(base, input=text, capture_output=True, text=True, env=env, timeout=GIT_TIMEOUT)
+            made = git_run.run(base, git_dir=self.git.git_dir, input=text, env=env, timeout=GIT_TIMEOUT)
             if made.returncode != 0:
-                raise ExternalError(f"could not stage the push to {remote}: {_last_lines(made.stderr)}",
+                raise ExternalError(f"could not stage the push to {remote}: {git_run.last_lines(made.stderr)}",
                                     details={"remote": remote, "stderr": made.stderr[-2000:]})
             proc = self._git(["push", "--atomic", "--porcelain", remote, f"{stage}*:{LOCAL}*"],
                              what=f"push to {remote}")
         finally:
             gone = "".join(f"delete {stage}{ref[len(LOCAL):]}\n" for ref, _new, _old in updates)
             try:
-                subprocess.run(base, input=gone, capture_output=True, text=True, env=env, timeout=GIT_TIMEOUT)
-            except (OSError, subprocess.TimeoutExpired):
+                git_run.run(base, git_dir=self.git.git_dir, input=gone, env=env, timeout=GIT_TIMEOUT)
+            except ExternalError:
                 pass
         return self._push_status(remote, updates, proc)
 
@@ -296,10 +292,9 @@ class Syncer:
         stale = self.stale_stages()
         if stale:
             try:
-                subprocess.run(["git", "--git-dir", str(self.git.git_dir), "update-ref", "--stdin"],
-                               input="".join(f"delete {r}\n" for r in stale), capture_output=True, text=True,
-                               env={**os.environ, "LC_ALL": "C"}, timeout=GIT_TIMEOUT)
-            except (OSError, subprocess.TimeoutExpired):
+                git_run.run(["update-ref", "--stdin"], git_dir=self.git.git_dir,
+                            input="".join(f"delete {r}\n" for r in stale), env={"LC_ALL": "C"}, timeout=GIT_TIMEOUT)
+            except ExternalError:
                 return []
         return stale
 
@@ -315,12 +310,10 @@ class Syncer:
         if not pairs:
             return
         text = "".join(f"update {self.tracking_ref(remote, ref)} {new}\n" for ref, new in pairs)
-        env = {**os.environ, "LC_ALL": "C"}
         try:
-            subprocess.run(["git", "--git-dir", str(self.git.git_dir), "-c", "core.logAllRefUpdates=true",
-                            "update-ref", "--stdin", "-m", f"jit push to {remote}"],
-                           input=text, capture_output=True, text=True, env=env, timeout=GIT_TIMEOUT)
-        except (OSError, subprocess.TimeoutExpired):
+            git_run.run(["-c", "core.logAllRefUpdates=true", "update-ref", "--stdin", "-m", f"jit push to {remote}"],
+                        git_dir=self.git.git_dir, input=text, env={"LC_ALL": "C"}, timeout=GIT_TIMEOUT)
+        except ExternalError:
             pass
 
     # ------------------------------------------------------------------ reading & validating
@@ -438,14 +431,14 @@ class Syncer:
             lines.append(f"create {p.ref} {p.new}" if p.old is None else f"update {p.ref} {p.new} {p.old}")
         lines += ["prepare", "commit"]
         fsync = (self.git.config_get("jit.fsync") or "true").strip().lower() not in ("false", "no", "off", "0")
-        cmd = ["git", "--git-dir", str(self.git.git_dir)]
+        cmd: list[str] = []
         if fsync:
             cmd += ["-c", "core.fsync=reference"]  # jit.fsync (docs/reliability.md) holds for these refs too
         cmd += ["update-ref", "--stdin", "-m", f"jit {what}"]
         try:
-            proc = subprocess.run(cmd, input="\n".join(lines) + "\n", capture_output=True, text=True,
-                                  env={**os.environ, "LC_ALL": "C"}, timeout=GIT_TIMEOUT)
-        except (OSError, subprocess.TimeoutExpired):
+            proc = git_run.run(cmd, git_dir=self.git.git_dir, input="\n".join(lines) + "\n", env={"LC_ALL": "C"},
+                               timeout=GIT_TIMEOUT)
+        except ExternalError:
             return False
         if proc.returncode != 0:
             return False
@@ -724,9 +717,3 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True  # exists, owned by someone else
     return True
-
-
-def _last_lines(text: str, n: int = 3) -> str:
-    lines = [x for x in text.strip().splitlines() if x.strip()]
-    return " / ".join(lines[-n:]) if lines else "(no message)"
-

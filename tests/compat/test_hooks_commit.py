@@ -85,7 +85,7 @@ def test_trailer_ids_resolve_alike_with_and_without_the_index(r: Path, monkeypat
         t.create_issue(title)
 
     def answers(use_index: bool) -> list[str]:
-        ctx = hooks._Ctx(hooks._Lite(str(r)), "commit-msg", actor=None, echo=lambda m: None)
+        ctx = hooks._Ctx(hooks.LightRepo(str(r)), "commit-msg", actor=None, echo=lambda m: None)
         ctx.t.use_index = use_index
         out = []
         for tok in ("abcd00000001", "abcd0000000", "abcd", "beef", "BEEF0000", "dead", "abcd00000002"):

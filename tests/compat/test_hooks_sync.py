@@ -149,8 +149,8 @@ def test_reconciling_is_skipped_by_a_stat_of_the_tracking_refs(pair, monkeypatch
                    echo=lambda m: None, enabled=True, run_legacy=False, pushing=False)
 
     listed: list[str] = []
-    tips = h._Lite.tips
-    monkeypatch.setattr(h._Lite, "tips", lambda self, prefix: listed.append(prefix) or tips(self, prefix))
+    tips = h.LightRepo.tips
+    monkeypatch.setattr(h.LightRepo, "tips", lambda self, prefix: listed.append(prefix) or tips(self, prefix))
     age()
     hook()  # reconciles what the fetch brought, and records the signature
     assert jb.json("issue", "show", iid)["title"] == "Seen by b" and listed
