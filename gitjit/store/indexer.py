@@ -40,7 +40,6 @@ from ..core.errors import ValidationError
 from ..core.fold import fold_gate, fold_issue
 from ..core.graph import BrokenEdge, Graph
 from ..core.model import TERMINAL_STATES, GateDef, IssueState, now_ts, utc_ts
-from ..git import housekeeping
 from ..git.files import HEX40 as _HEX40
 from ..git.files import PACKED_REFS, loose_tip, packed_refs_locked
 from .index import (
@@ -547,6 +546,8 @@ class Indexer:
         ``packed-refs.lock`` just makes this attempt fail, and a later refresh tries again."""
         if time.monotonic() < self._pack_again_at:
             return False
+        from ..git import housekeeping  # here: only a write that packs refs starts git (a read never does)
+
         if not housekeeping.pack_refs(self.ix.common):
             self._pack_again_at = time.monotonic() + 30  # a held lock: not on every command
             return False
