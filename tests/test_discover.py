@@ -91,7 +91,8 @@ def test_not_a_repository(tmp_path: Path) -> None:
     agree(tmp_path / "x" / "y")
     with pytest.raises(NotFoundError) as e:
         discover_light(tmp_path / "x" / "y")  # decided from the file system: no git started
-    assert "not a git repository" in e.value.message and e.value.hint
+    assert "not a git repository" in e.value.message
+    assert e.value.hint == "run 'jit init' to create one here (it runs 'git init'), or pass --repo PATH"
     with pytest.raises(NotFoundError, match="no such directory"):
         discover(tmp_path / "missing")
     (tmp_path / "file").write_text("")

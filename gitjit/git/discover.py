@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["NOT_A_REPO_HINT", "Location", "discover", "discover_light"]
 
-NOT_A_REPO_HINT = "run 'git init' first, or pass --repo PATH"
+NOT_A_REPO_HINT = "run 'jit init' to create one here (it runs 'git init'), or pass --repo PATH"
 #: the environment variables that name the repository outright, honoured with ``repo_env=True``
 _NAMING = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_WORK_TREE", "GIT_OBJECT_DIRECTORY", "GIT_IMPLICIT_WORK_TREE")
 #: repository extensions git 2.39 knows (``extensions.*`` under repositoryformatversion 1); any
