@@ -350,3 +350,43 @@ def test_random_configs_agree_with_git(tmp_path_factory: pytest.TempPathFactory,
     cfg = r / ".git" / "config"
     cfg.write_text(cfg.read_text() + "\n".join(x.format(t=t) for x in lines) + "\n")
     agree(t / where, light=False)
+
+
+# ---------------------------------------------------------------------------------- the other helpers
+
+def test_find_repository_and_find_git_dirs(tree: Path) -> None:
+    from gitjit.git import find_git_dirs, find_repository
+
+    r, hub = Path(os.path.realpath(tree / "r")), Path(os.path.realpath(tree / "hub.git"))
+    (tree / "none").mkdir()
+    assert find_repository(tree / "none") is None and find_git_dirs(tree / "none") is None
+    assert find_repository(tree / "wt" / "d") == str(r / ".git" / "worktrees" / "wt")
+    assert find_git_dirs(tree / "wt" / "d") == (r / ".git", Path(os.path.realpath(tree / "wt")))
+    assert find_git_dirs(tree / "r" / ".git" / "refs") == (r / ".git", None)  # inside the git dir
+    assert find_git_dirs(hub) == (hub, None)
+
+
+def test_init_repository_inits_the_directory_named_not_an_exported_git_dir(tree: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitjit.git import init_repository
+
+    monkeypatch.setenv("GIT_DIR", str(tree / "hub.git"))  # as in a git hook
+    (tree / "new").mkdir()
+    assert init_repository(tree / "new") == os.path.realpath(tree / "new" / ".git")
+
+
+def test_jit_init_does_not_nest_a_repository_in_one_git_refuses(tree: Path) -> None:
+    """Inside a bare hub under ``safe.bareRepository=explicit``, git refuses the repository; jit
+    init took that for "no repository" and ran git init there: a new repository in the hub's refs/."""
+    from conftest import run_jit
+
+    from gitjit.git import find_repository
+
+    git("config", "--global", "safe.bareRepository", "explicit", cwd=tree)
+    with pytest.raises(NotFoundError, match="safe.bareRepository"):
+        find_repository(tree / "hub.git" / "refs")
+    res = run_jit("init", cwd=tree / "hub.git" / "refs")
+    assert res.returncode == 3 and "safe.bareRepository" in res.stderr, res.stderr
+    assert not (tree / "hub.git" / "refs" / ".git").exists()
+    # named outright, the hub is a repository jit can set up
+    assert run_jit("--repo", str(tree / "hub.git"), "init", cwd=tree).returncode == 0
