@@ -364,6 +364,15 @@ def test_find_repository_and_find_git_dirs(tree: Path) -> None:
     assert find_git_dirs(tree / "wt" / "d") == (r / ".git", Path(os.path.realpath(tree / "wt")))
     assert find_git_dirs(tree / "r" / ".git" / "refs") == (r / ".git", None)  # inside the git dir
     assert find_git_dirs(hub) == (hub, None)
+    # a work tree elsewhere (core.worktree): looked at from beside the git dir, there is none here
+    (tree / "elsewhere").mkdir()
+    git("config", "core.worktree", str(tree / "elsewhere"), cwd=tree / "r")
+    assert discover(tree / "r").workdir == os.path.realpath(tree / "elsewhere")
+    assert find_git_dirs(tree / "r") == (r / ".git", None)
+    from gitjit.dispatch.config import default_state_dir  # crashed (ValueError) on a config file there
+
+    (tree / "r" / "dispatch.toml").write_text("")
+    assert default_state_dir(tree / "r" / "dispatch.toml") == tree / "r" / ".jit-dispatch" / "dispatch"
 
 
 def test_init_repository_inits_the_directory_named_not_an_exported_git_dir(tree: Path,

@@ -503,7 +503,8 @@ def find_repository(path: str | os.PathLike[str]) -> str | None:
 
 def find_git_dirs(path: str | os.PathLike[str]) -> tuple[Path, Path | None] | None:
     """The common directory of the repository containing ``path``, and the top of its work tree
-    (None for a bare repository, or looked at from inside the git directory); None outside any
+    when ``path`` is in it (None for a bare repository, looked at from inside the git directory,
+    or from outside a work tree that ``core.worktree`` puts elsewhere); None outside any
     repository."""
     from ..core.errors import NotFoundError
 
@@ -511,7 +512,10 @@ def find_git_dirs(path: str | os.PathLike[str]) -> tuple[Path, Path | None] | No
         loc = discover(path, repo_env=False)
     except NotFoundError:
         return None
-    return Path(loc.common_dir), (Path(loc.workdir) if loc.workdir is not None else None)
+    if loc.workdir is None:
+        return Path(loc.common_dir), None
+    wt, here = Path(loc.workdir), Path(os.path.realpath(path))
+    return Path(loc.common_dir), (wt if here == wt or wt in here.parents else None)
 
 
 def init_repository(path: str | os.PathLike[str]) -> str:
