@@ -224,6 +224,7 @@ def test_what_the_small_config_reader_leaves_to_git(tree: Path) -> None:
     base = cfg.read_text()
     for extra in ('[core]\n\tworktree = "../x"\n', "[core]\n\trepositoryformatversion = 2\n",
                   "[core]\n\trepositoryformatversion = 1\n[extensions]\n\tnosuchthing = 1\n",
+                  "[extensions]\n\tobjectformat = sha1\n",  # a v1-only extension under version 0
                   "[core] bare = true\n"):
         cfg.write_text(base + extra)
         assert discover_light(tree / "r" / "a") is None

@@ -49,7 +49,11 @@ NOT_A_REPO_HINT = "run 'jit init' to create one here (it runs 'git init'), or pa
 _NAMING = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_WORK_TREE", "GIT_OBJECT_DIRECTORY", "GIT_IMPLICIT_WORK_TREE")
 #: repository extensions git 2.39 knows (``extensions.*`` under repositoryformatversion 1); any
 #: other makes git refuse the repository, and git's refusal is the answer
-_KNOWN_EXTENSIONS = frozenset({"noop", "preciousobjects", "partialclone", "worktreeconfig", "objectformat"})
+_KNOWN_EXTENSIONS = frozenset({"noop", "preciousobjects", "partialclone", "worktreeconfig", "objectformat",
+                               "noop-v1"})
+#: the ones git refuses under repositoryformatversion 0 ("repo version is 0, but v1-only extension
+#: found"); other extensions are ignored there (setup.c: handle_extension_v0)
+_V1_ONLY_EXTENSIONS = frozenset({"objectformat", "noop-v1"})
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
@@ -380,7 +384,7 @@ def _core(gd: str, common: str, *, has_common: bool) -> tuple[bool, str | None]:
     if version not in (0, 1):
         raise _Undecided
     exts = {k[len("extensions."):] for k in cfg if k.startswith("extensions.")}
-    if version == 1 and exts - _KNOWN_EXTENSIONS:
+    if (version == 1 and exts - _KNOWN_EXTENSIONS) or (version == 0 and exts & _V1_ONLY_EXTENSIONS):
         raise _Undecided
     if "extensions.worktreeconfig" in cfg and _bool(cfg["extensions.worktreeconfig"]):
         cfg.update(_config(gd + "/config.worktree"))
