@@ -99,23 +99,26 @@ def discover(start: str | os.PathLike[str] | None = None, *, repo_env: bool = Tr
     ``GIT_DISCOVERY_ACROSS_FILESYSTEM`` count either way.
 
     ``NotFoundError`` when there is no repository there (with git's message when git decided)."""
-    from ..core.errors import NotFoundError
-
     where = os.fspath(start) if start is not None else os.getcwd()
-    if not os.path.exists(where):
-        raise NotFoundError(f"no such directory: {where}", hint="check --repo / JIT_REPO")
-    if not os.path.isdir(where):
-        raise NotFoundError(f"not a directory: {where}", hint="check --repo / JIT_REPO")
     loc = discover_light(start, repo_env=repo_env)
     return loc if loc is not None else _ask_git(where, repo_env=repo_env)
 
 
 def discover_light(start: str | os.PathLike[str] | None = None, *, repo_env: bool = True) -> Location | None:
     """``discover`` from the file system alone: the Location, None when only git can tell (see the
-    module docstring), or ``NotFoundError`` when the walk met no repository."""
+    module docstring), or ``NotFoundError`` when the walk met no repository or ``start`` is no
+    directory."""
+    from ..core.errors import NotFoundError
+
+    if start is not None:
+        where = os.fspath(start)
+        if not os.path.exists(where):
+            raise NotFoundError(f"no such directory: {where}", hint="check --repo / JIT_REPO")
+        if not os.path.isdir(where):
+            raise NotFoundError(f"not a directory: {where}", hint="check --repo / JIT_REPO")
     try:
         return _light(os.fspath(start) if start is not None else None, repo_env)
-    except _Undecided:
+    except (_Undecided, OSError):  # OSError: a directory removed or unreadable meanwhile: git judges
         return None
 
 
