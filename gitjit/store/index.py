@@ -171,9 +171,11 @@ def code_stamp() -> str:
 
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parts = [INDEX_VERSION, __version__]
-    # api_views.py: event_json shapes the stored events; record.py: how the stored states are written
-    for rel in ("model.py", "record.py", "fold.py", "graph.py", "query.py", "api.py", "api_views.py", "indexed.py",
-                os.path.join("store", "index.py")):
+    # core/board.py: issue_json and event_json shape the stored documents; core/model.py: how the
+    # stored states are written; store/indexer.py: what is folded into which row
+    for rel in (os.path.join("core", "model.py"), os.path.join("core", "fold.py"), os.path.join("core", "graph.py"),
+                os.path.join("core", "board.py"), os.path.join("store", "index.py"),
+                os.path.join("store", "indexer.py")):
         try:
             with open(os.path.join(here, rel), "rb") as f:
                 data = f.read()
