@@ -545,8 +545,8 @@ def _events(it: Item, deps: list[str], actor: str) -> list[Event]:
     out: list[Event] = []
 
     def add(type_: str, ts: str, who: str | None = None, **payload: Any) -> None:
-        out.append(Event(id=new_event_id(), type=type_, issue_id=it.id, clock=len(out) + 1, timestamp=ts,
-                         actor=who or actor, **payload))
+        out.append(Event.build(id=new_event_id(), type=type_, issue_id=it.id, clock=len(out) + 1, timestamp=ts,
+                               actor=who or actor, **payload))
 
     add("issue_created", created, it.created_by, title=it.title, description=it.description, priority=it.priority,
         labels=it.labels, context=it.context, gates=list(it.gates))

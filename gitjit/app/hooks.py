@@ -636,7 +636,7 @@ def _sweep(ctx: _Ctx) -> None:
                                                           "issue_completed") and not e.derived
                                              and e.issue_id in (None, iid))]
         for e in evs:
-            if e.type != "commit_linked" or not (e.model_extra or {}).get("closes") or not e.commit:
+            if e.type != "commit_linked" or not e.extra.get("closes") or not e.commit:
                 continue
             if any(c > e.clock for c in decided):
                 continue  # someone decided about the issue after the link: theirs wins

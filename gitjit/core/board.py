@@ -179,7 +179,7 @@ class Board:
                 holders.setdefault(st.assignee, []).append(
                     {"id": i, "title": st.title, "state": self.states[i], "since": st.claimed_at or ""})
         conflicts = [
-            {"issue_id": st.id, **c.model_dump(mode="json")}
+            {"issue_id": st.id, **c.to_json()}
             for st in self.all.values() for c in st.conflicts  # deleted too: edit-vs-delete losers
         ]
         conflicts += [
@@ -242,7 +242,7 @@ def issue_json(board: Board, iid: str, *, gate_titles: bool = True) -> dict[str,
         "claimed_at": st.claimed_at,
         "completed_at": st.completed_at,
         "commits": list(st.commits),
-        "conflicts": [c.model_dump(mode="json") for c in st.conflicts],
+        "conflicts": [c.to_json() for c in st.conflicts],
     }
     # always present (empty when finished) so consumers see one stable key set
     out["blocked_reasons"] = board.blockers(iid) if not st.deleted and st.state not in TERMINAL_STATES else []
