@@ -20,7 +20,7 @@ from .errors import UsageError
 __all__ = [
     "IssueId", "EventId", "Priority", "State", "GateStatus", "GateMode", "GateStage",
     "Event", "EventError", "IssueState", "GateState", "GateDef", "Conflict",
-    "new_issue_id", "new_event_id", "now_ts", "canonical_json", "compact_json",
+    "new_issue_id", "new_event_id", "now_ts", "canonical_json", "compact_json", "FIELD_CHECKS",
     "PRIORITY_RANK", "TERMINAL_STATES", "LIMITS",
     "check_title", "check_description", "check_label", "check_gate_key", "check_actor",
     "check_context_key", "check_context_value", "parse_state", "parse_priority",
@@ -404,7 +404,7 @@ _TYPE_MSG = {"str": "Input should be a valid string", "int": "Input should be a 
 
 def _first_error(obj: dict[str, Any]) -> EventError:
     """The first problem of ``obj`` in declaration order (the slow path: only for bad input),
-    worded as pydantic words it for the schema of record."""
+    worded as pydantic words it for the schema of record (without its "Value error, " prefix)."""
     for f in _EVENT_FIELDS:
         key = _JSON_NAME.get(f.name, f.name)
         t = str(f.type)
@@ -425,7 +425,7 @@ def _first_error(obj: dict[str, Any]) -> EventError:
                 bad = next(k for k in v if type(k) is not str)
                 return EventError((key, bad, "[key]"), _TYPE_MSG["str"])
             return EventError((key,), _TYPE_MSG[kind])
-        msg = _FIELD_CHECKS.get(key, lambda _: None)(v)
+        msg = FIELD_CHECKS.get(key, lambda _: None)(v)
         if msg is not None:
             return EventError((key,), msg)
     raise AssertionError("from_json refused a valid event")  # pragma: no cover
@@ -433,29 +433,29 @@ def _first_error(obj: dict[str, Any]) -> EventError:
 
 def _check_id(v: str) -> str | None:
     # fullmatch: ``$`` in the pattern would also let a trailing "\n" through
-    return None if EVENT_ID_RE.fullmatch(v) else "Value error, event id must be 32 lowercase hex digits"
+    return None if EVENT_ID_RE.fullmatch(v) else "event id must be 32 lowercase hex digits"
 
 
 def _check_type(v: str) -> str | None:
-    return None if TYPE_RE.fullmatch(v) else "Value error, event type must be lowercase letters and '_'"
+    return None if TYPE_RE.fullmatch(v) else "event type must be lowercase letters and '_'"
 
 
 def _check_clock(v: int) -> str | None:
-    return None if 0 < v < 2**53 else "Value error, clock out of range"
+    return None if 0 < v < 2**53 else "clock out of range"
 
 
 def _check_timestamp(v: str) -> str | None:
     try:
         datetime.fromisoformat(v)
     except ValueError as e:
-        return f"Value error, {e}"
+        return str(e)
     return None
 
 
-#: the checks beyond the JSON type, by field; ``gitjit.schema.events`` runs the same functions
-_FIELD_CHECKS: dict[str, Callable[[Any], str | None]] = {
+#: the checks beyond the JSON type, by field: the message, or None when the value is well formed
+#: (``gitjit.schema.events.EventDoc`` runs the same functions)
+FIELD_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "id": _check_id, "type": _check_type, "clock": _check_clock, "timestamp": _check_timestamp}
-FIELD_CHECKS = _FIELD_CHECKS
 
 
 def _copy_json(v: Any) -> Any:

@@ -45,6 +45,7 @@ from ..core.refs import STAGE_PREFIX, TRACKING
 from ..git import CasFailed, GitRepo, RefLocked
 from ..git.housekeeping import maybe_gc, pack_loose_tracking
 from ..git.packwrite import merge_objects, write_pack
+from ..schema.events import check_events
 from . import locks
 from .checks import LOCAL, check_document
 from .entities import DOC, ISSUES, EntityStore, Loaded, retrying
@@ -325,13 +326,17 @@ class Syncer:
 
     # ------------------------------------------------------------------ reading & validating
 
-    def load_valid(self, ref: str, tip: str, *, where: str) -> tuple[Event, ...]:
-        """The events of commit ``tip`` meant for local ref ``ref``; ValidationError naming ``where``."""
+    def load_valid(self, ref: str, tip: str, *, where: str, remote: bool = False) -> tuple[Event, ...]:
+        """The events of commit ``tip`` meant for local ref ``ref``; ValidationError naming ``where``.
+        ``remote``: the document arrived from a remote, so it is also held to the schema of record
+        (``gitjit.schema.events.StoredEvent``) before anything of it is merged."""
         evs = self.store.events_at(tip, where=where)
         try:
             check_document(ref, evs)
         except ValidationError as e:
             raise ValidationError(e.message.replace(ref, where, 1)) from None
+        if remote:
+            check_events(evs, where=where)
         return evs
 
     # ------------------------------------------------------------------ reconciling
@@ -483,7 +488,7 @@ class Syncer:
                     pass
         for tname, ref, ltip, rtip in todo:
             try:
-                revents = self.load_valid(ref, rtip, where=tname)
+                revents = self.load_valid(ref, rtip, where=tname, remote=True)
             except ValidationError as e:
                 self.store.warn(f"skipping {tname} ({remote}'s {ref}): {e.message.removeprefix(tname + ': ')}")
                 res.skipped.append({"ref": tname, "reason": e.message})
