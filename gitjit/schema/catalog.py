@@ -19,12 +19,12 @@ from . import commands as c
 from . import outputs as o
 from .base import PydanticError
 from .dispatch import DispatchFile
-from .events import PrintedEvent, StoredEvent, WebhookPayload
+from .events import IssueStateDoc, PrintedEvent, StoredEvent, WebhookPayload
 from .inputs import Context, ImportLine
 
 __all__ = ["SCHEMAS", "COMMANDS", "LINES", "json_schema", "shapes_of", "command_of", "validate_output", "adapter"]
 
-#: name -> (model, "output" | "input")
+#: name -> (model, "output" | "input" | "stored")
 SCHEMAS: dict[str, tuple[Any, str]] = {
     # one issue, and the lists of issues
     "issue": (o.Issue, "output"),
@@ -81,6 +81,8 @@ SCHEMAS: dict[str, tuple[Any, str]] = {
     "context": (Context, "input"),
     "dispatch-config": (DispatchFile, "input"),
     "webhook-payload": (WebhookPayload, "input"),
+    # what gitjit keeps for itself
+    "issue-state": (IssueStateDoc, "stored"),
 }
 
 #: command path -> the shapes its ``--json`` output may take (one JSON document)
@@ -208,12 +210,6 @@ def validate_output(argv: Sequence[str], text: str) -> list[str]:
     one JSON document, or (for the commands that print lines) one per line; an error object
     always matches ``error``. Returns the problems (empty: valid). For the test suite."""
     shapes, line_shape = shapes_of(argv)
-    if shapes == ("json-schema",):
-        try:
-            doc = json.loads(text)
-        except ValueError as e:
-            return [f"not JSON: {e}"]
-        return [] if isinstance(doc, dict) and ("$schema" in doc) else ["not a JSON Schema document"]
     if not text.strip():
         return []
     try:
@@ -237,9 +233,13 @@ def validate_output(argv: Sequence[str], text: str) -> list[str]:
         errs = []
         for n in tried:
             try:
-                adapter(n).validate_python(doc)
+                if n == "json-schema":  # what ``jit schema NAME`` prints
+                    if not (isinstance(doc, dict) and "$schema" in doc):
+                        raise ValueError("not a JSON Schema document")
+                else:
+                    adapter(n).validate_python(doc)
                 break
-            except PydanticError as e:
+            except (PydanticError, ValueError) as e:
                 errs.append(f"{n}: {e}")
         else:
             out.append(f"{' '.join(command_of(argv))}: the output matches none of {', '.join(tried)}:\n"

@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import Field, RootModel
 
 from .base import Open, Shape
-from .outputs import EffectiveState, GraphTrees, Id, PrintedEvent, Status, Time
+from .events import PrintedEvent
+from .outputs import EffectiveState, GraphTrees, Id, Status, Time
 
 __all__ = [
     "DepAdded", "DepRemoved", "GateAdded", "GateRemoved", "GateResult", "GateRun", "GateDefinition",
@@ -516,7 +517,7 @@ class DispatchAgentReset(Shape):
 
 class SchemaEntry(Shape):
     name: str
-    kind: Literal["output", "input"]
+    kind: Literal["output", "input", "stored"]
     description: str
 
 

@@ -1,18 +1,19 @@
 """Events: a stored line of ``events.jsonl`` (the schema of record for what arrives from remotes),
-an event as the commands print it, and the payload of a dispatcher's webhook."""
+an event as the commands print it, the payload of a dispatcher's webhook; and the folded state of
+an issue as the index keeps it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, TypeAdapter, field_validator
 
 from ..core.errors import ValidationError
 from ..core.model import FIELD_CHECKS, Event
-from .base import Open, PydanticError, first_problem
+from .base import Open, PydanticError, Shape, first_problem
 
-__all__ = ["StoredEvent", "PrintedEvent", "WebhookPayload", "check_events"]
+__all__ = ["StoredEvent", "PrintedEvent", "WebhookPayload", "IssueStateDoc", "check_events"]
 
 
 def _check(name: str, v: Any) -> Any:
@@ -119,3 +120,48 @@ class WebhookPayload(PrintedEvent):
     (the event id), ``X-Jit-Repo``, and ``X-Jit-Signature-256`` when a secret is set."""
 
     repo: str = Field(description="the [[repos]] name in dispatch.toml")
+
+
+class _GateState(Shape):
+    key: str
+    status: Literal["pending", "passed", "failed"]
+    by: str | None
+    updated_at: str | None
+    note: str | None
+
+
+class _Conflict(Shape):
+    type: str
+    event_id: str
+    actor: str | None
+    winner: str | None
+    detail: str
+    timestamp: str | None
+
+
+class IssueStateDoc(Shape):
+    """The fold of one issue's events (``gitjit.core.model.IssueState.to_json``), as the index
+    stores it: ``state`` is the stored base state (``ready`` is derived, never stored)."""
+
+    id: str
+    title: str
+    description: str
+    priority: str
+    state: Literal["open", "in_progress", "done", "rejected", "archived"]
+    assignee: str | None
+    dependencies: list[str]
+    gates: dict[str, _GateState]
+    context: dict[str, Any]
+    labels: list[str]
+    created_at: str
+    updated_at: str
+    created_by: str | None
+    claimed_at: str | None
+    lease_expires_at: str | None
+    completed_at: str | None
+    deleted: bool
+    conflicts: list[_Conflict]
+    commits: list[str]
+    clock: int
+    event_count: int
+    dep_events: dict[str, str]

@@ -56,7 +56,7 @@ class Conflict(Shape):
 
 class DependencyBlocker(Shape):
     type: Literal["dependency"]
-    issue_id: Id
+    issue_id: str
     title: str
     state: EffectiveState
 
@@ -70,7 +70,7 @@ class GateBlocker(Shape):
 
 class MissingBlocker(Shape):
     type: Literal["missing_dependency"]
-    issue_id: Id
+    issue_id: str = Field(description="an id this clone does not hold (yet)")
     detail: str
 
 
@@ -86,7 +86,7 @@ class _IssueFields(Shape):
         description="the effective state; 'deleted' only through event history")
     priority: Priority
     assignee: str | None
-    dependencies: list[Id] = Field(description="ids this issue depends on (edges to deleted issues left out)")
+    dependencies: list[str] = Field(description="ids this issue depends on (edges to deleted issues left out)")
     context: dict[str, Any] = Field(description="free-form JSON values by key")
     labels: list[str] = Field(description="namespace:value strings")
     created_at: Time
