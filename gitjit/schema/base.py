@@ -14,13 +14,13 @@ __all__ = ["Shape", "Open", "PydanticError", "first_problem", "problems", "descr
 class Shape(BaseModel):
     """A JSON object of known keys: strict JSON types (``"5"`` is not ``5``), no other key."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
 
 class Open(BaseModel):
     """A JSON object that may carry keys this version does not know (kept in ``model_extra``)."""
 
-    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True, defer_build=True)
 
 
 def _msg(e: Any) -> str:

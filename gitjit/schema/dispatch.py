@@ -30,7 +30,7 @@ Table = dict[str, StrictInt | StrictFloat | str]
 
 
 class _File(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
 
 class DispatchRepo(_File):

@@ -5,6 +5,7 @@ an issue as the index keeps it."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import Field, TypeAdapter, field_validator
@@ -65,7 +66,9 @@ class StoredEvent(Open):
         return _check(info.field_name, v)
 
 
-_DOCUMENT = TypeAdapter(list[StoredEvent])
+@cache
+def _document() -> TypeAdapter[list[StoredEvent]]:
+    return TypeAdapter(list[StoredEvent])
 
 
 def check_events(events: Iterable[Event], *, where: str) -> None:
@@ -73,7 +76,7 @@ def check_events(events: Iterable[Event], *, where: str) -> None:
     Raises the core's ValidationError naming ``where``, the event's position and the field."""
     docs = [e.to_json() for e in events]
     try:
-        _DOCUMENT.validate_python(docs)
+        _document().validate_python(docs)
     except PydanticError as err:
         n = err.errors()[0]["loc"][0]
         raise ValidationError(f"{where}: event {int(n) + 1}: {first_problem(err).split('.', 1)[1]}") from None

@@ -61,7 +61,7 @@ def iso_time(v: str | None, what: str) -> str | None:
 class _Lenient(BaseModel):
     """Strict JSON types; keys this version does not read are ignored (as they always were)."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
 
 
 class ImportGateResult(_Lenient):
