@@ -337,3 +337,22 @@ def test_the_edges_do_import_pydantic(busy_repo: tuple[Path, list[str]], tmp_pat
                  ["schema", "issue"]):
         mods, _ = _modules(repo, tmp_path, *args)
         assert "pydantic" in mods, args
+
+
+def test_the_shapes_few_tests_print_validate(busy_repo: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """Commands whose --json output no other test reads: run for real, their output held to the
+    schema by run_jit (tests/conftest.py)."""
+    repo, ids = busy_repo
+    hub = make_repo(tmp_path / "hub.git", bare=True)
+    git("remote", "add", "origin", str(hub), cwd=repo)
+    cfg = str(repo / "dispatch.toml")  # init-config points it at the repository beside it
+    for args in (["push", "origin"], ["sync", "origin"], ["remote", "add-refspecs", "origin"],
+                 ["remote", "remove-refspecs", "origin"], ["config", "set", "hub", "origin"],
+                 ["config", "get", "hub"], ["events", "query", "--limit", "2"], ["graph", "export"],
+                 ["dispatch", "-c", cfg, "init-config"], ["dispatch", "-c", cfg, "agent", "add", "w", "--command", "x"],
+                 ["dispatch", "-c", cfg, "status"], ["dispatch", "-c", cfg, "agents"],
+                 ["dispatch", "-c", cfg, "agent", "reset", "w"], ["dispatch", "-c", cfg, "stop"],
+                 ["dispatch", "-c", cfg, "agent", "remove", "w"], ["schema"]):
+        r = run_jit(*args, "--json", cwd=repo, env={"JIT_ACTOR": "agent:probe"})
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+        assert r.stdout.strip(), args
