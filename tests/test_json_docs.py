@@ -21,12 +21,12 @@ from gitjit.schema.catalog import SCHEMAS, adapter, json_schema
 DOC = Path(__file__).resolve().parent.parent / "docs" / "json.md"
 TEXT = DOC.read_text()
 MARK = re.compile(r"Schema: `([a-z-]+)`")
-BLOCK = re.compile(r"^```json\n(.*?)^```", re.S | re.M)
+BLOCK = re.compile(r"^```json\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def _sections() -> list[tuple[str, str]]:
     """(heading, body) of each ``##`` section."""
-    parts = re.split(r"^(##+ .*)$", TEXT, flags=re.M)
+    parts = re.split(r"^(##+ .*)$", TEXT, flags=re.MULTILINE)
     return [(parts[i], parts[i + 1]) for i in range(1, len(parts) - 1, 2)]
 
 
@@ -34,7 +34,7 @@ def _examples() -> list[tuple[str, str]]:
     """(schema name, the first JSON block after its marker, before the next marker or heading)."""
     out = []
     for _, body in _sections():
-        marks = [(m.start(), m.group(1)) for m in re.finditer(r"^Schema: `([a-z-]+)`\s*$", body, re.M)]
+        marks = [(m.start(), m.group(1)) for m in re.finditer(r"^Schema: `([a-z-]+)`\s*$", body, re.MULTILINE)]
         for n, (at, name) in enumerate(marks):
             end = marks[n + 1][0] if n + 1 < len(marks) else len(body)
             m = BLOCK.search(body, at, end)
@@ -94,8 +94,8 @@ def test_the_keys_a_table_describes_are_the_schemas_keys() -> None:
     checked = 0
     for heading, body in _sections():
         names = MARK.findall(body)
-        tables = re.findall(r"^\| key \|.*\n((?:\|.*\n)+)", body, re.M)  # the tables of keys and meanings
-        rows = [r for t in tables for r in re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \|", t, re.M)]
+        tables = re.findall(r"^\| key \|.*\n((?:\|.*\n)+)", body, re.MULTILINE)  # the tables of keys and meanings
+        rows = [r for t in tables for r in re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \|", t, re.MULTILINE)]
         if not names or not rows:
             continue
         known = set().union(*(_keys(json_schema(n)) for n in names))

@@ -328,7 +328,7 @@ def test_the_hot_paths_never_import_pydantic(busy_repo: tuple[Path, list[str]], 
 
 def test_the_edges_do_import_pydantic(busy_repo: tuple[Path, list[str]], tmp_path: Path) -> None:
     """What docs/design.md lists as importing pydantic does (so the list is honest)."""
-    repo, ids = busy_repo
+    repo, _ = busy_repo
     hub = make_repo(tmp_path / "hub.git", bare=True)
     git("remote", "add", "origin", str(hub), cwd=repo)
     good = tmp_path / "in.jsonl"
@@ -342,7 +342,7 @@ def test_the_edges_do_import_pydantic(busy_repo: tuple[Path, list[str]], tmp_pat
 def test_the_shapes_few_tests_print_validate(busy_repo: tuple[Path, list[str]], tmp_path: Path) -> None:
     """Commands whose --json output no other test reads: run for real, their output held to the
     schema by run_jit (tests/conftest.py)."""
-    repo, ids = busy_repo
+    repo, _ = busy_repo
     hub = make_repo(tmp_path / "hub.git", bare=True)
     git("remote", "add", "origin", str(hub), cwd=repo)
     cfg = str(repo / "dispatch.toml")  # init-config points it at the repository beside it

@@ -193,7 +193,7 @@ def adapter(name: str) -> TypeAdapter[Any]:
 
 def json_schema(name: str) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of ``name``, generated from its model."""
-    model, kind = SCHEMAS[name]
+    kind = SCHEMAS[name][1]
     doc = adapter(name).json_schema(mode="validation" if kind == "input" else "serialization", by_alias=True)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"gitjit:{name}",
             "title": doc.pop("title", name), **doc}
