@@ -44,12 +44,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["NOT_A_REPO_HINT", "Location", "discover", "discover_light"]
 
-NOT_A_REPO_HINT = "run 'git init' first, or pass --repo PATH"
+NOT_A_REPO_HINT = "run 'jit init' to create one here (it runs 'git init'), or pass --repo PATH"
 #: the environment variables that name the repository outright, honoured with ``repo_env=True``
 _NAMING = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_WORK_TREE", "GIT_OBJECT_DIRECTORY", "GIT_IMPLICIT_WORK_TREE")
 #: repository extensions git 2.39 knows (``extensions.*`` under repositoryformatversion 1); any
 #: other makes git refuse the repository, and git's refusal is the answer
 _KNOWN_EXTENSIONS = frozenset({"noop", "preciousobjects", "partialclone", "worktreeconfig", "objectformat"})
+#: the ones git also reads under repositoryformatversion 0 (``handle_extension_v0``); there any
+#: other extension git knows is "v1-only" and makes it refuse the repository (git 2.39:
+#: ``repo version is 0, but v1-only extension found: objectformat``), and one it does not know is
+#: ignored: either way git decides
+_V0_EXTENSIONS = frozenset({"noop", "preciousobjects", "partialclone", "worktreeconfig"})
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
@@ -111,7 +116,9 @@ def discover_light(start: str | os.PathLike[str] | None = None, *, repo_env: boo
     module docstring), or ``NotFoundError`` when the walk met no repository."""
     try:
         return _light(os.fspath(start) if start is not None else None, repo_env)
-    except _Undecided:
+    except (_Undecided, OSError):
+        # OSError: the start (or a directory on the way up) cannot be read, or does not exist
+        # (``JIT_REPO=/nonexistent``): ``discover`` says which, in its words, or git decides
         return None
 
 
@@ -380,7 +387,7 @@ def _core(gd: str, common: str, *, has_common: bool) -> tuple[bool, str | None]:
     if version not in (0, 1):
         raise _Undecided
     exts = {k[len("extensions."):] for k in cfg if k.startswith("extensions.")}
-    if version == 1 and exts - _KNOWN_EXTENSIONS:
+    if exts - (_KNOWN_EXTENSIONS if version == 1 else _V0_EXTENSIONS):
         raise _Undecided
     if "extensions.worktreeconfig" in cfg and _bool(cfg["extensions.worktreeconfig"]):
         cfg.update(_config(gd + "/config.worktree"))
