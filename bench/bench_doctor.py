@@ -55,7 +55,7 @@ def build_history(repo: Path, n: int) -> str:
     assert fi.stdin is not None
     for k in range(1, n):
         clock += 1
-        e = Event.model_validate({
+        e = Event.from_json({
             "id": secrets.token_hex(16), "type": "issue_updated", "issue_id": iid, "clock": clock,
             "timestamp": f"2026-12-07T10:{k // 3600 % 60:02d}:{k // 60 % 60:02d}.{k % 60:06d}",
             "actor": "agent:bench", "changes": {"context_set": {"step": k, "note": f"update number {k} " + "y" * 150}}})

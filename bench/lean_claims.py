@@ -37,7 +37,7 @@ def _worker(repo_dir: str, ids: list[str], out: Any, barrier: Any, fsync: bool, 
 
     from gitjit.core.board import event_json
     from gitjit.core.fold import fold_issue, parse_events, serialize_events
-    from gitjit.core.model import TERMINAL_STATES, Event, new_event_id, now_ts
+    from gitjit.core.model import TERMINAL_STATES, Event, compact_json, new_event_id, now_ts
     from gitjit.store.index import pack
 
     pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, fsync)
@@ -73,7 +73,7 @@ def _worker(repo_dir: str, ids: list[str], out: Any, barrier: Any, fsync: bool, 
             commit = repo.create_commit(None, sig, sig, f"claim {iid}\n\nby {agent}", tb.write(), [tip])
             tx.set_target(name, commit, message=f"claim {iid}")
         after = fold_issue(iid, allev)
-        state = pack(after.model_dump_json())
+        state = pack(compact_json(after.to_json()))
         db.execute("BEGIN IMMEDIATE")
         db.execute("UPDATE refs SET tip=? WHERE ref=?", (str(commit), name))
         db.execute("INSERT OR REPLACE INTO events(ref, seq, ts, clock, id, type, issue_id) VALUES(?,?,?,?,?,?,?)",

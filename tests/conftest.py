@@ -89,6 +89,8 @@ class Jit:
         runner = CliRunner()
         env = {"JIT_REPO": str(self.repo), "JIT_ACTOR": actor or self.actor}
         result = runner.invoke(_Main(main), list(args), env=env, input=input, catch_exceptions=False)
+        if _json_asked(args):
+            check_json_output(args, result.stdout)
         return result
 
     def json(self, *args: str, **kw):  # type: ignore[no-untyped-def]
@@ -120,5 +122,21 @@ def run_jit(*args: str, cwd: Path | str, env: dict[str, str] | None = None, chec
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run `python -m gitjit` as a real process (for concurrency, examples and crash tests)."""
     e = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "gitjit", *args], cwd=cwd, env=e, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "gitjit", *args], cwd=cwd, env=e, capture_output=True,
                           text=True, check=check, timeout=timeout)
+    if proc.returncode >= 0 and _json_asked(args, e):
+        check_json_output(args, proc.stdout)
+    return proc
+
+
+def _json_asked(args: tuple[str, ...] | list[str], env: dict[str, str] | None = None) -> bool:
+    return "--json" in args or (env if env is not None else os.environ).get("JIT_JSON", "") not in ("", "0")
+
+
+def check_json_output(args: tuple[str, ...] | list[str], stdout: str) -> None:
+    """Every ``--json`` output the suite produces is held to its command's schema (``jit schema``;
+    gitjit/schema/catalog.py says which command prints which shape)."""
+    from gitjit.schema.catalog import validate_output
+
+    problems = validate_output(list(args), stdout)
+    assert not problems, "\n".join(problems)

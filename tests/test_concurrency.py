@@ -385,7 +385,7 @@ def test_claim_next_stress_every_issue_claimed_exactly_once(repo: Path, tracker,
         assert st.assignee == winner[iid] and st.state == "in_progress", (iid, st.assignee, winner[iid])
         evs = fresh.store.load("refs/jit/issues/", iid).events
         claims = [e for e in evs if e.type == "issue_claimed"]
-        assert len(claims) == 1 and claims[0].model_dump().get("assignee") == winner[iid]
+        assert len(claims) == 1 and claims[0].assignee == winner[iid]
     assert fresh.query("ready")["count"] == 0
 
     busiest = max(o["seconds"] for o in outs)

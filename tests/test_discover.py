@@ -94,11 +94,12 @@ def test_not_a_repository(tmp_path: Path) -> None:
     assert "not a git repository" in e.value.message
     assert e.value.hint == "run 'jit init' to create one here (it runs 'git init'), or pass --repo PATH"
     (tmp_path / "file").write_text("")
-    for find in (discover, discover_light):  # the light mode too (the index reader calls it first)
-        with pytest.raises(NotFoundError, match="no such directory"):
-            find(tmp_path / "missing")
-        with pytest.raises(NotFoundError, match="not a directory"):
-            find(tmp_path / "file")
+    with pytest.raises(NotFoundError, match="no such directory"):
+        discover(tmp_path / "missing")
+    with pytest.raises(NotFoundError, match="not a directory"):
+        discover(tmp_path / "file")
+    # the light mode (the index reader calls it first) leaves a missing one to discover, which says so
+    assert discover_light(tmp_path / "missing") is None
 
 
 def test_a_dot_git_directory_that_is_not_a_repository_is_passed_over(tree: Path) -> None:

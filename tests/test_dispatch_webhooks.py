@@ -22,6 +22,7 @@ from gitjit.app.tracker import Tracker
 from gitjit.dispatch.config import WebhookConfig, load_config
 from gitjit.dispatch.engine import Dispatcher
 from gitjit.dispatch.webhooks import WebhookSender
+from gitjit.schema.catalog import adapter
 
 
 class Receiver:
@@ -119,6 +120,8 @@ def test_dispatcher_posts_events_with_retry(tmp_path: Path, tracker: Tracker, re
     wait_for(lambda: any(e["issue_id"] == while_down for e in receiver.got), timeout=30, what="the late events")
     late = [e["type"] for e in receiver.got[n:]]
     assert late.count("issue_created") == 1 and all(e["issue_id"] == while_down for e in receiver.got[n:])
+    for e in receiver.got:  # every payload is what `jit schema webhook-payload` describes
+        adapter("webhook-payload").validate_python(e)
 
 
 def test_sender_gives_up_after_max_attempts_and_on_4xx() -> None:
@@ -239,6 +242,8 @@ def test_events_tail_follow_streams_json_lines(tmp_path: Path, tracker: Tracker,
     assert types[0] == "issue_created" and "issue_claimed" in types
     assert all(e["issue_id"] == new for e in lines[1:])
     assert len({e["id"] for e in lines}) == len(lines)  # never the same event twice
+    for e in lines:  # each line is an event as `jit schema event` describes it
+        adapter("event").validate_python(e)
 
 
 def test_events_tail_follow_human_output_and_timeout(tmp_path: Path, tracker: Tracker, repo: Path) -> None:

@@ -3,6 +3,7 @@ repairs it without losing a readable event (bad refs are parked under refs/jit-q
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -165,7 +166,7 @@ def test_names_symbolic_refs_and_clock_leaps(jit: Jit, three: list[str]) -> None
     # a hand-made event whose clock leaps a billion ahead (a hostile clock freezes later edits)
     ref = f"refs/jit/issues/{three[1]}"
     evs = parse_events(doc(repo, ref))
-    leap = evs[-1].model_copy(update={"id": "f" * 32, "clock": evs[-1].clock + 1_000_000_000})
+    leap = dataclasses.replace(evs[-1], id="f" * 32, clock=evs[-1].clock + 1_000_000_000)
     git("update-ref", ref, commit(repo, serialize_events([*evs, leap]), git("rev-parse", ref, cwd=repo)
                                   .stdout.strip()), cwd=repo)
     code, rep = run(jit)

@@ -8,6 +8,7 @@ and both must report the same problems."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import tracemalloc
@@ -74,7 +75,7 @@ def old_verify_history(git: GitRepo, tip: str, *, where: str, limit: int = 100_0
 
 
 def _event(clock: int, actor: str = "agent:a", note: str = "") -> Event:
-    return Event.model_validate({"id": secrets.token_hex(16), "type": "issue_updated" if clock > 1 else "issue_created",
+    return Event.from_json({"id": secrets.token_hex(16), "type": "issue_updated" if clock > 1 else "issue_created",
                                  "issue_id": IID, "clock": clock, "timestamp": f"2026-01-01T00:00:{clock % 60:02d}",
                                  "actor": actor, "title": "t" if clock == 1 else None,
                                  "changes": {"context_set": {"n": note or str(clock)}} if clock > 1 else None})
@@ -117,14 +118,14 @@ def _build(git: GitRepo, plan: list[tuple[str, int]]) -> str:
                             for e in base)
         elif kind == "change" and base:
             e = base[-1]
-            new = base[:-1] + [e.model_copy(update={"actor": "agent:forger"})]
+            new = base[:-1] + [dataclasses.replace(e, actor="agent:forger")]
             data = serialize_events(new)
         elif kind == "drop" and base:
             new = base[:-1]
             data = serialize_events(new)
         elif kind in ("dup", "dupsame") and base:  # a second line with an id already there (a forgery)
             e = base[-1]
-            twin = e.model_copy(update={"actor": "agent:twin"}) if kind == "dup" else e
+            twin = dataclasses.replace(e, actor="agent:twin") if kind == "dup" else e
             new = base[:-1] + [twin]
             data = serialize_events(base) + (twin.to_line() + "\n").encode()
         elif kind == "garbage":
@@ -166,7 +167,7 @@ def test_each_finding_is_still_made(tmp_path: Path) -> None:
     a = git.write_commit({DOC: serialize_events([e1])}, [], "a", author=AUTHOR)
     b = git.write_commit({DOC: serialize_events([e1, e2])}, [a], "b", author=AUTHOR)
     lost = git.write_commit({DOC: serialize_events([e1])}, [b], "lost", author=AUTHOR)
-    changed = git.write_commit({DOC: serialize_events([e1, e2.model_copy(update={"actor": "x"})])}, [b], "chg",
+    changed = git.write_commit({DOC: serialize_events([e1, dataclasses.replace(e2, actor="x")])}, [b], "chg",
                                author=AUTHOR)
     bad = git.write_commit({DOC: b"nope\n"}, [b], "bad", author=AUTHOR)
     merge = git.write_commit({DOC: serialize_events([e1, e2, e3, _event(4, "agent:other")])}, [lost, changed, bad],

@@ -9,6 +9,7 @@ untouched); a read never changes the store, and a write to a damaged issue fails
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections import Counter
@@ -38,7 +39,7 @@ IID = "0123456789ab"
 def ev(n: int, type_: str = "issue_updated", **kw: object) -> Event:
     base = {"id": f"{n:032x}", "type": type_, "issue_id": IID, "clock": n, "timestamp": f"2026-01-01T00:00:{n % 60:02d}",
             "actor": "agent:a"}
-    return Event.model_validate({**base, **kw})
+    return Event.from_json({**base, **kw})
 
 
 def sample_doc() -> bytes:
@@ -158,10 +159,10 @@ def test_cyclic_data_folds_and_renders() -> None:
     a, b, c = "aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"
 
     def issue(iid: str, *deps: str) -> list[Event]:
-        out = [Event.model_validate({"id": f"{iid}{0:020x}", "type": "issue_created", "issue_id": iid, "clock": 1,
+        out = [Event.from_json({"id": f"{iid}{0:020x}", "type": "issue_created", "issue_id": iid, "clock": 1,
                                      "timestamp": "2026-01-01T00:00:00", "actor": "x", "title": iid})]
         for n, d in enumerate(deps, 2):
-            out.append(Event.model_validate({"id": f"{iid}{n:020x}", "type": "dependency_added", "issue_id": iid,
+            out.append(Event.from_json({"id": f"{iid}{n:020x}", "type": "dependency_added", "issue_id": iid,
                                              "clock": n, "timestamp": "2026-01-01T00:00:00", "actor": "x",
                                              "dependency": d}))
         return out
@@ -196,7 +197,7 @@ def test_merge_refuses_a_union_over_the_limits(tmp_path: Path) -> None:
     side = [[ev(i + 1, description=big + str(s)) for i in range(40)] for s in range(2)]
     for s in side:
         for i, e in enumerate(s):
-            s[i] = e.model_copy(update={"id": f"{hash((id(s), i)) & (2**128 - 1):032x}"})
+            s[i] = dataclasses.replace(e, id=f"{hash((id(s), i)) & (2**128 - 1):032x}")
     a, b = serialize_events(side[0]), serialize_events(side[1])
     assert len(a) < LIMITS["events_blob"] < len(a) + len(b)
     with pytest.raises(ValidationError, match="over the limits"):

@@ -18,7 +18,7 @@ from conftest import Jit, git, ref_snapshot
 from synclib import event_sets, hub_and_clones, jit_tips, tracker
 
 from gitjit.core.fold import parse_events, serialize_events
-from gitjit.core.model import LIMITS
+from gitjit.core.model import LIMITS, Event
 
 
 def hub_git(hub: Path, *args: str, input: str | None = None) -> str:
@@ -123,11 +123,11 @@ def test_a_clock_a_billion_ahead_is_refused(world) -> None:  # type: ignore[no-u
     ref = f"refs/jit/issues/{x}"
     tip = hub_git(hub, "rev-parse", ref)
     evs = parse_events(hub_git(hub, "cat-file", "blob", f"{ref}:events.jsonl").encode() + b"\n")
-    leap = evs[-1].model_copy(update={"id": "e" * 32, "clock": evs[-1].clock + 1_000_000_000,
-                                      "type": "issue_updated", "changes": {"title": "hijacked"}})
+    leap = Event.build(**{**evs[-1].to_json(), "id": "e" * 32, "clock": evs[-1].clock + 1_000_000_000,
+                          "type": "issue_updated", "changes": {"title": "hijacked"}})
     hub_git(hub, "update-ref", ref, hub_commit(hub, serialize_events([*evs, leap]), scratch, tip))
     # a brand-new issue whose first clock sits just under 2**53: every later edit would overflow
-    first = evs[0].model_copy(update={"id": "d" * 32, "clock": 2**53 - 2, "issue_id": "cccccccccccc"})
+    first = Event.build(**{**evs[0].to_json(), "id": "d" * 32, "clock": 2**53 - 2, "issue_id": "cccccccccccc"})
     hub_git(hub, "update-ref", "refs/jit/issues/cccccccccccc", hub_commit(hub, serialize_events([first]), scratch))
     code, res, err = pull(b)
     assert code == 0 and "clock leaps" in err
@@ -179,8 +179,8 @@ def test_nothing_from_the_remote_runs(world) -> None:  # type: ignore[no-untyped
     evs = parse_events(hub_git(hub, "cat-file", "blob", f"{ref}:events.jsonl").encode() + b"\n")
     marker = scratch.parent / "pwned"
     cmd = f"touch {marker}"
-    upd = evs[-1].model_copy(update={"id": "c" * 32, "clock": evs[-1].clock + 1, "type": "gate_definition_updated",
-                                     "command": cmd, "mode": "auto"})
+    upd = Event.build(**{**evs[-1].to_json(), "id": "c" * 32, "clock": evs[-1].clock + 1,
+                         "type": "gate_definition_updated", "command": cmd, "mode": "auto"})
     hub_git(hub, "update-ref", ref, hub_commit(hub, serialize_events([*evs, upd]), scratch, tip))
     assert pull(b)[0] == 0
     shown = Jit(b).json("registry", "show", "review")
@@ -199,9 +199,9 @@ def test_a_forged_gate_pass_is_shown_as_such_and_not_counted(world) -> None:  # 
     ref = f"refs/jit/issues/{x}"
     tip = hub_git(hub, "rev-parse", ref)
     evs = parse_events(hub_git(hub, "cat-file", "blob", f"{ref}:events.jsonl").encode() + b"\n")
-    forged = evs[-1].model_copy(update={"id": "b" * 32, "clock": evs[-1].clock + 1, "type": "gate_passed",
-                                        "gate_key": "review", "by": "agent:mallory", "actor": "agent:mallory",
-                                        "changes": None, "fields": None})
+    forged = Event.build(**{**evs[-1].to_json(), "id": "b" * 32, "clock": evs[-1].clock + 1, "type": "gate_passed",
+                            "gate_key": "review", "by": "agent:mallory", "actor": "agent:mallory",
+                            "changes": None, "fields": None})
     hub_git(hub, "update-ref", ref, hub_commit(hub, serialize_events([*evs, forged]), scratch, tip))
     assert pull(b)[0] == 0  # a well-formed event: it is merged (nothing in it can be proven false)
     gate = next(g for g in Jit(b).json("issue", "show", x)["gates"] if g["key"] == "review")
@@ -228,9 +228,9 @@ def test_what_the_policy_cannot_see(world) -> None:  # type: ignore[no-untyped-d
     ref = f"refs/jit/issues/{x}"
     tip = hub_git(hub, "rev-parse", ref)
     evs = parse_events(hub_git(hub, "cat-file", "blob", f"{ref}:events.jsonl").encode() + b"\n")
-    forged = evs[-1].model_copy(update={"id": "a" * 32, "clock": evs[-1].clock + 1, "type": "gate_passed",
-                                        "gate_key": "review", "by": "human:alice", "actor": "human:alice",
-                                        "changes": None, "fields": None})
+    forged = Event.build(**{**evs[-1].to_json(), "id": "a" * 32, "clock": evs[-1].clock + 1, "type": "gate_passed",
+                            "gate_key": "review", "by": "human:alice", "actor": "human:alice",
+                            "changes": None, "fields": None})
     hub_git(hub, "update-ref", ref, hub_commit(hub, serialize_events([*evs, forged]), scratch, tip))
     assert pull(b)[0] == 0
     gate = Jit(b).json("issue", "show", x)["gates"][0]

@@ -160,7 +160,7 @@ def test_safe_streams_restore_what_they_wrapped() -> None:
 def _write_raw(repo: Path, iid: str, events: list[dict[str, object]]) -> None:
     """An issue whose events bypassed every input check: stored by hand, by an older version, or
     pulled before this one refused them."""
-    evs = [Event.model_validate({"id": secrets.token_hex(16), "issue_id": iid, "clock": n,
+    evs = [Event.from_json({"id": secrets.token_hex(16), "issue_id": iid, "clock": n,
                                  "timestamp": f"2026-01-01T00:00:{n:02d}.000000", "actor": "agent:a", **e})
            for n, e in enumerate(events, 1)]
     doc = serialize_events(evs)
@@ -243,7 +243,7 @@ def test_a_pull_refuses_new_remote_events_with_control_characters(tmp_path: Path
     tip = git("--git-dir", str(hub), "rev-parse", ref, cwd=hub).stdout.strip()
     doc = git("--git-dir", str(hub), "cat-file", "blob", f"{tip}:events.jsonl", cwd=hub).stdout.encode()
     evs = parse_events(doc)
-    bad = Event.model_validate({"id": secrets.token_hex(16), "type": "issue_updated", "issue_id": x,
+    bad = Event.from_json({"id": secrets.token_hex(16), "type": "issue_updated", "issue_id": x,
                                 "clock": max(e.clock for e in evs) + 1, "timestamp": "2026-01-01T00:00:00",
                                 "actor": "agent:mallory", "changes": {"title": C1_CSI + "pwned"}})
     (tmp_path / "doc").write_bytes(serialize_events([*evs, bad]))
@@ -253,7 +253,7 @@ def test_a_pull_refuses_new_remote_events_with_control_characters(tmp_path: Path
     git("--git-dir", str(hub), "update-ref", ref, c, cwd=hub)
     # and a new issue whose actor carries ESC
     z = "eeeeeeeeeeee"
-    zdoc = serialize_events([Event.model_validate({"id": secrets.token_hex(16), "type": "issue_created", "issue_id": z,
+    zdoc = serialize_events([Event.from_json({"id": secrets.token_hex(16), "type": "issue_created", "issue_id": z,
                                                    "clock": 1, "timestamp": "2026-01-01T00:00:00",
                                                    "actor": "agent:\x1b]0;x\x07", "title": "looks fine"})])
     (tmp_path / "zdoc").write_bytes(zdoc)

@@ -363,7 +363,7 @@ def _append_raw(repo: Path, iid: str, events: list[dict]) -> None:
     evs = list(cur.events)
     for spec in events:
         clock += 1
-        evs.append(Event(id=new_event_id(), clock=clock, timestamp=now_ts(), actor="agent:x", issue_id=iid, **spec))
+        evs.append(Event.build(id=new_event_id(), clock=clock, timestamp=now_ts(), actor="agent:x", issue_id=iid, **spec))
     commit = t.git.write_commit({"events.jsonl": serialize_events(evs)}, [cur.tip], "raw", author=("x", "x@x"))
     git("update-ref", f"refs/jit/issues/{iid}", commit, cur.tip, cwd=repo)
 
@@ -394,7 +394,7 @@ def test_dependency_on_an_issue_arriving_later(tracker: Tracker, repo: Path) -> 
     other.use_index = False
     spec = {"type": "issue_created", "title": "late", "description": "", "priority": "normal", "labels": [],
             "context": {}, "gates": []}
-    ev = Event(id=new_event_id(), clock=1, timestamp=now_ts(), actor="agent:o", issue_id="abcdefabcdef", **spec)
+    ev = Event.build(id=new_event_id(), clock=1, timestamp=now_ts(), actor="agent:o", issue_id="abcdefabcdef", **spec)
     commit = other.git.write_commit({"events.jsonl": serialize_events([ev])}, [], "create", author=("o", "o@o"))
     git("update-ref", "refs/jit/issues/abcdefabcdef", commit, "", cwd=repo)
     assert tracker.show(a)["blocked_reasons"][0]["type"] == "dependency"
@@ -592,7 +592,7 @@ def _insert_raw(repo: Path, iid: str, spec: dict, at: int) -> None:
     cur = t.store.load("refs/jit/issues/", iid)
     evs = list(cur.events)
     clock = evs[min(at, len(evs) - 1)].clock
-    evs.append(Event(id="0" * 31 + "1", clock=clock, timestamp=now_ts(), actor="agent:x", issue_id=iid, **spec))
+    evs.append(Event.build(id="0" * 31 + "1", clock=clock, timestamp=now_ts(), actor="agent:x", issue_id=iid, **spec))
     evs.sort(key=lambda e: (e.clock, e.id))
     commit = t.git.write_commit({"events.jsonl": serialize_events(evs)}, [cur.tip], "raw", author=("x", "x@x"))
     git("update-ref", f"refs/jit/issues/{iid}", commit, cur.tip, cwd=repo)
@@ -671,3 +671,14 @@ def test_a_rebuild_in_slices_writes_the_same_tables(tracker: Tracker, repo: Path
     got = _rebuilt_tables(repo, tmp)
     assert got == want
     assert len(want["issues"]) >= 17
+
+
+def test_the_code_stamp_covers_modules_that_exist() -> None:
+    """The stamp names the modules whose output the index stores: each must exist, or an edit of
+    the fold or of the JSON shapes would leave a stale index in use (the paths went stale once,
+    when the modules moved into core/ and store/)."""
+    from gitjit.store.index import code_stamp
+
+    parts = code_stamp().split("|")[2:]
+    assert parts and not [p for p in parts if p.endswith(":-")], parts
+    assert any(p.startswith(os.path.join("core", "model.py")) for p in parts)

@@ -92,8 +92,8 @@ def test_a_local_write_during_the_batch_falls_back_to_per_ref_cas(tmp_path: Path
 
 
 def _e(eid: int, type_: str, clock: int, iid: str | None = "0123456789ab", **kw) -> Event:  # type: ignore[no-untyped-def]
-    return Event(id=f"{eid:032x}", type=type_, issue_id=iid, clock=clock, timestamp="2026-01-01T00:00:00",
-                 actor="x", **kw)
+    return Event.build(id=f"{eid:032x}", type=type_, issue_id=iid, clock=clock, timestamp="2026-01-01T00:00:00",
+                       actor="x", **kw)
 
 
 @pytest.mark.parametrize("ref,events,why", [

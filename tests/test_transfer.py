@@ -59,6 +59,11 @@ def test_import_a_graph_in_one_run(tracker: Tracker, repo: Path, tmp_path: Path)
     ('{"title": "x", "id": "XYZ"}', 2, "12 lowercase hex"),
     ('{"title": "x", "created_at": "yesterday"}', 2, "ISO 8601"),
     ('{"key": "lexer", "title": "again"}', 2, "used twice"),
+    ('{"title": "x", "labels": "a:b"}', 2, "labels: Input should be a valid list"),
+    ('{"title": "x", "gates": [{"key": "r", "status": "maybe"}]}', 2,
+     "gates.0.status: Input should be 'pending', 'passed' or 'failed'"),
+    ('{"title": "x", "gate_status": {"r": {"status": "done"}}}', 2, "gate_status.r.status: Input should be"),
+    ('["not", "an", "object"]', 2, "not a JSON object"),
 ])
 def test_a_bad_line_is_reported_and_nothing_is_written(tracker: Tracker, repo: Path, tmp_path: Path,
                                                        bad: str, line: int, text: str) -> None:

@@ -146,8 +146,8 @@ class TrackerBase(Reads):
         return pol.annotate(out)
 
     def _event(self, type_: str, *, issue_id: str | None, clock: int, actor: str, **payload: Any) -> Event:
-        return Event(id=new_event_id(), type=type_, issue_id=issue_id, clock=clock, timestamp=now_ts(),
-                     actor=actor, **payload)
+        return Event.build(id=new_event_id(), type=type_, issue_id=issue_id, clock=clock, timestamp=now_ts(),
+                           actor=actor, **payload)
 
     def _write_issue(
         self,

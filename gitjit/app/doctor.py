@@ -43,6 +43,7 @@ from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
 from ..core.refs import LOCAL, QUARANTINE, TRACKING
 from ..git import CasFailed, GitRepo, RefLocked, files, raw
 from ..git import run as git_run
+from ..schema.events import check_events
 from ..store import locks
 from ..store.entities import DOC, EntityStore
 
@@ -370,6 +371,7 @@ class Doctor:
                 return "unreadable_ref", str(e), None, None
         try:
             evs = tuple(parse_events(blob, where=ref))
+            check_events(evs, where=ref)  # the schema of record (gitjit.schema.events), as a pull holds it
         except ValidationError as e:
             return "unreadable_ref", e.message.removeprefix(f"{ref}: "), None, blob
         try:

@@ -32,7 +32,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,12 +44,9 @@ from ..core.errors import (
     ValidationError,
 )
 from ..core.model import (
-    ISSUE_ID_RE,
     LIMITS,
     Event,
     check_actor,
-    check_context_key,
-    check_context_value,
     check_description,
     check_gate_key,
     check_label,
@@ -58,12 +54,11 @@ from ..core.model import (
     new_event_id,
     new_issue_id,
     now_ts,
-    parse_priority,
-    parse_state,
-    utc_ts,
 )
 from ..core.refs import ISSUES
 from ..git.files import add_packed_refs
+from ..schema.base import PydanticError, describe
+from ..schema.inputs import ImportGateDef, ImportLine, iso_time
 
 if TYPE_CHECKING:  # pragma: no cover
     from .base import TrackerBase as Tracker
@@ -75,7 +70,6 @@ FORMATS = ("jsonl", "rust-jit", "beads")
 #: above this many refs, import adds them to packed-refs in one rename instead of loose files
 PACKED_WRITE_MIN = 200
 _MAX_ERRORS = 20
-_GATE_STATUS = ("pending", "passed", "failed")
 
 
 @dataclass
@@ -119,34 +113,12 @@ class _Bad(Exception):
 
 def _ts(v: Any, what: str) -> str | None:
     """ISO 8601 (``Z``, offsets and nanoseconds accepted) as UTC with microseconds and ``+00:00``."""
-    if v is None or v == "":
-        return None
-    if not isinstance(v, str):
-        raise _Bad(f"{what} must be an ISO 8601 time")
-    s = v.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    if "." in s:  # Python's parser takes at most 6 fraction digits; the Rust jit writes 9
-        head, _, tail = s.partition(".")
-        digits = len(tail) - len(tail.lstrip("0123456789"))
-        s = head + "." + tail[:min(digits, 6)].ljust(6, "0") + tail[digits:]
-    try:
-        d = datetime.fromisoformat(s)
-    except ValueError:
-        raise _Bad(f"{what} {v!r} is not an ISO 8601 time") from None
-    return utc_ts(d.isoformat(timespec="microseconds"))  # no offset given: UTC
-
-
-def _str(obj: Mapping[str, Any], k: str, default: str | None = None) -> str | None:
-    v = obj.get(k, default)
     if v is not None and not isinstance(v, str):
-        raise _Bad(f"{k} must be a string")
-    return v
-
-
-def _strlist(obj: Mapping[str, Any], k: str) -> list[str]:
-    v = obj.get(k) or []
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise _Bad(f"{k} must be a list of strings")
-    return v
+        raise _Bad(f"{what} must be an ISO 8601 time")
+    try:
+        return iso_time(v, what)
+    except ValueError as e:
+        raise _Bad(str(e)) from None
 
 
 def _check(fn: Any, *a: Any) -> Any:
@@ -157,99 +129,32 @@ def _check(fn: Any, *a: Any) -> Any:
 
 
 def make_item(obj: Any, line: int) -> Item:
-    """Check one JSON-lines record (the jsonl format) and return it as an Item."""
+    """Check one JSON-lines record against ``ImportLine`` (the schema of record of the format,
+    ``jit schema import-line``) and return it as an Item."""
     if not isinstance(obj, dict):
         raise _Bad("not a JSON object")
-    title = obj.get("title")
-    if not isinstance(title, str):
-        raise _Bad("title is required (a string)")
-    it = Item(line=line, key="", title=_check(check_title, title))
-    iid = _str(obj, "id")
-    if iid is not None:
-        if not ISSUE_ID_RE.fullmatch(iid):
-            raise _Bad(f"id {iid!r} is not 12 lowercase hex digits (leave it out to get a new id)")
-        it.id = iid
-    key = obj.get("key", iid)
-    if key is None:
-        key = f"line:{line}"
-    if not isinstance(key, str) or not key:
-        raise _Bad("key must be a non-empty string")
-    it.key = key
-    it.description = _check(check_description, _str(obj, "description", "") or "")
-    prio = obj.get("priority", "normal")
-    if not isinstance(prio, str):
-        raise _Bad("priority must be low, normal, high or critical")
-    it.priority = _check(parse_priority, prio)
-    state = _str(obj, "state", "open") or "open"
-    it.state = _check(parse_state, state)
-    if obj.get("assignee") is not None:
-        it.assignee = _check(check_actor, _str(obj, "assignee"))
-    it.labels = list(dict.fromkeys(_check(check_label, lab) for lab in _strlist(obj, "labels")))
-    ctx = obj.get("context") or {}
-    if not isinstance(ctx, dict):
-        raise _Bad("context must be an object")
-    if len(ctx) > LIMITS["context_keys"]:
-        raise _Bad(f"at most {LIMITS['context_keys']} context keys")
-    it.context = {_check(check_context_key, k): _check(check_context_value, k, v) for k, v in ctx.items()}
-    gates = obj.get("gates") or []
-    if not isinstance(gates, list):
-        raise _Bad("gates must be a list")
-    for g in gates:
-        if isinstance(g, str):
-            it.gates.setdefault(_check(check_gate_key, g), {"status": "pending"})
-        elif isinstance(g, dict) and isinstance(g.get("key"), str):
-            it.gates[_check(check_gate_key, g["key"])] = _gate_result(g, g["key"])
-        else:
-            raise _Bad("each gate is a key or an object with a key")
-    gs = obj.get("gate_status") or {}
-    if not isinstance(gs, dict):
-        raise _Bad("gate_status must be an object")
-    for k, v in gs.items():
-        v = {"status": v} if isinstance(v, str) else v
-        if not isinstance(v, dict):
-            raise _Bad(f"gate_status.{k} must be a status or an object")
-        it.gates[_check(check_gate_key, k)] = _gate_result(v, k)
-    if len(it.labels) > LIMITS["labels"] or len(it.gates) > LIMITS["gates"]:
-        raise _Bad("too many labels or gates on one issue")
-    it.depends_on = list(dict.fromkeys(_strlist(obj, "depends_on")))
-    if len(it.depends_on) > LIMITS["dependencies"]:
-        raise _Bad(f"at most {LIMITS['dependencies']} dependencies")
-    for k in ("created_at", "updated_at", "claimed_at", "completed_at"):
-        setattr(it, k, _ts(obj.get(k), k))
-    if obj.get("created_by") is not None:
-        it.created_by = _check(check_actor, _str(obj, "created_by"))
-    if it.state == "in_progress" and it.assignee is None and obj.get("assignee") is not None:
-        raise _Bad("assignee is empty")  # pragma: no cover - check_actor refuses it first
-    return it
-
-
-def _gate_result(v: Mapping[str, Any], key: str) -> dict[str, Any]:
-    status = v.get("status", "pending")
-    if status not in _GATE_STATUS:
-        raise _Bad(f"gate {key}: status must be one of {', '.join(_GATE_STATUS)}")
-    by = v.get("by", v.get("updated_by"))
-    if by is not None:
-        by = _check(check_actor, by) if isinstance(by, str) else None
-    return {"status": status, "by": by, "updated_at": _ts(v.get("updated_at"), f"gate {key} updated_at")}
+    try:
+        m = ImportLine.model_validate(obj)
+    except PydanticError as e:
+        raise _Bad(describe(e)) from None
+    return Item(line=line, key=m.key or m.id or f"line:{line}", title=m.title, id=m.id,
+                description=m.description or "", priority=m.priority, state=m.state or "open", assignee=m.assignee,
+                labels=m.labels or [], context=m.context or {}, gates=m.gate_results(),
+                depends_on=m.depends_on or [], created_at=m.created_at, created_by=m.created_by,
+                updated_at=m.updated_at, claimed_at=m.claimed_at, completed_at=m.completed_at)
 
 
 def make_gate(obj: Any) -> GateIn:
-    """Check one gate definition line's ``gate`` object (``jit export`` writes them)."""
+    """Check one gate definition line's ``gate`` object (``jit export`` writes them) against
+    ``ImportGateDef`` (``jit schema import-gate-line``), as ``registry add`` checks its arguments."""
     if not isinstance(obj, dict):
         raise _Bad("gate must be an object with key, title, mode and stage")
-    key = obj.get("key")
-    if not isinstance(key, str):
-        raise _Bad("gate.key is required (a string)")
-    title = obj.get("title", key)
-    if not isinstance(title, str):
-        raise _Bad("gate.title must be a string")
-    mode, stage = obj.get("mode", "manual"), obj.get("stage", "postcheck")
-    if mode not in ("manual", "auto"):
-        raise _Bad(f"gate {key}: mode must be manual or auto")
-    if stage not in ("precheck", "postcheck"):
-        raise _Bad(f"gate {key}: stage must be precheck or postcheck")
-    return GateIn(key=_check(check_gate_key, key), title=_check(check_title, title),
-                  description=_check(check_description, _str(obj, "description", "") or ""), mode=mode, stage=stage)
+    try:
+        m = ImportGateDef.model_validate(obj)
+    except PydanticError as e:
+        raise _Bad(f"gate.{describe(e)}") from None
+    return GateIn(key=m.key, title=m.title if m.title is not None else m.key, description=m.description or "",
+                  mode=m.mode, stage=m.stage)
 
 
 def _fail(where: str, errors: list[tuple[int, str]], *, missing: int = 0) -> ValidationError:
@@ -600,8 +505,8 @@ def _events(it: Item, deps: list[str], actor: str) -> list[Event]:
     out: list[Event] = []
 
     def add(type_: str, ts: str, who: str | None = None, **payload: Any) -> None:
-        out.append(Event(id=new_event_id(), type=type_, issue_id=it.id, clock=len(out) + 1, timestamp=ts,
-                         actor=who or actor, **payload))
+        out.append(Event.build(id=new_event_id(), type=type_, issue_id=it.id, clock=len(out) + 1, timestamp=ts,
+                               actor=who or actor, **payload))
 
     add("issue_created", created, it.created_by, title=it.title, description=it.description, priority=it.priority,
         labels=it.labels, context=it.context, gates=list(it.gates))

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.errors import BlockedError, GitjitError, NotFoundError, UsageError
-from ..core.refs import ISSUES, TRACKING
+from ..core.refs import ISSUES, TRACKING, refspec_for
 from ..git.files import refs_signature
 from ..git.light import LightRepo
 
@@ -481,8 +481,6 @@ def status(git: GitRepo, *, problems: int = 20) -> dict[str, Any]:
 def refspec_report(git: GitRepo) -> list[dict[str, Any]]:
     """Per remote, whether plain ``git fetch``/``git pull`` bring its jit refs (the refspec ``jit
     init --remote`` adds); without it issues created elsewhere never arrive through ``git pull``."""
-    from ..store.sync import refspec_for
-
     out = []
     for r in git.remote_names():
         has = refspec_for(r) in git.config_get_all(f"remote.{r}.fetch")
@@ -739,7 +737,7 @@ def _sweep(ctx: _Ctx) -> None:
                                                           "issue_completed") and not e.derived
                                              and e.issue_id in (None, iid))]
         for e in evs:
-            if e.type != "commit_linked" or not (e.model_extra or {}).get("closes") or not e.commit:
+            if e.type != "commit_linked" or not e.extra.get("closes") or not e.commit:
                 continue
             if any(c > e.clock for c in decided):
                 continue  # someone decided about the issue after the link: theirs wins

@@ -24,6 +24,9 @@ from ..core.refs import ISSUES
 from ..core.rules import _transition, check_context, check_new_issue
 from .base import IdTaken, Spec, TrackerBase
 
+#: a field the state does not have: a change to it always counts
+_ABSENT = object()
+
 __all__ = ["IssueOps"]
 
 
@@ -92,7 +95,7 @@ class IssueOps(TrackerBase):
 
         def fn(st: IssueState, b: Board) -> list[Spec]:
             specs: list[Spec] = []
-            ch = {k: v for k, v in changes.items() if st.model_dump().get(k, object()) != v}
+            ch = {k: v for k, v in changes.items() if getattr(st, k, _ABSENT) != v}
             la = [x for x in add if x not in st.labels]
             lr = [x for x in rem if x in st.labels]
             if la:

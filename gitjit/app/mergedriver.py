@@ -17,6 +17,7 @@ from pathlib import Path
 from ..core.errors import ValidationError
 from ..core.fold import parse_events, serialize_events, union_events
 from ..core.model import LIMITS
+from ..schema.events import check_events
 
 __all__ = ["merge_documents", "merge_files", "register", "unregister", "ATTR_LINE", "DRIVER_NAME"]
 
@@ -29,6 +30,8 @@ def merge_documents(ancestor: bytes, ours: bytes, theirs: bytes) -> bytes:
     del ancestor  # a union needs no base: every event the base had, both sides still have
     a = parse_events(ours, where="ours")
     b = parse_events(theirs, where="theirs")
+    check_events(a, where="ours")  # the schema of record, as for a pull (gitjit/store/sync.py)
+    check_events(b, where="theirs")
     merged, _ = union_events(a, b)
     prev = 0
     for e in merged:  # sorted by clock: a leap would freeze later edits (cf. store.checks.check_document)

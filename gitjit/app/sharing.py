@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.errors import GitjitError, NotFoundError
+from ..core.refs import refspec_for
 from ..store import fetched
-from ..store.sync import refspec_for
 from .base import TrackerBase
 
 __all__ = ["SharingOps"]

@@ -55,6 +55,7 @@ class LazyGroup(click.Group):
         "import": ("transfer", "import_"),
         "export": ("transfer", "export"),
         "index": ("transfer", "index"),
+        "schema": ("schema", "schema"),
     }
     aliases = {"dependency": "dep", "list": "issue"}
 

@@ -188,7 +188,7 @@ class Board:
                 parked.append({"id": i, "title": self.issues[i].title, "reason": p.reason, "by": p.by,
                                "since": p.since})
         conflicts = [
-            {"issue_id": st.id, **c.model_dump(mode="json")}
+            {"issue_id": st.id, **c.to_json()}
             for st in self.all.values() for c in st.conflicts  # deleted too: edit-vs-delete losers
         ]
         conflicts += [
@@ -252,7 +252,7 @@ def issue_json(board: Board, iid: str, *, gate_titles: bool = True) -> dict[str,
         "claimed_at": st.claimed_at,
         "completed_at": st.completed_at,
         "commits": list(st.commits),
-        "conflicts": [c.model_dump(mode="json") for c in st.conflicts],
+        "conflicts": [c.to_json() for c in st.conflicts],
     }
     # always present (empty when finished) so consumers see one stable key set
     out["blocked_reasons"] = board.blockers(iid) if not st.deleted and st.state not in TERMINAL_STATES else []

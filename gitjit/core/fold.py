@@ -17,11 +17,11 @@ from .model import (
     LIMITS,
     Conflict,
     Event,
+    EventError,
     GateDef,
     GateState,
     GateStatus,
     IssueState,
-    ModelError,
     Parked,
     canonical_json,
     utc_ts,
@@ -70,11 +70,9 @@ def parse_events(blob: bytes, *, where: str = "document") -> list[Event]:
             # encoded again, so every later write of this ref would crash
             raise ValidationError(f"{where}: line {n} holds a lone surrogate (not valid Unicode)")
         try:
-            events.append(Event.model_validate(obj))
-        except ModelError as e:
-            first = e.errors()[0]
-            loc = ".".join(str(x) for x in first.get("loc", ()))
-            raise ValidationError(f"{where}: line {n}: {loc}: {first.get('msg')}") from None
+            events.append(Event.from_json(obj))
+        except EventError as e:
+            raise ValidationError(f"{where}: line {n}: {e}") from None
         if len(events) > LIMITS["events"]:
             raise ValidationError(f"{where}: more than {LIMITS['events']} events")
     return events
@@ -350,7 +348,7 @@ def conflict_events(issue_id: str, events: Iterable[Event]) -> list[Event]:
             id=hashlib.sha256(f"{kind}|{c.event_id}".encode()).hexdigest()[:32], type=kind, issue_id=issue_id,
             clock=src.clock, timestamp=src.timestamp, actor=src.actor, derived=True, reason=c.detail,
             assignee=c.actor if c.type in ("claim", "claim_after_close") else None,
-            gate_key=src.gate_key if c.type == "gate" else None, **extra))
+            gate_key=src.gate_key if c.type == "gate" else None, extra=extra))
     return out
 
 

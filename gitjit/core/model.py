@@ -9,20 +9,23 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, NewType
 
 from .errors import UsageError
-from .record import Field, ModelError, Record, field_check
 
 __all__ = [
     "IssueId", "EventId", "Priority", "State", "GateStatus", "GateMode", "GateStage",
-    "Event", "IssueState", "GateState", "GateDef", "Conflict", "Parked", "ModelError",
-    "new_issue_id", "new_event_id", "now_ts", "utc_ts", "parse_ts", "canonical_json",
+    "Event", "EventError", "IssueState", "GateState", "GateDef", "Conflict", "Parked",
+    "new_issue_id", "new_event_id", "now_ts", "utc_ts", "parse_ts", "canonical_json", "compact_json",
+    "FIELD_CHECKS",
     "PRIORITY_RANK", "TERMINAL_STATES", "LIMITS",
     "check_title", "check_description", "check_label", "check_gate_key", "check_actor",
     "check_context_key", "check_context_value", "parse_state", "parse_priority", "event_text_problem",
+    "text_problem",
 ]
 
 IssueId = NewType("IssueId", str)
@@ -256,8 +259,14 @@ _TEXT_FIELDS = ("description", "reason")
 def event_text_problem(e: Event) -> str | None:
     """What in ``e`` a writer of this version would have refused as a control character (C0 but
     tab/LF/CR in multi-line text, DEL, C1), or None. A pull refuses new remote events that fail
-    it (``gitjit.store.sync``); what is stored already is escaped on output (``gitjit.cli.termsafe``)."""
-    d = e.to_json()
+    it (``gitjit.store.sync``, through the schema of record ``gitjit.schema.events.RemoteEvent``);
+    what is stored already is escaped on output (``gitjit.cli.termsafe``)."""
+    why = text_problem(e._json_items())
+    return f"event {e.id} ({e.type}): {why}" if why is not None else None
+
+
+def text_problem(d: dict[str, Any]) -> str | None:
+    """``event_text_problem`` of an event's JSON object (``"labels holds control character U+009B"``)."""
     checks: list[tuple[str, Any, re.Pattern[str]]] = []
     checks += [(f, d.get(f), _CONTROL) for f in _ONE_LINE_FIELDS]
     checks += [(f, d.get(f), _CONTROL_MULTILINE) for f in _TEXT_FIELDS]
@@ -269,7 +278,7 @@ def event_text_problem(e: Event) -> str | None:
     for name, value, pattern in checks:
         bad = _control_in(value, pattern) if value is not None else None
         if bad is not None:
-            return f"event {e.id} ({e.type}): {name} holds control character U+{ord(bad):04X}"
+            return f"{name} holds control character U+{ord(bad):04X}"
     return None
 
 
@@ -306,14 +315,28 @@ def parse_priority(value: str) -> str:
 
 # ----------------------------------------------------------------------------- events
 
-class Event(Record, frozen=True, extra="allow"):
+class EventError(ValueError):
+    """A stored event document breaks the event schema (``Event.from_json``). ``loc`` is where
+    (``("clock",)``, ``("labels", 1)``), ``msg`` what is wrong, in the words of the pydantic model
+    that is the schema of record (``gitjit.schema.events.EventDoc``)."""
+
+    def __init__(self, loc: tuple[Any, ...], msg: str) -> None:
+        self.loc, self.msg = loc, msg
+        super().__init__(f"{'.'.join(str(x) for x in loc) or '(input)'}: {msg}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
     """One change. Stored as one canonical JSON line; ordered within an issue by ``(clock, id)``.
 
-    Common fields are declared; the payload fields of every known type are optional fields,
-    unknown fields from newer versions are kept (``extra="allow"``) and written back untouched.
-    Immutable. ``from_`` is read and written as ``"from"`` (``Event(from_=...)`` works too).
-    Validation (constructor and ``model_validate``) is strict on JSON types and raises
-    ``ModelError`` (see ``gitjit.core.record``); ``model_copy`` does not validate.
+    Common fields are declared; the payload fields of every known type are optional fields;
+    unknown fields from newer versions are kept in ``extra`` and written back untouched, so a
+    document is written back byte for byte. Immutable. ``from_`` is ``"from"`` in JSON.
+
+    Two ways in: ``Event.from_json`` reads a stored document's line, strictly (JSON types only:
+    ``"5"`` is not taken for ``5``; raises ``EventError``); the constructor and ``Event.build``
+    are for events this process makes itself, and check nothing (``docs/design.md``: validate at
+    the edges, trust the inside).
     """
 
     v: int = 1
@@ -331,7 +354,7 @@ class Event(Record, frozen=True, extra="allow"):
     labels: list[str] | None = None
     context: dict[str, Any] | None = None
     gates: list[str] | None = None
-    from_: str | None = Field(default=None, alias="from")
+    from_: str | None = None
     to: str | None = None
     assignee: str | None = None
     reason: str | None = None
@@ -351,52 +374,191 @@ class Event(Record, frozen=True, extra="allow"):
     #: start it again before then (docs/dispatch.md, "Failing issues")
     retry_after: str | None = None
 
-    @field_check("id")
-    @staticmethod
-    def _id(v: str) -> str:
-        # fullmatch: ``$`` in the pattern would also let a trailing "\n" through
-        if not EVENT_ID_RE.fullmatch(v):
-            raise ValueError("event id must be 32 lowercase hex digits")
-        return v
+    #: fields this version does not declare, kept as read (by their JSON names)
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    @field_check("type")
-    @staticmethod
-    def _type(v: str) -> str:
-        if not TYPE_RE.fullmatch(v):
-            raise ValueError("event type must be lowercase letters and '_'")
-        return v
+    # equal events have equal ids and clocks; hashing the containers would fail (lists, dicts)
+    def __hash__(self) -> int:
+        return hash((self.id, self.clock))
 
-    @field_check("clock")
-    @staticmethod
-    def _clock(v: int) -> int:
-        if not 0 < v < 2**53:
-            raise ValueError("clock out of range")
-        return v
+    @classmethod
+    def build(cls, **fields: Any) -> Event:
+        """An event this process makes, fields by their JSON names (``"from"``); names this
+        version does not declare go to ``extra``. Not checked."""
+        extra = {k: fields.pop(k) for k in [k for k in fields if k not in _ATTR_OF]}
+        if "from" in fields:
+            fields["from_"] = fields.pop("from")
+        return cls(**fields, extra=extra)
 
-    @field_check("timestamp")
-    @staticmethod
-    def _ts(v: str) -> str:
-        datetime.fromisoformat(v)
-        return v
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Event:
+        """An event read from a document: each declared field must hold its JSON type exactly
+        (``None`` only where optional), the required ones must be present, and ``id``, ``type``,
+        ``clock`` and ``timestamp`` must be well formed. Raises ``EventError`` naming the first
+        problem in declaration order. The containers are the caller's (a freshly parsed line)."""
+        values = dict(_EVENT_DEFAULTS)
+        extra: dict[str, Any] = {}
+        ok = True
+        for k, v in obj.items():
+            spec = _EVENT_SPEC.get(k)
+            if spec is None:
+                extra[k] = v
+            elif (v is None and spec[1]) or spec[2](v):
+                values[spec[0]] = v
+            else:
+                ok = False
+        if not ok or not _REQUIRED.issubset(obj) or not _well_formed(values):
+            raise _first_error(obj)
+        values["extra"] = extra
+        e = object.__new__(cls)
+        object.__setattr__(e, "__dict__", values)
+        return e
 
     def sort_key(self) -> tuple[int, str]:
         return (self.clock, self.id)
 
-    def to_json(self) -> dict[str, Any]:
-        d = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        # unknown fields (from newer versions) are written back exactly, nulls included: dropping
-        # one would make this clone's copy of the event differ from the writer's
-        for k, v in (self.model_extra or {}).items():
+    def _json_items(self) -> dict[str, Any]:
+        """The fields by JSON name, declared nulls left out, then the extras (nulls kept: dropping
+        one would make this clone's copy of the event differ from the writer's). Shares containers."""
+        d = {_JSON_NAME.get(k, k): v for k, v in self.__dict__.items() if v is not None and k != "extra"}
+        for k, v in self.extra.items():
             d.setdefault(k, v)
         return d
 
+    def to_json(self) -> dict[str, Any]:
+        """The event as stored (JSON names, declaration order, then extras); containers copied."""
+        return {k: _copy_json(v) for k, v in self._json_items().items()}
+
     def to_line(self) -> str:
-        return canonical_json(self.to_json())
+        return canonical_json(self._json_items())
+
+
+#: JSON name of each field whose Python name differs
+_JSON_NAME = {"from_": "from"}
+_EVENT_FIELDS = [f for f in fields(Event) if f.name != "extra"]
+_ATTR_OF = {_JSON_NAME.get(f.name, f.name): f.name for f in _EVENT_FIELDS}
+_EVENT_DEFAULTS = {f.name: (None if f.default is MISSING else f.default) for f in fields(Event)}
+_REQUIRED = frozenset(_JSON_NAME.get(f.name, f.name) for f in _EVENT_FIELDS if f.default is MISSING)
+
+
+def _is_str(v: Any) -> bool:
+    return type(v) is str
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int
+
+
+def _is_bool(v: Any) -> bool:
+    return v is True or v is False
+
+
+def _is_str_list(v: Any) -> bool:
+    return type(v) is list and all(type(x) is str for x in v)
+
+
+def _is_object(v: Any) -> bool:
+    return type(v) is dict and all(type(k) is str for k in v)
+
+
+_CHECK_OF = {"str": _is_str, "int": _is_int, "bool": _is_bool, "list[str]": _is_str_list,
+             "dict[str, Any]": _is_object}
+#: JSON name -> (field name, may be null, type test)
+_EVENT_SPEC: dict[str, tuple[str, bool, Callable[[Any], bool]]] = {}
+for _f in _EVENT_FIELDS:
+    _t = str(_f.type)
+    _opt = _t.endswith(" | None")
+    _EVENT_SPEC[_JSON_NAME.get(_f.name, _f.name)] = (_f.name, _opt, _CHECK_OF[_t.removesuffix(" | None")])
+del _f, _t, _opt
+
+
+def _well_formed(values: dict[str, Any]) -> bool:
+    return (EVENT_ID_RE.fullmatch(values["id"]) is not None and TYPE_RE.fullmatch(values["type"]) is not None
+            and 0 < values["clock"] < 2**53 and _isoformat(values["timestamp"]))
+
+
+def _isoformat(v: str) -> bool:
+    try:
+        datetime.fromisoformat(v)
+    except ValueError:
+        return False
+    return True
+
+
+_TYPE_MSG = {"str": "Input should be a valid string", "int": "Input should be a valid integer",
+             "bool": "Input should be a valid boolean", "list[str]": "Input should be a valid list",
+             "dict[str, Any]": "Input should be a valid dictionary"}
+
+
+def _first_error(obj: dict[str, Any]) -> EventError:
+    """The first problem of ``obj`` in declaration order (the slow path: only for bad input),
+    worded as pydantic words it for the schema of record (without its "Value error, " prefix)."""
+    for f in _EVENT_FIELDS:
+        key = _JSON_NAME.get(f.name, f.name)
+        t = str(f.type)
+        optional = t.endswith(" | None")
+        kind = t.removesuffix(" | None")
+        if key not in obj:
+            if f.default is MISSING:
+                return EventError((key,), "Field required")
+            continue
+        v = obj[key]
+        if v is None and optional:
+            continue
+        if not _CHECK_OF[kind](v):
+            if kind == "list[str]" and type(v) is list:
+                bad = next(i for i, x in enumerate(v) if type(x) is not str)
+                return EventError((key, bad), _TYPE_MSG["str"])
+            if kind == "dict[str, Any]" and type(v) is dict:
+                bad = next(k for k in v if type(k) is not str)
+                return EventError((key, bad, "[key]"), _TYPE_MSG["str"])
+            return EventError((key,), _TYPE_MSG[kind])
+        msg = FIELD_CHECKS.get(key, lambda _: None)(v)
+        if msg is not None:
+            return EventError((key,), msg)
+    raise AssertionError("from_json refused a valid event")  # pragma: no cover
+
+
+def _check_id(v: str) -> str | None:
+    # fullmatch: ``$`` in the pattern would also let a trailing "\n" through
+    return None if EVENT_ID_RE.fullmatch(v) else "event id must be 32 lowercase hex digits"
+
+
+def _check_type(v: str) -> str | None:
+    return None if TYPE_RE.fullmatch(v) else "event type must be lowercase letters and '_'"
+
+
+def _check_clock(v: int) -> str | None:
+    return None if 0 < v < 2**53 else "clock out of range"
+
+
+def _check_timestamp(v: str) -> str | None:
+    try:
+        datetime.fromisoformat(v)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+#: the checks beyond the JSON type, by field: the message, or None when the value is well formed
+#: (``gitjit.schema.events.EventDoc`` runs the same functions)
+FIELD_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "id": _check_id, "type": _check_type, "clock": _check_clock, "timestamp": _check_timestamp}
+
+
+def _copy_json(v: Any) -> Any:
+    t = type(v)
+    if t is dict:
+        return {k: _copy_json(x) for k, x in v.items()}
+    if t is list:
+        return [_copy_json(x) for x in v]
+    return v
 
 
 # ----------------------------------------------------------------------------- folded state
 
-class GateState(Record):
+@dataclass(slots=True)
+class GateState:
     key: str
     status: GateStatus = GateStatus.pending
     by: str | None = None
@@ -407,31 +569,51 @@ class GateState(Record):
     #: the ``reason`` of the event that set the status (``gate fail --reason``, a checker's exit)
     reason: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "status": self.status.value, "by": self.by, "updated_at": self.updated_at,
+                "note": self.note, "reason": self.reason}
 
-class Parked(Record):
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> GateState:
+        """The inverse of ``to_json``, for the index's own rows (not checked). A row written before
+        gates carried a reason has none (the index's code stamp rebuilds such rows anyway)."""
+        return cls(d["key"], GateStatus(d["status"]), d["by"], d["updated_at"], d["note"], d.get("reason"))
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
     """Why an issue is parked (``issue_parked``): no one starts it until a person un-parks it."""
 
     reason: str = ""
     by: str | None = None
     since: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "by": self.by, "since": self.since}
 
-class Conflict(Record):
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
     """A true conflict the fold resolved deterministically; shown by ``issue show`` and ``status``."""
 
-    type: str          # "claim" | "claim_after_close" | "edit_after_delete" | "cycle" | "duplicate_event"
+    type: str          # "claim" | "claim_after_close" | "edit_after_delete" | "cycle" | "duplicate_event" | ...
     event_id: str
     actor: str | None = None
     winner: str | None = None
     detail: str = ""
     timestamp: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "event_id": self.event_id, "actor": self.actor, "winner": self.winner,
+                "detail": self.detail, "timestamp": self.timestamp}
 
-class IssueState(Record):
+
+@dataclass(slots=True)
+class IssueState:
     """The fold of one issue's events. ``state`` here is the stored base state; the effective
     state (``open`` vs ``ready``) needs the other issues and is computed in ``gitjit.core.board``.
-    Mutable (the fold assigns its fields; an unknown attribute is refused); stored in the index
-    as ``model_dump_json`` and read back with ``model_validate_json``."""
+    Mutable (the fold assigns its fields; an unknown attribute is refused). The index stores it
+    as ``to_json`` and reads it back with ``from_json`` (its own data: not checked again)."""
 
     id: str
     title: str = ""
@@ -439,10 +621,10 @@ class IssueState(Record):
     priority: str = "normal"
     state: str = "open"
     assignee: str | None = None
-    dependencies: list[str] = Field(default_factory=list)
-    gates: dict[str, GateState] = Field(default_factory=dict)
-    context: dict[str, Any] = Field(default_factory=dict)
-    labels: list[str] = Field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+    gates: dict[str, GateState] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
     created_at: str = ""
     updated_at: str = ""
     created_by: str | None = None
@@ -457,15 +639,37 @@ class IssueState(Record):
     parked: Parked | None = None
     completed_at: str | None = None
     deleted: bool = False
-    conflicts: list[Conflict] = Field(default_factory=list)
-    commits: list[str] = Field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    commits: list[str] = field(default_factory=list)
     clock: int = 0
     event_count: int = 0
     #: clock and id of the edge events, so a cycle formed by a merge is broken the same way everywhere
-    dep_events: dict[str, str] = Field(default_factory=dict)
+    dep_events: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field in declaration order, as JSON values (gates and conflicts as objects)."""
+        d = {f: getattr(self, f) for f in _STATE_FIELDS}
+        d["gates"] = {k: g.to_json() for k, g in self.gates.items()}
+        d["conflicts"] = [c.to_json() for c in self.conflicts]
+        d["parked"] = self.parked.to_json() if self.parked is not None else None
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> IssueState:
+        """The inverse of ``to_json``, for the index's own rows (not checked)."""
+        d = dict(d)
+        d["gates"] = {k: GateState.from_json(g) for k, g in d["gates"].items()}
+        d["conflicts"] = [Conflict(**c) for c in d["conflicts"]]
+        if d.get("parked") is not None:
+            d["parked"] = Parked(**d["parked"])
+        return cls(**d)
 
 
-class GateDef(Record):
+_STATE_FIELDS = tuple(f.name for f in fields(IssueState))
+
+
+@dataclass(slots=True)
+class GateDef:
     key: str
     title: str = ""
     description: str = ""
@@ -475,3 +679,20 @@ class GateDef(Record):
     updated_at: str = ""
     removed: bool = False
     clock: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in _GATEDEF_FIELDS}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> GateDef:
+        return cls(**d)
+
+
+_GATEDEF_FIELDS = tuple(f.name for f in fields(GateDef))
+
+#: compact JSON in declaration order, non-ASCII kept: how the index stores a state
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def compact_json(obj: Any) -> str:
+    return _COMPACT.encode(obj)

@@ -8,7 +8,7 @@ staged for one push). docs/storage-format.md describes each.
 from __future__ import annotations
 
 __all__ = ["LOCAL", "ISSUES", "GATES", "TRACKING", "QUARANTINE", "STAGE_PREFIX", "DOC", "PREFIXES",
-           "issue_ref", "gate_ref"]
+           "issue_ref", "gate_ref", "refspec_for"]
 
 #: everything the tracker shares: ``refs/jit/issues/<id>`` and ``refs/jit/gates/<key>``
 LOCAL = "refs/jit/"
@@ -32,3 +32,8 @@ def issue_ref(iid: str) -> str:
 
 def gate_ref(key: str) -> str:
     return GATES + key
+
+
+def refspec_for(remote: str) -> str:
+    """The fetch refspec that mirrors a remote's jit refs into our tracking namespace."""
+    return f"+{LOCAL}*:{TRACKING}{remote}/*"

@@ -5,9 +5,10 @@ The format extends seed 001's (``poll_interval_secs``, ``[[agents]]`` with ``id`
 failure handling and ``[[webhooks]]``; docs/dispatch.md lists every key. Relative paths are
 relative to the file's directory.
 
-Every error names the file, the line and the field (``dispatch.toml:12: agents[1].max_concurrent:
-must be an integer >= 1``), because a dispatcher usually runs unattended and its log is all a
-user sees. tomlkit does not keep line numbers on values, so ``_Lines`` maps each
+The file's shape and values are held to ``gitjit.schema.dispatch.DispatchFile`` (pydantic: the
+schema of record, ``jit schema dispatch-config``). Every error names the file, the line and the
+field (``dispatch.toml:12: agents[1].max_concurrent: must be an integer >= 1``), because a
+dispatcher usually runs unattended and its log is all a user sees. tomlkit does not keep line numbers on values, so ``_Lines`` maps each
 ``(table path, key)`` to its line by reading the text once.
 
 ``add_agent`` / ``remove_agent`` edit the text in place (the new table goes right after the last
@@ -31,6 +32,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from ..core.errors import AlreadyExistsError, NotFoundError, UsageError
+from ..schema.dispatch import ID_RE, ConfigProblem, DispatchFile, check_dispatch
 
 __all__ = [
     "DispatchConfig", "AgentConfig", "RepoConfig", "WebhookConfig", "DispatchConfigError",
@@ -38,10 +40,6 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG = "dispatch.toml"
-ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$")  # no '@': it separates agent and dispatcher
-TYPE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,49}$")
-ON_FAILURE = ("release", "retry")
-ON_STOP = ("finish", "release")
 
 
 class DispatchConfigError(UsageError):
@@ -237,62 +235,6 @@ class _Checker:
         return DispatchConfigError(f"{self.file}:{line}: {where}: {msg}", hint=hint,
                                    details={"file": str(self.file), "line": line, "field": where})
 
-    def unknown_keys(self, table: dict[str, Any], path: tuple[Any, ...], allowed: set[str]) -> None:
-        for k in table:
-            if k not in allowed:
-                raise self.fail((*path, k), "unknown key",
-                                hint="known keys here: " + ", ".join(sorted(allowed)))
-
-    def number(self, table: dict[str, Any], key: str, path: tuple[Any, ...], default: float | None, *,
-               minimum: float = 0.0, strict: bool = True, integer: bool = False) -> Any:
-        if key not in table:
-            return default
-        v = table[key]
-        ok = isinstance(v, int) and not isinstance(v, bool) if integer else (
-            isinstance(v, (int, float)) and not isinstance(v, bool))
-        if not ok or (v <= minimum if strict else v < minimum):
-            kind = "an integer" if integer else "a number"
-            op = ">" if strict else ">="
-            raise self.fail((*path, key), f"must be {kind} {op} {minimum:g} (got {v!r})")
-        return int(v) if integer else float(v)
-
-    def string(self, table: dict[str, Any], key: str, path: tuple[Any, ...], default: str | None = None, *,
-               choices: tuple[str, ...] | None = None, pattern: re.Pattern[str] | None = None) -> Any:
-        if key not in table:
-            return default
-        v = table[key]
-        if not isinstance(v, str) or not v.strip():
-            raise self.fail((*path, key), f"must be a non-empty string (got {v!r})")
-        if choices and v not in choices:
-            raise self.fail((*path, key), f"must be one of {', '.join(choices)} (got {v!r})")
-        if pattern and not pattern.match(v):
-            raise self.fail((*path, key), f"{v!r} is not valid",
-                            hint="use letters, digits, '_', '.', ':' or '-' (no '@', no spaces)")
-        return v
-
-    def strings(self, table: dict[str, Any], key: str, path: tuple[Any, ...]) -> tuple[str, ...] | None:
-        if key not in table:
-            return None
-        v = table[key]
-        if isinstance(v, str):  # "a,b" is accepted like --tags a,b
-            v = [p.strip() for p in v.split(",") if p.strip()]
-        if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
-            raise self.fail((*path, key), "must be a list of strings", hint='e.g. tags = ["build", "test"]')
-        return tuple(dict.fromkeys(x.strip() for x in v))
-
-    def str_table(self, table: dict[str, Any], key: str, path: tuple[Any, ...]) -> dict[str, str]:
-        if key not in table:
-            return {}
-        v = table[key]
-        if not isinstance(v, dict):
-            raise self.fail((*path, key), "must be a table", hint=f'e.g. {key} = {{ NAME = "value" }}')
-        out = {}
-        for k, x in v.items():
-            if isinstance(x, bool) or not isinstance(x, (str, int, float)):
-                raise self.fail((*path, key, k), "must be a string or a number")
-            out[str(k)] = str(x)
-        return out
-
 
 # ---------------------------------------------------------------------------- loading
 
@@ -348,6 +290,8 @@ def load_config(path: str | os.PathLike[str] | None = None, *, default_repo: str
 
 
 def parse_config(text: str, p: Path, *, default_repo: str | None = None) -> DispatchConfig:
+    """The configuration in ``text``: its shape and values held to ``gitjit.schema.dispatch.DispatchFile``
+    (the schema of record, ``jit schema dispatch-config``), then what spans tables checked here."""
     try:
         data = tomlkit.parse(text).unwrap()
     except TOMLKitError as e:
@@ -356,142 +300,97 @@ def parse_config(text: str, p: Path, *, default_repo: str | None = None) -> Disp
         raise DispatchConfigError(f"{p}:{line}: not valid TOML: {msg}",
                                   details={"file": str(p), "line": line, "field": None}) from None
     ck = _Checker(p, _Lines(text))
+    try:
+        f = check_dispatch(data)
+    except ConfigProblem as e:
+        raise ck.fail(e.path, e.message, e.hint) from None
     base = p.resolve().parent
-    ck.unknown_keys(data, (), {
-        "id", "poll_interval_secs", "lease_secs", "lease_grace_secs", "escalation_hours", "on_stop",
-        "stop_timeout_secs", "kill_grace_secs", "state_dir", "cache_dir", "repos", "agents", "webhooks",
-        "on_failure", "max_retries", "failure_threshold", "backoff_secs", "backoff_max_secs",
-        "park_after_failures", "log_max_bytes", "log_backups",
-    })
-    did = ck.string(data, "id", (), _default_id(p.resolve()), pattern=ID_RE)
-    given = ck.string(data, "state_dir", ())
-    state_dir = _resolve(base, given) if given else default_state_dir(p)
-    cache_dir = _resolve(base, ck.string(data, "cache_dir", (), str(state_dir / "repos")))
-    defaults = {
-        "on_failure": ck.string(data, "on_failure", (), "release", choices=ON_FAILURE),
-        "max_retries": ck.number(data, "max_retries", (), 1, minimum=0, strict=False, integer=True),
-        "failure_threshold": ck.number(data, "failure_threshold", (), 3, minimum=0, strict=False, integer=True),
-    }
-    stop_timeout = ck.number(data, "stop_timeout_secs", (), None)
-    repos = _repos(ck, data, base, cache_dir, default_repo)
-    names = {r.name for r in repos}
-    agents = _agents(ck, data, base, names, defaults)
-    hooks = _webhooks(ck, data)
+    state_dir = _resolve(base, f.state_dir) if f.state_dir else default_state_dir(p)
+    cache_dir = _resolve(base, f.cache_dir or str(state_dir / "repos"))
+    repos = _repos(ck, f, base, cache_dir, default_repo)
+    agents = _agents(ck, f, base, {r.name for r in repos})
     return DispatchConfig(
-        path=p, id=did,
-        poll_interval_secs=ck.number(data, "poll_interval_secs", (), 30.0),
-        lease_secs=ck.number(data, "lease_secs", (), 900.0, minimum=1.0, strict=False),
-        lease_grace_secs=ck.number(data, "lease_grace_secs", (), 60.0, strict=False),
-        escalation_hours=ck.number(data, "escalation_hours", (), 24.0, strict=False),
-        on_stop=ck.string(data, "on_stop", (), "finish", choices=ON_STOP),
-        stop_timeout_secs=stop_timeout,
-        kill_grace_secs=ck.number(data, "kill_grace_secs", (), 10.0, strict=False),
-        backoff_secs=ck.number(data, "backoff_secs", (), 60.0, strict=False),
-        backoff_max_secs=ck.number(data, "backoff_max_secs", (), 3600.0, strict=False),
-        park_after_failures=ck.number(data, "park_after_failures", (), 5, minimum=0, strict=False, integer=True),
-        log_max_bytes=ck.number(data, "log_max_bytes", (), 10 * 1024 * 1024, minimum=0, strict=False, integer=True),
-        log_backups=ck.number(data, "log_backups", (), 5, minimum=0, strict=False, integer=True),
-        state_dir=state_dir, repos=tuple(repos), agents=tuple(agents), webhooks=tuple(hooks),
+        path=p, id=f.id or _default_id(p.resolve()),
+        poll_interval_secs=float(f.poll_interval_secs), lease_secs=float(f.lease_secs),
+        lease_grace_secs=float(f.lease_grace_secs), escalation_hours=float(f.escalation_hours),
+        on_stop=f.on_stop,
+        stop_timeout_secs=float(f.stop_timeout_secs) if f.stop_timeout_secs is not None else None,
+        kill_grace_secs=float(f.kill_grace_secs),
+        backoff_secs=float(f.backoff_secs), backoff_max_secs=float(f.backoff_max_secs),
+        park_after_failures=f.park_after_failures, log_max_bytes=f.log_max_bytes, log_backups=f.log_backups,
+        state_dir=state_dir, repos=tuple(repos), agents=tuple(agents),
+        webhooks=tuple(WebhookConfig(
+            url=h.url, events=_strings(h.events), max_attempts=h.max_attempts, timeout_secs=float(h.timeout_secs),
+            secret=h.secret, headers=_table(h.headers)) for h in f.webhooks),
     )
 
 
-def _array(ck: _Checker, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    v = data.get(key, [])
-    if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-        raise ck.fail((key,), f"must be an array of tables ([[{key}]])")
-    return v
+def _strings(v: str | list[str] | None) -> tuple[str, ...] | None:
+    """A list of strings, or "a,b" (as ``--tags a,b``), trimmed, without repeats."""
+    if v is None:
+        return None
+    items = [x for x in v.split(",")] if isinstance(v, str) else v
+    return tuple(dict.fromkeys(x.strip() for x in items if x.strip()))
 
 
-def _repos(ck: _Checker, data: dict[str, Any], base: Path, cache_dir: Path,
+def _table(v: dict[str, Any]) -> dict[str, str]:
+    return {str(k): str(x) for k, x in v.items()}
+
+
+def _repos(ck: _Checker, f: DispatchFile, base: Path, cache_dir: Path,
            default_repo: str | None) -> list[RepoConfig]:
     out: list[RepoConfig] = []
-    for i, t in enumerate(_array(ck, data, "repos")):
+    for i, t in enumerate(f.repos):
         path = ("repos", i)
-        ck.unknown_keys(t, path, {"name", "path", "url", "hub"})
-        local = ck.string(t, "path", path)
-        url = ck.string(t, "url", path)
-        if bool(local) == bool(url):
+        if bool(t.path) == bool(t.url):
             raise ck.fail(path, "give exactly one of path = \"...\" (a local clone) or url = \"...\" (cloned "
                           "into the cache)")
-        name = ck.string(t, "name", path, _repo_name(url or str(_resolve(base, local).resolve())),
-                         pattern=TYPE_RE)
+        name = t.name or _repo_name(t.url or str(_resolve(base, t.path or "").resolve()))
         if any(r.name == name for r in out):
             raise ck.fail((*path, "name"), f"repository name {name!r} is used twice",
                           hint='give each [[repos]] a distinct name = "..."')
-        hub = ck.string(t, "hub", path, "origin" if url else None)
-        out.append(RepoConfig(name=name, path=cache_dir / name if url else _resolve(base, local), url=url,
-                              hub=hub))
+        out.append(RepoConfig(name=name, path=cache_dir / name if t.url else _resolve(base, t.path or ""),
+                              url=t.url, hub=t.hub or ("origin" if t.url else None)))
     if not out:
         rp = Path(default_repo or os.getcwd()).resolve()
         out.append(RepoConfig(name=_repo_name(str(rp)), path=rp))
     return out
 
 
-def _agents(ck: _Checker, data: dict[str, Any], base: Path, repo_names: set[str],
-            defaults: dict[str, Any]) -> list[AgentConfig]:
+def _agents(ck: _Checker, f: DispatchFile, base: Path, repo_names: set[str]) -> list[AgentConfig]:
     out: list[AgentConfig] = []
-    allowed = {"id", "type", "command", "max_concurrent", "capacity", "tags", "repos", "env", "working_dir",
-               "on_failure", "max_retries", "failure_threshold", "timeout_secs"}
-    for i, t in enumerate(_array(ck, data, "agents")):
+    for i, t in enumerate(f.agents):
         path = ("agents", i)
-        ck.unknown_keys(t, path, allowed)
-        aid = ck.string(t, "id", path, pattern=ID_RE)
-        if aid is None:
-            raise ck.fail(path, "missing id", hint='e.g. id = "worker-1"')
-        if any(a.id == aid for a in out):
-            raise ck.fail((*path, "id"), f"agent id {aid!r} is used twice")
-        if "max_concurrent" in t and "capacity" in t:
+        if any(a.id == t.id for a in out):
+            raise ck.fail((*path, "id"), f"agent id {t.id!r} is used twice")
+        if t.capacity is not None and "max_concurrent" in t.model_fields_set:
             raise ck.fail((*path, "capacity"), "give max_concurrent or its alias capacity, not both")
-        cap_key = "capacity" if "capacity" in t else "max_concurrent"
-        cap = ck.number(t, cap_key, path, 1, minimum=1, strict=False, integer=True)
-        raw = t.get("command")
-        if raw is None:
-            raise ck.fail(path, "missing command", hint='e.g. command = "python worker.py"')
-        if isinstance(raw, str) and raw.strip():
+        if isinstance(t.command, str):
             try:
-                cmd = tuple(shlex.split(raw))
+                cmd = tuple(shlex.split(t.command))
             except ValueError as e:
                 raise ck.fail((*path, "command"), f"cannot split into arguments: {e}") from None
-        elif isinstance(raw, list) and raw and all(isinstance(x, str) for x in raw):
-            cmd = tuple(raw)
         else:
+            cmd = tuple(t.command)
+        if not cmd:
             raise ck.fail((*path, "command"), "must be a string or a non-empty list of strings")
         if "/" in cmd[0] and not os.path.isabs(os.path.expanduser(cmd[0])):
             # ./agent.sh next to dispatch.toml, like every other relative path in the file
             cmd = (str(_resolve(base, cmd[0])), *cmd[1:])
-        repos = ck.strings(t, "repos", path)
+        repos = _strings(t.repos)
         for r in repos or ():
             if r not in repo_names:
                 raise ck.fail((*path, "repos"), f"no [[repos]] is named {r!r}",
                               hint="known: " + ", ".join(sorted(repo_names)))
-        wd = ck.string(t, "working_dir", path)
         out.append(AgentConfig(
-            id=aid, command=cmd, type=ck.string(t, "type", path, "agent", pattern=TYPE_RE), max_concurrent=cap,
-            tags=ck.strings(t, "tags", path) or (), repos=repos, env=ck.str_table(t, "env", path),
-            working_dir=_resolve(base, wd) if wd else None,
-            on_failure=ck.string(t, "on_failure", path, defaults["on_failure"], choices=ON_FAILURE),
-            max_retries=ck.number(t, "max_retries", path, defaults["max_retries"], minimum=0, strict=False,
-                                  integer=True),
-            failure_threshold=ck.number(t, "failure_threshold", path, defaults["failure_threshold"], minimum=0,
-                                        strict=False, integer=True),
-            timeout_secs=ck.number(t, "timeout_secs", path, None),
-        ))
-    return out
-
-
-def _webhooks(ck: _Checker, data: dict[str, Any]) -> list[WebhookConfig]:
-    out = []
-    for i, t in enumerate(_array(ck, data, "webhooks")):
-        path = ("webhooks", i)
-        ck.unknown_keys(t, path, {"url", "events", "max_attempts", "timeout_secs", "secret", "headers"})
-        url = ck.string(t, "url", path)
-        if not url or not re.match(r"^https?://", url):
-            raise ck.fail((*path, "url"), "must be an http:// or https:// URL")
-        out.append(WebhookConfig(
-            url=url, events=ck.strings(t, "events", path),
-            max_attempts=ck.number(t, "max_attempts", path, 5, minimum=1, strict=False, integer=True),
-            timeout_secs=ck.number(t, "timeout_secs", path, 5.0), secret=ck.string(t, "secret", path),
-            headers=ck.str_table(t, "headers", path),
+            id=t.id, command=cmd, type=t.type,
+            max_concurrent=t.capacity if t.capacity is not None else t.max_concurrent,
+            tags=_strings(t.tags) or (), repos=repos, env=_table(t.env),
+            working_dir=_resolve(base, t.working_dir) if t.working_dir else None,
+            on_failure=t.on_failure or f.on_failure,
+            max_retries=t.max_retries if t.max_retries is not None else f.max_retries,
+            failure_threshold=t.failure_threshold if t.failure_threshold is not None else f.failure_threshold,
+            timeout_secs=float(t.timeout_secs) if t.timeout_secs is not None else None,
         ))
     return out
 

@@ -49,11 +49,12 @@ NOT_A_REPO_HINT = "run 'jit init' to create one here (it runs 'git init'), or pa
 _NAMING = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_WORK_TREE", "GIT_OBJECT_DIRECTORY", "GIT_IMPLICIT_WORK_TREE")
 #: repository extensions git 2.39 knows (``extensions.*`` under repositoryformatversion 1); any
 #: other makes git refuse the repository, and git's refusal is the answer
-_KNOWN_EXTENSIONS = frozenset({"noop", "preciousobjects", "partialclone", "worktreeconfig", "objectformat",
-                               "noop-v1"})
-#: the ones git refuses under repositoryformatversion 0 ("repo version is 0, but v1-only extension
-#: found"); other extensions are ignored there (setup.c: handle_extension_v0)
-_V1_ONLY_EXTENSIONS = frozenset({"objectformat", "noop-v1"})
+_KNOWN_EXTENSIONS = frozenset({"noop", "preciousobjects", "partialclone", "worktreeconfig", "objectformat"})
+#: the ones git also reads under repositoryformatversion 0 (``handle_extension_v0``); there any
+#: other extension git knows is "v1-only" and makes it refuse the repository (git 2.39:
+#: ``repo version is 0, but v1-only extension found: objectformat``), and one it does not know is
+#: ignored: either way git decides
+_V0_EXTENSIONS = frozenset({"noop", "preciousobjects", "partialclone", "worktreeconfig"})
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
@@ -99,26 +100,25 @@ def discover(start: str | os.PathLike[str] | None = None, *, repo_env: bool = Tr
     ``GIT_DISCOVERY_ACROSS_FILESYSTEM`` count either way.
 
     ``NotFoundError`` when there is no repository there (with git's message when git decided)."""
+    from ..core.errors import NotFoundError
+
     where = os.fspath(start) if start is not None else os.getcwd()
+    if not os.path.exists(where):
+        raise NotFoundError(f"no such directory: {where}", hint="check --repo / JIT_REPO")
+    if not os.path.isdir(where):
+        raise NotFoundError(f"not a directory: {where}", hint="check --repo / JIT_REPO")
     loc = discover_light(start, repo_env=repo_env)
     return loc if loc is not None else _ask_git(where, repo_env=repo_env)
 
 
 def discover_light(start: str | os.PathLike[str] | None = None, *, repo_env: bool = True) -> Location | None:
     """``discover`` from the file system alone: the Location, None when only git can tell (see the
-    module docstring), or ``NotFoundError`` when the walk met no repository or ``start`` is no
-    directory."""
-    from ..core.errors import NotFoundError
-
-    if start is not None:
-        where = os.fspath(start)
-        if not os.path.exists(where):
-            raise NotFoundError(f"no such directory: {where}", hint="check --repo / JIT_REPO")
-        if not os.path.isdir(where):
-            raise NotFoundError(f"not a directory: {where}", hint="check --repo / JIT_REPO")
+    module docstring), or ``NotFoundError`` when the walk met no repository."""
     try:
         return _light(os.fspath(start) if start is not None else None, repo_env)
-    except (_Undecided, OSError):  # OSError: a directory removed or unreadable meanwhile: git judges
+    except (_Undecided, OSError):
+        # OSError: the start (or a directory on the way up) cannot be read, or does not exist
+        # (``JIT_REPO=/nonexistent``): ``discover`` says which, in its words, or git decides
         return None
 
 
@@ -387,7 +387,7 @@ def _core(gd: str, common: str, *, has_common: bool) -> tuple[bool, str | None]:
     if version not in (0, 1):
         raise _Undecided
     exts = {k[len("extensions."):] for k in cfg if k.startswith("extensions.")}
-    if (version == 1 and exts - _KNOWN_EXTENSIONS) or (version == 0 and exts & _V1_ONLY_EXTENSIONS):
+    if exts - (_KNOWN_EXTENSIONS if version == 1 else _V0_EXTENSIONS):
         raise _Undecided
     if "extensions.worktreeconfig" in cfg and _bool(cfg["extensions.worktreeconfig"]):
         cfg.update(_config(gd + "/config.worktree"))

@@ -89,7 +89,7 @@ class IndexBoard(Board):
             row = self.ix.c.execute("SELECT state FROM docs WHERE id=?", (iid,)).fetchone()
             if row is None:
                 return None
-            st = self._cache[iid] = IssueState.model_validate_json(unpack(row[0]))
+            st = self._cache[iid] = IssueState.from_json(json.loads(unpack(row[0])))
         return st
 
     # ------------------------------------------------------------------ per issue
@@ -274,7 +274,7 @@ class IndexBoard(Board):
         for iid, title, state, labels in self.ix.c.execute(
                 "SELECT i.id, i.title, d.state, i.labels FROM issues i JOIN docs d ON d.id=i.id "
                 "WHERE i.deleted=0 ORDER BY i.prank, i.created_at, i.id"):
-            desc = IssueState.model_validate_json(unpack(state)).description
+            desc = json.loads(unpack(state))["description"]
             if t in title.lower() or t in desc.lower() or iid.startswith(t) \
                     or any(t in lab.lower() for lab in json.loads(labels)):
                 out.append(iid)
@@ -330,7 +330,7 @@ class Issues(Mapping[str, IssueState]):
         for iid, s in self.b.ix.c.execute(
                 f"SELECT d.id, d.state FROM docs d JOIN issues i ON i.id=d.id{self._where.replace('deleted', 'i.deleted')}"):
             if iid not in cache:
-                cache[iid] = IssueState.model_validate_json(unpack(s))
+                cache[iid] = IssueState.from_json(json.loads(unpack(s)))
         return {i: cache[i] for i in self}
 
     def values(self) -> Any:

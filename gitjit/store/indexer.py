@@ -39,7 +39,7 @@ from ..core.board import Board, event_json, issue_json
 from ..core.errors import ValidationError
 from ..core.fold import fold_gate, fold_issue
 from ..core.graph import BrokenEdge, Graph
-from ..core.model import TERMINAL_STATES, GateDef, IssueState, now_ts, utc_ts
+from ..core.model import TERMINAL_STATES, GateDef, IssueState, compact_json, now_ts, utc_ts
 from ..git.files import HEX40 as _HEX40
 from ..git.files import PACKED_REFS, loose_tip, packed_refs_locked
 from .index import (
@@ -690,7 +690,7 @@ class Indexer:
                 self._events_rows(ref, evs, ev_rows, blobs, rebuild)
                 g = fold_gate(key, evs)
                 gate_changed.add(key)
-                c.execute("INSERT OR REPLACE INTO gatedefs(key, state) VALUES(?, ?)", (key, g.model_dump_json()))
+                c.execute("INSERT OR REPLACE INTO gatedefs(key, state) VALUES(?, ?)", (key, compact_json(g.to_json())))
 
     def _events_rows(self, ref: str, evs: Iterable[Any], rows: list[tuple[Any, ...]], blobs: list[tuple[str, bytes]],
                      rebuild: bool) -> None:
@@ -770,12 +770,12 @@ class Indexer:
                 ISSUES + iid, tips[iid], int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), st.created_at,
                 st.priority, st.assignee, st.completed_at, st.claimed_at, st.title,
                 json.dumps(st.labels, ensure_ascii=False),
-                json.dumps([x.model_dump(mode="json") for x in st.conflicts], ensure_ascii=False)
+                json.dumps([x.to_json() for x in st.conflicts], ensure_ascii=False)
                 if st.conflicts else None,
-                json.dumps(st.parked.model_dump(mode="json"), ensure_ascii=False) if st.parked else None,
+                json.dumps(st.parked.to_json(), ensure_ascii=False) if st.parked else None,
             )
             rows[iid] = row + (None, 0) if st.deleted else row
-            doc: tuple[Any, ...] = (pack(st.model_dump_json()),)
+            doc: tuple[Any, ...] = (pack(compact_json(st.to_json())),)
             docs[iid] = doc + (None,) if st.deleted else doc
             texts[iid] = search_text(st.title, st.description, st.labels)
             edges[iid] = [(dep, st.dep_events.get(dep, "")) for dep in st.dependencies]
@@ -918,7 +918,7 @@ class Indexer:
 
     def gatedefs(self) -> dict[str, GateDef]:
         if self._gatedefs is None:
-            self._gatedefs = {k: GateDef.model_validate_json(s) for k, s in
+            self._gatedefs = {k: GateDef.from_json(json.loads(s)) for k, s in
                               self.ix.c.execute("SELECT key, state FROM gatedefs ORDER BY key")}
         return self._gatedefs
 
@@ -928,7 +928,7 @@ class Indexer:
         for chunk in _chunks(want):
             q = f"SELECT id, state FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
             for iid, s in self.ix.c.execute(q, chunk):
-                cache[iid] = IssueState.model_validate_json(unpack(s))
+                cache[iid] = IssueState.from_json(json.loads(unpack(s)))
         return cache
 
     def closure(self, ids: Iterable[str], overrides: Mapping[str, IssueState | None] | None = None,

@@ -39,12 +39,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
 from ..core.fold import fold_issue, serialize_events, union_events
-from ..core.model import LIMITS, Event, event_text_problem
-from ..core.refs import STAGE_PREFIX, TRACKING
+from ..core.model import LIMITS, Event
+from ..core.refs import STAGE_PREFIX, TRACKING, refspec_for
 from ..git import CasFailed, GitRepo, RefLocked
 from ..git import run as git_run
 from ..git.housekeeping import maybe_gc, pack_loose_tracking
 from ..git.packwrite import merge_objects, write_pack
+from ..schema.events import check_events, remote_event_problem
 from . import locks
 from .checks import LOCAL, check_document
 from .entities import DOC, ISSUES, EntityStore, Loaded, retrying
@@ -84,11 +85,6 @@ _REMOTE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]
 #: rejection reasons a retry can cure: someone else moved the ref, or held its lock
 _RETRYABLE = ("stale info", "fetch first", "non-fast-forward", "atomic", "failed to update ref",
               "cannot lock ref", "failed to lock", "unable to create", "incorrect old value", "lock")
-
-
-def refspec_for(remote: str) -> str:
-    """The fetch refspec that mirrors a remote's jit refs into our tracking namespace."""
-    return f"+{LOCAL}*:{TRACKING}{remote}/*"
 
 
 # ----------------------------------------------------------------------------- results
@@ -318,13 +314,17 @@ class Syncer:
 
     # ------------------------------------------------------------------ reading & validating
 
-    def load_valid(self, ref: str, tip: str, *, where: str) -> tuple[Event, ...]:
-        """The events of commit ``tip`` meant for local ref ``ref``; ValidationError naming ``where``."""
+    def load_valid(self, ref: str, tip: str, *, where: str, remote: bool = False) -> tuple[Event, ...]:
+        """The events of commit ``tip`` meant for local ref ``ref``; ValidationError naming ``where``.
+        ``remote``: the document arrived from a remote, so it is also held to the schema of record
+        (``gitjit.schema.events.StoredEvent``) before anything of it is merged."""
         evs = self.store.events_at(tip, where=where)
         try:
             check_document(ref, evs)
         except ValidationError as e:
             raise ValidationError(e.message.replace(ref, where, 1)) from None
+        if remote:
+            check_events(evs, where=where)
         return evs
 
     # ------------------------------------------------------------------ reconciling
@@ -483,7 +483,7 @@ class Syncer:
                     pass
         for tname, ref, ltip, rtip in todo:
             try:
-                revents = self.load_valid(ref, rtip, where=tname)
+                revents = self.load_valid(ref, rtip, where=tname, remote=True)
             except ValidationError as e:
                 self.store.warn(f"skipping {tname} ({remote}'s {ref}): {e.message.removeprefix(tname + ': ')}")
                 res.skipped.append({"ref": tname, "reason": e.message})
@@ -701,12 +701,10 @@ class Syncer:
 
 def _hostile_text(events: Iterable[Event]) -> str | None:
     """Why the remote events new to this clone may not be merged: a control character where no
-    writer of this version puts one (``model.event_text_problem``); None when they are fine."""
-    for e in events:
-        why = event_text_problem(e)
-        if why:
-            return f"{why}, which is never written here (a terminal would obey it)"
-    return None
+    writer of this version puts one (the schema of record ``gitjit.schema.events.RemoteEvent``,
+    which runs the core's ``model.text_problem``); None when they are fine."""
+    why = remote_event_problem(events)
+    return f"{why}, which is never written here (a terminal would obey it)" if why else None
 
 
 def _alive(pid: int) -> bool:
