@@ -91,12 +91,15 @@ def test_not_a_repository(tmp_path: Path) -> None:
     agree(tmp_path / "x" / "y")
     with pytest.raises(NotFoundError) as e:
         discover_light(tmp_path / "x" / "y")  # decided from the file system: no git started
-    assert "not a git repository" in e.value.message and e.value.hint
+    assert "not a git repository" in e.value.message
+    assert e.value.hint == "run 'jit init' to create one here (it runs 'git init'), or pass --repo PATH"
+    (tmp_path / "file").write_text("")
     with pytest.raises(NotFoundError, match="no such directory"):
         discover(tmp_path / "missing")
-    (tmp_path / "file").write_text("")
     with pytest.raises(NotFoundError, match="not a directory"):
         discover(tmp_path / "file")
+    # the light mode (the index reader calls it first) leaves a missing one to discover, which says so
+    assert discover_light(tmp_path / "missing") is None
 
 
 def test_a_dot_git_directory_that_is_not_a_repository_is_passed_over(tree: Path) -> None:
@@ -223,6 +226,7 @@ def test_what_the_small_config_reader_leaves_to_git(tree: Path) -> None:
     base = cfg.read_text()
     for extra in ('[core]\n\tworktree = "../x"\n', "[core]\n\trepositoryformatversion = 2\n",
                   "[core]\n\trepositoryformatversion = 1\n[extensions]\n\tnosuchthing = 1\n",
+                  "[extensions]\n\tobjectformat = sha1\n",  # a v1-only extension under version 0
                   "[core] bare = true\n"):
         cfg.write_text(base + extra)
         assert discover_light(tree / "r" / "a") is None
@@ -349,3 +353,52 @@ def test_random_configs_agree_with_git(tmp_path_factory: pytest.TempPathFactory,
     cfg = r / ".git" / "config"
     cfg.write_text(cfg.read_text() + "\n".join(x.format(t=t) for x in lines) + "\n")
     agree(t / where, light=False)
+
+
+# ---------------------------------------------------------------------------------- the other helpers
+
+def test_find_repository_and_find_git_dirs(tree: Path) -> None:
+    from gitjit.git import find_git_dirs, find_repository
+
+    r, hub = Path(os.path.realpath(tree / "r")), Path(os.path.realpath(tree / "hub.git"))
+    (tree / "none").mkdir()
+    assert find_repository(tree / "none") is None and find_git_dirs(tree / "none") is None
+    assert find_repository(tree / "wt" / "d") == str(r / ".git" / "worktrees" / "wt")
+    assert find_git_dirs(tree / "wt" / "d") == (r / ".git", Path(os.path.realpath(tree / "wt")))
+    assert find_git_dirs(tree / "r" / ".git" / "refs") == (r / ".git", None)  # inside the git dir
+    assert find_git_dirs(hub) == (hub, None)
+    # a work tree elsewhere (core.worktree): looked at from beside the git dir, there is none here
+    (tree / "elsewhere").mkdir()
+    git("config", "core.worktree", str(tree / "elsewhere"), cwd=tree / "r")
+    assert discover(tree / "r").workdir == os.path.realpath(tree / "elsewhere")
+    assert find_git_dirs(tree / "r") == (r / ".git", None)
+    from gitjit.dispatch.config import default_state_dir  # crashed (ValueError) on a config file there
+
+    (tree / "r" / "dispatch.toml").write_text("")
+    assert default_state_dir(tree / "r" / "dispatch.toml") == tree / "r" / ".jit-dispatch" / "dispatch"
+
+
+def test_init_repository_inits_the_directory_named_not_an_exported_git_dir(tree: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitjit.git import init_repository
+
+    monkeypatch.setenv("GIT_DIR", str(tree / "hub.git"))  # as in a git hook
+    (tree / "new").mkdir()
+    assert init_repository(tree / "new") == os.path.realpath(tree / "new" / ".git")
+
+
+def test_jit_init_does_not_nest_a_repository_in_one_git_refuses(tree: Path) -> None:
+    """Inside a bare hub under ``safe.bareRepository=explicit``, git refuses the repository; jit
+    init took that for "no repository" and ran git init there: a new repository in the hub's refs/."""
+    from conftest import run_jit
+
+    from gitjit.git import find_repository
+
+    git("config", "--global", "safe.bareRepository", "explicit", cwd=tree)
+    with pytest.raises(NotFoundError, match="safe.bareRepository"):
+        find_repository(tree / "hub.git" / "refs")
+    res = run_jit("init", cwd=tree / "hub.git" / "refs")
+    assert res.returncode == 3 and "safe.bareRepository" in res.stderr, res.stderr
+    assert not (tree / "hub.git" / "refs" / ".git").exists()
+    # named outright, the hub is a repository jit can set up
+    assert run_jit("--repo", str(tree / "hub.git"), "init", cwd=tree).returncode == 0

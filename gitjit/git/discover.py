@@ -474,10 +474,11 @@ def _ask_git(start: str, *, repo_env: bool) -> Location:
     p = run.run(asked, cwd=start, scrub=not repo_env, env={"LC_ALL": "C"}, timeout=60, what="git rev-parse")
     if p.returncode != 0:
         msg = run.last_lines(p.stderr)
-        hint = NOT_A_REPO_HINT if "not a git repository" in p.stderr else (
-            "git's message above says why it will not use this repository")
+        none = "not a git repository" in p.stderr
+        hint = NOT_A_REPO_HINT if none else "git's message above says why it will not use this repository"
+        # refused: there is a repository, and git will not use it (ownership, safe.bareRepository)
         raise NotFoundError(f"git finds no repository it can use at {start}: {msg}", hint=hint,
-                            details={"stderr": p.stderr[-2000:]})
+                            details={"stderr": p.stderr[-2000:], "refused": not none})
     lines = p.stdout.split("\n")
     gd, common, bare, inside = (os.path.realpath(lines[0]), os.path.realpath(lines[1]), lines[2], lines[3])
     if inside == "true":
@@ -493,18 +494,24 @@ def _ask_git(start: str, *, repo_env: bool) -> Location:
 
 def find_repository(path: str | os.PathLike[str]) -> str | None:
     """The git dir of the repository containing ``path`` (``discover`` of a path the user named),
-    or None when there is none."""
+    or None when there is none. A repository git refuses to use there (a bare one found from
+    inside under ``safe.bareRepository=explicit``, another user's) is not "none": its
+    ``NotFoundError`` is raised, with git's message, so that ``jit init`` does not run ``git init``
+    inside it (which nested a new repository in the bare repository's ``refs/``)."""
     from ..core.errors import NotFoundError
 
     try:
         return discover(path, repo_env=False).git_dir
-    except NotFoundError:
+    except NotFoundError as e:
+        if e.details.get("refused"):
+            raise
         return None
 
 
 def find_git_dirs(path: str | os.PathLike[str]) -> tuple[Path, Path | None] | None:
     """The common directory of the repository containing ``path``, and the top of its work tree
-    (None for a bare repository, or looked at from inside the git directory); None outside any
+    when ``path`` is in it (None for a bare repository, looked at from inside the git directory,
+    or from outside a work tree that ``core.worktree`` puts elsewhere); None outside any
     repository."""
     from ..core.errors import NotFoundError
 
@@ -512,7 +519,10 @@ def find_git_dirs(path: str | os.PathLike[str]) -> tuple[Path, Path | None] | No
         loc = discover(path, repo_env=False)
     except NotFoundError:
         return None
-    return Path(loc.common_dir), (Path(loc.workdir) if loc.workdir is not None else None)
+    if loc.workdir is None:
+        return Path(loc.common_dir), None
+    wt, here = Path(loc.workdir), Path(os.path.realpath(path))
+    return Path(loc.common_dir), (wt if here == wt or wt in here.parents else None)
 
 
 def init_repository(path: str | os.PathLike[str]) -> str:
