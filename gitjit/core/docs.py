@@ -121,15 +121,21 @@ def markdown_links(text: str) -> list[str]:
     and images, inline or by reference, outside fenced code blocks. URLs with a scheme
     (``https:``, ``mailto:``), fragments alone (``#usage``) and absolute paths are left out; a
     target's fragment and query are cut (``b.md#x`` is ``b.md``); ``%20`` and friends are decoded."""
-    from urllib.parse import unquote
-
     body = _FENCE.sub("", text)
     out: dict[str, None] = {}
     for m in list(_INLINE.finditer(body)) + list(_REFDEF.finditer(body)):
         target = m.group(1)
         if not target or target.startswith(("#", "/")) or _SCHEME.match(target):
             continue
-        target = unquote(target.split("#", 1)[0].split("?", 1)[0])
+        target = _unquote(target.split("#", 1)[0].split("?", 1)[0])
         if target:
             out[target] = None
     return list(out)
+
+
+_PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+def _unquote(s: str) -> str:
+    """``%20`` and friends decoded as UTF-8 (what ``urllib.parse.unquote`` does, without the I/O module)."""
+    return _PERCENT.sub(lambda m: bytes.fromhex(m.group().replace("%", "")).decode("utf-8", "replace"), s)
