@@ -82,13 +82,14 @@ def fold_documents(events: Iterable[Event]) -> list[dict[str, Any]]:
     """The document references an issue's events leave, in the order they were first added: each
     ``{path, commit, label, doc_type, added_by, added_at, archived_from}``. Adding a path again
     replaces its reference (a newer commit, label or type); ``document_archived`` moves it to its
-    destination. Events in ``(clock, id)`` order, as the issue's fold reads them."""
+    destination. Events in ``(clock, id)`` order, as the issue's fold reads them; an event whose
+    path is not one ``check_doc_path`` would store (``../x``, a control character) is skipped."""
     docs: dict[str, dict[str, Any]] = {}
     for e in sorted(events, key=Event.sort_key):
         if e.type not in DOC_EVENTS or e.derived:
             continue
-        path = e.extra.get("path")
-        if not isinstance(path, str):
+        path = _stored_path(e.extra.get("path"))
+        if path is None:
             continue
         if e.type == "document_added":
             old = docs.get(path)
@@ -102,11 +103,23 @@ def fold_documents(events: Iterable[Event]) -> list[dict[str, Any]]:
         elif e.type == "document_removed":
             docs.pop(path, None)
         else:
-            dest = e.extra.get("destination")
-            old = docs.pop(path, None)
-            if old is not None and isinstance(dest, str):
+            dest = _stored_path(e.extra.get("destination"))
+            old = docs.get(path)
+            if old is not None and dest is not None:
+                del docs[path]
                 docs[dest] = {**old, "path": dest, "commit": e.commit, "archived_from": path}
     return list(docs.values())
+
+
+def _stored_path(v: object) -> str | None:
+    """A path read from an event: as ``check_doc_path`` would have stored it, else None (an event
+    written by hand or by a hostile clone is skipped, never followed out of the repository)."""
+    if not isinstance(v, str):
+        return None
+    try:
+        return v if check_doc_path(v) == v else None
+    except UsageError:
+        return None
 
 
 #: ``[text](target)`` and ``![alt](target "title")``; reference definitions ``[x]: target``
