@@ -237,7 +237,11 @@ class DocOps(TrackerBase):
         self._inside(top, os.path.dirname(dest))  # a directory swapped for a link meanwhile
         os.rename(src, target)
         out["moved"] = True
+        spec: Spec = {"type": "document_archived", "path": norm, "destination": dest, "category": category}
+
+        def fn(st: IssueState, b: Board) -> list[Spec]:
+            return [spec]
+
         for iid in users:
-            spec: Spec = {"type": "document_archived", "path": norm, "destination": dest, "category": category}
-            self._write_issue(iid, lambda st, b, spec=spec: [spec], by=by, what="doc-archive")
+            self._write_issue(iid, fn, by=by, what="doc-archive")
         return out

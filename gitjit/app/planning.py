@@ -107,7 +107,7 @@ class PlanningOps(TrackerBase):
         if len(labels) != len(parent.labels):
             labels.append(f"type:{CHILD_TYPE}")
         deps = [d for d in parent.dependencies if self._live(d)]  # an edge to a deleted issue no longer counts
-        with self.batch(by=by) as bt:
+        with self.batch(by=by) as bt:  # type: ignore[attr-defined]  # Tracker.batch (gitjit/app/tracker.py)
             ids = [bt.create_issue(t, description=descs[n] if descs else "", priority=parent.priority,
                                    gates=list(parent.gates), labels=labels, depends_on=deps)["id"]
                    for n, t in enumerate(titles)]

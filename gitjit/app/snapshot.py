@@ -271,7 +271,8 @@ def verify_snapshot(path: str) -> dict[str, Any]:
     refs: dict[str, Any] = {}
     try:
         got = json.loads(files.get("refs.json") or b"null")
-        refs = got.get("refs") if isinstance(got, dict) and isinstance(got.get("refs"), dict) else {}
+        if isinstance(got, dict) and isinstance(got.get("refs"), dict):
+            refs = got["refs"]
     except ValueError:
         problems.append("refs.json is not JSON")
     n_events = 0

@@ -38,7 +38,7 @@ def schema(name: str | None) -> None:
     click.echo(dump(catalog.json_schema(name)))
 
 
-def catalog_data() -> dict[str, object]:
+def catalog_data() -> dict[str, list[dict[str, str]]]:
     """What ``jit schema --json`` prints: every schema's name, kind and description."""
     from ..schema import catalog
 
