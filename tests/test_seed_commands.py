@@ -557,3 +557,52 @@ def test_fold_documents_ignores_hostile_events() -> None:
     assert [d["path"] for d in docs] == ["a.md"] and docs[0]["label"] is None
     docs = fold_documents(evs[:4] + [ev(10, "document_archived", path="a.md", destination="old/a.md")])
     assert [(d["path"], d["archived_from"]) for d in docs] == [("b.md", None), ("old/a.md", "a.md")]
+
+
+def test_snapshot_reads_one_listing_of_the_refs(tracker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A write that lands after the refs were listed is not in the snapshot, and every event log
+    in it is the one stored at the commit refs.json names (not the ref's newer tip)."""
+    from gitjit.app.snapshot import export_snapshot, verify_snapshot
+    from gitjit.app.tracker import Tracker
+
+    a = tracker.create_issue("A")["id"]
+    other = Tracker(tracker.git.workdir, actor="agent:other")
+    real_tips = tracker.git.tips
+    late: dict[str, str] = {}
+
+    def tips_then_write(prefix: str) -> dict[str, str]:
+        got = real_tips(prefix)
+        if not late:  # another process writes right after the listing
+            late["new"] = other.create_issue("Late")["id"]
+            other.update_issue(a, title="A, renamed meanwhile")
+        return got
+
+    tracker.git.tips = tips_then_write  # type: ignore[method-assign]
+    try:
+        out = export_snapshot(tracker, out=str(tmp_path / "snap"))
+    finally:
+        tracker.git.tips = real_tips  # type: ignore[method-assign]
+    snap = tmp_path / "snap"
+    refs = json.loads((snap / "refs.json").read_text())["refs"]
+    assert f"refs/jit/issues/{late['new']}" not in refs and out["counts"]["issues"] == 1
+    assert json.loads((snap / "issues" / f"{a}.json").read_text())["title"] == "A"
+    stored = git("cat-file", "blob", f"{refs[f'refs/jit/issues/{a}']}:events.jsonl", cwd=tracker.git.workdir)
+    assert (snap / "events" / "issues" / f"{a}.jsonl").read_text() == stored.stdout
+    assert git("rev-parse", f"refs/jit/issues/{a}", cwd=tracker.git.workdir).stdout.strip() != refs[
+        f"refs/jit/issues/{a}"]
+    assert verify_snapshot(str(snap))["ok"]
+
+
+def test_doc_paths_with_spaces_and_non_ascii_work(docrepo: Jit) -> None:
+    jit = docrepo
+    name = "docs/my design – ü.md"
+    (jit.repo / name).write_text("# ü\n[api](api.md) [sp](my%20design%20%E2%80%93%20%C3%BC.md)\n")
+    commit_all(jit.repo)
+    a = new(jit, "-t", "A")
+    d = jit.json("doc", "add", a, name)
+    assert d["document"]["path"] == name and d["document"]["commit"]
+    links = jit.json("doc", "check-links", "--scope", f"issue:{a}")
+    assert links["valid"] and links["links"] == 2 and links["problems"] == []
+    # a file whose name holds a newline exists on disk, but is never taken as a document
+    (jit.repo / "docs" / "evil\nname.md").write_text("x")
+    fail(jit, "doc", "add", a, "docs/evil\nname.md", code=2, err="INVALID_ARGUMENT")
