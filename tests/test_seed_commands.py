@@ -207,6 +207,7 @@ def test_validate_a_healthy_repository(jit: Jit) -> None:
     assert d["valid"] and d["errors"] == 0 and d["checked"]["issues"] == 2
     r = jit("validate")
     assert r.exit_code == 0 and "valid: 0 error(s)" in r.stdout
+    assert jit("validate", "--strict").exit_code == 0
 
 
 def test_validate_reports_data_warnings_and_writes_nothing(jit: Jit) -> None:
@@ -219,6 +220,8 @@ def test_validate_reports_data_warnings_and_writes_nothing(jit: Jit) -> None:
     d = json.loads(r.stdout)
     codes = {p["code"] for p in d["problems"] if p["check"] == "data"}
     assert {"dependency_on_deleted", "undefined_gate"} <= codes and d["warnings"] >= 2 and d["valid"]
+    r = jit("validate", "--strict", "--json")
+    assert r.exit_code == 4 and json.loads(r.stdout)["valid"]  # warnings fail it only under --strict
     assert ref_snapshot(jit.repo) == before
 
 

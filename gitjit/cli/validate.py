@@ -9,16 +9,18 @@ from .core import emit, env, output_options
 
 
 @click.command()
+@click.option("--strict", is_flag=True, help="Exit 4 on warnings too, not only on errors.")
 @output_options
-def validate() -> int:
+def validate(strict: bool) -> int:
     """Check the tracker without changing it: every jit ref, the locks, the index and hooks (as
     'jit doctor' does), then the data: missing or deleted dependencies, undefined gates, cycles,
-    conflicts, finished issues with open gates, missing documents. Exit 0 when no error, 4 otherwise.
+    conflicts, finished issues with open gates, missing documents. Exit 0 when no error, 4 otherwise
+    (with --strict, 4 when anything at all was found).
 
     \b
     Example:
       jit validate
-      jit validate --json
+      jit validate --strict --json
     """
     from ..app.validate import validate as run
 
@@ -36,4 +38,4 @@ def validate() -> int:
                    f"({c['issues']} issues, {c['gates']} gates, {c['events']} events)")
 
     emit(data, human)
-    return 0 if data["valid"] else 4
+    return 0 if data["valid"] and not (strict and data["problems"]) else 4
