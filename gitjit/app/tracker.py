@@ -10,15 +10,17 @@ from __future__ import annotations
 from .base import TrackerBase
 from .batch import Batch
 from .claims import ClaimOps
+from .docs import DocOps
 from .gates import GateOps
 from .issues import IssueOps
+from .planning import PlanningOps
 from .sharing import SharingOps
 from .views import ViewOps
 
 __all__ = ["Tracker"]
 
 
-class Tracker(IssueOps, ClaimOps, GateOps, ViewOps, SharingOps, TrackerBase):
+class Tracker(IssueOps, PlanningOps, DocOps, ClaimOps, GateOps, ViewOps, SharingOps, TrackerBase):
     """One repository's tracker. ``actor`` is who writes (``--by`` / ``JIT_ACTOR`` / git identity)."""
 
     @property

@@ -92,12 +92,42 @@ def remove(key: str) -> None:
 
 @click.group()
 def gate() -> None:
-    """Gates required by issues: add, pass, fail, run.
+    """Gates required by issues: define (the registry), add, pass, fail, run.
 
     \b
     Example:
       jit gate pass 3f1c review --by human:tech-lead
     """
+
+
+@gate.command("define")
+@click.argument("key")
+@click.option("-t", "--title", required=True, help="One-line title of the gate.")
+@click.option("-d", "--description", "--desc", "desc", default="", help="What passing it means.")
+@click.option("--stage", type=click.Choice(["precheck", "postcheck"]), default="postcheck", show_default=True,
+              help="precheck gates block starting; postcheck gates block done.")
+@click.option("-m", "--mode", type=click.Choice(["manual", "auto"]), default=None,
+              help="manual: attested by a person or agent (default); auto: checked by a command.")
+@click.option("--auto", "auto", is_flag=True, help="Same as --mode auto.")
+@click.option("--checker-command", "--command", "command",
+              help="Checker command, kept in this clone's git config only (as registry add --command).")
+@output_options
+def gate_define(key: str, title: str, desc: str, stage: str, mode: str | None, auto: bool,
+                command: str | None) -> None:
+    """Define gate KEY in the registry: the seed's name for 'jit registry add', same effect.
+
+    \b
+    Example:
+      jit gate define tests -t "Unit tests" --auto --checker-command "pytest -q"
+      jit gate define review -t "Code review" -d "A second pair of eyes"
+    """
+    from ..core.errors import UsageError
+
+    if auto and mode == "manual":
+        raise UsageError("--auto and --mode manual contradict each other", hint="give one of them")
+    m = "auto" if auto else (mode or "manual")
+    data = env().tracker.registry_add(key, title=title, description=desc, mode=m, stage=stage, command=command)
+    emit(data, f"Defined gate {key} ({data['mode']}, {data['stage']})", quiet=key)
 
 
 @gate.command("add")

@@ -242,3 +242,45 @@ def unpark(issue_id: str, reason: str | None) -> None:
     """
     data = env().tracker.unpark(issue_id, reason=reason)
     emit(data, f"Issue {data['id']} is not parked (state {data['state']})", quiet=data["id"])
+
+
+@issue.command()
+@click.argument("issue_id")
+@click.option("--reason", help="Why (recorded on the event; one word also becomes a resolution:REASON label).")
+@output_options
+def reject(issue_id: str, reason: str | None) -> None:
+    """Reject an issue: it will not be done, and it no longer holds up its dependents.
+
+    \b
+    Example:
+      jit issue reject 3f1c --reason duplicate
+      jit issue reject 3f1c --reason "superseded by the new parser"
+    """
+    data = env().tracker.reject_issue(issue_id, reason=reason)
+    emit(data, f"Rejected issue {data['id']}" + (f" ({reason})" if reason else ""), quiet=data["id"])
+
+
+@issue.command()
+@click.argument("parent_id")
+@click.option("--subtask", "subtasks", multiple=True, required=True, metavar="TITLE",
+              help="A subtask's title (repeat for each subtask).")
+@click.option("--description", "--desc", "descriptions", multiple=True, metavar="TEXT",
+              help="A subtask's description (none, or one per --subtask, in the same order).")
+@output_options
+def breakdown(parent_id: str, subtasks: tuple[str, ...], descriptions: tuple[str, ...]) -> None:
+    """Split an issue into subtasks that inherit its priority, gates, labels and dependencies;
+    the issue then depends on the subtasks. Prints the subtasks' ids.
+
+    \b
+    Example:
+      jit issue breakdown 3f1c --subtask "Login form" --subtask "Session store"
+    """
+    data = env().tracker.breakdown_issue(parent_id, subtasks, descriptions=descriptions)
+
+    def human() -> None:
+        for it in data["issues"]:
+            click.echo(f"{it['id']}  {it['title']}")
+        click.echo(f"Broke {data['parent_id'][:8]} down into {data['count']} subtask(s); "
+                   f"it now depends on them ({data['parent_state']})", err=True)
+
+    emit(data, human, quiet="\n".join(data["subtask_ids"]))

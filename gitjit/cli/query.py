@@ -10,7 +10,7 @@ from .core import output_options
 
 @click.group()
 def query() -> None:
-    """Queries for orchestrators: ready, blocked, assignee, state, priority, all.
+    """Queries for orchestrators: ready (alias available), blocked, assignee, state, priority, all.
 
     \b
     Example:
@@ -27,6 +27,18 @@ def ready() -> None:
     \b
     Example:
       jit query ready --json
+    """
+
+
+@query.command()
+@output_options
+@acts("query", kind="ready")
+def available() -> None:
+    """The seed's later name for ready: the same issues, the same output.
+
+    \b
+    Example:
+      jit query available --json
     """
 
 

@@ -56,8 +56,11 @@ class LazyGroup(click.Group):
         "export": ("transfer", "export"),
         "index": ("transfer", "index"),
         "schema": ("schema", "schema"),
+        "doc": ("doc", "doc"),
+        "snapshot": ("snapshot", "snapshot"),
+        "validate": ("validate", "validate"),
     }
-    aliases = {"dependency": "dep", "list": "issue"}
+    aliases = {"dependency": "dep", "list": "issue", "document": "doc"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
@@ -78,6 +81,8 @@ class LazyGroup(click.Group):
 @click.option("--by", "actor", metavar="ACTOR", help="Who is acting (env JIT_ACTOR; default: git user.name <user.email>).")
 @click.option("--json", "json_", is_flag=True, help="JSON output for every command.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the essential value (e.g. a new issue's id).")
+@click.option("--schema", is_flag=True, is_eager=True, expose_value=False, callback=lambda c, p, v: _schema(c, v),
+              help="Print what 'jit schema --json' prints (every schema's name, kind, description) and exit.")
 @click.pass_context
 def cli(ctx: click.Context, **opts: Any) -> None:
     """gitjit: a git-native issue tracker that AI agents coordinate through.
@@ -95,6 +100,14 @@ def cli(ctx: click.Context, **opts: Any) -> None:
     for name, attr in ROOT_ENV.items():
         if opts[name]:
             setattr(e, attr, opts[name])
+
+
+def _schema(ctx: click.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from .schema import print_catalog
+
+        print_catalog()
+        ctx.exit(0)
 
 
 def click_main(args: list[str]) -> int:

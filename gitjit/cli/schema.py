@@ -27,8 +27,7 @@ def schema(name: str | None) -> None:
     from ..schema import catalog
 
     if name is None:
-        data = {"schemas": [{"name": n, "kind": kind, "description": catalog.description(n)}
-                            for n, (_, kind) in catalog.SCHEMAS.items()]}
+        data = catalog_data()
         width = max(len(n) for n in catalog.SCHEMAS)
         emit(data, "\n".join(f"{s['name']:<{width}}  {s['kind']:<6}  {s['description']}" for s in data["schemas"]),
              quiet="\n".join(catalog.SCHEMAS))
@@ -37,3 +36,17 @@ def schema(name: str | None) -> None:
         raise UsageError(f"no schema named {name!r}", hint="list them with: jit schema")
     env().flush_warnings()
     click.echo(dump(catalog.json_schema(name)))
+
+
+def catalog_data() -> dict[str, list[dict[str, str]]]:
+    """What ``jit schema --json`` prints: every schema's name, kind and description."""
+    from ..schema import catalog
+
+    return {"schemas": [{"name": n, "kind": kind, "description": catalog.description(n)}
+                        for n, (_, kind) in catalog.SCHEMAS.items()]}
+
+
+def print_catalog() -> None:
+    """``jit --schema`` (the seed's top-level flag): the catalog as JSON, whatever the options."""
+    env().flush_warnings()
+    click.echo(dump(catalog_data()))

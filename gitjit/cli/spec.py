@@ -3,7 +3,7 @@ click commands by ``python -m gitjit.cli.specgen``; do not edit (tests/test_cli_
 
 from typing import Any
 
-SPEC: dict[str, Any] = {'aliases': {'dependency': 'dep', 'list': 'issue'},
+SPEC: dict[str, Any] = {'aliases': {'dependency': 'dep', 'document': 'doc', 'list': 'issue'},
  'commands': {'events query': {'action': 'events_query',
                                'fixed': {},
                                'ignore_unknown_options': False,

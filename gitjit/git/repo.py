@@ -498,6 +498,39 @@ class GitRepo:
         except (ValueError, pygit2.GitError):
             return False
 
+    def resolve_commit(self, rev: str) -> str | None:
+        """The full id of the commit ``rev`` names (an id, a prefix, a branch, ``HEAD~2``), or None
+        when it names nothing or something that is not a commit (an unborn ``HEAD`` included)."""
+        try:
+            obj = self.repo.revparse_single(rev)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            return None
+        return str(commit.id)
+
+    def path_kind(self, commit_hex: str, path: str) -> str | None:
+        """``"blob"`` or ``"tree"`` for the entry at ``path`` (``/``-separated, relative to the top)
+        in the tree of commit ``commit_hex``; None when the commit has no such entry."""
+        try:
+            obj = self.repo.get(commit_hex)
+            if not isinstance(obj, pygit2.Commit):
+                return None
+            entry = obj.tree[path]
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+        return str(entry.type_str)
+
+    def read_path(self, commit_hex: str, path: str) -> bytes | None:
+        """The blob at ``path`` in the tree of commit ``commit_hex``; None when there is no such file."""
+        try:
+            obj = self.repo.get(commit_hex)
+            if not isinstance(obj, pygit2.Commit):
+                return None
+            blob = self.repo.get(obj.tree[path].id)
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+        return blob.data if isinstance(blob, pygit2.Blob) else None
+
 
 class _CatFile:
     """``git cat-file --batch --buffer`` reading a known list of objects, fed by a thread."""

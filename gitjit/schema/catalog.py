@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 
 from . import commands as c
 from . import outputs as o
+from . import seedcmds as sc
 from .base import PydanticError
 from .dispatch import DispatchFile
 from .events import IssueStateDoc, PrintedEvent, RemoteEvent, StoredEvent, WebhookPayload
@@ -75,6 +76,14 @@ SCHEMAS: dict[str, tuple[Any, str]] = {
     "dispatch-agent-removed": (c.DispatchAgentRemoved, "output"),
     "dispatch-agent-reset": (c.DispatchAgentReset, "output"),
     "schema-list": (c.SchemaList, "output"),
+    "issue-breakdown": (sc.IssueBreakdown, "output"),
+    "doc-added": (sc.DocAdded, "output"),
+    "doc-list": (sc.DocList, "output"),
+    "doc-links": (sc.DocLinks, "output"),
+    "doc-archived": (sc.DocArchived, "output"),
+    "snapshot-written": (sc.SnapshotWritten, "output"),
+    "snapshot-verified": (sc.SnapshotVerified, "output"),
+    "validate": (sc.Validate, "output"),
     "error": (o.ErrorOutput, "output"),
     # what comes in
     "stored-event": (StoredEvent, "input"),
@@ -94,7 +103,8 @@ COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("init",): ("init",),
     ("status",): ("status",),
     **{("issue", v): ("issue",) for v in ("create", "update", "assign", "unassign", "claim", "claim-next",
-                                           "release")},
+                                           "release", "reject")},
+    ("issue", "breakdown"): ("issue-breakdown",),
     ("issue", "show"): ("issue", "issue-array"),
     ("issue", "list"): ("issue-list",),
     ("issue", "search"): ("issue-search",),
@@ -114,6 +124,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("gate", "fail"): ("gate-result",),
     ("gate", "run"): ("gate-run",),
     ("registry", "add"): ("gate-definition",),
+    ("gate", "define"): ("gate-definition",),
     ("registry", "show"): ("gate-definition",),
     ("registry", "list"): ("gate-definitions",),
     ("registry", "remove"): ("gate-definition-removed",),
@@ -135,6 +146,13 @@ COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("index", "status"): ("index-status",),
     ("demo",): ("demo",),
     ("schema",): ("schema-list",),
+    ("doc", "add"): ("doc-added",),
+    ("doc", "list"): ("doc-list",),
+    ("doc", "check-links"): ("doc-links",),
+    ("doc", "archive"): ("doc-archived",),
+    ("snapshot", "export"): ("snapshot-written",),
+    ("snapshot", "verify"): ("snapshot-verified",),
+    ("validate",): ("validate",),
     ("dispatch", "init-config"): ("dispatch-config-written",),
     ("dispatch", "start"): ("dispatch-started",),
     ("dispatch", "stop"): ("dispatch-stopped",),
@@ -160,7 +178,7 @@ LINES: dict[tuple[str, ...], str] = {
 }
 
 #: the front door's command names that stand for another (gitjit/cli/__init__.py)
-ALIASES = {"dependency": "dep", "list": "issue"}
+ALIASES = {"dependency": "dep", "list": "issue", "document": "doc"}
 #: global options that take a value (``jit --repo PATH ...``, ``jit-dispatch -c PATH ...``)
 _VALUED = frozenset({"--repo", "--by", "-c", "--config", "-r"})
 
@@ -192,6 +210,8 @@ def shapes_of(argv: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
     """The shapes one JSON document of this command's output may take, and the shape of a line
     when it prints JSON lines. ``((), None)``: the command prints no JSON of its own."""
     path = command_of(argv)
+    if not path and "--schema" in argv:  # the seed's top-level flag: what ``jit schema --json`` prints
+        return ("schema-list",), None
     if path[:1] == ("schema",) and len(path) > 1:
         return ("json-schema",), None
     return _longest(COMMANDS, path) or (), _longest(LINES, path)

@@ -78,7 +78,7 @@ class GateRun(GateResult):
 
 
 class GateDefinition(Shape):
-    """``registry add`` / ``registry show``: a gate definition; ``command`` and ``command_source``
+    """``registry add`` (``gate define``) / ``registry show``: a gate definition; ``command`` and ``command_source``
     come from this clone's local configuration, never from refs/jit/*."""
 
     key: str

@@ -117,7 +117,7 @@ class ListedIssue(_IssueFields):
 
 
 class Issue(_IssueFields):
-    """One issue: what ``issue create|show|update|assign|unassign|claim|claim-next|release`` print."""
+    """One issue: what ``issue create|show|update|assign|unassign|claim|claim-next|release|reject`` print."""
 
     gates: list[Gate] = Field(description="in the order they were added")
 
@@ -127,7 +127,7 @@ class IssueArray(RootModel[list[Issue]]):
 
 
 class IssueList(Shape):
-    """``issue list``, ``query ready|blocked|assignee|state|priority|all``, ``graph roots``: critical
+    """``issue list``, ``query ready|available|blocked|assignee|state|priority|all``, ``graph roots``: critical
     first, then oldest first, then by id."""
 
     issues: list[ListedIssue]
