@@ -56,6 +56,8 @@ class LazyGroup(click.Group):
         "export": ("transfer", "export"),
         "index": ("transfer", "index"),
         "schema": ("schema", "schema"),
+        "prime": ("agents", "prime"),
+        "setup": ("agents", "setup"),
     }
     aliases = {"dependency": "dep", "list": "issue"}
 

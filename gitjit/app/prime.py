@@ -1,0 +1,31 @@
+"""What ``jit prime`` needs besides the issues: who acts, and whether ``jit init`` ran here.
+
+Both come from the repository's git config, read with one ``git config`` (a few milliseconds)
+rather than by opening the repository through pygit2 (~70 ms): the card is printed at the start
+of every agent session, next to the reads the index answers (gitjit/app/reader.py). The actor is
+the Tracker's (``--by`` / ``JIT_ACTOR``, else git's ``user.name <user.email>``).
+"""
+
+from __future__ import annotations
+
+from ..core.model import check_actor
+from ..git import run
+from ..git.discover import Location, discover
+
+__all__ = ["who_and_whether"]
+
+_KEYS = r"^(user\.name|user\.email|jit\.version)$"
+
+
+def who_and_whether(repo: str | None, actor: str | None) -> tuple[str, bool, Location]:
+    """``(actor, initialized, location)`` of the repository git would use at ``repo`` (None: the
+    current directory, where ``GIT_DIR`` counts as for git). ``NotFoundError`` outside a repository."""
+    loc = discover(repo, repo_env=repo is None)
+    p = run.run(("config", "-z", "--get-regexp", _KEYS), git_dir=loc.git_dir, cwd=loc.workdir or loc.git_dir)
+    cfg = dict(item.partition("\n")[::2] for item in (p.stdout if p.returncode == 0 else "").split("\0") if item)
+    if actor:
+        who = check_actor(actor)
+    else:
+        name, email = cfg.get("user.name") or None, cfg.get("user.email") or None
+        who = f"{name} <{email}>" if name and email else (name or email or "unknown")
+    return who, "jit.version" in cfg, loc
