@@ -10,7 +10,7 @@ from .core import echo, emit, env, output_options
 
 
 @click.command()
-@click.option("-n", "--limit", type=click.IntRange(0, 20), default=5, show_default=True,
+@click.option("-n", "--limit", type=click.IntRange(0, 10), default=5, show_default=True,
               help="How many of your claims and of the ready issues to show.")
 @output_options
 @acts("prime")

@@ -100,38 +100,56 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _line(it: dict[str, Any]) -> str:
-    return f"  {it['short_id']}  {it['priority']:<8}  {_cut(it['title'], TITLE_WIDTH)}"
+#: (title width, actor width) tried in turn until the card fits in ``CARD_LIMIT`` bytes: titles
+#: and actors of many-byte characters get cut shorter
+_WIDTHS = [(TITLE_WIDTH, ACTOR_WIDTH), (40, 48), (28, 32), (16, 24), (8, 16)]
+#: the longest quoted actor written into the workflow's claim-next line; a longer one is left to
+#: ``$JIT_ACTOR``
+_ACTOR_IN_COMMAND = 64
 
 
 def card_text(data: dict[str, Any]) -> str:
-    """The card as an agent reads it (no trailing newline)."""
-    who = _cut(data["actor"], ACTOR_WIDTH)
-    out = [f"# gitjit: issues live on refs/jit/* of this git repository. You act as: {who}"]
+    """The card as an agent reads it (no trailing newline), at most ``CARD_LIMIT`` bytes."""
+    text = ""
+    for tw, aw in _WIDTHS:
+        text = _card(data, tw, aw)
+        if len(text.encode("utf-8", "surrogateescape")) <= CARD_LIMIT:
+            break
+    return text
+
+
+def _card(data: dict[str, Any], tw: int, aw: int) -> str:
+    def line(it: dict[str, Any]) -> str:
+        return f"  {it['short_id']}  {it['priority']:<8}  {_cut(it['title'], tw)}"
+
+    out = [f"# gitjit: issues live on refs/jit/* of this git repository. You act as: {_cut(data['actor'], aw)}"]
     if not data["initialized"]:
         out += ["jit is not set up in this repository yet. Start with:"]
         out += [f"  {c}" for c in data["start"]]
         out += ["Then run `jit prime` again for the workflow. Help: jit --help"]
         return "\n".join(out)
-    out.append("Workflow (set JIT_ACTOR to act as someone else):")
-    cmds = [w if len(w) <= 60 else w.split("$(")[0] + "$(jit issue claim-next \"$JIT_ACTOR\")"
-            for w in data["workflow"]]
+    cmds = list(data["workflow"])
+    long_actor = len(cmds[0].encode("utf-8", "surrogateescape")) > _ACTOR_IN_COMMAND + len("ID=$(jit issue claim-next )")
+    if long_actor:
+        cmds[0] = 'ID=$(jit issue claim-next "$JIT_ACTOR")'
+    out.append("Workflow (set JIT_ACTOR to a short name such as agent:NAME):" if long_actor
+               else "Workflow (JIT_ACTOR or --by sets who you act as):")
     width = max(len(c) for c in cmds)
     out += [f"  {c:<{width}}  # {n}" for c, n in zip(cmds, _WORKFLOW_NOTES)]
     out.append("Exit codes to branch on:")
     out += [f"  {e['code']} {e['name']:<15}  {e['action']}" for e in data["exit_codes"]]
     n = data["claims_count"]
     if n:
-        out.append(f"You hold {n} unfinished issue{'s' if n != 1 else ''}:" + ("" if n <= len(data["claims"])
-                                                                            else f" (first {len(data['claims'])})"))
-        out += [_line(it) + f"  [{it['state']}]" for it in data["claims"]]
+        shown = len(data["claims"])
+        out.append(f"You hold {n} unfinished issue{'s' if n != 1 else ''}" + (":" if n <= shown else f" (first {shown}):"))
+        out += [line(it) + f"  [{it['state']}]" for it in data["claims"]]
     else:
         out.append("You hold no issues.")
     r = data["ready_count"]
     if r:
-        out.append(f"Ready: {r} issue{'s' if r != 1 else ''}" + (f" (first {len(data['ready'])}):"
-                                                                  if r > len(data["ready"]) else ":"))
-        out += [_line(it) for it in data["ready"]]
+        shown = len(data["ready"])
+        out.append(f"Ready: {r} issue{'s' if r != 1 else ''}" + (":" if r <= shown else f" (first {shown}):"))
+        out += [line(it) for it in data["ready"]]
     else:
         out.append("Ready: none (jit status shows what is blocked).")
     out.append("More: jit query ready --json | jit status | jit <command> --help | jit schema")

@@ -75,6 +75,8 @@ SCHEMAS: dict[str, tuple[Any, str]] = {
     "dispatch-agent-removed": (c.DispatchAgentRemoved, "output"),
     "dispatch-agent-reset": (c.DispatchAgentReset, "output"),
     "schema-list": (c.SchemaList, "output"),
+    "prime": (c.Prime, "output"),
+    "setup": (c.SetupResult, "output"),
     "error": (o.ErrorOutput, "output"),
     # what comes in
     "stored-event": (StoredEvent, "input"),
@@ -135,6 +137,8 @@ COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("index", "status"): ("index-status",),
     ("demo",): ("demo",),
     ("schema",): ("schema-list",),
+    ("prime",): ("prime",),
+    ("setup",): ("setup",),
     ("dispatch", "init-config"): ("dispatch-config-written",),
     ("dispatch", "start"): ("dispatch-started",),
     ("dispatch", "stop"): ("dispatch-stopped",),
