@@ -146,36 +146,40 @@ def _server_detail(what: str) -> str:
             "kept": "an MCP server named 'gitjit' that runs something else is kept as it is"}[what]
 
 
-def _edit_toml(text: str | None, name: str, remove: bool) -> tuple[str | None, str]:
+_TOML_BODY = '[mcp_servers.gitjit]\ncommand = "jit"\nargs = ["mcp"]\n'
+
+
+def _toml_server(text: str, name: str) -> Any:
     try:
-        doc = tomlkit.parse(text or "")
+        doc = tomlkit.parse(text).unwrap()
     except TOMLKitError as e:
         raise UsageError(f"{name} is not valid TOML: {e}", hint=f"fix {name} by hand; nothing was changed") from None
     servers = doc.get("mcp_servers")
     if servers is not None and not isinstance(servers, dict):
         raise UsageError(f"{name}: mcp_servers is not a table", hint=f"fix {name} by hand; nothing was changed")
-    have = servers.get(ed.SERVER_NAME) if servers is not None else None
-    ours = have is not None and (have.unwrap() if hasattr(have, "unwrap") else have) == ed.MCP_SERVER
+    return (servers or {}).get(ed.SERVER_NAME)
+
+
+def _edit_toml(text: str | None, name: str, remove: bool) -> tuple[str | None, str]:
+    """The server as a marked block of TOML (its own ``[mcp_servers.gitjit]`` table at the end),
+    so that ``--remove`` gives the file back byte for byte; a server of that name the user wrote
+    is left alone."""
+    old = text or ""
+    have = _toml_server(old, name)
+    ours = ed.find_block(old, name=name, markers=ed.TOML) is not None
     if remove:
-        if have is None:
-            return text, _server_detail("absent")
         if not ours:
-            return text, _server_detail("kept")
-        del servers[ed.SERVER_NAME]  # type: ignore[union-attr]
-        if not servers:
-            del doc["mcp_servers"]
-        out = tomlkit.dumps(doc)
-        return (out if out.strip() else None), _server_detail("removed")
-    if have is not None:
-        return text, _server_detail("present" if ours else "kept")
-    table = tomlkit.table()
-    table["command"] = ed.MCP_SERVER["command"]
-    table["args"] = list(ed.MCP_SERVER["args"])
-    if servers is None:
-        servers = tomlkit.table(is_super_table=True)
-        doc["mcp_servers"] = servers
-    servers[ed.SERVER_NAME] = table  # type: ignore[index]
-    return tomlkit.dumps(doc), _server_detail("added")
+            return text, _server_detail("absent" if have is None else "kept")
+        new = ed.remove_block(old, name=name, markers=ed.TOML)
+        return (new if new else None), _server_detail("removed")
+    if have is not None and not ours:
+        return text, _server_detail("present" if have == ed.MCP_SERVER else "kept")
+    new = ed.put_block(old, _TOML_BODY, name=name, markers=ed.TOML)
+    got = _toml_server(new, name)  # the file, block and all, must still parse and say what we meant
+    if got != ed.MCP_SERVER:
+        raise UsageError(f"{name}: the gitjit server table would not parse as intended there",
+                         hint=f"add [mcp_servers.gitjit] command = \"jit\", args = [\"mcp\"] to {name} by hand")
+    return new, _server_detail("present" if new == text else "added")
 
 
 def _edit_block(text: str | None, name: str, remove: bool, body: str) -> tuple[str | None, str]:

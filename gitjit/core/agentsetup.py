@@ -8,6 +8,7 @@ gets the block without a newline after it. The block's lines end as the file's d
 A file holding one marker without the other, two blocks, or a marker line someone edited, is
 refused with ``UsageError`` and left as it is.
 
+The same block, between TOML comment markers, holds the MCP server in Codex's ``config.toml``.
 JSON settings (Claude Code's ``.claude/settings.json`` and the MCP clients' ``mcpServers``) are
 merged as JSON: only the entries gitjit adds are added or taken out, every other key, hook and
 server stays, in its order.
@@ -21,11 +22,14 @@ from typing import Any
 
 from .errors import UsageError
 
-__all__ = ["BEGIN", "END", "find_block", "put_block", "remove_block", "parse_json_object", "dump_json",
+__all__ = ["BEGIN", "END", "MARKDOWN", "TOML", "find_block", "put_block", "remove_block", "parse_json_object", "dump_json",
            "add_hook", "remove_hook", "add_server", "remove_server", "MCP_SERVER", "SERVER_NAME"]
 
 BEGIN = "<!-- BEGIN gitjit (written by 'jit setup'; 'jit setup --remove' takes it out) -->"
 END = "<!-- END gitjit -->"
+#: the markers in Markdown (HTML comments) and in TOML (comments)
+MARKDOWN = (BEGIN, END)
+TOML = ("# BEGIN gitjit (written by 'jit setup'; 'jit setup --remove' takes it out)", "# END gitjit")
 #: what marks a line as meant to be one of the markers (an edited marker is damage, not text)
 _BEGIN_TAG = "BEGIN gitjit"
 _END_TAG = "END gitjit"
@@ -47,18 +51,19 @@ def _lines(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def find_block(text: str, *, name: str = "the file") -> tuple[int, int] | None:
+def find_block(text: str, *, name: str = "the file", markers: tuple[str, str] = MARKDOWN) -> tuple[int, int] | None:
     """``(start, end)`` of the block (``start`` at the BEGIN line, ``end`` just after the END
     marker, before its line ending), None when there is none; ``UsageError`` when damaged."""
+    begin, end = markers
     begins, ends = [], []
     for start, cend, line in _lines(text):
-        if line == BEGIN:
+        if line == begin:
             begins.append((start, cend))
-        elif line == END:
+        elif line == end:
             ends.append((start, cend))
         elif _BEGIN_TAG in line or _END_TAG in line:
             raise UsageError(f"{name} has a damaged gitjit marker line: {line[:120]!r}",
-                             hint=f"restore the line to {BEGIN if _BEGIN_TAG in line else END!r} or delete the "
+                             hint=f"restore the line to {begin if _BEGIN_TAG in line else end!r} or delete the "
                                   "half block by hand; nothing was changed")
     if not begins and not ends:
         return None
@@ -78,32 +83,32 @@ def _eol_at(text: str, pos: int) -> str:
     return "\n" if text.startswith("\n", pos) else ""
 
 
-def _block(body: str, eol: str) -> str:
-    lines = [BEGIN, *body.strip("\n").split("\n"), END]
+def _block(body: str, eol: str, markers: tuple[str, str] = MARKDOWN) -> str:
+    lines = [markers[0], *body.strip("\n").split("\n"), markers[1]]
     return eol.join(line.rstrip("\r") for line in lines)
 
 
-def put_block(text: str, body: str, *, name: str = "the file") -> str:
+def put_block(text: str, body: str, *, name: str = "the file", markers: tuple[str, str] = MARKDOWN) -> str:
     """``text`` with the block holding ``body``: the block replaced where it is, or appended."""
-    found = find_block(text, name=name)
+    found = find_block(text, name=name, markers=markers)
     if found is not None:
         start, end = found
-        return text[:start] + _block(body, _eol_at(text, start + len(BEGIN)) or "\n") + text[end:]
+        return text[:start] + _block(body, _eol_at(text, start + len(markers[0])) or "\n", markers) + text[end:]
     eol = "\r\n" if "\r\n" in text else "\n"
     if not text:
-        return _block(body, eol) + eol
+        return _block(body, eol, markers) + eol
     if text.endswith("\n"):
-        return text + eol + _block(body, eol) + eol
-    return text + eol + eol + _block(body, eol)
+        return text + eol + _block(body, eol, markers) + eol
+    return text + eol + eol + _block(body, eol, markers)
 
 
-def remove_block(text: str, *, name: str = "the file") -> str:
+def remove_block(text: str, *, name: str = "the file", markers: tuple[str, str] = MARKDOWN) -> str:
     """``text`` without the block (as it was before ``put_block``); unchanged when it has none."""
-    found = find_block(text, name=name)
+    found = find_block(text, name=name, markers=markers)
     if found is None:
         return text
     start, end = found
-    eol = _eol_at(text, start + len(BEGIN)) or "\n"
+    eol = _eol_at(text, start + len(markers[0])) or "\n"
     before, after = text[:start], text[end:]
     if after.startswith(eol):
         after = after[len(eol):]
