@@ -8,11 +8,17 @@ the Tracker's (``--by`` / ``JIT_ACTOR``, else git's ``user.name <user.email>``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from ..core import prime as card
 from ..core.model import check_actor
 from ..git import run
 from ..git.discover import Location, discover
 
-__all__ = ["who_and_whether"]
+if TYPE_CHECKING:  # the card's own path never loads the Tracker (pygit2)
+    from .tracker import Tracker
+
+__all__ = ["who_and_whether", "prime"]
 
 _KEYS = r"^(user\.name|user\.email|jit\.version)$"
 
@@ -29,3 +35,12 @@ def who_and_whether(repo: str | None, actor: str | None) -> tuple[str, bool, Loc
         name, email = cfg.get("user.name") or None, cfg.get("user.email") or None
         who = f"{name} <{email}>" if name and email else (name or email or "unknown")
     return who, "jit.version" in cfg, loc
+
+
+def prime(tracker: Tracker, *, limit: int = card.SHOWN) -> dict[str, Any]:
+    """The card's data for the tracker's actor (what ``jit prime --json`` prints); the text is
+    ``gitjit.core.prime.card_text(data)``."""
+    actor = tracker.actor()
+    if not tracker.is_initialized():
+        return card.not_initialized(actor)
+    return card.card_data(tracker, actor=actor, limit=limit)
