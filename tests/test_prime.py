@@ -159,3 +159,30 @@ def test_bare_repository(tmp_path: Path) -> None:
     r = run_jit("prime", "--json", cwd=bare)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["initialized"] is False
+
+
+def test_jit_version_set_in_an_included_file_counts(repo: Path) -> None:
+    (repo / ".git" / "extra.cfg").write_text("[jit]\n\tversion = 1\n")
+    git("config", "include.path", "extra.cfg", cwd=repo)
+    r = run_jit("prime", "--json", cwd=repo, env={"JIT_ACTOR": "agent:w1"})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["initialized"] is True
+
+
+def test_local_config_sets_is_sure_only_of_a_plain_setting(tmp_path: Path) -> None:
+    from gitjit.git.localconfig import local_config_sets
+
+    cfg = tmp_path / "config"
+    for text, want in [("[core]\n\tbare = false\n[jit]\n\tversion = 1\n", True), ("[JIT]\nVersion=1\n", True),
+                       ("[jit \"x\"]\n\tversion = 1\n", False), ("[jit]\n\tversion =\n", False),
+                       ("[core]\n\tversion = 1\n", False), ("", False)]:
+        cfg.write_text(text)
+        assert local_config_sets(tmp_path, "jit", "version") is want, text
+    assert local_config_sets(tmp_path / "missing", "jit", "version") is False
+
+
+@pytest.mark.parametrize("s", ["agent:w1", "Ada <a@b>", "it's", "", "a b", "$(x)", "ü", "a\"b"])
+def test_quote_is_shlex_quote(s: str) -> None:
+    import shlex
+
+    assert card._quote(s) == shlex.quote(s)

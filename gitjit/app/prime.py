@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import prime as card
 from ..core.model import check_actor
-from ..git import run
 from ..git.discover import Location, discover
+from ..git.localconfig import local_config_sets
 
 if TYPE_CHECKING:  # the card's own path never loads the Tracker (pygit2)
     from .tracker import Tracker
@@ -27,6 +27,10 @@ def who_and_whether(repo: str | None, actor: str | None) -> tuple[str, bool, Loc
     """``(actor, initialized, location)`` of the repository git would use at ``repo`` (None: the
     current directory, where ``GIT_DIR`` counts as for git). ``NotFoundError`` outside a repository."""
     loc = discover(repo, repo_env=repo is None)
+    if actor and local_config_sets(loc.common_dir, "jit", "version"):
+        return check_actor(actor), True, loc  # what an agent's session start usually finds: no git to start
+    from ..git import run  # subprocess and its imports: only when the config file alone cannot say
+
     p = run.run(("config", "-z", "--get-regexp", _KEYS), git_dir=loc.git_dir, cwd=loc.workdir or loc.git_dir)
     cfg = dict(item.partition("\n")[::2] for item in (p.stdout if p.returncode == 0 else "").split("\0") if item)
     if actor:

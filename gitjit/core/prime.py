@@ -10,7 +10,6 @@ hold (tests/test_prime.py): at most ``SHOWN`` claims and ready issues, titles cu
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from .board import short
@@ -53,6 +52,16 @@ _ACTIONS = {
 START = ["jit init", 'jit issue create -t "First task" -p high', "jit prime"]
 
 
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
+
+
+def _quote(s: str) -> str:
+    """``shlex.quote`` (without importing shlex and re on the card's path)."""
+    if s and all(c in _SAFE for c in s):
+        return s
+    return "'" + s.replace("'", "'\"'\"'") + "'"
+
+
 def _exit_codes() -> list[dict[str, Any]]:
     return [{"code": cls.exit_code, "name": cls.code, "meaning": EXIT_CODES[cls.exit_code], "action": action}
             for cls, action in _ACTIONS.items()]
@@ -67,7 +76,7 @@ def _base(actor: str, initialized: bool) -> dict[str, Any]:
     return {
         "initialized": initialized,
         "actor": actor,
-        "workflow": [w.format(who=shlex.quote(actor)) for w in WORKFLOW],
+        "workflow": [w.format(who=_quote(actor)) for w in WORKFLOW],
         "exit_codes": _exit_codes(),
     }
 

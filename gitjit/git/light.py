@@ -67,3 +67,4 @@ class LightRepo:
 
     def has_refs(self, prefix: str) -> bool:
         return bool((self._out("for-each-ref", "--count=1", "--format=x", prefix) or "").strip())
+
