@@ -38,7 +38,7 @@ COMMANDS = [
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", CODE, *args], cwd=cwd, env=env, capture_output=True)
+    p = subprocess.run([sys.executable, "-c", CODE, *args], cwd=cwd, env=env, capture_output=True, check=False)
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append((n, label, statistics.median(cpus) * 1000, statistics.median(walls) * 1000))
     m = machine()
     cmd = "python -m bench.prime " + " ".join(argv if argv is not None else sys.argv[1:])
-    lines = [f"Measured {time.strftime('%Y-%m-%d')} with `{cmd.strip()}` on {m.get('cpu', '?')}, "
-             f"{m.get('cores', '?')} cores (Python {m.get('python', '?')}, {m.get('git', '?')}): the median of "
-             f"{a.runs} interleaved runs of each whole process, milliseconds.", "",
+    lines = [(f"Measured {time.strftime('%Y-%m-%d')} with `{cmd.strip()}` on {m.get('cpu', '?')}, "
+              f"{m.get('cores', '?')} cores (Python {m.get('python', '?')}, {m.get('git', '?')}): the median of "
+              f"{a.runs} interleaved runs of each whole process, milliseconds."), "",
              "| issues | command | CPU | wall |", "|---|---|---|---|"]
     lines += [f"| {n:,} | `{label}` | {cpu:.1f} | {wall:.1f} |" for n, label, cpu, wall in rows]
     table = "\n".join(lines)

@@ -97,6 +97,46 @@ def test_server_entry_of_the_users_is_kept() -> None:
     assert ed.remove_server(added)[0] == {"mcpServers": {"other": {"command": "o"}}}
 
 
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                     max_leaves=12)
+_group = st.fixed_dictionaries({"hooks": st.lists(st.fixed_dictionaries(
+    {"type": st.just("command"), "command": st.text(max_size=10).filter(lambda c: c != "jit prime")}), max_size=2)},
+    optional={"matcher": st.text(max_size=8)})
+_settings = st.dictionaries(st.text(max_size=6).filter(lambda k: k != "hooks"), _json, max_size=3).flatmap(
+    lambda base: st.one_of(st.just(base), st.dictionaries(
+        st.sampled_from(["SessionStart", "PreCompact", "PreToolUse"]), st.lists(_group, min_size=1, max_size=2),
+        max_size=3).map(lambda hooks: {**base, "hooks": hooks})))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_settings)
+def test_hooks_added_then_removed_give_back_any_settings(data: dict) -> None:
+    text = ed.dump_json(data)
+    out = data
+    for event in ("SessionStart", "PreCompact"):
+        out, changed = ed.add_hook(out, event, "jit prime", name="s")
+        assert changed
+    assert ed.add_hook(out, "SessionStart", "jit prime", name="s")[1] is False
+    back = out
+    for event in ("SessionStart", "PreCompact"):
+        back, _ = ed.remove_hook(back, event, "jit prime")
+    # an empty "hooks" object the user had goes with ours: the one thing not given back
+    expected = {k: v for k, v in data.items() if k != "hooks"} if data.get("hooks") == {} else data
+    assert back == expected
+    assert ed.dump_json(back) == (text if expected is data else ed.dump_json(expected))  # key order too
+
+
+def test_json_written_back_in_its_own_indentation(repo: Path) -> None:
+    j = Jit(repo)
+    (repo / ".mcp.json").write_text('{\n\t"mcpServers": {\n\t\t"x": {\n\t\t\t"command": "x"\n\t\t}\n\t}\n}\n')
+    before = (repo / ".mcp.json").read_text()
+    assert j("setup", "claude").exit_code == 0
+    assert '\n\t\t"gitjit": {' in (repo / ".mcp.json").read_text()
+    assert j("setup", "claude", "--remove").exit_code == 0
+    assert (repo / ".mcp.json").read_text() == before
+
+
 # ---------------------------------------------------------------------------------- the command
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -137,7 +137,7 @@ def test_served_by_the_pre_dispatch_from_the_index(jit: Jit, repo: Path) -> None
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-c", code], check=False, cwd=repo, capture_output=True, text=True,
                        env={**os.environ, "JIT_ACTOR": "agent:w1"})
     assert r.returncode == 0, r.stderr
     assert "MODS False False" in r.stderr

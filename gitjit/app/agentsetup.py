@@ -33,7 +33,7 @@ from ..core import agentsetup as ed
 from ..core.errors import UsageError
 from ..git.discover import discover
 
-__all__ = ["TARGETS", "setup", "instructions"]
+__all__ = ["TARGETS", "instructions", "setup"]
 
 HOOK_COMMAND = "jit prime"
 HOOK_EVENTS = ("SessionStart", "PreCompact")
@@ -115,7 +115,7 @@ def _edit_json(text: str | None, name: str, fn: Callable[[dict[str, Any]], tuple
         return text, detail
     if not new:
         return None, detail  # nothing left: the file goes
-    return ed.dump_json(new, _eol(text or "")), detail
+    return ed.dump_json(new, _eol(text or ""), ed.json_indent(text or "")), detail
 
 
 def _hooks(remove: bool, name: str) -> Callable[[dict[str, Any]], tuple[dict[str, Any], str]]:

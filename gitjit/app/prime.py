@@ -18,7 +18,7 @@ from ..git.localconfig import local_config_sets
 if TYPE_CHECKING:  # the card's own path never loads the Tracker (pygit2)
     from .tracker import Tracker
 
-__all__ = ["who_and_whether", "prime"]
+__all__ = ["prime", "who_and_whether"]
 
 _KEYS = r"^(user\.name|user\.email|jit\.version)$"
 

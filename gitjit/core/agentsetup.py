@@ -22,8 +22,23 @@ from typing import Any
 
 from .errors import UsageError
 
-__all__ = ["BEGIN", "END", "MARKDOWN", "TOML", "find_block", "put_block", "remove_block", "parse_json_object", "dump_json",
-           "add_hook", "remove_hook", "add_server", "remove_server", "MCP_SERVER", "SERVER_NAME"]
+__all__ = [
+    "BEGIN",
+    "END",
+    "MARKDOWN",
+    "MCP_SERVER",
+    "SERVER_NAME",
+    "TOML",
+    "add_hook",
+    "add_server",
+    "dump_json",
+    "find_block",
+    "parse_json_object",
+    "put_block",
+    "remove_block",
+    "remove_hook",
+    "remove_server",
+]
 
 BEGIN = "<!-- BEGIN gitjit (written by 'jit setup'; 'jit setup --remove' takes it out) -->"
 END = "<!-- END gitjit -->"
@@ -112,12 +127,10 @@ def remove_block(text: str, *, name: str = "the file", markers: tuple[str, str] 
     before, after = text[:start], text[end:]
     if after.startswith(eol):
         after = after[len(eol):]
-        if before.endswith(eol):  # the blank line put before the block
-            before = before[: -len(eol)]
+        before = before.removesuffix(eol)  # the blank line put before the block
     elif not after:
         for _ in range(2):  # the text did not end with a newline: the block came after two
-            if before.endswith(eol):
-                before = before[: -len(eol)]
+            before = before.removesuffix(eol)
     return before + after
 
 
@@ -137,8 +150,18 @@ def parse_json_object(text: str, *, name: str) -> dict[str, Any]:
     return data
 
 
-def dump_json(data: dict[str, Any], eol: str = "\n") -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False).replace("\n", eol) + eol
+def json_indent(text: str) -> str:
+    """The indentation of the first indented line of a JSON text (two spaces if none): a file is
+    written back in the style it was written in."""
+    for line in text.splitlines()[1:]:
+        stripped = line.lstrip(" \t")
+        if stripped and stripped != line:
+            return line[: len(line) - len(stripped)]
+    return "  "
+
+
+def dump_json(data: dict[str, Any], eol: str = "\n", indent: str = "  ") -> str:
+    return json.dumps(data, indent=indent, ensure_ascii=False).replace("\n", eol) + eol
 
 
 def _object(data: dict[str, Any], key: str, name: str) -> dict[str, Any]:
@@ -148,7 +171,7 @@ def _object(data: dict[str, Any], key: str, name: str) -> dict[str, Any]:
     return got
 
 
-def _hook_commands(group: Any) -> list[str]:
+def _hook_commands(group: Any) -> list[Any]:
     if not isinstance(group, dict) or not isinstance(group.get("hooks"), list):
         return []
     return [h.get("command") for h in group["hooks"] if isinstance(h, dict)]

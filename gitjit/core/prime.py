@@ -17,7 +17,7 @@ from .errors import EXIT_CODES, AlreadyClaimedError, BusyError, NoWorkError
 from .model import TERMINAL_STATES
 from .reads import Reads
 
-__all__ = ["CARD_LIMIT", "SHOWN", "WORKFLOW", "card_data", "not_initialized", "card_text"]
+__all__ = ["CARD_LIMIT", "SHOWN", "WORKFLOW", "card_data", "card_text", "not_initialized"]
 
 #: the card's text never exceeds this many bytes (UTF-8)
 CARD_LIMIT = 2048
