@@ -272,3 +272,15 @@ def test_bare_repository_and_outside_a_repository(tmp_path: Path) -> None:
     r = run_jit("setup", "claude", cwd=tmp_path / "plain", env={"GIT_CEILING_DIRECTORIES": str(tmp_path)})
     assert r.returncode == 3 and "not a git repository" in r.stderr
     assert not (tmp_path / "plain" / "CLAUDE.md").exists()
+
+
+def test_a_symlinked_instructions_file_is_edited_through_the_link(repo: Path) -> None:
+    j = Jit(repo)
+    (repo / "CLAUDE.md").write_text("shared rules\n")
+    (repo / "AGENTS.md").symlink_to("CLAUDE.md")
+    assert j("setup", "claude", "--no-mcp").exit_code == 0
+    assert j.json("setup", "agents-md", "--no-mcp")["files"][0]["change"] == "unchanged"  # the same block
+    assert (repo / "AGENTS.md").is_symlink()
+    assert (repo / "CLAUDE.md").read_text().count(ed.BEGIN) == 1
+    assert j("setup", "agents-md", "--remove").exit_code == 0
+    assert (repo / "AGENTS.md").is_symlink() and (repo / "CLAUDE.md").read_text() == "shared rules\n"

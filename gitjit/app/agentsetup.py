@@ -254,6 +254,9 @@ def setup(target: str, *, repo: str | None = None, remove: bool = False, dry_run
 
 
 def _write(path: Path, text: str | None) -> None:
+    if path.is_symlink():  # e.g. AGENTS.md -> CLAUDE.md: edit the file it points to, keep the link
+        path = path.resolve()
+        text = text or ""
     if text is None:
         path.unlink()
         return
