@@ -192,6 +192,7 @@ def test_files_setup_created_are_deleted_by_remove(repo: Path) -> None:
     for target in ("claude", "codex", "cursor", "agents-md"):
         assert j("setup", target, "--remove").exit_code == 0
     assert _files(repo) == before
+    assert sorted(p.name for p in repo.iterdir()) == [".git"]  # the folders setup made went too
 
 
 def test_codex_toml_keeps_the_users_settings(repo: Path) -> None:

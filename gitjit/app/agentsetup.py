@@ -249,6 +249,8 @@ def setup(target: str, *, repo: str | None = None, remove: bool = False, dry_run
                   else "updated")
         if change != "unchanged" and not dry_run:
             _write(root / f.path, new)
+            if new is None:
+                _prune(root, Path(f.path).parent)
         files.append({"path": f.path, "change": change, "detail": detail})
     return {"target": target, "removed": remove, "dry_run": dry_run, "root": str(root), "files": files}
 
@@ -277,6 +279,16 @@ def _write(path: Path, text: str | None) -> None:
         except OSError:
             pass
         raise
+
+
+def _prune(root: Path, rel: Path) -> None:
+    """Remove the client folders (``.claude``, ``.cursor/rules``, ...) a removal left empty."""
+    while rel.parts:
+        try:
+            (root / rel).rmdir()
+        except OSError:  # not empty (the user's files), or already gone
+            return
+        rel = rel.parent
 
 
 def _umask() -> int:
