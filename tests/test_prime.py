@@ -186,3 +186,14 @@ def test_quote_is_shlex_quote(s: str) -> None:
     import shlex
 
     assert card._quote(s) == shlex.quote(s)
+
+
+def test_finished_issues_are_not_claims(jit: Jit) -> None:
+    a, b, c = (_create(jit, t) for t in ("A", "B", "C"))
+    for i in (a, b, c):
+        assert jit("issue", "claim", i, "agent:w1").exit_code == 0
+    assert jit("issue", "update", a, "--state", "done").exit_code == 0
+    assert jit("issue", "update", b, "--state", "archived").exit_code == 0
+    data = jit.json("prime", actor="agent:w1")
+    assert [i["id"] for i in data["claims"]] == [c] and data["claims_count"] == 1
+    assert jit.json("prime", actor="agent:w2")["claims"] == []

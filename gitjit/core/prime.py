@@ -85,10 +85,11 @@ def card_data(reads: Reads, *, actor: str, limit: int = SHOWN) -> dict[str, Any]
     """The card of an initialized repository: ``actor``'s unfinished issues and the ready queue
     (its size and the first ``limit`` issues in claim order)."""
     b = reads.board()
-    mine = [i for i in b.select(assignee=actor) if b.issues[i].state not in TERMINAL_STATES
-            and b.issues[i].state != "archived"]
+    held = b.select(assignee=actor)  # finished ones too: an agent's whole history
+    info = b.nodes(held)  # one row each, not the folded state (the index reads its columns)
+    mine = [i for i in held if info[i][2] not in TERMINAL_STATES and info[i][2] != "archived"]
     ready = b.ready()
-    info = b.nodes(mine[:limit] + ready[:limit])
+    info.update(b.nodes(ready[:limit]))
 
     def item(i: str) -> dict[str, Any]:
         _, title, state, priority, _ = info[i]
