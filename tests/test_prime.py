@@ -197,3 +197,23 @@ def test_finished_issues_are_not_claims(jit: Jit) -> None:
     data = jit.json("prime", actor="agent:w1")
     assert [i["id"] for i in data["claims"]] == [c] and data["claims_count"] == 1
     assert jit.json("prime", actor="agent:w2")["claims"] == []
+
+
+def test_the_index_and_the_full_fold_give_the_same_card(jit: Jit, repo: Path) -> None:
+    from gitjit.app.reader import open_reader
+    from gitjit.app.tracker import Tracker
+
+    ids = [_create(jit, f"T{n}", ("low", "normal", "high", "critical")[n % 4]) for n in range(9)]
+    assert jit("dep", "add", ids[0], ids[1]).exit_code == 0
+    for i in ids[2:5]:
+        assert jit("issue", "claim", i, "agent:w1").exit_code == 0
+    assert jit("issue", "update", ids[2], "--state", "done").exit_code == 0
+    jit.json("query", "ready")  # the index in step
+    reader = open_reader(str(repo))
+    assert reader is not None
+    with reader:
+        via_index = card.card_data(reader, actor="agent:w1")
+    t = Tracker(repo, actor="agent:w1")
+    t.use_index = False
+    assert card.card_data(t, actor="agent:w1") == via_index
+    assert via_index["claims_count"] == 2 and via_index["ready_count"] == 5
