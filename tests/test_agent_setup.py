@@ -285,3 +285,22 @@ def test_a_symlinked_instructions_file_is_edited_through_the_link(repo: Path) ->
     assert (repo / "CLAUDE.md").read_text().count(ed.BEGIN) == 1
     assert j("setup", "agents-md", "--remove").exit_code == 0
     assert (repo / "AGENTS.md").is_symlink() and (repo / "CLAUDE.md").read_text() == "shared rules\n"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=120).filter(
+    lambda t: "BEGIN gitjit" not in t and "END gitjit" not in t))
+def test_files_on_disk_come_back_byte_for_byte(repo: Path, text: str) -> None:
+    from gitjit.app.agentsetup import setup
+
+    for name in ("CLAUDE.md", "AGENTS.md"):
+        (repo / name).write_bytes(text.encode())
+    setup("claude", repo=str(repo))
+    setup("codex", repo=str(repo))
+    setup("claude", repo=str(repo), remove=True)
+    setup("codex", repo=str(repo), remove=True)
+    for name in ("CLAUDE.md", "AGENTS.md"):
+        if text:
+            assert (repo / name).read_bytes() == text.encode()
+        else:
+            assert not (repo / name).exists()  # an empty file is left empty by removal: deleted
