@@ -67,4 +67,3 @@ class LightRepo:
 
     def has_refs(self, prefix: str) -> bool:
         return bool((self._out("for-each-ref", "--count=1", "--format=x", prefix) or "").strip())
-
