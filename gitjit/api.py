@@ -13,6 +13,7 @@ The implementation lives in ``gitjit.app`` (the use cases), over ``gitjit.store`
 
 from __future__ import annotations
 
+from .app.prime import prime
 from .app.tracker import Tracker
 from .core.board import event_json
 from .core.errors import (
@@ -29,10 +30,11 @@ from .core.errors import (
     UsageError,
     ValidationError,
 )
+from .core.prime import card_text as prime_text
 from .core.rules import parse_filter
 
 __all__ = [
-    "Tracker", "event_json", "parse_filter",
+    "Tracker", "event_json", "parse_filter", "prime", "prime_text",
     "GitjitError", "UsageError", "NotFoundError", "AmbiguousIdError", "BlockedError", "CycleError",
     "ValidationError", "AlreadyExistsError", "AlreadyClaimedError", "NoWorkError", "BusyError", "ExternalError",
 ]

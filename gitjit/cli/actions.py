@@ -19,7 +19,7 @@ from . import render
 from .io import echo, emit, env, ids, parse_kv, split_commas
 
 __all__ = ["acts", "query", "issue_list", "issue_show", "issue_search", "status", "events_tail", "events_query", "graph_show",
-           "claim", "claim_next", "update", "hook_run"]
+           "claim", "claim_next", "update", "hook_run", "prime"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -125,6 +125,17 @@ def graph_show(issue_id: str | None) -> None:
             echo(f"warning: edge {b['from'][:8]} -> {b['to'][:8]} ignored (it closed a cycle)", err=True)
 
     emit(data, human)
+
+
+def prime(limit: int) -> None:
+    from ..app.prime import who_and_whether
+    from ..core import prime as card
+
+    e = env()
+    actor, initialized, _ = who_and_whether(e.repo, e.actor)
+    data = (e.read(lambda r: card.card_data(r, actor=actor, limit=limit)) if initialized
+            else card.not_initialized(actor))
+    emit(data, lambda: echo(card.card_text(data)), quiet=lambda: str(data["ready_count"]))
 
 
 # ---------------------------------------------------------------------------------- the hot writes

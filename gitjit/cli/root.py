@@ -59,6 +59,8 @@ class LazyGroup(click.Group):
         "doc": ("doc", "doc"),
         "snapshot": ("snapshot", "snapshot"),
         "validate": ("validate", "validate"),
+        "prime": ("agents", "prime"),
+        "setup": ("agents", "setup"),
     }
     aliases = {"dependency": "dep", "list": "issue", "document": "doc"}
 

@@ -26,7 +26,7 @@ HOT = [
     ("query", "ready"), ("query", "blocked"), ("query", "all"), ("query", "assignee"), ("query", "state"),
     ("query", "priority"), ("issue", "list"), ("issue", "show"), ("issue", "search"), ("status",),
     ("events", "tail"), ("events", "query"), ("graph", "show"), ("issue", "claim"), ("issue", "claim-next"),
-    ("issue", "update"), ("hook", "run"),
+    ("issue", "update"), ("hook", "run"), ("prime",),
 ]
 
 SPEC_FILE = Path(__file__).with_name("spec.py")

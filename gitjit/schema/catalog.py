@@ -84,6 +84,8 @@ SCHEMAS: dict[str, tuple[Any, str]] = {
     "snapshot-written": (sc.SnapshotWritten, "output"),
     "snapshot-verified": (sc.SnapshotVerified, "output"),
     "validate": (sc.Validate, "output"),
+    "prime": (c.Prime, "output"),
+    "setup": (c.SetupResult, "output"),
     "error": (o.ErrorOutput, "output"),
     # what comes in
     "stored-event": (StoredEvent, "input"),
@@ -153,6 +155,8 @@ COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("snapshot", "export"): ("snapshot-written",),
     ("snapshot", "verify"): ("snapshot-verified",),
     ("validate",): ("validate",),
+    ("prime",): ("prime",),
+    ("setup",): ("setup",),
     ("dispatch", "init-config"): ("dispatch-config-written",),
     ("dispatch", "start"): ("dispatch-started",),
     ("dispatch", "stop"): ("dispatch-stopped",),

@@ -9,7 +9,7 @@ from pydantic import Field, RootModel
 
 from .base import Open, Shape
 from .events import PrintedEvent
-from .outputs import EffectiveState, GraphTrees, Id, Status, Time
+from .outputs import EffectiveState, GraphTrees, Id, Priority, Status, Time
 
 __all__ = [
     "DepAdded", "DepRemoved", "GateAdded", "GateRemoved", "GateResult", "GateRun", "GateDefinition",
@@ -17,7 +17,7 @@ __all__ = [
     "RefspecRemoved", "HooksInstalled", "HooksUninstalled", "HooksStatus", "Doctor", "Imported", "ExportWritten",
     "IndexRebuilt", "IndexStatus", "Demo", "DispatchConfigWritten", "DispatchLog", "DispatchStarted",
     "DispatchStopped", "DispatchStatus", "DispatchAgents", "DispatchAgentAdded", "DispatchAgentRemoved",
-    "DispatchAgentReset", "SchemaList", "JsonSchema",
+    "DispatchAgentReset", "SchemaList", "JsonSchema", "Prime", "SetupResult",
 ]
 
 # ----------------------------------------------------------------------------- dependencies and gates
@@ -566,6 +566,56 @@ class SchemaEntry(Shape):
     name: str
     kind: Literal["output", "input", "stored"]
     description: str
+
+
+# ----------------------------------------------------------------------------- agents: prime and setup
+
+
+class PrimeIssue(Shape):
+    id: Id
+    short_id: str
+    priority: Priority
+    state: EffectiveState
+    title: str
+
+
+class PrimeExitCode(Shape):
+    code: int
+    name: str = Field(description="the error object's code")
+    meaning: str
+    action: str = Field(description="what an agent does when a command exits with it")
+
+
+class Prime(Shape):
+    """``prime``: the start-of-session card. Without ``jit init`` (``initialized`` false) the lists
+    are empty and ``start`` holds the commands to begin with."""
+
+    initialized: bool
+    actor: str = Field(description="who the commands act as (--by / JIT_ACTOR / git user.name <user.email>)")
+    workflow: list[str] = Field(description="the loop: claim-next, show, gate run, done, release on failure")
+    exit_codes: list[PrimeExitCode] = Field(description="7, 8 and 9")
+    claims: list[PrimeIssue] = Field(description="the actor's unfinished issues, the first --limit")
+    claims_count: int
+    ready_count: int
+    ready: list[PrimeIssue] = Field(description="the first --limit ready issues, in claim-next order")
+    start: list[str] = Field(description="commands to start with; empty once initialized")
+
+
+class SetupFile(Shape):
+    path: str = Field(description="relative to the work tree's top")
+    change: Literal["created", "updated", "deleted", "unchanged"]
+    detail: str
+
+
+class SetupResult(Shape):
+    """``setup TARGET [--remove] [--dry-run]``: each file of the target and what happened to it
+    (with ``dry_run``, what would)."""
+
+    target: Literal["claude", "codex", "cursor", "agents-md"]
+    removed: bool
+    dry_run: bool
+    root: str = Field(description="the work tree's top")
+    files: list[SetupFile]
 
 
 class SchemaList(Shape):
