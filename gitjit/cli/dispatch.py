@@ -476,7 +476,7 @@ def agent() -> None:
 @click.argument("agent_id")
 @click.option("--command", "command", required=True, help="Command to run per issue (split like a shell would).")
 @click.option("--max-concurrent", "--capacity", "max_concurrent", type=click.IntRange(min=1), default=1,
-              show_default=True)
+              show_default=True, help="How many issues the agent works on at once.")
 @click.option("--tags", multiple=True, help="Comma-separated tags this agent takes (repeatable).")
 @click.option("--type", "type_", help="Agent type (part of the assignee name; default agent).")
 @output_options

@@ -71,6 +71,57 @@ class LazyGroup(click.Group):
             return getattr(importlib.import_module(f"gitjit.cli.{mod}"), attr)  # type: ignore[no-any-return]
         return super().get_command(ctx, name)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """``jit --help`` lists the commands by ``HELP_GROUPS``, without ``HIDDEN`` ones."""
+        shown = [n for n in self.list_commands(ctx) if n not in HIDDEN]
+        if not shown:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in shown)
+        groups: dict[str, list[tuple[str, str]]] = {g: [] for g in GROUP_ORDER}
+        for name in shown:
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            groups.setdefault(HELP_GROUPS.get(name, "Other"), []).append((name, cmd.get_short_help_str(limit)))
+        width = max(len(n) for rows in groups.values() for n, _ in rows)  # one column across sections
+        for title, rows in groups.items():
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl([(n.ljust(width), h) for n, h in rows])
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """A mistyped command gets suggestions among the lazily loaded ones too (click looks only
+        at the commands already loaded): ``jit statu`` -> "Did you mean 'status'?"."""
+        name = args[0]
+        if not name.startswith("-") and not ctx.resilient_parsing and self.get_command(ctx, name) is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, [n for n in self.list_commands(ctx) if n not in HIDDEN]
+                                              + list(self.aliases))
+            msg = f"No such command {name!r}."
+            if close:
+                msg += " Did you mean " + " or ".join(repr(c) for c in close[:3]) + "?"
+            raise click.UsageError(msg, ctx)
+        return super().resolve_command(ctx, args)
+
+
+#: the sections of ``jit --help``, in order; a command not in ``HELP_GROUPS`` lands in "Other"
+GROUP_ORDER = ["Work", "Gates & deps", "Share", "Inspect", "Agents", "Setup", "Other"]
+#: the section of ``jit --help`` each command is listed in (a new command: one line here)
+HELP_GROUPS = {
+    "issue": "Work", "query": "Work", "status": "Work",
+    "dep": "Gates & deps", "gate": "Gates & deps", "registry": "Gates & deps",
+    "push": "Share", "pull": "Share", "sync": "Share", "remote": "Share", "import": "Share", "export": "Share",
+    "graph": "Inspect", "events": "Inspect", "doctor": "Inspect", "schema": "Inspect",
+    "dispatch": "Agents", "coordinator": "Agents",
+    "init": "Setup", "config": "Setup", "hooks": "Setup", "trust": "Setup", "index": "Setup", "demo": "Setup",
+    "completion": "Setup", "man": "Setup",
+}
+#: commands that work but are not listed in ``jit --help``: what git and the hook shims call, and aliases
+HIDDEN = {"merge-driver", "hook", "fsck"}
+
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="jit")

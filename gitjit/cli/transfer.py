@@ -50,7 +50,8 @@ def import_(file: str, fmt: str, dry_run: bool, skip_missing_deps: bool) -> None
 
 @click.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True,
+              help="Output format (one JSON object per line).")
 @output_options
 def export(output: str | None, fmt: str) -> None:
     """Export the gate registry and every issue, one JSON object a line (what 'jit import' reads
