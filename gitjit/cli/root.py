@@ -9,9 +9,11 @@ line (set ``JIT_DEBUG=1`` for the traceback) with exit 1.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 
 from .. import __version__
 from ..core.errors import GitjitError, UsageError
@@ -56,6 +58,7 @@ class LazyGroup(click.Group):
         "export": ("transfer", "export"),
         "index": ("transfer", "index"),
         "schema": ("schema", "schema"),
+        "completion": ("complete", "completion"),
     }
     aliases = {"dependency": "dep", "list": "issue"}
 
@@ -68,8 +71,17 @@ class LazyGroup(click.Group):
             mod, attr = self.lazy[name]
             import importlib
 
-            return getattr(importlib.import_module(f"gitjit.cli.{mod}"), attr)  # type: ignore[no-any-return]
-        return super().get_command(ctx, name)
+            cmd: click.Command = getattr(importlib.import_module(f"gitjit.cli.{mod}"), attr)
+        else:
+            cmd = super().get_command(ctx, name)  # type: ignore[assignment]
+        if cmd is not None and ctx.resilient_parsing:  # a shell completion: ids, states... by name
+            from .complete import attach
+
+            attach(cmd)
+        return cmd
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        return [c for c in super().shell_complete(ctx, incomplete) if c.value not in HIDDEN]
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """``jit --help`` lists the commands by ``HELP_GROUPS``, without ``HIDDEN`` ones."""
@@ -125,7 +137,8 @@ HIDDEN = {"merge-driver", "hook", "fsck"}
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="jit")
-@click.option("--repo", metavar="PATH", help="Repository to use (default: found from the current directory; env JIT_REPO).")
+@click.option("--repo", metavar="PATH", shell_complete=lambda _c, _p, inc: [CompletionItem(inc, type="dir")],
+              help="Repository to use (default: found from the current directory; env JIT_REPO).")
 @click.option("--by", "actor", metavar="ACTOR", help="Who is acting (env JIT_ACTOR; default: git user.name <user.email>).")
 @click.option("--json", "json_", is_flag=True, help="JSON output for every command.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the essential value (e.g. a new issue's id).")
@@ -161,7 +174,9 @@ def click_main(args: list[str]) -> int:
             f"argument {bad + 1} ({shown[:200]}) is not valid UTF-8",
             hint="jit takes its arguments as UTF-8 text; check the encoding of your shell (LANG, LC_ALL)"), as_json)
     try:
-        rv = cli.main(args=args, prog_name="jit", standalone_mode=False, obj=use_env(Env()))
+        # a shell completion (gitjit/cli/complete.py) of jit, or of git-jit asked by its own name
+        var = "_GIT_JIT_COMPLETE" if "_GIT_JIT_COMPLETE" in os.environ else "_JIT_COMPLETE"
+        rv = cli.main(args=args, prog_name="jit", complete_var=var, standalone_mode=False, obj=use_env(Env()))
         return rv if isinstance(rv, int) else 0
     except GitjitError as e:
         return report_error(e, as_json)
