@@ -59,6 +59,7 @@ class LazyGroup(click.Group):
         "index": ("transfer", "index"),
         "schema": ("schema", "schema"),
         "completion": ("complete", "completion"),
+        "man": ("manpage", "man"),
     }
     aliases = {"dependency": "dep", "list": "issue"}
 
