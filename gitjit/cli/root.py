@@ -24,7 +24,7 @@ __all__ = ["click_main", "cli", "LazyGroup", "ROOT_ENV"]
 
 #: what each option before the command sets in the ``Env`` (the pre-dispatch, gitjit/cli/light.py,
 #: reads this through the generated spec)
-ROOT_ENV = {"repo": "repo", "actor": "actor", "json_": "json", "quiet": "quiet"}
+ROOT_ENV = {"repo": "repo", "actor": "actor", "json_": "json", "quiet": "quiet", "no_color": "no_color"}
 
 
 class LazyGroup(click.Group):
@@ -143,6 +143,8 @@ HIDDEN = {"merge-driver", "hook", "fsck"}
 @click.option("--by", "actor", metavar="ACTOR", help="Who is acting (env JIT_ACTOR; default: git user.name <user.email>).")
 @click.option("--json", "json_", is_flag=True, help="JSON output for every command.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the essential value (e.g. a new issue's id).")
+@click.option("--no-color", "no_color", is_flag=True,
+              help="No colour, even on a terminal (also: env NO_COLOR; FORCE_COLOR colours a pipe).")
 @click.pass_context
 def cli(ctx: click.Context, **opts: Any) -> None:
     """gitjit: a git-native issue tracker that AI agents coordinate through.
