@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from ..core.errors import BusyError, ExternalError, GitjitError, UsageError
+from . import render
 from .core import Env, emit, env, output_options, report_error, split_commas, use_env, wants_json
 
 __all__ = ["dispatch", "main"]
@@ -401,12 +402,13 @@ def status() -> None:
         for r in data["repos"]:
             click.echo(f"  repo {r['name']}: {r['path']}" + (f" (hub {r['hub']})" if r["hub"] else ""))
         click.echo("Agents:")
+        width = min(max([16, *(len(a["id"]) for a in data["agents"])]), 40)  # widen, up to a point
         for a in data["agents"]:
             state = "PAUSED (circuit breaker open; reset with: jit-dispatch agent reset " + a["id"] + ")" \
                 if a["paused"] else "ok"
             tags = f" tags={','.join(a['tags'])}" if a["tags"] else ""
             fails = f", {a['consecutive_failures']} failure(s) in a row" if a["consecutive_failures"] else ""
-            click.echo(f"  {a['id']:<16} {a['running']}/{a['max_concurrent']} running{tags}  {state}{fails}")
+            click.echo(f"  {render.fit(a['id'], width)} {a['running']}/{a['max_concurrent']} running{tags}  {state}{fails}")
         if not data["agents"]:
             click.echo("  (none; add one with: jit-dispatch agent add ID --command CMD)")
 

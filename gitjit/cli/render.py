@@ -14,6 +14,31 @@ def _one(v: Any) -> str:
     return str(v).replace("\r", "\\u000d").replace("\n", "\\u000a")
 
 
+def ago(timestamp: str | None, now: Any = None) -> str:
+    """``timestamp`` (ISO 8601, as stored) as people say it: "just now", "3m ago", "5h ago",
+    "2d ago", then the date; the text as it is if it is not a time."""
+    from datetime import datetime, timezone
+
+    try:
+        then = datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+    except ValueError:
+        return str(timestamp)
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)
+    secs = ((now or datetime.now(timezone.utc)) - then).total_seconds()
+    if secs < -60:
+        return then.strftime("%Y-%m-%d %H:%M")  # a clock ahead of ours: no "in 3m"
+    for limit, unit, size in ((60, "", 0), (3600, "m", 60), (86400, "h", 3600), (86400 * 14, "d", 86400)):
+        if secs < limit:
+            return "just now" if not size else f"{int(secs // size)}{unit} ago"
+    return then.strftime("%Y-%m-%d")
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` in a column ``width`` wide: padded, or cut with an ellipsis."""
+    return text.ljust(width) if len(text) <= width else text[:width - 1] + "…"
+
+
 def issue_line(i: dict[str, Any], on: bool = False) -> str:
     """One issue in a listing; ``on``: state and priority coloured (``gitjit.cli.io.line``)."""
     who = f"  @{_one(i['assignee'])}" if i.get("assignee") else ""
@@ -105,7 +130,7 @@ def status(s: dict[str, Any]) -> None:
     if s["recent_completions"]:
         echo("\nRecent completions:")
         for c in s["recent_completions"]:
-            echo(f"  - {_one(c['title'])} ({c['id'][:8]}, {c['completed_at']})")
+            echo(f"  - {_one(c['title'])} ({c['id'][:8]}, {ago(c['completed_at'])})")
     if s["assignments"]:
         echo("\nAssignments:")
         for who, items in sorted(s["assignments"].items()):
