@@ -132,10 +132,8 @@ complete --no-files --command git --condition "__fish_seen_subcommand_from jit" 
 '''
 
 
-def script(shell: str) -> str:
-    """The completion script for ``shell`` (bash, zsh or fish)."""
-    from .root import cli
-
+def script(shell: str, cli: click.Command) -> str:
+    """The completion script for ``shell`` (bash, zsh or fish) of the root command ``cli``."""
     cls = get_completion_class(shell)
     if cls is None:  # pragma: no cover - the command's Choice allows only the known shells
         raise click.BadParameter(f"no completion for {shell!r}")
@@ -157,4 +155,4 @@ def completion(shell: str) -> None:
       eval "$(jit completion zsh)"      # in ~/.zshrc, after compinit
       jit completion fish | source      # in ~/.config/fish/config.fish
     """
-    click.echo(script(shell), nl=False)
+    click.echo(script(shell, click.get_current_context().find_root().command), nl=False)
