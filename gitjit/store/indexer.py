@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core import jsontext
 from ..core.board import Board, event_json, issue_json
@@ -40,7 +40,6 @@ from ..core.errors import ValidationError
 from ..core.fold import fold_gate, fold_issue
 from ..core.graph import BrokenEdge, Graph
 from ..core.model import TERMINAL_STATES, GateDef, IssueState, compact_json, now_ts, utc_ts
-from ..core.progress import Progress, counted
 from ..git.files import HEX40 as _HEX40
 from ..git.files import PACKED_REFS, loose_tip, packed_refs_locked
 from .index import (
@@ -58,6 +57,9 @@ from .index import (
     unpack,
 )
 from .indexboard import IndexBoard, StaleView
+
+if TYPE_CHECKING:  # the reads of the hot path import this module: not one module more for them
+    from ..core.progress import Progress
 
 __all__ = ["ReadModel", "Indexer", "IndexBoard", "StaleView", "PACK_THRESHOLD", "pack_threshold"]
 
@@ -593,8 +595,12 @@ class Indexer:
         # not kept (100,000 of them were ~750,000 objects for every later garbage collection)
         keep = len(changed) <= KEEP_PARSED
         with closing(self.store.events_many(changed, keep=keep)) as read:  # a bulk read's git process ends with it
-            self._fold_changed(changed, counted(read, progress, "reading refs", len(changed)), rebuild, new_issues,
-                               gone, gate_changed, ref_rows, ev_rows, blobs)
+            stream: Iterator[Any] = read
+            if progress is not None:
+                from ..core.progress import counted
+
+                stream = counted(read, progress, "reading refs", len(changed))
+            self._fold_changed(changed, stream, rebuild, new_issues, gone, gate_changed, ref_rows, ev_rows, blobs)
         self._write_refs(ref_rows, rebuild)
         self._write_events(ev_rows, blobs)
         if gate_changed:
