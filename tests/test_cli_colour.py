@@ -106,3 +106,10 @@ def test_data_stays_escaped_beside_our_colour(board: Jit) -> None:
     assert b"\x1b[2J" not in text and b"\xc2\x9b" not in text and b"\x07" not in text
     assert text.count(b"\\u001b[2J") == 2 and text.count(b"\\u009b31m") == 2
     assert text.count(b"\x1b[") == 4  # the two colours, each opened and closed
+
+
+def test_no_color_holds_for_errors_click_reports(board: Jit) -> None:
+    rc, out, _ = run_pty(["--no-color", "statu"], cwd=board.repo, env=_env(board))
+    assert rc == 2 and b"Did you mean 'status'?" in out and ESC not in out
+    rc, out, _ = run_pty(["statu"], cwd=board.repo, env=_env(board))
+    assert rc == 2 and b"\x1b[1;31merror:\x1b[0m No such command 'statu'." in out

@@ -8,11 +8,10 @@ import json
 import click
 import pytest
 from conftest import Jit
+from test_docs_cli import COMMANDS, NAMES
 
 from gitjit.cli import cli
 from gitjit.cli.root import GROUP_ORDER, HELP_GROUPS, HIDDEN
-
-from test_docs_cli import COMMANDS, NAMES
 
 
 @pytest.mark.parametrize("path, cmd", COMMANDS, ids=NAMES)

@@ -155,3 +155,11 @@ words=(jit issue show ''); CURRENT=4; _git-jit
     assert sorted(state.splitlines()) == sorted(["in_progress", "inprogress:alias of in_progress",
                                             "in-progress:alias of in_progress"])
     assert sorted(x.split(":")[0] for x in ids.split("\n") if x) == sorted(issues[k][:8] for k in "ab")
+
+
+def test_git_jit_answers_its_own_completion_variable(jit: Jit, issues: dict[str, str]) -> None:
+    """``_GIT_JIT_COMPLETE=bash_complete git-jit`` (what a completion set up for git-jit by its own
+    name asks) answers like ``_JIT_COMPLETE``, instead of exiting 2 without a command."""
+    env = {**_env(jit.repo), "COMP_WORDS": "git-jit que", "COMP_CWORD": "1", "_GIT_JIT_COMPLETE": "bash_complete"}
+    p = subprocess.run([sys.executable, "-m", "gitjit"], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.splitlines() == ["plain,query"], (p.stdout, p.stderr)

@@ -8,10 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from conftest import ROOT, Jit
 
 from gitjit.cli.manpage import MAN_DIR, pages

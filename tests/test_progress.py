@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import Jit
@@ -72,7 +71,7 @@ def test_library_reports_through_the_callback_and_prints_nothing(jit: Jit, tmp_p
 
 
 def test_pull_of_many_refs_reports(tmp_path: Path) -> None:
-    hub, (a, b) = hub_and_clones(tmp_path, 2)
+    _hub, (a, b) = hub_and_clones(tmp_path, 2)
     ta = tracker(a)
     for i in range(30):
         ta.create_issue(f"Issue {i}")

@@ -179,7 +179,9 @@ def click_main(args: list[str]) -> int:
     try:
         # a shell completion (gitjit/cli/complete.py) of jit, or of git-jit asked by its own name
         var = "_GIT_JIT_COMPLETE" if "_GIT_JIT_COMPLETE" in os.environ else "_JIT_COMPLETE"
-        rv = cli.main(args=args, prog_name="jit", complete_var=var, standalone_mode=False, obj=use_env(Env()))
+        e = use_env(Env())
+        e.no_color = "--no-color" in args  # for an error click reports before the root option is seen
+        rv = cli.main(args=args, prog_name="jit", complete_var=var, standalone_mode=False, obj=e)
         return rv if isinstance(rv, int) else 0
     except GitjitError as e:
         return report_error(e, as_json)
