@@ -163,3 +163,41 @@ def test_git_jit_answers_its_own_completion_variable(jit: Jit, issues: dict[str,
     env = {**_env(jit.repo), "COMP_WORDS": "git-jit que", "COMP_CWORD": "1", "_GIT_JIT_COMPLETE": "bash_complete"}
     p = subprocess.run([sys.executable, "-m", "gitjit"], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stdout.splitlines() == ["plain,query"], (p.stdout, p.stderr)
+
+
+ZPTY_DRIVER = r'''
+zmodload zsh/zpty
+zpty z 'zsh -f -i'
+zpty -w z "PS1='%% '; autoload -U compinit; compinit -u -d $ZCOMPDUMP; source $SCRIPT; bindkey -e"
+sleep 1
+for input in "$@"; do
+  zpty -w -n z "$input"$'\t'
+  sleep 2
+  zpty -w -n z $'\x01print -r -- RESULT: \n'
+done
+zpty -w z 'exit'
+out=""
+integer waited=0
+while (( waited < 120 )); do
+  if zpty -r -t z chunk; then out+="$chunk"; else sleep 0.5; (( waited++ )); fi
+  [[ ${#${(M)${(f)${out//$'\r'/}}:#RESULT:*}} -ge $# ]] && break
+done
+print -r -- "${out//$'\r'/}" | grep -a '^RESULT:'
+zpty -d z
+'''
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh not installed (apt-get install zsh)")
+def test_zsh_completes_at_a_real_prompt(jit: Jit, issues: dict[str, str], tmp_path: Path) -> None:
+    """An interactive zsh on a pseudo-terminal (zsh's zpty), with compinit and the script: Tab is
+    pressed after each line, then the line is printed."""
+    script = _script(jit.repo, "zsh", tmp_path)
+    driver = tmp_path / "driver.zsh"
+    driver.write_text(ZPTY_DRIVER)
+    b = issues["b"][:8]
+    lines = [f"jit issue show {b[:3]}", "git jit iss", "git jit issue update x --state in-p", "jit --no-col"]
+    env = {**_env(jit.repo), "SCRIPT": str(script), "ZCOMPDUMP": str(tmp_path / "zcompdump")}
+    p = subprocess.run(["zsh", "-f", str(driver), *lines], env=env, capture_output=True, text=True, timeout=300)
+    got = [ln.removeprefix("RESULT: ").rstrip() for ln in p.stdout.splitlines()]
+    assert got == [f"jit issue show {b}", "git jit issue", "git jit issue update x --state in-progress",
+                   "jit --no-color"], (p.stdout, p.stderr)
