@@ -40,6 +40,7 @@ from typing import Any
 from ..core.errors import ExternalError, GitjitError, ValidationError
 from ..core.fold import fold_gate, fold_issue, parse_events, serialize_events, union_events
 from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
+from ..core.progress import Progress, counted
 from ..core.refs import LOCAL, QUARANTINE, TRACKING
 from ..git import CasFailed, GitRepo, RefLocked, files, raw
 from ..git import run as git_run
@@ -247,9 +248,11 @@ class Doctor:
 
     # ------------------------------------------------------------------ entry point
 
-    def run(self, *, fix: bool = False, full: bool = False) -> dict[str, Any]:
+    def run(self, *, fix: bool = False, full: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+        """Every check (``progress`` is told of each ref checked: gitjit/core/progress.py), then
+        with ``fix`` the repairs and a fresh look at what is left."""
         self.check_setup()
-        self.check_refs(full=full)
+        self.check_refs(full=full, progress=progress)
         self.check_tracking()
         self.check_locks()
         self.check_index()
@@ -395,19 +398,19 @@ class Doctor:
             self._folded[(ref, tip)] = folded
         return "", "", evs, blob
 
-    def check_refs(self, *, full: bool = False) -> None:
+    def check_refs(self, *, full: bool = False, progress: Progress | None = None) -> None:
         refs = raw.list_refs(self.git, LOCAL)
         # the documents of the refs that name an issue or a gate, read in one stream, in order
         # (``GitRepo.read_files``): one by one through libgit2 they were a third of the check
         named = [r for r in refs if not r.symbolic and _entity_key(r.name) is not None]
         stream = self.git.read_files([r.target for r in named], DOC)
         try:
-            self._check_refs(refs, zip(named, stream), full)
+            self._check_refs(list(refs), zip(named, stream), full, progress)
         finally:
             stream.close()
 
-    def _check_refs(self, refs: list[raw.RawRef], docs: Any, full: bool) -> None:
-        for r in refs:
+    def _check_refs(self, refs: list[raw.RawRef], docs: Any, full: bool, progress: Progress | None = None) -> None:
+        for r in counted(refs, progress, "checking refs", len(refs)):
             self.counts["refs"] += 1
             if r.symbolic:
                 self.add(Problem("refs", "symbolic_ref", "error", r.name,

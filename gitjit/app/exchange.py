@@ -55,6 +55,7 @@ from ..core.model import (
     new_issue_id,
     now_ts,
 )
+from ..core.progress import Progress, counted
 from ..core.refs import ISSUES
 from ..git.files import add_packed_refs
 from ..schema.base import PydanticError, describe
@@ -559,7 +560,8 @@ def _check_size(evs: list[Event]) -> bytes:
 
 # ---------------------------------------------------------------------------------- writing
 
-def _fast_import(common: Path, docs: list[tuple[str, bytes]], author: tuple[str, str], actor: str) -> dict[str, str]:
+def _fast_import(common: Path, docs: list[tuple[str, bytes]], author: tuple[str, str], actor: str,
+                 progress: Progress | None = None) -> dict[str, str]:
     """Write one commit per issue (tree: events.jsonl) into a single pack; no ref is touched
     (the temporary branch fast-import needs is reset to nothing at the end)."""
     from ..git import run as git_run
@@ -568,7 +570,7 @@ def _fast_import(common: Path, docs: list[tuple[str, bytes]], author: tuple[str,
     ident = f"{author[0]} <{author[1]}> {stamp} +0000".encode()
     tmp = f"refs/jit-import/tmp-{os.getpid()}-{os.urandom(4).hex()}".encode()
     chunks: list[bytes] = []
-    for n, (iid, doc) in enumerate(docs, 1):
+    for n, (iid, doc) in enumerate(counted(docs, progress, "writing issues", len(docs)), 1):
         msg = f"import {iid}\n\nby {actor}".encode()
         chunks.append(b"reset %s\ncommit %s\nmark :%d\nauthor %s\ncommitter %s\ndata %d\n%s\n"
                       b"M 100644 inline events.jsonl\ndata %d\n%s\n"
@@ -601,9 +603,11 @@ def _update_ref_stdin(common: Path, refs: Mapping[str, str]) -> None:
 
 
 def import_items(tracker: Tracker, items: list[Item], *, where: str, gates: Iterable[GateIn] = (),
-                 by: str | None = None, dry_run: bool = False, skip_missing_deps: bool = False) -> dict[str, Any]:
+                 by: str | None = None, dry_run: bool = False, skip_missing_deps: bool = False,
+                 progress: Progress | None = None) -> dict[str, Any]:
     """Check everything, then write every issue (and the gate definitions it brings: those the
-    registry does not hold yet; a definition already there is kept as it is)."""
+    registry does not hold yet; a definition already there is kept as it is). ``progress`` is told
+    of each issue written (gitjit/core/progress.py)."""
     t0 = time.perf_counter()
     tracker._ensure_init()
     actor = tracker.actor(by)
@@ -624,7 +628,7 @@ def import_items(tracker: Tracker, items: list[Item], *, where: str, gates: Iter
     if plan:
         docs = [(iid, doc) for iid, (_, doc) in plan.items()]
         common = Path(tracker.git.common_dir)
-        tips = _fast_import(common, docs, tracker._author(actor), actor)
+        tips = _fast_import(common, docs, tracker._author(actor), actor, progress)
         refs = {ISSUES + iid: tip for iid, tip in tips.items()}
         if len(refs) >= PACKED_WRITE_MIN:
             add_packed_refs(common, refs)
@@ -640,7 +644,7 @@ def import_items(tracker: Tracker, items: list[Item], *, where: str, gates: Iter
 
 def import_file(tracker: Tracker, path: str, fmt: str = "jsonl", *, by: str | None = None,
                 dry_run: bool = False, stdin_text: str | None = None,
-                skip_missing_deps: bool = False) -> dict[str, Any]:
+                skip_missing_deps: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise UsageError(f"unknown import format {fmt!r}", hint="use jsonl, rust-jit or beads")
     gates: list[GateIn] = []
@@ -659,17 +663,18 @@ def import_file(tracker: Tracker, path: str, fmt: str = "jsonl", *, by: str | No
                     from None
         items = read_jsonl(text, path, gates=gates) if fmt == "jsonl" else read_beads(text, path)
     res = import_items(tracker, items, where=path, gates=gates, by=by, dry_run=dry_run,
-                       skip_missing_deps=skip_missing_deps)
+                       skip_missing_deps=skip_missing_deps, progress=progress)
     res["format"] = fmt
     return res
 
 
 # ---------------------------------------------------------------------------------- export
 
-def export_lines(tracker: Tracker, *, gates: bool = True) -> Iterator[str]:
+def export_lines(tracker: Tracker, *, gates: bool = True, progress: Progress | None = None) -> Iterator[str]:
     """One JSON line per gate definition of the registry (by key; ``gates=False`` leaves them
     out), then one per issue, oldest first: the format ``jit import --format jsonl`` reads. A
-    gate's checker command is local configuration and is not exported."""
+    gate's checker command is local configuration and is not exported. ``progress`` is told of
+    each issue exported (gitjit/core/progress.py)."""
     if gates:
         for g in tracker.registry_list()["gates"]:
             gate = {"key": g["key"], "title": g["title"], "description": g["description"], "mode": g["mode"],
@@ -677,7 +682,7 @@ def export_lines(tracker: Tracker, *, gates: bool = True) -> Iterator[str]:
             yield json.dumps({"gate": gate}, ensure_ascii=False, separators=(",", ":"))
     data = tracker.query("all")["issues"]
     data.sort(key=lambda i: (i["created_at"], i["id"]))
-    for i in data:
+    for i in counted(data, progress, "exporting issues", len(data)):
         rec: dict[str, Any] = {
             "key": i["id"], "id": i["id"], "title": i["title"], "description": i["description"],
             "priority": i["priority"], "state": i["state"], "assignee": i["assignee"], "labels": i["labels"],

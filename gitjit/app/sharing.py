@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.errors import GitjitError, NotFoundError
+from ..core.progress import Progress
 from ..core.refs import refspec_for
 from ..store import fetched
 from .base import TrackerBase
@@ -15,11 +16,12 @@ __all__ = ["SharingOps"]
 
 
 class SharingOps(TrackerBase):
-    def pull(self, remote: str = "origin", *, fetch: bool = True) -> dict[str, Any]:
+    def pull(self, remote: str = "origin", *, fetch: bool = True, progress: Progress | None = None) -> dict[str, Any]:
         """Fetch ``remote``'s jit refs and reconcile them into ours (``fetch=False``: reconcile what a
-        plain ``git fetch`` already brought). Invalid remote refs are skipped with a warning."""
+        plain ``git fetch`` already brought). Invalid remote refs are skipped with a warning.
+        ``progress``: told of each ref read and merged (gitjit/core/progress.py)."""
         self._ensure_init()
-        res = self._syncer().pull(remote, fetch=fetch).to_json()
+        res = self._syncer().pull(remote, fetch=fetch, progress=progress).to_json()
         self._board = None
         return res
 
@@ -30,9 +32,9 @@ class SharingOps(TrackerBase):
         self._board = None
         return res
 
-    def sync(self, remote: str = "origin") -> dict[str, Any]:
+    def sync(self, remote: str = "origin", *, progress: Progress | None = None) -> dict[str, Any]:
         """Pull, then push."""
-        pulled = self.pull(remote)
+        pulled = self.pull(remote, progress=progress)
         return {"remote": remote, "pull": pulled, "push": self.push(remote)}
 
     def add_refspecs(self, remote: str) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def demo(keep: bool, workers: int) -> None:
 
     def log(actor: str, msg: str) -> None:
         if live:
-            click.echo(f"  {actor:<{ACTOR_WIDTH}} {msg}")
+            click.echo(f"  {render.fit(actor, ACTOR_WIDTH)} {msg}")
 
     data = run_demo(DemoOptions(workers=workers, keep=keep), log=log)
     emit(data, lambda: _human(data), quiet=data["repository"] if keep else "")
@@ -61,7 +61,7 @@ def _human(data: dict[str, Any]) -> None:
         click.echo("The temporary repositories were removed (keep them with --keep).")
 
 
-#: wide enough for "copilot:security-scanner@machine-b"
+#: wide enough for "copilot:security-scanner@machine-b"; a longer actor is cut with an ellipsis
 ACTOR_WIDTH = 34
 
 
@@ -76,7 +76,7 @@ def timeline(events: list[dict[str, Any]]) -> list[str]:
         dt = (datetime.fromisoformat(e["timestamp"]) - t0).total_seconds()
         iid = e.get("issue_id") or ""
         what = _what(e, titles)
-        out.append(f"  +{dt:6.3f}s  {e['actor']:<{ACTOR_WIDTH}} {e['type']:<20} {iid[:8]:<8}  {what}".rstrip())
+        out.append(f"  +{dt:6.3f}s  {render.fit(e['actor'], ACTOR_WIDTH)} {e['type']:<20} {iid[:8]:<8}  {what}".rstrip())
     return out
 
 

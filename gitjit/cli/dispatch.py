@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from ..core.errors import BusyError, ExternalError, GitjitError, UsageError
+from . import render
 from .core import Env, emit, env, output_options, report_error, split_commas, use_env, wants_json
 
 __all__ = ["dispatch", "main"]
@@ -401,12 +402,13 @@ def status() -> None:
         for r in data["repos"]:
             click.echo(f"  repo {r['name']}: {r['path']}" + (f" (hub {r['hub']})" if r["hub"] else ""))
         click.echo("Agents:")
+        width = min(max([16, *(len(a["id"]) for a in data["agents"])]), 40)  # widen, up to a point
         for a in data["agents"]:
             state = "PAUSED (circuit breaker open; reset with: jit-dispatch agent reset " + a["id"] + ")" \
                 if a["paused"] else "ok"
             tags = f" tags={','.join(a['tags'])}" if a["tags"] else ""
             fails = f", {a['consecutive_failures']} failure(s) in a row" if a["consecutive_failures"] else ""
-            click.echo(f"  {a['id']:<16} {a['running']}/{a['max_concurrent']} running{tags}  {state}{fails}")
+            click.echo(f"  {render.fit(a['id'], width)} {a['running']}/{a['max_concurrent']} running{tags}  {state}{fails}")
         if not data["agents"]:
             click.echo("  (none; add one with: jit-dispatch agent add ID --command CMD)")
 
@@ -476,7 +478,7 @@ def agent() -> None:
 @click.argument("agent_id")
 @click.option("--command", "command", required=True, help="Command to run per issue (split like a shell would).")
 @click.option("--max-concurrent", "--capacity", "max_concurrent", type=click.IntRange(min=1), default=1,
-              show_default=True)
+              show_default=True, help="How many issues the agent works on at once.")
 @click.option("--tags", multiple=True, help="Comma-separated tags this agent takes (repeatable).")
 @click.option("--type", "type_", help="Agent type (part of the assignee name; default agent).")
 @output_options

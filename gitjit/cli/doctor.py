@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .core import emit, env, output_options
+from .progress import meter
 
 _MARK = {"error": "ERROR", "warning": "warning", "info": "info"}
 
@@ -27,7 +28,8 @@ def doctor(fix: bool, full: bool) -> int:
     from ..app.doctor import Doctor
 
     e = env()
-    data = Doctor(e.tracker_as_is.git, e.tracker_as_is.store).run(fix=fix, full=full)
+    with meter("doctor") as progress:
+        data = Doctor(e.tracker_as_is.git, e.tracker_as_is.store).run(fix=fix, full=full, progress=progress)
     e.tracker_as_is.warnings.clear()  # the report names every skipped ref itself
 
     def human() -> None:

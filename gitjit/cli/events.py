@@ -19,7 +19,8 @@ def events() -> None:
 
 
 @events.command()
-@click.option("-n", "--n", "n", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option("-n", "--n", "n", type=click.IntRange(min=0), default=20, show_default=True,
+              help="How many of the latest events to print.")
 @click.option("-f", "--follow", is_flag=True, help="Then print new events as they land (with --json: one per line).")
 @click.option("--interval", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
               help="With --follow: seconds between looks.")
@@ -38,10 +39,10 @@ def tail(n: int, follow: bool, interval: float, timeout: float | None) -> None:
 
 
 @events.command("query")
-@click.option("-e", "--event-type", "event_type")
-@click.option("-i", "--issue", "--issue-id", "issue")
+@click.option("-e", "--event-type", "event_type", help="Only events of this type (e.g. issue_created).")
+@click.option("-i", "--issue", "--issue-id", "issue", help="Only events of this issue (id or prefix).")
 @click.option("--since", help="ISO 8601 time (UTC if no offset).")
-@click.option("-l", "--limit", type=click.IntRange(min=0), default=None)
+@click.option("-l", "--limit", type=click.IntRange(min=0), default=None, help="At most this many events.")
 @output_options
 @acts("events_query")
 def query_(event_type: str | None, issue: str | None, since: str | None, limit: int | None) -> None:

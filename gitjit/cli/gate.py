@@ -19,8 +19,8 @@ def registry() -> None:
 
 @registry.command()
 @click.argument("key")
-@click.option("-t", "--title", required=True)
-@click.option("-d", "--desc", "--description", "desc", default="")
+@click.option("-t", "--title", required=True, help="One-line title of the gate.")
+@click.option("-d", "--desc", "--description", "desc", default="", help="What the gate checks.")
 @click.option("-a", "--auto", "mode", flag_value="auto", help="Checked by a command.")
 @click.option("--manual", "mode", flag_value="manual", default=True, help="Attested by a person or agent (default).")
 @click.option("--stage", type=click.Choice(["precheck", "postcheck"]), default="postcheck", show_default=True,
@@ -184,8 +184,8 @@ def gate_pass(issue_id: str, key: str, by: str | None) -> None:
 @gate.command("fail")
 @click.argument("issue_id")
 @click.argument("key")
-@click.option("-b", "--by", "by")
-@click.option("--reason")
+@click.option("-b", "--by", "by", help="Who or what checked (default: the acting actor).")
+@click.option("--reason", help="Why it failed (shown to whoever picks the issue up).")
 @output_options
 def gate_fail(issue_id: str, key: str, by: str | None, reason: str | None) -> None:
     """Record that gate KEY failed on an issue.
@@ -200,8 +200,9 @@ def gate_fail(issue_id: str, key: str, by: str | None, reason: str | None) -> No
 @gate.command("run")
 @click.argument("issue_id")
 @click.argument("key")
-@click.option("-b", "--by", "by")
-@click.option("--timeout", type=float, default=600, show_default=True)
+@click.option("-b", "--by", "by", help="Who or what checked (default: the acting actor).")
+@click.option("--timeout", type=float, default=600, show_default=True,
+              help="Seconds the checker may run before it counts as failed.")
 @output_options
 def gate_run(issue_id: str, key: str, by: str | None, timeout: float) -> None:
     """Run gate KEY's checker command (local configuration only) and record the result.

@@ -153,7 +153,8 @@ def _mermaid(g: dict[str, Any]) -> str:
 
 
 @graph.command()
-@click.option("-f", "--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot", show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot", show_default=True,
+              help="Output format: Graphviz DOT, Mermaid, or JSON.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
 @output_options
 def export(fmt: str, output: str | None) -> None:

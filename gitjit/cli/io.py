@@ -16,15 +16,75 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from ..core.errors import GitjitError, UsageError
+from .termsafe import escape
 
 T = TypeVar("T")
 
 
-def echo(text: str = "", *, err: bool = False) -> None:
-    """``click.echo`` for text: one line, flushed (the order of stdout and stderr is kept)."""
+def echo(text: str = "", *, err: bool = False, painted: bool = False) -> None:
+    """``click.echo`` for text: one line, flushed (the order of stdout and stderr is kept).
+    ``painted``: ``text`` came from ``paint``/``line`` (escaped, then coloured by us), so its colour
+    codes pass the stream's escaping (gitjit/cli/termsafe.py). On stderr, an ``error:``,
+    ``warning:`` or ``hint:`` line gets its word coloured when ``colour(err=True)``."""
     stream = sys.stderr if err else sys.stdout
-    stream.write(text + "\n")
+    if err and not painted and text.startswith(_LEADS) and colour(err=True):
+        lead, _, rest = text.partition(": ")
+        text, painted = paint(lead + ":", _LEADS_SGR[lead]) + " " + escape(rest), True
+    if painted:
+        getattr(stream, "write_trusted", stream.write)(text + "\n")
+    else:
+        stream.write(text + "\n")
     stream.flush()
+
+
+# ---------------------------------------------------------------------------------------- colour
+
+_LEADS = ("error: ", "warning: ", "hint: ")
+_LEADS_SGR = {"error": "1;31", "warning": "33", "hint": "36"}
+#: SGR codes of what a person reads in colour (states, priorities); none for what stays plain
+STYLES = {
+    "open": "34", "ready": "32", "in_progress": "33", "done": "2", "rejected": "2;31", "archived": "2",
+    "critical": "1;31", "high": "31", "normal": "", "low": "2",
+    "passed": "32", "failed": "31", "pending": "33",
+}
+
+
+def colour(*, err: bool = False) -> bool:
+    """Whether to colour what goes to stdout (``err``: stderr): never under ``--json`` or
+    ``--no-color`` or with ``NO_COLOR`` set (any non-empty value, no-color.org); always with
+    ``FORCE_COLOR`` set (but not to 0); otherwise when the stream is a terminal (not ``TERM=dumb``)."""
+    e = env()
+    if e.json or e.no_color or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
+    try:
+        return bool((sys.stderr if err else sys.stdout).isatty()) and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def paint(text: str, sgr: str) -> str:
+    """``text`` escaped (gitjit/cli/termsafe.py), then wrapped in the SGR ``sgr`` (print it with
+    ``echo(..., painted=True)``)."""
+    text = escape(text)
+    return f"\x1b[{sgr}m{text}\x1b[0m" if sgr else text
+
+
+def line(parts: list[tuple[str, str | None]], on: bool) -> str:
+    """A line from ``(text, style)`` parts (style: a key of ``STYLES``, or None): with ``on``,
+    every part escaped and the styled ones coloured (print with ``echo(..., painted=True)``);
+    without, the plain text."""
+    if not on:
+        return "".join(t for t, _ in parts)
+    out = []
+    for text, style in parts:
+        if style:
+            word = text.rstrip(" ")  # the padding of a column stays outside the colour
+            out.append(paint(word, STYLES.get(style, "")) + text[len(word):])
+        else:
+            out.append(escape(text))
+    return "".join(out)
 
 
 class Env:
@@ -35,6 +95,7 @@ class Env:
         self.actor: str | None = os.environ.get("JIT_ACTOR") or None
         self.json = os.environ.get("JIT_JSON", "") not in ("", "0")  # same test as wants_json()
         self.quiet = os.environ.get("JIT_QUIET", "") not in ("", "0")
+        self.no_color = False  # --no-color (NO_COLOR is read where colour is decided: ``colour``)
         self._tracker: Any = None
         self._warnings: list[str] = []
 

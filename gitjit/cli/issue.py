@@ -55,9 +55,9 @@ def create(title_arg: str | None, title: str | None, desc: str, priority: str, g
 
 
 @issue.command("list")
-@click.option("-s", "--state")
-@click.option("-a", "--assignee")
-@click.option("-p", "--priority")
+@click.option("-s", "--state", help="Only issues in this state (open|ready|in_progress|done|rejected|archived).")
+@click.option("-a", "--assignee", help="Only issues held by this assignee.")
+@click.option("-p", "--priority", help="Only issues of this priority (low|normal|high|critical).")
 @click.option("-l", "--label", "labels", multiple=True, help="ns:value or ns:* (all must match)")
 @output_options
 @acts("issue_list")
@@ -85,14 +85,14 @@ def show(ids: tuple[str, ...]) -> None:
 
 @issue.command()
 @click.argument("issue_id")
-@click.option("-t", "--title")
-@click.option("-d", "--desc", "--description", "desc")
-@click.option("-p", "--priority")
-@click.option("-s", "--state", help="open|ready|in_progress|done|rejected|archived")
-@click.option("--context", "context", multiple=True, metavar="K=V")
-@click.option("--unset-context", "unset", multiple=True, metavar="K")
-@click.option("-l", "--label", "--add-label", "labels", multiple=True)
-@click.option("--remove-label", "remove_labels", multiple=True)
+@click.option("-t", "--title", help="New one-line title.")
+@click.option("-d", "--desc", "--description", "desc", help="New description (replaces the old one).")
+@click.option("-p", "--priority", help="New priority: low|normal|high|critical.")
+@click.option("-s", "--state", help="New state: open|ready|in_progress|done|rejected|archived.")
+@click.option("--context", "context", multiple=True, metavar="K=V", help="Set a context entry; JSON values allowed (repeatable).")
+@click.option("--unset-context", "unset", multiple=True, metavar="K", help="Remove a context entry (repeatable).")
+@click.option("-l", "--label", "--add-label", "labels", multiple=True, metavar="NS:VALUE", help="Add a label (repeatable).")
+@click.option("--remove-label", "remove_labels", multiple=True, metavar="NS:VALUE", help="Remove a label (repeatable).")
 @output_options
 @acts("update")
 def update(issue_id: str, title: str | None, desc: str | None, priority: str | None, state: str | None,

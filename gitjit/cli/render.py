@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .io import echo
+from .io import colour, echo, line
 
 
 def _one(v: Any) -> str:
@@ -14,21 +14,49 @@ def _one(v: Any) -> str:
     return str(v).replace("\r", "\\u000d").replace("\n", "\\u000a")
 
 
-def issue_line(i: dict[str, Any]) -> str:
+def ago(timestamp: str | None, now: Any = None) -> str:
+    """``timestamp`` (ISO 8601, as stored) as people say it: "just now", "3m ago", "5h ago",
+    "2d ago", then the date; the text as it is if it is not a time."""
+    from datetime import datetime, timezone
+
+    try:
+        then = datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+    except ValueError:
+        return str(timestamp)
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)
+    secs = ((now or datetime.now(timezone.utc)) - then).total_seconds()
+    if secs < -60:
+        return then.strftime("%Y-%m-%d %H:%M")  # a clock ahead of ours: no "in 3m"
+    for limit, unit, size in ((60, "", 0), (3600, "m", 60), (86400, "h", 3600), (86400 * 14, "d", 86400)):
+        if secs < limit:
+            return "just now" if not size else f"{int(secs // size)}{unit} ago"
+    return then.strftime("%Y-%m-%d")
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` in a column ``width`` wide: padded, or cut with an ellipsis."""
+    return text.ljust(width) if len(text) <= width else text[:width - 1] + "…"
+
+
+def issue_line(i: dict[str, Any], on: bool = False) -> str:
+    """One issue in a listing; ``on``: state and priority coloured (``gitjit.cli.io.line``)."""
     who = f"  @{_one(i['assignee'])}" if i.get("assignee") else ""
-    return f"{i['short_id']}  {i['state']:<11} {i['priority']:<8} {_one(i['title'])}{who}"
+    return line([(f"{i['short_id']}  ", None), (f"{i['state']:<11}", i["state"]), (" ", None),
+                 (f"{i['priority']:<8}", i["priority"]), (f" {_one(i['title'])}{who}", None)], on)
 
 
 def issue_list(data: dict[str, Any], empty: str = "No issues.") -> None:
     if not data["issues"]:
         echo(empty)
         return
+    on = colour()
     lines: list[str] = []  # one write: click.echo costs ~6 µs a call, 0.4 s for 32,000 blocked issues
     for i in data["issues"]:
-        lines.append(issue_line(i))
-        lines.extend("      blocked: " + reason(r) for r in i.get("blocked_reasons") or [])
+        lines.append(issue_line(i, on))
+        lines.extend(line([("      blocked: " + reason(r), None)], on) for r in i.get("blocked_reasons") or [])
     lines.append(f"({data['count']} issue{'s' if data['count'] != 1 else ''})")
-    echo("\n".join(lines))
+    echo("\n".join(lines), painted=on)
 
 
 def reason(r: dict[str, Any]) -> str:
@@ -42,9 +70,10 @@ def reason(r: dict[str, Any]) -> str:
 
 
 def issue_detail(i: dict[str, Any]) -> None:
+    on = colour()
     echo(f"{i['id']}  {_one(i['title'])}")
-    echo(f"  state:     {i['state']}")
-    echo(f"  priority:  {i['priority']}")
+    echo(line([("  state:     ", None), (i["state"], i["state"])], on), painted=on)
+    echo(line([("  priority:  ", None), (i["priority"], i["priority"])], on), painted=on)
     echo(f"  assignee:  {_one(i['assignee'] or '-')}")
     if i.get("labels"):
         echo(f"  labels:    {_one(', '.join(i['labels']))}")
@@ -53,7 +82,8 @@ def issue_detail(i: dict[str, Any]) -> None:
     for g in i.get("gates") or []:
         by = f" by {_one(g['by'])}" if g.get("by") else ""
         why = f": {_one(g['reason'])}" if g.get("reason") else ""
-        echo(f"  gate {g['key']}: {g['status']}{by} ({g['mode']}, {g['stage']}){why}")
+        echo(line([(f"  gate {g['key']}: ", None), (g["status"], g["status"]),
+                   (f"{by} ({g['mode']}, {g['stage']}){why}", None)], on), painted=on)
     for k, v in (i.get("context") or {}).items():
         echo(f"  context {k} = {_one(v)}")
     for r in i.get("blocked_reasons") or []:
@@ -66,13 +96,14 @@ def issue_detail(i: dict[str, Any]) -> None:
     echo(f"  updated:   {i['updated_at']}")
     if i.get("description"):
         echo("")
-        for line in i["description"].splitlines():
-            echo("  " + line)
+        for text in i["description"].splitlines():
+            echo("  " + text)
 
 
 def tree(nodes: list[dict[str, Any]]) -> None:
     """``graph show``'s trees, one line per node, depth first, without recursion (a tree is as
     deep as ``Tracker.graph_tree`` draws it); printed in one write."""
+    on = colour()
     lines: list[str] = []
     # (node, prefix of its line, is it a child, is it the last of its siblings)
     stack = [(n, "", False, False) for n in reversed(nodes)]
@@ -81,12 +112,13 @@ def tree(nodes: list[dict[str, Any]]) -> None:
         branch = ("└── " if last else "├── ") if child else ""
         mark = (" (see above)" if node.get("repeated") else " (continued below)" if node.get("continued")
                 else " (continued)" if node.get("continuation") else "")
-        lines.append(f"{prefix}{branch}{node['short_id']} [{node['state']}] {_one(node['title'])}{mark}")
+        lines.append(line([(f"{prefix}{branch}{node['short_id']} [", None), (node["state"], node["state"]),
+                           (f"] {_one(node['title'])}{mark}", None)], on))
         ext = prefix + (("    " if last else "│   ") if child else "")
         kids = node.get("children") or []
         stack.extend((k, ext, True, i == len(kids) - 1) for i, k in reversed(list(enumerate(kids))))
     if lines:
-        echo("\n".join(lines))
+        echo("\n".join(lines), painted=on)
 
 
 def status(s: dict[str, Any]) -> None:
@@ -98,7 +130,7 @@ def status(s: dict[str, Any]) -> None:
     if s["recent_completions"]:
         echo("\nRecent completions:")
         for c in s["recent_completions"]:
-            echo(f"  - {_one(c['title'])} ({c['id'][:8]}, {c['completed_at']})")
+            echo(f"  - {_one(c['title'])} ({c['id'][:8]}, {ago(c['completed_at'])})")
     if s["assignments"]:
         echo("\nAssignments:")
         for who, items in sorted(s["assignments"].items()):

@@ -9,9 +9,11 @@ line (set ``JIT_DEBUG=1`` for the traceback) with exit 1.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 
 from .. import __version__
 from ..core.errors import GitjitError, UsageError
@@ -22,7 +24,7 @@ __all__ = ["click_main", "cli", "LazyGroup", "ROOT_ENV"]
 
 #: what each option before the command sets in the ``Env`` (the pre-dispatch, gitjit/cli/light.py,
 #: reads this through the generated spec)
-ROOT_ENV = {"repo": "repo", "actor": "actor", "json_": "json", "quiet": "quiet"}
+ROOT_ENV = {"repo": "repo", "actor": "actor", "json_": "json", "quiet": "quiet", "no_color": "no_color"}
 
 
 class LazyGroup(click.Group):
@@ -61,6 +63,8 @@ class LazyGroup(click.Group):
         "validate": ("validate", "validate"),
         "prime": ("agents", "prime"),
         "setup": ("agents", "setup"),
+        "completion": ("complete", "completion"),
+        "man": ("manpage", "man"),
     }
     aliases = {"dependency": "dep", "list": "issue", "document": "doc"}
 
@@ -73,18 +77,82 @@ class LazyGroup(click.Group):
             mod, attr = self.lazy[name]
             import importlib
 
-            return getattr(importlib.import_module(f"gitjit.cli.{mod}"), attr)  # type: ignore[no-any-return]
-        return super().get_command(ctx, name)
+            cmd: click.Command = getattr(importlib.import_module(f"gitjit.cli.{mod}"), attr)
+        else:
+            cmd = super().get_command(ctx, name)  # type: ignore[assignment]
+        if cmd is not None and ctx.resilient_parsing:  # a shell completion: ids, states... by name
+            from .complete import attach
+
+            attach(cmd)
+        return cmd
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        return [c for c in super().shell_complete(ctx, incomplete) if c.value not in HIDDEN]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """``jit --help`` lists the commands by ``HELP_GROUPS``, without ``HIDDEN`` ones."""
+        shown = [n for n in self.list_commands(ctx) if n not in HIDDEN]
+        if not shown:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in shown)
+        groups: dict[str, list[tuple[str, str]]] = {g: [] for g in GROUP_ORDER}
+        for name in shown:
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            groups.setdefault(HELP_GROUPS.get(name, "Other"), []).append((name, cmd.get_short_help_str(limit)))
+        width = max(len(n) for rows in groups.values() for n, _ in rows)  # one column across sections
+        for title, rows in groups.items():
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl([(n.ljust(width), h) for n, h in rows])
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """A mistyped command gets suggestions among the lazily loaded ones too (click looks only
+        at the commands already loaded): ``jit statu`` -> "Did you mean 'status'?"."""
+        name = args[0]
+        if not name.startswith("-") and not ctx.resilient_parsing and self.get_command(ctx, name) is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, [n for n in self.list_commands(ctx) if n not in HIDDEN]
+                                              + list(self.aliases))
+            msg = f"No such command {name!r}."
+            if close:
+                msg += " Did you mean " + " or ".join(repr(c) for c in close[:3]) + "?"
+            raise click.UsageError(msg, ctx)
+        return super().resolve_command(ctx, args)
+
+
+#: the sections of ``jit --help``, in order; a command not in ``HELP_GROUPS`` lands in "Other"
+GROUP_ORDER = ["Work", "Gates & deps", "Share", "Inspect", "Agents", "Setup", "Other"]
+#: the section of ``jit --help`` each command is listed in (a new command: one line here)
+HELP_GROUPS = {
+    "issue": "Work", "query": "Work", "status": "Work",
+    "dep": "Gates & deps", "gate": "Gates & deps", "registry": "Gates & deps",
+    "push": "Share", "pull": "Share", "sync": "Share", "remote": "Share", "import": "Share", "export": "Share",
+    "graph": "Inspect", "events": "Inspect", "doctor": "Inspect", "schema": "Inspect",
+    "dispatch": "Agents", "coordinator": "Agents",
+    "init": "Setup", "config": "Setup", "hooks": "Setup", "trust": "Setup", "index": "Setup", "demo": "Setup",
+    "completion": "Setup", "man": "Setup",
+    "doc": "Work", "snapshot": "Share", "validate": "Inspect", "prime": "Agents", "setup": "Agents",
+}
+#: commands that work but are not listed in ``jit --help``: what git and the hook shims call, and aliases
+HIDDEN = {"merge-driver", "hook", "fsck", "document"}
+
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="jit")
-@click.option("--repo", metavar="PATH", help="Repository to use (default: found from the current directory; env JIT_REPO).")
+@click.option("--repo", metavar="PATH", shell_complete=lambda _c, _p, inc: [CompletionItem(inc, type="dir")],
+              help="Repository to use (default: found from the current directory; env JIT_REPO).")
 @click.option("--by", "actor", metavar="ACTOR", help="Who is acting (env JIT_ACTOR; default: git user.name <user.email>).")
 @click.option("--json", "json_", is_flag=True, help="JSON output for every command.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the essential value (e.g. a new issue's id).")
 @click.option("--schema", is_flag=True, is_eager=True, expose_value=False, callback=lambda c, p, v: _schema(c, v),
               help="Print what 'jit schema --json' prints (every schema's name, kind, description) and exit.")
+@click.option("--no-color", "no_color", is_flag=True,
+              help="No colour, even on a terminal (also: env NO_COLOR; FORCE_COLOR colours a pipe).")
 @click.pass_context
 def cli(ctx: click.Context, **opts: Any) -> None:
     """gitjit: a git-native issue tracker that AI agents coordinate through.
@@ -125,7 +193,11 @@ def click_main(args: list[str]) -> int:
             f"argument {bad + 1} ({shown[:200]}) is not valid UTF-8",
             hint="jit takes its arguments as UTF-8 text; check the encoding of your shell (LANG, LC_ALL)"), as_json)
     try:
-        rv = cli.main(args=args, prog_name="jit", standalone_mode=False, obj=use_env(Env()))
+        # a shell completion (gitjit/cli/complete.py) of jit, or of git-jit asked by its own name
+        var = "_GIT_JIT_COMPLETE" if "_GIT_JIT_COMPLETE" in os.environ else "_JIT_COMPLETE"
+        e = use_env(Env())
+        e.no_color = "--no-color" in args  # for an error click reports before the root option is seen
+        rv = cli.main(args=args, prog_name="jit", complete_var=var, standalone_mode=False, obj=e)
         return rv if isinstance(rv, int) else 0
     except GitjitError as e:
         return report_error(e, as_json)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from .core import emit, env, output_options
+from .progress import meter
 
 
 def _remote(remote: str | None) -> str:
@@ -41,7 +42,8 @@ def pull(remote: str | None, no_fetch: bool) -> None:
       jit pull origin
       git fetch origin && jit pull --no-fetch   # after 'jit remote add-refspecs origin'
     """
-    data = env().tracker_as_is.pull(_remote(remote), fetch=not no_fetch)
+    with meter("pull") as progress:
+        data = env().tracker_as_is.pull(_remote(remote), fetch=not no_fetch, progress=progress)
     emit(data, _pull_line(data), quiet=str(data["counts"]["created"] + data["counts"]["fast_forwarded"]
                                           + data["counts"]["merged"]))
 
@@ -71,7 +73,8 @@ def sync_cmd(remote: str | None) -> None:
       jit sync            # the hub, else origin
       jit sync upstream
     """
-    data = env().tracker_as_is.sync(_remote(remote))
+    with meter("sync") as progress:
+        data = env().tracker_as_is.sync(_remote(remote), progress=progress)
 
     def human() -> None:
         click.echo(_pull_line(data["pull"]))

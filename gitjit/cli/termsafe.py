@@ -51,6 +51,11 @@ class SafeStream:
             text = UNSAFE.sub(_sub, text)
         return self._stream.write(text)  # type: ignore[no-any-return]
 
+    def write_trusted(self, text: str) -> int:
+        """Write ``text`` as it is: for gitjit's own colour codes around text already escaped
+        (``gitjit.cli.io.paint``), never for text from elsewhere."""
+        return self._stream.write(text)  # type: ignore[no-any-return]
+
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)

@@ -7,6 +7,7 @@ import sys
 import click
 
 from .core import emit, env, output_options
+from .progress import meter
 
 
 @click.command("import")
@@ -31,7 +32,9 @@ def import_(file: str, fmt: str, dry_run: bool, skip_missing_deps: bool) -> None
 
     e = env()
     text = sys.stdin.read() if file == "-" and fmt != "rust-jit" else None
-    data = import_file(e.tracker, file, fmt, dry_run=dry_run, stdin_text=text, skip_missing_deps=skip_missing_deps)
+    with meter("import") as progress:
+        data = import_file(e.tracker, file, fmt, dry_run=dry_run, stdin_text=text,
+                           skip_missing_deps=skip_missing_deps, progress=progress)
     verb = "Checked" if dry_run else "Imported"
     gates = f", defined gates {', '.join(data['gates_defined'])}" if data["gates_defined"] else ""
     skipped = data["skipped_dependencies"]
@@ -50,7 +53,8 @@ def import_(file: str, fmt: str, dry_run: bool, skip_missing_deps: bool) -> None
 
 @click.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True,
+              help="Output format (one JSON object per line).")
 @output_options
 def export(output: str | None, fmt: str) -> None:
     """Export the gate registry and every issue, one JSON object a line (what 'jit import' reads
@@ -63,7 +67,8 @@ def export(output: str | None, fmt: str) -> None:
     from ..app.exchange import export_lines
 
     e = env()
-    lines = list(export_lines(e.tracker))
+    with meter("export") as progress:
+        lines = list(export_lines(e.tracker, progress=progress))
     text = "".join(line + "\n" for line in lines)
     if output:
         with open(output, "w", encoding="utf-8") as f:
@@ -102,7 +107,8 @@ def rebuild() -> None:
         from ..core.errors import ExternalError
 
         raise ExternalError("the index cannot be used in this repository (see the warning above)")
-    data = ix.rebuild()
+    with meter("index rebuild") as progress:
+        data = ix.rebuild(progress=progress)
     data.update(ix.ix.stats())
     emit(data, f"Rebuilt the index from {data['refs']} refs in {data['seconds']}s ({data['issues']} issues)")
 

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core import jsontext
 from ..core.board import Board, event_json, issue_json
@@ -57,6 +57,9 @@ from .index import (
     unpack,
 )
 from .indexboard import IndexBoard, StaleView
+
+if TYPE_CHECKING:  # the reads of the hot path import this module: not one module more for them
+    from ..core.progress import Progress
 
 __all__ = ["ReadModel", "Indexer", "IndexBoard", "StaleView", "PACK_THRESHOLD", "pack_threshold"]
 
@@ -487,19 +490,20 @@ class Indexer:
             now = self.git.tip(ref)
         return now
 
-    def rebuild(self, *, force: bool = True) -> dict[str, Any]:
+    def rebuild(self, *, force: bool = True, progress: Progress | None = None) -> dict[str, Any]:
         """Empty the index and read every ref again (``jit index rebuild``). Without ``force``, only
-        if it is still needed once the write lock is held (another process may have just done it)."""
+        if it is still needed once the write lock is held (another process may have just done it).
+        ``progress`` is told of each ref read (gitjit/core/progress.py)."""
         try:
-            return self._rebuild(force)
+            return self._rebuild(force, progress)
         except sqlite3.DatabaseError as e:
             if not corrupt(e):
                 raise
             self.ix.destroy()  # damaged pages found on the way: it is only a cache
             self._open()
-            return self._rebuild(True)
+            return self._rebuild(True, progress)
 
-    def _rebuild(self, force: bool) -> dict[str, Any]:
+    def _rebuild(self, force: bool, progress: Progress | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         ix = self.ix
         if ix.db is None:
@@ -511,7 +515,7 @@ class Indexer:
                 return {"rebuilt": False}
             ix.reset()  # in place, as this code's schema: the file may be open in other processes
             delta = ix.scan()
-            self._apply(delta, rebuild=True)
+            self._apply(delta, rebuild=True, progress=progress)
             ix.record_snapshot(delta)
             ix.set_meta("version", INDEX_VERSION)
             ix.set_meta("stamp", _stamp())
@@ -555,20 +559,20 @@ class Indexer:
 
     # ------------------------------------------------------------------ applying a delta
 
-    def _apply(self, d: Delta, *, rebuild: bool = False) -> None:
+    def _apply(self, d: Delta, *, rebuild: bool = False, progress: Progress | None = None) -> None:
         # ``broken()`` reads the table while this runs, and afresh after (committed or rolled back)
         self._broken, self._applying = None, True
         try:
             if rebuild or len(d.changed) + len(d.removed) >= LONG_WRITE_REFS:
                 # seconds to a minute under the write lock: the others wait for it (``Index.long_write``)
                 with self.ix.long_write():
-                    self._apply_delta(d, rebuild)
+                    self._apply_delta(d, rebuild, progress)
             else:
-                self._apply_delta(d, rebuild)
+                self._apply_delta(d, rebuild, progress)
         finally:
             self._broken, self._applying = None, False
 
-    def _apply_delta(self, d: Delta, rebuild: bool) -> None:
+    def _apply_delta(self, d: Delta, rebuild: bool, progress: Progress | None = None) -> None:
         t0 = time.perf_counter()
         ix, c = self.ix, self.ix.c
         new_issues: dict[str, IssueState] = {}
@@ -591,7 +595,12 @@ class Indexer:
         # not kept (100,000 of them were ~750,000 objects for every later garbage collection)
         keep = len(changed) <= KEEP_PARSED
         with closing(self.store.events_many(changed, keep=keep)) as read:  # a bulk read's git process ends with it
-            self._fold_changed(changed, read, rebuild, new_issues, gone, gate_changed, ref_rows, ev_rows, blobs)
+            stream: Iterator[Any] = read
+            if progress is not None:
+                from ..core.progress import counted
+
+                stream = counted(read, progress, "reading refs", len(changed))
+            self._fold_changed(changed, stream, rebuild, new_issues, gone, gate_changed, ref_rows, ev_rows, blobs)
         self._write_refs(ref_rows, rebuild)
         self._write_events(ev_rows, blobs)
         if gate_changed:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
 from ..core.fold import fold_issue, serialize_events, union_events
 from ..core.model import LIMITS, Event
+from ..core.progress import Progress, counted
 from ..core.refs import STAGE_PREFIX, TRACKING, refspec_for
 from ..git import CasFailed, GitRepo, RefLocked
 from ..git import run as git_run
@@ -446,8 +447,10 @@ class Syncer:
             self._done(p)
         return True
 
-    def reconcile(self, remote: str, *, only: Iterable[str] | None = None) -> PullResult:
-        """Reconcile every tracking ref of ``remote`` (or just the local refs in ``only``)."""
+    def reconcile(self, remote: str, *, only: Iterable[str] | None = None,
+                  progress: Progress | None = None) -> PullResult:
+        """Reconcile every tracking ref of ``remote`` (or just the local refs in ``only``);
+        ``progress`` is told of each ref read and merged (gitjit/core/progress.py)."""
         want = set(only) if only is not None else None
         res = PullResult(remote)
         tp = self.tracking_prefix(remote)
@@ -479,9 +482,9 @@ class Syncer:
             # cached by commit, so the checks below find them (and their errors come again there)
             warm = [(tname, rtip) for tname, _, _, rtip in todo] + [(ref, ltip) for _, ref, ltip, _ in todo if ltip]
             with closing(self.store.events_many(warm)) as read:
-                for _ in read:
+                for _ in counted(read, progress, "reading refs", len(warm)):
                     pass
-        for tname, ref, ltip, rtip in todo:
+        for tname, ref, ltip, rtip in counted(todo, progress, "merging refs", len(todo)):
             try:
                 revents = self.load_valid(ref, rtip, where=tname, remote=True)
             except ValidationError as e:
@@ -514,12 +517,12 @@ class Syncer:
                     getattr(res, out).append(p.ref)
         return res
 
-    def pull(self, remote: str, *, fetch: bool = True) -> PullResult:
+    def pull(self, remote: str, *, fetch: bool = True, progress: Progress | None = None) -> PullResult:
         self.check_remote(remote)
         before = self.git.tips(self.tracking_prefix(remote)) if fetch else {}
         if fetch:
             self.fetch(remote)
-        res = self.reconcile(remote)
+        res = self.reconcile(remote, progress=progress)
         res.rewritten = self.rewrites(remote, before)
         pack_loose_tracking(self.git, self.tracking_prefix(remote))  # what the fetch left loose
         maybe_gc(self.git)  # the housekeeping the fetch was told not to run in the foreground
