@@ -117,6 +117,8 @@ class LazyGroup(click.Group):
 
             close = difflib.get_close_matches(name, [n for n in self.list_commands(ctx) if n not in HIDDEN]
                                               + list(self.aliases))
+            # an alias stands for its command: 'doctr' suggests 'doctor' or 'doc', not also 'document'
+            close = [c for c in close if self.aliases.get(c) not in close]
             msg = f"No such command {name!r}."
             if close:
                 msg += " Did you mean " + " or ".join(repr(c) for c in close[:3]) + "?"
