@@ -102,7 +102,8 @@ _PACKAGE = {APACHE: "apache2", "htpasswd": "apache2-utils", SSHD: "openssh-serve
 
 def _git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     base = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    p = subprocess.run(["git", *args], cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True)
+    p = subprocess.run(["git", *args], cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True,
+                       check=False)
     if p.returncode:
         raise RuntimeError(f"git {' '.join(args)} failed: {p.stderr.strip()}")
     return p.stdout
@@ -154,7 +155,7 @@ def _ls_remote_ok(url: str, env: dict[str, str]) -> Callable[[], bool]:
 
     def ok() -> bool:
         p = subprocess.run(["git", "ls-remote", url], env={**base, "GIT_TERMINAL_PROMPT": "0", **env},
-                           capture_output=True, timeout=20)
+                           capture_output=True, timeout=20, check=False)
         return p.returncode == 0
     return ok
 
@@ -272,8 +273,7 @@ def apache_hub(name: str = "hub.git") -> Iterator[Hub]:
             for p in (d / "run", d / "htpasswd"):
                 shutil.chown(p, "www-data", "www-data")
         url = f"http://127.0.0.1:{port}/git/{name}"
-        helper = ("!f() { test \"$1\" = get || exit 0; echo username=%s; echo password=%s; }; f"
-                  % (HTTP_USER, HTTP_PASSWORD))
+        helper = f'!f() {{ test "$1" = get || exit 0; echo username={HTTP_USER}; echo password={HTTP_PASSWORD}; }}; f'
         env = git_config_env([("credential.helper", helper)])
         cmd = [APACHE, "-f", str(d / "apache2.conf"), "-DFOREGROUND"]
         aenv = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C"}
@@ -336,7 +336,7 @@ def _sshd(d: Path, keys: Path, extra: str = "") -> Iterator[int]:
 def _close_masters(control: Path, envs: list[dict[str, str]]) -> None:
     for env in envs:
         cmd = shlex.split(env["GIT_SSH_COMMAND"]) + ["-O", "exit", "127.0.0.1"]
-        subprocess.run(cmd, capture_output=True, timeout=10)
+        subprocess.run(cmd, capture_output=True, timeout=10, check=False)
 
 
 @contextlib.contextmanager
@@ -349,7 +349,7 @@ def ssh_hub(name: str = "hub.git", *, multiplex: bool = True) -> Iterator[Hub]:
         control = d / "cm" if multiplex else None
         if control:
             control.mkdir(mode=0o700)
-        user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+        user = _whoami()
         with _sshd(d, d / "authorized_keys") as port:
             env = {"GIT_SSH_COMMAND": _ssh_command(port, key, control), "GIT_SSH_VARIANT": "ssh"}
             url = f"ssh://{user}@127.0.0.1:{port}{hub}"
@@ -360,6 +360,12 @@ def ssh_hub(name: str = "hub.git", *, multiplex: bool = True) -> Iterator[Hub]:
             finally:
                 if control:
                     _close_masters(control, [env])
+
+
+def _whoami() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 def _mkdir(p: Path) -> Path:
@@ -409,7 +415,7 @@ def gitolite_hub(repo: str = "hub", *, multiplex: bool = True) -> Iterator[Hub]:
             keys[u] = _keygen(d / f"{u}_ed25519", u)
 
         def gl(*args: str) -> None:
-            p = subprocess.run([GITOLITE, *args], env=genv, capture_output=True, text=True)
+            p = subprocess.run([GITOLITE, *args], env=genv, capture_output=True, text=True, check=False)
             if p.returncode:
                 raise RuntimeError(f"gitolite {' '.join(args)} failed: {p.stdout}{p.stderr}")
 
@@ -425,7 +431,7 @@ def gitolite_hub(repo: str = "hub", *, multiplex: bool = True) -> Iterator[Hub]:
         control = d / "cm" if multiplex else None
         if control:
             control.mkdir(mode=0o700)
-        user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+        user = _whoami()
         extra = f"SetEnv HOME={home}\n"
         with _sshd(d, home / ".ssh" / "authorized_keys", extra) as port:
             # a control socket per key: a master connection belongs to the user it logged in as
