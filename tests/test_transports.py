@@ -186,3 +186,24 @@ def test_gitolite_lets_agents_claim_and_refuses_the_rest_clearly(
         tl.pull()
         assert tl.show(won)["title"] == "being worked on" and tl.show(won)["assignee"] == "agent:a"
         assert "review" in {g["key"] for g in tl.registry_list()["gates"]}
+
+
+def test_a_host_that_refuses_custom_refs_is_named_with_its_reason(tmp_path: Path) -> None:
+    """Not an access problem: the host's pre-receive hook takes only branches and tags."""
+    from conftest import git
+    from synclib import make_hub
+
+    hub = make_hub(tmp_path / "hub.git")
+    hook = hub / "hooks" / "pre-receive"
+    hook.write_text('#!/bin/sh\nwhile read old new ref; do case "$ref" in refs/heads/*|refs/tags/*) ;; *)\n'
+                    '  echo "only branches and tags are accepted here, not $ref" >&2; exit 1;; esac; done\n')
+    hook.chmod(0o755)
+    a = make_clone(tmp_path / "a", str(hub))
+    tracker(a).create_issue("stays here")
+    before = jit_tips(a)
+    r = run_jit("push", "--json", cwd=a)
+    err = jit_error(r)
+    assert err["message"].startswith("origin refused refs/jit/issues/")
+    assert "only branches and tags are accepted here" in err["message"]
+    assert "some hosts accept only branches and tags" in err["hint"] and "nothing was lost" in err["hint"]
+    assert jit_tips(a) == before and not git("for-each-ref", cwd=hub).stdout

@@ -21,7 +21,8 @@ _AUTH = ("could not read username", "could not read password", "terminal prompts
          "permission denied (publickey", "invalid username or password", "host key verification failed",
          "no supported authentication methods")
 #: authenticated (or anonymous where allowed), and the server said no to this account or ref
-_DENIED = ("denied", "not allowed to push", "hook declined", "returned error: 403", "permission to",
+#: (a bare "hook declined" is not one: a host may refuse every ref outside refs/heads and refs/tags)
+_DENIED = ("denied", "not allowed to push", "returned error: 403", "permission to",
            "write access", "read-only", "read only", "protected ref", "you are not allowed")
 #: git's generic closing lines: never the reason
 _NOISE = ("could not read from remote repository", "please make sure you have the correct access rights",
@@ -41,7 +42,7 @@ def server_lines(stderr: str, limit: int = 3) -> list[str]:
         line = raw.strip()
         if line.startswith("remote:"):
             line = line[len("remote:"):].strip()
-        elif not line.upper().startswith("FATAL:"):
+        elif not line.startswith("FATAL:"):  # gitolite's shell; git's own say "fatal:"
             continue
         if line and not any(n in line.lower() for n in _NOISE) and line not in out:
             out.append(line)
