@@ -13,10 +13,11 @@ and, on exit, kills the server's whole process group and removes the directory::
 |---|---|---|---|
 | ``daemon_hub()`` | ``git daemon --enable=receive-pack`` | ``{}`` (no authentication) | none |
 | ``apache_hub()`` | Apache running ``git http-backend`` (smart HTTP); reads are open, a push needs basic auth from an htpasswd file | a credential helper for ``agent`` | ``None``: anonymous |
+| ``nginx_hub()`` | the same behind nginx, ``git http-backend`` run by fcgiwrap | as ``apache_hub`` | as ``apache_hub`` |
 | ``ssh_hub()`` | OpenSSH's sshd, plain git over ssh (``ssh://root@127.0.0.1:P/abs/path``) | ``GIT_SSH_COMMAND`` with the key | none |
 | ``gitolite_hub()`` | sshd with gitolite3 deciding per user and per ref | ``lead``: may push all of ``refs/jit/*`` | ``agent``: may push ``refs/jit/issues/*`` (claims, edits) but not ``refs/jit/gates/*``; ``reader``: read only |
 
-``HUBS`` maps a transport name (``"daemon"``, ``"http"``, ``"ssh"``, ``"gitolite"``) to its
+``HUBS`` maps a transport name (``"daemon"``, ``"http"``, ``"nginx"``, ``"ssh"``, ``"gitolite"``) to its
 context manager; ``missing(name)`` says which binary a transport lacks (``None`` when it can run).
 
 Passwords never reach a stored git config: ``hub.env`` sets a credential helper through
@@ -24,7 +25,7 @@ Passwords never reach a stored git config: ``hub.env`` sets a credential helper 
 processes started with that environment can push. The daemons need root only where the real
 thing does: Apache switches its CGI to ``www-data`` (so the served directory is world-writable
 inside a private 0755 temporary directory), sshd needs ``/run/sshd``. Debian packages:
-apache2 (+ apache2-utils' htpasswd), openssh-server, gitolite3.
+apache2 (+ apache2-utils' htpasswd), nginx + fcgiwrap, openssh-server, gitolite3.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["HUBS", "Hub", "apache_hub", "daemon_hub", "free_port", "gitolite_hub", "missing", "ssh_hub"]
+__all__ = ["HUBS", "Hub", "apache_hub", "daemon_hub", "free_port", "gitolite_hub", "missing", "nginx_hub", "ssh_hub"]
 
 APACHE = "/usr/sbin/apache2"
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
 SSHD = "/usr/sbin/sshd"
+NGINX = "/usr/sbin/nginx"
+FCGIWRAP = "/usr/sbin/fcgiwrap"
 GITOLITE = "/usr/bin/gitolite"
 HTTP_USER, HTTP_PASSWORD = "agent", "s3cret-agent"
 
@@ -80,7 +83,7 @@ def free_port() -> int:
 
 def missing(kind: str) -> str | None:
     """Why transport ``kind`` cannot run here (a missing binary), or None."""
-    need = {"daemon": [], "http": [APACHE, "htpasswd"], "ssh": [SSHD, "ssh", "ssh-keygen"],
+    need = {"daemon": [], "http": [APACHE, "htpasswd"], "nginx": [NGINX, FCGIWRAP, "htpasswd"], "ssh": [SSHD, "ssh", "ssh-keygen"],
             "gitolite": [SSHD, "ssh", "ssh-keygen", GITOLITE]}[kind]
     if not shutil.which("git"):
         return "git is not installed"
@@ -94,7 +97,7 @@ def missing(kind: str) -> str | None:
     return None
 
 
-_PACKAGE = {APACHE: "apache2", "htpasswd": "apache2-utils", SSHD: "openssh-server", "ssh": "openssh-client",
+_PACKAGE = {APACHE: "apache2", NGINX: "nginx", FCGIWRAP: "fcgiwrap", "htpasswd": "apache2-utils", SSHD: "openssh-server", "ssh": "openssh-client",
             "ssh-keygen": "openssh-client", GITOLITE: "gitolite3"}
 
 
@@ -273,12 +276,86 @@ def apache_hub(name: str = "hub.git") -> Iterator[Hub]:
             for p in (d / "run", d / "htpasswd"):
                 shutil.chown(p, "www-data", "www-data")
         url = f"http://127.0.0.1:{port}/git/{name}"
-        helper = f'!f() {{ test "$1" = get || exit 0; echo username={HTTP_USER}; echo password={HTTP_PASSWORD}; }}; f'
-        env = git_config_env([("credential.helper", helper)])
+        env = _http_credentials()
         cmd = [APACHE, "-f", str(d / "apache2.conf"), "-DFOREGROUND"]
         aenv = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C"}
         with _process(cmd, d / "error.log", ready=_ls_remote_ok(url, {}), what="apache2", env=aenv):
             yield Hub("http", url, hub, env, users={HTTP_USER: env}, log=d / "error.log")
+
+
+# ----------------------------------------------------------------------------- nginx + fcgiwrap
+
+NGINX_CONF = """\
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+worker_processes 2;
+events {{ worker_connections 256; }}
+http {{
+    access_log {root}/access.log;
+    client_body_temp_path {root}/tmp/body;
+    fastcgi_temp_path {root}/tmp/fastcgi;
+    proxy_temp_path {root}/tmp/proxy;
+    uwsgi_temp_path {root}/tmp/uwsgi;
+    scgi_temp_path {root}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        # a named capture: the `if` regexes below would reset $1
+        location ~ ^/git(?<path_info>/.*)$ {{
+            # anyone may read, a push (its ref advertisement and the push itself) needs a login
+            set $realm off;
+            if ($arg_service = git-receive-pack) {{ set $realm "gitjit hub"; }}
+            if ($uri ~ /git-receive-pack$) {{ set $realm "gitjit hub"; }}
+            auth_basic $realm;
+            auth_basic_user_file {root}/htpasswd;
+            client_max_body_size 0;
+            fastcgi_pass 127.0.0.1:{fcgi};
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME {backend};
+            fastcgi_param GIT_PROJECT_ROOT {served};
+            fastcgi_param GIT_HTTP_EXPORT_ALL 1;
+            fastcgi_param PATH_INFO $path_info;
+            fastcgi_param REMOTE_USER $remote_user;
+        }}
+    }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def nginx_hub(name: str = "hub.git") -> Iterator[Hub]:
+    """Like ``apache_hub``, served by nginx, with ``git http-backend`` run by fcgiwrap (as this user)."""
+    with _workdir("nginx") as d:
+        d.chmod(0o755)
+        served = d / "served"
+        hub = _bare(served / name)
+        (d / "tmp").mkdir()
+        subprocess.run(["htpasswd", "-b", "-c", "-B", str(d / "htpasswd"), HTTP_USER, HTTP_PASSWORD],
+                       check=True, capture_output=True)
+        (d / "htpasswd").chmod(0o644)  # nginx's workers (nobody) read it
+        port, fcgi = free_port(), free_port()
+        (d / "nginx.conf").write_text(NGINX_CONF.format(
+            root=d, port=port, fcgi=fcgi, served=served,
+            backend=Path(_git("--exec-path").strip()) / "git-http-backend"))
+        url = f"http://127.0.0.1:{port}/git/{name}"
+        env = _http_credentials()
+        benv = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C", "HOME": str(d),
+                "GIT_CONFIG_NOSYSTEM": "1"}
+
+        def fcgi_up() -> bool:
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", fcgi)) == 0
+        with _process([FCGIWRAP, "-c", "4", "-s", f"tcp:127.0.0.1:{fcgi}"], d / "fcgiwrap.log", ready=fcgi_up,
+                      what="fcgiwrap", env=benv), \
+             _process([NGINX, "-p", str(d), "-e", str(d / "error.log"), "-c", str(d / "nginx.conf")],
+                      d / "nginx.log", ready=_ls_remote_ok(url, {}), what="nginx", env=benv):
+            yield Hub("nginx", url, hub, env, users={HTTP_USER: env}, log=d / "error.log")
+
+
+def _http_credentials() -> dict[str, str]:
+    """A credential helper for ``HTTP_USER`` in the environment: nothing written to any git config."""
+    helper = f'!f() {{ test "$1" = get || exit 0; echo username={HTTP_USER}; echo password={HTTP_PASSWORD}; }}; f'
+    return git_config_env([("credential.helper", helper)])
 
 
 # ----------------------------------------------------------------------------- sshd (+ gitolite)
@@ -448,4 +525,4 @@ def gitolite_hub(repo: str = "hub", *, multiplex: bool = True) -> Iterator[Hub]:
 
 
 HUBS: dict[str, Callable[[], contextlib.AbstractContextManager[Hub]]] = {
-    "daemon": daemon_hub, "http": apache_hub, "ssh": ssh_hub, "gitolite": gitolite_hub}
+    "daemon": daemon_hub, "http": apache_hub, "nginx": nginx_hub, "ssh": ssh_hub, "gitolite": gitolite_hub}

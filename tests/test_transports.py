@@ -1,5 +1,6 @@
 """The hub protocol over the servers teams really use, started on 127.0.0.1 (tests/servers.py):
-`git daemon`, Apache's smart HTTP with a login for pushes, sshd, and gitolite3 behind sshd.
+`git daemon`, smart HTTP with a login for pushes (Apache, and nginx with fcgiwrap), sshd, and
+gitolite3 behind sshd.
 
 Over each: the claim race (every issue won exactly once), sync convergence (including the staged
 push of 64+ refs), and two dispatchers sharing the hub. Then what a refusal looks like: a push
@@ -15,12 +16,12 @@ from pathlib import Path
 
 import pytest
 from conftest import run_jit
-from servers import HUBS, Hub, apache_hub, gitolite_hub, missing
+from servers import HUBS, Hub, gitolite_hub, missing
 from synclib import jit_tips, make_clone, snapshot, tracker
 from test_dispatch_hub import two_dispatchers
 from test_hub_claims import run_race
 
-TRANSPORTS = ["daemon", "http", "ssh", "gitolite"]
+TRANSPORTS = ["daemon", "http", "nginx", "ssh", "gitolite"]
 
 
 def need(kind: str) -> None:
@@ -97,10 +98,11 @@ def jit_error(proc) -> dict:  # type: ignore[no-untyped-def]
     return json.loads(proc.stdout)["error"]
 
 
+@pytest.mark.parametrize("kind", ["http", "nginx"])
 def test_http_push_without_credentials_is_refused_clearly_and_nothing_is_lost(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    need("http")
-    with apache_hub() as hub:
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    need(kind)
+    with HUBS[kind]() as hub:
         seed = make_clone(tmp_path / "seed", hub.url)
         use(monkeypatch, hub, "agent")
         ts = tracker(seed, "lead")
