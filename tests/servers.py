@@ -427,7 +427,10 @@ def ssh_hub(name: str = "hub.git", *, multiplex: bool = True) -> Iterator[Hub]:
         if control:
             control.mkdir(mode=0o700)
         user = _whoami()
-        with _sshd(d, d / "authorized_keys") as port:
+        (d / "home").mkdir()
+        # the login's shell starts in an empty HOME: the account's own dotfiles (a slow ~/.bashrc,
+        # which bash reads for every ssh command) are not part of the server under test
+        with _sshd(d, d / "authorized_keys", f"SetEnv HOME={d / 'home'}\n") as port:
             env = {"GIT_SSH_COMMAND": _ssh_command(port, key, control), "GIT_SSH_VARIANT": "ssh"}
             url = f"ssh://{user}@127.0.0.1:{port}{hub}"
             try:
