@@ -266,21 +266,32 @@ def apache_hub(name: str = "hub.git") -> Iterator[Hub]:
         # the backend runs as another user than the repository's owner: tell its git to trust it
         (d / "backend.gitconfig").write_text("[safe]\n\tdirectory = *\n")
         port = free_port()
-        user = "www-data" if root else str(os.geteuid())
+        # Apache started by root serves as www-data (it refuses to run a CGI as root)
+        uid, gid = _cgi_user() if root else (os.geteuid(), os.getegid())
         conf = APACHE_CONF.format(root=d, port=port, mods=APACHE_MODULES, served=served,
                                   backend=Path(_git("--exec-path").strip()) / "git-http-backend",
-                                  user=user if root else "#" + user,
-                                  group="www-data" if root else "#" + str(os.getegid()))
+                                  user=f"#{uid}", group=f"#{gid}")
         (d / "apache2.conf").write_text(conf)
-        if root:
-            for p in (d / "run", d / "htpasswd"):
-                shutil.chown(p, "www-data", "www-data")
+        for p in (d / "run", d / "htpasswd"):
+            os.chown(p, uid, gid)
         url = f"http://127.0.0.1:{port}/git/{name}"
         env = _http_credentials()
         cmd = [APACHE, "-f", str(d / "apache2.conf"), "-DFOREGROUND"]
         aenv = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C"}
         with _process(cmd, d / "error.log", ready=_ls_remote_ok(url, {}), what="apache2", env=aenv):
             yield Hub("http", url, hub, env, users={HTTP_USER: env}, log=d / "error.log")
+
+
+def _cgi_user() -> tuple[int, int]:
+    import pwd
+
+    for name in ("www-data", "nobody"):
+        try:
+            pw = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return pw.pw_uid, pw.pw_gid
+    raise RuntimeError("no www-data or nobody account for Apache's CGI to run as")
 
 
 # ----------------------------------------------------------------------------- nginx + fcgiwrap

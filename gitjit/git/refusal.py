@@ -18,12 +18,11 @@ __all__ = ["Refusal", "explain", "server_lines"]
 #: git could not authenticate: no credentials to give, or the server did not accept them
 _AUTH = ("could not read username", "could not read password", "terminal prompts disabled",
          "authentication failed", "http basic: access denied", "returned error: 401",
-         "permission denied (publickey", "invalid username or password", "host key verification failed",
-         "no supported authentication methods")
-#: authenticated (or anonymous where allowed), and the server said no to this account or ref
-#: (a bare "hook declined" is not one: a host may refuse every ref outside refs/heads and refs/tags)
-_DENIED = ("denied", "not allowed to push", "returned error: 403", "permission to",
-           "write access", "read-only", "read only", "protected ref", "you are not allowed")
+         "permission denied (publickey", "invalid username or password", "no supported authentication methods")
+#: in the server's own lines: it said no to this account or ref (a bare "hook declined" is not one:
+#: a host may refuse every ref outside refs/heads and refs/tags, whoever pushes)
+_DENIED = ("denied", "not allowed to push", "permission to", "write access", "read-only", "read only",
+           "protected ref", "you are not allowed")
 #: git's generic closing lines: never the reason
 _NOISE = ("could not read from remote repository", "please make sure you have the correct access rights",
           "and the repository exists", "failed to push some refs", "error: hook declined to update")
@@ -36,13 +35,14 @@ class Refusal:
 
 
 def server_lines(stderr: str, limit: int = 3) -> list[str]:
-    """The lines in which the server explains itself: ``remote: ...`` and gitolite's ``FATAL:``."""
+    """The lines in which the server explains itself: ``remote: ...``, and the ``FATAL:`` of
+    gitolite's shell or the ``ERROR:`` of GitLab's (git's own lines are lower case)."""
     out: list[str] = []
     for raw in stderr.splitlines():
         line = raw.strip()
         if line.startswith("remote:"):
             line = line[len("remote:"):].strip()
-        elif not line.startswith("FATAL:"):  # gitolite's shell; git's own say "fatal:"
+        elif not line.startswith(("FATAL:", "ERROR:")):
             continue
         if line and not any(n in line.lower() for n in _NOISE) and line not in out:
             out.append(line)
@@ -57,9 +57,9 @@ def explain(stderr: str) -> Refusal | None:
     if any(a in low for a in _AUTH):
         hit = next((x for x in lines if any(a in x.lower() for a in _AUTH)), lines[-1] if lines else "")
         return Refusal("auth", hit.removeprefix("fatal: ").strip())
-    if any(d in low for d in _DENIED):
-        if said:
-            return Refusal("denied", " / ".join(said))
-        hit = next((x for x in lines if any(d in x.lower() for d in _DENIED)), lines[-1] if lines else "")
-        return Refusal("denied", hit.removeprefix("fatal: ").removeprefix("error: ").strip())
+    if any(d in x.lower() for x in said for d in _DENIED):
+        return Refusal("denied", " / ".join(said))
+    if "returned error: 403" in low:
+        hit = next(x for x in lines if "returned error: 403" in x.lower())
+        return Refusal("denied", " / ".join(said) or hit.removeprefix("fatal: ").strip())
     return None

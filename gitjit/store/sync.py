@@ -247,10 +247,10 @@ class Syncer:
                 hint = (f"your account may not write {ref} on {remote}: ask its administrator for write access "
                         "to refs/jit/* (docs/sharing.md, 'Serving a hub')" if denied and denied.kind == "denied"
                         else "some hosts accept only branches and tags; see docs/sharing.md")
-                raise ExternalError(
-                    f"{remote} refused {ref}: {why}", hint=f"{hint}; {_KEPT}",
-                    details={"remote": remote, "ref": ref, "reason": summary, "access": "denied" if denied else None,
-                             "stderr": proc.stderr[-2000:]})
+                details = {"remote": remote, "ref": ref, "reason": why, "stderr": proc.stderr[-2000:]}
+                if denied:
+                    details["access"] = denied.kind
+                raise ExternalError(f"{remote} refused {ref}: {why}", hint=f"{hint}; {_KEPT}", details=details)
         return status
 
     def push_staged(self, remote: str, updates: list[tuple[str, str, str | None]]) -> dict[str, tuple[bool, str]]:
