@@ -14,7 +14,7 @@ and, on exit, kills the server's whole process group and removes the directory::
 | ``daemon_hub()`` | ``git daemon --enable=receive-pack`` | ``{}`` (no authentication) | none |
 | ``apache_hub()`` | Apache running ``git http-backend`` (smart HTTP); reads are open, a push needs basic auth from an htpasswd file | a credential helper for ``agent`` | ``None``: anonymous |
 | ``nginx_hub()`` | the same behind nginx, ``git http-backend`` run by fcgiwrap | as ``apache_hub`` | as ``apache_hub`` |
-| ``ssh_hub()`` | OpenSSH's sshd, plain git over ssh (``ssh://root@127.0.0.1:P/abs/path``) | ``GIT_SSH_COMMAND`` with the key | none |
+| ``ssh_hub()`` | OpenSSH's sshd, plain git over ssh (``ssh://<this user>@127.0.0.1:P/abs/path``) | ``GIT_SSH_COMMAND`` with the key | none |
 | ``gitolite_hub()`` | sshd with gitolite3 deciding per user and per ref | ``lead``: may push all of ``refs/jit/*`` | ``agent``: may push ``refs/jit/issues/*`` (claims, edits) but not ``refs/jit/gates/*``; ``reader``: read only |
 
 ``HUBS`` maps a transport name (``"daemon"``, ``"http"``, ``"nginx"``, ``"ssh"``, ``"gitolite"``) to its
@@ -22,9 +22,11 @@ context manager; ``missing(name)`` says which binary a transport lacks (``None``
 
 Passwords never reach a stored git config: ``hub.env`` sets a credential helper through
 ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (git's environment config), so only
-processes started with that environment can push. The daemons need root only where the real
-thing does: Apache switches its CGI to ``www-data`` (so the served directory is world-writable
-inside a private 0755 temporary directory), sshd needs ``/run/sshd``. Debian packages:
+processes started with that environment can push. ``ssh_hub``/``gitolite_hub`` share one ssh
+connection per key (``ControlMaster``; ``multiplex=False`` opens one per git command, as plain ssh
+does). Run as root (as CI does), Apache runs its CGI as ``www-data`` (so the served directory is
+world-writable inside a private 0755 temporary directory) and sshd needs ``/run/sshd``; as another
+user, every server runs as that user. Debian packages:
 apache2 (+ apache2-utils' htpasswd), nginx + fcgiwrap, openssh-server, gitolite3.
 """
 
