@@ -169,6 +169,10 @@ def test_gitolite_lets_agents_claim_and_refuses_the_rest_clearly(
         assert "origin refused refs/jit/gates/review" in err["message"]
         assert "DENIED" in err["message"]  # gitolite's own words: who, which ref
         assert "write access" in err["hint"] and "nothing was lost" in err["hint"]
+        assert err["details"]["access"] == "denied" and err["details"]["ref"] == "refs/jit/gates/review"
+        human = run_jit("sync", cwd=a)
+        assert human.returncode == 10 and "Traceback" not in human.stderr
+        assert human.stderr.startswith("error: origin refused refs/jit/gates/review:") and "\nhint: " in human.stderr
         assert jit_tips(a) == before and jit_tips(hub.path) == on_hub
 
         # a reader may fetch, but any push (a claim too) is refused before it starts
