@@ -78,8 +78,8 @@ def main(argv: list[str]) -> int:
         if missing(kind):
             print(f"skipped {k}: {missing(kind)}", file=sys.stderr)
     for _ in range(rounds):
-        for k in runs:
-            runs[k].append(claims_per_second(TRANSPORTS[k][1], n))
+        for k, got in runs.items():
+            got.append(claims_per_second(TRANSPORTS[k][1], n))
     print(f"load average after: {os.getloadavg()[0]:.1f}; {rounds} rounds of {n} claims\n")
     print("| transport | claims/s (median) | runs |\n|---|---|---|")
     for k, v in runs.items():

@@ -26,9 +26,9 @@ CASES = [
     ("FATAL: W any hub reader DENIED by fallthru\n(or you mis-spelled the reponame)\n" + GENERIC, "denied",
      "FATAL: W any hub reader DENIED by fallthru"),
     # gitolite: this ref refused by its update hook
-    ("remote: FATAL: W refs/jit/gates/g hub agent DENIED by fallthru        \n"
-     "remote: error: hook declined to update refs/jit/gates/g        \nTo ssh://127.0.0.1:4/hub\n"
-     " ! [remote rejected] HEAD -> refs/jit/gates/g (hook declined)\nerror: failed to push some refs to 'x'\n",
+    (("remote: FATAL: W refs/jit/gates/g hub agent DENIED by fallthru        \n"
+      "remote: error: hook declined to update refs/jit/gates/g        \nTo ssh://127.0.0.1:4/hub\n"
+      " ! [remote rejected] HEAD -> refs/jit/gates/g (hook declined)\nerror: failed to push some refs to 'x'\n"),
      "denied", "FATAL: W refs/jit/gates/g hub agent DENIED by fallthru"),
     # GitLab over ssh, a reporter pushing
     ("ERROR: You are not allowed to push code to this project.\n" + GENERIC, "denied",
@@ -37,8 +37,8 @@ CASES = [
     ("fatal: unable to access 'https://h/x.git/': The requested URL returned error: 403\n", "denied",
      "unable to access 'https://h/x.git/': The requested URL returned error: 403"),
     # GitHub over https with a token lacking write access
-    ("remote: Permission to me/project.git denied to bot.\n"
-     "fatal: unable to access 'https://github.com/me/project.git/': The requested URL returned error: 403\n",
+    (("remote: Permission to me/project.git denied to bot.\n"
+      "fatal: unable to access 'https://github.com/me/project.git/': The requested URL returned error: 403\n"),
      "denied", "Permission to me/project.git denied to bot."),
 ]
 
@@ -57,8 +57,8 @@ def test_access_refusals_are_told_apart_with_the_servers_words(stderr: str, kind
     # a local file git could not write is not the server refusing anyone
     "error: cannot open .git/FETCH_HEAD: Permission denied\n",
     # a host that takes only branches and tags, whoever pushes
-    "remote: only branches and tags\nremote: error: hook declined to update refs/jit/x\n"
-    " ! [remote rejected] x -> refs/jit/x (pre-receive hook declined)\n",
+    ("remote: only branches and tags\nremote: error: hook declined to update refs/jit/x\n"
+     " ! [remote rejected] x -> refs/jit/x (pre-receive hook declined)\n"),
     "",
 ])
 def test_other_failures_are_not_taken_for_refusals(stderr: str) -> None:
