@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from servers import Hub, apache_hub, daemon_hub, gitolite_hub, missing, nginx_hub, ssh_hub  # noqa: E402
+from servers import Hub, apache_hub, daemon_hub, gitolite_hub, missing, nginx_hub, ssh_hub
 
-from gitjit.app.tracker import Tracker  # noqa: E402
+from gitjit.app.tracker import Tracker
 
 TRANSPORTS: dict[str, tuple[str, Callable[[], AbstractContextManager[Hub]]]] = {
     "git daemon": ("daemon", daemon_hub),
