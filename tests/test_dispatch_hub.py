@@ -25,11 +25,17 @@ def hub_states(hub: Path) -> dict[str, str]:
 
 def test_two_dispatchers_race_and_each_issue_runs_exactly_once(tmp_path: Path) -> None:
     hub, (a, b) = hub_and_clones(tmp_path, 2)
+    two_dispatchers(tmp_path, hub, a, b)
+
+
+def two_dispatchers(tmp_path: Path, hub: Path, a: Path, b: Path, *, issues: int = 12) -> None:
+    """Two dispatchers, on clones ``a`` and ``b`` of ``hub``, race for the same work (also run over
+    real servers by tests/test_transports.py; the client environment is this process's)."""
     lead = Tracker(a, actor="lead")
-    ids = [lead.create_issue(f"task {i}", priority=["low", "normal", "high"][i % 3])["id"] for i in range(12)]
+    ids = [lead.create_issue(f"task {i}", priority=["low", "normal", "high"][i % 3])["id"] for i in range(issues)]
     # a dependency chain: the last two only become ready when earlier work is done on either machine
-    lead.add_dependency(ids[10], [ids[0], ids[1]])
-    lead.add_dependency(ids[11], [ids[10]])
+    lead.add_dependency(ids[-2], [ids[0], ids[1]])
+    lead.add_dependency(ids[-1], [ids[-2]])
     lead.push("origin")
     Tracker(b).pull("origin")
     rec = tmp_path / "rec.jsonl"

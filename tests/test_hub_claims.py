@@ -9,9 +9,6 @@ also won."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Jit, git
+from servers import daemon_hub
 from synclib import hub_and_clones, jit_tips, make_clone, make_hub, tracker
 
 from gitjit.core.errors import AlreadyClaimedError
@@ -184,39 +182,16 @@ print(json.dumps({"agent": agent, "won": won, "errors": errors}))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def git_daemon(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A bare hub served read-write by `git daemon` on 127.0.0.1; killed in the finalizer."""
-    base = tmp_path / "served"
-    hub = make_hub(base / "hub.git")
-    port = free_port()
-    proc = subprocess.Popen(
-        ["git", "daemon", "--reuseaddr", "--listen=127.0.0.1", f"--port={port}", f"--base-path={base}",
-         "--export-all", "--enable=receive-pack", str(base)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"git://127.0.0.1:{port}/hub.git"
-    try:
-        deadline = time.monotonic() + 10
-        while git("ls-remote", url, cwd=tmp_path, check=False).returncode != 0:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("git daemon did not come up")
-            time.sleep(0.05)
-        yield hub, url
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)  # the daemon and the children it forked per connection
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
+def git_daemon():  # type: ignore[no-untyped-def]
+    """A bare hub served read-write by `git daemon` on 127.0.0.1 (tests/servers.py); killed after."""
+    with daemon_hub() as hub:
+        yield hub.path, hub.url
 
 
 def run_race(tmp_path: Path, url: str, hub: Path, *, issues: int = 24, workers: int = 4) -> None:
+    """``workers`` clones of the hub at ``url`` race ``claim-next`` until the work runs out (the client
+    environment, e.g. credentials or ``GIT_SSH_COMMAND``, is this process's)."""
     seed = make_clone(tmp_path / "seed", url)
     t = tracker(seed, "lead")
     ids = {t.create_issue(f"job {n}", priority=["low", "normal", "high", "critical"][n % 4])["id"]

@@ -46,6 +46,7 @@ from ..git import CasFailed, GitRepo, RefLocked
 from ..git import run as git_run
 from ..git.housekeeping import maybe_gc, pack_loose_tracking
 from ..git.packwrite import merge_objects, write_pack
+from ..git.refusal import explain, server_lines
 from ..schema.events import check_events, remote_event_problem
 from . import locks
 from .checks import LOCAL, check_document
@@ -205,9 +206,10 @@ class Syncer:
                 time.sleep(random.uniform(0, delay))
                 delay *= 2
                 continue
-            raise ExternalError(f"git fetch from {remote} failed: {git_run.last_lines(err)}",
-                                hint="check the remote URL and your access (git fetch works the same way)",
-                                details={"remote": remote, "stderr": err[-2000:]})
+            raise _access_error(remote, "fetch", err) or ExternalError(
+                f"git fetch from {remote} failed: {git_run.last_lines(err)}",
+                hint="check the remote URL and your access (git fetch works the same way)",
+                details={"remote": remote, "stderr": err[-2000:]})
 
     def push_batch(self, remote: str, updates: list[tuple[str, str, str | None]]) -> dict[str, tuple[bool, str]]:
         """One ``git push --atomic --porcelain`` of ``(ref, new, expected-remote-tip|None)`` updates.
@@ -234,15 +236,22 @@ class Syncer:
             status[dst] = (flag != "!", summary)
         missing = [ref for ref, _, _ in updates if ref not in status]
         if missing:
-            raise ExternalError(f"git push to {remote} failed: {git_run.last_lines(proc.stderr)}",
-                                hint="check the remote URL and your push access",
-                                details={"remote": remote, "stderr": proc.stderr[-2000:]})
+            raise _access_error(remote, "push", proc.stderr) or ExternalError(
+                f"git push to {remote} failed: {git_run.last_lines(proc.stderr)}",
+                hint="check the remote URL and your push access; " + _KEPT,
+                details={"remote": remote, "stderr": proc.stderr[-2000:]})
         for ref, (ok, summary) in status.items():
             if not ok and not any(s in summary.lower() for s in _RETRYABLE):
-                raise ExternalError(
-                    f"{remote} refused {ref}: {summary}",
-                    hint="some hosts accept only branches and tags; see docs/sharing.md",
-                    details={"remote": remote, "ref": ref, "reason": summary, "stderr": proc.stderr[-2000:]})
+                said = server_lines(proc.stderr)
+                why = summary + (f" ({' / '.join(said)})" if said else "")
+                denied = explain(proc.stderr)
+                hint = (f"your account may not write {ref} on {remote}: ask its administrator for write access "
+                        "to refs/jit/* (docs/sharing.md, 'Serving a hub')" if denied and denied.kind == "denied"
+                        else "some hosts accept only branches and tags; see docs/sharing.md")
+                details = {"remote": remote, "ref": ref, "reason": why, "stderr": proc.stderr[-2000:]}
+                if denied:
+                    details["access"] = denied.kind
+                raise ExternalError(f"{remote} refused {ref}: {why}", hint=f"{hint}; {_KEPT}", details=details)
         return status
 
     def push_staged(self, remote: str, updates: list[tuple[str, str, str | None]]) -> dict[str, tuple[bool, str]]:
@@ -700,6 +709,29 @@ class Syncer:
             return Loaded(key, ref, commit, evs)
         raise BusyError(f"{what} {key}: {remote} kept moving the ref through {HUB_ATTEMPTS} attempts",
                         hint="retry in a moment", details={"remote": remote, "ref": ref})
+
+
+_KEPT = ("nothing was lost: local changes stay in this clone and the next 'jit sync' sends them (a claim or "
+         "release through the hub was not made)")
+
+
+def _access_error(remote: str, op: str, stderr: str) -> ExternalError | None:
+    """A clear error when git failed for want of credentials or of rights on ``remote``, else None."""
+    r = explain(stderr)
+    if r is None:
+        return None
+    details = {"remote": remote, "access": r.kind, "reason": r.reason, "stderr": stderr[-2000:]}
+    if r.kind == "auth":
+        return ExternalError(
+            f"{remote} wants credentials to {op}, and git has none that work: {r.reason}",
+            hint=f"set git up to log in to {remote} (https: a credential helper holding a token, e.g. 'git config "
+                 "credential.helper store'; ssh: a key the server knows), then run the command again; " + _KEPT,
+            details=details)
+    return ExternalError(
+        f"{remote} refused the {op}: {r.reason}",
+        hint=f"your account may not {'write' if op == 'push' else 'read'} these refs on {remote}: ask its "
+             "administrator for access to refs/jit/* (docs/sharing.md, 'Serving a hub'); " + _KEPT,
+        details=details)
 
 
 def _hostile_text(events: Iterable[Event]) -> str | None:
