@@ -24,16 +24,9 @@ from synclib import hub_and_clones, tracker
 
 from gitjit.cli.termsafe import SafeStream, escape, safe_streams
 from gitjit.core.errors import UsageError
+from gitjit.core.event import Event, event_text_problem
 from gitjit.core.fold import parse_events, serialize_events
-from gitjit.core.model import (
-    Event,
-    check_actor,
-    check_context_value,
-    check_description,
-    check_label,
-    check_title,
-    event_text_problem,
-)
+from gitjit.core.model import check_actor, check_context_value, check_description, check_label, check_title
 
 UNSAFE = {chr(c) for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]}
 C1_CSI = "\u009b31m"

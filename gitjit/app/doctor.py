@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ExternalError, GitjitError, ValidationError
+from ..core.event import Event
 from ..core.fold import fold_gate, fold_issue, parse_events, serialize_events, union_events
-from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
+from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS
 from ..core.refs import LOCAL, QUARANTINE, TRACKING
 from ..git import CasFailed, GitRepo, RefLocked, files, raw
 from ..git import run as git_run

@@ -43,9 +43,9 @@ from ..core.errors import (
     UsageError,
     ValidationError,
 )
+from ..core.event import Event
 from ..core.model import (
     LIMITS,
-    Event,
     check_actor,
     check_description,
     check_gate_key,

@@ -17,8 +17,9 @@ from ..core.errors import (
     UntrustedError,
     UsageError,
 )
+from ..core.event import Event
 from ..core.fold import fold_gate
-from ..core.model import LIMITS, Event, GateDef, IssueState, check_description, check_gate_key, check_title
+from ..core.model import LIMITS, GateDef, IssueState, check_description, check_gate_key, check_title
 from ..core.refs import GATES
 from ..store.entities import Loaded
 from .base import Spec, TrackerBase

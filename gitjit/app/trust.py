@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ExternalError, NotFoundError, ValidationError
-from ..core.model import Event, IssueState
+from ..core.event import Event
+from ..core.model import IssueState
 
 __all__ = ["GatePolicy", "signer_for", "SIGNED_TYPES", "TRUST_KEY", "TomlFile", "read_jit_toml", "is_trusted",
            "trust_status", "trust_jit_toml", "revoke_jit_toml"]

@@ -13,11 +13,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import ValidationError
+from .event import Event, EventError
 from .model import (
     LIMITS,
     Conflict,
-    Event,
-    EventError,
     GateDef,
     GateState,
     GateStatus,

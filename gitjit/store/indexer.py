@@ -37,7 +37,6 @@ from typing import Any
 from ..core import jsontext
 from ..core.board import Board, event_json, issue_json
 from ..core.errors import ValidationError
-from ..core.fold import fold_gate, fold_issue
 from ..core.graph import BrokenEdge, Graph
 from ..core.model import TERMINAL_STATES, GateDef, IssueState, compact_json, now_ts, utc_ts
 from ..git.files import HEX40 as _HEX40
@@ -661,6 +660,9 @@ class Indexer:
                       blobs: list[tuple[str, bytes]]) -> None:
         """Fold each changed ref's events (``read``: ``EntityStore.events_many`` of ``changed``)
         into the rows ``_apply`` writes."""
+        # here: the fold (and its events, dataclasses) is for bringing the index in step, never for a read
+        from ..core.fold import fold_gate, fold_issue
+
         c = self.ix.c
         for (ref, tip), evs in zip(changed, read):
             if rebuild and len(blobs) >= WRITE_CHUNK:

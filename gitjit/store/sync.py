@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
+from ..core.event import Event
 from ..core.fold import fold_issue, serialize_events, union_events
-from ..core.model import LIMITS, Event
+from ..core.model import LIMITS
 from ..core.refs import STAGE_PREFIX, TRACKING, refspec_for
 from ..git import CasFailed, GitRepo, RefLocked
 from ..git import run as git_run
