@@ -62,6 +62,7 @@ from ..schema.inputs import ImportGateDef, ImportLine, iso_time
 
 if TYPE_CHECKING:  # pragma: no cover
     from .base import TrackerBase as Tracker
+    from .gates import GateOps
 
 __all__ = ["Item", "GateIn", "read_jsonl", "read_rust_jit", "read_beads", "import_items", "import_file",
            "export_lines", "make_gate", "FORMATS"]
@@ -666,7 +667,7 @@ def import_file(tracker: Tracker, path: str, fmt: str = "jsonl", *, by: str | No
 
 # ---------------------------------------------------------------------------------- export
 
-def export_lines(tracker: Tracker, *, gates: bool = True) -> Iterator[str]:
+def export_lines(tracker: GateOps, *, gates: bool = True) -> Iterator[str]:
     """One JSON line per gate definition of the registry (by key; ``gates=False`` leaves them
     out), then one per issue, oldest first: the format ``jit import --format jsonl`` reads. A
     gate's checker command is local configuration and is not exported."""
