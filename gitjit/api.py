@@ -32,7 +32,19 @@ from .core.errors import (
 from .core.rules import parse_filter
 
 __all__ = [
-    "Tracker", "event_json", "parse_filter",
-    "GitjitError", "UsageError", "NotFoundError", "AmbiguousIdError", "BlockedError", "CycleError",
-    "ValidationError", "AlreadyExistsError", "AlreadyClaimedError", "NoWorkError", "BusyError", "ExternalError",
+    "AlreadyClaimedError",
+    "AlreadyExistsError",
+    "AmbiguousIdError",
+    "BlockedError",
+    "BusyError",
+    "CycleError",
+    "ExternalError",
+    "GitjitError",
+    "NoWorkError",
+    "NotFoundError",
+    "Tracker",
+    "UsageError",
+    "ValidationError",
+    "event_json",
+    "parse_filter",
 ]

@@ -23,7 +23,7 @@ from ..core.refs import GATES, ISSUES
 from ..store.entities import EntityStore, Loaded
 from ..store.indexer import ReadModel
 
-__all__ = ["TrackerBase", "Spec", "IdTaken"]
+__all__ = ["IdTaken", "Spec", "TrackerBase"]
 
 Spec = dict[str, Any]
 

@@ -48,7 +48,7 @@ from ..schema.events import check_events
 from ..store import locks
 from ..store.entities import DOC, EntityStore
 
-__all__ = ["Problem", "Doctor", "diagnose", "verify_history", "QUARANTINE"]
+__all__ = ["QUARANTINE", "Doctor", "Problem", "diagnose", "verify_history"]
 
 DOCTOR_AUTHOR = ("gitjit doctor", "doctor@gitjit")
 FIX = "jit doctor --fix"

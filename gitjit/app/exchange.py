@@ -64,8 +64,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from .base import TrackerBase as Tracker
     from .gates import GateOps
 
-__all__ = ["Item", "GateIn", "read_jsonl", "read_rust_jit", "read_beads", "import_items", "import_file",
-           "export_lines", "make_gate", "FORMATS"]
+__all__ = [
+    "FORMATS",
+    "GateIn",
+    "Item",
+    "export_lines",
+    "import_file",
+    "import_items",
+    "make_gate",
+    "read_beads",
+    "read_jsonl",
+    "read_rust_jit",
+]
 
 FORMATS = ("jsonl", "rust-jit", "beads")
 #: above this many refs, import adds them to packed-refs in one rename instead of loose files

@@ -117,7 +117,7 @@ class GateOps(TrackerBase):
         env = {**_os_environ(), "JIT_ISSUE_ID": iid, "JIT_GATE_KEY": key}
         try:
             proc = subprocess.run(cmd, shell=True, cwd=cwd, env=env, capture_output=True, text=True,
-                                  timeout=timeout)
+                                  timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             self.gate_set(iid, key, False, by=by, reason=f"checker timed out after {timeout:g}s")
             raise ExternalError(f"gate '{key}' checker timed out after {timeout:g}s") from None

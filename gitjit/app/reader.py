@@ -20,13 +20,16 @@ index.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.board import Board
 from ..core.reads import Reads
 from ..store.index import NotFresh, end_reading, open_for_reading
 from ..store.indexboard import IndexBoard
 from ..store.indexer import Indexer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Self
 
 __all__ = ["IndexReader", "Stale", "open_reader"]
 
@@ -47,7 +50,7 @@ class IndexReader(Reads):
         self.warnings: list[str] = self.ix.warnings()
         self._board = IndexBoard(Indexer(None, None, index=self.ix))
 
-    def __enter__(self) -> IndexReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

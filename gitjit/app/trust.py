@@ -47,8 +47,18 @@ from ..core.errors import ExternalError, NotFoundError, ValidationError
 from ..core.event import Event
 from ..core.model import IssueState
 
-__all__ = ["GatePolicy", "signer_for", "SIGNED_TYPES", "TRUST_KEY", "TomlFile", "read_jit_toml", "is_trusted",
-           "trust_status", "trust_jit_toml", "revoke_jit_toml"]
+__all__ = [
+    "SIGNED_TYPES",
+    "TRUST_KEY",
+    "GatePolicy",
+    "TomlFile",
+    "is_trusted",
+    "read_jit_toml",
+    "revoke_jit_toml",
+    "signer_for",
+    "trust_jit_toml",
+    "trust_status",
+]
 
 #: the local git config key holding ``sha256:<hex>`` of each jit.toml content trusted in this clone
 TRUST_KEY = "jit.trustedToml"
@@ -157,7 +167,7 @@ def signer_for(git: Any) -> Callable[[list[Event]], Callable[[bytes], bytes] | N
             import subprocess  # here: only signing and verifying run ssh-keygen; the reads never do
 
             p = subprocess.run(["ssh-keygen", "-Y", "sign", "-n", "git", "-f", key], input=data,
-                               capture_output=True, timeout=120)
+                               capture_output=True, timeout=120, check=False)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise ExternalError(f"could not sign with {key}: {e}", hint="check jit.signingKey") from None
         if p.returncode != 0 or not p.stdout.startswith(b"-----BEGIN SSH SIGNATURE-----"):
@@ -258,7 +268,7 @@ class GatePolicy:
             try:
                 p = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", os.path.expanduser(allowed), "-I",
                                     who or "", "-n", "git", "-s", f.name], input=sig[1], capture_output=True,
-                                   timeout=60)
+                                   timeout=60, check=False)
             except (OSError, subprocess.TimeoutExpired) as e:
                 return f"its signature could not be checked ({e})"
         if p.returncode != 0:

@@ -18,8 +18,21 @@ from typing import Any, TypeVar
 from . import render
 from .io import echo, emit, env, ids, parse_kv, split_commas
 
-__all__ = ["acts", "query", "issue_list", "issue_show", "issue_search", "status", "events_tail", "events_query", "graph_show",
-           "claim", "claim_next", "update", "hook_run"]
+__all__ = [
+    "acts",
+    "claim",
+    "claim_next",
+    "events_query",
+    "events_tail",
+    "graph_show",
+    "hook_run",
+    "issue_list",
+    "issue_search",
+    "issue_show",
+    "query",
+    "status",
+    "update",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,7 +45,7 @@ def acts(action: str, **fixed: Any) -> Callable[[F], F]:
     The pre-dispatch finds the action through the generated spec (``__gitjit_action__``)."""
 
     def wrap(f: F) -> F:
-        globals()[action]  # noqa: B018 - a name that is not an action fails here, at import
+        globals()[action]  # a name that is not an action fails here, at import
 
         def callback(**params: Any) -> Any:
             return globals()[action](**fixed, **params)

@@ -563,7 +563,7 @@ def _main(args: list[str]) -> int:
         return 130
     except click.exceptions.ClickException as e:
         return report_error(UsageError(e.format_message()), as_json)
-    except Exception as e:  # noqa: BLE001 - never a traceback for users
+    except Exception as e:  # never a traceback for users
         if os.environ.get("JIT_DEBUG"):
             raise
         return report_error(GitjitError(f"internal error: {type(e).__name__}: {e}",

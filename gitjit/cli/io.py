@@ -213,7 +213,7 @@ def report_crash(e: BaseException, as_json: bool) -> int:
         return 130
     if isinstance(e, BrokenPipeError):
         try:
-            sys.stdout = open(os.devnull, "w")
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout for the rest of the process
         except OSError:
             pass
         return 0

@@ -9,7 +9,7 @@ line (set ``JIT_DEBUG=1`` for the traceback) with exit 1.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
@@ -18,7 +18,7 @@ from ..core.errors import GitjitError, UsageError
 from ..core.reads import CAPTURED_CREATE, CAPTURED_CREATE_HINT
 from .io import Env, captured_create_output, report_crash, report_error, use_env, wants_json
 
-__all__ = ["click_main", "cli", "LazyGroup", "ROOT_ENV"]
+__all__ = ["ROOT_ENV", "LazyGroup", "cli", "click_main"]
 
 #: what each option before the command sets in the ``Env`` (the pre-dispatch, gitjit/cli/light.py,
 #: reads this through the generated spec)
@@ -28,7 +28,7 @@ ROOT_ENV = {"repo": "repo", "actor": "actor", "json_": "json", "quiet": "quiet"}
 class LazyGroup(click.Group):
     """Subcommand modules are imported only when the command runs: ``jit --version`` stays cheap."""
 
-    lazy = {
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
         "issue": ("issue", "issue"),
         "dep": ("dep", "dep"),
         "gate": ("gate", "gate"),
@@ -57,7 +57,7 @@ class LazyGroup(click.Group):
         "index": ("transfer", "index"),
         "schema": ("schema", "schema"),
     }
-    aliases = {"dependency": "dep", "list": "issue"}
+    aliases: ClassVar[dict[str, str]] = {"dependency": "dep", "list": "issue"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))

@@ -19,7 +19,7 @@ from .model import PRIORITY_RANK, TERMINAL_STATES, GateDef, IssueState, utc_ts
 if TYPE_CHECKING:  # pragma: no cover - a read from the index never holds an Event (gitjit/core/event.py)
     from .event import Event
 
-__all__ = ["Board", "issue_json", "listing_json", "event_json", "event_order", "short"]
+__all__ = ["Board", "event_json", "event_order", "issue_json", "listing_json", "short"]
 
 
 def short(iid: str) -> str:

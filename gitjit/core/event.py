@@ -15,7 +15,7 @@ from typing import Any
 
 from .model import EVENT_ID_RE, TYPE_RE, canonical_json, text_problem
 
-__all__ = ["Event", "EventError", "FIELD_CHECKS", "event_text_problem"]
+__all__ = ["FIELD_CHECKS", "Event", "EventError", "event_text_problem"]
 
 
 class EventError(ValueError):

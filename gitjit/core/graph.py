@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from .model import IssueState
 
-__all__ = ["Graph", "BrokenEdge", "find_path"]
+__all__ = ["BrokenEdge", "Graph", "find_path"]
 
 
 class BrokenEdge(NamedTuple):
@@ -26,7 +26,7 @@ class BrokenEdge(NamedTuple):
 class Graph:
     """The effective edges (no ``dataclass``: the index-served reads build one, see gitjit/core/model.py)."""
 
-    __slots__ = ("deps", "rdeps", "missing", "broken")
+    __slots__ = ("broken", "deps", "missing", "rdeps")
 
     def __init__(self, deps: dict[str, list[str]] | None = None, rdeps: dict[str, list[str]] | None = None,
                  missing: dict[str, list[str]] | None = None, broken: list[BrokenEdge] | None = None) -> None:

@@ -16,12 +16,38 @@ from typing import Any, NamedTuple, NewType
 from .errors import UsageError
 
 __all__ = [
-    "IssueId", "EventId", "Priority", "State", "GateStatus", "GateMode", "GateStage",
-    "IssueState", "GateState", "GateDef", "Conflict", "Parked",
-    "new_issue_id", "new_event_id", "now_ts", "utc_ts", "parse_ts", "canonical_json", "compact_json",
-    "PRIORITY_RANK", "TERMINAL_STATES", "LIMITS",
-    "check_title", "check_description", "check_label", "check_gate_key", "check_actor",
-    "check_context_key", "check_context_value", "parse_state", "parse_priority", "text_problem",
+    "LIMITS",
+    "PRIORITY_RANK",
+    "TERMINAL_STATES",
+    "Conflict",
+    "EventId",
+    "GateDef",
+    "GateMode",
+    "GateStage",
+    "GateState",
+    "GateStatus",
+    "IssueId",
+    "IssueState",
+    "Parked",
+    "Priority",
+    "State",
+    "canonical_json",
+    "check_actor",
+    "check_context_key",
+    "check_context_value",
+    "check_description",
+    "check_gate_key",
+    "check_label",
+    "check_title",
+    "compact_json",
+    "new_event_id",
+    "new_issue_id",
+    "now_ts",
+    "parse_priority",
+    "parse_state",
+    "parse_ts",
+    "text_problem",
+    "utc_ts",
 ]
 
 IssueId = NewType("IssueId", str)
@@ -326,7 +352,7 @@ class _Record:
 
 
 class GateState(_Record):
-    __slots__ = ("key", "status", "by", "updated_at", "note", "reason")
+    __slots__ = ("by", "key", "note", "reason", "status", "updated_at")
 
     def __init__(self, key: str, status: GateStatus = GateStatus.pending, by: str | None = None,
                  updated_at: str | None = None, note: str | None = None, reason: str | None = None) -> None:
@@ -383,12 +409,13 @@ class IssueState(_Record):
     Mutable (the fold assigns its fields; an unknown attribute is refused). The index stores it
     as ``to_json`` and reads it back with ``from_json`` (its own data: not checked again)."""
 
-    __slots__ = ("id", "title", "description", "priority", "state", "assignee", "dependencies", "gates",
+    #: in declaration order, the order of the keys of the index's JSON (``to_json``)
+    __slots__ = ("id", "title", "description", "priority", "state", "assignee", "dependencies", "gates",  # noqa: RUF023
                  "context", "labels", "created_at", "updated_at", "created_by", "claimed_at",
                  "lease_expires_at", "failures", "retry_after", "parked", "completed_at", "deleted",
                  "conflicts", "commits", "clock", "event_count", "dep_events")
 
-    def __init__(self, id: str, title: str = "", description: str = "", priority: str = "normal",  # noqa: A002
+    def __init__(self, id: str, title: str = "", description: str = "", priority: str = "normal",
                  state: str = "open", assignee: str | None = None, dependencies: list[str] | None = None,
                  gates: dict[str, GateState] | None = None, context: dict[str, Any] | None = None,
                  labels: list[str] | None = None, created_at: str = "", updated_at: str = "",
@@ -448,7 +475,8 @@ class IssueState(_Record):
 
 
 class GateDef(_Record):
-    __slots__ = ("key", "title", "description", "mode", "stage", "created_at", "updated_at", "removed", "clock")
+    #: in declaration order, the order of the keys of the index's JSON (``to_json``)
+    __slots__ = ("key", "title", "description", "mode", "stage", "created_at", "updated_at", "removed", "clock")  # noqa: RUF023
 
     def __init__(self, key: str, title: str = "", description: str = "", mode: str = "manual",
                  stage: str = "postcheck", created_at: str = "", updated_at: str = "", removed: bool = False,

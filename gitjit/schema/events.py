@@ -15,8 +15,15 @@ from ..core.event import FIELD_CHECKS, Event
 from ..core.model import text_problem
 from .base import Open, PydanticError, Shape, first_problem, problems
 
-__all__ = ["StoredEvent", "RemoteEvent", "PrintedEvent", "WebhookPayload", "IssueStateDoc", "check_events",
-           "remote_event_problem"]
+__all__ = [
+    "IssueStateDoc",
+    "PrintedEvent",
+    "RemoteEvent",
+    "StoredEvent",
+    "WebhookPayload",
+    "check_events",
+    "remote_event_problem",
+]
 
 
 def _check(name: str, v: Any) -> Any:

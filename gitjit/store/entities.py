@@ -25,7 +25,7 @@ from ..git import BadRef, CasFailed, GitRepo, RefLocked, files, raw
 from ..git.housekeeping import maybe_gc
 from . import locks
 
-__all__ = ["EntityStore", "Loaded", "ISSUES", "GATES", "DOC", "retrying"]
+__all__ = ["DOC", "GATES", "ISSUES", "EntityStore", "Loaded", "retrying"]
 
 
 

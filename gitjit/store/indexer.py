@@ -57,7 +57,7 @@ from .index import (
 )
 from .indexboard import IndexBoard, StaleView
 
-__all__ = ["ReadModel", "Indexer", "IndexBoard", "StaleView", "PACK_THRESHOLD", "pack_threshold"]
+__all__ = ["PACK_THRESHOLD", "IndexBoard", "Indexer", "ReadModel", "StaleView", "pack_threshold"]
 
 #: loose refs under refs/jit/ beyond which a refresh packs them (``git pack-refs --all``)
 PACK_THRESHOLD = 200
@@ -450,16 +450,16 @@ class Indexer:
                 ix.remember(delta)
         elif delta is not None:
             ix.remember(delta)
-        if delta is not None and len(delta.loose) >= pack_threshold(delta) and not self._packing and self._may_pack():
-            if self.pack_refs():
-                # record the new packed-refs now, once its mtime is no longer racy, so that no
-                # process (this one included) has to parse it again
-                self._packing = True
-                try:
-                    time.sleep(RACY_NS / 1e9 + 0.005)
-                    changed = self.refresh() or changed
-                finally:
-                    self._packing = False
+        if (delta is not None and len(delta.loose) >= pack_threshold(delta) and not self._packing
+                and self._may_pack() and self.pack_refs()):
+            # record the new packed-refs now, once its mtime is no longer racy, so that no
+            # process (this one included) has to parse it again
+            self._packing = True
+            try:
+                time.sleep(RACY_NS / 1e9 + 0.005)
+                changed = self.refresh() or changed
+            finally:
+                self._packing = False
         self._warn()
         if changed:
             self._gatedefs = None

@@ -55,8 +55,15 @@ if TYPE_CHECKING:
     import subprocess
 
 __all__ = [
-    "Syncer", "PullResult", "check_document", "LOCAL", "TRACKING", "MERGE_AUTHOR", "MERGE_MESSAGE",
-    "PUSH_BATCH", "refspec_for",
+    "LOCAL",
+    "MERGE_AUTHOR",
+    "MERGE_MESSAGE",
+    "PUSH_BATCH",
+    "TRACKING",
+    "PullResult",
+    "Syncer",
+    "check_document",
+    "refspec_for",
 ]
 
 #: the fixed identity and message of merge commits (determinism: see module docstring)
@@ -681,7 +688,7 @@ class Syncer:
                 return cur
             allev = (list(cur.events) if cur else []) + list(new)
             doc = serialize_events(allev)
-            self.store._check_limits(ref, what, list(new), allev, doc)  # noqa: SLF001 - as a local write
+            self.store._check_limits(ref, what, list(new), allev, doc)  # as a local write
             commit = self.git.write_commit({DOC: doc}, [cur.tip] if cur else [], message, author=author)
             status = self.push_batch(remote, [(ref, commit, rtip)])
             if not status[ref][0]:
