@@ -180,8 +180,10 @@ _PROBE = ("import sys, io; from gitjit.cli import main; sys.stdout = io.StringIO
 
 def test_the_reads_agents_run_most_load_neither_pygit2_nor_pydantic(board: dict[str, str], repo: Path) -> None:
     """Nor ``dataclasses`` (with ``inspect``, ~5 ms) and ``secrets`` (with ``random``, ``hashlib``,
-    ~3.5 ms): the folded states are plain classes, ids import ``secrets`` when they are made."""
-    for args in (["query", "ready", "--json"], ["issue", "show", board["a"], "--json"], ["status", "--json"],
+    ~3.5 ms): the folded states are plain classes, ids import ``secrets`` when they are made, and
+    the gate policy's module (``show`` of an issue with gates) loads events where it uses them."""
+    for args in (["query", "ready", "--json"], ["issue", "show", board["a"], "--json"],
+                 ["issue", "show", board["b"], "--json"], ["status", "--json"],
                  ["events", "tail", "--json"], ["issue", "list", "--json"], ["graph", "show", "--json"],
                  ["query", "blocked"], ["--version"]):
         r = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, cwd=repo,

@@ -36,16 +36,18 @@ the real owner of that name: that needs signed commits (see docs/reliability.md)
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..core.errors import ExternalError, NotFoundError, ValidationError
-from ..core.event import Event
 from ..core.model import IssueState
+
+if TYPE_CHECKING:  # pragma: no cover
+    # the index reader's ``issue show`` of an issue with gates imports this module for
+    # ``no_gate_policy``: events (dataclasses), hashlib and the rest load where they are used
+    from ..core.event import Event
 
 __all__ = [
     "SIGNED_TYPES",
@@ -65,8 +67,7 @@ TRUST_KEY = "jit.trustedToml"
 TOML = "jit.toml"
 
 
-@dataclass(frozen=True)
-class TomlFile:
+class TomlFile(NamedTuple):
     """The work tree's ``jit.toml`` as read once: its bytes' digest and what they parse to (the
     digest checked and the commands run come from the same read)."""
 
@@ -94,6 +95,8 @@ def read_jit_toml(git: Any) -> TomlFile | None:
         raw = p.read_bytes()
     except OSError:  # absent, a directory, unreadable
         return None
+    import hashlib
+
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     import tomllib
 
@@ -246,6 +249,8 @@ class GatePolicy:
 
     def _signature(self, key: str, who: str | None, ref: str | None, tip: str | None,
                    events: list[Event]) -> str | None:
+        from ..core.event import Event
+
         last = [e for e in sorted(events, key=Event.sort_key)
                 if e.type in ("gate_passed", "gate_failed") and e.gate_key == key and not e.derived]
         if not last or last[-1].type != "gate_passed" or self.store is None or not tip:
