@@ -36,8 +36,8 @@ def _git(*args: str, cwd: Path, **kw: Any) -> subprocess.CompletedProcess[bytes]
 def build_history(repo: Path, n: int) -> str:
     """A repository at ``repo`` whose one issue has a history of ``n`` commits; returns its id."""
     from gitjit.api import Tracker
+    from gitjit.core.event import Event
     from gitjit.core.fold import parse_events
-    from gitjit.core.model import Event
 
     repo.mkdir(parents=True)
     _git("init", "-q", "-b", "main", str(repo), cwd=repo)

@@ -66,8 +66,9 @@ def _fsync(path: Path, on: bool) -> None:
 def _write(path: Path, ids: list[str], kind: str, actor: str) -> None:
     """Append one event to each issue (``created`` makes them) through the CAS store."""
     from gitjit.app.tracker import Tracker
+    from gitjit.core.event import Event
     from gitjit.core.fold import fold_issue
-    from gitjit.core.model import Event, new_event_id, now_ts
+    from gitjit.core.model import new_event_id, now_ts
     from gitjit.core.refs import ISSUES
 
     t = Tracker(path, actor=actor)

@@ -36,8 +36,9 @@ def _worker(repo_dir: str, ids: list[str], out: Any, barrier: Any, fsync: bool, 
     import pygit2
 
     from gitjit.core.board import event_json
+    from gitjit.core.event import Event
     from gitjit.core.fold import fold_issue, parse_events, serialize_events
-    from gitjit.core.model import TERMINAL_STATES, Event, compact_json, new_event_id, now_ts
+    from gitjit.core.model import TERMINAL_STATES, compact_json, new_event_id, now_ts
     from gitjit.store.index import pack
 
     pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, fsync)

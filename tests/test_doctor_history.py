@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from gitjit.app import doctor as doctor_mod
 from gitjit.app.doctor import verify_history
+from gitjit.core.event import Event
 from gitjit.core.fold import parse_events, serialize_events
-from gitjit.core.model import Event
 from gitjit.git import GitRepo
 from gitjit.store.entities import DOC
 

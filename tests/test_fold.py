@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitjit.core.errors import ValidationError
+from gitjit.core.event import Event
 from gitjit.core.fold import fold_gate, fold_issue, parse_events, serialize_events, union_events
-from gitjit.core.model import Event
 
 IID = "0123456789ab"
 OTHER = "ba9876543210"

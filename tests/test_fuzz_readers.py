@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 from gitjit.app.mergedriver import merge_documents, merge_files
 from gitjit.core.board import Board, issue_json
 from gitjit.core.errors import EXIT_CODES, ValidationError
+from gitjit.core.event import Event
 from gitjit.core.fold import fold_issue, parse_events, serialize_events
-from gitjit.core.model import LIMITS, Event
+from gitjit.core.model import LIMITS
 
 EXAMPLES = int(os.environ.get("JIT_FUZZ_EXAMPLES", "100"))
 FUZZ_STATS = os.environ.get("JIT_FUZZ_STATS")  # read at import: tests run with JIT_* scrubbed

@@ -17,8 +17,9 @@ import pytest
 from conftest import Jit, git, ref_snapshot
 from synclib import event_sets, hub_and_clones, jit_tips, tracker
 
+from gitjit.core.event import Event
 from gitjit.core.fold import parse_events, serialize_events
-from gitjit.core.model import LIMITS, Event
+from gitjit.core.model import LIMITS
 
 
 def hub_git(hub: Path, *args: str, input: str | None = None) -> str:

@@ -24,16 +24,9 @@ from synclib import hub_and_clones, tracker
 
 from gitjit.cli.termsafe import SafeStream, escape, safe_streams
 from gitjit.core.errors import UsageError
+from gitjit.core.event import Event, event_text_problem
 from gitjit.core.fold import parse_events, serialize_events
-from gitjit.core.model import (
-    Event,
-    check_actor,
-    check_context_value,
-    check_description,
-    check_label,
-    check_title,
-    event_text_problem,
-)
+from gitjit.core.model import check_actor, check_context_value, check_description, check_label, check_title
 
 UNSAFE = {chr(c) for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]}
 C1_CSI = "\u009b31m"
@@ -212,6 +205,28 @@ def test_stored_control_characters_are_escaped_by_every_command(tmp_path: Path) 
         assert d["gates"][0]["reason"] == "R " + text and d["assignee"] == "agent:" + text
     p = run_jit("issue", "show", ids[0], cwd=repo)
     assert "T \\u009b31mred" in p.stdout  # shown, as text
+
+
+def test_jit_dispatch_escapes_stored_control_characters(tmp_path: Path) -> None:
+    """``jit-dispatch``'s human output (``agents`` lists the titles its agents hold) goes through
+    the same escaping as ``jit``'s: a title holding ESC and C1 sequences is printed as text."""
+    from dispatchlib import agent_cmd, write_config
+
+    repo = make_repo(tmp_path / "repo")
+    assert run_jit("init", cwd=repo).returncode == 0
+    iid = "0123456789ab"
+    title = "T \x1b]0;owned\x07 \u009b31mred \x9d0;t\x9c"
+    _write_raw(repo, iid, [
+        {"type": "issue_created", "title": title, "priority": "high"},
+        {"type": "issue_claimed", "assignee": "agent:w@elsewhere", "nonce": "0" * 32},
+    ])
+    cfg = write_config(tmp_path / "d.toml", repos=[{"path": str(repo)}], agents=[{"id": "w", "command": agent_cmd()}])
+    for cmd in ([sys.executable, "-m", "gitjit.cli.dispatch", "agents", "--config", str(cfg)],
+                [sys.executable, "-m", "gitjit", "dispatch", "agents", "--config", str(cfg)]):
+        p = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=120, check=False)
+        assert p.returncode == 0, p.stderr
+        assert iid[:8] in p.stdout and _clean(p.stdout) and _clean(p.stderr), p.stdout
+        assert "T \\u001b]0;owned\\u0007 \\u009b31mred \\u009d0;t\\u009c" in p.stdout
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

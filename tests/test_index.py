@@ -22,8 +22,9 @@ from conftest import git
 
 from gitjit.app.tracker import Tracker
 from gitjit.core.errors import GitjitError
+from gitjit.core.event import Event
 from gitjit.core.fold import serialize_events
-from gitjit.core.model import Event, new_event_id, now_ts
+from gitjit.core.model import new_event_id, now_ts
 from gitjit.store.index import INDEX_FILE, Index
 
 

@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 
 from gitjit.core.board import Board, event_json, issue_json, listing_json
 from gitjit.core.errors import GitjitError, UsageError, ValidationError
+from gitjit.core.event import Event, EventError, event_text_problem
 from gitjit.core.fold import conflict_events, fold_gate, fold_issue
-from gitjit.core.model import Event, EventError, event_text_problem
 from gitjit.core.rules import check_context
 from gitjit.schema.base import PydanticError, problems
 from gitjit.schema.catalog import SCHEMAS, adapter, json_schema, shapes_of

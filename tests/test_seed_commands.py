@@ -543,7 +543,7 @@ def test_markdown_links_finds_relative_links_and_only_those(links: list[tuple[st
 
 
 def test_fold_documents_ignores_hostile_events() -> None:
-    from gitjit.core.model import Event
+    from gitjit.core.event import Event
 
     def ev(n: int, type_: str, **kw: object) -> Event:
         return Event.build(id=f"{n:032x}", type=type_, issue_id="a" * 12, clock=n,

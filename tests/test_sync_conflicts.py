@@ -12,8 +12,8 @@ import pytest
 from conftest import Jit
 from synclib import event_sets, hub_and_clones, snapshot, tracker
 
+from gitjit.core.event import Event
 from gitjit.core.fold import conflict_events, fold_issue
-from gitjit.core.model import Event
 
 I = "0123456789ab"
 

@@ -11,7 +11,7 @@ from conftest import git
 from synclib import hub_and_clones, jit_tips, tracker
 
 from gitjit.core.errors import ValidationError
-from gitjit.core.model import Event
+from gitjit.core.event import Event
 from gitjit.git.packwrite import merge_objects, write_pack
 from gitjit.store import sync as syncmod
 from gitjit.store.sync import MERGE_AUTHOR, MERGE_MESSAGE, check_document

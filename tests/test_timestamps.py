@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitjit.app.tracker import Tracker
-from gitjit.core.model import Event, new_event_id, now_ts, parse_ts, utc_ts
+from gitjit.core.event import Event
+from gitjit.core.model import new_event_id, now_ts, parse_ts, utc_ts
 from gitjit.core.refs import DOC, ISSUES
 
 CANONICAL = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.board import Board, issue_json
 from ..core.errors import NotFoundError
+from ..core.event import Event
 from ..core.fold import fold_gate, fold_issue
-from ..core.model import TERMINAL_STATES, Event, IssueState, check_actor, new_event_id, now_ts
+from ..core.model import TERMINAL_STATES, IssueState, check_actor, new_event_id, now_ts
 from ..core.reads import Reads
 from ..core.refs import GATES, ISSUES
 from ..store.entities import EntityStore, Loaded
 from ..store.indexer import ReadModel
 
-__all__ = ["TrackerBase", "Spec", "IdTaken"]
+__all__ = ["IdTaken", "Spec", "TrackerBase"]
 
 Spec = dict[str, Any]
 

@@ -15,7 +15,7 @@ from ..git import RefLocked
 from ..store.indexboard import StaleView
 from .base import Spec, TrackerBase
 
-__all__ = ["ClaimOps", "SPREAD_MAX", "CLAIM_LOOKS", "CLAIM_FOLDS"]
+__all__ = ["CLAIM_FOLDS", "CLAIM_LOOKS", "SPREAD_MAX", "ClaimOps"]
 
 
 class ClaimOps(TrackerBase):
@@ -80,8 +80,11 @@ class ClaimOps(TrackerBase):
         looks = 0
         while True:
             spread = _Spread()
-            for iid in spread.order(b.claimable(),
-                                    lambda i: pred(b.issues[i])):
+
+            def wanted(i: str, b: Board = b) -> bool:  # this look's board
+                return bool(pred(b.issues[i]))
+
+            for iid in spread.order(b.claimable(), wanted):
                 try:
                     # locally, a candidate whose ref another writer holds right now is skipped at once
                     # (that writer is most likely claiming it): contenders spread over the ready list
@@ -92,13 +95,12 @@ class ClaimOps(TrackerBase):
                     spread.lost()  # another agent took it (or is taking it) meanwhile: next candidate
                 except (BlockedError, NotFoundError):
                     continue  # it changed meanwhile
-            else:
-                # passed over something (moved or locked), or worked from the index as last folded
-                # (a lazy board): look again from a fully fresh board, a bounded number of times; a
-                # candidate still being written by then is another claimer's, so there is no work
-                # for this one now
-                if not b.passed_over or looks >= CLAIM_LOOKS:
-                    break
+            # passed over something (moved or locked), or worked from the index as last folded
+            # (a lazy board): look again from a fully fresh board, a bounded number of times; a
+            # candidate still being written by then is another claimer's, so there is no work
+            # for this one now
+            if not b.passed_over or looks >= CLAIM_LOOKS:
+                break
             looks += 1
             b = self.board(fresh=True)
         raise NoWorkError(

@@ -44,7 +44,7 @@ from ..core.errors import ExternalError
 from ..git import run as git_run
 from .tracker import Tracker
 
-__all__ = ["Machine", "DemoOptions", "Demo", "run_demo", "work_on", "GATES", "TASKS", "DISCOVERY"]
+__all__ = ["DISCOVERY", "GATES", "TASKS", "Demo", "DemoOptions", "Machine", "run_demo", "work_on"]
 
 LEAD = "copilot:lead"
 MACHINES = ("machine-a", "machine-b")

@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ExternalError, GitjitError, ValidationError
+from ..core.event import Event
 from ..core.fold import fold_gate, fold_issue, parse_events, serialize_events, union_events
-from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
+from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS
 from ..core.progress import Progress, counted
 from ..core.refs import LOCAL, QUARANTINE, TRACKING
 from ..git import CasFailed, GitRepo, RefLocked, files, raw
@@ -48,7 +49,7 @@ from ..schema.events import check_events
 from ..store import locks
 from ..store.entities import DOC, EntityStore
 
-__all__ = ["Problem", "Doctor", "diagnose", "verify_history", "QUARANTINE"]
+__all__ = ["QUARANTINE", "Doctor", "Problem", "diagnose", "verify_history"]
 
 DOCTOR_AUTHOR = ("gitjit doctor", "doctor@gitjit")
 FIX = "jit doctor --fix"

@@ -43,9 +43,9 @@ from ..core.errors import (
     UsageError,
     ValidationError,
 )
+from ..core.event import Event
 from ..core.model import (
     LIMITS,
-    Event,
     check_actor,
     check_description,
     check_gate_key,
@@ -63,9 +63,20 @@ from ..schema.inputs import ImportGateDef, ImportLine, iso_time
 
 if TYPE_CHECKING:  # pragma: no cover
     from .base import TrackerBase as Tracker
+    from .gates import GateOps
 
-__all__ = ["Item", "GateIn", "read_jsonl", "read_rust_jit", "read_beads", "import_items", "import_file",
-           "export_lines", "make_gate", "FORMATS"]
+__all__ = [
+    "FORMATS",
+    "GateIn",
+    "Item",
+    "export_lines",
+    "import_file",
+    "import_items",
+    "make_gate",
+    "read_beads",
+    "read_jsonl",
+    "read_rust_jit",
+]
 
 FORMATS = ("jsonl", "rust-jit", "beads")
 #: above this many refs, import adds them to packed-refs in one rename instead of loose files
@@ -670,7 +681,7 @@ def import_file(tracker: Tracker, path: str, fmt: str = "jsonl", *, by: str | No
 
 # ---------------------------------------------------------------------------------- export
 
-def export_lines(tracker: Tracker, *, gates: bool = True, progress: Progress | None = None) -> Iterator[str]:
+def export_lines(tracker: GateOps, *, gates: bool = True, progress: Progress | None = None) -> Iterator[str]:
     """One JSON line per gate definition of the registry (by key; ``gates=False`` leaves them
     out), then one per issue, oldest first: the format ``jit import --format jsonl`` reads. A
     gate's checker command is local configuration and is not exported. ``progress`` is told of

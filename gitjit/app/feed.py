@@ -22,7 +22,7 @@ from ..core.refs import GATES, ISSUES
 if TYPE_CHECKING:
     from .base import TrackerBase as Tracker
 
-__all__ = ["EventFeed", "follow", "Cursor"]
+__all__ = ["Cursor", "EventFeed", "follow"]
 
 Cursor = dict[str, str]  # ref -> tip
 

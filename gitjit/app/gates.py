@@ -17,8 +17,9 @@ from ..core.errors import (
     UntrustedError,
     UsageError,
 )
+from ..core.event import Event
 from ..core.fold import fold_gate
-from ..core.model import LIMITS, Event, GateDef, IssueState, check_description, check_gate_key, check_title
+from ..core.model import LIMITS, GateDef, IssueState, check_description, check_gate_key, check_title
 from ..core.refs import GATES
 from ..store.entities import Loaded
 from .base import Spec, TrackerBase
@@ -116,7 +117,7 @@ class GateOps(TrackerBase):
         env = {**_os_environ(), "JIT_ISSUE_ID": iid, "JIT_GATE_KEY": key}
         try:
             proc = subprocess.run(cmd, shell=True, cwd=cwd, env=env, capture_output=True, text=True,
-                                  timeout=timeout)
+                                  timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             self.gate_set(iid, key, False, by=by, reason=f"checker timed out after {timeout:g}s")
             raise ExternalError(f"gate '{key}' checker timed out after {timeout:g}s") from None

@@ -58,8 +58,23 @@ if TYPE_CHECKING:  # importing pygit2 costs more than a no-op hook: only the lib
     from ..git import GitRepo
 
 __all__ = [
-    "MANAGED", "BLOCKING", "MARKER", "PUSH_GUARD", "LEGACY_GUARD", "SKIP_WHEN", "shim_text", "refresh_shims", "hooks_dir", "main_branch",
-    "install", "uninstall", "status", "run_hook", "HookStopped", "is_ours", "log_path",
+    "BLOCKING",
+    "LEGACY_GUARD",
+    "MANAGED",
+    "MARKER",
+    "PUSH_GUARD",
+    "SKIP_WHEN",
+    "HookStopped",
+    "hooks_dir",
+    "install",
+    "is_ours",
+    "log_path",
+    "main_branch",
+    "refresh_shims",
+    "run_hook",
+    "shim_text",
+    "status",
+    "uninstall",
 ]
 
 #: the hooks gitjit manages, in the order git meets them
@@ -606,10 +621,10 @@ def _run_legacy(path: Path, args: list[str], stdin: bytes, echo: Echo) -> int:
         return 0
     env = {**os.environ, LEGACY_GUARD: "1"}
     try:
-        return subprocess.run([str(path), *args], input=stdin, env=env).returncode
+        return subprocess.run([str(path), *args], input=stdin, env=env, check=False).returncode
     except OSError as e:
         if e.errno == errno.ENOEXEC:  # no #! line: git runs such a hook with the shell, so do we
-            return subprocess.run(["/bin/sh", str(path), *args], input=stdin, env=env).returncode
+            return subprocess.run(["/bin/sh", str(path), *args], input=stdin, env=env, check=False).returncode
         raise
 
 

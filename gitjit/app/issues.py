@@ -126,7 +126,7 @@ class IssueOps(TrackerBase):
                     if bad:
                         raise BlockedError(f"cannot move {iid} to done: " + "; ".join(
                             f"gate '{k}' {n}" for k, n in sorted(bad.items())),
-                            hint=f"have an allowed passer run: jit gate pass {short(iid)} {sorted(bad)[0]}",
+                            hint=f"have an allowed passer run: jit gate pass {short(iid)} {min(bad)}",
                             details={"issue_id": iid, "untrusted_gates": bad})
                 specs += _transition(b, st, target)
             return specs

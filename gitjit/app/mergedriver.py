@@ -19,7 +19,7 @@ from ..core.fold import parse_events, serialize_events, union_events
 from ..core.model import LIMITS
 from ..schema.events import check_events
 
-__all__ = ["merge_documents", "merge_files", "register", "unregister", "ATTR_LINE", "DRIVER_NAME"]
+__all__ = ["ATTR_LINE", "DRIVER_NAME", "merge_documents", "merge_files", "register", "unregister"]
 
 DRIVER_NAME = "jit"
 ATTR_LINE = "events.jsonl merge=jit"

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.board import event_json, event_order
+from ..core.event import Event
 from ..core.fold import conflict_events
-from ..core.model import Event, utc_ts
+from ..core.model import utc_ts
 from ..core.refs import GATES, ISSUES
 from .base import TrackerBase
 

@@ -32,7 +32,7 @@ def acts(action: str, **fixed: Any) -> Callable[[F], F]:
     The pre-dispatch finds the action through the generated spec (``__gitjit_action__``)."""
 
     def wrap(f: F) -> F:
-        globals()[action]  # noqa: B018 - a name that is not an action fails here, at import
+        globals()[action]  # a name that is not an action fails here, at import
 
         def callback(**params: Any) -> Any:
             return globals()[action](**fixed, **params)

@@ -16,7 +16,7 @@ import click
 
 from .core import env
 
-__all__ = ["coordinator", "COMMANDS"]
+__all__ = ["COMMANDS", "coordinator"]
 
 #: seed command -> (jit-dispatch arguments, what the seeds used it for)
 COMMANDS: dict[str, tuple[list[str], str]] = {

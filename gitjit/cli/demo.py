@@ -35,7 +35,7 @@ def demo(keep: bool, workers: int) -> None:
     live = not e.json and not e.quiet
     if live:
         click.echo("A lead agent plans user authentication (seed 002) on machine-a; jit-dispatch on two clones\n"
-                   "of one hub hands the tasks to %d worker agent(s) and a security agent:\n" % workers)
+                   f"of one hub hands the tasks to {workers} worker agent(s) and a security agent:\n")
 
     def log(actor: str, msg: str) -> None:
         if live:

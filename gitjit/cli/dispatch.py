@@ -538,7 +538,15 @@ def agent_reset(agent_id: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``jit-dispatch``: the same commands as ``jit dispatch``, with the same exit codes."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    # issue titles, agents' names and reasons come from shared data: as for ``jit`` (gitjit/cli/__init__.py),
+    # nothing printed drives the terminal (gitjit/cli/termsafe.py)
+    from .termsafe import safe_streams
+
+    with safe_streams():
+        return _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(args: list[str]) -> int:
     from ..git import skip_ca_bundle
 
     skip_ca_bundle()  # pygit2 loads without its TLS bundle in jit's processes (gitjit/git/_pygit2.py)
@@ -557,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except click.exceptions.ClickException as e:
         return report_error(UsageError(e.format_message()), as_json)
-    except Exception as e:  # noqa: BLE001 - never a traceback for users
+    except Exception as e:  # never a traceback for users
         if os.environ.get("JIT_DEBUG"):
             raise
         return report_error(GitjitError(f"internal error: {type(e).__name__}: {e}",

@@ -158,7 +158,7 @@ def hook() -> None:
                    "variables; the framework chains other hooks itself.")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @acts("hook_run")
-def run(name: str, framework: bool, args: tuple[str, ...]) -> int:
+def run(name: str, framework: bool, args: tuple[str, ...]) -> None:  # the body is hook_run's (@acts)
     """Run hook NAME with git's hook arguments (after --); returns the status git should see.
 
     \b

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -224,7 +224,7 @@ def stdout_is_closed() -> bool:
 
 # ---------------------------------------------------------------------------------- argument values
 
-def parse_kv(values: tuple[str, ...] | list[str], what: str = "--context") -> dict[str, Any]:
+def parse_kv(values: Sequence[str], what: str = "--context") -> dict[str, Any]:
     """``k=v`` pairs; a value that parses as a JSON array, object, number, boolean or null is stored
     as that JSON value (``tags=["build","test"]``), anything else as the string."""
     out: dict[str, Any] = {}
@@ -262,7 +262,7 @@ def captured_create_output(words: list[str] | tuple[str, ...]) -> bool:
     return False
 
 
-def split_commas(values: tuple[str, ...] | list[str]) -> list[str]:
+def split_commas(values: Sequence[str]) -> list[str]:
     return [p.strip() for v in values for p in v.split(",") if p.strip()]
 
 
@@ -274,7 +274,7 @@ def report_crash(e: BaseException, as_json: bool) -> int:
         return 130
     if isinstance(e, BrokenPipeError):
         try:
-            sys.stdout = open(os.devnull, "w")
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout for the rest of the process
         except OSError:
             pass
         return 0

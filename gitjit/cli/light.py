@@ -126,7 +126,7 @@ def _convert(val: str, t: Any) -> Any:
                 return c
         raise _Decline
     if isinstance(t, dict) and ("int" in t or "float" in t):
-        lo, hi = t.get("int") or t.get("float")
+        lo, hi = t["int"] if "int" in t else t["float"]
         try:
             n: Any = int(val.strip()) if "int" in t else float(val.strip())
         except ValueError:

@@ -10,7 +10,7 @@ line (set ``JIT_DEBUG=1`` for the traceback) with exit 1.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 from click.shell_completion import CompletionItem
@@ -20,7 +20,7 @@ from ..core.errors import GitjitError, UsageError
 from ..core.reads import CAPTURED_CREATE, CAPTURED_CREATE_HINT
 from .io import Env, captured_create_output, report_crash, report_error, use_env, wants_json
 
-__all__ = ["click_main", "cli", "LazyGroup", "ROOT_ENV"]
+__all__ = ["ROOT_ENV", "LazyGroup", "cli", "click_main"]
 
 #: what each option before the command sets in the ``Env`` (the pre-dispatch, gitjit/cli/light.py,
 #: reads this through the generated spec)
@@ -30,7 +30,7 @@ ROOT_ENV = {"repo": "repo", "actor": "actor", "json_": "json", "quiet": "quiet",
 class LazyGroup(click.Group):
     """Subcommand modules are imported only when the command runs: ``jit --version`` stays cheap."""
 
-    lazy = {
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
         "issue": ("issue", "issue"),
         "dep": ("dep", "dep"),
         "gate": ("gate", "gate"),
@@ -66,7 +66,7 @@ class LazyGroup(click.Group):
         "completion": ("complete", "completion"),
         "man": ("manpage", "man"),
     }
-    aliases = {"dependency": "dep", "list": "issue", "document": "doc"}
+    aliases: ClassVar[dict[str, str]] = {"dependency": "dep", "list": "issue", "document": "doc"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))

@@ -11,12 +11,15 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .graph import Graph
-from .model import PRIORITY_RANK, TERMINAL_STATES, Event, GateDef, IssueState, utc_ts
+from .model import PRIORITY_RANK, TERMINAL_STATES, GateDef, IssueState, utc_ts
 
-__all__ = ["Board", "issue_json", "listing_json", "event_json", "event_order", "short"]
+if TYPE_CHECKING:  # pragma: no cover - a read from the index never holds an Event (gitjit/core/event.py)
+    from .event import Event
+
+__all__ = ["Board", "event_json", "event_order", "issue_json", "listing_json", "short"]
 
 
 def short(iid: str) -> str:

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import UsageError
-from .model import Event, utc_ts
+from .event import Event
+from .model import utc_ts
 
 __all__ = ["check_doc_path", "check_doc_text", "check_category", "fold_documents", "markdown_links",
            "DOC_EVENTS", "DOC_PATH_LIMIT"]

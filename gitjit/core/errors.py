@@ -26,20 +26,20 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "GitjitError",
-    "UsageError",
-    "AmbiguousIdError",
-    "NotFoundError",
-    "BlockedError",
-    "CycleError",
-    "ValidationError",
-    "UntrustedError",
-    "AlreadyExistsError",
-    "AlreadyClaimedError",
-    "NoWorkError",
-    "BusyError",
-    "ExternalError",
     "EXIT_CODES",
+    "AlreadyClaimedError",
+    "AlreadyExistsError",
+    "AmbiguousIdError",
+    "BlockedError",
+    "BusyError",
+    "CycleError",
+    "ExternalError",
+    "GitjitError",
+    "NoWorkError",
+    "NotFoundError",
+    "UntrustedError",
+    "UsageError",
+    "ValidationError",
 ]
 
 

@@ -13,11 +13,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from .errors import ValidationError
+from .event import Event, EventError
 from .model import (
     LIMITS,
     Conflict,
-    Event,
-    EventError,
     GateDef,
     GateState,
     GateStatus,
@@ -27,8 +26,16 @@ from .model import (
     utc_ts,
 )
 
-__all__ = ["parse_events", "serialize_events", "union_events", "fold_issue", "fold_gate", "BASE_OF",
-           "conflict_events", "json_depth"]
+__all__ = [
+    "BASE_OF",
+    "conflict_events",
+    "fold_gate",
+    "fold_issue",
+    "json_depth",
+    "parse_events",
+    "serialize_events",
+    "union_events",
+]
 
 #: effective state named in a state event -> stored base state ("ready" is derived, so it is stored as open)
 BASE_OF = {

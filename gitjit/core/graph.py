@@ -10,26 +10,38 @@ cycles the same way on every clone (it drops the newest edge of the cycle, by th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .model import IssueState
 
-__all__ = ["Graph", "BrokenEdge", "find_path"]
+__all__ = ["BrokenEdge", "Graph", "find_path"]
 
 
-@dataclass(frozen=True)
-class BrokenEdge:
+class BrokenEdge(NamedTuple):
     src: str
     dst: str
     cycle: tuple[str, ...]
 
 
-@dataclass
 class Graph:
-    deps: dict[str, list[str]] = field(default_factory=dict)      # id -> dependencies (existing ones)
-    rdeps: dict[str, list[str]] = field(default_factory=dict)     # id -> dependents
-    missing: dict[str, list[str]] = field(default_factory=dict)   # id -> dependency ids not known here
-    broken: list[BrokenEdge] = field(default_factory=list)
+    """The effective edges (no ``dataclass``: the index-served reads build one, see gitjit/core/model.py)."""
+
+    __slots__ = ("broken", "deps", "missing", "rdeps")
+
+    def __init__(self, deps: dict[str, list[str]] | None = None, rdeps: dict[str, list[str]] | None = None,
+                 missing: dict[str, list[str]] | None = None, broken: list[BrokenEdge] | None = None) -> None:
+        self.deps: dict[str, list[str]] = {} if deps is None else deps            # id -> dependencies (existing ones)
+        self.rdeps: dict[str, list[str]] = {} if rdeps is None else rdeps         # id -> dependents
+        self.missing: dict[str, list[str]] = {} if missing is None else missing   # id -> dependency ids not known here
+        self.broken: list[BrokenEdge] = [] if broken is None else broken
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Graph):
+            return NotImplemented
+        return (self.deps, self.rdeps, self.missing, self.broken) == (other.deps, other.rdeps, other.missing,
+                                                                      other.broken)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def build(cls, issues: Mapping[str, IssueState]) -> Graph:

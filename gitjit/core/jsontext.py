@@ -34,7 +34,7 @@ class Raw(str):
 
 
 def _float(o: float) -> str:
-    if o != o:
+    if o != o:  # noqa: PLR0124 - NaN, the one value unequal to itself (without importing math)
         return "NaN"
     if o == _INF:
         return "Infinity"

@@ -1,31 +1,53 @@
-"""The data model: ids, enums, events and the folded state of an issue and a gate.
+"""The data model: ids, states and priorities, limits and input checks, timestamps, and the folded
+state of an issue and a gate.
 
-Pure: no git, no files, no environment. ``Event`` is the only thing ever stored;
-``IssueState`` and ``GateDef`` are computed from events by ``gitjit.core.fold``.
+Pure: no git, no files, no environment. Events, the only thing ever stored, are in
+``gitjit.core.event``; ``IssueState`` and ``GateDef`` are computed from them by ``gitjit.core.fold``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import secrets
-from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, NewType
+from typing import Any, NamedTuple, NewType
 
 from .errors import UsageError
 
 __all__ = [
-    "IssueId", "EventId", "Priority", "State", "GateStatus", "GateMode", "GateStage",
-    "Event", "EventError", "IssueState", "GateState", "GateDef", "Conflict", "Parked",
-    "new_issue_id", "new_event_id", "now_ts", "utc_ts", "parse_ts", "canonical_json", "compact_json",
-    "FIELD_CHECKS",
-    "PRIORITY_RANK", "TERMINAL_STATES", "LIMITS",
-    "check_title", "check_description", "check_label", "check_gate_key", "check_actor",
-    "check_context_key", "check_context_value", "parse_state", "parse_priority", "event_text_problem",
+    "LIMITS",
+    "PRIORITY_RANK",
+    "TERMINAL_STATES",
+    "Conflict",
+    "EventId",
+    "GateDef",
+    "GateMode",
+    "GateStage",
+    "GateState",
+    "GateStatus",
+    "IssueId",
+    "IssueState",
+    "Parked",
+    "Priority",
+    "State",
+    "canonical_json",
+    "check_actor",
+    "check_context_key",
+    "check_context_value",
+    "check_description",
+    "check_gate_key",
+    "check_label",
+    "check_title",
+    "compact_json",
+    "new_event_id",
+    "new_issue_id",
+    "now_ts",
+    "parse_priority",
+    "parse_state",
+    "parse_ts",
     "text_problem",
+    "utc_ts",
 ]
 
 IssueId = NewType("IssueId", str)
@@ -109,10 +131,14 @@ class GateStage(str, Enum):
 def new_issue_id() -> IssueId:
     """48 random bits as 12 lowercase hex digits: short, case-safe in ref names, and with
     100,000 issues created offline in separate clones the chance of any collision stays near 2e-5."""
+    import secrets  # here: only writes make ids (random, hashlib and hmac come with it)
+
     return IssueId(secrets.token_hex(6))
 
 
 def new_event_id() -> EventId:
+    import secrets
+
     return EventId(secrets.token_hex(16))
 
 
@@ -256,15 +282,6 @@ _ONE_LINE_FIELDS = ("title", "actor", "assignee", "by")
 _TEXT_FIELDS = ("description", "reason")
 
 
-def event_text_problem(e: Event) -> str | None:
-    """What in ``e`` a writer of this version would have refused as a control character (C0 but
-    tab/LF/CR in multi-line text, DEL, C1), or None. A pull refuses new remote events that fail
-    it (``gitjit.store.sync``, through the schema of record ``gitjit.schema.events.RemoteEvent``);
-    what is stored already is escaped on output (``gitjit.cli.termsafe``)."""
-    why = text_problem(e._json_items())
-    return f"event {e.id} ({e.type}): {why}" if why is not None else None
-
-
 def text_problem(d: dict[str, Any]) -> str | None:
     """``event_text_problem`` of an event's JSON object (``"labels holds control character U+009B"``)."""
     checks: list[tuple[str, Any, re.Pattern[str]]] = []
@@ -313,261 +330,41 @@ def parse_priority(value: str) -> str:
     return v
 
 
-# ----------------------------------------------------------------------------- events
-
-class EventError(ValueError):
-    """A stored event document breaks the event schema (``Event.from_json``). ``loc`` is where
-    (``("clock",)``, ``("labels", 1)``), ``msg`` what is wrong, in the words of the pydantic model
-    that is the schema of record (``gitjit.schema.events.EventDoc``)."""
-
-    def __init__(self, loc: tuple[Any, ...], msg: str) -> None:
-        self.loc, self.msg = loc, msg
-        super().__init__(f"{'.'.join(str(x) for x in loc) or '(input)'}: {msg}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Event:
-    """One change. Stored as one canonical JSON line; ordered within an issue by ``(clock, id)``.
-
-    Common fields are declared; the payload fields of every known type are optional fields;
-    unknown fields from newer versions are kept in ``extra`` and written back untouched, so a
-    document is written back byte for byte. Immutable. ``from_`` is ``"from"`` in JSON.
-
-    Two ways in: ``Event.from_json`` reads a stored document's line, strictly (JSON types only:
-    ``"5"`` is not taken for ``5``; raises ``EventError``); the constructor and ``Event.build``
-    are for events this process makes itself, and check nothing (``docs/design.md``: validate at
-    the edges, trust the inside).
-    """
-
-    v: int = 1
-    id: str
-    type: str
-    issue_id: str | None = None
-    clock: int
-    timestamp: str
-    actor: str
-
-    # payload (each type uses a few of these; see docs/storage-format.md)
-    title: str | None = None
-    description: str | None = None
-    priority: str | None = None
-    labels: list[str] | None = None
-    context: dict[str, Any] | None = None
-    gates: list[str] | None = None
-    from_: str | None = None
-    to: str | None = None
-    assignee: str | None = None
-    reason: str | None = None
-    nonce: str | None = None
-    dependency: str | None = None
-    gate_key: str | None = None
-    by: str | None = None
-    changes: dict[str, Any] | None = None
-    fields: list[str] | None = None
-    derived: bool | None = None
-    mode: str | None = None
-    stage: str | None = None
-    commit: str | None = None
-    ref: str | None = None
-    expires_at: str | None = None
-    #: on ``issue_released`` by a dispatcher whose agent failed the issue: no dispatcher should
-    #: start it again before then (docs/dispatch.md, "Failing issues")
-    retry_after: str | None = None
-
-    #: fields this version does not declare, kept as read (by their JSON names)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    # equal events have equal ids and clocks; hashing the containers would fail (lists, dicts)
-    def __hash__(self) -> int:
-        return hash((self.id, self.clock))
-
-    @classmethod
-    def build(cls, **fields: Any) -> Event:
-        """An event this process makes, fields by their JSON names (``"from"``); names this
-        version does not declare go to ``extra``. Not checked."""
-        extra = {k: fields.pop(k) for k in [k for k in fields if k not in _ATTR_OF]}
-        if "from" in fields:
-            fields["from_"] = fields.pop("from")
-        return cls(**fields, extra=extra)
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Event:
-        """An event read from a document: each declared field must hold its JSON type exactly
-        (``None`` only where optional), the required ones must be present, and ``id``, ``type``,
-        ``clock`` and ``timestamp`` must be well formed. Raises ``EventError`` naming the first
-        problem in declaration order. The containers are the caller's (a freshly parsed line)."""
-        values = dict(_EVENT_DEFAULTS)
-        extra: dict[str, Any] = {}
-        ok = True
-        for k, v in obj.items():
-            spec = _EVENT_SPEC.get(k)
-            if spec is None:
-                extra[k] = v
-            elif (v is None and spec[1]) or spec[2](v):
-                values[spec[0]] = v
-            else:
-                ok = False
-        if not ok or not _REQUIRED.issubset(obj) or not _well_formed(values):
-            raise _first_error(obj)
-        values["extra"] = extra
-        e = object.__new__(cls)
-        object.__setattr__(e, "__dict__", values)
-        return e
-
-    def sort_key(self) -> tuple[int, str]:
-        return (self.clock, self.id)
-
-    def _json_items(self) -> dict[str, Any]:
-        """The fields by JSON name, declared nulls left out, then the extras (nulls kept: dropping
-        one would make this clone's copy of the event differ from the writer's). Shares containers."""
-        d = {_JSON_NAME.get(k, k): v for k, v in self.__dict__.items() if v is not None and k != "extra"}
-        for k, v in self.extra.items():
-            d.setdefault(k, v)
-        return d
-
-    def to_json(self) -> dict[str, Any]:
-        """The event as stored (JSON names, declaration order, then extras); containers copied."""
-        return {k: _copy_json(v) for k, v in self._json_items().items()}
-
-    def to_line(self) -> str:
-        return canonical_json(self._json_items())
-
-
-#: JSON name of each field whose Python name differs
-_JSON_NAME = {"from_": "from"}
-_EVENT_FIELDS = [f for f in fields(Event) if f.name != "extra"]
-_ATTR_OF = {_JSON_NAME.get(f.name, f.name): f.name for f in _EVENT_FIELDS}
-_EVENT_DEFAULTS = {f.name: (None if f.default is MISSING else f.default) for f in fields(Event)}
-_REQUIRED = frozenset(_JSON_NAME.get(f.name, f.name) for f in _EVENT_FIELDS if f.default is MISSING)
-
-
-def _is_str(v: Any) -> bool:
-    return type(v) is str
-
-
-def _is_int(v: Any) -> bool:
-    return type(v) is int
-
-
-def _is_bool(v: Any) -> bool:
-    return v is True or v is False
-
-
-def _is_str_list(v: Any) -> bool:
-    return type(v) is list and all(type(x) is str for x in v)
-
-
-def _is_object(v: Any) -> bool:
-    return type(v) is dict and all(type(k) is str for k in v)
-
-
-_CHECK_OF = {"str": _is_str, "int": _is_int, "bool": _is_bool, "list[str]": _is_str_list,
-             "dict[str, Any]": _is_object}
-#: JSON name -> (field name, may be null, type test)
-_EVENT_SPEC: dict[str, tuple[str, bool, Callable[[Any], bool]]] = {}
-for _f in _EVENT_FIELDS:
-    _t = str(_f.type)
-    _opt = _t.endswith(" | None")
-    _EVENT_SPEC[_JSON_NAME.get(_f.name, _f.name)] = (_f.name, _opt, _CHECK_OF[_t.removesuffix(" | None")])
-del _f, _t, _opt
-
-
-def _well_formed(values: dict[str, Any]) -> bool:
-    return (EVENT_ID_RE.fullmatch(values["id"]) is not None and TYPE_RE.fullmatch(values["type"]) is not None
-            and 0 < values["clock"] < 2**53 and _isoformat(values["timestamp"]))
-
-
-def _isoformat(v: str) -> bool:
-    try:
-        datetime.fromisoformat(v)
-    except ValueError:
-        return False
-    return True
-
-
-_TYPE_MSG = {"str": "Input should be a valid string", "int": "Input should be a valid integer",
-             "bool": "Input should be a valid boolean", "list[str]": "Input should be a valid list",
-             "dict[str, Any]": "Input should be a valid dictionary"}
-
-
-def _first_error(obj: dict[str, Any]) -> EventError:
-    """The first problem of ``obj`` in declaration order (the slow path: only for bad input),
-    worded as pydantic words it for the schema of record (without its "Value error, " prefix)."""
-    for f in _EVENT_FIELDS:
-        key = _JSON_NAME.get(f.name, f.name)
-        t = str(f.type)
-        optional = t.endswith(" | None")
-        kind = t.removesuffix(" | None")
-        if key not in obj:
-            if f.default is MISSING:
-                return EventError((key,), "Field required")
-            continue
-        v = obj[key]
-        if v is None and optional:
-            continue
-        if not _CHECK_OF[kind](v):
-            if kind == "list[str]" and type(v) is list:
-                bad = next(i for i, x in enumerate(v) if type(x) is not str)
-                return EventError((key, bad), _TYPE_MSG["str"])
-            if kind == "dict[str, Any]" and type(v) is dict:
-                bad = next(k for k in v if type(k) is not str)
-                return EventError((key, bad, "[key]"), _TYPE_MSG["str"])
-            return EventError((key,), _TYPE_MSG[kind])
-        msg = FIELD_CHECKS.get(key, lambda _: None)(v)
-        if msg is not None:
-            return EventError((key,), msg)
-    raise AssertionError("from_json refused a valid event")  # pragma: no cover
-
-
-def _check_id(v: str) -> str | None:
-    # fullmatch: ``$`` in the pattern would also let a trailing "\n" through
-    return None if EVENT_ID_RE.fullmatch(v) else "event id must be 32 lowercase hex digits"
-
-
-def _check_type(v: str) -> str | None:
-    return None if TYPE_RE.fullmatch(v) else "event type must be lowercase letters and '_'"
-
-
-def _check_clock(v: int) -> str | None:
-    return None if 0 < v < 2**53 else "clock out of range"
-
-
-def _check_timestamp(v: str) -> str | None:
-    try:
-        datetime.fromisoformat(v)
-    except ValueError as e:
-        return str(e)
-    return None
-
-
-#: the checks beyond the JSON type, by field: the message, or None when the value is well formed
-#: (``gitjit.schema.events.EventDoc`` runs the same functions)
-FIELD_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "id": _check_id, "type": _check_type, "clock": _check_clock, "timestamp": _check_timestamp}
-
-
-def _copy_json(v: Any) -> Any:
-    t = type(v)
-    if t is dict:
-        return {k: _copy_json(x) for k, x in v.items()}
-    if t is list:
-        return [_copy_json(x) for x in v]
-    return v
-
-
 # ----------------------------------------------------------------------------- folded state
+#
+# Written out by hand rather than with ``dataclasses``: the index-served reads build these (and
+# only these) objects, and importing ``dataclasses`` (with ``inspect``, ``ast``, ``dis``,
+# ``tokenize``) and generating the classes cost ~9 ms of a ~25 ms read. ``_Record`` gives what
+# ``@dataclass(slots=True)`` gave: equality by fields, a repr, no hash (they are mutable), and no
+# attribute that is not a field; the immutable ones are named tuples.
 
-@dataclass(slots=True)
-class GateState:
-    key: str
-    status: GateStatus = GateStatus.pending
-    by: str | None = None
-    updated_at: str | None = None
-    #: set when the event that passed the gate was written by an actor the local policy does
-    #: not trust for it (see docs/reliability.md); the pass still counts, but is shown as such
-    note: str | None = None
-    #: the ``reason`` of the event that set the status (``gate fail --reason``, a checker's exit)
-    reason: str | None = None
+class _Record:
+    __slots__: tuple[str, ...] = ()
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self.__slots__)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{f}={getattr(self, f)!r}' for f in self.__slots__)})"
+
+
+class GateState(_Record):
+    __slots__ = ("by", "key", "note", "reason", "status", "updated_at")
+
+    def __init__(self, key: str, status: GateStatus = GateStatus.pending, by: str | None = None,
+                 updated_at: str | None = None, note: str | None = None, reason: str | None = None) -> None:
+        self.key = key
+        self.status = status
+        self.by = by
+        self.updated_at = updated_at
+        #: set when the event that passed the gate was written by an actor the local policy does
+        #: not trust for it (see docs/reliability.md); the pass still counts, but is shown as such
+        self.note = note
+        #: the ``reason`` of the event that set the status (``gate fail --reason``, a checker's exit)
+        self.reason = reason
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "status": self.status.value, "by": self.by, "updated_at": self.updated_at,
@@ -580,8 +377,7 @@ class GateState:
         return cls(d["key"], GateStatus(d["status"]), d["by"], d["updated_at"], d["note"], d.get("reason"))
 
 
-@dataclass(frozen=True, slots=True)
-class Parked:
+class Parked(NamedTuple):
     """Why an issue is parked (``issue_parked``): no one starts it until a person un-parks it."""
 
     reason: str = ""
@@ -592,8 +388,7 @@ class Parked:
         return {"reason": self.reason, "by": self.by, "since": self.since}
 
 
-@dataclass(frozen=True, slots=True)
-class Conflict:
+class Conflict(NamedTuple):
     """A true conflict the fold resolved deterministically; shown by ``issue show`` and ``status``."""
 
     type: str          # "claim" | "claim_after_close" | "edit_after_delete" | "cycle" | "duplicate_event" | ...
@@ -608,47 +403,61 @@ class Conflict:
                 "detail": self.detail, "timestamp": self.timestamp}
 
 
-@dataclass(slots=True)
-class IssueState:
+class IssueState(_Record):
     """The fold of one issue's events. ``state`` here is the stored base state; the effective
     state (``open`` vs ``ready``) needs the other issues and is computed in ``gitjit.core.board``.
     Mutable (the fold assigns its fields; an unknown attribute is refused). The index stores it
     as ``to_json`` and reads it back with ``from_json`` (its own data: not checked again)."""
 
-    id: str
-    title: str = ""
-    description: str = ""
-    priority: str = "normal"
-    state: str = "open"
-    assignee: str | None = None
-    dependencies: list[str] = field(default_factory=list)
-    gates: dict[str, GateState] = field(default_factory=dict)
-    context: dict[str, Any] = field(default_factory=dict)
-    labels: list[str] = field(default_factory=list)
-    created_at: str = ""
-    updated_at: str = ""
-    created_by: str | None = None
-    claimed_at: str | None = None
-    #: when the holder's dispatcher lease runs out (claim ``expires_at`` / ``lease_renewed``); None: no lease
-    lease_expires_at: str | None = None
-    #: failed runs in a row that dispatchers reported (``issue_released`` with ``retry_after``), and
-    #: the time before which no dispatcher starts it again; reset by ``issue_unparked`` and by finishing
-    failures: int = 0
-    retry_after: str | None = None
-    #: set by ``issue_parked`` (a dispatcher after too many failed runs, or a person): blocks starting
-    parked: Parked | None = None
-    completed_at: str | None = None
-    deleted: bool = False
-    conflicts: list[Conflict] = field(default_factory=list)
-    commits: list[str] = field(default_factory=list)
-    clock: int = 0
-    event_count: int = 0
-    #: clock and id of the edge events, so a cycle formed by a merge is broken the same way everywhere
-    dep_events: dict[str, str] = field(default_factory=dict)
+    #: in declaration order, the order of the keys of the index's JSON (``to_json``)
+    __slots__ = ("id", "title", "description", "priority", "state", "assignee", "dependencies", "gates",  # noqa: RUF023
+                 "context", "labels", "created_at", "updated_at", "created_by", "claimed_at",
+                 "lease_expires_at", "failures", "retry_after", "parked", "completed_at", "deleted",
+                 "conflicts", "commits", "clock", "event_count", "dep_events")
+
+    def __init__(self, id: str, title: str = "", description: str = "", priority: str = "normal",
+                 state: str = "open", assignee: str | None = None, dependencies: list[str] | None = None,
+                 gates: dict[str, GateState] | None = None, context: dict[str, Any] | None = None,
+                 labels: list[str] | None = None, created_at: str = "", updated_at: str = "",
+                 created_by: str | None = None, claimed_at: str | None = None,
+                 lease_expires_at: str | None = None, failures: int = 0, retry_after: str | None = None,
+                 parked: Parked | None = None, completed_at: str | None = None, deleted: bool = False,
+                 conflicts: list[Conflict] | None = None, commits: list[str] | None = None, clock: int = 0,
+                 event_count: int = 0, dep_events: dict[str, str] | None = None) -> None:
+        self.id = id
+        self.title = title
+        self.description = description
+        self.priority = priority
+        self.state = state
+        self.assignee = assignee
+        self.dependencies: list[str] = [] if dependencies is None else dependencies
+        self.gates: dict[str, GateState] = {} if gates is None else gates
+        self.context: dict[str, Any] = {} if context is None else context
+        self.labels: list[str] = [] if labels is None else labels
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.created_by = created_by
+        self.claimed_at = claimed_at
+        #: when the holder's dispatcher lease runs out (claim ``expires_at`` / ``lease_renewed``); None: no lease
+        self.lease_expires_at = lease_expires_at
+        #: failed runs in a row that dispatchers reported (``issue_released`` with ``retry_after``), and
+        #: the time before which no dispatcher starts it again; reset by ``issue_unparked`` and by finishing
+        self.failures = failures
+        self.retry_after = retry_after
+        #: set by ``issue_parked`` (a dispatcher after too many failed runs, or a person): blocks starting
+        self.parked = parked
+        self.completed_at = completed_at
+        self.deleted = deleted
+        self.conflicts: list[Conflict] = [] if conflicts is None else conflicts
+        self.commits: list[str] = [] if commits is None else commits
+        self.clock = clock
+        self.event_count = event_count
+        #: clock and id of the edge events, so a cycle formed by a merge is broken the same way everywhere
+        self.dep_events: dict[str, str] = {} if dep_events is None else dep_events
 
     def to_json(self) -> dict[str, Any]:
         """Every field in declaration order, as JSON values (gates and conflicts as objects)."""
-        d = {f: getattr(self, f) for f in _STATE_FIELDS}
+        d = {f: getattr(self, f) for f in self.__slots__}
         d["gates"] = {k: g.to_json() for k, g in self.gates.items()}
         d["conflicts"] = [c.to_json() for c in self.conflicts]
         d["parked"] = self.parked.to_json() if self.parked is not None else None
@@ -665,30 +474,30 @@ class IssueState:
         return cls(**d)
 
 
-_STATE_FIELDS = tuple(f.name for f in fields(IssueState))
+class GateDef(_Record):
+    #: in declaration order, the order of the keys of the index's JSON (``to_json``)
+    __slots__ = ("key", "title", "description", "mode", "stage", "created_at", "updated_at", "removed", "clock")  # noqa: RUF023
 
-
-@dataclass(slots=True)
-class GateDef:
-    key: str
-    title: str = ""
-    description: str = ""
-    mode: str = "manual"
-    stage: str = "postcheck"
-    created_at: str = ""
-    updated_at: str = ""
-    removed: bool = False
-    clock: int = 0
+    def __init__(self, key: str, title: str = "", description: str = "", mode: str = "manual",
+                 stage: str = "postcheck", created_at: str = "", updated_at: str = "", removed: bool = False,
+                 clock: int = 0) -> None:
+        self.key = key
+        self.title = title
+        self.description = description
+        self.mode = mode
+        self.stage = stage
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.removed = removed
+        self.clock = clock
 
     def to_json(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in _GATEDEF_FIELDS}
+        return {f: getattr(self, f) for f in self.__slots__}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> GateDef:
         return cls(**d)
 
-
-_GATEDEF_FIELDS = tuple(f.name for f in fields(GateDef))
 
 #: compact JSON in declaration order, non-ASCII kept: how the index stores a state
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)

@@ -18,7 +18,7 @@ from .board import Board, listing_json, short
 from .errors import AmbiguousIdError, NotFoundError, UsageError
 from .model import TERMINAL_STATES, parse_priority, parse_state, utc_ts
 
-__all__ = ["Reads", "CAPTURED_CREATE", "CAPTURED_CREATE_HINT"]
+__all__ = ["CAPTURED_CREATE", "CAPTURED_CREATE_HINT", "Reads"]
 
 #: said when an id is the human output of ``jit issue create`` ("Created issue: <id>") captured
 #: whole, e.g. ``ID=$(jit issue create -t x)`` where seed 004 captures the bare id

@@ -7,8 +7,19 @@ staged for one push). docs/storage-format.md describes each.
 
 from __future__ import annotations
 
-__all__ = ["LOCAL", "ISSUES", "GATES", "TRACKING", "QUARANTINE", "STAGE_PREFIX", "DOC", "PREFIXES",
-           "issue_ref", "gate_ref", "refspec_for"]
+__all__ = [
+    "DOC",
+    "GATES",
+    "ISSUES",
+    "LOCAL",
+    "PREFIXES",
+    "QUARANTINE",
+    "STAGE_PREFIX",
+    "TRACKING",
+    "gate_ref",
+    "issue_ref",
+    "refspec_for",
+]
 
 #: everything the tracker shares: ``refs/jit/issues/<id>`` and ``refs/jit/gates/<key>``
 LOCAL = "refs/jit/"

@@ -12,4 +12,4 @@ directly instead of spawning ``jit`` for every read and claim.
 
 from __future__ import annotations
 
-__all__ = ["config", "agents", "engine", "webhooks", "supervise"]
+__all__ = ["agents", "config", "engine", "supervise", "webhooks"]

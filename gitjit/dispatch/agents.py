@@ -48,7 +48,7 @@ from ..core.errors import BusyError, ExternalError
 from ..core.model import now_ts, parse_ts, utc_ts
 from .config import AgentConfig
 
-__all__ = ["AgentRun", "ProcessPool", "RunLock", "Breakers", "StateDir", "lease_until", "lease_lapsed", "parse_ts"]
+__all__ = ["AgentRun", "Breakers", "ProcessPool", "RunLock", "StateDir", "lease_lapsed", "lease_until", "parse_ts"]
 
 SUPERVISOR = Path(__file__).resolve().with_name("supervise.py")
 #: seconds a supervisor may take to say it started its agent
@@ -208,7 +208,7 @@ class ProcessPool:
             env.pop(k, None)
         if self._alive_w < 0:
             self._alive_r, self._alive_w = os.pipe()
-        log = open(log_path, "a", encoding="utf-8")
+        log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - handed to the supervisor, closed below
         assert lock.fd is not None
         args = [sys.executable, "-I", str(SUPERVISOR), "--grace", repr(float(grace_secs)),
                 "--parent-fd", str(self._alive_r), "--parent-pid", str(os.getpid()),

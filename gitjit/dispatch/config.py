@@ -35,8 +35,17 @@ from ..core.errors import AlreadyExistsError, NotFoundError, UsageError
 from ..schema.dispatch import ID_RE, ConfigProblem, DispatchFile, check_dispatch
 
 __all__ = [
-    "DispatchConfig", "AgentConfig", "RepoConfig", "WebhookConfig", "DispatchConfigError",
-    "load_config", "add_agent", "remove_agent", "init_config_text", "default_state_dir", "DEFAULT_CONFIG",
+    "DEFAULT_CONFIG",
+    "AgentConfig",
+    "DispatchConfig",
+    "DispatchConfigError",
+    "RepoConfig",
+    "WebhookConfig",
+    "add_agent",
+    "default_state_dir",
+    "init_config_text",
+    "load_config",
+    "remove_agent",
 ]
 
 DEFAULT_CONFIG = "dispatch.toml"
@@ -270,7 +279,7 @@ def default_state_dir(config: Path) -> Path:
 
 def _repo_name(s: str) -> str:
     name = s.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    return (name[:-4] if name.endswith(".git") else name) or "repo"
+    return (name.removesuffix(".git")) or "repo"
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, default_repo: str | None = None) -> DispatchConfig:

@@ -42,7 +42,7 @@ from .agents import AgentRun, Breakers, ProcessPool, RunLock, StateDir, lease_la
 from .config import AgentConfig, DispatchConfig, RepoConfig
 from .webhooks import WebhookSender
 
-__all__ = ["Dispatcher", "issue_tags", "effective_rank", "RepoHandle"]
+__all__ = ["Dispatcher", "RepoHandle", "effective_rank", "issue_tags"]
 
 CLOSED = ("done", "rejected", "archived")
 LogFn = Callable[[dict[str, Any]], None]

@@ -14,8 +14,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
-__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "BadRefName", "find_git_dirs", "find_repository", "init_repository",
-           "open_repo", "skip_ca_bundle"]
+__all__ = [
+    "BadRef",
+    "BadRefName",
+    "CasFailed",
+    "GitRepo",
+    "RefLocked",
+    "find_git_dirs",
+    "find_repository",
+    "init_repository",
+    "open_repo",
+    "skip_ca_bundle",
+]
 #: the names that need no pygit2 (gitjit/git/refs.py)
 _REFS = frozenset({"CasFailed", "RefLocked", "BadRef", "BadRefName"})
 

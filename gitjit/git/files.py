@@ -26,9 +26,23 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Mapping
     from typing import Any
 
-__all__ = ["PACKED_REFS", "ENTITY_DIRS", "loose_tip", "ref_locked", "lock_file", "packed_refs_locked",
-           "stat_of", "scan_loose", "read_packed", "read_packed_lines", "packed_crc", "add_packed_refs",
-           "find_lock_files", "ref_of_lock", "refs_signature"]
+__all__ = [
+    "ENTITY_DIRS",
+    "PACKED_REFS",
+    "add_packed_refs",
+    "find_lock_files",
+    "lock_file",
+    "loose_tip",
+    "packed_crc",
+    "packed_refs_locked",
+    "read_packed",
+    "read_packed_lines",
+    "ref_locked",
+    "ref_of_lock",
+    "refs_signature",
+    "scan_loose",
+    "stat_of",
+]
 
 PACKED_REFS = "packed-refs"
 #: the ref directories of jit's entities (issues, gates): what the index follows

@@ -49,8 +49,17 @@ from . import run
 if TYPE_CHECKING:
     from .repo import GitRepo
 
-__all__ = ["gc_due", "maybe_gc", "loose_estimate", "housekeeping_script", "GC_SPACING", "NICE", "loose_refs",
-           "pack_loose_tracking", "pack_refs"]
+__all__ = [
+    "GC_SPACING",
+    "NICE",
+    "gc_due",
+    "housekeeping_script",
+    "loose_estimate",
+    "loose_refs",
+    "maybe_gc",
+    "pack_loose_tracking",
+    "pack_refs",
+]
 
 #: seconds between two ``git gc --auto`` started by this repository's jit processes
 GC_SPACING = 60.0

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..core.errors import ExternalError
 from . import run
 
-__all__ = ["object_id", "merge_objects", "write_pack"]
+__all__ = ["merge_objects", "object_id", "write_pack"]
 
 _TYPES = {"commit": 1, "tree": 2, "blob": 3}
 

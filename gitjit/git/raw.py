@@ -14,12 +14,20 @@ from dataclasses import dataclass
 from . import _pygit2
 
 _pygit2.prepare()
-import pygit2  # noqa: E402  (after prepare: see gitjit/git/_pygit2.py)
+import pygit2  # after prepare: see gitjit/git/_pygit2.py
 
 from .repo import GitRepo, odb_retry
 
-__all__ = ["RawRef", "list_refs", "object_kind", "reflog_targets", "park_ref", "drop_ref", "write_signed_commit",
-           "commit_signature"]
+__all__ = [
+    "RawRef",
+    "commit_signature",
+    "drop_ref",
+    "list_refs",
+    "object_kind",
+    "park_ref",
+    "reflog_targets",
+    "write_signed_commit",
+]
 
 
 @dataclass(frozen=True)

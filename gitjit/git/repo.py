@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 from . import _pygit2
 
 _pygit2.prepare()
-import pygit2  # noqa: E402  (after prepare: see gitjit/git/_pygit2.py)
+import pygit2  # after prepare: see gitjit/git/_pygit2.py
 
 from ..core.errors import ExternalError, UsageError
 from . import run as _run
@@ -39,8 +39,17 @@ from .refs import BadRef, BadRefName, CasFailed, RefLocked, check_ref_name, chec
 if TYPE_CHECKING:
     import subprocess
 
-__all__ = ["GitRepo", "CasFailed", "RefLocked", "BadRef", "BadRefName", "open_repo", "ZERO", "odb_retry",
-           "ObjectVanished"]
+__all__ = [
+    "ZERO",
+    "BadRef",
+    "BadRefName",
+    "CasFailed",
+    "GitRepo",
+    "ObjectVanished",
+    "RefLocked",
+    "odb_retry",
+    "open_repo",
+]
 
 T = TypeVar("T")
 
@@ -303,7 +312,7 @@ class GitRepo:
                     try:
                         tx.lock_ref(refname)
                         break
-                    except Exception as e:  # noqa: BLE001 - pygit2 raises its own NotFoundError here
+                    except Exception as e:  # pygit2 raises its own NotFoundError here
                         # `git pack-refs --prune` removes directories it emptied (refs/jit/issues
                         # with them), and libgit2's transaction does not create the lock file's
                         # directory; a pack running right now may remove it again before we lock
@@ -318,7 +327,7 @@ class GitRepo:
                     new = make(tip)
                     if new is not None:
                         check_target(new)
-                except BaseException as e:  # the caller's own refusal: not a libgit2 failure
+                except BaseException as e:  # noqa: BLE001 - the caller's own refusal: not a libgit2 failure
                     raise _Refused(e) from None
                 if new is None:
                     return tip

@@ -1,8 +1,8 @@
 """The pydantic models of record: everything that crosses a trust edge, and every ``--json`` shape.
 
 Validate at the edges, trust the inside (docs/design.md, "pydantic at the edges"). The data a
-``jit`` process builds itself is plain stdlib dataclasses (``gitjit.core.model``), checked by
-nothing on the hot path; what arrives from outside is held to these models:
+``jit`` process builds itself is plain Python classes (``gitjit.core.event``, ``gitjit.core.model``),
+checked by nothing on the hot path; what arrives from outside is held to these models:
 
 * ``events``    a stored event line: what a pull, a fetch, the merge driver and ``jit doctor`` take
                 from a remote or a hand-made ref; the events as printed; webhook payloads

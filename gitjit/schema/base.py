@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticError
 
-__all__ = ["Shape", "Open", "PydanticError", "first_problem", "problems", "describe"]
+__all__ = ["Open", "PydanticError", "Shape", "describe", "first_problem", "problems"]
 
 
 class Shape(BaseModel):

@@ -23,7 +23,7 @@ from .dispatch import DispatchFile
 from .events import IssueStateDoc, PrintedEvent, RemoteEvent, StoredEvent, WebhookPayload
 from .inputs import Context, ImportFileLine, ImportGateLine, ImportLine
 
-__all__ = ["SCHEMAS", "COMMANDS", "LINES", "json_schema", "shapes_of", "command_of", "validate_output", "adapter"]
+__all__ = ["COMMANDS", "LINES", "SCHEMAS", "adapter", "command_of", "json_schema", "shapes_of", "validate_output"]
 
 #: name -> (model, "output" | "input" | "stored")
 SCHEMAS: dict[str, tuple[Any, str]] = {

@@ -15,8 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Strin
 
 from .base import PydanticError
 
-__all__ = ["DispatchFile", "DispatchAgent", "DispatchRepo", "DispatchWebhook", "ConfigProblem", "check_dispatch",
-           "ID_RE", "TYPE_RE"]
+__all__ = [
+    "ID_RE",
+    "TYPE_RE",
+    "ConfigProblem",
+    "DispatchAgent",
+    "DispatchFile",
+    "DispatchRepo",
+    "DispatchWebhook",
+    "check_dispatch",
+]
 
 ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$")  # no '@': it separates agent and dispatcher
 TYPE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,49}$")

@@ -11,11 +11,19 @@ from typing import Any, Literal
 from pydantic import Field, TypeAdapter, field_validator, model_validator
 
 from ..core.errors import ValidationError
-from ..core.model import FIELD_CHECKS, Event, text_problem
+from ..core.event import FIELD_CHECKS, Event
+from ..core.model import text_problem
 from .base import Open, PydanticError, Shape, first_problem, problems
 
-__all__ = ["StoredEvent", "RemoteEvent", "PrintedEvent", "WebhookPayload", "IssueStateDoc", "check_events",
-           "remote_event_problem"]
+__all__ = [
+    "IssueStateDoc",
+    "PrintedEvent",
+    "RemoteEvent",
+    "StoredEvent",
+    "WebhookPayload",
+    "check_events",
+    "remote_event_problem",
+]
 
 
 def _check(name: str, v: Any) -> Any:
@@ -28,7 +36,7 @@ def _check(name: str, v: Any) -> Any:
 class StoredEvent(Open):
     """One line of an issue's or gate's ``events.jsonl`` (docs/storage-format.md), as every clone
     must accept it: exact JSON types, the fields below where present, and any other key (a field
-    of a newer version), kept and written back untouched. ``gitjit.core.model.Event.from_json`` is
+    of a newer version), kept and written back untouched. ``gitjit.core.event.Event.from_json`` is
     the hot path's reader of the same rules (tests/test_schema.py holds them equal)."""
 
     v: int = Field(1, description="format version of the event")

@@ -30,8 +30,16 @@ from ..core.model import (
     utc_ts,
 )
 
-__all__ = ["ImportLine", "ImportGate", "ImportGateResult", "ImportGateDef", "ImportGateLine", "ImportFileLine",
-           "Context", "iso_time"]
+__all__ = [
+    "Context",
+    "ImportFileLine",
+    "ImportGate",
+    "ImportGateDef",
+    "ImportGateLine",
+    "ImportGateResult",
+    "ImportLine",
+    "iso_time",
+]
 
 
 def _core(fn: Any, *args: Any) -> Any:

@@ -11,8 +11,19 @@ from .base import Shape
 from .events import PrintedEvent
 
 __all__ = [
-    "Issue", "ListedIssue", "IssueArray", "IssueList", "IssueSearch", "IssueWalk", "IssueDeleted", "Status",
-    "GraphTrees", "GraphExport", "GraphExportWritten", "Events", "ErrorOutput",
+    "ErrorOutput",
+    "Events",
+    "GraphExport",
+    "GraphExportWritten",
+    "GraphTrees",
+    "Issue",
+    "IssueArray",
+    "IssueDeleted",
+    "IssueList",
+    "IssueSearch",
+    "IssueWalk",
+    "ListedIssue",
+    "Status",
 ]
 
 Id = Annotated[str, Field(description="12 lowercase hex digits", pattern=r"^[0-9a-f]{12}$")]

@@ -10,7 +10,8 @@ import re
 from collections.abc import Iterable
 
 from ..core.errors import ValidationError
-from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS, Event
+from ..core.event import Event
+from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, LIMITS
 from ..core.refs import LOCAL
 
 __all__ = ["LOCAL", "check_document"]

@@ -17,14 +17,15 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from ..core.errors import BusyError, UsageError, ValidationError
+from ..core.event import Event
 from ..core.fold import parse_events, serialize_events
-from ..core.model import LIMITS, Event
+from ..core.model import LIMITS
 from ..core.refs import DOC, GATES, ISSUES
 from ..git import BadRef, CasFailed, GitRepo, RefLocked, files, raw
 from ..git.housekeeping import maybe_gc
 from . import locks
 
-__all__ = ["EntityStore", "Loaded", "ISSUES", "GATES", "DOC", "retrying"]
+__all__ = ["DOC", "GATES", "ISSUES", "EntityStore", "Loaded", "retrying"]
 
 
 

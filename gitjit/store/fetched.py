@@ -25,7 +25,7 @@ import json
 import os
 import time
 
-__all__ = ["STATE_FILE", "fetch_signature", "read_state", "write_state", "fetched_since", "settled"]
+__all__ = ["STATE_FILE", "fetch_signature", "fetched_since", "read_state", "settled", "write_state"]
 
 #: shared with the hooks' own reconciling (gitjit/hooks.py): ``fetch_head`` is this module's key
 STATE_FILE = os.path.join("jit", "hooks-state.json")

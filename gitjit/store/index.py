@@ -46,8 +46,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
 __all__ = [
-    "Index", "Delta", "pack", "unpack", "ISSUES", "GATES", "INDEX_VERSION", "INDEX_FILE", "code_stamp", "scan_loose",
-    "read_packed", "PRIORITY_RANK", "WRITE_MARK",
+    "GATES",
+    "INDEX_FILE",
+    "INDEX_VERSION",
+    "ISSUES",
+    "PRIORITY_RANK",
+    "WRITE_MARK",
+    "Delta",
+    "Index",
+    "code_stamp",
+    "pack",
+    "read_packed",
+    "scan_loose",
+    "unpack",
 ]
 
 INDEX_VERSION = "11"
@@ -510,9 +521,8 @@ class Index:
             sig = own["sig"]
         else:
             own = None  # the shared one is newer, or saw a newer packed-refs (parsed by whoever packed)
-        if sig and not sig.get("racy"):
-            if all(stat_of(self.common, rel) == st for rel, st in sig["stats"].items()):
-                return None
+        if sig and not sig.get("racy") and all(stat_of(self.common, rel) == st for rel, st in sig["stats"].items()):
+            return None
         return self.scan(taken, allow_full=allow_full, own=own)
 
     def remember(self, d: Delta | None) -> None:

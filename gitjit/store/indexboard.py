@@ -183,7 +183,7 @@ class IndexBoard(Board):
 
     def nodes(self, ids: Iterable[str] | None = None) -> dict[str, tuple[Any, ...]]:
         cols = "prank, created_at, title, eff, priority, assignee, deleted"
-        rows = dict((r[0], r[1:]) for r in self.ix.iter_rows(cols, "deleted=0")) if ids is None \
+        rows = {r[0]: r[1:] for r in self.ix.iter_rows(cols, "deleted=0")} if ids is None \
             else self.ix.rows(ids, cols)
         out: dict[str, tuple[Any, ...]] = {}
         for i in (rows if ids is None else ids):

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 from ..core import jsontext
 from ..core.board import Board, event_json, issue_json
 from ..core.errors import ValidationError
-from ..core.fold import fold_gate, fold_issue
 from ..core.graph import BrokenEdge, Graph
 from ..core.model import TERMINAL_STATES, GateDef, IssueState, compact_json, now_ts, utc_ts
 from ..git.files import HEX40 as _HEX40
@@ -454,16 +453,16 @@ class Indexer:
                 ix.remember(delta)
         elif delta is not None:
             ix.remember(delta)
-        if delta is not None and len(delta.loose) >= pack_threshold(delta) and not self._packing and self._may_pack():
-            if self.pack_refs():
-                # record the new packed-refs now, once its mtime is no longer racy, so that no
-                # process (this one included) has to parse it again
-                self._packing = True
-                try:
-                    time.sleep(RACY_NS / 1e9 + 0.005)
-                    changed = self.refresh() or changed
-                finally:
-                    self._packing = False
+        if (delta is not None and len(delta.loose) >= pack_threshold(delta) and not self._packing
+                and self._may_pack() and self.pack_refs()):
+            # record the new packed-refs now, once its mtime is no longer racy, so that no
+            # process (this one included) has to parse it again
+            self._packing = True
+            try:
+                time.sleep(RACY_NS / 1e9 + 0.005)
+                changed = self.refresh() or changed
+            finally:
+                self._packing = False
         self._warn()
         if changed:
             self._gatedefs = None
@@ -670,6 +669,9 @@ class Indexer:
                       blobs: list[tuple[str, bytes]]) -> None:
         """Fold each changed ref's events (``read``: ``EntityStore.events_many`` of ``changed``)
         into the rows ``_apply`` writes."""
+        # here: the fold (and its events, dataclasses) is for bringing the index in step, never for a read
+        from ..core.fold import fold_gate, fold_issue
+
         c = self.ix.c
         for (ref, tip), evs in zip(changed, read):
             if rebuild and len(blobs) >= WRITE_CHUNK:

@@ -46,8 +46,16 @@ from pathlib import Path
 from ..git import files
 
 __all__ = [
-    "Owner", "LockInfo", "owning", "inspect", "recover", "on_locked", "stale_seconds",
-    "owners", "find_locks", "prune_dead_owners",
+    "LockInfo",
+    "Owner",
+    "find_locks",
+    "inspect",
+    "on_locked",
+    "owners",
+    "owning",
+    "prune_dead_owners",
+    "recover",
+    "stale_seconds",
 ]
 
 OWNERS = "jit/owners"

@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
+from ..core.event import Event
 from ..core.fold import fold_issue, serialize_events, union_events
-from ..core.model import LIMITS, Event
+from ..core.model import LIMITS
 from ..core.progress import Progress, counted
 from ..core.refs import STAGE_PREFIX, TRACKING, refspec_for
 from ..git import CasFailed, GitRepo, RefLocked
@@ -56,8 +57,15 @@ if TYPE_CHECKING:
     import subprocess
 
 __all__ = [
-    "Syncer", "PullResult", "check_document", "LOCAL", "TRACKING", "MERGE_AUTHOR", "MERGE_MESSAGE",
-    "PUSH_BATCH", "refspec_for",
+    "LOCAL",
+    "MERGE_AUTHOR",
+    "MERGE_MESSAGE",
+    "PUSH_BATCH",
+    "TRACKING",
+    "PullResult",
+    "Syncer",
+    "check_document",
+    "refspec_for",
 ]
 
 #: the fixed identity and message of merge commits (determinism: see module docstring)
@@ -692,7 +700,7 @@ class Syncer:
                 return cur
             allev = (list(cur.events) if cur else []) + list(new)
             doc = serialize_events(allev)
-            self.store._check_limits(ref, what, list(new), allev, doc)  # noqa: SLF001 - as a local write
+            self.store._check_limits(ref, what, list(new), allev, doc)  # as a local write
             commit = self.git.write_commit({DOC: doc}, [cur.tip] if cur else [], message, author=author)
             status = self.push_batch(remote, [(ref, commit, rtip)])
             if not status[ref][0]:
