@@ -285,10 +285,11 @@ def test_pygit2_reference_set_target_is_cas_and_lock_errors_are_immediate(tmp_pa
         stale.set_target(c3)
     assert r.references.get(name).target == c2
 
-    # create_reference(force=False) on an existing ref: AlreadyExistsError, a GitError and a ValueError
+    # create_reference(force=False) on an existing ref: AlreadyExistsError, a ValueError (pygit2 1.21 also
+    # makes it a GitError, 1.19.0, the floor, does not: every catch site in gitjit/git/ names ValueError)
     with pytest.raises(pygit2.AlreadyExistsError):
         r.create_reference(name, c3, force=False)
-    assert issubclass(pygit2.AlreadyExistsError, pygit2.GitError)
+    assert issubclass(pygit2.AlreadyExistsError, ValueError)
 
     # a ref deleted after it was read: NotFoundError, which is a KeyError, not "does not match"
     gone = r.references.get(name)
