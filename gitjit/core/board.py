@@ -137,6 +137,11 @@ class Board:
             if st.state not in TERMINAL_STATES and st.state != "archived" and self.blockers(i)
         )
 
+    def gated(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` (open issues) held back by gates alone: no unfinished or missing
+        dependency, not parked (the web board's "gated" column; the rest of open is "blocked")."""
+        return {i for i in ids if all(b["type"] == "gate" for b in self.blockers(i))}
+
     def select(
         self,
         *,

@@ -1,0 +1,127 @@
+"""What the web board (``jit serve``, gitjit/board/) shows of one repository, click- and HTTP-free:
+the columns of the board a page at a time, the drawing of the dependency graph, an issue's
+dependents. Everything else the board shows is an answer the CLI gives too (``show``, ``status``,
+``events``, ``query``), asked of the same ``Reads``.
+
+Columns are effective states, with ``open`` split in two: *gated* (held back by gates alone) and
+*blocked* (an unfinished or missing dependency, or parked). Each column is counted in full and
+listed a page at a time (at 100,000 issues a board is ~100,000 cards: the browser gets the counts
+and the first cards of each column, and asks for more as it scrolls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..core.board import Board, short
+from ..core.errors import UsageError
+from ..core.layout import layered_layout
+from ..core.model import parse_priority
+from ..core.reads import Reads
+
+__all__ = ["COLUMNS", "Filters", "column_ids", "columns", "column_page", "graph_view", "dependents"]
+
+#: the board's columns, left to right, and the effective state each shows
+COLUMNS = ("ready", "in_progress", "gated", "blocked", "done", "rejected", "archived")
+_EFF = {"ready": "ready", "in_progress": "in_progress", "gated": "open", "blocked": "open", "done": "done",
+        "rejected": "rejected", "archived": "archived"}
+#: cards of each column in the first answer, and the most a page may hold
+FIRST_PAGE = 30
+MAX_PAGE = 500
+#: the most nodes one graph drawing holds (the rest is counted, not drawn)
+GRAPH_MAX = 400
+
+
+class Filters:
+    """The board's filters: label patterns (``team:*``), assignee, priority, text (as ``issue search``)."""
+
+    def __init__(self, *, labels: Iterable[str] = (), assignee: str | None = None, priority: str | None = None,
+                 text: str | None = None):
+        self.labels = [x for x in labels if x]
+        self.assignee = assignee or None
+        self.priority = parse_priority(priority) if priority else None
+        self.text = (text or "").strip() or None
+
+    def key(self) -> tuple[Any, ...]:
+        return tuple(self.labels), self.assignee, self.priority, self.text
+
+
+def column_ids(b: Board, f: Filters) -> dict[str, list[str]]:
+    """Each column's ids in ready order (priority, age, id), filtered."""
+    allowed = set(b.search(f.text)) if f.text else None
+    out: dict[str, list[str]] = {}
+    for eff in ("ready", "in_progress", "open", "done", "rejected", "archived"):
+        ids = b.select(state=eff, assignee=f.assignee, priority=f.priority, labels=f.labels)
+        if allowed is not None:
+            ids = [i for i in ids if i in allowed]
+        if eff == "open":
+            gated = b.gated(ids)
+            out["gated"] = [i for i in ids if i in gated]
+            out["blocked"] = [i for i in ids if i not in gated]
+        else:
+            out[eff] = ids
+    return {c: out[c] for c in COLUMNS}
+
+
+def columns(r: Reads, f: Filters, *, limit: int = FIRST_PAGE,
+            ids: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The board's first look: every column's count and its first ``limit`` cards (issue JSON)."""
+    b = r.board()
+    ids = column_ids(b, f) if ids is None else ids
+    return {"columns": [{"name": c, "state": _EFF[c], "count": len(ids[c]),
+                         "issues": b.listing(ids[c][:limit])} for c in COLUMNS]}
+
+
+def column_page(r: Reads, ids: dict[str, list[str]], name: str, *, offset: int, limit: int) -> dict[str, Any]:
+    """Cards ``offset..offset+limit`` of one column: the listing shape (``{"issues", "count"}``)."""
+    if name not in COLUMNS:
+        raise UsageError(f"unknown column {name!r}", hint="one of: " + ", ".join(COLUMNS))
+    if offset < 0 or not 0 < limit <= MAX_PAGE:
+        raise UsageError(f"offset must be >= 0 and limit 1..{MAX_PAGE}")
+    page = r.board().listing(ids[name][offset:offset + limit])
+    return {"issues": page, "count": len(page)}
+
+
+def dependents(r: Reads, prefix: str) -> dict[str, Any]:
+    """The issues that depend on ``prefix`` directly (``dependencies`` is the other way), listed."""
+    b = r.board()
+    iid = r.resolve(prefix, b)
+    ids = b.sorted(d for d in b.graph.rdeps.get(iid, ()) if d in b.issues)
+    return {"issue_id": iid, "issues": b.listing(ids), "count": len(ids)}
+
+
+def graph_view(r: Reads, prefix: str | None = None, *, limit: int = GRAPH_MAX,
+               include_done: bool = False) -> dict[str, Any]:
+    """The dependency graph laid out in layers (``gitjit.core.layout``): of one issue (everything
+    it depends on and everything depending on it), or of the whole tracker (every unfinished
+    issue, or every issue with ``include_done``). At most ``limit`` nodes, in ready order."""
+    b = r.board()
+    focus = None
+    if prefix:
+        focus = r.resolve(prefix, b)
+        pool = [focus, *b.graph.upstream(focus), *b.graph.downstream(focus)]
+        ids = b.sorted(dict.fromkeys(i for i in pool if i in b.issues))
+    elif include_done:
+        ids = b.sorted(b.issues)
+    else:
+        ids = [i for s in ("ready", "in_progress", "open") for i in b.select(state=s)]
+        ids = b.sorted(ids)
+    total = len(ids)
+    if focus is not None and focus in ids[limit:]:
+        ids = [focus, *[i for i in ids if i != focus][:limit - 1]]
+    ids = ids[:limit]
+    info = b.nodes(ids)
+    shown = set(ids)
+    deps = {i: [d for d in b.graph.deps.get(i, ()) if d in shown] for i in ids}
+    lay = layered_layout(ids, deps)
+    nodes = []
+    for i in ids:
+        _, title, state, prio, who = info[i]
+        x, y = lay.xy(i)
+        layer, row = lay.positions[i]
+        nodes.append({"id": i, "short_id": short(i), "title": title, "state": state, "priority": prio,
+                      "assignee": who, "layer": layer, "row": row, "x": x, "y": y})
+    edges = [{"from": d, "to": i} for i in ids for d in deps[i]]
+    return {"issue_id": focus, "nodes": nodes, "edges": edges, "width": lay.width, "height": lay.height,
+            "total": total, "truncated": total > len(ids)}
