@@ -122,6 +122,6 @@ def graph_view(r: Reads, prefix: str | None = None, *, limit: int = GRAPH_MAX,
         layer, row = lay.positions[i]
         nodes.append({"id": i, "short_id": short(i), "title": title, "state": state, "priority": prio,
                       "assignee": who, "layer": layer, "row": row, "x": x, "y": y})
-    edges = [{"from": d, "to": i} for i in ids for d in deps[i]]
+    edges = [{"from": i, "to": d} for i in ids for d in deps[i]]  # as graph export: dependent -> dependency
     return {"issue_id": focus, "nodes": nodes, "edges": edges, "width": lay.width, "height": lay.height,
             "total": total, "truncated": total > len(ids)}

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from . import commands as c
+from . import board as bd
 from . import outputs as o
 from .base import PydanticError
 from .dispatch import DispatchFile
@@ -76,6 +77,9 @@ SCHEMAS: dict[str, tuple[Any, str]] = {
     "dispatch-agent-reset": (c.DispatchAgentReset, "output"),
     "schema-list": (c.SchemaList, "output"),
     "error": (o.ErrorOutput, "output"),
+    # the web board's own answers (jit serve; docs/board.md)
+    "board-columns": (bd.BoardColumns, "output"),
+    "board-graph": (bd.BoardGraph, "output"),
     # what comes in
     "stored-event": (StoredEvent, "input"),
     "remote-event": (RemoteEvent, "input"),

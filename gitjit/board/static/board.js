@@ -241,7 +241,7 @@ async function renderGraph(view, seq, repo, id) {
   const pos = {};
   for (const n of g.nodes) pos[n.id] = n;
   const edges = g.edges.map(e => {
-    const a = pos[e.from], b = pos[e.to];
+    const a = pos[e.to], b = pos[e.from];  // drawn from the dependency to what it blocks
     const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2, mx = (x1 + x2) / 2;
     return svg("path", {class: "edge", d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2 - 4},${y2}`, "marker-end": "url(#arrow)",
                         "data-from": e.from, "data-to": e.to});
