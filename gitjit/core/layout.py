@@ -12,6 +12,7 @@ never loops on one: nodes left on a cycle go in the layer after the last one pla
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -87,6 +88,10 @@ def layered_layout(nodes: Sequence[str], deps: Mapping[str, Iterable[str]], *, s
                 left[n].append(d)
                 right[d].append(n)
     pos = {n: i for col in cols for i, n in enumerate(col)}
+    # the heuristic can make things worse (ties, nodes without neighbours on one side): the best
+    # order any sweep reached is kept, by the crossings between adjacent layers
+    best = [list(c) for c in cols]
+    best_x = _crossings(cols, pos, left, layer)
     for s in range(sweeps):
         forward = s % 2 == 0
         order = range(1, n_layers) if forward else range(n_layers - 2, -1, -1)
@@ -102,10 +107,28 @@ def layered_layout(nodes: Sequence[str], deps: Mapping[str, Iterable[str]], *, s
             cols[li] = [n for _, _, n in keyed]
             for i, n in enumerate(cols[li]):
                 pos[n] = i
+        x = _crossings(cols, pos, left, layer)
+        if x < best_x:
+            best, best_x = [list(c) for c in cols], x
+    cols = best
     positions = {n: (li, i) for li, col in enumerate(cols) for i, n in enumerate(col)}
     rows = max((len(c) for c in cols), default=0)
     return Layout(positions, width=2 * MARGIN + max(n_layers - 1, 0) * LAYER_GAP + 180,
                   height=2 * MARGIN + max(rows - 1, 0) * ROW_GAP + 30)
+
+
+def _crossings(cols: list[list[str]], pos: Mapping[str, int], left: Mapping[str, list[str]],
+               layer: Mapping[str, int]) -> int:
+    """Crossings between adjacent layers: inversions of the lower ends, edges sorted by upper end."""
+    total = 0
+    for li in range(1, len(cols)):
+        ends = sorted((pos[d], pos[n]) for n in cols[li] for d in left[n] if layer[d] == li - 1)
+        seen: list[int] = []
+        for _, b in ends:
+            i = bisect_right(seen, b)
+            total += len(seen) - i
+            seen.insert(i, b)
+    return total
 
 
 def crossings(layout: Layout, deps: Mapping[str, Iterable[str]]) -> int:
