@@ -35,6 +35,7 @@ class Running:
         return f"{self.url}#token={self.token}" if self.board.allow_writes else self.url
 
     def stop(self) -> None:
+        self.board.end_streams()
         self.server.should_exit = True  # type: ignore[attr-defined]
         if self.thread is not None:
             self.thread.join(10)

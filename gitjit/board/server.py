@@ -104,8 +104,9 @@ class Board:
         self.allow_writes = allow_writes
         self.token = token or secrets.token_urlsafe(24)
         self.port = port
-        self.subscribers: set[asyncio.Queue[str]] = set()
+        self.subscribers: set[asyncio.Queue[str | None]] = set()
         self._poller: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def repo(self, name: str) -> Repo:
         r = self.repos.get(name)
@@ -132,6 +133,12 @@ class Board:
         data = json.dumps(msg, ensure_ascii=False)
         for q in list(self.subscribers):
             q.put_nowait(data)
+
+    def end_streams(self) -> None:
+        """End every open event stream (from any thread): a server stopping need not wait for them."""
+        if self.loop is not None and not self.loop.is_closed():
+            for q in list(self.subscribers):
+                self.loop.call_soon_threadsafe(q.put_nowait, None)
 
     # ------------------------------------------------------------------ guards
 
@@ -238,7 +245,7 @@ def create_app(board: Board) -> Starlette:
                 "writes": board.allow_writes}
 
     async def stream(request: Request) -> Response:
-        q: asyncio.Queue[str] = asyncio.Queue()
+        q: asyncio.Queue[str | None] = asyncio.Queue()
         board.subscribers.add(q)
 
         async def gen() -> Any:
@@ -251,6 +258,8 @@ def create_app(board: Board) -> Starlette:
                     except asyncio.TimeoutError:
                         yield ": keepalive\n\n"
                         continue
+                    if data is None:
+                        return
                     yield f"event: change\ndata: {data}\n\n"
             finally:
                 board.subscribers.discard(q)
@@ -359,6 +368,7 @@ def create_app(board: Board) -> Starlette:
     ]
 
     async def lifespan(app: Starlette) -> Any:
+        board.loop = asyncio.get_running_loop()
         board._poller = asyncio.create_task(board.poll_forever())
         try:
             yield

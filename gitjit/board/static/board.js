@@ -154,7 +154,11 @@ function actionsFor(repo, it) {
   if (!S.writes) return h("p", {class: "note"}, "Read-only board (start it with jit serve --allow-writes to act here).");
   const me = (S.repos.find(r => r.name === repo) || {}).actor || "";
   const act = (action, body, done) => async () => {
-    try { await write(repo, it.id, action, body()); toast(done); route(); }
+    try {
+      await write(repo, it.id, action, body());
+      for (const el of document.querySelectorAll("[data-dirty]")) delete el.dataset.dirty;
+      toast(done); route();
+    }
     catch (e) { toast(`${e.message}${e.body && e.body.error && e.body.error.hint ? "\nhint: " + e.body.error.hint : ""}`, true); }
   };
   const who = h("input", {id: "a-assignee", value: it.assignee || me, size: 22});
@@ -275,10 +279,19 @@ async function route() {
   const view = document.getElementById("view");
   const path = location.hash.replace(/^#/, "").split("?")[0].split("/").filter(Boolean).map(decodeURIComponent);
   document.getElementById("filters").style.display = path[0] ? "none" : "";
+  // what the reader typed or chose on the page survives a live redraw of the same view
+  const kept = view.dataset.path === path.join("/") ?
+    [...view.querySelectorAll("[data-dirty][id]")].map(el => [el.id, el.value]) : [];
   try {
     if (path[0] === "issue") await renderIssue(view, seq, path[1], path[2]);
     else if (path[0] === "graph") await renderGraph(view, seq, path[1], path[2]);
     else await renderBoard(view, seq);
+    if (seq !== S.renderSeq) return;
+    view.dataset.path = path.join("/");
+    for (const [id, value] of kept) {
+      const el = document.getElementById(id);
+      if (el) { el.value = value; el.dataset.dirty = "1"; }
+    }
     document.body.dataset.rendered = String(seq);
   } catch (e) {
     if (seq === S.renderSeq) view.replaceChildren(h("p", {class: "note", "data-testid": "error"}, `Error: ${e.message}`));
@@ -300,6 +313,9 @@ function live() {
   es.addEventListener("change", ev => changed(JSON.parse(ev.data)));
   es.onerror = () => { el.textContent = "reconnecting…"; el.className = "live"; };
 }
+
+document.addEventListener("input", ev => { if (ev.target.id) ev.target.dataset.dirty = "1"; });
+document.addEventListener("change", ev => { if (ev.target.id) ev.target.dataset.dirty = "1"; });
 
 async function main() {
   const m = location.hash.match(/token=([^&]+)/);
