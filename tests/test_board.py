@@ -283,3 +283,34 @@ def test_a_missing_extra_names_it(tmp_path: Path) -> None:
                        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert p.returncode == 2
     assert "pip install 'gitjit[board]'" in p.stderr
+
+
+def test_jit_demo_board_shows_the_hub_while_the_agents_work(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    p = subprocess.Popen([sys.executable, "-m", "gitjit", "demo", "--board", "--board-linger", "1", "--workers", "2",
+                          "--json"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)})
+    try:
+        assert p.stderr is not None
+        line = p.stderr.readline()
+        assert line.startswith("jit board (the demo's hub): http://127.0.0.1:"), line
+        url = line.rsplit(" ", 1)[1].strip()
+        threading.Thread(target=p.stderr.read, daemon=True).start()
+        seen: set[str] = set()
+        deadline = time.monotonic() + 170
+        while p.poll() is None and time.monotonic() < deadline:
+            try:
+                b = get(url + "api/r/hub/board")[1]
+            except OSError:
+                break  # the story is over and the board stopped
+            seen |= {c["name"] for c in b["columns"] if c["count"]}
+            time.sleep(0.3)
+        out = p.communicate(timeout=200)[0]
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0
+    assert json.loads(out)["status"]["done"] >= 5
+    assert {"in_progress", "done"} <= seen  # the agents' work showed on the board as it happened

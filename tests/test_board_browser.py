@@ -2,7 +2,7 @@
 browser download: ``executable_path`` points at the system's). Skipped, saying why, only when
 chromium or Playwright is missing.
 
-Screenshots of the board, an issue and the graph are saved into ``$JIT_BOARD_SCREENSHOTS`` (a
+Screenshots of the board, an issue and the graph are saved into ``$BOARD_SCREENSHOTS`` (a
 directory; default: the test's temporary directory) for a person to look at; docs/img/ holds a set.
 """
 
@@ -57,7 +57,7 @@ def board(proj: tuple[Path, dict[str, str]]) -> Iterator[Running]:
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
-    d = Path(os.environ.get("JIT_BOARD_SCREENSHOTS") or tmp_path / "screenshots")
+    d = Path(os.environ.get("BOARD_SCREENSHOTS") or tmp_path / "screenshots")
     d.mkdir(parents=True, exist_ok=True)
     return d
 

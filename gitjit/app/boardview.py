@@ -115,13 +115,15 @@ def graph_view(r: Reads, prefix: str | None = None, *, limit: int = GRAPH_MAX,
     shown = set(ids)
     deps = {i: [d for d in b.graph.deps.get(i, ()) if d in shown] for i in ids}
     lay = layered_layout(ids, deps)
+    gated = b.gated([i for i in ids if info[i][2] == "open"])
     nodes = []
     for i in ids:
         _, title, state, prio, who = info[i]
         x, y = lay.xy(i)
         layer, row = lay.positions[i]
-        nodes.append({"id": i, "short_id": short(i), "title": title, "state": state, "priority": prio,
-                      "assignee": who, "layer": layer, "row": row, "x": x, "y": y})
+        col = ("gated" if i in gated else "blocked") if state == "open" else state
+        nodes.append({"id": i, "short_id": short(i), "title": title, "state": state, "column": col,
+                      "priority": prio, "assignee": who, "layer": layer, "row": row, "x": x, "y": y})
     edges = [{"from": i, "to": d} for i in ids for d in deps[i]]  # as graph export: dependent -> dependency
     return {"issue_id": focus, "nodes": nodes, "edges": edges, "width": lay.width, "height": lay.height,
             "total": total, "truncated": total > len(ids)}

@@ -13,8 +13,11 @@ from .outputs import EffectiveState, Id, ListedIssue, Priority
 __all__ = ["BoardColumns", "BoardGraph"]
 
 
+Column = Literal["ready", "in_progress", "gated", "blocked", "done", "rejected", "archived"]
+
+
 class BoardColumn(Shape):
-    name: Literal["ready", "in_progress", "gated", "blocked", "done", "rejected", "archived"]
+    name: Column
     state: EffectiveState = Field(description="the effective state of its issues (gated and blocked: open)")
     count: int = Field(description="how many issues the column holds in all (filters applied)")
     issues: list[ListedIssue] = Field(description="its first cards, in ready order")
@@ -31,6 +34,7 @@ class LaidOutNode(Shape):
     short_id: str
     title: str
     state: EffectiveState
+    column: Column = Field(description="the board's column of the issue (open splits into gated and blocked)")
     priority: Priority
     assignee: str | None
     layer: int = Field(description="column of the drawing: one past its deepest dependency")

@@ -5,8 +5,8 @@
 const COLS = ["ready", "in_progress", "gated", "blocked", "done", "rejected", "archived"];
 const COL_TITLE = {ready: "Ready", in_progress: "In progress", gated: "Gated", blocked: "Blocked", done: "Done",
                    rejected: "Rejected", archived: "Archived"};
-const STATE_COLOR = {ready: "#2e7d32", in_progress: "#1565c0", open: "#c62828", done: "#546e7a",
-                     rejected: "#8d6e63", archived: "#9e9e9e"};
+const STATE_COLOR = {ready: "#2e7d32", in_progress: "#1565c0", gated: "#8e24aa", blocked: "#c62828",
+                     done: "#546e7a", rejected: "#8d6e63", archived: "#9e9e9e"};
 const PAGE = 30;
 
 const S = {repos: [], writes: false, token: null, filters: {}, lastChange: null, renderSeq: 0};
@@ -253,8 +253,8 @@ async function renderGraph(view, seq, repo, id) {
   const nodes = g.nodes.map(n => svg("g", {class: "node" + (n.id === g.issue_id ? " focus" : ""), "data-id": n.id,
                                            transform: `translate(${n.x},${n.y})`,
                                            onclick: () => { location.hash = `#/issue/${repoName(repo)}/${n.id}`; }},
-    svg("title", {}, `${n.short_id} ${n.title} (${n.state}${n.assignee ? ", " + n.assignee : ""})`),
-    svg("rect", {width: W, height: H, fill: STATE_COLOR[n.state] || "#777", rx: 4}),
+    svg("title", {}, `${n.short_id} ${n.title} (${n.column}${n.assignee ? ", " + n.assignee : ""})`),
+    svg("rect", {width: W, height: H, fill: STATE_COLOR[n.column] || "#777", rx: 4}),
     svg("text", {x: 6, y: 12, fill: "#fff"}, n.short_id + " · " + n.priority),
     svg("text", {x: 6, y: 25, fill: "#fff"}, n.title.length > 26 ? n.title.slice(0, 25) + "…" : n.title)));
   const s = svg("svg", {class: "graph", width: g.width, height: g.height, viewBox: `0 0 ${g.width} ${g.height}`},
