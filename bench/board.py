@@ -32,7 +32,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .suite import ROOT, _environ, build_repo, machine, scrubbed_env
+from .suite import ROOT, _environ, build_repo, index_current, machine, scrubbed_env
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -51,6 +51,8 @@ def measure(repo: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
     from gitjit.board.run import start
 
     out: dict[str, Any] = {}
+    # the index in step with this code first (an edit of the core rebuilds it: a minute at 100,000)
+    out["index_current_s"] = index_current(repo, env)
     with _environ(env):
         t0 = time.perf_counter()
         run = start([str(repo)], actor="human:bench")

@@ -314,3 +314,20 @@ def test_jit_demo_board_shows_the_hub_while_the_agents_work(tmp_path: Path) -> N
     assert p.returncode == 0
     assert json.loads(out)["status"]["done"] >= 5
     assert {"in_progress", "done"} <= seen  # the agents' work showed on the board as it happened
+
+
+def test_the_columns_are_the_same_from_the_index_and_from_a_fold(proj: tuple[Path, dict[str, str]]) -> None:
+    from gitjit.app import boardview as bv
+    from gitjit.app.tracker import Tracker
+
+    repo, _ = proj
+    got = []
+    for use_index in (True, False):
+        t = Tracker(repo)
+        t.use_index = use_index
+        for f in (bv.Filters(), bv.Filters(labels=["team:*"])):
+            cols = bv.Columns(t.board(), f)
+            got.append((cols.counts, {c: cols.page(c, 0, 100) for c in bv.COLUMNS},
+                        {c: cols.page(c, 1, 1) for c in bv.COLUMNS}))
+        got.append(bv.graph_view(t))
+    assert got[0] == got[3] and got[1] == got[4] and got[2] == got[5]

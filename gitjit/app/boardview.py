@@ -47,6 +47,53 @@ class Filters:
         return tuple(self.labels), self.assignee, self.priority, self.text
 
 
+class Columns:
+    """Each column's count and its cards a page at a time. Without filters, the counts are one
+    query and a page is read when asked for (``state_page``): at 100,000 issues the done column
+    alone holds ~55,000 ids, which listing in full took ~0.4 s. With filters, every matching id
+    is listed once (a filtered board is smaller)."""
+
+    def __init__(self, b: Board, f: Filters):
+        self.b = b
+        self.ids: dict[str, list[str]] | None = None
+        if f.key() != Filters().key():
+            self.ids = column_ids(b, f)
+            self.counts = {c: len(v) for c, v in self.ids.items()}
+            return
+        self.gated = b.gated_ids()
+        self._gated = set(self.gated)
+        n = b.state_counts()
+        self.counts = {c: n.get(_EFF[c], 0) for c in COLUMNS}
+        self.counts["gated"] = len(self.gated)
+        self.counts["blocked"] = n.get("open", 0) - len(self.gated)
+
+    def page(self, name: str, offset: int, limit: int) -> list[str]:
+        if self.ids is not None:
+            return self.ids[name][offset:offset + limit]
+        if name == "gated":
+            return self.gated[offset:offset + limit]
+        if name != "blocked":
+            return self.b.state_page(_EFF[name], offset, limit)
+        # the open issues that are not gated: read open ones a page at a time, skipping those
+        out: list[str] = []
+        pos, at, size = 0, 0, max(limit, 64)
+        while len(out) < limit:
+            got = self.b.state_page("open", at, size)
+            for i in got:
+                if i in self._gated:
+                    continue
+                if pos >= offset:
+                    out.append(i)
+                    if len(out) == limit:
+                        break
+                pos += 1
+            if len(got) < size:
+                break
+            at += size
+            size = min(size * 2, 4096)
+        return out
+
+
 def column_ids(b: Board, f: Filters) -> dict[str, list[str]]:
     """Each column's ids in ready order (priority, age, id), filtered."""
     allowed = set(b.search(f.text)) if f.text else None
@@ -64,22 +111,21 @@ def column_ids(b: Board, f: Filters) -> dict[str, list[str]]:
     return {c: out[c] for c in COLUMNS}
 
 
-def columns(r: Reads, f: Filters, *, limit: int = FIRST_PAGE,
-            ids: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def columns(r: Reads, f: Filters, *, limit: int = FIRST_PAGE, cols: Columns | None = None) -> dict[str, Any]:
     """The board's first look: every column's count and its first ``limit`` cards (issue JSON)."""
     b = r.board()
-    ids = column_ids(b, f) if ids is None else ids
-    return {"columns": [{"name": c, "state": _EFF[c], "count": len(ids[c]),
-                         "issues": b.listing(ids[c][:limit])} for c in COLUMNS]}
+    cols = Columns(b, f) if cols is None else cols
+    return {"columns": [{"name": c, "state": _EFF[c], "count": cols.counts[c],
+                         "issues": b.listing(cols.page(c, 0, limit)) if limit else []} for c in COLUMNS]}
 
 
-def column_page(r: Reads, ids: dict[str, list[str]], name: str, *, offset: int, limit: int) -> dict[str, Any]:
+def column_page(r: Reads, cols: Columns, name: str, *, offset: int, limit: int) -> dict[str, Any]:
     """Cards ``offset..offset+limit`` of one column: the listing shape (``{"issues", "count"}``)."""
     if name not in COLUMNS:
         raise UsageError(f"unknown column {name!r}", hint="one of: " + ", ".join(COLUMNS))
     if offset < 0 or not 0 < limit <= MAX_PAGE:
         raise UsageError(f"offset must be >= 0 and limit 1..{MAX_PAGE}")
-    page = r.board().listing(ids[name][offset:offset + limit])
+    page = r.board().listing(cols.page(name, offset, limit))
     return {"issues": page, "count": len(page)}
 
 
@@ -102,12 +148,14 @@ def graph_view(r: Reads, prefix: str | None = None, *, limit: int = GRAPH_MAX,
         focus = r.resolve(prefix, b)
         pool = [focus, *b.graph.upstream(focus), *b.graph.downstream(focus)]
         ids = b.sorted(dict.fromkeys(i for i in pool if i in b.issues))
-    elif include_done:
-        ids = b.sorted(b.issues)
     else:
-        ids = [i for s in ("ready", "in_progress", "open") for i in b.select(state=s)]
-        ids = b.sorted(ids)
-    total = len(ids)
+        states = ("ready", "in_progress", "open") + (("done", "rejected", "archived") if include_done else ())
+        n = b.state_counts()
+        # the first ``limit`` of each state, merged in ready order: the first ``limit`` of all
+        cand = [i for s in states for i in b.state_page(s, 0, limit)]
+        keys = b.nodes(cand)
+        ids = sorted(cand, key=lambda i: keys[i][0])
+    total = len(ids) if prefix else sum(n.get(s, 0) for s in states)
     if focus is not None and focus in ids[limit:]:
         ids = [focus, *[i for i in ids if i != focus][:limit - 1]]
     ids = ids[:limit]

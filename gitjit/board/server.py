@@ -18,6 +18,7 @@ import asyncio
 import hmac
 import json
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -61,7 +62,7 @@ class Repo:
         self.actor = self.pool.submit(self.tracker.actor).result()
         self.feed: EventFeed | None = None
         self.generation = 0
-        self._ids: dict[tuple[Any, ...], tuple[int, dict[str, list[str]]]] = {}
+        self._ids: dict[tuple[Any, ...], tuple[int, bv.Columns]] = {}
 
     async def run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn)
@@ -80,12 +81,12 @@ class Repo:
             self._ids.clear()
         return evs
 
-    def column_ids(self, f: bv.Filters) -> dict[str, list[str]]:
+    def columns(self, f: bv.Filters) -> bv.Columns:
         key = f.key()
         got = self._ids.get(key)
         if got is not None and got[0] == self.generation:
             return got[1]
-        ids = bv.column_ids(self.tracker.board(), f)
+        ids = bv.Columns(self.tracker.board(), f)
         if len(self._ids) > 32:
             self._ids.clear()
         self._ids[key] = (self.generation, ids)
@@ -126,6 +127,9 @@ class Board:
                     evs = await r.run(r.poll)
                 except GitjitError:
                     continue  # the repository is busy or mid-rebuild: the next look catches up
+                except Exception as e:  # noqa: BLE001 - the live updates must outlive one bad look
+                    print(f"jit board: {r.name}: could not look for changes: {e!r}", file=sys.stderr)
+                    continue
                 if evs:
                     self.broadcast({"repo": r.name, "events": evs, "generation": r.generation})
 
@@ -277,11 +281,11 @@ def create_app(board: Board) -> Starlette:
         limit = _int(req.query_params, "limit", bv.FIRST_PAGE)
         if not 0 <= limit <= bv.MAX_PAGE:
             raise UsageError(f"limit must be 0..{bv.MAX_PAGE}")
-        return bv.columns(r.tracker, f, limit=limit, ids=r.column_ids(f))
+        return bv.columns(r.tracker, f, limit=limit, cols=r.columns(f))
 
     def column(r: Repo, req: Request) -> Any:
         f = _filters(req.query_params)
-        return bv.column_page(r.tracker, r.column_ids(f), req.path_params["name"],
+        return bv.column_page(r.tracker, r.columns(f), req.path_params["name"],
                               offset=_int(req.query_params, "offset", 0),
                               limit=_int(req.query_params, "limit", bv.FIRST_PAGE))
 
@@ -401,5 +405,5 @@ def warm(board: Board) -> float:
     the column ids cached): the first paint does not pay for it. Returns the seconds it took."""
     t0 = time.perf_counter()
     for r in board.repos.values():
-        r.pool.submit(lambda r=r: bv.columns(r.tracker, bv.Filters(), ids=r.column_ids(bv.Filters()))).result()
+        r.pool.submit(lambda r=r: bv.columns(r.tracker, bv.Filters(), cols=r.columns(bv.Filters()))).result()
     return time.perf_counter() - t0

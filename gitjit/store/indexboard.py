@@ -262,15 +262,28 @@ class IndexBoard(Board):
             "AND EXISTS (SELECT 1 FROM events e WHERE e.ref=i.ref AND e.type='commit_linked') ORDER BY i.id")]
 
     def gated(self, ids: Iterable[str]) -> set[str]:
-        """``Board.gated`` in two queries over every open issue: those parked or with a dependency
-        that is unfinished or missing are held back by more than gates."""
-        c = self.ix.c
-        hard = {i for (i,) in c.execute(
-            "SELECT id FROM issues WHERE eff='open' AND deleted=0 AND parked IS NOT NULL")}
-        hard.update(i for (i,) in c.execute(
-            "SELECT DISTINCT e.src FROM issues s JOIN edges e ON e.src=s.id LEFT JOIN issues d ON d.id=e.dst "
-            "WHERE s.eff='open' AND s.deleted=0 AND (d.id IS NULL OR (d.deleted=0 AND d.base NOT IN ('done', 'rejected')))"))
-        return {i for i in ids if i not in hard}
+        return set(self.gated_ids()).intersection(ids)
+
+    def gated_ids(self) -> list[str]:
+        """``Board.gated_ids`` in one query: open issues with a gate, not parked, with no
+        dependency that is unfinished or missing (any open issue held back by nothing else has one)."""
+        return [i for (i,) in self.ix.c.execute(
+            "SELECT s.id FROM issues s INDEXED BY issues_eff WHERE s.eff='open' AND s.deleted=0 AND s.parked IS NULL "
+            "AND EXISTS (SELECT 1 FROM gates_on g WHERE g.issue=s.id) "
+            "AND NOT EXISTS (SELECT 1 FROM edges e LEFT JOIN issues d ON d.id=e.dst WHERE e.src=s.id "
+            "AND (d.id IS NULL OR (d.deleted=0 AND d.base NOT IN ('done', 'rejected')))) "
+            "ORDER BY s.prank, s.created_at, s.id")]
+
+    def state_counts(self) -> dict[str, int]:
+        counts = {s: 0 for s in ("open", "ready", "in_progress", "done", "rejected", "archived")}
+        for eff, n in self.ix.c.execute("SELECT eff, count(*) FROM issues WHERE deleted=0 GROUP BY eff"):
+            counts[eff] = counts.get(eff, 0) + n
+        return counts
+
+    def state_page(self, state: str, offset: int, limit: int) -> list[str]:
+        return [i for (i,) in self.ix.c.execute(
+            "SELECT id FROM issues INDEXED BY issues_eff WHERE eff=? AND deleted=0 "
+            "ORDER BY prank, created_at, id LIMIT ? OFFSET ?", (state, limit, offset))]
 
     def select(self, *, state: str | None = None, assignee: str | None = None, priority: str | None = None,
                labels: Iterable[str] = ()) -> list[str]:
