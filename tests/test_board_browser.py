@@ -24,11 +24,11 @@ if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 pytest.importorskip("starlette", reason="the web board's extra is not installed: pip install 'gitjit[board]'")
 
-from boardlib import sample  # noqa: E402
-from conftest import Jit, run_jit  # noqa: E402
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from boardlib import sample
+from conftest import Jit, run_jit
+from playwright.sync_api import Page, sync_playwright
 
-from gitjit.board.run import Running, start  # noqa: E402
+from gitjit.board.run import Running, start
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -141,7 +141,7 @@ def test_an_issue_page(page: Page, board: Running, proj: tuple[Path, dict[str, s
     assert "issue_created" in types and "dependency_added" in types
     assert "by human:alice" in page.inner_text("[data-testid=timeline]") and "ago" in page.inner_text(
         "[data-testid=timeline]") or "just now" in page.inner_text("[data-testid=timeline]")
-    page.click(f"[data-testid=deps] a")
+    page.click("[data-testid=deps] a")
     page.wait_for_selector(f"article.issue[data-issue='{ids['design']}']")
     text = page.inner_text("article.issue")
     assert "The shape of the API." in text and "component" in text and "api" in text  # description, context

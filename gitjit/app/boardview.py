@@ -20,7 +20,7 @@ from ..core.layout import layered_layout
 from ..core.model import parse_priority
 from ..core.reads import Reads
 
-__all__ = ["COLUMNS", "Filters", "column_ids", "columns", "column_page", "graph_view", "dependents"]
+__all__ = ["COLUMNS", "Filters", "column_ids", "column_page", "columns", "dependents", "graph_view"]
 
 #: the board's columns, left to right, and the effective state each shows
 COLUMNS = ("ready", "in_progress", "gated", "blocked", "done", "rejected", "archived")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..core.errors import UsageError
 
-__all__ = ["require", "INSTALL_HINT"]
+__all__ = ["INSTALL_HINT", "require"]
 
 INSTALL_HINT = "pip install 'gitjit[board]'"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .server import Board, Repo, create_app, repo_names, warm
 
-__all__ = ["Running", "start", "serve_forever", "build"]
+__all__ = ["Running", "build", "serve_forever", "start"]
 
 
 @dataclass
