@@ -320,7 +320,13 @@ def test_the_columns_are_the_same_from_the_index_and_from_a_fold(proj: tuple[Pat
     from gitjit.app import boardview as bv
     from gitjit.app.tracker import Tracker
 
-    repo, _ = proj
+    repo, ids = proj
+    j = Jit(repo)
+    # a precheck gate and an open dependency: blocked, not gated; a parked gated issue: blocked too
+    both = j.json("issue", "create", "-t", "Gate and dependency", "-g", "security")["id"]
+    j("dep", "add", both, ids["design"])
+    parked = j.json("issue", "create", "-t", "Parked with a gate", "-g", "security")["id"]
+    assert j("issue", "park", parked, "waiting for legal").exit_code == 0
     got = []
     for use_index in (True, False):
         t = Tracker(repo)
@@ -331,3 +337,5 @@ def test_the_columns_are_the_same_from_the_index_and_from_a_fold(proj: tuple[Pat
                         {c: cols.page(c, 1, 1) for c in bv.COLUMNS}))
         got.append(bv.graph_view(t))
     assert got[0] == got[3] and got[1] == got[4] and got[2] == got[5]
+    pages = got[0][1]
+    assert pages["gated"] == [ids["audit"]] and {both, parked} <= set(pages["blocked"])

@@ -265,14 +265,18 @@ class IndexBoard(Board):
         return set(self.gated_ids()).intersection(ids)
 
     def gated_ids(self) -> list[str]:
-        """``Board.gated_ids`` in one query: open issues with a gate, not parked, with no
-        dependency that is unfinished or missing (any open issue held back by nothing else has one)."""
+        """``Board.gated_ids`` in one query over the open issues with a precheck gate (only such a
+        gate holds back an issue that nothing else holds back): not parked, no dependency that is
+        unfinished or missing. None at all without a precheck gate in the registry."""
+        keys = sorted(k for k, g in self.gate_defs.items() if g.stage == "precheck")
+        if not keys:
+            return []
         return [i for (i,) in self.ix.c.execute(
-            "SELECT s.id FROM issues s INDEXED BY issues_eff WHERE s.eff='open' AND s.deleted=0 AND s.parked IS NULL "
-            "AND EXISTS (SELECT 1 FROM gates_on g WHERE g.issue=s.id) "
+            "SELECT s.id FROM issues s WHERE s.id IN (SELECT g.issue FROM gates_on g WHERE g.gate IN "
+            f"({','.join('?' * len(keys))})) AND s.eff='open' AND s.deleted=0 AND s.parked IS NULL "
             "AND NOT EXISTS (SELECT 1 FROM edges e LEFT JOIN issues d ON d.id=e.dst WHERE e.src=s.id "
             "AND (d.id IS NULL OR (d.deleted=0 AND d.base NOT IN ('done', 'rejected')))) "
-            "ORDER BY s.prank, s.created_at, s.id")]
+            "ORDER BY s.prank, s.created_at, s.id", keys)]
 
     def state_counts(self) -> dict[str, int]:
         counts = {s: 0 for s in ("open", "ready", "in_progress", "done", "rejected", "archived")}
