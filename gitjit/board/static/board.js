@@ -309,7 +309,11 @@ function changed(msg) {
 function live() {
   const el = document.getElementById("live");
   const es = new EventSource("/api/stream");
-  es.addEventListener("hello", () => { el.textContent = "live"; el.className = "live on"; document.body.dataset.live = "1"; });
+  es.addEventListener("hello", () => {
+    el.textContent = "live"; el.className = "live on";
+    if (document.body.dataset.live === "1") changed({reconnected: true});  // what happened while cut off
+    document.body.dataset.live = "1";
+  });
   es.addEventListener("change", ev => changed(JSON.parse(ev.data)));
   es.onerror = () => { el.textContent = "reconnecting…"; el.className = "live"; };
 }
