@@ -339,3 +339,24 @@ def test_the_columns_are_the_same_from_the_index_and_from_a_fold(proj: tuple[Pat
     assert got[0] == got[3] and got[1] == got[4] and got[2] == got[5]
     pages = got[0][1]
     assert pages["gated"] == [ids["audit"]] and {both, parked} <= set(pages["blocked"])
+
+
+def test_jit_serve_config_shows_every_repository_of_a_dispatch_toml(tmp_path: Path) -> None:
+    import os
+
+    a, _ = sample(tmp_path / "a", name="api")
+    b, ids_b = sample(tmp_path / "b", name="web")
+    cfg = tmp_path / "dispatch.toml"
+    cfg.write_text(f'[[repos]]\npath = "{a}"\nname = "backend"\n\n[[repos]]\npath = "{b}"\n')
+    p = subprocess.Popen([sys.executable, "-m", "gitjit", "serve", "--config", str(cfg)], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        line = p.stdout.readline() if p.stdout else ""
+        url = line.split(": ", 1)[1].strip()
+        repos = get(url + "api/repos")[1]["repos"]
+        assert [r["name"] for r in repos] == ["backend", "web"]
+        assert get(f"{url}api/r/web/issue/{ids_b['docs']}")[1]["title"] == "Write the docs"
+    finally:
+        p.terminate()
+        p.wait(10)

@@ -206,3 +206,25 @@ def test_the_graph(page: Page, board: Running, proj: tuple[Path, dict[str, str]]
     page.click("text=graph of this issue")
     page.wait_for_selector(f"svg.graph .node.focus[data-id='{ids['build']}']")
     assert page.locator("svg.graph .node").count() == 3
+
+
+def test_several_repositories_on_one_board(page: Page, tmp_path: Path, shots: Path) -> None:
+    a, ids_a = sample(tmp_path / "a", name="api")
+    b, ids_b = sample(tmp_path / "b", name="web")
+    run = start([str(a), str(b)])
+    try:
+        page.goto(run.link)
+        page.wait_for_selector("section.repo[data-repo=web] .column[data-column=ready] .card")
+        assert page.eval_on_selector_all("section.repo", "els => els.map(e => e.dataset.repo)") == ["api", "web"]
+        assert page.locator(f"section.repo[data-repo=api] .card[data-id='{ids_a['design']}']").count() == 1
+        run_jit("issue", "claim", ids_b["design"], "agent:cli", cwd=b, check=True)
+        page.wait_for_selector(f"section.repo[data-repo=web] .column[data-column=in_progress] "
+                               f".card[data-id='{ids_b['design']}']", timeout=5000)
+        page.click(f"section.repo[data-repo=web] .card[data-id='{ids_b['docs']}']")
+        page.wait_for_selector(f"article.issue[data-issue='{ids_b['docs']}']")
+        assert "Write the docs" in page.inner_text("article.issue")
+        page.goto(run.url)
+        page.wait_for_selector("section.repo[data-repo=web] .card")
+        page.screenshot(path=str(shots / "two-repos.png"))
+    finally:
+        run.stop()

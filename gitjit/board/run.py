@@ -51,12 +51,22 @@ def _socket(port: int) -> socket.socket:
 
 
 def build(paths: list[str], *, port: int = 0, actor: str | None = None, allow_writes: bool = False,
-          token: str | None = None) -> tuple[Running, socket.socket]:
+          token: str | None = None, names: list[str | None] | None = None) -> tuple[Running, socket.socket]:
+    """The board of ``paths`` (``names``: what to call each on the board, None for its folder's name)."""
     import uvicorn
 
     sock = _socket(port)
     port = sock.getsockname()[1]
-    repos = [Repo(name, p, actor=actor) for name, p in repo_names(paths)]
+    named = repo_names(paths)
+    if names is not None:
+        named = [(n or auto, p) for n, (auto, p) in zip(names, named)]
+        dup = sorted({n for n, _ in named if [m for m, _ in named].count(n) > 1})
+        if dup:
+            from ..core.errors import UsageError
+
+            raise UsageError(f"two repositories are called {dup[0]!r} on the board",
+                             hint="give each [[repos]] of dispatch.toml its own name")
+    repos = [Repo(name, p, actor=actor) for name, p in named]
     board = Board(repos, allow_writes=allow_writes, token=token, port=port)
     took = warm(board)
     config = uvicorn.Config(create_app(board), log_level="warning", access_log=False, lifespan="on",
@@ -84,9 +94,9 @@ def start(paths: list[str], **kw: object) -> Running:
 
 
 def serve_forever(paths: list[str], *, port: int, actor: str | None, allow_writes: bool, token: str | None,
-                  say: Callable[[str], None]) -> None:
+                  say: Callable[[str], None], names: list[str | None] | None = None) -> None:
     """``jit serve``: print the URL (and the token), then serve until interrupted."""
-    run, sock = build(paths, port=port, actor=actor, allow_writes=allow_writes, token=token)
+    run, sock = build(paths, port=port, actor=actor, allow_writes=allow_writes, token=token, names=names)
     say(f"jit board: {run.link}")
     names = ", ".join(f"{r.name} ({r.path})" for r in run.board.repos.values())
     say(f"  showing {names}")

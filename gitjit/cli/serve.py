@@ -37,11 +37,14 @@ def serve(port: int, repos: tuple[str, ...], config: str | None, allow_writes: b
 
     e = env()
     paths = list(repos)
+    names: list[str | None] = [None] * len(paths)
     if config:
         from ..dispatch.config import load_config
 
-        paths += [str(r.path) for r in load_config(config, default_repo=e.repo).repos]
+        for r in load_config(config, default_repo=e.repo).repos:
+            paths.append(str(r.path))
+            names.append(r.name)  # the names jit-dispatch uses in its logs and webhooks
     if not paths:
-        paths = [e.repo or "."]
-    serve_forever(paths, port=port, actor=e.actor, allow_writes=allow_writes, token=token,
+        paths, names = [e.repo or "."], [None]
+    serve_forever(paths, port=port, actor=e.actor, allow_writes=allow_writes, token=token, names=names,
                   say=lambda s: echo(s))
