@@ -98,8 +98,8 @@ def serve_forever(paths: list[str], *, port: int, actor: str | None, allow_write
     """``jit serve``: print the URL (and the token), then serve until interrupted."""
     run, sock = build(paths, port=port, actor=actor, allow_writes=allow_writes, token=token, names=names)
     say(f"jit board: {run.link}")
-    names = ", ".join(f"{r.name} ({r.path})" for r in run.board.repos.values())
-    say(f"  showing {names}")
+    shown = ", ".join(f"{r.name} ({r.path})" for r in run.board.repos.values())
+    say(f"  showing {shown}")
     if allow_writes:
         actors = ", ".join(sorted({r.actor for r in run.board.repos.values()}))
         say(f"  writes allowed as {actors}; token: {run.token} (header X-Jit-Token)")
