@@ -201,6 +201,9 @@ def test_the_graph(page: Page, board: Running, proj: tuple[Path, dict[str, str]]
     colour = page.get_attribute(f"svg.graph .node[data-id='{ids['design']}'] rect", "fill")
     assert colour == "#2e7d32"  # ready
     page.screenshot(path=str(shots / "graph.png"))
+    full = float(page.get_attribute("svg.graph", "width") or 0)
+    page.eval_on_selector("[data-testid=zoom]", "el => { el.value = '0.5'; el.dispatchEvent(new Event('input')); }")
+    assert abs(float(page.get_attribute("svg.graph", "width") or 0) - full / 2) <= 1
     page.click(f"svg.graph .node[data-id='{ids['build']}']")
     page.wait_for_selector(f"article.issue[data-issue='{ids['build']}']")
     page.click("text=graph of this issue")
@@ -226,5 +229,23 @@ def test_several_repositories_on_one_board(page: Page, tmp_path: Path, shots: Pa
         page.goto(run.url)
         page.wait_for_selector("section.repo[data-repo=web] .card")
         page.screenshot(path=str(shots / "two-repos.png"))
+    finally:
+        run.stop()
+
+
+def test_a_long_column_loads_more_cards_as_it_scrolls(page: Page, tmp_path: Path) -> None:
+    repo, _ = sample(tmp_path)
+    j = Jit(repo)
+    for k in range(45):
+        j("issue", "create", "-q", "-t", f"bulk {k}")
+    run = start([str(repo)])
+    try:
+        page.goto(run.link)
+        page.wait_for_selector(".column[data-column=ready] .card")
+        assert page.get_attribute(".column[data-column=ready]", "data-count") == "46"
+        assert len(column_ids(page, "ready")) == 30  # the first page only
+        page.eval_on_selector(".column[data-column=ready] .cards", "el => el.scrollTop = el.scrollHeight")
+        page.wait_for_function("document.querySelectorAll('.column[data-column=ready] .card').length === 46")
+        assert column_ids(page, "ready") == [i["id"] for i in j.json("query", "ready")["issues"]]
     finally:
         run.stop()

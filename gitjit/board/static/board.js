@@ -261,6 +261,15 @@ async function renderGraph(view, seq, repo, id) {
     svg("defs", {}, svg("marker", {id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto"},
       svg("path", {d: "M0,0 L10,5 L0,10 z", fill: "#9aa7b5"}))),
     edges, nodes);
+  const zoom = h("input", {type: "range", min: "0.2", max: "1.5", step: "0.05", value: String(S.zoom || 1),
+                           "aria-label": "zoom", "data-testid": "zoom"});
+  const applyZoom = () => {
+    S.zoom = Number(zoom.value);
+    s.setAttribute("width", String(Math.round(g.width * S.zoom)));
+    s.setAttribute("height", String(Math.round(g.height * S.zoom)));
+  };
+  zoom.addEventListener("input", applyZoom);
+  applyZoom();
   const repoLinks = S.repos.length > 1 ? S.repos.map(r => h("a", {href: `#/graph/${repoName(r.name)}`}, r.name)) : [];
   view.replaceChildren(
     h("div", {class: "legend"}, h("b", {}, id ? `Dependencies of ${id.slice(0, 8)}` : `Dependency graph of ${repo}`),
@@ -268,7 +277,7 @@ async function renderGraph(view, seq, repo, id) {
       h("span", {class: "note"}, `${g.nodes.length} of ${g.total} issues, ${g.edges.length} edges; an arrow points from a dependency to what it blocks`),
       id ? h("a", {href: `#/graph/${repoName(repo)}`}, "whole tracker") :
         h("a", {href: `#/graph/${repoName(repo)}` + (all ? "" : "?done=1")}, all ? "unfinished only" : "include finished"),
-      repoLinks),
+      repoLinks, h("label", {class: "note"}, "zoom ", zoom)),
     h("div", {class: "graphwrap", "data-testid": "graph"}, s));
 }
 
