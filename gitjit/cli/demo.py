@@ -41,23 +41,38 @@ def demo(keep: bool, workers: int, board: bool, board_linger: float | None, boar
     e = env()
     live = not e.json and not e.quiet
     opts = DemoOptions(workers=workers, keep=keep)
+    # with --board the board's URL comes first: the story's lines wait until it is printed
+    held: list[str] | None = [] if board else None
+
+    def say(line: str) -> None:
+        if held is not None:
+            held.append(line)
+        else:
+            click.echo(line)
+
+    def url_printed() -> None:
+        nonlocal held
+        for line in held or []:
+            click.echo(line)
+        held = None
+
     if board:
-        opts.on_hub = _board_on_hub(board_port, board_linger)
+        opts.on_hub = _board_on_hub(board_port, board_linger, url_printed)
         opts.work_secs = (1.0, 3.0)  # slow enough to watch the cards move
         opts.timeout_secs = 180.0
     if live:
-        click.echo("A lead agent plans user authentication (seed 002) on machine-a; jit-dispatch on two clones\n"
-                   "of one hub hands the tasks to %d worker agent(s) and a security agent:\n" % workers)
+        say("A lead agent plans user authentication (seed 002) on machine-a; jit-dispatch on two clones\n"
+            "of one hub hands the tasks to %d worker agent(s) and a security agent:\n" % workers)
 
     def log(actor: str, msg: str) -> None:
         if live:
-            click.echo(f"  {actor:<{ACTOR_WIDTH}} {msg}")
+            say(f"  {actor:<{ACTOR_WIDTH}} {msg}")
 
     data = run_demo(opts, log=log)
     emit(data, lambda: _human(data), quiet=data["repository"] if keep else "")
 
 
-def _board_on_hub(port: int, linger: float | None) -> Any:
+def _board_on_hub(port: int, linger: float | None, printed: Any) -> Any:
     """``--board``: start the web board on the hub, print its URL (on stderr under --json), and
     return what keeps it open once the story is over."""
     from ..board import require
@@ -69,6 +84,7 @@ def _board_on_hub(port: int, linger: float | None) -> Any:
 
         run = start([str(hub)], port=port)
         click.echo(f"jit board (the demo's hub): {run.url}", err=env().json)
+        printed()
 
         def after() -> None:
             import time
