@@ -72,6 +72,7 @@ def build(paths: list[str], *, port: int = 0, actor: str | None = None, allow_wr
     config = uvicorn.Config(create_app(board), log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
+    board.stopping = lambda: bool(server.should_exit)  # Ctrl-C: the event streams end, no wait
     return Running(f"http://127.0.0.1:{port}/", board.token, board, server, warm_s=took), sock
 
 

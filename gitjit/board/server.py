@@ -108,6 +108,8 @@ class Board:
         self.subscribers: set[asyncio.Queue[str | None]] = set()
         self._poller: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        #: whether the server is stopping (set by whoever runs it): open streams then end by themselves
+        self.stopping: Callable[[], bool] = lambda: False
 
     def repo(self, name: str) -> Repo:
         r = self.repos.get(name)
@@ -256,14 +258,19 @@ def create_app(board: Board) -> Starlette:
             try:
                 yield "retry: 1000\n\n"
                 yield f"event: hello\ndata: {json.dumps({'repos': list(board.repos)})}\n\n"
-                while True:
+                quiet = 0.0
+                while not board.stopping():
                     try:
-                        data = await asyncio.wait_for(q.get(), KEEPALIVE_S)
+                        data = await asyncio.wait_for(q.get(), 0.5)
                     except asyncio.TimeoutError:
-                        yield ": keepalive\n\n"
+                        quiet += 0.5
+                        if quiet >= KEEPALIVE_S:
+                            quiet = 0.0
+                            yield ": keepalive\n\n"
                         continue
                     if data is None:
                         return
+                    quiet = 0.0
                     yield f"event: change\ndata: {data}\n\n"
             finally:
                 board.subscribers.discard(q)
