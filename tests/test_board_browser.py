@@ -129,7 +129,11 @@ def test_a_claim_from_the_cli_moves_the_card_live(page: Page, board: Running,
 
 
 def test_an_issue_page(page: Page, board: Running, proj: tuple[Path, dict[str, str]], shots: Path) -> None:
-    _, ids = proj
+    from gitjit.app.tracker import Tracker
+
+    repo, ids = proj
+    sha = "3f" * 20
+    Tracker(repo, actor="human:alice").link_commit(ids["design"], sha, ref="refs/heads/main")
     page.goto(board.link)
     page.click(f".card[data-id='{ids['build']}']")
     page.wait_for_selector(f"article.issue[data-issue='{ids['build']}']")
@@ -145,6 +149,7 @@ def test_an_issue_page(page: Page, board: Running, proj: tuple[Path, dict[str, s
     page.wait_for_selector(f"article.issue[data-issue='{ids['design']}']")
     text = page.inner_text("article.issue")
     assert "The shape of the API." in text and "component" in text and "api" in text  # description, context
+    assert sha[:12] in text and "commit_linked" in text  # linked commits, and the event
     page.screenshot(path=str(shots / "issue.png"), full_page=True)
 
 
