@@ -9,7 +9,7 @@ Layers, bottom to top; a module may import its own layer and the layers below it
     store     entities on refs, locks, sync, the index (a read model of the refs)
     app       the use cases: the Tracker façade and what it is made of, hooks, doctor, exchange
     dispatch  jit-dispatch's engine
-    front     the front doors: cli/ (and gitjit.api, the library's face; __main__)
+    front     the front doors: cli/, board/ (the web board) (and gitjit.api, the library's face; __main__)
 
 Every import counts: at module level, inside functions, and under ``if TYPE_CHECKING``. There is
 no cycle among the modules of ``gitjit/`` at all, within a layer either.
@@ -28,7 +28,7 @@ LAYERS = ["core", "schema", "git", "store", "app", "dispatch", "front"]
 #: top-level modules and the layer each belongs to (everything else: its folder's name)
 TOP_LEVEL = {"gitjit": "core", "gitjit.__main__": "front", "gitjit.api": "front"}
 FOLDER = {"core": "core", "schema": "schema", "git": "git", "store": "store", "app": "app", "dispatch": "dispatch",
-          "cli": "front"}
+          "cli": "front", "board": "front"}
 #: third-party and I/O modules, and the only layers (or folders) allowed to import them
 ONLY_IN = {
     "pygit2": {"git"},
@@ -36,6 +36,8 @@ ONLY_IN = {
     "sqlite3": {"store"},
     "pydantic": {"schema"},
     "pydantic_core": {"schema"},
+    "starlette": {"board"},
+    "uvicorn": {"board"},
 }
 #: what pure logic must not import (the schema layer is held to it too: pydantic is all it adds)
 NOT_IN_CORE = {"os", "subprocess", "socket", "shutil", "sqlite3", "pathlib", "io", "tempfile", "pygit2", "click",

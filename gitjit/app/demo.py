@@ -123,6 +123,10 @@ class DemoOptions:
     seed: int | None = None
     #: the dispatchers' poll interval (they also wake as soon as an agent exits)
     poll_secs: float = 0.1
+    #: called with the hub's path once it exists, before anything is planned (``jit demo --board``
+    #: opens the web board on it there); the value it returns is called when the story is over,
+    #: before the temporary directory is removed
+    on_hub: Callable[[Path], Callable[[], None] | None] | None = None
 
 
 @dataclass
@@ -147,14 +151,20 @@ class Demo:
         """Play the whole story; the temporary directory is removed afterwards unless ``keep``."""
         self._t0 = time.monotonic()
         self.root = Path(tempfile.mkdtemp(prefix="jit-demo-", dir=self.options.base_dir))
+        after: Callable[[], None] | None = None
         try:
             self._setup_machines()
+            if self.options.on_hub is not None:
+                assert self.hub is not None
+                after = self.options.on_hub(self.hub)
             self._lead_plans()
             self._publish_plan()
             self._run_workers()
             self._lead_finishes()
             result = self._report()
         finally:
+            if after is not None:
+                after()
             if not self.options.keep:
                 shutil.rmtree(self.root, ignore_errors=True)
         result["kept"] = self.options.keep

@@ -14,8 +14,14 @@ from .core import emit, env, output_options
 @click.command()
 @click.option("--keep", is_flag=True, help="Keep the temporary repository and print where it is.")
 @click.option("--workers", type=click.IntRange(1, 8), default=3, show_default=True, help="Worker agents.")
+@click.option("--board", is_flag=True,
+              help="Open the web board on the demo's hub first (prints its URL; needs gitjit[board]), slow the "
+                   "agents down to watch them, and keep it open afterwards until Ctrl-C.")
+@click.option("--board-linger", type=float, default=None, metavar="SECONDS",
+              help="With --board: keep the board open this long after the story instead of until Ctrl-C.")
+@click.option("--board-port", type=int, default=0, metavar="N", help="With --board: the port (0: a free one).")
 @output_options
-def demo(keep: bool, workers: int) -> None:
+def demo(keep: bool, workers: int, board: bool, board_linger: float | None, board_port: int) -> None:
     """Watch agents on two machines coordinate through jit, in a temporary directory.
 
     A hub and two clones of it (two "machines"): a lead agent breaks an epic into tasks with
@@ -28,21 +34,76 @@ def demo(keep: bool, workers: int) -> None:
     Example:
       jit demo
       jit demo --keep --json
+      jit demo --board
     """
     from ..app.demo import DemoOptions, run_demo
 
     e = env()
     live = not e.json and not e.quiet
+    opts = DemoOptions(workers=workers, keep=keep)
+    # with --board the board's URL comes first: the story's lines wait until it is printed
+    held: list[str] | None = [] if board else None
+
+    def say(line: str) -> None:
+        if held is not None:
+            held.append(line)
+        else:
+            click.echo(line)
+
+    def url_printed() -> None:
+        nonlocal held
+        for line in held or []:
+            click.echo(line)
+        held = None
+
+    if board:
+        opts.on_hub = _board_on_hub(board_port, board_linger, url_printed)
+        opts.work_secs = (1.0, 3.0)  # slow enough to watch the cards move
+        opts.timeout_secs = 180.0
     if live:
-        click.echo("A lead agent plans user authentication (seed 002) on machine-a; jit-dispatch on two clones\n"
-                   f"of one hub hands the tasks to {workers} worker agent(s) and a security agent:\n")
+        say("A lead agent plans user authentication (seed 002) on machine-a; jit-dispatch on two clones\n"
+            f"of one hub hands the tasks to {workers} worker agent(s) and a security agent:\n")
 
     def log(actor: str, msg: str) -> None:
         if live:
-            click.echo(f"  {render.fit(actor, ACTOR_WIDTH)} {msg}")
+            say(f"  {render.fit(actor, ACTOR_WIDTH)} {msg}")
 
-    data = run_demo(DemoOptions(workers=workers, keep=keep), log=log)
+    data = run_demo(opts, log=log)
     emit(data, lambda: _human(data), quiet=data["repository"] if keep else "")
+
+
+def _board_on_hub(port: int, linger: float | None, printed: Any) -> Any:
+    """``--board``: start the web board on the hub, print its URL (on stderr under --json), and
+    return what keeps it open once the story is over."""
+    from ..board import require
+
+    require()  # before the story starts: a missing extra is said at once
+
+    def on_hub(hub: Any) -> Any:
+        from ..board.run import start
+
+        run = start([str(hub)], port=port)
+        click.echo(f"jit board (the demo's hub): {run.url}", err=env().json)
+        printed()
+
+        def after() -> None:
+            import time
+
+            try:
+                if linger is None:
+                    click.echo(f"\nThe board stays open at {run.url} (Ctrl-C to stop).", err=True)
+                    while True:
+                        time.sleep(3600)
+                else:
+                    time.sleep(linger)
+            except KeyboardInterrupt:
+                pass
+            finally:
+                run.stop()
+
+        return after
+
+    return on_hub
 
 
 def _human(data: dict[str, Any]) -> None:

@@ -140,6 +140,26 @@ class Board:
             if st.state not in TERMINAL_STATES and st.state != "archived" and self.blockers(i)
         )
 
+    def gated(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` (open issues) held back by gates alone: no unfinished or missing
+        dependency, not parked (the web board's "gated" column; the rest of open is "blocked")."""
+        return {i for i in ids if self.states.get(i) == "open" and all(b["type"] == "gate" for b in self.blockers(i))}
+
+    def gated_ids(self) -> list[str]:
+        """Every gated issue (``gated``), in ready order."""
+        return self.sorted(self.gated(i for i, s in self.states.items() if s == "open"))
+
+    def state_counts(self) -> dict[str, int]:
+        """How many issues have each effective state."""
+        counts = {s: 0 for s in ("open", "ready", "in_progress", "done", "rejected", "archived")}
+        for s in self.states.values():
+            counts[s] += 1
+        return counts
+
+    def state_page(self, state: str, offset: int, limit: int) -> list[str]:
+        """Issues ``offset..offset+limit`` of one effective state, in ready order."""
+        return self.select(state=state)[offset:offset + limit]
+
     def select(
         self,
         *,

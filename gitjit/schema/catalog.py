@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from . import commands as c
+from . import board as bd
 from . import outputs as o
 from . import seedcmds as sc
 from .base import PydanticError
@@ -87,6 +88,9 @@ SCHEMAS: dict[str, tuple[Any, str]] = {
     "prime": (c.Prime, "output"),
     "setup": (c.SetupResult, "output"),
     "error": (o.ErrorOutput, "output"),
+    # the web board's own answers (jit serve; docs/board.md)
+    "board-columns": (bd.BoardColumns, "output"),
+    "board-graph": (bd.BoardGraph, "output"),
     # what comes in
     "stored-event": (StoredEvent, "input"),
     "remote-event": (RemoteEvent, "input"),

@@ -261,6 +261,34 @@ class IndexBoard(Board):
             "SELECT i.id FROM issues i WHERE i.deleted=0 AND i.base NOT IN ('done', 'rejected', 'archived') "
             "AND EXISTS (SELECT 1 FROM events e WHERE e.ref=i.ref AND e.type='commit_linked') ORDER BY i.id")]
 
+    def gated(self, ids: Iterable[str]) -> set[str]:
+        return set(self.gated_ids()).intersection(ids)
+
+    def gated_ids(self) -> list[str]:
+        """``Board.gated_ids`` in one query over the open issues with a precheck gate (only such a
+        gate holds back an issue that nothing else holds back): not parked, no dependency that is
+        unfinished or missing. None at all without a precheck gate in the registry."""
+        keys = sorted(k for k, g in self.gate_defs.items() if g.stage == "precheck")
+        if not keys:
+            return []
+        return [i for (i,) in self.ix.c.execute(
+            "SELECT s.id FROM issues s WHERE s.id IN (SELECT g.issue FROM gates_on g WHERE g.gate IN "
+            f"({','.join('?' * len(keys))})) AND s.eff='open' AND s.deleted=0 AND s.parked IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM edges e LEFT JOIN issues d ON d.id=e.dst WHERE e.src=s.id "
+            "AND (d.id IS NULL OR (d.deleted=0 AND d.base NOT IN ('done', 'rejected')))) "
+            "ORDER BY s.prank, s.created_at, s.id", keys)]
+
+    def state_counts(self) -> dict[str, int]:
+        counts = {s: 0 for s in ("open", "ready", "in_progress", "done", "rejected", "archived")}
+        for eff, n in self.ix.c.execute("SELECT eff, count(*) FROM issues WHERE deleted=0 GROUP BY eff"):
+            counts[eff] = counts.get(eff, 0) + n
+        return counts
+
+    def state_page(self, state: str, offset: int, limit: int) -> list[str]:
+        return [i for (i,) in self.ix.c.execute(
+            "SELECT id FROM issues INDEXED BY issues_eff WHERE eff=? AND deleted=0 "
+            "ORDER BY prank, created_at, id LIMIT ? OFFSET ?", (state, limit, offset))]
+
     def select(self, *, state: str | None = None, assignee: str | None = None, priority: str | None = None,
                labels: Iterable[str] = ()) -> list[str]:
         return self.ix.select_ids(state, assignee, priority, labels)

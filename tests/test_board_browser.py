@@ -1,0 +1,256 @@
+"""The web board in a real browser: Debian's chromium driven by Playwright's Python API (no
+browser download: ``executable_path`` points at the system's). Skipped, saying why, only when
+chromium or Playwright is missing.
+
+Screenshots of the board, an issue and the graph are saved into ``$BOARD_SCREENSHOTS`` (a
+directory; default: the test's temporary directory) for a person to look at; docs/img/ holds a set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+    pytest.skip("chromium is not installed (apt-get install chromium): the board's browser tests need it",
+                allow_module_level=True)
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+pytest.importorskip("starlette", reason="the web board's extra is not installed: pip install 'gitjit[board]'")
+
+from boardlib import sample
+from conftest import Jit, run_jit
+from playwright.sync_api import Page, sync_playwright
+
+from gitjit.board.run import Running, start
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_playwright() as p:
+        exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+        b = p.chromium.launch(executable_path=exe, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    return sample(tmp_path)
+
+
+@pytest.fixture
+def board(proj: tuple[Path, dict[str, str]]) -> Iterator[Running]:
+    run = start([str(proj[0])], actor="human:board", allow_writes=True)
+    yield run
+    run.stop()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    d = Path(os.environ.get("BOARD_SCREENSHOTS") or tmp_path / "screenshots")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Page]:
+    ctx = browser.new_context(viewport={"width": 1500, "height": 860})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    ctx.close()
+    assert not errors, errors
+
+
+def column_ids(pg: Page, name: str) -> list[str]:
+    return pg.eval_on_selector_all(f".column[data-column={name}] .card", "els => els.map(e => e.dataset.id)")
+
+
+def test_the_board_shows_the_columns_jit_query_lists(page: Page, board: Running, proj: tuple[Path, dict[str, str]],
+                                                     shots: Path) -> None:
+    repo, ids = proj
+    j = Jit(repo)
+    page.goto(board.link)
+    page.wait_for_selector(".column[data-column=ready] .card")
+    assert column_ids(page, "ready") == [i["id"] for i in j.json("query", "ready")["issues"]]
+    assert column_ids(page, "in_progress") == [i["id"] for i in j.json("query", "state", "in_progress")["issues"]]
+    assert column_ids(page, "done") == [i["id"] for i in j.json("query", "state", "done")["issues"]]
+    assert column_ids(page, "gated") == [ids["audit"]]
+    assert set(column_ids(page, "blocked")) == {ids["build"], ids["docs"]}
+    # the counts of jit status
+    st = j.json("status")
+    for k in ("total", "ready", "in_progress", "open", "blocked", "done"):
+        assert page.inner_text(f"[data-count={k}] b") == str(st[k]), k
+    # a card: title, short id, priority, assignee, gates, labels
+    card = page.inner_text(f".card[data-id='{ids['free']}']")
+    assert "Free task" in card and ids["free"][:8] in card and "@agent:w2" in card and "team:web" in card
+    assert "review" in page.inner_text(f".card[data-id='{ids['build']}'] .gate-pending")
+    assert page.get_attribute("#live", "class") == "live on" or page.wait_for_selector("#live.on")
+    assert "writes as human:board" in page.inner_text("#who")
+    page.screenshot(path=str(shots / "board.png"))
+    # filters
+    page.fill("#f-label", "team:web")
+    page.click("#filters button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('.card').length === 2")
+    assert set(column_ids(page, "blocked") + column_ids(page, "in_progress")) == {ids["docs"], ids["free"]}
+    page.fill("#f-label", "")
+    page.fill("#f-text", "crypto")
+    page.click("#filters button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('.card').length === 1")
+    assert column_ids(page, "gated") == [ids["audit"]]
+
+
+def test_a_claim_from_the_cli_moves_the_card_live(page: Page, board: Running,
+                                                  proj: tuple[Path, dict[str, str]]) -> None:
+    repo, ids = proj
+    page.goto(board.link)
+    page.wait_for_selector(f".column[data-column=ready] .card[data-id='{ids['design']}']")
+    page.wait_for_selector("#live.on")
+    page.evaluate("window.__not_reloaded = true")
+    run_jit("issue", "claim", ids["design"], "agent:cli", cwd=repo, check=True)
+    t0 = time.monotonic()
+    page.wait_for_selector(f".column[data-column=in_progress] .card[data-id='{ids['design']}']", timeout=5000)
+    took = time.monotonic() - t0
+    assert took < 2.0, f"the card moved after {took:.2f} s"
+    assert ids["design"] not in column_ids(page, "ready")
+    assert "@agent:cli" in page.inner_text(f".card[data-id='{ids['design']}']")
+    assert page.evaluate("window.__not_reloaded") is True  # no reload
+
+
+def test_an_issue_page(page: Page, board: Running, proj: tuple[Path, dict[str, str]], shots: Path) -> None:
+    from gitjit.app.tracker import Tracker
+
+    repo, ids = proj
+    sha = "3f" * 20
+    Tracker(repo, actor="human:alice").link_commit(ids["design"], sha, ref="refs/heads/main")
+    page.goto(board.link)
+    page.click(f".card[data-id='{ids['build']}']")
+    page.wait_for_selector(f"article.issue[data-issue='{ids['build']}']")
+    text = page.inner_text("article.issue")
+    assert "Build the API" in text and "Code review" in text
+    assert ids["design"][:8] in page.inner_text("[data-testid=deps]")  # what it depends on
+    assert ids["docs"][:8] in page.inner_text("[data-testid=dependents]")  # what depends on it
+    types = page.eval_on_selector_all("[data-testid=timeline] li", "els => els.map(e => e.dataset.type)")
+    assert "issue_created" in types and "dependency_added" in types
+    assert "by human:alice" in page.inner_text("[data-testid=timeline]") and "ago" in page.inner_text(
+        "[data-testid=timeline]") or "just now" in page.inner_text("[data-testid=timeline]")
+    page.click("[data-testid=deps] a")
+    page.wait_for_selector(f"article.issue[data-issue='{ids['design']}']")
+    text = page.inner_text("article.issue")
+    assert "The shape of the API." in text and "component" in text and "api" in text  # description, context
+    assert sha[:12] in text and "commit_linked" in text  # linked commits, and the event
+    page.screenshot(path=str(shots / "issue.png"), full_page=True)
+
+
+def test_writes_with_and_without_the_token(browser: Any, page: Page, board: Running,
+                                           proj: tuple[Path, dict[str, str]]) -> None:
+    repo, ids = proj
+    # without the token (the URL without its #token=...): refused, nothing changes
+    ctx = browser.new_context()
+    other = ctx.new_page()
+    other.goto(f"{board.url}#/issue/proj/{ids['design']}")
+    other.wait_for_selector("button[data-action=claim]")
+    other.click("button[data-action=claim]")
+    other.wait_for_selector("#toast.err")
+    assert "X-Jit-Token" in other.inner_text("#toast")
+    assert Jit(repo).json("issue", "show", ids["design"])["assignee"] is None
+    ctx.close()
+    # with it: the claim goes through the Tracker, as the acting identity
+    page.goto(board.link)
+    page.wait_for_selector(".card")
+    page.goto(f"{board.url}#/issue/proj/{ids['design']}")
+    page.wait_for_selector("button[data-action=claim]")
+    assert "acting as human:board" in page.inner_text(".actions")
+    page.click("button[data-action=claim]")
+    page.wait_for_function("document.querySelector('[data-testid=state]') && "
+                           "document.querySelector('[data-testid=state]').textContent === 'in_progress'")
+    shown = Jit(repo).json("issue", "show", ids["design"])
+    assert shown["assignee"] == "human:board" and shown["state"] == "in_progress"
+    # a gate passed from the page, with a note
+    page.goto(f"{board.url}#/issue/proj/{ids['audit']}")
+    page.wait_for_selector(f"article.issue[data-issue='{ids['audit']}'] button[data-action=pass-security]")
+    page.fill("#a-reason", "checked by hand")
+    page.click("button[data-action=pass-security]")
+    page.wait_for_selector("tr[data-gate=security] .gate-passed")
+    assert "checked by hand" in page.inner_text("tr[data-gate=security]")
+    # the CLI's rules: done while a dependency is open is refused with its message
+    page.goto(f"{board.url}#/issue/proj/{ids['docs']}")
+    page.wait_for_selector(f"article.issue[data-issue='{ids['docs']}'] #a-state")
+    page.select_option("#a-state", "done")
+    page.click("button[data-action=state]")
+    page.wait_for_selector("#toast.err")
+    assert Jit(repo).json("issue", "show", ids["docs"])["state"] == "open"
+
+
+def test_the_graph(page: Page, board: Running, proj: tuple[Path, dict[str, str]], shots: Path) -> None:
+    _, ids = proj
+    page.goto(board.link)
+    page.wait_for_selector(".card")
+    page.goto(f"{board.url}#/graph/proj")
+    page.wait_for_selector("svg.graph .node")
+    nodes = page.eval_on_selector_all("svg.graph .node", "els => els.map(e => e.dataset.id)")
+    unfinished = {ids[k] for k in ("design", "build", "docs", "audit", "free")}
+    assert set(nodes) == unfinished
+    assert page.locator("svg.graph path.edge").count() == 2
+    colour = page.get_attribute(f"svg.graph .node[data-id='{ids['design']}'] rect", "fill")
+    assert colour == "#2e7d32"  # ready
+    page.screenshot(path=str(shots / "graph.png"))
+    full = float(page.get_attribute("svg.graph", "width") or 0)
+    page.eval_on_selector("[data-testid=zoom]", "el => { el.value = '0.5'; el.dispatchEvent(new Event('input')); }")
+    assert abs(float(page.get_attribute("svg.graph", "width") or 0) - full / 2) <= 1
+    page.click(f"svg.graph .node[data-id='{ids['build']}']")
+    page.wait_for_selector(f"article.issue[data-issue='{ids['build']}']")
+    page.click("text=graph of this issue")
+    page.wait_for_selector(f"svg.graph .node.focus[data-id='{ids['build']}']")
+    assert page.locator("svg.graph .node").count() == 3
+
+
+def test_several_repositories_on_one_board(page: Page, tmp_path: Path, shots: Path) -> None:
+    a, ids_a = sample(tmp_path / "a", name="api")
+    b, ids_b = sample(tmp_path / "b", name="web")
+    run = start([str(a), str(b)])
+    try:
+        page.goto(run.link)
+        page.wait_for_selector("section.repo[data-repo=web] .column[data-column=ready] .card")
+        assert page.eval_on_selector_all("section.repo", "els => els.map(e => e.dataset.repo)") == ["api", "web"]
+        assert page.locator(f"section.repo[data-repo=api] .card[data-id='{ids_a['design']}']").count() == 1
+        run_jit("issue", "claim", ids_b["design"], "agent:cli", cwd=b, check=True)
+        page.wait_for_selector(f"section.repo[data-repo=web] .column[data-column=in_progress] "
+                               f".card[data-id='{ids_b['design']}']", timeout=5000)
+        page.click(f"section.repo[data-repo=web] .card[data-id='{ids_b['docs']}']")
+        page.wait_for_selector(f"article.issue[data-issue='{ids_b['docs']}']")
+        assert "Write the docs" in page.inner_text("article.issue")
+        page.goto(run.url)
+        page.wait_for_selector("section.repo[data-repo=web] .card")
+        page.screenshot(path=str(shots / "two-repos.png"))
+    finally:
+        run.stop()
+
+
+def test_a_long_column_loads_more_cards_as_it_scrolls(page: Page, tmp_path: Path) -> None:
+    repo, _ = sample(tmp_path)
+    j = Jit(repo)
+    for k in range(45):
+        j("issue", "create", "-q", "-t", f"bulk {k}")
+    run = start([str(repo)])
+    try:
+        page.goto(run.link)
+        page.wait_for_selector(".column[data-column=ready] .card")
+        assert page.get_attribute(".column[data-column=ready]", "data-count") == "46"
+        assert len(column_ids(page, "ready")) == 30  # the first page only
+        page.eval_on_selector(".column[data-column=ready] .cards", "el => el.scrollTop = el.scrollHeight")
+        page.wait_for_function("document.querySelectorAll('.column[data-column=ready] .card').length === 46")
+        assert column_ids(page, "ready") == [i["id"] for i in j.json("query", "ready")["issues"]]
+    finally:
+        run.stop()
