@@ -56,6 +56,7 @@ class LazyGroup(click.Group):
         "export": ("transfer", "export"),
         "index": ("transfer", "index"),
         "schema": ("schema", "schema"),
+        "mcp": ("mcp", "mcp"),
     }
     aliases = {"dependency": "dep", "list": "issue"}
 
