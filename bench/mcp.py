@@ -1,0 +1,139 @@
+"""How fast ``jit mcp`` answers, through the MCP SDK's own client over stdio:
+``python -m bench.mcp [--sizes 100,100000] [--runs 40] [--doc docs/performance.md]``.
+
+For each size it builds a repository the way ``python -m bench`` does (``bench.suite.build_repo``:
+``jit import`` of generated issues with realistic dependencies; about a minute at 100,000), starts
+one ``jit mcp`` process on it with the SDK's ``stdio_client``, and times tool calls in one
+interleaved loop: ``show`` (a random issue), ``ready`` (limit 20), ``update`` (a priority change)
+and ``claim_next`` (each claimed issue is released again, untimed, so the repository keeps its
+size and the ready list its length). Each figure is the wall time of ``call_tool`` in the client:
+JSON-RPC over the pipes, the server's work, and the client's own checks of the answer (the SDK
+validates structured content against the tool's output schema). The table goes between
+``<!-- mcp:begin -->`` and ``<!-- mcp:end -->`` of ``--doc``, with the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .suite import ROOT, build_repo, load, machine, scrubbed_env
+
+BEGIN, END = "<!-- mcp:begin -->", "<!-- mcp:end -->"
+TOOLS = ("show", "ready", "update", "claim_next")
+#: the seed jit's whole-process figures (a process per command), for comparison
+SEED_MS = {100: {"show": "4-6", "ready": "4-6", "update": "4-6", "claim_next": "4-6"},
+           100_000: {"claim_next": "810"}}
+TARGET_MS = {"show": (2, None), "ready": (2, None), "update": (5, 10), "claim_next": (5, 10)}
+
+
+async def measure(repo: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "gitjit", "mcp", "--actor", "agent:bench"],
+                                   cwd=str(repo), env={**env, "PYTHONPATH": str(ROOT)})
+    times: dict[str, list[float]] = {t: [] for t in TOOLS}
+    rng = random.Random(7)
+    async with stdio_client(params) as (r, w), ClientSession(r, w) as s:
+        await s.initialize()
+        await s.list_tools()
+        ready = (await s.call_tool("ready", {"limit": 200})).structured_content["issues"]
+        listed = [i["id"] for i in ready]
+        assert listed, "no ready issue to claim"
+
+        async def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+            t0 = time.perf_counter()
+            res = await s.call_tool(name, args)
+            times[name].append((time.perf_counter() - t0) * 1000)
+            if res.is_error:
+                raise RuntimeError(f"{name}: {res.structured_content}")
+            return res.structured_content or {}
+
+        warm = 3
+        for n in range(runs + warm):
+            await call("show", {"id": rng.choice(listed)})
+            await call("ready", {"limit": 20})
+            await call("update", {"id": rng.choice(listed), "priority": rng.choice(["low", "normal", "high"])})
+            got = await call("claim_next", {})
+            await s.call_tool("release", {"id": got["id"], "reason": "benchmark"})
+            if n < warm:  # the first calls open the index and warm the caches
+                for t in TOOLS:
+                    times[t].pop()
+    return {t: {"median_ms": round(statistics.median(v), 2), "p90_ms": round(sorted(v)[int(len(v) * 0.9)], 2),
+                "runs": len(v)} for t, v in times.items()}
+
+
+def table(results: dict[int, dict[str, Any]], info: dict[str, Any], command: str) -> str:
+    m = info["machine"]
+    out = [f"Measured {m['date']} with `{command}` on {m['cpu']}, {m['cores']} cores (Python {m['python']}, "
+           f"{m['git']}), load average {info['load_before']:.1f} before and {info['load_after']:.1f} after: "
+           f"one `jit mcp` process per size, the median (and 90th percentile) of {info['runs']} interleaved calls "
+           "of each tool, wall time of the SDK client's `call_tool` in milliseconds. Seed = the seed jit's whole "
+           "process per command.", "",
+           "| issues | tool | median | p90 | target | seed jit (process) |", "|---:|---|---:|---:|---:|---:|"]
+    for n, res in results.items():
+        for t in TOOLS:
+            small, big = TARGET_MS[t]
+            target = small if n <= 1000 else big
+            seed = SEED_MS.get(n, {}).get(t, "")
+            out.append(f"| {n:,} | `{t}` | {res[t]['median_ms']:.2f} | {res[t]['p90_ms']:.2f} | "
+                       f"{'< ' + str(target) if target else ''} | {seed} |")
+    return "\n".join(out)
+
+
+def write_doc(doc: Path, text: str) -> None:
+    body = doc.read_text()
+    block = f"{BEGIN}\n\n{text}\n\n{END}"
+    if BEGIN in body and END in body:
+        body = body.split(BEGIN)[0] + block + body.split(END, 1)[1]
+    else:
+        body = body.rstrip("\n") + "\n\n" + block + "\n"
+    doc.write_text(body)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.mcp", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="100,100000", help="issue counts, comma-separated")
+    ap.add_argument("--runs", type=int, default=40, help="timed calls of each tool per size")
+    ap.add_argument("--doc", default=str(ROOT / "docs" / "performance.md"), help="where the table goes ('' : nowhere)")
+    a = ap.parse_args(argv)
+    sizes = [int(x) for x in a.sizes.split(",") if x]
+    tmp = Path(tempfile.mkdtemp(prefix="jit-bench-mcp-"))
+    env = scrubbed_env(tmp / "home")
+    (tmp / "home").mkdir()
+    info: dict[str, Any] = {"machine": machine(), "runs": a.runs, "load_before": load()}
+    results: dict[int, dict[str, Any]] = {}
+    try:
+        for n in sizes:
+            t0 = time.perf_counter()
+            repo, built = build_repo(tmp, n, env)
+            print(f"built {n:,} issues in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            results[n] = asyncio.run(measure(repo, env, a.runs))
+            results[n]["build"] = built
+            print(json.dumps({n: {t: results[n][t] for t in TOOLS}}), file=sys.stderr)
+            shutil.rmtree(repo, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    info["load_after"] = load()
+    command = "python -m bench.mcp " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = table(results, info, command.strip())
+    print(text)
+    if a.doc:
+        write_doc(Path(a.doc), text)
+    (ROOT / "bench" / "mcp_results.json").write_text(json.dumps({"info": info, "results": results}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
