@@ -31,64 +31,100 @@ from .suite import ROOT, build_repo, load, machine, scrubbed_env
 
 BEGIN, END = "<!-- mcp:begin -->", "<!-- mcp:end -->"
 TOOLS = ("show", "ready", "update", "claim_next")
+MODES = ("fsync", "nofsync")
 #: the seed jit's whole-process figures (a process per command), for comparison
 SEED_MS = {100: {"show": "4-6", "ready": "4-6", "update": "4-6", "claim_next": "4-6"},
            100_000: {"claim_next": "810"}}
-TARGET_MS = {"show": (2, None), "ready": (2, None), "update": (5, 10), "claim_next": (5, 10)}
+TARGET_MS = {"show": (2, 2), "ready": (2, 2), "update": (5, 10), "claim_next": (5, 10)}
 
 
 async def measure(repo: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
+    """Two servers on the repository, one writing with fsync (gitjit's default) and one with
+    ``jit.fsync false`` (read when a server opens the repository), called in turn in one loop."""
+    from contextlib import AsyncExitStack
+
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
+    from .suite import git
+
     params = StdioServerParameters(command=sys.executable, args=["-m", "gitjit", "mcp", "--actor", "agent:bench"],
                                    cwd=str(repo), env={**env, "PYTHONPATH": str(ROOT)})
-    times: dict[str, list[float]] = {t: [] for t in TOOLS}
+    times: dict[str, dict[str, list[float]]] = {m: {t: [] for t in TOOLS} for m in MODES}
     rng = random.Random(7)
-    async with stdio_client(params) as (r, w), ClientSession(r, w) as s:
-        await s.initialize()
-        await s.list_tools()
-        ready = (await s.call_tool("ready", {"limit": 200})).structured_content["issues"]
-        listed = [i["id"] for i in ready]
-        assert listed, "no ready issue to claim"
+    warm = 3
+    async with AsyncExitStack() as stack:
+        sessions: dict[str, Any] = {}
+        for mode in MODES:
+            if mode == "nofsync":
+                git("config", "jit.fsync", "false", cwd=repo, env=env)
+            r, w = await stack.enter_async_context(stdio_client(params))
+            s = await stack.enter_async_context(ClientSession(r, w))
+            await s.initialize()
+            await s.list_tools()
+            await s.call_tool("status", {})  # the repository is open (and its fsync setting read)
+            sessions[mode] = s
+        git("config", "--unset", "jit.fsync", cwd=repo, env=env)
+        s = sessions["fsync"]
 
-        async def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        async def ready(limit: int) -> list[str]:
+            return [i["id"] for i in (await s.call_tool("ready", {"limit": limit})).structured_content["issues"]]
+
+        # each timed claim_next takes a different issue (none is released: a claim-release cycle of
+        # one issue would grow its event log on every round); where fewer issues are ready than
+        # claims to time, fresh ones are added first, untimed
+        need = len(MODES) * (runs + warm)
+        have = len(await ready(need))
+        for n in range(need - have):
+            await s.call_tool("create", {"title": f"benchmark work {n}"})
+        listed = await ready(200)
+
+        async def call(mode: str, name: str, args: dict[str, Any]) -> None:
             t0 = time.perf_counter()
-            res = await s.call_tool(name, args)
-            times[name].append((time.perf_counter() - t0) * 1000)
+            res = await sessions[mode].call_tool(name, args)
+            times[mode][name].append((time.perf_counter() - t0) * 1000)
             if res.is_error:
                 raise RuntimeError(f"{name}: {res.structured_content}")
-            return res.structured_content or {}
 
-        warm = 3
         for n in range(runs + warm):
-            await call("show", {"id": rng.choice(listed)})
-            await call("ready", {"limit": 20})
-            await call("update", {"id": rng.choice(listed), "priority": rng.choice(["low", "normal", "high"])})
-            got = await call("claim_next", {})
-            await s.call_tool("release", {"id": got["id"], "reason": "benchmark"})
-            if n < warm:  # the first calls open the index and warm the caches
-                for t in TOOLS:
-                    times[t].pop()
-    return {t: {"median_ms": round(statistics.median(v), 2), "p90_ms": round(sorted(v)[int(len(v) * 0.9)], 2),
-                "runs": len(v)} for t, v in times.items()}
+            for mode in MODES:
+                await call(mode, "show", {"id": rng.choice(listed)})
+                await call(mode, "ready", {"limit": 20})
+                await call(mode, "update", {"id": rng.choice(listed),
+                                            "priority": rng.choice(["low", "normal", "high"])})
+                await call(mode, "claim_next", {})
+                if n < warm:  # the first calls open the index and warm the caches
+                    for t in TOOLS:
+                        times[mode][t].pop()
+    out: dict[str, Any] = {m: {t: {"median_ms": round(statistics.median(v), 2),
+                                   "p90_ms": round(sorted(v)[int(len(v) * 0.9)], 2), "runs": len(v)}
+                               for t, v in times[m].items()} for m in MODES}
+    out["added_ready"] = max(0, need - have)
+    return out
 
 
 def table(results: dict[int, dict[str, Any]], info: dict[str, Any], command: str) -> str:
     m = info["machine"]
     out = [f"Measured {m['date']} with `{command}` on {m['cpu']}, {m['cores']} cores (Python {m['python']}, "
-           f"{m['git']}), load average {info['load_before']:.1f} before and {info['load_after']:.1f} after: "
-           f"one `jit mcp` process per size, the median (and 90th percentile) of {info['runs']} interleaved calls "
-           "of each tool, wall time of the SDK client's `call_tool` in milliseconds. Seed = the seed jit's whole "
-           "process per command.", "",
-           "| issues | tool | median | p90 | target | seed jit (process) |", "|---:|---|---:|---:|---:|---:|"]
+           f"{m['git']}, {m['filesystem']}), load average {info['load_before']:.1f} before and "
+           f"{info['load_after']:.1f} after: two `jit mcp` processes per size, one writing with fsync (the "
+           "default) and one with `jit.fsync false`, called in turn; the median (and 90th percentile) of "
+           f"{info['runs']} calls of each tool on each, wall time of the SDK client's `call_tool` in "
+           "milliseconds. Seed jit = the seed's whole process per command.", "",
+           "| issues | tool | median | p90 | median, no fsync | p90, no fsync | target | seed jit (process) |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for n, res in results.items():
         for t in TOOLS:
             small, big = TARGET_MS[t]
             target = small if n <= 1000 else big
             seed = SEED_MS.get(n, {}).get(t, "")
-            out.append(f"| {n:,} | `{t}` | {res[t]['median_ms']:.2f} | {res[t]['p90_ms']:.2f} | "
-                       f"{'< ' + str(target) if target else ''} | {seed} |")
+            a, b = res["fsync"][t], res["nofsync"][t]
+            out.append(f"| {n:,} | `{t}` | {a['median_ms']:.2f} | {a['p90_ms']:.2f} | {b['median_ms']:.2f} | "
+                       f"{b['p90_ms']:.2f} | < {target} | {seed} |")
+    added = {n: res["added_ready"] for n, res in results.items() if res["added_ready"]}
+    if added:
+        out += ["", "Ready issues added before timing (so that each claim takes a different one): " + ", ".join(
+            f"{k} at {n:,}" for n, k in added.items()) + "."]
     return "\n".join(out)
 
 
@@ -121,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"built {n:,} issues in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
             results[n] = asyncio.run(measure(repo, env, a.runs))
             results[n]["build"] = built
-            print(json.dumps({n: {t: results[n][t] for t in TOOLS}}), file=sys.stderr)
+            print(json.dumps({n: {m: results[n][m] for m in MODES}}), file=sys.stderr)
             shutil.rmtree(repo, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
