@@ -413,3 +413,84 @@ def test_without_the_sdk_jit_mcp_says_what_to_install(repo: Path, tmp_path: Path
     assert p.returncode == 10, p.stderr
     e = json.loads(p.stdout)["error"]
     assert e["code"] == "EXTERNAL_FAILURE" and "pip install 'gitjit[mcp]'" in e["hint"]
+
+
+# ----------------------------------------------------------------------------- the input models, in process
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from gitjit.core.errors import UsageError  # noqa: E402
+from gitjit.schema.mcp import input_schema, parse  # noqa: E402
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 2000), st.text(max_size=6),
+                     st.sampled_from(["done", "ready", "high", "review", "abc123", "", "5"]))
+_json = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                       st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+                     max_leaves=6)
+
+
+@st.composite
+def tool_args(draw: st.DrawFn) -> tuple[str, Any]:
+    name = draw(st.sampled_from(NAMES))
+    keys = list(input_schema(name)["properties"]) + ["other"]
+    args = draw(st.dictionaries(st.sampled_from(keys), _json, max_size=5))
+    return name, args if draw(st.integers(0, 20)) else draw(_json)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tool_args())
+def test_the_published_input_schema_is_what_the_tools_accept(case: tuple[str, Any]) -> None:
+    """Any JSON at all: a tool's model accepts exactly what its published input schema allows,
+    and refuses the rest with INVALID_ARGUMENT (never another exception)."""
+    import jsonschema
+
+    name, args = case
+    # no arguments at all (MCP lets a client leave them out) are taken as {}
+    valid = jsonschema.Draft202012Validator(input_schema(name)).is_valid({} if args is None else args)
+    try:
+        parse(name, args)
+        accepted = True
+    except UsageError as e:
+        accepted = False
+        assert e.code == "INVALID_ARGUMENT" and e.exit_code == 2 and e.details["tool"] == name
+        assert e.message.startswith(f"bad arguments for {name}: ")
+    assert accepted == valid, (name, args)
+
+
+def test_repository_names_resolve_and_a_shared_name_names_neither(tmp_path: Path) -> None:
+    from gitjit.mcp.server import Service
+
+    a = make_repo(tmp_path / "one" / "app")
+    b = make_repo(tmp_path / "two" / "app")
+    c = make_repo(tmp_path / "tools")
+    svc = Service([str(a), str(b), str(c)], actor="agent:x")
+    try:
+        assert svc.repo("tools").root == c.resolve()
+        assert svc.repo(str(a)).root == a.resolve() and svc.repo(str(b / ".")).root == b.resolve()
+        with pytest.raises(UsageError, match="not served"):
+            svc.repo("app")
+        with pytest.raises(UsageError, match="several repositories"):
+            svc.repo(None)
+    finally:
+        svc.close()
+
+
+def test_a_long_lived_server_sees_what_other_processes_write(repo: Path) -> None:
+    """The server keeps its Tracker (and index) open: a write by a jit process, or another
+    server, shows in the next call without restarting it."""
+    async def go() -> None:
+        async with session(cwd=repo) as s:
+            assert (await ok(s, "ready", {}))["issues"] == []
+            p = subprocess.run([sys.executable, "-m", "gitjit", "issue", "create", "-q", "-t", "from the cli"],
+                               cwd=repo, env=server_env(), capture_output=True, text=True, check=True)
+            iid = p.stdout.strip()
+            assert [i["id"] for i in (await ok(s, "ready", {}))["issues"]] == [iid]
+            async with session("--actor", "agent:other", cwd=repo) as other:
+                await ok(other, "claim", {"id": iid})
+            shown = await ok(s, "show", {"id": iid})
+            assert shown["assignee"] == "agent:other" and (await ok(s, "ready", {}))["issues"] == []
+            e = await err(s, "claim", {"id": iid})
+            assert e["error"]["code"] == "ALREADY_CLAIMED"
+
+    run(go())
