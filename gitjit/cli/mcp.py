@@ -18,9 +18,9 @@ from .core import env
               help="Who the server acts as (default: the global --by, JIT_ACTOR, or git user.name <user.email>).")
 @click.option("--http", "http", is_flag=True,
               help="Serve streamable HTTP on 127.0.0.1 instead of stdio.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
-              help="The port of --http.")
-def mcp(repos: tuple[str, ...], actor: str | None, http: bool, port: int) -> None:
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="The port of --http (default 8765).")
+def mcp(repos: tuple[str, ...], actor: str | None, http: bool, port: int | None) -> None:
     """Run an MCP server: the tools ready, show, create, update, claim_next, claim, release,
     set_state, gate_pass, gate_fail, gate_run, dep_add, dep_remove, status and events, over stdio
     (the default: an MCP client starts it) or streamable HTTP on 127.0.0.1 (--http).
@@ -32,7 +32,11 @@ def mcp(repos: tuple[str, ...], actor: str | None, http: bool, port: int) -> Non
       jit mcp --repo ~/src/api --repo ~/src/web --actor agent:claude
       jit mcp --http --port 8765
     """
+    from ..core.errors import UsageError
     from ..mcp import require_sdk
+
+    if port is not None and not http:
+        raise UsageError("--port is the port of --http", hint="jit mcp --http --port 8765")
 
     require_sdk()
     from ..mcp.server import Service, run_http, run_stdio
@@ -41,6 +45,6 @@ def mcp(repos: tuple[str, ...], actor: str | None, http: bool, port: int) -> Non
     paths: list[str | None] = list(repos) or [e.repo]
     service = Service(paths, actor=actor or e.actor)
     if http:
-        run_http(service, port)
+        run_http(service, port or 8765)
     else:
         run_stdio(service)
