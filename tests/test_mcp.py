@@ -472,6 +472,7 @@ def test_repository_names_resolve_and_a_shared_name_names_neither(tmp_path: Path
             svc.repo("app")
         with pytest.raises(UsageError, match="several repositories"):
             svc.repo(None)
+        assert svc.names() == [str(a.resolve()), str(b.resolve()), "tools"]
     finally:
         svc.close()
 

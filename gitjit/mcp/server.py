@@ -77,8 +77,7 @@ class Service:
             if len(self.repos) == 1:
                 return self.repos[0]
             raise UsageError("this server serves several repositories: name one with 'repo'",
-                             hint="one of: " + ", ".join(r.name for r in self.repos),
-                             details={"repos": self.names()})
+                             hint="one of: " + ", ".join(self.names()), details={"repos": self.names()})
         r = self._by.get(name)
         if r is None:
             try:
@@ -92,7 +91,8 @@ class Service:
         return r
 
     def names(self) -> list[str]:
-        return [r.name for r in self.repos]
+        """What names each repository: its directory's name, or its path where two share a name."""
+        return [r.name if self._by.get(r.name) is r else str(r.root) for r in self.repos]
 
     def run(self, tool: str, args: Input, repo: Repo) -> dict[str, Any]:
         """The body of ``tool``, on the calling thread (``Repo.pool`` in the server)."""
