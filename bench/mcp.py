@@ -38,6 +38,30 @@ SEED_MS = {100: {"show": "4-6", "ready": "4-6", "update": "4-6", "claim_next": "
 TARGET_MS = {"show": (2, 2), "ready": (2, 2), "update": (5, 10), "claim_next": (5, 10)}
 
 
+def children() -> set[int]:
+    """This process's child processes (every thread's, from /proc)."""
+    out: set[int] = set()
+    me = os.getpid()
+    for tid in os.listdir(f"/proc/{me}/task"):
+        try:
+            out |= {int(x) for x in Path(f"/proc/{me}/task/{tid}/children").read_text().split()}
+        except OSError:
+            pass
+    return out
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time a process's threads have run, in nanoseconds (``/proc/PID/task/*/schedstat``):
+    unlike wall time, it does not grow when other processes take the cores."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
 async def measure(repo: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
     """Two servers on the repository, one writing with fsync (gitjit's default) and one with
     ``jit.fsync false`` (read when a server opens the repository), called in turn in one loop."""
@@ -51,6 +75,9 @@ async def measure(repo: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
     params = StdioServerParameters(command=sys.executable, args=["-m", "gitjit", "mcp", "--actor", "agent:bench"],
                                    cwd=str(repo), env={**env, "PYTHONPATH": str(ROOT)})
     times: dict[str, dict[str, list[float]]] = {m: {t: [] for t in TOOLS} for m in MODES}
+    server_cpu: dict[str, dict[str, list[float]]] = {m: {t: [] for t in TOOLS} for m in MODES}
+    client_cpu: dict[str, dict[str, list[float]]] = {m: {t: [] for t in TOOLS} for m in MODES}
+    pids: dict[str, int] = {}
     rng = random.Random(7)
     warm = 3
     async with AsyncExitStack() as stack:
@@ -58,12 +85,15 @@ async def measure(repo: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
         for mode in MODES:
             if mode == "nofsync":
                 git("config", "jit.fsync", "false", cwd=repo, env=env)
+            before = children()
             r, w = await stack.enter_async_context(stdio_client(params))
             s = await stack.enter_async_context(ClientSession(r, w))
             await s.initialize()
             await s.list_tools()
             await s.call_tool("status", {})  # the repository is open (and its fsync setting read)
             sessions[mode] = s
+            new = children() - before
+            pids[mode] = max(new) if new else -1
         git("config", "--unset", "jit.fsync", cwd=repo, env=env)
         s = sessions["fsync"]
 
@@ -80,9 +110,15 @@ async def measure(repo: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
         listed = await ready(200)
 
         async def call(mode: str, name: str, args: dict[str, Any]) -> None:
+            pid = pids[mode]
+            s0 = cpu_ns(pid) if pid > 0 else 0
+            c0 = time.process_time()
             t0 = time.perf_counter()
             res = await sessions[mode].call_tool(name, args)
             times[mode][name].append((time.perf_counter() - t0) * 1000)
+            client_cpu[mode][name].append((time.process_time() - c0) * 1000)
+            if pid > 0:
+                server_cpu[mode][name].append((cpu_ns(pid) - s0) / 1e6)
             if res.is_error:
                 raise RuntimeError(f"{name}: {res.structured_content}")
 
@@ -95,9 +131,15 @@ async def measure(repo: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
                 await call(mode, "claim_next", {})
                 if n < warm:  # the first calls open the index and warm the caches
                     for t in TOOLS:
-                        times[mode][t].pop()
-    out: dict[str, Any] = {m: {t: {"median_ms": round(statistics.median(v), 2),
-                                   "p90_ms": round(sorted(v)[int(len(v) * 0.9)], 2), "runs": len(v)}
+                        for series in (times, client_cpu, server_cpu):
+                            if series[mode][t]:
+                                series[mode][t].pop()
+    def med(v: list[float]) -> float | None:
+        return round(statistics.median(v), 2) if v else None
+
+    out: dict[str, Any] = {m: {t: {"median_ms": med(v), "p90_ms": round(sorted(v)[int(len(v) * 0.9)], 2),
+                                   "runs": len(v), "server_cpu_ms": med(server_cpu[m][t]),
+                                   "client_cpu_ms": med(client_cpu[m][t])}
                                for t, v in times[m].items()} for m in MODES}
     out["added_ready"] = max(0, need - have)
     return out
@@ -109,23 +151,31 @@ def table(results: dict[int, dict[str, Any]], info: dict[str, Any], command: str
            f"{m['git']}, {m['filesystem']}), load average {info['load_before']:.1f} before and "
            f"{info['load_after']:.1f} after: two `jit mcp` processes per size, one writing with fsync (the "
            "default) and one with `jit.fsync false`, called in turn; the median (and 90th percentile) of "
-           f"{info['runs']} calls of each tool on each, wall time of the SDK client's `call_tool` in "
-           "milliseconds. Seed jit = the seed's whole process per command.", "",
-           "| issues | tool | median | p90 | median, no fsync | p90, no fsync | target | seed jit (process) |",
-           "|---:|---|---:|---:|---:|---:|---:|---:|"]
+           f"{info['runs']} calls of each tool on each, in milliseconds: the wall time of the SDK client's "
+           "`call_tool`, and the CPU time the call cost the server process (all its threads, from "
+           "`/proc/PID/task/*/schedstat`) and the client (wall time grows with the load; CPU time much "
+           "less). Seed jit = the seed's whole process per command.", "",
+           "| issues | tool | wall median | wall p90 | server CPU | client CPU | wall median, no fsync | "
+           "server CPU, no fsync | target | seed jit (process) |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n, res in results.items():
         for t in TOOLS:
             small, big = TARGET_MS[t]
             target = small if n <= 1000 else big
             seed = SEED_MS.get(n, {}).get(t, "")
             a, b = res["fsync"][t], res["nofsync"][t]
-            out.append(f"| {n:,} | `{t}` | {a['median_ms']:.2f} | {a['p90_ms']:.2f} | {b['median_ms']:.2f} | "
-                       f"{b['p90_ms']:.2f} | < {target} | {seed} |")
+            out.append(f"| {n:,} | `{t}` | {a['median_ms']:.2f} | {a['p90_ms']:.2f} | {_f(a['server_cpu_ms'])} | "
+                       f"{_f(a['client_cpu_ms'])} | {b['median_ms']:.2f} | {_f(b['server_cpu_ms'])} | < {target} | "
+                       f"{seed} |")
     added = {n: res["added_ready"] for n, res in results.items() if res["added_ready"]}
     if added:
         out += ["", "Ready issues added before timing (so that each claim takes a different one): " + ", ".join(
             f"{k} at {n:,}" for n, k in added.items()) + "."]
     return "\n".join(out)
+
+
+def _f(x: float | None) -> str:
+    return "" if x is None else f"{x:.2f}"
 
 
 def write_doc(doc: Path, text: str) -> None:
