@@ -147,16 +147,16 @@ async def measure(repo: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
 
 def table(results: dict[int, dict[str, Any]], info: dict[str, Any], command: str) -> str:
     m = info["machine"]
-    out = [f"Measured {m['date']} with `{command}` on {m['cpu']}, {m['cores']} cores (Python {m['python']}, "
+    out = [(f"Measured {m['date']} with `{command}` on {m['cpu']}, {m['cores']} cores (Python {m['python']}, "
            f"{m['git']}, {m['filesystem']}), load average {info['load_before']:.1f} before and "
            f"{info['load_after']:.1f} after: two `jit mcp` processes per size, one writing with fsync (the "
            "default) and one with `jit.fsync false`, called in turn; the median (and 90th percentile) of "
            f"{info['runs']} calls of each tool on each, in milliseconds: the wall time of the SDK client's "
            "`call_tool`, and the CPU time the call cost the server process (all its threads, from "
            "`/proc/PID/task/*/schedstat`) and the client (wall time grows with the load; CPU time much "
-           "less). Seed jit = the seed's whole process per command.", "",
-           "| issues | tool | wall median | wall p90 | server CPU | client CPU | wall median, no fsync | "
-           "server CPU, no fsync | target | seed jit (process) |",
+           "less). Seed jit = the seed's whole process per command."), "",
+           ("| issues | tool | wall median | wall p90 | server CPU | client CPU | wall median, no fsync | "
+            "server CPU, no fsync | target | seed jit (process) |"),
            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n, res in results.items():
         for t in TOOLS:

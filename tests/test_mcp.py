@@ -26,11 +26,11 @@ from synclib import hub_and_clones, tracker
 
 pytest.importorskip("mcp", reason="the MCP SDK is the optional extra gitjit[mcp]")
 
-from mcp import ClientSession, StdioServerParameters  # noqa: E402
-from mcp.client.stdio import stdio_client  # noqa: E402
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
-from gitjit.app.tracker import Tracker  # noqa: E402
-from gitjit.schema.mcp import TOOLS  # noqa: E402
+from gitjit.app.tracker import Tracker
+from gitjit.schema.mcp import TOOLS
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["ready", "show", "create", "update", "claim_next", "claim", "release", "set_state", "gate_pass", "gate_fail",
@@ -274,7 +274,7 @@ def test_claim_next_racers_never_share_an_issue(repo: Path) -> None:
 # ----------------------------------------------------------------------------- a hub decides
 
 def test_a_claim_is_decided_by_the_configured_hub(tmp_path: Path) -> None:
-    hub, (a, b) = hub_and_clones(tmp_path, 2)
+    _hub, (a, b) = hub_and_clones(tmp_path, 2)
     ta = tracker(a)
     iid = ta.create_issue("shared")["id"]
     ta.push()
@@ -301,7 +301,7 @@ def test_a_claim_is_decided_by_the_configured_hub(tmp_path: Path) -> None:
     probe.pull()
     assert probe.show(iid)["assignee"] == "agent:b"
     assert probe.query("all")["count"] == 2
-    assert [i for i in probe.query("all")["issues"] if i["title"] == "new"][0]["assignee"] == "agent:a"
+    assert next(i for i in probe.query("all")["issues"] if i["title"] == "new")["assignee"] == "agent:a"
 
 
 # ----------------------------------------------------------------------------- several repositories
@@ -409,7 +409,7 @@ def test_without_the_sdk_jit_mcp_says_what_to_install(repo: Path, tmp_path: Path
         "        if name == 'mcp' or name.startswith('mcp.'):\n            raise ModuleNotFoundError(name)\n"
         "sys.meta_path.insert(0, _No())\n")
     p = subprocess.run([sys.executable, "-m", "gitjit", "--json", "mcp"], cwd=repo, capture_output=True, text=True,
-                       env=server_env(PYTHONPATH=f"{shadow}{os.pathsep}{ROOT}"), timeout=60)
+                       check=False, env=server_env(PYTHONPATH=f"{shadow}{os.pathsep}{ROOT}"), timeout=60)
     assert p.returncode == 10, p.stderr
     e = json.loads(p.stdout)["error"]
     assert e["code"] == "EXTERNAL_FAILURE" and "pip install 'gitjit[mcp]'" in e["hint"]
@@ -417,11 +417,11 @@ def test_without_the_sdk_jit_mcp_says_what_to_install(repo: Path, tmp_path: Path
 
 # ----------------------------------------------------------------------------- the input models, in process
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from gitjit.core.errors import UsageError  # noqa: E402
-from gitjit.schema.mcp import input_schema, parse  # noqa: E402
+from gitjit.core.errors import UsageError
+from gitjit.schema.mcp import input_schema, parse
 
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 2000), st.text(max_size=6),
                      st.sampled_from(["done", "ready", "high", "review", "abc123", "", "5"]))
@@ -483,8 +483,9 @@ def test_a_long_lived_server_sees_what_other_processes_write(repo: Path) -> None
     async def go() -> None:
         async with session(cwd=repo) as s:
             assert (await ok(s, "ready", {}))["issues"] == []
-            p = subprocess.run([sys.executable, "-m", "gitjit", "issue", "create", "-q", "-t", "from the cli"],
-                               cwd=repo, env=server_env(), capture_output=True, text=True, check=True)
+            p = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "gitjit", "issue", "create", "-q", "-t", "from the cli"],
+                cwd=repo, env=server_env(), capture_output=True, text=True, check=True)
             iid = p.stdout.strip()
             assert [i["id"] for i in (await ok(s, "ready", {}))["issues"]] == [iid]
             async with session("--actor", "agent:other", cwd=repo) as other:

@@ -22,7 +22,7 @@ from ..core.refs import GATES, ISSUES
 if TYPE_CHECKING:
     from .base import TrackerBase as Tracker
 
-__all__ = ["EventFeed", "EventCursors", "follow", "Cursor"]
+__all__ = ["Cursor", "EventCursors", "EventFeed", "follow"]
 
 Cursor = dict[str, str]  # ref -> tip
 

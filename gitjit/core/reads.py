@@ -11,8 +11,8 @@ one thing a subclass provides.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import islice
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from .board import Board, listing_json, short

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..core.errors import ExternalError
 
-__all__ = ["require_sdk", "SDK_HINT"]
+__all__ = ["SDK_HINT", "require_sdk"]
 
 SDK_HINT = "pip install 'gitjit[mcp]'"
 

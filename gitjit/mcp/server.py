@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import mcp.types as types
+from mcp import types
 from mcp.server.lowlevel import Server
 
 from .. import __version__
@@ -32,7 +32,7 @@ from ..app.tracker import Tracker
 from ..core.errors import GitjitError, UsageError
 from ..schema.mcp import TOOLS, Input, input_schema, output_schema, parse
 
-__all__ = ["Repo", "Service", "build_server", "run_stdio", "run_http"]
+__all__ = ["Repo", "Service", "build_server", "run_http", "run_stdio"]
 
 READ_ONLY = frozenset({"ready", "show", "status", "events"})
 
@@ -108,7 +108,7 @@ class Service:
             data = await asyncio.get_running_loop().run_in_executor(repo.pool, self.run, tool, args, repo)
         except GitjitError as e:
             return error_result(e)
-        except Exception as e:  # noqa: BLE001 - the last line of defence, as the CLI's report_crash
+        except Exception as e:  # the last line of defence, as the CLI's report_crash
             if os.environ.get("JIT_DEBUG"):
                 raise
             return error_result(GitjitError(f"internal error: {type(e).__name__}: {e}",

@@ -20,7 +20,7 @@ from . import outputs as o
 from .base import PydanticError, Shape, describe
 from .events import PrintedEvent
 
-__all__ = ["TOOLS", "Tool", "parse", "input_schema", "output_schema", "ReadyList", "EventsPage", "ToolErrorOutput"]
+__all__ = ["TOOLS", "EventsPage", "ReadyList", "Tool", "ToolErrorOutput", "input_schema", "output_schema", "parse"]
 
 Repo = Annotated[str | None, Field(None, description="which repository (a path or directory name given to "
                                                      "'jit mcp --repo'); optional when the server serves one")]
