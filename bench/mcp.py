@@ -145,6 +145,40 @@ async def measure(repo: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
     return out
 
 
+def in_process(repo: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
+    """The same calls without MCP: the server's ``Service.run`` in this process (argument check,
+    Tracker, no JSON-RPC, no SDK), on the CPU time of this thread: what the Tracker itself costs."""
+    from gitjit.mcp.server import Service
+    from gitjit.schema.mcp import parse
+
+    from .suite import _environ
+
+    rng = random.Random(11)
+    cpu: dict[str, list[float]] = {t: [] for t in TOOLS}
+    with _environ(env):
+        svc = Service([str(repo)], actor="agent:bench-inproc")
+        r = svc.repos[0]
+        try:
+            def call(tool: str, args: dict[str, Any]) -> Any:
+                return svc.run(tool, parse(tool, args), r)
+
+            have = len(call("ready", {"limit": runs + 3})["issues"])
+            for n in range(runs + 3 - have):
+                call("create", {"title": f"benchmark work (in process) {n}"})
+            listed = [i["id"] for i in call("ready", {"limit": 200})["issues"]]
+            for n in range(runs + 3):
+                for tool, args in (("show", {"id": rng.choice(listed)}), ("ready", {"limit": 20}),
+                                   ("update", {"id": rng.choice(listed), "priority": rng.choice(["low", "high"])}),
+                                   ("claim_next", {})):
+                    c0 = time.thread_time()
+                    call(tool, args)
+                    if n >= 3:
+                        cpu[tool].append((time.thread_time() - c0) * 1000)
+        finally:
+            svc.close()
+    return {t: round(statistics.median(v), 2) for t, v in cpu.items()}
+
+
 def table(results: dict[int, dict[str, Any]], info: dict[str, Any], command: str) -> str:
     m = info["machine"]
     out = [(f"Measured {m['date']} with `{command}` on {m['cpu']}, {m['cores']} cores (Python {m['python']}, "
@@ -154,10 +188,11 @@ def table(results: dict[int, dict[str, Any]], info: dict[str, Any], command: str
            f"{info['runs']} calls of each tool on each, in milliseconds: the wall time of the SDK client's "
            "`call_tool`, and the CPU time the call cost the server process (all its threads, from "
            "`/proc/PID/task/*/schedstat`) and the client (wall time grows with the load; CPU time much "
-           "less). Seed jit = the seed's whole process per command."), "",
+           "less). Tracker CPU = the same call made in process, without MCP (`Service.run`: the argument "
+           "check and the Tracker). Seed jit = the seed's whole process per command."), "",
            ("| issues | tool | wall median | wall p90 | server CPU | client CPU | wall median, no fsync | "
-            "server CPU, no fsync | target | seed jit (process) |"),
-           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "server CPU, no fsync | Tracker CPU | target | seed jit (process) |"),
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n, res in results.items():
         for t in TOOLS:
             small, big = TARGET_MS[t]
@@ -165,8 +200,8 @@ def table(results: dict[int, dict[str, Any]], info: dict[str, Any], command: str
             seed = SEED_MS.get(n, {}).get(t, "")
             a, b = res["fsync"][t], res["nofsync"][t]
             out.append(f"| {n:,} | `{t}` | {a['median_ms']:.2f} | {a['p90_ms']:.2f} | {_f(a['server_cpu_ms'])} | "
-                       f"{_f(a['client_cpu_ms'])} | {b['median_ms']:.2f} | {_f(b['server_cpu_ms'])} | < {target} | "
-                       f"{seed} |")
+                       f"{_f(a['client_cpu_ms'])} | {b['median_ms']:.2f} | {_f(b['server_cpu_ms'])} | "
+                       f"{_f(res.get('in_process', {}).get(t))} | < {target} | {seed} |")
     added = {n: res["added_ready"] for n, res in results.items() if res["added_ready"]}
     if added:
         out += ["", "Ready issues added before timing (so that each claim takes a different one): " + ", ".join(
@@ -206,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
             repo, built = build_repo(tmp, n, env)
             print(f"built {n:,} issues in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
             results[n] = asyncio.run(measure(repo, env, a.runs))
+            results[n]["in_process"] = in_process(repo, env, a.runs)
             results[n]["build"] = built
-            print(json.dumps({n: {m: results[n][m] for m in MODES}}), file=sys.stderr)
+            print(json.dumps({n: {m: results[n][m] for m in (*MODES, "in_process")}}), file=sys.stderr)
             shutil.rmtree(repo, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
