@@ -496,3 +496,12 @@ def test_a_long_lived_server_sees_what_other_processes_write(repo: Path) -> None
             assert e["error"]["code"] == "ALREADY_CLAIMED"
 
     run(go())
+
+
+def test_a_bad_actor_or_option_is_refused_at_start(repo: Path) -> None:
+    for args, code in [(["--actor", "agent\tone"], "INVALID_ARGUMENT"), (["--port", "9999"], "INVALID_ARGUMENT"),
+                       (["--repo", str(repo / "nowhere")], "NOT_FOUND")]:
+        p = subprocess.run([sys.executable, "-m", "gitjit", "--json", "mcp", *args], cwd=repo, capture_output=True,
+                           text=True, check=False, env=server_env(), timeout=60, stdin=subprocess.DEVNULL)
+        assert p.returncode in (2, 3), (args, p.stderr)
+        assert json.loads(p.stdout)["error"]["code"] == code, args

@@ -43,6 +43,7 @@ class Repo:
     def __init__(self, path: str | None, actor: str | None) -> None:
         self.given = path
         self.tracker = Tracker(path, actor=actor, on_wait=lambda text: _log(f"jit: {text}"))
+        self.tracker.actor()  # a bad --actor / JIT_ACTOR is refused at start, not on every write
         git = self.tracker.git
         self.root = Path(git.workdir or git.common_dir).resolve()
         self.name = self.root.name.removesuffix(".git") if git.workdir is None else self.root.name
