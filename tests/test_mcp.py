@@ -505,3 +505,20 @@ def test_a_bad_actor_or_option_is_refused_at_start(repo: Path) -> None:
                            text=True, check=False, env=server_env(), timeout=60, stdin=subprocess.DEVNULL)
         assert p.returncode in (2, 3), (args, p.stderr)
         assert json.loads(p.stdout)["error"]["code"] == code, args
+
+
+def test_ready_pages_in_claim_order_and_says_when_there_is_more(repo: Path) -> None:
+    t = Tracker(repo, actor="setup")
+    low = t.create_issue("low", priority="low")["id"]
+    high = t.create_issue("high", priority="high")["id"]
+    mid = t.create_issue("normal")["id"]
+    t.create_issue("waits", depends_on=[low[:6]])
+    page = t.ready_page(2)
+    assert [i["id"] for i in page["issues"]] == [high, mid] and page["count"] == 2 and page["more"] is True
+    page = t.ready_page(3)
+    assert [i["id"] for i in page["issues"]] == [high, mid, low] and page["more"] is False
+    with pytest.raises(UsageError):
+        t.ready_page(0)
+    # the same answer from a fold of every ref (no index)
+    t.use_index = False
+    assert [i["id"] for i in t.ready_page(2)["issues"]] == [high, mid]
