@@ -9,6 +9,7 @@ Layers, bottom to top; a module may import its own layer and the layers below it
     store     entities on refs, locks, sync, the index (a read model of the refs)
     app       the use cases: the Tracker façade and what it is made of, hooks, doctor, exchange
     dispatch  jit-dispatch's engine
+    mcp       ``jit mcp``, the MCP server: a surface beside dispatch (neither imports the other)
     front     the front doors: cli/, board/ (the web board) (and gitjit.api, the library's face; __main__)
 
 Every import counts: at module level, inside functions, and under ``if TYPE_CHECKING``. There is
@@ -24,11 +25,11 @@ import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "gitjit"
 
-LAYERS = ["core", "schema", "git", "store", "app", "dispatch", "front"]
+LAYERS = ["core", "schema", "git", "store", "app", "dispatch", "mcp", "front"]
 #: top-level modules and the layer each belongs to (everything else: its folder's name)
 TOP_LEVEL = {"gitjit": "core", "gitjit.__main__": "front", "gitjit.api": "front"}
 FOLDER = {"core": "core", "schema": "schema", "git": "git", "store": "store", "app": "app", "dispatch": "dispatch",
-          "cli": "front", "board": "front"}
+          "mcp": "mcp", "cli": "front", "board": "front"}
 #: third-party and I/O modules, and the only layers (or folders) allowed to import them
 ONLY_IN = {
     "pygit2": {"git"},
@@ -38,6 +39,8 @@ ONLY_IN = {
     "pydantic_core": {"schema"},
     "starlette": {"board"},
     "uvicorn": {"board"},
+    "mcp": {"mcp"},  # the MCP SDK (gitjit[mcp]): only the MCP surface
+    "mcp_types": {"mcp"},
 }
 #: what pure logic must not import (the schema layer is held to it too: pydantic is all it adds)
 NOT_IN_CORE = {"os", "subprocess", "socket", "shutil", "sqlite3", "pathlib", "io", "tempfile", "pygit2", "click",
@@ -194,6 +197,13 @@ def test_pygit2_click_sqlite_and_pydantic_each_in_one_place(path: Path) -> None:
     for dep, where in ONLY_IN.items():
         if dep in names:
             assert folder in where, f"{mod} imports {dep}; only gitjit/{'/, gitjit/'.join(sorted(where))}/ may"
+
+
+def test_the_surfaces_beside_each_other_do_not_import_each_other() -> None:
+    """dispatch and mcp are both surfaces over the app: neither builds on the other."""
+    for mod, deps in GRAPH.items():
+        if layer_of(mod) == "mcp":
+            assert not {d for d in deps if layer_of(d) == "dispatch"}, f"{mod} imports the dispatcher"
 
 
 def test_the_library_face_and_the_package_root_stay_light() -> None:

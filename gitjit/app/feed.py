@@ -22,7 +22,7 @@ from ..core.refs import GATES, ISSUES
 if TYPE_CHECKING:
     from .base import TrackerBase as Tracker
 
-__all__ = ["Cursor", "EventFeed", "follow"]
+__all__ = ["Cursor", "EventCursors", "EventFeed", "follow"]
 
 Cursor = dict[str, str]  # ref -> tip
 
@@ -101,3 +101,46 @@ def follow(tracker: Tracker, emit: Callable[[dict[str, Any]], None], *, n: int, 
 
 def _event_key(ev: dict[str, Any]) -> tuple[Any, ...]:
     return ev.get("id"), ev.get("type"), ev.get("issue_id")
+
+
+class EventCursors:
+    """Events since a cursor, for a long-lived surface (``jit mcp``'s ``events``): a caller gets an
+    opaque cursor with each answer and passes it back to get only what landed since. A cursor
+    stands for an ``EventFeed`` position (one tip per ref, so late events merged from another clone
+    are not missed) kept in this process; the newest ``keep`` are kept, an older or unknown one is
+    refused with a hint to start again without it."""
+
+    def __init__(self, tracker: Tracker, *, keep: int = 64) -> None:
+        self.tracker = tracker
+        self.keep = keep
+        self._seen: dict[str, tuple[Cursor, str | None]] = {}
+        self._n = 0
+
+    def _remember(self, feed: EventFeed) -> str:
+        import secrets
+
+        self._n += 1
+        token = f"c{self._n}-{secrets.token_hex(4)}"
+        self._seen[token] = (feed.cursor, feed._gen)
+        while len(self._seen) > self.keep:
+            del self._seen[next(iter(self._seen))]
+        return token
+
+    def page(self, since: str | None, limit: int) -> dict[str, Any]:
+        """``{"events": [...], "cursor": ...}``: without ``since`` the newest ``limit`` events;
+        with it, every event that landed since that cursor was given (oldest first)."""
+        from ..core.errors import NotFoundError
+
+        if since is None:
+            feed = EventFeed(self.tracker)  # the position first: an event landing meanwhile comes next time too
+            return {"events": self.tracker.events(limit=limit), "cursor": self._remember(feed)}
+        got = self._seen.get(since)
+        if got is None:
+            raise NotFoundError(f"unknown or expired events cursor {since!r}",
+                                hint="call events without 'since' for the newest events and a new cursor "
+                                     "(cursors live as long as the server, the newest 64 of them)",
+                                details={"cursor": since})
+        feed = EventFeed(self.tracker, got[0])
+        feed._gen = got[1]
+        evs = feed.poll()
+        return {"events": evs, "cursor": self._remember(feed)}

@@ -41,11 +41,18 @@ class IssueOps(TrackerBase):
         gates: Iterable[str] = (),
         context: Mapping[str, Any] | None = None,
         labels: Iterable[str] = (),
+        depends_on: Iterable[str] = (),
         by: str | None = None,
     ) -> dict[str, Any]:
+        """A new issue; ``depends_on`` (ids or unique prefixes) are recorded in the same write, so the
+        issue never exists without them (a new issue cannot close a cycle)."""
         title, description, priority, gate_list, label_list, ctx = check_new_issue(
             title, description, priority, gates, labels, context)
         b = self.board()
+        deps = list(dict.fromkeys(self.resolve(d, b) for d in depends_on))
+        if len(deps) > LIMITS["dependencies"]:
+            raise UsageError(f"an issue holds at most {LIMITS['dependencies']} dependencies")
+        dep_specs = [{"type": "dependency_added", "dependency": d} for d in deps]
         for g in gate_list:
             if g not in b.gate_defs:
                 self.store.warn(f"gate '{g}' is not in the registry; it is treated as a manual postcheck gate "
@@ -55,7 +62,7 @@ class IssueOps(TrackerBase):
             spec = {"type": "issue_created", "title": title, "description": description, "priority": priority,
                     "labels": label_list, "context": ctx, "gates": gate_list}
             try:
-                self._write_issue(iid, lambda st, b: [], by=by, what="create", create=spec, board=b)
+                self._write_issue(iid, lambda st, b: list(dep_specs), by=by, what="create", create=spec, board=b)
             except IdTaken:
                 continue
             return self._shown(iid)

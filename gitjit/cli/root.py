@@ -66,6 +66,7 @@ class LazyGroup(click.Group):
         "completion": ("complete", "completion"),
         "man": ("manpage", "man"),
         "serve": ("serve", "serve"),
+        "mcp": ("mcp", "mcp"),
     }
     aliases: ClassVar[dict[str, str]] = {"dependency": "dep", "list": "issue", "document": "doc"}
 
@@ -139,7 +140,7 @@ HELP_GROUPS = {
     "init": "Setup", "config": "Setup", "hooks": "Setup", "trust": "Setup", "index": "Setup", "demo": "Setup",
     "completion": "Setup", "man": "Setup",
     "doc": "Work", "snapshot": "Share", "validate": "Inspect", "prime": "Agents", "setup": "Agents",
-    "serve": "Inspect",
+    "serve": "Inspect", "mcp": "Agents",
 }
 #: commands that work but are not listed in ``jit --help``: what git and the hook shims call, and aliases
 HIDDEN = {"merge-driver", "hook", "fsck", "document"}

@@ -134,6 +134,10 @@ class Board:
     def ready(self) -> list[str]:
         return self.sorted(i for i in self.issues if self.is_ready(i))
 
+    def ready_pages(self, size: int = 32) -> Iterable[str]:
+        """``ready()`` in order; the index's board reads it a page at a time."""
+        return iter(self.ready())
+
     def blocked(self) -> list[str]:
         return self.sorted(
             i for i, st in self.issues.items()

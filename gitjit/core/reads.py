@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from .board import Board, listing_json, short
@@ -97,6 +98,18 @@ class Reads:
 
     def status(self) -> dict[str, Any]:
         return self.board().status()
+
+    def ready_page(self, limit: int) -> dict[str, Any]:
+        """The first ``limit`` ready issues (the claim order), with the fields an agent picks work by,
+        and whether more are ready: ``jit mcp``'s ``ready`` (the index reads only that page)."""
+        if limit < 1:
+            raise UsageError("limit must be at least 1")
+        b = self.board()
+        ids = list(islice(b.ready_pages(min(limit + 1, 256)), limit + 1))
+        keep = ("id", "short_id", "title", "priority", "state", "assignee", "labels", "dependencies", "created_at")
+        issues = [{**{k: it[k] for k in keep}, "gates": [g["key"] for g in it["gates"]]}
+                  for it in b.listing(ids[:limit])]
+        return {"issues": issues, "count": len(issues), "more": len(ids) > limit}
 
     def graph_deps(self, prefix: str, *, transitive: bool = True) -> dict[str, Any]:
         b = self.board()

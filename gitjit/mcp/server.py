@@ -1,0 +1,225 @@
+"""The MCP server of ``jit mcp``: the tools of gitjit/schema/mcp.py over one Tracker per repository.
+
+Built on the SDK's low-level ``Server`` (``mcp.server.lowlevel``), which lets each tool publish the
+input and output schemas of gitjit's own models and answer a refusal with structured content (the
+CLI's error object) beside ``isError``; the high-level ``MCPServer`` derives schemas from function
+signatures and turns an exception into text only.
+
+A server is long-lived, so each repository's Tracker is made once and kept: its index stays open
+and is brought in step with the refs on each call (a stat of the ref folders when nothing moved;
+gitjit/store/indexer.py). A Tracker and its SQLite connection belong to one thread, so each
+repository's calls run one at a time on a thread of their own, never on the event loop (a
+``gate_run`` checker may run for minutes without stalling the other repositories).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from mcp import types
+from mcp.server.lowlevel import Server
+
+from .. import __version__
+from ..app.feed import EventCursors
+from ..app.tracker import Tracker
+from ..core.errors import GitjitError, UsageError
+from ..schema.mcp import TOOLS, Input, input_schema, output_schema, parse
+
+__all__ = ["Repo", "Service", "build_server", "run_http", "run_stdio"]
+
+READ_ONLY = frozenset({"ready", "show", "status", "events"})
+
+
+class Repo:
+    """One repository a server serves: its Tracker, kept, and the thread its calls run on."""
+
+    def __init__(self, path: str | None, actor: str | None) -> None:
+        self.given = path
+        self.tracker = Tracker(path, actor=actor, on_wait=lambda text: _log(f"jit: {text}"))
+        self.tracker.actor()  # a bad --actor / JIT_ACTOR is refused at start, not on every write
+        git = self.tracker.git
+        self.root = Path(git.workdir or git.common_dir).resolve()
+        self.name = self.root.name.removesuffix(".git") if git.workdir is None else self.root.name
+        self.cursors = EventCursors(self.tracker)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"jit-mcp-{self.name}")
+
+    def call(self, fn: Callable[[Tracker], Any]) -> Any:
+        t = self.tracker
+        t.catch_up()  # what a plain git fetch/pull brought meanwhile (a stat when nothing)
+        try:
+            return fn(t)
+        finally:
+            for w in t.warnings:
+                _log(f"warning: {w}")
+            t.warnings.clear()
+
+
+class Service:
+    """The repositories named at start, and the tools' bodies over them."""
+
+    def __init__(self, repos: list[str | None], actor: str | None = None) -> None:
+        self.repos = [Repo(p, actor) for p in (repos or [None])]
+        self._by: dict[str, Repo | None] = {}
+        for r in self.repos:
+            keys = {r.name, str(r.root)} | ({r.given, str(Path(r.given).resolve())} if r.given else set())
+            for k in keys:
+                # a name two repositories share names neither (the path still does)
+                self._by[k] = None if k in self._by and self._by[k] is not r else r
+
+    def repo(self, name: str | None) -> Repo:
+        if name is None:
+            if len(self.repos) == 1:
+                return self.repos[0]
+            raise UsageError("this server serves several repositories: name one with 'repo'",
+                             hint="one of: " + ", ".join(self.names()), details={"repos": self.names()})
+        r = self._by.get(name)
+        if r is None:
+            try:
+                r = self._by.get(str(Path(name).resolve()))
+            except (OSError, ValueError):
+                r = None
+        if r is None:
+            raise UsageError(f"repository {name!r} is not served here",
+                             hint="one of: " + ", ".join(self.names()) + " (restart 'jit mcp' with --repo to add one)",
+                             details={"repo": name, "repos": self.names()})
+        return r
+
+    def names(self) -> list[str]:
+        """What names each repository: its directory's name, or its path where two share a name."""
+        return [r.name if self._by.get(r.name) is r else str(r.root) for r in self.repos]
+
+    def run(self, tool: str, args: Input, repo: Repo) -> dict[str, Any]:
+        """The body of ``tool``, on the calling thread (``Repo.pool`` in the server)."""
+        return repo.call(lambda t: BODIES[tool](t, args, repo))
+
+    async def call(self, tool: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+        try:
+            if tool not in TOOLS:
+                raise UsageError(f"unknown tool {tool!r}", hint="one of: " + ", ".join(TOOLS),
+                                 details={"tool": tool})
+            args = parse(tool, arguments)
+            repo = self.repo(args.repo)
+            data = await asyncio.get_running_loop().run_in_executor(repo.pool, self.run, tool, args, repo)
+        except GitjitError as e:
+            return error_result(e)
+        except Exception as e:  # the last line of defence, as the CLI's report_crash
+            if os.environ.get("JIT_DEBUG"):
+                raise
+            return error_result(GitjitError(f"internal error: {type(e).__name__}: {e}",
+                                            hint="this is a bug in gitjit; rerun with JIT_DEBUG=1 for the traceback"))
+        return types.CallToolResult(content=[types.TextContent(type="text", text=json.dumps(data, ensure_ascii=False))],
+                                    structured_content=data)
+
+    def close(self) -> None:
+        for r in self.repos:
+            r.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def error_result(e: GitjitError) -> types.CallToolResult:
+    body = {"error": e.to_dict(), "exit_code": e.exit_code}
+    text = json.dumps(body, ensure_ascii=False, default=str)
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=body,
+                                is_error=True)
+
+
+# ----------------------------------------------------------------------------- the tools' bodies
+
+def _assignee(t: Tracker, a: Any) -> str:
+    return a.assignee or t.actor()
+
+
+BODIES: dict[str, Callable[[Tracker, Any, Repo], dict[str, Any]]] = {
+    "ready": lambda t, a, r: t.ready_page(a.limit),
+    "show": lambda t, a, r: t.show(a.id),
+    "create": lambda t, a, r: t.create_issue(a.title, description=a.description, priority=a.priority, gates=a.gates,
+                                             context=a.context, labels=a.labels, depends_on=a.depends_on),
+    "update": lambda t, a, r: t.update_issue(a.id, title=a.title, description=a.description, priority=a.priority,
+                                             context=a.context, context_unset=a.context_unset,
+                                             labels_add=a.labels_add, labels_remove=a.labels_remove),
+    "claim_next": lambda t, a, r: t.claim_next(_assignee(t, a), filter=a.filter),
+    "claim": lambda t, a, r: t.claim(a.id, _assignee(t, a)),
+    "release": lambda t, a, r: t.release(a.id, a.reason),
+    "set_state": lambda t, a, r: t.update_issue(a.id, state=a.state),
+    "gate_pass": lambda t, a, r: t.gate_set(a.id, a.gate, True, reason=a.reason),
+    "gate_fail": lambda t, a, r: t.gate_set(a.id, a.gate, False, reason=a.reason),
+    "gate_run": lambda t, a, r: t.gate_run(a.id, a.gate, timeout=a.timeout),
+    "dep_add": lambda t, a, r: t.add_dependency(a.id, a.depends_on),
+    "dep_remove": lambda t, a, r: t.remove_dependency(a.id, a.depends_on),
+    "status": lambda t, a, r: t.status(),
+    "events": lambda t, a, r: r.cursors.page(a.since, a.limit),
+}
+assert set(BODIES) == set(TOOLS)
+
+
+def tool_list(service: Service) -> list[types.Tool]:
+    many = len(service.repos) > 1
+    out = []
+    for name, tool in TOOLS.items():
+        schema = input_schema(name)
+        if many:  # with several repositories, naming one is required
+            schema = {**schema, "required": sorted({*schema.get("required", []), "repo"})}
+            schema["properties"]["repo"] = {"type": "string", "enum": service.names(),
+                                            "description": "which repository"}
+        out.append(types.Tool(name=name, description=tool.description, input_schema=schema,
+                              output_schema=output_schema(name),
+                              annotations=types.ToolAnnotations(read_only_hint=name in READ_ONLY,
+                                                                destructive_hint=False)))
+    return out
+
+
+def build_server(service: Service) -> Server[Any]:
+    tools = tool_list(service)
+
+    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=tools)
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        return await service.call(params.name, params.arguments)
+
+    names = ", ".join(service.names())
+    return Server("gitjit", version=__version__, title="gitjit",
+                  instructions=("gitjit issue tracker for " + names + ": 'ready' lists work, 'claim_next' takes "
+                                "the next issue (exactly one racing agent wins), gates must pass before "
+                                "'set_state' done. Errors carry code, message, hint and exit_code."),
+                  on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+def run_stdio(service: Service) -> None:
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    server = build_server(service)
+
+    async def main() -> None:
+        async with stdio_server() as (r, w):
+            await server.run(r, w, server.create_initialization_options())
+
+    try:
+        anyio.run(main)
+    finally:
+        service.close()
+
+
+def run_http(service: Service, port: int, host: str = "127.0.0.1") -> None:
+    import uvicorn
+
+    server = build_server(service)
+    app = server.streamable_http_app(host=host)
+    _log(f"jit mcp: serving {', '.join(service.names())} at http://{host}:{port}/mcp")
+    try:
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+    finally:
+        service.close()
+
+
+def _log(text: str) -> None:
+    # stdout is the protocol's under stdio: everything else goes to stderr
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
