@@ -38,7 +38,7 @@ ONLY_IN = {
     "pydantic": {"schema"},
     "pydantic_core": {"schema"},
     "starlette": {"board"},
-    "uvicorn": {"board"},
+    "uvicorn": {"board", "mcp"},  # the board serves with it, and `jit mcp --http` (the SDK depends on it)
     "mcp": {"mcp"},  # the MCP SDK (gitjit[mcp]): only the MCP surface
     "mcp_types": {"mcp"},
 }
