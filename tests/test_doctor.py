@@ -310,8 +310,6 @@ def test_full_walk_finds_a_commit_that_dropped_events(jit: Jit, three: list[str]
 
 
 def test_an_index_that_disagrees_with_the_refs_is_rebuilt(jit: Jit, three: list[str]) -> None:
-    import sqlite3
-
     assert jit("issue", "list").exit_code == 0  # builds the index
     db = jit.repo / ".git" / "jit" / "index.sqlite3"
     if not db.exists():

@@ -163,25 +163,25 @@ def corrupt(e: BaseException) -> bool:
 #: common values of the shapes stored (an issue's state, its JSON, its events), so that even a
 #: short document compresses well. Changing it changes the stored bytes: bump ``INDEX_VERSION``.
 ZDICT = (
-    '{"id": "", "type": "issue_created", "issue_id": "", "clock": 1, "timestamp": "", "actor": "agent:", '
-    '"title": "", "description": "", "priority": "normal", "labels": [], "context": {}, "gates": [], '
-    '"gate_key": "", "by": "human:", "mode": "manual", "stage": "postcheck", "from": "open", "to": "done"}, '
-    '{"id": "", "type": "issue_state_changed", "issue_id": "", "clock": 2, "timestamp": "", "actor": "agent:", '
-    '"type": "issue_claimed", "type": "issue_completed", "type": "gate_passed", "type": "dependency_added", '
-    '"type": "issue_updated", "changes": {}, "depends_on": "", "lease_expires_at": null, '
-    '{"id":"","title":"","description":"","priority":"normal","state":"open","assignee":null,'
-    '"dependencies":[],"gates":{},"context":{},"labels":[],"created_at":"","updated_at":"",'
-    '"created_by":"agent:","claimed_at":null,"lease_expires_at":null,"failures":0,"retry_after":null,'
-    '"parked":null,"completed_at":null,"deleted":false,"conflicts":[],"commits":[],"clock":1,'
-    '"event_count":1,"dep_events":{}}'
-    '{\n  "id": "",\n  "short_id": "",\n  "title": "",\n  "description": "",\n  "state": "ready",\n'
-    '  "priority": "normal",\n  "assignee": null,\n  "dependencies": [],\n  "gates": [\n    {\n'
-    '      "key": "review",\n      "status": "passed",\n      "by": "human:",\n      "updated_at": "",\n'
-    '      "reason": null,\n      "title": "",\n      "mode": "manual",\n      "stage": "postcheck",\n'
-    '      "defined": true\n    }\n  ],\n  "context": {},\n  "labels": [\n    "type:task"\n  ],\n'
-    '  "created_at": "",\n  "updated_at": "",\n  "created_by": "agent:",\n  "claimed_at": null,\n'
-    '  "completed_at": null,\n  "commits": [],\n  "conflicts": [],\n  "blocked_reasons": []\n}'
-).encode()
+    b'{"id": "", "type": "issue_created", "issue_id": "", "clock": 1, "timestamp": "", "actor": "agent:", '
+    b'"title": "", "description": "", "priority": "normal", "labels": [], "context": {}, "gates": [], '
+    b'"gate_key": "", "by": "human:", "mode": "manual", "stage": "postcheck", "from": "open", "to": "done"}, '
+    b'{"id": "", "type": "issue_state_changed", "issue_id": "", "clock": 2, "timestamp": "", "actor": "agent:", '
+    b'"type": "issue_claimed", "type": "issue_completed", "type": "gate_passed", "type": "dependency_added", '
+    b'"type": "issue_updated", "changes": {}, "depends_on": "", "lease_expires_at": null, '
+    b'{"id":"","title":"","description":"","priority":"normal","state":"open","assignee":null,'
+    b'"dependencies":[],"gates":{},"context":{},"labels":[],"created_at":"","updated_at":"",'
+    b'"created_by":"agent:","claimed_at":null,"lease_expires_at":null,"failures":0,"retry_after":null,'
+    b'"parked":null,"completed_at":null,"deleted":false,"conflicts":[],"commits":[],"clock":1,'
+    b'"event_count":1,"dep_events":{}}'
+    b'{\n  "id": "",\n  "short_id": "",\n  "title": "",\n  "description": "",\n  "state": "ready",\n'
+    b'  "priority": "normal",\n  "assignee": null,\n  "dependencies": [],\n  "gates": [\n    {\n'
+    b'      "key": "review",\n      "status": "passed",\n      "by": "human:",\n      "updated_at": "",\n'
+    b'      "reason": null,\n      "title": "",\n      "mode": "manual",\n      "stage": "postcheck",\n'
+    b'      "defined": true\n    }\n  ],\n  "context": {},\n  "labels": [\n    "type:task"\n  ],\n'
+    b'  "created_at": "",\n  "updated_at": "",\n  "created_by": "agent:",\n  "claimed_at": null,\n'
+    b'  "completed_at": null,\n  "commits": [],\n  "conflicts": [],\n  "blocked_reasons": []\n}'
+)
 
 
 #: the states sampled into the dictionary of every issue's state (``Index.sample``), at most
@@ -957,8 +957,7 @@ class Index:
             for rno, ref, blob, state in c.execute(q, chunk):
                 refs[rno] = (ref, blob, state)
         docs: dict[int, list[dict[str, Any]]] = {}
-        for rno in refs:
-            _, blob, state = refs[rno]
+        for rno, (_, blob, state) in refs.items():
             docs[rno] = json.loads(unpack(blob, self.state_text(state) if state is not None else None))
         if exact:
             keyed = sorted({(ts, clock, docs[rno][seq]["id"], refs[rno][0], seq, rno) for ts, clock, rno, seq in rows})
