@@ -319,12 +319,10 @@ def test_an_index_that_disagrees_with_the_refs_is_rebuilt(jit: Jit, three: list[
     ix = ixm.Index(db.parent.parent)
     ix.open()
     con = ix.c
-    (sblob, blob) = con.execute("SELECT state, doc FROM docs WHERE id=?", (three[1],)).fetchone()
-    state = ix.state_text(sblob)  # the issue's JSON is stored against its state
-    d = json.loads(ixm.unpack(blob, state))
+    (blob,) = con.execute("SELECT doc FROM docs WHERE id=?", (three[1],)).fetchone()
+    d = json.loads(ix.doc_text(blob))  # compressed against a sample of the issues' JSON
     d["title"] = "tampered"
-    con.execute("UPDATE docs SET doc=? WHERE id=?",
-                (ixm.pack(json.dumps(d, indent=2, ensure_ascii=False), state), three[1]))
+    con.execute("UPDATE docs SET doc=? WHERE id=?", (ix.pack_doc(json.dumps(d, indent=2, ensure_ascii=False)), three[1]))
     ix.close()
     titles = {i["id"]: i["title"] for i in jit.json("issue", "list")["issues"]}
     assert titles[three[1]] == "tampered"  # the cache really lies now

@@ -572,8 +572,9 @@ def _tables(t: Tracker) -> dict[str, list]:
     c = ix.c
     out = {}
     for name, q in _TABLES.items():
-        # a state is compressed against a sample of the states a rebuild found: compared as text
-        out[name] = [tuple(ix.state_text(v) if name == "docs" and k == 1 else v for k, v in enumerate(row))
+        # states and JSON are compressed against samples a rebuild took: compared as text
+        out[name] = [tuple((ix.state_text(v) if k == 1 else ix.doc_text(v) if v is not None else v)
+                           if name == "docs" and k else v for k, v in enumerate(row))
                      for row in c.execute(q)]
     return out
 

@@ -89,15 +89,17 @@ CREATE TABLE IF NOT EXISTS issues(
     priority TEXT NOT NULL, assignee TEXT, completed_at TEXT, claimed_at TEXT, title TEXT NOT NULL,
     labels TEXT NOT NULL, conflicts TEXT, parked TEXT) WITHOUT ROWID;
 -- the wide parts apart, so that scans of the narrow issues table stay cheap, compressed
--- (``pack``): ``state`` against the built-in dictionary, ``doc`` (the issue's JSON) against
--- that and the issue's own state (``pack(doc, state)``): what the two share is stored once
+-- (``pack``): ``state`` against a sample of the states, ``doc`` (the issue's JSON) against a
+-- sample of the JSON (``Index.sample``), each read with one decompression
 CREATE TABLE IF NOT EXISTS docs(id TEXT PRIMARY KEY, state BLOB NOT NULL, doc BLOB) WITHOUT ROWID;
 -- what ``issue search`` matches, lowercased: the title, the description and each label, joined by
 -- U+001F (search_text); a table of its own so that a search scans only this text
 CREATE TABLE IF NOT EXISTS search(id TEXT PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS issues_order ON issues(deleted, prank, created_at);
--- a deleted issue's ``eff`` is NULL: ``eff IS NOT NULL`` is ``deleted=0`` (``status`` counts from here)
 CREATE INDEX IF NOT EXISTS issues_eff ON issues(eff, prank, created_at);
+-- a deleted issue's ``eff`` is NULL: ``eff IS NOT NULL`` is ``deleted=0`` (``status`` counts here:
+-- a third of the pages of ``issues_eff``)
+CREATE INDEX IF NOT EXISTS issues_counts ON issues(eff);
 CREATE INDEX IF NOT EXISTS issues_assignee ON issues(assignee) WHERE assignee IS NOT NULL;
 -- partial indexes for status and the blocked query: each reads only the rows it reports
 CREATE INDEX IF NOT EXISTS issues_blocked ON issues(prank, created_at) WHERE blocked=1 AND deleted=0;
@@ -184,8 +186,8 @@ ZDICT = (
 )
 
 
-#: the states sampled into the dictionary of every issue's state (``Index.sample``), at most
-SAMPLE_CHARS = 6000
+#: the documents sampled into the dictionary of every issue's state or JSON (``Index.sample``), at most
+SAMPLE_CHARS = 8000
 
 
 def pack(text: str, base: str | None = None) -> bytes:
@@ -340,20 +342,23 @@ class Index:
         #: contention the shared one is always racy, and rewriting it took the write lock per read.
         self.own: dict[str, Any] | None = None
         self.ino: tuple[int, int] | None = None  # the file this connection opened (``replaced``)
-        self._sample: str | None = None
+        #: the samples stored states and JSON are compressed against (``sample``), as read
+        self._samples: dict[str, str] = {}
 
-    # ------------------------------------------------------------------ stored states
+    # ------------------------------------------------------------------ stored documents
 
-    def sample(self) -> str:
-        """The states a rebuild sampled (``set_sample``): the base every issue's state is
-        compressed against, so that what issues share (words, labels, names) is stored once."""
-        if self._sample is None:
-            self._sample = self.meta("zsample") or ""
-        return self._sample
+    def sample(self, kind: str = "zsample") -> str:
+        """What a rebuild sampled (``set_sample``) of the issues' states (``zsample``) or of their
+        JSON (``zdocs``): the base each state or JSON is compressed against, so that what issues
+        share (words, labels, names, the layout) is stored once."""
+        got = self._samples.get(kind)
+        if got is None:
+            got = self._samples[kind] = self.meta(kind) or ""
+        return got
 
-    def set_sample(self, texts: Iterable[str]) -> None:
-        """Choose the sample from ``texts`` (a rebuild's states, spread over the repository):
-        only on an empty index, before any state is stored against it."""
+    def set_sample(self, texts: Iterable[str], kind: str = "zsample") -> None:
+        """Choose the sample from ``texts`` (a rebuild's documents, spread over the repository):
+        only on an empty index, before any document is stored against it."""
         out: list[str] = []
         size = 0
         for t in texts:
@@ -361,20 +366,35 @@ class Index:
                 continue
             out.append(t)
             size += len(t)
-        self._sample = "".join(out)
-        self.set_meta("zsample", self._sample)
+        self._samples[kind] = "".join(out)
+        self.set_meta(kind, self._samples[kind])
+
+    def forget_samples(self) -> None:
+        """Read the samples again (another process may have rebuilt the index)."""
+        self._samples = {}
 
     def pack_state(self, text: str) -> bytes:
         return pack(text, self.sample())
 
+    def pack_doc(self, text: str) -> bytes:
+        return pack(text, self.sample("zdocs"))
+
     def state_text(self, blob: bytes) -> str:
         """A stored state's JSON text. A sample remembered from before another process rebuilt
-        the index does not match the blob's dictionary: read it again."""
+        the index does not match the blob's dictionary (zlib checks it): read it again."""
         try:
             return unpack(blob, self.sample())
         except zlib.error:
-            self._sample = None
+            self.forget_samples()
             return unpack(blob, self.sample())
+
+    def doc_text(self, blob: bytes) -> str:
+        """A stored ``issue show --json`` text (as ``state_text``)."""
+        try:
+            return unpack(blob, self.sample("zdocs"))
+        except zlib.error:
+            self.forget_samples()
+            return unpack(blob, self.sample("zdocs"))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -439,7 +459,7 @@ class Index:
         the write transaction the caller holds: a rebuild in place, whatever an older version
         left in the file. The file itself is never replaced while other processes may use it."""
         c = self.c
-        self._sample = None
+        self.forget_samples()
         for (name,) in c.execute("SELECT name FROM sqlite_master WHERE type='table' "
                                  "AND name NOT LIKE 'sqlite_%'").fetchall():
             c.execute(f'DROP TABLE IF EXISTS "{name}"')
@@ -797,8 +817,8 @@ class Index:
         """The stored ``issue show --json`` text of each id, in the order given."""
         got: dict[str, str] = {}
         for chunk in _chunks(ids):
-            q = f"SELECT id, state, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
-            got.update((i, unpack(d, self.state_text(s))) for i, s, d in self.c.execute(q, chunk))
+            q = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+            got.update((i, self.doc_text(d)) for i, d in self.c.execute(q, chunk))
         return [got[i] for i in ids]
 
     def ordered(self, where: str = "", params: tuple[Any, ...] = ()) -> list[str]:
@@ -878,7 +898,7 @@ class Index:
         counts = {s: 0 for s in ("open", "ready", "in_progress", "done", "rejected", "archived")}
         total = 0
         # a deleted issue's eff is NULL, every other one's is set
-        for eff, n in c.execute("SELECT eff, count(*) FROM issues INDEXED BY issues_eff WHERE eff IS NOT NULL "
+        for eff, n in c.execute("SELECT eff, count(*) FROM issues INDEXED BY issues_counts WHERE eff IS NOT NULL "
                                 "GROUP BY eff"):
             counts[eff] = counts.get(eff, 0) + n
             total += n

@@ -605,7 +605,7 @@ class Indexer:
                 gate_changed.add(ref[len(GATES):])
                 c.execute("DELETE FROM gatedefs WHERE key=?", (ref[len(GATES):],))
         changed = sorted(d.changed.items())
-        ix._sample = None  # as this transaction sees it: another process may have rebuilt the index
+        ix.forget_samples()  # as this transaction sees them: another process may have rebuilt the index
         # every changed ref has its number (``rno``) before its events are written: a new one a
         # row of its own, completed by ``_write_refs``
         c.executemany("INSERT INTO refs(ref, tip, kind, key) VALUES(?, ?, 'new', '') ON CONFLICT(ref) DO NOTHING",
@@ -636,7 +636,7 @@ class Indexer:
         for iid in gone:
             self._delete_issue(iid)
         if rebuild:
-            # the sample every state is compressed against: 16 states spread over the repository
+            # the sample every state is compressed against: states spread over the repository
             texts = [self._stext[k] for k in sorted(self._stext)]
             ix.set_sample(texts[k] for k in range(0, len(texts), max(1, len(texts) // 16)))
         self._write_issues(new_issues, rebuild, {r[3]: r[1] for r in ref_rows if r[2] == "issue"})
@@ -1039,15 +1039,14 @@ class Indexer:
         # claim's dependents keep their effective state, some even their JSON
         old_eff = {} if ids is None else self.ix.rows(todo, "eff, blocked")
         old_doc: dict[str, bytes] = {}
-        # each JSON is compressed against its issue's state as stored (``_write_issues``)
-        stexts = self._stext
-        bases: dict[str, str] = {}
-        want = todo if ids is not None else [i for i in todo if i not in stexts]
-        for chunk in _chunks(want):
-            q = f"SELECT id, state, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
-            for iid, sblob, dblob in c.execute(q, chunk):
-                old_doc[iid] = dblob
-                bases[iid] = stexts[iid] if iid in stexts else self.ix.state_text(sblob)
+        if ids is not None:
+            for chunk in _chunks(todo):
+                q = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+                old_doc.update(c.execute(q, chunk).fetchall())
+        elif todo:
+            # a rebuild: the sample every JSON is compressed against, spread over the repository
+            self.ix.set_sample((_dump(issue_json(board, todo[k])) for k in range(0, len(todo), max(1, len(todo) // 16))),
+                               "zdocs")
         rows, docs = [], []
         for iid in todo:
             st = board.issues[iid]
@@ -1055,7 +1054,7 @@ class Indexer:
             row = (board.states[iid], int(blocked))
             if old_eff.get(iid) != row:
                 rows.append((*row, iid))
-            doc = pack(_dump(issue_json(board, iid)), stexts[iid] if iid in stexts else bases[iid])
+            doc = self.ix.pack_doc(_dump(issue_json(board, iid)))
             if old_doc.get(iid) != doc:
                 docs.append((doc, iid))
         c.executemany("UPDATE issues SET eff=?, blocked=? WHERE id=?", rows)
