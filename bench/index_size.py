@@ -113,12 +113,12 @@ def table(results: list[dict[str, Any]], before: str, after: str, runs: int, cmd
     m = machine()
     loads = [x for r in results for x in r["load"]]
     lines = [BEGIN, "",
-             f"Measured {time.strftime('%Y-%m-%d')} with `{cmdline}` on {m.get('cpu')}, {os.cpu_count()} cores "
-             f"(Python {m.get('python')}, SQLite {m.get('sqlite')}, {m.get('git')}), a shared machine: load average "
-             f"{min(loads):.1f}-{max(loads):.1f} during the runs. Before `{before}`, after `{after}`. The index "
-             "as `jit index rebuild` makes it from nothing, checkpointed (file + WAL); the pack after `git gc`.", "",
-             "| issues | pack | index before | ratio | index after | ratio | rebuild before (wall / CPU) "
-             "| rebuild after (wall / CPU) |",
+             (f"Measured {time.strftime('%Y-%m-%d')} with `{cmdline}` on {m.get('cpu')}, {os.cpu_count()} cores "
+              f"(Python {m.get('python')}, SQLite {m.get('sqlite')}, {m.get('git')}), a shared machine: load average "
+              f"{min(loads):.1f}-{max(loads):.1f} during the runs. Before `{before}`, after `{after}`. The index "
+              "as `jit index rebuild` makes it from nothing, checkpointed (file + WAL); the pack after `git gc`."), "",
+             ("| issues | pack | index before | ratio | index after | ratio | rebuild before (wall / CPU) "
+              "| rebuild after (wall / CPU) |"),
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         b, a = r["before"], r["after"]
@@ -126,16 +126,17 @@ def table(results: list[dict[str, Any]], before: str, after: str, runs: int, cmd
                      f"{b['bytes'] / r['pack']:.2f} | {_mb(a['bytes'])} | {a['bytes'] / r['pack']:.2f} | "
                      f"{b['wall_s']:.1f} / {b['cpu_s']:.1f} s | {a['wall_s']:.1f} / {a['cpu_s']:.1f} s |")
     big = results[-1]
-    lines += ["", f"Where the space goes at {big['size']:,} issues (`SELECT name, SUM(pgsize) FROM dbstat GROUP BY "
-              "name`), the largest tables and indexes:", "",
+    lines += ["", (f"Where the space goes at {big['size']:,} issues (`SELECT name, SUM(pgsize) FROM dbstat GROUP BY "
+                   "name`), the largest tables and indexes:"), "",
               "| before | MB | after | MB |", "|---|---:|---|---:|"]
     bt, at = big["before"]["tables"][:12], big["after"]["tables"][:12]
     for k in range(max(len(bt), len(at))):
         x = bt[k] if k < len(bt) else ("", 0)
         y = at[k] if k < len(at) else ("", 0)
         lines.append(f"| `{x[0]}` | {x[1] / 1e6:.1f} | `{y[0]}` | {y[1] / 1e6:.1f} |")
-    lines += ["", f"The index-served reads, whole processes, the median of {runs} alternating runs of each side, "
-              "CPU time (user + system) and wall time in milliseconds; ratio = after / before of the CPU medians:", "",
+    lines += ["", (f"The index-served reads, whole processes, the median of {runs} alternating runs of each side, "
+                   "CPU time (user + system) and wall time in milliseconds; ratio = after / before of the CPU medians:"),
+              "",
               "| issues | command | before CPU | after CPU | ratio | before wall | after wall |",
               "|---:|---|---:|---:|---:|---:|---:|"]
     for r in results:
@@ -164,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         before = Side("before", export(a.before, tmp / "before-tree"), env)
         after = Side("after", export(a.after, tmp / "after-tree") if a.after else ROOT, env)
         head = subprocess.run(["git", "rev-parse", "--short", a.after or "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True).stdout.strip()
+                              text=True, check=True).stdout.strip()
         dirty = "" if a.after else subprocess.run(["git", "status", "--porcelain", "gitjit"], cwd=ROOT,
-                                                  capture_output=True, text=True).stdout.strip()
+                                                  capture_output=True, text=True, check=True).stdout.strip()
         results = []
         for n in (int(x) for x in a.sizes.split(",")):
             base = given.get(n) or build_repo(tmp, n, {**env, "PYTHONPATH": str(ROOT)})[0]
