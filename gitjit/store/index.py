@@ -96,13 +96,17 @@ CREATE TABLE IF NOT EXISTS docs(id TEXT PRIMARY KEY, state BLOB NOT NULL, doc BL
 -- U+001F (search_text); a table of its own so that a search scans only this text
 CREATE TABLE IF NOT EXISTS search(id TEXT PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS issues_order ON issues(deleted, prank, created_at);
-CREATE INDEX IF NOT EXISTS issues_eff ON issues(eff, prank, created_at);
+-- the columns a query tests are in its index (``deleted`` here, ``blocked``, ``eff``, ``assignee``
+-- below): a row of a WITHOUT ROWID table is found by its id, a seek per row, so the queries that
+-- read many rows are answered from the index alone (``status``'s blocked count at 100,000
+-- issues: 44 ms with a seek per row, 0.5 ms without)
+CREATE INDEX IF NOT EXISTS issues_eff ON issues(eff, deleted, prank, created_at);
 -- a deleted issue's ``eff`` is NULL: ``eff IS NOT NULL`` is ``deleted=0`` (``status`` counts here:
 -- a third of the pages of ``issues_eff``)
 CREATE INDEX IF NOT EXISTS issues_counts ON issues(eff);
 CREATE INDEX IF NOT EXISTS issues_assignee ON issues(assignee) WHERE assignee IS NOT NULL;
 -- partial indexes for status and the blocked query: each reads only the rows it reports
-CREATE INDEX IF NOT EXISTS issues_blocked ON issues(prank, created_at) WHERE blocked=1 AND deleted=0;
+CREATE INDEX IF NOT EXISTS issues_blocked ON issues(prank, created_at, id, blocked, deleted) WHERE blocked=1 AND deleted=0;
 CREATE INDEX IF NOT EXISTS issues_done ON issues(completed_at) WHERE base='done' AND deleted=0;
 CREATE INDEX IF NOT EXISTS issues_holders ON issues(prank, created_at)
     WHERE assignee IS NOT NULL AND deleted=0 AND base NOT IN ('done', 'rejected');
@@ -112,7 +116,8 @@ CREATE INDEX IF NOT EXISTS issues_parked ON issues(prank, created_at) WHERE park
 -- ``tip`` (the ref's tip the row was folded from, as in ``refs``) in the key: ``ready_tips``
 -- (racing claimers walk it on every ``claim_next``) reads the index alone, with no seek into the
 -- refs table for each row (256 rows at 100,000 issues: 0.99 ms with a join, 0.21 ms without)
-CREATE INDEX IF NOT EXISTS issues_ready ON issues(prank, created_at, id, tip) WHERE eff='ready' AND assignee IS NULL AND deleted=0;
+CREATE INDEX IF NOT EXISTS issues_ready ON issues(prank, created_at, id, tip, eff, assignee, deleted)
+    WHERE eff='ready' AND assignee IS NULL AND deleted=0;
 -- ``key``: the ``timestamp|event-id`` of the event that added the edge, as ``edge_key`` stores it
 CREATE TABLE IF NOT EXISTS edges(src TEXT NOT NULL, pos INTEGER NOT NULL, dst TEXT NOT NULL, key NOT NULL,
     PRIMARY KEY(src, pos)) WITHOUT ROWID;
