@@ -121,3 +121,18 @@ def test_hostile_and_huge_descriptions_are_shown_exactly(repo: Path) -> None:
         assert shown["description"] == HOSTILE[-1]
         tail = json.loads(run_jit("events", "tail", "-n", "100", "--json", cwd=repo, check=True).stdout)
         assert {e["description"] for e in tail if e["type"] == "issue_created"} == set(HOSTILE)
+
+
+def test_linked_unfinished_reads_event_types_by_number(repo: Path) -> None:
+    """The hooks' sweep asks the index for the unfinished issues with a linked commit: event rows
+    hold their type's number (``evtypes``), and the answer is the fold's."""
+    t = Tracker(repo, actor="agent:test")
+    t.init()
+    ids = [t.create_issue(f"linked {k}")["id"] for k in range(4)]
+    for iid in ids[:3]:
+        t.link_commit(iid, "a" * 40, closes=True)
+    t.update_issue(ids[2], state="done")
+    b = t.board(fresh=True)
+    got = b.linked_unfinished()
+    want = sorted(i for i, st in b.issues.items() if st.commits and st.state not in ("done", "rejected", "archived"))
+    assert got == want == sorted(ids[:2])
