@@ -136,3 +136,29 @@ def test_linked_unfinished_reads_event_types_by_number(repo: Path) -> None:
     got = b.linked_unfinished()
     want = sorted(i for i, st in b.issues.items() if st.commits and st.state not in ("done", "rejected", "archived"))
     assert got == want == sorted(ids[:2])
+
+
+def test_a_process_holding_old_samples_reads_and_writes_after_another_rebuilds(repo: Path) -> None:
+    """The samples documents are compressed against change with every rebuild: a long-lived
+    process that read them before (an agent's session) must neither misread nor write documents
+    against the old ones."""
+    t = Tracker(repo, actor="agent:test")
+    t.init()
+    first = [t.create_issue(f"before {k}", description=f"old words {k} " * 5)["id"] for k in range(5)]
+    run_jit("index", "rebuild", "--json", cwd=repo, check=True)
+    assert t.show(first[0])["description"] == "old words 0 " * 5  # samples read and remembered
+    old = dict(t.index.indexer().ix._samples)
+    other = Tracker(repo, actor="agent:other")
+    more = [other.create_issue(f"after {k}", description=f"new vocabulary {k} " * 9)["id"] for k in range(5)]
+    run_jit("index", "rebuild", "--json", cwd=repo, check=True)
+    con = sqlite3.connect(repo / ".git" / INDEX_FILE)
+    assert dict(con.execute("SELECT k, v FROM meta WHERE k IN ('zsample', 'zdocs')")) != old
+    con.close()
+    # the old process reads through the new samples, and writes against them
+    assert t.show(more[0])["description"] == "new vocabulary 0 " * 9
+    assert t.index.indexer().ix._samples != old  # read again when a stream named another dictionary
+    t.update_issue(first[1], description="written by the old process")
+    fresh = json.loads(run_jit("issue", "show", first[1], "--json", cwd=repo, check=True).stdout)
+    assert fresh["description"] == "written by the old process"
+    listed = json.loads(run_jit("issue", "list", "--json", cwd=repo, check=True).stdout)["issues"]
+    assert len(listed) == 10
