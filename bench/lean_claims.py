@@ -38,13 +38,16 @@ def _worker(repo_dir: str, ids: list[str], out: Any, barrier: Any, fsync: bool, 
     from gitjit.core.board import event_json
     from gitjit.core.event import Event
     from gitjit.core.fold import fold_issue, parse_events, serialize_events
-    from gitjit.core.model import TERMINAL_STATES, compact_json, new_event_id, now_ts
-    from gitjit.store.index import pack
+    from gitjit.core.event import Event
+    from gitjit.core.model import TERMINAL_STATES, compact_json, new_event_id, now_ts, utc_ts
+    from gitjit.store.index import pack, ts_key
 
     pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, fsync)
     repo = pygit2.Repository(repo_dir + "/.git")
     db = sqlite3.connect(repo_dir + "/.git/jit/index.sqlite3", isolation_level=None, timeout=30)
     db.execute("PRAGMA synchronous=OFF")
+    # the samples the stored states and JSON are compressed against (gitjit/store/index.py)
+    samples = dict(db.execute("SELECT k, v FROM meta WHERE k IN ('zsample', 'zdocs')").fetchall())
     sig = pygit2.Signature("bench", "bench@example.invalid")
     terminal = tuple(TERMINAL_STATES)
     claimed: list[str] = []
@@ -74,16 +77,19 @@ def _worker(repo_dir: str, ids: list[str], out: Any, barrier: Any, fsync: bool, 
             commit = repo.create_commit(None, sig, sig, f"claim {iid}\n\nby {agent}", tb.write(), [tip])
             tx.set_target(name, commit, message=f"claim {iid}")
         after = fold_issue(iid, allev)
-        state = pack(compact_json(after.to_json()))
+        stext = compact_json(after.to_json())
         db.execute("BEGIN IMMEDIATE")
-        db.execute("UPDATE refs SET tip=? WHERE ref=?", (str(commit), name))
-        db.execute("INSERT OR REPLACE INTO events(ref, seq, ts, clock, id, type, issue_id) VALUES(?,?,?,?,?,?,?)",
-                   (name, len(evs), ev.timestamp, ev.clock, ev.id, ev.type, iid))
-        db.execute("UPDATE evblobs SET events=? WHERE ref=?",
-                   (pack(json.dumps([event_json(e) for e in allev], ensure_ascii=False)), name))
+        (rno,) = db.execute("UPDATE refs SET tip=? WHERE ref=? RETURNING rno", (str(commit), name)).fetchone()
+        db.execute("INSERT OR IGNORE INTO evtypes(type) VALUES(?)", (ev.type,))
+        (code,) = db.execute("SELECT code FROM evtypes WHERE type=?", (ev.type,)).fetchone()
+        db.execute("INSERT OR REPLACE INTO events(rno, seq, ts, clock, type, iss) VALUES(?,?,?,?,?,NULL)",
+                   (rno, len(evs), ts_key(utc_ts(ev.timestamp)), ev.clock, code))
+        db.execute("UPDATE evblobs SET events=? WHERE rno=?",
+                   (pack(json.dumps([event_json(e) for e in allev], ensure_ascii=False), stext), rno))
         db.execute("UPDATE issues SET base=?, assignee=?, claimed_at=?, eff=? WHERE id=?",
                    (after.state, after.assignee, after.claimed_at, after.state, iid))
-        db.execute("UPDATE docs SET state=?, doc=? WHERE id=?", (state, state, iid))
+        db.execute("UPDATE docs SET state=?, doc=? WHERE id=?",
+                   (pack(stext, samples.get("zsample")), pack(stext, samples.get("zdocs")), iid))
         db.execute("COMMIT")
         claimed.append(iid)
     out.put({"agent": agent, "claimed": claimed, "start": t0, "end": time.time(), "cpu": time.process_time() - c0})

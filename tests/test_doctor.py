@@ -310,21 +310,20 @@ def test_full_walk_finds_a_commit_that_dropped_events(jit: Jit, three: list[str]
 
 
 def test_an_index_that_disagrees_with_the_refs_is_rebuilt(jit: Jit, three: list[str]) -> None:
-    import sqlite3
-
     assert jit("issue", "list").exit_code == 0  # builds the index
     db = jit.repo / ".git" / "jit" / "index.sqlite3"
     if not db.exists():
         pytest.skip("the index is switched off here")
     from gitjit.store import index as ixm  # white-box: make the cache lie while every ref tip stays put
 
-    con = sqlite3.connect(db)
+    ix = ixm.Index(db.parent.parent)
+    ix.open()
+    con = ix.c
     (blob,) = con.execute("SELECT doc FROM docs WHERE id=?", (three[1],)).fetchone()
-    d = json.loads(ixm.unpack(blob))
+    d = json.loads(ix.doc_text(blob))  # compressed against a sample of the issues' JSON
     d["title"] = "tampered"
-    con.execute("UPDATE docs SET doc=? WHERE id=?", (ixm.pack(json.dumps(d, indent=2, ensure_ascii=False)), three[1]))
-    con.commit()
-    con.close()
+    con.execute("UPDATE docs SET doc=? WHERE id=?", (ix.pack_doc(json.dumps(d, indent=2, ensure_ascii=False)), three[1]))
+    ix.close()
     titles = {i["id"]: i["title"] for i in jit.json("issue", "list")["issues"]}
     assert titles[three[1]] == "tampered"  # the cache really lies now
     code, rep = run(jit)

@@ -17,7 +17,7 @@ from ..core.graph import Graph
 from ..core.jsontext import Raw, loads_many
 from ..core.model import IssueState
 from ..git.files import loose_tip, ref_locked
-from .index import ISSUES, unpack
+from .index import ISSUES
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.graph import BrokenEdge
@@ -89,7 +89,7 @@ class IndexBoard(Board):
             row = self.ix.c.execute("SELECT state FROM docs WHERE id=?", (iid,)).fetchone()
             if row is None:
                 return None
-            st = self._cache[iid] = IssueState.from_json(json.loads(unpack(row[0])))
+            st = self._cache[iid] = IssueState.from_json(json.loads(self.ix.state_text(row[0])))
         return st
 
     # ------------------------------------------------------------------ per issue
@@ -258,8 +258,10 @@ class IndexBoard(Board):
         """Issues with a linked commit (a ``commit_linked`` event) whose stored state is not final,
         in id order: what the hooks' sweep of ``Closes:`` commits looks at, instead of every issue."""
         return [i for (i,) in self.ix.c.execute(
-            "SELECT i.id FROM issues i WHERE i.deleted=0 AND i.base NOT IN ('done', 'rejected', 'archived') "
-            "AND EXISTS (SELECT 1 FROM events e WHERE e.ref=i.ref AND e.type='commit_linked') ORDER BY i.id")]
+            "SELECT i.id FROM issues i JOIN refs r ON r.ref='refs/jit/issues/' || i.id "
+            "WHERE i.deleted=0 AND i.base NOT IN ('done', 'rejected', 'archived') "
+            "AND EXISTS (SELECT 1 FROM events e WHERE e.rno=r.rno "
+            "AND e.type=(SELECT code FROM evtypes WHERE type='commit_linked')) ORDER BY i.id")]
 
     def gated(self, ids: Iterable[str]) -> set[str]:
         return set(self.gated_ids()).intersection(ids)
@@ -302,7 +304,7 @@ class IndexBoard(Board):
         for iid, title, state, labels in self.ix.c.execute(
                 "SELECT i.id, i.title, d.state, i.labels FROM issues i JOIN docs d ON d.id=i.id "
                 "WHERE i.deleted=0 ORDER BY i.prank, i.created_at, i.id"):
-            desc = json.loads(unpack(state))["description"]
+            desc = json.loads(self.ix.state_text(state))["description"]
             if t in title.lower() or t in desc.lower() or iid.startswith(t) \
                     or any(t in lab.lower() for lab in json.loads(labels)):
                 out.append(iid)
@@ -358,7 +360,7 @@ class Issues(Mapping[str, IssueState]):
         for iid, s in self.b.ix.c.execute(
                 f"SELECT d.id, d.state FROM docs d JOIN issues i ON i.id=d.id{self._where.replace('deleted', 'i.deleted')}"):
             if iid not in cache:
-                cache[iid] = IssueState.from_json(json.loads(unpack(s)))
+                cache[iid] = IssueState.from_json(json.loads(self.b.ix.state_text(s)))
         return {i: cache[i] for i in self}
 
     def values(self) -> Any:

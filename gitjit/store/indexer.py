@@ -51,9 +51,11 @@ from .index import (
     Index,
     code_stamp,
     corrupt,
+    edge_key,
+    edge_text,
     pack,
     search_text,
-    unpack,
+    ts_key,
 )
 from .indexboard import IndexBoard, StaleView
 
@@ -368,6 +370,10 @@ class Indexer:
         #: ``broken()`` as read for the current board's generation (each local board asks for it)
         self._broken: tuple[str | None, list[BrokenEdge]] | None = None
         self._applying = False
+        #: during ``_apply``: each changed ref's number, and each folded issue's state text
+        self._rno: dict[str, int] = {}
+        self._stext: dict[str, str] = {}
+        self._types: dict[str, int] = {}
 
     def give_up(self, e: BaseException) -> None:
         """The index cannot be used in this process (read-only repository, locked for too long,
@@ -526,6 +532,15 @@ class Indexer:
             raise
         try:
             ix.c.execute("ANALYZE")  # statistics for the query planner (a fraction of a second at 100k)
+            # a rebuild in place leaves the old rows' pages free and the new ones part filled: a
+            # copy packs them (best effort: not while another process reads, ~1 s at 100,000 issues)
+            ix.c.execute("PRAGMA busy_timeout=0")
+            try:
+                ix.c.execute("VACUUM")
+            except sqlite3.OperationalError:
+                pass
+            finally:
+                ix.c.execute(f"PRAGMA busy_timeout={ix.timeout_ms}")
             ix.c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # a rebuild leaves a WAL as big as the index
         except sqlite3.Error:
             pass
@@ -570,6 +585,7 @@ class Indexer:
                 self._apply_delta(d, rebuild, progress)
         finally:
             self._broken, self._applying = None, False
+            self._stext, self._rno, self._types = {}, {}, {}
 
     def _apply_delta(self, d: Delta, rebuild: bool, progress: Progress | None = None) -> None:
         t0 = time.perf_counter()
@@ -579,17 +595,33 @@ class Indexer:
         gate_changed: set[str] = set()
         ref_rows: list[tuple[str, str, str, str, str | None]] = []
         ev_rows: list[tuple[Any, ...]] = []
-        blobs: list[tuple[str, bytes]] = []
+        blobs: list[tuple[int, bytes]] = []
         for ref in sorted(d.removed):
+            row = c.execute("SELECT rno FROM refs WHERE ref=?", (ref,)).fetchone()
+            if row is not None:
+                c.execute("DELETE FROM events WHERE rno=?", row)
+                c.execute("DELETE FROM evblobs WHERE rno=?", row)
             c.execute("DELETE FROM refs WHERE ref=?", (ref,))
-            c.execute("DELETE FROM events WHERE ref=?", (ref,))
-            c.execute("DELETE FROM evblobs WHERE ref=?", (ref,))
             if ref.startswith(ISSUES):
                 gone.add(ref[len(ISSUES):])
             else:
                 gate_changed.add(ref[len(GATES):])
                 c.execute("DELETE FROM gatedefs WHERE key=?", (ref[len(GATES):],))
         changed = sorted(d.changed.items())
+        ix.forget_samples()  # as this transaction sees them: another process may have rebuilt the index
+        # every changed ref has its number (``rno``) before its events are written: a new one a
+        # row of its own, completed by ``_write_refs``
+        c.executemany("INSERT INTO refs(ref, tip, kind, key) VALUES(?, ?, 'new', '') ON CONFLICT(ref) DO NOTHING",
+                      changed)
+        if rebuild:
+            self._rno = dict(c.execute("SELECT ref, rno FROM refs").fetchall())
+        else:
+            self._rno = {}
+            for chunk in _chunks([r for r, _ in changed]):
+                q = f"SELECT ref, rno FROM refs WHERE ref IN ({','.join('?' * len(chunk))})"
+                self._rno.update(c.execute(q, chunk).fetchall())
+        #: each folded issue's state as stored (the base its JSON and events are compressed against)
+        self._stext = {}
         # the store caches what it parses for this process's next write; a bulk fold's logs are
         # not kept (100,000 of them were ~750,000 objects for every later garbage collection)
         keep = len(changed) <= KEEP_PARSED
@@ -611,6 +643,10 @@ class Indexer:
         old_deps = {} if rebuild else {s: [x for x, _ in v] for s, v in ix.deps(touched).items()}
         for iid in gone:
             self._delete_issue(iid)
+        if rebuild:
+            # the sample every state is compressed against: states spread over the repository
+            texts = [self._stext[k] for k in sorted(self._stext)]
+            ix.set_sample(texts[k] for k in range(0, len(texts), max(1, len(texts) // 16)))
         self._write_issues(new_issues, rebuild, {r[3]: r[1] for r in ref_rows if r[2] == "issue"})
 
         touched_n = len(new_issues) + len(gone)
@@ -652,13 +688,13 @@ class Indexer:
                      "seconds": round(time.perf_counter() - t0, 4), "at": time.time()}
         ix.set_meta("last_refresh", self.last)
 
-    def _write_events(self, ev_rows: list[tuple[Any, ...]], blobs: list[tuple[str, bytes]]) -> None:
+    def _write_events(self, ev_rows: list[tuple[Any, ...]], blobs: list[tuple[int, bytes]]) -> None:
         """Write (and empty) the event rows and the refs' event blobs ``_events_rows`` collected."""
         c = self.ix.c
-        c.executemany("INSERT OR REPLACE INTO events(ref, seq, ts, clock, id, type, issue_id) VALUES(?,?,?,?,?,?,?)",
+        c.executemany("INSERT OR REPLACE INTO events(rno, seq, ts, clock, type, iss) VALUES(?,?,?,?,?,?)",
                       ev_rows)
         # in place (an upsert keeps the row where it is; a REPLACE moves it and its index entries)
-        c.executemany("INSERT INTO evblobs(ref, events) VALUES(?, ?) ON CONFLICT(ref) DO UPDATE SET events=excluded.events",
+        c.executemany("INSERT INTO evblobs(rno, events) VALUES(?, ?) ON CONFLICT(rno) DO UPDATE SET events=excluded.events",
                       blobs)
         ev_rows.clear()
         blobs.clear()
@@ -666,7 +702,7 @@ class Indexer:
     def _fold_changed(self, changed: list[tuple[str, str]], read: Iterator[Any], rebuild: bool,
                       new_issues: dict[str, IssueState], gone: set[str], gate_changed: set[str],
                       ref_rows: list[tuple[str, str, str, str, str | None]], ev_rows: list[tuple[Any, ...]],
-                      blobs: list[tuple[str, bytes]]) -> None:
+                      blobs: list[tuple[int, bytes]]) -> None:
         """Fold each changed ref's events (``read``: ``EntityStore.events_many`` of ``changed``)
         into the rows ``_apply`` writes."""
         # here: the fold (and its events, dataclasses) is for bringing the index in step, never for a read
@@ -681,9 +717,9 @@ class Indexer:
             if isinstance(evs, ValidationError):
                 e = evs
                 if not rebuild:
-                    c.execute("DELETE FROM events WHERE ref=?", (ref,))
+                    c.execute("DELETE FROM events WHERE rno=?", (self._rno[ref],))
                 ref_rows.append((ref, tip, "bad", key, f"skipping {ref}: {e.message}"))
-                c.execute("DELETE FROM evblobs WHERE ref=?", (ref,))
+                c.execute("DELETE FROM evblobs WHERE rno=?", (self._rno[ref],))
                 if issue:
                     gone.add(key)
                 else:
@@ -693,18 +729,19 @@ class Indexer:
             ref_rows.append((ref, tip, "issue" if issue else "gate", key, None))
             if issue:
                 st = new_issues[key] = fold_issue(key, evs)
+                stext = self._stext[key] = compact_json(st.to_json())
                 gone.discard(key)
                 # the conflicts the fold resolved show in the event log as synthesized events
                 self._events_rows(ref, list(evs) + (_conflict_events(key, evs) if st.conflicts else []),
-                                  ev_rows, blobs, rebuild)
+                                  ev_rows, blobs, rebuild, key, stext)
             else:
-                self._events_rows(ref, evs, ev_rows, blobs, rebuild)
+                self._events_rows(ref, evs, ev_rows, blobs, rebuild, None, None)
                 g = fold_gate(key, evs)
                 gate_changed.add(key)
                 c.execute("INSERT OR REPLACE INTO gatedefs(key, state) VALUES(?, ?)", (key, compact_json(g.to_json())))
 
-    def _events_rows(self, ref: str, evs: Iterable[Any], rows: list[tuple[Any, ...]], blobs: list[tuple[str, bytes]],
-                     rebuild: bool) -> None:
+    def _events_rows(self, ref: str, evs: Iterable[Any], rows: list[tuple[Any, ...]], blobs: list[tuple[int, bytes]],
+                     rebuild: bool, issue: str | None, state: str | None) -> None:
         """One ordering row per event, and the ref's events as printed (``event_json``), compressed
         together: one zlib stream per ref compresses far better, and faster, than one per event.
 
@@ -715,25 +752,38 @@ class Indexer:
 
         out = []
         new: list[tuple[Any, ...]] = []
+        rno = self._rno[ref]
         for n, e in enumerate(evs):
-            # ``utc_ts``: rows of old events (no offset) and new ones sort by their instants
-            new.append((ref, n, utc_ts(e.timestamp), e.clock, e.id, e.type, e.issue_id))
+            # ``utc_ts``: rows of old events (no offset) and new ones sort by their instants;
+            # ``iss`` (Index.events): NULL for the ref's own issue, '' for none
+            iss = None if issue is not None and e.issue_id == issue else ("" if e.issue_id is None else e.issue_id)
+            new.append((rno, n, ts_key(utc_ts(e.timestamp)), e.clock, self._type_code(e.type), iss))
             out.append(event_json(e))
-        blobs.append((ref, pack(json.dumps(out, ensure_ascii=False))))
+        blobs.append((rno, pack(json.dumps(out, ensure_ascii=False), state)))
         if rebuild:
             rows += new
             return
         c = self.ix.c
-        have = [(ref, *r) for r in c.execute(
-            "SELECT seq, ts, clock, id, type, issue_id FROM events WHERE ref=? ORDER BY seq", (ref,))]
+        have = [(rno, *r) for r in c.execute(
+            "SELECT seq, ts, clock, type, iss FROM events WHERE rno=? ORDER BY seq", (rno,))]
         same = 0
         for a, b in zip(have, new):
             if a != b:
                 break
             same += 1
         if len(have) > same:
-            c.execute("DELETE FROM events WHERE ref=? AND seq>=?", (ref, same))
+            c.execute("DELETE FROM events WHERE rno=? AND seq>=?", (rno, same))
         rows += new[same:]
+
+    def _type_code(self, t: str) -> int:
+        """The number ``events.type`` holds for the event type ``t`` (``evtypes``; a new one is added)."""
+        codes = self._types
+        if not codes:
+            codes.update(self.ix.c.execute("SELECT type, code FROM evtypes"))
+        code = codes.get(t)
+        if code is None:
+            code = codes[t] = int(self.ix.c.execute("INSERT INTO evtypes(type) VALUES(?)", (t,)).lastrowid or 0)
+        return code
 
     def _write_refs(self, ref_rows: list[tuple[str, str, str, str, str | None]], rebuild: bool) -> None:
         """Record each ref's tip: in place where the ref keeps its kind (only ``tip`` and
@@ -747,7 +797,10 @@ class Indexer:
         same = [(tip, warn, ref) for ref, tip, kind, key, warn in ref_rows if old.get(ref) == (kind, key)]
         other = [r for r in ref_rows if old.get(r[0]) != (r[2], r[3])]
         c.executemany("UPDATE refs SET tip=?, warning=? WHERE ref=?", same)
-        c.executemany("INSERT OR REPLACE INTO refs(ref, tip, kind, key, warning) VALUES(?, ?, ?, ?, ?)", other)
+        # an upsert: the ref keeps its number (``rno``), which its events rows carry
+        c.executemany("INSERT INTO refs(ref, tip, kind, key, warning) VALUES(?, ?, ?, ?, ?) ON CONFLICT(ref) "
+                      "DO UPDATE SET tip=excluded.tip, kind=excluded.kind, key=excluded.key, warning=excluded.warning",
+                      other)
 
     def _delete_issue(self, iid: str) -> None:
         c = self.ix.c
@@ -778,7 +831,7 @@ class Indexer:
         gates: dict[str, set[str]] = {}
         for iid, st in states.items():
             row: tuple[Any, ...] = (
-                ISSUES + iid, tips[iid], int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), st.created_at,
+                tips[iid], int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), st.created_at,
                 st.priority, st.assignee, st.completed_at, st.claimed_at, st.title,
                 json.dumps(st.labels, ensure_ascii=False),
                 json.dumps([x.to_json() for x in st.conflicts], ensure_ascii=False)
@@ -786,10 +839,11 @@ class Indexer:
                 json.dumps(st.parked.to_json(), ensure_ascii=False) if st.parked else None,
             )
             rows[iid] = row + (None, 0) if st.deleted else row
-            doc: tuple[Any, ...] = (pack(compact_json(st.to_json())),)
+            stext = self._stext.get(iid)
+            doc: tuple[Any, ...] = (self.ix.pack_state(compact_json(st.to_json()) if stext is None else stext),)
             docs[iid] = doc + (None,) if st.deleted else doc
             texts[iid] = search_text(st.title, st.description, st.labels)
-            edges[iid] = [(dep, st.dep_events.get(dep, "")) for dep in st.dependencies]
+            edges[iid] = [(dep, edge_key(st.dep_events.get(dep, ""))) for dep in st.dependencies]
             gates[iid] = set(st.gates)
         ids = list(states)
         old_rows: dict[str, tuple[Any, ...]] = {}
@@ -813,7 +867,7 @@ class Indexer:
         doc_updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for iid in ids:
             if iid not in old_rows:
-                new_rows.append((iid, *rows[iid][:14]))
+                new_rows.append((iid, *rows[iid][:13]))
             else:
                 _changed(iid, _ISSUE_COLS, rows[iid], old_rows[iid], updates)
             if iid not in old_docs:
@@ -829,9 +883,9 @@ class Indexer:
                     c.execute("DELETE FROM gates_on WHERE issue=?", (iid,))
                 new_gates += [(iid, g) for g in sorted(gates[iid])]
         c.executemany(
-            "INSERT OR REPLACE INTO issues(id, ref, tip, deleted, base, prank, created_at, priority, assignee, "
+            "INSERT OR REPLACE INTO issues(id, tip, deleted, base, prank, created_at, priority, assignee, "
             "completed_at, claimed_at, title, labels, conflicts, parked, eff, blocked) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)", new_rows)
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)", new_rows)
         for cols, params in updates.items():
             c.executemany(f"UPDATE issues SET {', '.join(n + '=?' for n in cols)} WHERE id=?", params)
         c.executemany("INSERT OR REPLACE INTO docs(id, state, doc) VALUES(?,?,NULL)", new_docs)
@@ -915,7 +969,7 @@ class Indexer:
             n = ns.get(s)
             if n is not None:
                 n.dependencies.append(d)
-                n.dep_events[d] = k
+                n.dep_events[d] = edge_text(k)
         g = Graph.build(ns)  # type: ignore[arg-type]
         before = {(s, d) for s, d, _ in self.ix.meta_json("broken") or []}
         after = {(b.src, b.dst) for b in g.broken}
@@ -939,7 +993,7 @@ class Indexer:
         for chunk in _chunks(want):
             q = f"SELECT id, state FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
             for iid, s in self.ix.c.execute(q, chunk):
-                cache[iid] = IssueState.from_json(json.loads(unpack(s)))
+                cache[iid] = IssueState.from_json(json.loads(self.ix.state_text(s)))
         return cache
 
     def closure(self, ids: Iterable[str], overrides: Mapping[str, IssueState | None] | None = None,
@@ -1000,6 +1054,10 @@ class Indexer:
             for chunk in _chunks(todo):
                 q = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
                 old_doc.update(c.execute(q, chunk).fetchall())
+        elif todo:
+            # a rebuild: the sample every JSON is compressed against, spread over the repository
+            self.ix.set_sample((_dump(issue_json(board, todo[k])) for k in range(0, len(todo), max(1, len(todo) // 16))),
+                               "zdocs")
         rows, docs = [], []
         for iid in todo:
             st = board.issues[iid]
@@ -1007,14 +1065,14 @@ class Indexer:
             row = (board.states[iid], int(blocked))
             if old_eff.get(iid) != row:
                 rows.append((*row, iid))
-            doc = pack(_dump(issue_json(board, iid)))
+            doc = self.ix.pack_doc(_dump(issue_json(board, iid)))
             if old_doc.get(iid) != doc:
                 docs.append((doc, iid))
         c.executemany("UPDATE issues SET eff=?, blocked=? WHERE id=?", rows)
         c.executemany("UPDATE docs SET doc=? WHERE id=?", docs)
 
 
-_ISSUE_COLS = ("ref", "tip", "deleted", "base", "prank", "created_at", "priority", "assignee", "completed_at",
+_ISSUE_COLS = ("tip", "deleted", "base", "prank", "created_at", "priority", "assignee", "completed_at",
                "claimed_at", "title", "labels", "conflicts", "parked", "eff", "blocked")
 _DOC_COLS = ("state", "doc")
 
