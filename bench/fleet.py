@@ -82,6 +82,14 @@ def counting(args, **kw):
     counts[name if name in counts else "other"] += 1
     return real(args, **kw)
 git_run.run = counting
+if os.environ.get("FLEET_TRACE"):
+    from gitjit.store import sync as _sync
+    _pb = _sync.Syncer.push_batch
+    def _traced(self, remote, updates):
+        st = _pb(self, remote, updates)
+        print(json.dumps({"t": time.time(), "agent": agent, "push": [[r[0][-12:], st[r[0]][0], st[r[0]][1]] for r in updates]}), file=sys.__stderr__, flush=True)
+        return st
+    _sync.Syncer.push_batch = _traced
 open(os.path.join(barrier, agent.replace(":", "_")), "w").close()
 while not os.path.exists(os.path.join(barrier, "go")):
     time.sleep(0.002)
@@ -186,6 +194,9 @@ def claims(tmp: Path, served: Served, *, clones: int, issues: int, fsync: bool) 
         _, err = p.communicate(timeout=900)
         if p.returncode:
             raise RuntimeError(f"worker failed: {err[-2000:]}")
+        if os.environ.get("FLEET_TRACE"):
+            with open(os.environ["FLEET_TRACE"], "a") as fh:
+                fh.write(err)
     res = [json.loads(o.read_text()) for o in outs]
     won = [(i, r["agent"]) for r in res for i in r["won"]]
     errors = [e for r in res for e in r["errors"]]

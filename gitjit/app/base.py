@@ -198,7 +198,8 @@ class TrackerBase(Reads):
                 evs.append(self._event("issue_state_changed", clock=clock, actor=actor, derived=True, **n))
             return evs
 
-        kw: dict[str, Any] = {} if remote is not None else {"wait": wait}
+        # with a hub, ``wait=False``: a push the hub refuses raises AlreadyClaimedError at once
+        kw: dict[str, Any] = {"retry": wait} if remote is not None else {"wait": wait}
         loaded = (self.store.append if remote is None else self._hub_append(remote))(
             ISSUES, iid, build, message=f"{what} {iid}\n\nby {actor}", author=self._author(actor), what=what, **kw,
         )

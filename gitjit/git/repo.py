@@ -285,6 +285,24 @@ class GitRepo:
         except (OSError, pygit2.GitError, KeyError, ValueError) as e:
             self._classify(e, refname, expected, target)
 
+    def set_cached(self, pairs: list[tuple[str, str]], message: str) -> None:
+        """Point each ref at its target whatever it held: for refs that only cache what a remote
+        holds (remote-tracking refs), never for the refs of record. One libgit2 transaction (each
+        ref locked, then all written), so a few refs cost no ``git`` process. ``RefLocked`` if
+        another writer holds one of them."""
+        for name, target in pairs:
+            check_ref_name(name)
+            check_target(target)
+        try:
+            with self.repo.transaction() as tx:
+                for name, target in pairs:
+                    tx.lock_ref(name)
+                    tx.set_target(name, pygit2.Oid(hex=target), message=message)
+        except (OSError, pygit2.GitError, KeyError, ValueError) as e:
+            if _is_lock_error(e):
+                raise RefLocked(pairs[0][0]) from None
+            raise
+
     def write_locked(self, refname: str, make: Callable[[str | None], str | None], message: str) -> str | None:
         """Lock ``refname``, read its tip under the lock, and point it at ``make(tip)``.
 
