@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..core.board import Board, short
-from ..core.errors import AlreadyClaimedError, BlockedError, BusyError, NotFoundError, NoWorkError, UsageError
+from ..core.errors import AlreadyClaimedError, BlockedError, BusyError, GitjitError, NotFoundError, NoWorkError, UsageError
 from ..core.model import LIMITS, TERMINAL_STATES, IssueState, check_actor, check_description, now_ts, utc_ts
 from ..core.refs import ISSUES
 from ..core.rules import Backoff, _claim_specs, _failed_run_specs, parse_filter
@@ -62,6 +62,46 @@ class ClaimOps(TrackerBase):
         # its neighbourhood keeps moving, or the index is busy: from a fully fresh board
         self._write_issue(iid, specs, by=by or assignee, what="claim", wait=wait, board=self.board())
         return self._shown(iid)
+
+    def claim_many(self, claims: list[tuple[str, str]], *, lease_expires_at: str | None = None,
+                   by: str | None = None, remote: str | None = None) -> dict[str, dict[str, Any] | GitjitError]:
+        """Claim several issues (``(id, assignee)`` pairs), each won or lost on its own; returns each
+        id's issue as shown, or the error that refused it (AlreadyClaimedError: another agent won).
+        With a hub: ONE fetch of them all and what they depend on, ONE push carrying every claim
+        (``Syncer.append_many_via_remote``): a dispatcher's claims of one round cost one push
+        (docs/dispatch.md, "What a fleet costs a forge")."""
+        out: dict[str, dict[str, Any] | GitjitError] = {}
+        hub = self.hub(remote)
+        if hub is None:
+            for iid, assignee in claims:
+                try:
+                    out[iid] = self.claim(iid, assignee, by=by, lease_expires_at=lease_expires_at)
+                except GitjitError as e:
+                    out[iid] = e
+            return out
+        todo: list[tuple[str, str]] = []
+        for prefix, assignee in claims:
+            try:
+                todo.append((self.resolve(prefix), check_actor(assignee)))
+            except GitjitError as e:
+                out[prefix] = e
+        ids = [i for i, _ in todo]
+        b = self.board(fresh=True)
+        deps = sorted({d for i in ids if i in b.issues for d in b.issues[i].dependencies} - set(ids))
+        self._syncer().refresh(hub, [ISSUES + i for i in ids] + [ISSUES + d for d in deps])
+        self._board = None
+        b = self.board(fresh=True)
+
+        def specs_for(assignee: str) -> Callable[[IssueState, Board], list[Spec]]:
+            def specs(st: IssueState, bb: Board) -> list[Spec]:
+                return [{**s, "expires_at": lease_expires_at} if lease_expires_at else s
+                        for s in _claim_specs(bb, st, assignee)]
+            return specs
+
+        items = [(iid, specs_for(a), by or a) for iid, a in todo]
+        for iid, r in self._write_issues_via_hub(hub, items, what="claim", board=b).items():
+            out[iid] = _wrap(r) if isinstance(r, Exception) and not isinstance(r, GitjitError) else r
+        return out
 
     def _claim_board(self) -> Board:
         b = self.index.claim_board()
@@ -270,6 +310,13 @@ class ClaimOps(TrackerBase):
         self._write_issue(iid, fn, by=by or assignee, what="renew-lease")
         return {"issue_id": iid, "assignee": assignee, "lease_expires_at": expires_at}
 
+
+
+def _wrap(e: Exception) -> GitjitError:
+    """A non-gitjit error refusing one claim of a batch (a hostile ref: ``BadRef``) as a gitjit error."""
+    from ..core.errors import ValidationError
+
+    return ValidationError(str(e))
 
 
 def hub_pick(actor: str, ids: list[str], priorities: list[str]) -> str:

@@ -37,11 +37,11 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import AlreadyClaimedError, BusyError, ExternalError, NotFoundError, UsageError, ValidationError
+from ..core.errors import AlreadyClaimedError, BusyError, ExternalError, GitjitError, NotFoundError, UsageError, ValidationError
 from ..core.fold import fold_issue, serialize_events, union_events
 from ..core.model import LIMITS, Event
 from ..core.refs import STAGE_PREFIX, TRACKING, refspec_for
-from ..git import CasFailed, GitRepo, RefLocked
+from ..git import BadRef, CasFailed, GitRepo, RefLocked
 from ..git import run as git_run
 from ..git.files import refs_signature
 from ..git.housekeeping import maybe_gc, pack_loose_tracking
@@ -214,13 +214,15 @@ class Syncer:
                                 hint="check the remote URL and your access (git fetch works the same way)",
                                 details={"remote": remote, "stderr": err[-2000:]})
 
-    def push_batch(self, remote: str, updates: list[tuple[str, str, str | None]]) -> dict[str, tuple[bool, str]]:
-        """One ``git push --atomic --porcelain`` of ``(ref, new, expected-remote-tip|None)`` updates.
+    def push_batch(self, remote: str, updates: list[tuple[str, str, str | None]], *,
+                   atomic: bool = True) -> dict[str, tuple[bool, str]]:
+        """One ``git push --atomic --porcelain`` of ``(ref, new, expected-remote-tip|None)`` updates
+        (``atomic=False``: each ref accepted or refused on its own, as a batch of claims needs).
 
         Returns ``{ref: (accepted, git's summary)}``. Raises ExternalError when git failed
         without reporting the refs (network, auth) or when the remote refused a ref for a reason
         no retry cures (a hook, a host that accepts only branches and tags)."""
-        args = ["push", "--atomic", "--porcelain", remote]
+        args = ["push", *(["--atomic"] if atomic else []), "--porcelain", remote]
         for ref, _new, old in updates:
             args.append(f"--force-with-lease={ref}:{old or ''}")
         args += [f"{new}:{ref}" for ref, new, _old in updates]
@@ -780,6 +782,61 @@ class Syncer:
             return Loaded(key, ref, commit, evs)
         raise BusyError(f"{what} {key}: {remote} kept moving the ref through {HUB_ATTEMPTS} attempts",
                         hint="retry in a moment", details={"remote": remote, "ref": ref})
+
+
+    def append_many_via_remote(
+        self, remote: str, items: list[tuple[str, str, Callable[[Loaded | None], list[Event]], str, tuple[str, str]]],
+        *, what: str,
+    ) -> dict[str, Loaded | Exception]:
+        """Several ``append_via_remote`` writes (``(prefix, key, build, message, author)``) in ONE
+        push, each ref with its own lease and accepted or refused on its own (no ``--atomic``): a
+        dispatcher's claims of one round cost one push whatever their number. One attempt, no
+        retry: a refused one is ``AlreadyClaimedError`` (another clone moved it first); ``build``
+        raising is that key's answer. The caller has just fetched the refs (``refresh``)."""
+        out: dict[str, Loaded | Exception] = {}
+        updates: list[tuple[str, str, str | None]] = []
+        made: dict[str, tuple[str, Loaded | None, list[Event]]] = {}
+        for prefix, key, build, message, author in items:
+            ref = prefix + key
+            rtip = self.git.tip(self.tracking_ref(remote, ref))
+            try:
+                cur = self.store.load(prefix, key)
+                if rtip is not None and (cur is None or not self.git.is_ancestor(rtip, cur.tip)):
+                    raise ValidationError(f"{remote}'s copy of {ref} could not be merged, so the change cannot be made "
+                                          "there", hint="see 'jit doctor'", details={"remote": remote, "ref": ref})
+                new = build(cur)
+                if not new:
+                    assert cur is not None
+                    out[key] = cur
+                    continue
+                allev = (list(cur.events) if cur else []) + list(new)
+                doc = serialize_events(allev)
+                self.store._check_limits(ref, what, list(new), allev, doc)  # noqa: SLF001 - as a local write
+            except (GitjitError, BadRef) as e:
+                out[key] = e
+                continue
+            commit = self.git.write_commit({DOC: doc}, [cur.tip] if cur else [], message, author=author)
+            updates.append((ref, commit, rtip))
+            made[ref] = (key, cur, allev)
+        if not updates:
+            return out
+        status = self.push_batch(remote, updates, atomic=False)
+        accepted = [(ref, commit) for ref, commit, _ in updates if status[ref][0]]
+        self.set_tracking(remote, accepted)
+        for ref, commit, _ in updates:
+            key, cur, allev = made[ref]
+            if not status[ref][0]:
+                out[key] = AlreadyClaimedError(f"{remote} refused the {what} of {key}: it moved there meanwhile",
+                                               details={"remote": remote, "ref": ref})
+                continue
+            evs = tuple(sorted(allev, key=Event.sort_key))
+            self.store.remember(ref, commit, evs)
+            try:
+                self.git.swap_ref(ref, cur.tip if cur else None, commit, f"jit {what} (accepted by {remote})")
+            except (CasFailed, RefLocked):
+                self.reconcile_ref(ref, commit, evs, what=what)
+            out[key] = Loaded(key, ref, commit, evs)
+        return out
 
 
 def _hostile_text(events: Iterable[Event]) -> str | None:
