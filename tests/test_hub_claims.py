@@ -345,3 +345,49 @@ def test_hub_pick_spreads_agents_and_keeps_priorities() -> None:
     p = hub_pick("agent:1", ids, ["normal"] * 40)
     rest = [i for i in ids if i != p]
     assert hub_pick("agent:1", [p] + rest[5:], ["normal"] * 35) == p
+
+
+def test_claim_many_is_one_push_and_each_claim_is_won_or_lost_on_its_own(hub3, monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
+    hub, (a, b, c), ids = hub3
+    tracker(b).claim(ids[1], "agent:b", remote="origin")  # a does not know yet
+    ta = tracker(a)
+    pushes: list[list[str]] = []
+    real = syncmod.Syncer.push_batch
+
+    def counting(self, remote, updates, **kw):  # type: ignore[no-untyped-def]
+        pushes.append([ref for ref, _, _ in updates])
+        return real(self, remote, updates, **kw)
+
+    monkeypatch.setattr(syncmod.Syncer, "push_batch", counting)
+    got = ta.claim_many([(i, f"w{n}@d") for n, i in enumerate(ids)], lease_expires_at="2099-01-01T00:00:00+00:00",
+                        remote="origin")
+    monkeypatch.undo()
+    # the fetch showed ids[1] taken: only the other two were pushed, together
+    assert pushes == [[f"refs/jit/issues/{ids[0]}", f"refs/jit/issues/{ids[2]}"]]
+    assert isinstance(got[ids[1]], AlreadyClaimedError)
+    assert got[ids[0]]["assignee"] == "w0@d" and got[ids[2]]["assignee"] == "w2@d"
+    assert ta.board(fresh=True).issues[ids[0]].lease_expires_at
+    assert hub_assignee(hub, tmp_path, ids[0]) == "w0@d"
+    assert hub_assignee(hub, tmp_path, ids[1]) == "agent:b"
+
+
+def test_claim_many_loses_a_race_on_the_push_and_keeps_the_rest(hub3, monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    hub, (a, b, c), ids = hub3
+    ta = tracker(a)
+    real = syncmod.Syncer.push_batch
+
+    def racing(self, remote, updates, **kw):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(syncmod.Syncer, "push_batch", real)
+        tracker(b).claim(ids[0], "agent:b", remote="origin")  # lands between a's fetch and a's push
+        return real(self, remote, updates, **kw)
+
+    monkeypatch.setattr(syncmod.Syncer, "push_batch", racing)
+    got = ta.claim_many([(ids[0], "w0@d"), (ids[2], "w2@d")], remote="origin")
+    assert isinstance(got[ids[0]], AlreadyClaimedError) and got[ids[2]]["assignee"] == "w2@d"
+    assert hub_assignee(hub, tmp_path, ids[0]) == "agent:b"
+    assert hub_assignee(hub, tmp_path, ids[2]) == "w2@d"
+    # a's own ref was not moved by the refused claim: a pull brings b's claim cleanly
+    ta.pull()
+    assert ta.show(ids[0])["assignee"] == "agent:b" and not ta.show(ids[0])["conflicts"]
