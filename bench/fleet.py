@@ -146,7 +146,7 @@ def floor(tmp: Path, served: Served, procs: int, per: int) -> float:
     _git("add", "f", cwd=src)
     _git("commit", "-qm", "floor", cwd=src)
     url = served.url("floor.git")
-    _git("push", "-q", url, "HEAD:refs/heads/main", cwd=src)
+    _git("push", "-q", url, f"+HEAD:refs/heads/floor-{time.monotonic_ns()}", cwd=src)
     barrier = tmp / f"fb-{time.monotonic_ns()}"
     barrier.mkdir()
     outs = [tmp / f"fo-{k}-{time.monotonic_ns()}" for k in range(procs)]
@@ -359,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--few", type=int, default=5)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--write", action="store_true",
+                   help="put the table in docs/performance.md, section 'A fleet on one hub', under 'Latest run'")
     a = p.parse_args(argv)
     transports = a.transport or ["daemon", "http"]
     results: dict[str, Any] = {"command": "python -m bench.fleet " + " ".join(argv or sys.argv[1:])}
@@ -371,7 +373,23 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1, default=str))
+    if a.write:
+        write_doc(results)
     return 0
+
+
+def write_doc(results: dict[str, Any]) -> None:
+    """Replace the text between '### Latest run' and the next heading of docs/performance.md's
+    section 'A fleet on one hub' with this run's machine, command and table."""
+    doc = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+    text = doc.read_text()
+    start = text.index("## A fleet on one hub")
+    mark = text.index("### Latest run", start) + len("### Latest run\n")
+    end = text.find("\n#", mark)
+    end = len(text) if end < 0 else end + 1
+    body = (f"\n`{results['command']}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+            f"{_machine()} at the end:\n\n{table(results)}\n")
+    doc.write_text(text[:mark] + body + text[end:])
 
 
 if __name__ == "__main__":
