@@ -323,8 +323,8 @@ def bench_sync(transport: str, *, size: int, changed: int, few: int, repeats: in
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| transport | clones | issues | claims/s (median) | floor pushes/s | claim = N bare pushes | "
-             "pushes / won claim | fetches / won claim | CPU ms / claim | correct |",
+    lines = [("| transport | clones | issues | claims/s (median) | floor pushes/s | claim = N bare pushes | "
+              "pushes / won claim | fetches / won claim | CPU ms / claim | correct |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results.get("claims", []):
         rs = r["rounds"]
@@ -338,10 +338,10 @@ def table(results: dict[str, Any]) -> str:
             f"{'yes' if r['ok'] else 'NO'} |")
     s = results.get("sync")
     if s:
-        lines += ["", f"Sync at {s['size']:,} issues over {s['transport']}: no-op `jit sync` "
-                      f"{', '.join(f'{x:.2f}' for x in s['noop_sync_seconds'])} s; `jit pull` after "
-                      f"{s['pull_few']['moved']} moved refs {s['pull_few']['seconds']:.2f} s; `jit sync` of "
-                      f"{s['sync_changed']['moved']:,} changed issues {s['sync_changed']['seconds']:.2f} s."]
+        lines += ["", (f"Sync at {s['size']:,} issues over {s['transport']}: no-op `jit sync` "
+                       f"{', '.join(f'{x:.2f}' for x in s['noop_sync_seconds'])} s; `jit pull` after "
+                       f"{s['pull_few']['moved']} moved refs {s['pull_few']['seconds']:.2f} s; `jit sync` of "
+                       f"{s['sync_changed']['moved']:,} changed issues {s['sync_changed']['seconds']:.2f} s.")]
     return "\n".join(lines)
 
 

@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
-__all__ = ["Served", "TRANSPORTS", "free_port", "resolve", "serve_daemon", "serve_file", "serve_http"]
+__all__ = ["TRANSPORTS", "Served", "free_port", "resolve", "serve_daemon", "serve_file", "serve_http"]
 
 
 @dataclass
@@ -51,7 +52,7 @@ def free_port() -> int:
 
 def _wait_up(url: str, proc: subprocess.Popen[bytes] | None, cwd: Path) -> None:
     deadline = time.monotonic() + 15
-    while subprocess.run(["git", "ls-remote", url], cwd=cwd, capture_output=True).returncode != 0:
+    while subprocess.run(["git", "ls-remote", url], cwd=cwd, capture_output=True, check=False).returncode != 0:
         if (proc is not None and proc.poll() is not None) or time.monotonic() > deadline:
             raise RuntimeError(f"the hub at {url} did not come up")
         time.sleep(0.05)
@@ -87,10 +88,10 @@ class _CGI(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     backend = ""
     root = ""
-    counts: dict[str, int] = {}
+    counts: ClassVar[dict[str, int]] = {}
     lock = threading.Lock()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def _run(self) -> None:
@@ -120,7 +121,7 @@ class _CGI(http.server.BaseHTTPRequestHandler):
             env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
         if self.headers.get("Content-Encoding"):
             env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
-        proc = subprocess.run([self.backend], input=body, capture_output=True, env=env)
+        proc = subprocess.run([self.backend], input=body, capture_output=True, env=env, check=False)
         head, _, payload = proc.stdout.partition(b"\r\n\r\n")
         if not _:
             head, _, payload = proc.stdout.partition(b"\n\n")

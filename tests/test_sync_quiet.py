@@ -27,7 +27,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_a_sync_with_nothing_moved_is_one_ls_remote(tmp_path: Path, calls: list[str]) -> None:
-    hub, (a, b) = hub_and_clones(tmp_path, 2)
+    _hub, (a, b) = hub_and_clones(tmp_path, 2)
     ta, tb = tracker(a), tracker(b)
     ids = [ta.create_issue(f"t{n}")["id"] for n in range(3)]
     ta.sync()
@@ -47,7 +47,7 @@ def test_a_sync_with_nothing_moved_is_one_ls_remote(tmp_path: Path, calls: list[
 
 
 def test_a_local_write_after_a_quiet_push_is_pushed(tmp_path: Path) -> None:
-    hub, (a, b) = hub_and_clones(tmp_path, 2)
+    hub, (a, _b) = hub_and_clones(tmp_path, 2)
     ta = tracker(a)
     iid = ta.create_issue("t")["id"]
     ta.sync()
@@ -62,7 +62,7 @@ def test_a_local_write_after_a_quiet_push_is_pushed(tmp_path: Path) -> None:
 def test_tracking_refs_moved_by_plain_git_are_reconciled(tmp_path: Path) -> None:
     """A plain `git fetch` (with jit's refspec) or a deleted tracking ref changes the tracking refs
     behind jit's back: the stat signature differs, so the pull does the whole work."""
-    hub, (a, b) = hub_and_clones(tmp_path, 2)
+    _hub, (a, b) = hub_and_clones(tmp_path, 2)
     ta, tb = tracker(a), tracker(b)
     iid = ta.create_issue("t")["id"]
     ta.sync()
