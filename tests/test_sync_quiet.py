@@ -80,3 +80,31 @@ def test_tracking_refs_moved_by_plain_git_are_reconciled(tmp_path: Path) -> None
     tb2 = tracker(b)
     tb2.pull()
     assert tracker(b).show(iid)["title"] == "moved"
+
+
+def test_a_pull_of_a_few_moved_refs_fetches_just_those(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _hub, (a, b) = hub_and_clones(tmp_path, 2)
+    ta, tb = tracker(a), tracker(b)
+    ids = [ta.create_issue(f"t{n}")["id"] for n in range(5)]
+    ta.sync()
+    tb.pull()
+    ta.update_issue(ids[2], title="moved")
+    ta.push()
+    fetched: list[list[str]] = []
+    real = git_run.run
+
+    def spying(args, **kw):  # type: ignore[no-untyped-def]
+        if git_run._name(args) == "git fetch":
+            fetched.append([x for x in args if "refs/" in x])
+        return real(args, **kw)
+
+    monkeypatch.setattr(git_run, "run", spying)
+    res = tracker(b).pull()
+    monkeypatch.undo()
+    assert res["fast_forwarded"] == [f"refs/jit/issues/{ids[2]}"] and res["counts"]["unchanged"] == 4
+    assert len(fetched) == 1 and len(fetched[0]) == 1 and ids[2] in fetched[0][0], fetched
+    assert tracker(b).show(ids[2])["title"] == "moved"
+    # and a ref deleted on the hub takes the whole pull, which says so
+    git("update-ref", "-d", f"refs/jit/issues/{ids[0]}", cwd=_hub)
+    res = tracker(b).pull()
+    assert [r["ref"] for r in res["rewritten"]] == [f"refs/jit/issues/{ids[0]}"]

@@ -43,7 +43,7 @@ from ..core.model import LIMITS, Event
 from ..core.refs import STAGE_PREFIX, TRACKING, refspec_for
 from ..git import BadRef, CasFailed, GitRepo, RefLocked
 from ..git import run as git_run
-from ..git.files import refs_signature
+from ..git.files import refs_signature, tips_under
 from ..git.housekeeping import maybe_gc, pack_loose_tracking
 from ..git.packwrite import merge_objects, write_pack
 from ..schema.events import check_events, remote_event_problem
@@ -80,6 +80,8 @@ BATCH_REFS = 2000
 FEW_REFS = 8
 #: up to this many created or fast-forwarded refs, a pull moves them through libgit2 (``swap_many``)
 SMALL_BATCH = 64
+#: up to this many moved refs, a pull fetches and reconciles just those (``Syncer._moved``)
+FEW_MOVED = 500
 #: from this many merges in one pull on, their objects go into one pack (gitjit.git.packwrite)
 PACK_MIN = 8
 #: from this many changed refs in one pull on, both sides' documents are read in one stream
@@ -316,9 +318,13 @@ class Syncer:
         if not pairs:
             return
         if len(pairs) <= FEW_REFS:  # a hub claim's one ref: no process (a reflog line aside, the same)
+            # the refs pushed are the local tips: still reconciled, so the last pull's record moves along
+            kept = self.quiet(remote, "pulled", tracking=self._signatures(remote)["tracking"])
             try:
                 self.git.set_cached([(self.tracking_ref(remote, ref), new) for ref, new in pairs],
                                     f"jit push to {remote}")
+                if kept:
+                    self._keep_tracking(remote)
                 return
             except Exception:  # noqa: BLE001 - best effort, as below
                 pass
@@ -560,7 +566,26 @@ class Syncer:
                                 hint="check the remote URL and your access (git ls-remote works the same way)",
                                 details={"remote": remote, "stderr": err[-2000:]})
         out = proc.stdout
+        self._advertised = out
         return hashlib.sha1(out.encode()).hexdigest(), out.count("\n")
+
+    def _moved(self, remote: str) -> list[str] | None:
+        """The local refs whose copy on ``remote`` (as its last ``advertised`` answer said) differs
+        from the tracking ref: what a pull must fetch. None when a tracking ref is no longer on the
+        remote (deleted there: the whole pull prunes it and says so) or the answer is not there."""
+        text = getattr(self, "_advertised", None)
+        if text is None:
+            return None
+        tp = self.tracking_prefix(remote)
+        have = tips_under(self.git.common_dir, tp)
+        adv: dict[str, tuple[str, str]] = {}
+        for line in text.splitlines():
+            tip, _, ref = line.partition("\t")
+            if ref.startswith(LOCAL):
+                adv[tp + ref[len(LOCAL):]] = (ref, tip)
+        if any(name not in adv for name in have):
+            return None  # a tracking ref the remote no longer has
+        return [ref for name, (ref, tip) in adv.items() if have.get(name) != tip]
 
     def _signatures(self, remote: str) -> dict[str, str | None]:
         """``stat`` signatures of this clone's jit refs and of the remote's tracking refs (no listing:
@@ -597,6 +622,24 @@ class Syncer:
             digest, count = self.advertised(remote)
             if self.quiet(remote, "pulled", advertised=digest, tracking=self._signatures(remote)["tracking"]):
                 return PullResult(remote, unchanged=count)
+        # the tracking refs as the last pull left them (nothing else moved them, a plain ``git fetch``
+        # say): then what differs from the advertisement is all there is to bring
+        moved = self._moved(remote) if fetch and self.quiet(
+            remote, "pulled", tracking=self._signatures(remote)["tracking"]) else None
+        if moved is not None and len(moved) <= FEW_MOVED:
+            # a few refs moved: fetch and reconcile just those (the rest of the advertisement
+            # equals the tracking refs), in time proportional to what moved
+            before = {self.tracking_ref(remote, r): t for r in moved
+                      if (t := self.git.tip(self.tracking_ref(remote, r))) is not None}
+            res = self.refresh(remote, moved) if moved else PullResult(remote)
+            after = {self.tracking_ref(remote, r): t for r in moved
+                     if (t := self.git.tip(self.tracking_ref(remote, r))) is not None}
+            res.rewritten = self.rewrites(remote, before, after)
+            res.unchanged += count - len(moved)
+            if not res.skipped:
+                self._record_quiet(remote, "pulled", advertised=digest,
+                                   tracking=self._signatures(remote)["tracking"])
+            return res
         before = self.git.tips(self.tracking_prefix(remote)) if fetch else {}
         if fetch:
             self.fetch(remote)
@@ -609,11 +652,12 @@ class Syncer:
             self._record_quiet(remote, "pulled", advertised=digest, tracking=self._signatures(remote)["tracking"])
         return res
 
-    def rewrites(self, remote: str, before: dict[str, str]) -> list[dict[str, Any]]:
+    def rewrites(self, remote: str, before: dict[str, str],
+                 after: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Tracking refs the fetch moved to a tip that does not descend from the old one (a forced
         push on the remote) or removed: say so, with the events the remote no longer has. The
         local refs keep every event (the union never drops any) and the next push restores them."""
-        after = self.git.tips(self.tracking_prefix(remote))
+        after = self.git.tips(self.tracking_prefix(remote)) if after is None else after
         out: list[dict[str, Any]] = []
         for tname, old in sorted(before.items()):
             new = after.get(tname)
@@ -636,11 +680,28 @@ class Syncer:
     def refresh(self, remote: str, refs: Iterable[str]) -> PullResult:
         """Fetch and reconcile just ``refs`` (local names): one network round trip."""
         refs = list(dict.fromkeys(refs))
+        # the tracking refs were as the last pull left them: after this fetch and reconcile of
+        # ``refs`` they still are all reconciled, so the record moves along (a later pull of a
+        # few moved refs stays proportional to them)
+        kept = self.quiet(remote, "pulled", tracking=self._signatures(remote)["tracking"])
         self.fetch(remote, refs)
         res = self.reconcile(remote, only=refs)
         pack_loose_tracking(self.git, self.tracking_prefix(remote))
         maybe_gc(self.git)
+        if kept and not res.skipped:
+            self._keep_tracking(remote)
         return res
+
+    def _keep_tracking(self, remote: str) -> None:
+        """Record the tracking refs' new signature as reconciled (this process just reconciled
+        what it moved), keeping the advertised digest: the next pull still asks the remote."""
+        common = self.git.common_dir
+        state = fetched.read_state(common, QUIET_FILE)
+        rec = state.get(remote)
+        got = rec.get("pulled") if isinstance(rec, dict) else None
+        sig = self._signatures(remote)["tracking"]
+        if isinstance(got, dict) and sig is not None:
+            self._record_quiet(remote, "pulled", advertised=got.get("advertised"), tracking=sig)
 
     def refresh_issue(self, remote: str, iid: str) -> None:
         """Fetch one issue and the issues it depends on (their state decides whether it is ready)."""
