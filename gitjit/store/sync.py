@@ -75,7 +75,7 @@ PUSH_ROUNDS = 8
 HUB_ATTEMPTS = 30
 GIT_TIMEOUT = 600.0
 #: local refs moved per ``git update-ref --stdin`` transaction when reconciling many at once
-BATCH_REFS = 2000
+BATCH_REFS = 10000
 #: up to this many refs, tracking refs are written through libgit2 instead of a ``git update-ref``
 FEW_REFS = 8
 #: up to this many created or fast-forwarded refs, a pull moves them through libgit2 (``swap_many``)
