@@ -388,7 +388,7 @@ def write_doc(results: dict[str, Any]) -> None:
     end = text.find("\n#", mark)
     end = len(text) if end < 0 else end + 1
     body = (f"\n`{results['command']}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-            f"{_machine()} at the end:\n\n{table(results)}\n")
+            f"{_machine()} at the end:\n\n{table(results)}\n\n")
     doc.write_text(text[:mark] + body + text[end:])
 
 
