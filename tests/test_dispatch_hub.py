@@ -203,7 +203,8 @@ def test_cli_detach_status_agents_stop(tmp_path: Path) -> None:
 
 def test_lease_renewals_cost_one_push_per_round_whatever_the_number_of_agents(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """docs/dispatch.md "What renewal costs": all running agents' leases go out in one push per round."""
+    """docs/dispatch.md "What renewal costs": a round's claims go out in one push, and all running
+    agents' leases in one push per round."""
     from gitjit.dispatch.engine import Dispatcher
     from gitjit.store.sync import Syncer
 
@@ -214,9 +215,9 @@ def test_lease_renewals_cost_one_push_per_round_whatever_the_number_of_agents(
     pushes: list[list[str]] = []
     real = Syncer.push_batch
 
-    def counting(self, remote, updates):  # type: ignore[no-untyped-def]
+    def counting(self, remote, updates, **kw):  # type: ignore[no-untyped-def]
         pushes.append(sorted(ref for ref, _, _ in updates))
-        return real(self, remote, updates)
+        return real(self, remote, updates, **kw)
 
     monkeypatch.setattr(Syncer, "push_batch", counting)
     cfg = write_config(tmp_path / "d.toml", repos=[{"path": str(a), "hub": "origin"}], id="m-a", lease_secs=1.5,
@@ -229,9 +230,11 @@ def test_lease_renewals_cost_one_push_per_round_whatever_the_number_of_agents(
     assert renewed >= 12  # 3 agents x 3 s, renewed every 0.5 s
     every = sorted(f"refs/jit/issues/{i}" for i in ids)
     together = [p for p in pushes if p == every]
-    # one push carried all three renewals per round: pushes grow with rounds, not with agents
-    assert len(together) >= renewed // 3 - 1, pushes
-    assert len(pushes) <= 3 + -(-renewed // 3) + 3, pushes  # claims + rounds + results
+    # one push carried all three claims, then all three renewals per round: pushes grow with
+    # rounds, not with agents
+    assert pushes[0] == every, pushes
+    assert len(together) >= renewed // 3 - 1 + 1, pushes
+    assert len(pushes) <= 1 + -(-renewed // 3) + 3, pushes  # claims + rounds + results
     hubt = Tracker(hub)
     assert all(hubt.board(fresh=True).states[i] == "done" for i in ids)
 

@@ -173,7 +173,46 @@ class TrackerBase(Reads):
         self._ensure_init()
         actor = self.actor(by)
         board = board if board is not None else self.board()
+        build = self._builder(iid, fn, actor=actor, create=create, board=board)
+        # with a hub, ``wait=False``: a push the hub refuses raises AlreadyClaimedError at once
+        kw: dict[str, Any] = {"retry": wait} if remote is not None else {"wait": wait}
+        loaded = (self.store.append if remote is None else self._hub_append(remote))(
+            ISSUES, iid, build, message=f"{what} {iid}\n\nby {actor}", author=self._author(actor), what=what, **kw,
+        )
+        return self._written(iid, loaded, board)
 
+    def _write_issues_via_hub(self, hub: str, items: list[tuple[str, Callable[[IssueState, Board], list[Spec]],
+                                                           str | None]],
+                              *, what: str, board: Board) -> dict[str, dict[str, Any] | Exception]:
+        """Several ``_write_issue`` calls (``(iid, fn, by)``) decided by ``hub`` in ONE push
+        (``Syncer.append_many_via_remote``): each issue's change is accepted or refused on its own.
+        The caller has just fetched the issues. Returns each issue as shown, or what refused it."""
+        self._ensure_init()
+        todo = []
+        for iid, fn, by in items:
+            actor = self.actor(by)
+            todo.append((ISSUES, iid, self._builder(iid, fn, actor=actor, create=None, board=board),
+                         f"{what} {iid}\n\nby {actor}", self._author(actor)))
+        got = self._syncer().append_many_via_remote(hub, todo, what=what)
+        out: dict[str, dict[str, Any] | Exception] = {}
+        for iid, r in got.items():
+            if isinstance(r, Loaded):
+                self._written(iid, r, board)
+                out[iid] = self._shown(iid)
+            else:
+                out[iid] = r
+        return out
+
+    def _written(self, iid: str, loaded: Loaded, board: Board) -> IssueState:
+        self._board = None
+        noted = self.index.note_write(loaded.ref, loaded.tip)  # the writer folds its own change in
+        after = fold_issue(iid, loaded.events)
+        # not noted (the index busy): ``_shown`` answers from the board this write was checked against
+        self._written_state = (iid, after, None if noted else board)
+        return after
+
+    def _builder(self, iid: str, fn: Callable[[IssueState, Board], list[Spec]], *, actor: str,
+                 create: Spec | None, board: Board) -> Callable[[Loaded | None], list[Event]]:
         def build(cur: Loaded | None) -> list[Event]:
             if create is None and cur is None:
                 raise NotFoundError(f"issue {iid} not found")
@@ -200,16 +239,7 @@ class TrackerBase(Reads):
                 evs.append(self._event("issue_state_changed", clock=clock, actor=actor, derived=True, **n))
             return evs
 
-        kw: dict[str, Any] = {} if remote is not None else {"wait": wait}
-        loaded = (self.store.append if remote is None else self._hub_append(remote))(
-            ISSUES, iid, build, message=f"{what} {iid}\n\nby {actor}", author=self._author(actor), what=what, **kw,
-        )
-        self._board = None
-        noted = self.index.note_write(loaded.ref, loaded.tip)  # the writer folds its own change in
-        after = fold_issue(iid, loaded.events)
-        # not noted (the index busy): ``_shown`` answers from the board this write was checked against
-        self._written_state = (iid, after, None if noted else board)
-        return after
+        return build
 
     def _derived_notices(self, board: Board, iid: str, before: IssueState | None, after: IssueState,
                          evs: list[Event]) -> list[Spec]:

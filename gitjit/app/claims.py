@@ -8,14 +8,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..core.board import Board, short
-from ..core.errors import AlreadyClaimedError, BlockedError, NotFoundError, NoWorkError, UsageError
+from ..core.errors import AlreadyClaimedError, BlockedError, BusyError, GitjitError, NotFoundError, NoWorkError, UsageError
 from ..core.model import LIMITS, TERMINAL_STATES, IssueState, check_actor, check_description, now_ts, utc_ts
+from ..core.refs import ISSUES
 from ..core.rules import Backoff, _claim_specs, _failed_run_specs, parse_filter
 from ..git import RefLocked
 from ..store.indexboard import StaleView
 from .base import Spec, TrackerBase
 
-__all__ = ["CLAIM_FOLDS", "CLAIM_LOOKS", "SPREAD_MAX", "ClaimOps"]
+__all__ = ["ClaimOps", "SPREAD_MAX", "CLAIM_LOOKS", "CLAIM_FOLDS", "HUB_WINDOW", "HUB_LOOKS", "HUB_SPREAD", "hub_pick"]
 
 
 class ClaimOps(TrackerBase):
@@ -27,15 +28,18 @@ class ClaimOps(TrackerBase):
                            hub=self.hub(remote))
 
     def _claim(self, prefix: str, assignee: str, *, by: str | None, lease_expires_at: str | None,
-               hub: str | None, wait: bool = True, board: Board | None = None) -> dict[str, Any]:
+               hub: str | None, wait: bool = True, board: Board | None = None,
+               fetched: bool = False) -> dict[str, Any]:
 
         def specs(st: IssueState, b: Board) -> list[Spec]:
             return [{**s, "expires_at": lease_expires_at} if lease_expires_at else s
                     for s in _claim_specs(b, st, assignee)]
 
         if hub is not None:
-            iid = self._hub_resolve(prefix, hub)
-            self._write_issue(iid, specs, by=by or assignee, what="claim", remote=hub)
+            # ``fetched``: claim_next has just fetched the issue and what it depends on
+            iid = prefix if fetched else self._hub_resolve(prefix, hub)
+            self._write_issue(iid, specs, by=by or assignee, what="claim", remote=hub,
+                              board=board if fetched else None, wait=wait)
             return self._shown(iid)
         # the index as last folded, checked only where this claim looks (``claim_board``): refs
         # other processes moved meanwhile are folded in when the claim depends on them
@@ -59,6 +63,46 @@ class ClaimOps(TrackerBase):
         self._write_issue(iid, specs, by=by or assignee, what="claim", wait=wait, board=self.board())
         return self._shown(iid)
 
+    def claim_many(self, claims: list[tuple[str, str]], *, lease_expires_at: str | None = None,
+                   by: str | None = None, remote: str | None = None) -> dict[str, dict[str, Any] | GitjitError]:
+        """Claim several issues (``(id, assignee)`` pairs), each won or lost on its own; returns each
+        id's issue as shown, or the error that refused it (AlreadyClaimedError: another agent won).
+        With a hub: ONE fetch of them all and what they depend on, ONE push carrying every claim
+        (``Syncer.append_many_via_remote``): a dispatcher's claims of one round cost one push
+        (docs/dispatch.md, "What a fleet costs a forge")."""
+        out: dict[str, dict[str, Any] | GitjitError] = {}
+        hub = self.hub(remote)
+        if hub is None:
+            for iid, assignee in claims:
+                try:
+                    out[iid] = self.claim(iid, assignee, by=by, lease_expires_at=lease_expires_at)
+                except GitjitError as e:
+                    out[iid] = e
+            return out
+        todo: list[tuple[str, str]] = []
+        for prefix, assignee in claims:
+            try:
+                todo.append((self.resolve(prefix), check_actor(assignee)))
+            except GitjitError as e:
+                out[prefix] = e
+        ids = [i for i, _ in todo]
+        b = self.board(fresh=True)
+        deps = sorted({d for i in ids if i in b.issues for d in b.issues[i].dependencies} - set(ids))
+        self._syncer().refresh(hub, [ISSUES + i for i in ids] + [ISSUES + d for d in deps])
+        self._board = None
+        b = self.board(fresh=True)
+
+        def specs_for(assignee: str) -> Callable[[IssueState, Board], list[Spec]]:
+            def specs(st: IssueState, bb: Board) -> list[Spec]:
+                return [{**s, "expires_at": lease_expires_at} if lease_expires_at else s
+                        for s in _claim_specs(bb, st, assignee)]
+            return specs
+
+        items = [(iid, specs_for(a), by or a) for iid, a in todo]
+        for iid, r in self._write_issues_via_hub(hub, items, what="claim", board=b).items():
+            out[iid] = _wrap(r) if isinstance(r, Exception) and not isinstance(r, GitjitError) else r
+        return out
+
     def _claim_board(self) -> Board:
         b = self.index.claim_board()
         return b if b is not None else self.board()
@@ -75,8 +119,8 @@ class ClaimOps(TrackerBase):
         pred = parse_filter(filter) if filter else (lambda st: True)
         hub = self.hub(remote)
         if hub is not None:
-            self.pull(hub)
-        b = self.board(fresh=True) if hub is not None else self._claim_board()
+            return self._hub_claim_next(assignee, pred, filter=filter, by=by, hub=hub)
+        b = self._claim_board()
         looks = 0
         while True:
             spread = _Spread()
@@ -89,8 +133,7 @@ class ClaimOps(TrackerBase):
                     # locally, a candidate whose ref another writer holds right now is skipped at once
                     # (that writer is most likely claiming it): contenders spread over the ready list
                     # instead of queueing for its first entry
-                    return self._claim(iid, assignee, by=by, lease_expires_at=None, hub=hub, wait=hub is not None,
-                                       board=b)
+                    return self._claim(iid, assignee, by=by, lease_expires_at=None, hub=None, wait=False, board=b)
                 except (AlreadyClaimedError, RefLocked):
                     spread.lost()  # another agent took it (or is taking it) meanwhile: next candidate
                 except (BlockedError, NotFoundError):
@@ -103,6 +146,75 @@ class ClaimOps(TrackerBase):
                 break
             looks += 1
             b = self.board(fresh=True)
+        raise NoWorkError(
+            "no ready issue to claim" + (f" matching {filter!r}" if filter else ""),
+            hint="run 'jit query ready' or 'jit query blocked' to see what is waiting",
+        )
+
+    def _hub_claim_next(self, assignee: str, pred: Callable[[IssueState], bool], *, filter: str | None,
+                        by: str | None, hub: str) -> dict[str, Any]:
+        """``claim_next`` decided by a hub: one fetch of just the refs it needs, one push.
+
+        The local board says which issues were ready when this clone last heard from the hub. The
+        first ``HUB_WINDOW`` of them (and what they depend on) are fetched in ONE ``git fetch`` whose
+        refspecs name just those refs (protocol v2 then advertises only them), reconciled, and the
+        claim is pushed with a lease on the tip just fetched (``Syncer.append_via_remote``). Racing
+        agents would all fetch the same window and push for its first issue; instead each starts at
+        the issue among the window's first ``HUB_SPREAD`` that it ranks first by a hash of its name
+        and the issue's (``hub_pick``), so lost races (a push refused, a fetch and a try at the next
+        issue) are rare. A full pull happens only when the local board shows nothing ready, or
+        when the whole window turned out taken (this clone's view was stale): a pull that finds
+        nothing moved costs one ``git ls-remote`` of the jit refs (``Syncer.pull``). "No work" is
+        said only after a pull."""
+        syncer = self._syncer()
+        pulled = False
+        gone: set[str] = set()  # taken, blocked or gone on the hub since the board was read
+        lost = 0
+        for _ in range(HUB_LOOKS):
+            b = self.board(fresh=True)
+            window: list[str] = []
+            for iid in b.claimable():
+                if iid not in gone and pred(b.issues[iid]):
+                    window.append(iid)
+                    if len(window) >= HUB_WINDOW:
+                        break
+            if not window:
+                if pulled:
+                    break
+                self.pull(hub)
+                pulled = True
+                continue
+            deps = {d for i in window for d in b.issues[i].dependencies}
+            syncer.refresh(hub, [ISSUES + i for i in window] + [ISSUES + d for d in sorted(deps - set(window))])
+            self._board = None
+            b = self.board(fresh=True)
+            fresh = [i for i in window if i in b.issues and b.is_ready(i) and pred(b.issues[i])]
+            gone.update(i for i in window if i not in fresh)
+            if fresh:
+                new = {d for i in fresh for d in b.issues[i].dependencies} - deps - set(window)
+                if new:  # edges added on the hub meanwhile: their targets decide readiness too
+                    syncer.refresh(hub, [ISSUES + d for d in sorted(new)])
+                    b = self.board(fresh=True)
+                    fresh = [i for i in fresh if b.is_ready(i)]
+            if fresh:
+                iid = hub_pick(assignee, fresh, [b.issues[i].priority for i in fresh])
+                try:
+                    # wait=False: a refused push gives up this issue at once instead of fetching it again
+                    return self._claim(iid, assignee, by=by, lease_expires_at=None, hub=hub, board=b, fetched=True,
+                                       wait=False)
+                except (AlreadyClaimedError, BlockedError, NotFoundError):
+                    # another agent won it (or it changed): the rest of the window is as old as this
+                    # one was, so fetch it again rather than push for another issue on stale tips
+                    gone.add(iid)
+                    lost += 1
+            elif not pulled:
+                # everything this clone thought ready was taken: its view is stale, catch up at once
+                self.pull(hub)
+                pulled = True
+        else:
+            raise BusyError(f"claim-next through {hub}: lost {lost} races in a row",
+                            hint="many agents are claiming at once; try again in a moment",
+                            details={"remote": hub, "lost": lost})
         raise NoWorkError(
             "no ready issue to claim" + (f" matching {filter!r}" if filter else ""),
             hint="run 'jit query ready' or 'jit query blocked' to see what is waiting",
@@ -201,8 +313,41 @@ class ClaimOps(TrackerBase):
         return {"issue_id": iid, "assignee": assignee, "lease_expires_at": expires_at}
 
 
+
+def _wrap(e: Exception) -> GitjitError:
+    """A non-gitjit error refusing one claim of a batch (a hostile ref: ``BadRef``) as a gitjit error."""
+    from ..core.errors import ValidationError
+
+    return ValidationError(str(e))
+
+
+def hub_pick(actor: str, ids: list[str], priorities: list[str]) -> str:
+    """Which of ``ids`` (ready on the hub, best first; ``priorities`` theirs) a hub ``claim_next``
+    pushes for: among the first ``HUB_SPREAD`` of the best priority, the one ``actor`` ranks highest
+    by a hash of (actor, issue) -- rendezvous hashing. Each agent's choice is as good as random and
+    independent of the others', so two agents rarely push for the same issue; and it does not move
+    when other issues are taken (a place in the list would: every claim shifts the list, onto a
+    neighbour's place). Priorities are kept; only the age order within one priority is bent, by
+    at most ``HUB_SPREAD`` places, and only with a hub, where the order in which racing agents'
+    claims land is decided by timing anyway."""
+    pool = [i for i, p in zip(ids[:HUB_SPREAD], priorities) if p == priorities[0]]
+    return max(pool, key=lambda i: _rank(actor, i))
+
+
+def _rank(actor: str, iid: str) -> bytes:
+    import hashlib
+
+    return hashlib.blake2b(f"{actor}\0{iid}".encode(), digest_size=8).digest()
+
+
 #: fresh looks ``claim_next`` takes after passing over candidates other processes are writing
 CLAIM_LOOKS = 3
+#: how many of the first ready issues a hub ``claim_next`` fetches at once and spreads agents over
+HUB_WINDOW = 32
+#: among how many of the first ready issues agents of one hub spread (``hub_pick``)
+HUB_SPREAD = 32
+#: windows a hub ``claim_next`` fetches before it gives up (BusyError: it kept losing races)
+HUB_LOOKS = 64
 #: the most candidates a ``claim_next`` that lost races passes over before its next try (``_Spread``)
 SPREAD_MAX = 4
 

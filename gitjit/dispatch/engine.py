@@ -118,6 +118,9 @@ class RepoHandle:
     def claim(self, iid: str, assignee: str, lease: str) -> dict[str, Any]:
         return self.tracker.claim(iid, assignee, lease_expires_at=lease, **self._remote())  # type: ignore[no-any-return]
 
+    def claim_many(self, pairs: list[tuple[str, str]], lease: str) -> dict[str, Any]:
+        return self.tracker.claim_many(pairs, lease_expires_at=lease, **self._remote())  # type: ignore[no-any-return]
+
     def release(self, iid: str, reason: str, *, holder: str, lapsed_before: str | None = None,
                 failed: Backoff | None = None) -> dict[str, Any]:
         return self.tracker.release(iid, reason, holder=holder, lapsed_before=lapsed_before,  # type: ignore[no-any-return]
@@ -577,6 +580,10 @@ class Dispatcher:
             return
         cands = self.candidates()
         report["backing_off"] = self._backing_off
+        # first pick every (issue, agent) pair this round can start, then claim each repository's
+        # pairs together: through a hub, ONE fetch and ONE push for all of them (Tracker.claim_many),
+        # so a round's claims cost one push whatever their number (docs/dispatch.md)
+        plan: dict[int, list[tuple[RepoHandle, IssueState, AgentConfig, str, RunLock]]] = {}
         for r, st in cands:
             if sum(max(0, v) for v in free.values()) <= 0:
                 break
@@ -584,28 +591,36 @@ class Dispatcher:
             if agent is None:
                 report["unmatched"] += 1
                 continue
-            assignee = agent.assignee(self.id)
             lock = RunLock.try_acquire(r.runs_dir, st.id)
             if lock is None:  # released by someone while a run of it still lives here
                 self._note_busy(r, st.id, None)
                 continue
+            plan.setdefault(r.index, []).append((r, st, agent, agent.assignee(self.id), lock))
+            free[agent.id] -= 1
+        for pairs in plan.values():
+            r = pairs[0][0]
             lease = lease_until(now_ts(), self.cfg.lease_secs)
             try:
-                issue = r.claim(st.id, assignee, lease)
-            except (AlreadyClaimedError, BlockedError, NotFoundError):
-                lock.release()
-                continue  # another dispatcher or agent won it
-            except GitjitError as e:
-                lock.release()
-                report["errors"].append({"repo": r.name, "issue_id": st.id, "error": e.message})
-                self.log("claim_failed", f"claim of {st.id[:8]} failed: {e.message}", repo=r.name, issue_id=st.id)
-                continue
-            self.totals["claimed"] += 1
-            report["claimed"].append({"issue_id": st.id, "repo": r.name, "agent": agent.id})
-            self.log("claimed", f"{agent.id} <- {st.id[:8]} {st.title!r} [{st.priority}] in {r.name}",
-                     agent=agent.id, issue_id=st.id, repo=r.name, assignee=assignee, lease_expires_at=lease)
-            if self._launch(r, agent, st, 1, lease, report, issue=issue, lock=lock):
-                free[agent.id] -= 1
+                got = r.claim_many([(st.id, assignee) for _, st, _, assignee, _ in pairs], lease)
+            except GitjitError as e:  # the fetch or the push itself failed: nothing was claimed
+                got = {st.id: e for _, st, _, _, _ in pairs}
+            for _, st, agent, assignee, lock in pairs:
+                issue = got.get(st.id)
+                if not isinstance(issue, dict):
+                    lock.release()
+                    free[agent.id] += 1
+                    if isinstance(issue, GitjitError) and not isinstance(
+                            issue, (AlreadyClaimedError, BlockedError, NotFoundError)):
+                        report["errors"].append({"repo": r.name, "issue_id": st.id, "error": issue.message})
+                        self.log("claim_failed", f"claim of {st.id[:8]} failed: {issue.message}", repo=r.name,
+                                 issue_id=st.id)
+                    continue  # another dispatcher or agent won it
+                self.totals["claimed"] += 1
+                report["claimed"].append({"issue_id": st.id, "repo": r.name, "agent": agent.id})
+                self.log("claimed", f"{agent.id} <- {st.id[:8]} {st.title!r} [{st.priority}] in {r.name}",
+                         agent=agent.id, issue_id=st.id, repo=r.name, assignee=assignee, lease_expires_at=lease)
+                if not self._launch(r, agent, st, 1, lease, report, issue=issue, lock=lock):
+                    free[agent.id] += 1
 
     def _launch(self, r: RepoHandle, agent: AgentConfig, st: IssueState, attempt: int, lease: str | None,
                 report: dict[str, Any], *, issue: dict[str, Any] | None = None, retry_of: str | None = None,

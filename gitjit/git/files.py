@@ -295,3 +295,34 @@ def refs_signature(common: str | os.PathLike[str], prefix: str, *, settled_ns: i
             return None
         parts.append(f"{f} {st.st_ino} {st.st_size} {st.st_mtime_ns}")
     return hashlib.sha1("\n".join(sorted(parts)).encode()).hexdigest()
+
+
+def tips_under(common: str | os.PathLike[str], prefix: str) -> dict[str, str]:
+    """``{ref: tip}`` of every ref under ``prefix`` as git keeps them (``packed-refs``, and the loose
+    files, which win): pure file reads, no libgit2 and no listing of the other refs. A symbolic or
+    unreadable loose file is left out."""
+    common = os.fspath(common)
+    out: dict[str, str] = {}
+    try:
+        with open(os.path.join(common, PACKED_REFS), "rb") as f:
+            data = f.read()
+    except OSError:
+        data = b""
+    pre = prefix.encode()
+    for line in data.split(b"\n"):
+        if len(line) > 41 and line[41:].startswith(pre) and line[40:41] == b" ":
+            out[line[41:].decode("utf-8", "surrogateescape")] = line[:40].decode("ascii", "replace")
+    root = os.path.join(common, prefix.rstrip("/"))
+    for d, _subdirs, names in os.walk(root):
+        for n in names:
+            if n.endswith(".lock"):
+                continue
+            path = os.path.join(d, n)
+            try:
+                with open(path, "rb") as fh:
+                    tip = fh.read(41)[:40].decode("ascii", "replace")
+            except OSError:
+                continue
+            if HEX40.match(tip):
+                out[os.path.relpath(path, common).replace(os.sep, "/")] = tip
+    return out

@@ -294,6 +294,66 @@ class GitRepo:
         except (OSError, pygit2.GitError, KeyError, ValueError) as e:
             self._classify(e, refname, expected, target)
 
+    def _unsynced(self) -> pygit2.Repository:
+        """This repository opened again with libgit2's fsync off (the option is read when a
+        repository is opened): for ref writes that only take what a remote already holds."""
+        repo = self.__dict__.get("_nofsync")
+        if repo is None:
+            pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, False)
+            try:
+                repo = pygit2.Repository(self.git_dir)
+            finally:  # as the constructor left it
+                pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, self._fsync_on())
+            self.__dict__["_nofsync"] = repo
+        return repo
+
+    def _fsync_on(self) -> bool:
+        return (self.config_get("jit.fsync") or "true").strip().lower() not in ("false", "no", "off", "0")
+
+    def swap_many(self, updates: list[tuple[str, str | None, str]], message: str, *, durable: bool = True) -> None:
+        """Move several refs, each only if it still points where the caller read it (``None``:
+        absent): one libgit2 transaction that locks each, checks it under its lock and writes it,
+        without a ``git`` process. Not atomic across the refs (libgit2 commits them one by one),
+        so callers use it where each update stands alone. ``durable=False``: without fsync, for
+        refs that only take what a remote already holds. ``CasFailed``/``RefLocked`` otherwise."""
+        for name, _old, target in updates:
+            check_ref_name(name)
+            check_target(target)
+        repo = self.repo if durable else self._unsynced()
+        try:
+            with repo.transaction() as tx:
+                for name, old, target in updates:
+                    tx.lock_ref(name)
+                    cur = repo.references.get(name)
+                    if (str(cur.target) if cur is not None else None) != old:
+                        raise CasFailed(name)
+                    tx.set_target(name, pygit2.Oid(hex=target), message=message)
+        except CasFailed:
+            raise
+        except (OSError, pygit2.GitError, KeyError, ValueError) as e:
+            if _is_lock_error(e):
+                raise RefLocked(updates[0][0]) from None
+            raise
+
+    def set_cached(self, pairs: list[tuple[str, str]], message: str) -> None:
+        """Point each ref at its target whatever it held: for refs that only cache what a remote
+        holds (remote-tracking refs), never for the refs of record. One libgit2 transaction (each
+        ref locked, then all written) without fsync, so a few refs cost no ``git`` process.
+        ``RefLocked`` if another writer holds one of them."""
+        for name, target in pairs:
+            check_ref_name(name)
+            check_target(target)
+        repo = self._unsynced()
+        try:
+            with repo.transaction() as tx:
+                for name, target in pairs:
+                    tx.lock_ref(name)
+                    tx.set_target(name, pygit2.Oid(hex=target), message=message)
+        except (OSError, pygit2.GitError, KeyError, ValueError) as e:
+            if _is_lock_error(e):
+                raise RefLocked(pairs[0][0]) from None
+            raise
+
     def write_locked(self, refname: str, make: Callable[[str | None], str | None], message: str) -> str | None:
         """Lock ``refname``, read its tip under the lock, and point it at ``make(tip)``.
 

@@ -65,18 +65,18 @@ def settled(sig: list[list[object]], now_ns: int | None = None) -> bool:
     return True
 
 
-def read_state(common: str | os.PathLike[str]) -> dict[str, object]:
+def read_state(common: str | os.PathLike[str], name: str = STATE_FILE) -> dict[str, object]:
     try:
-        with open(os.path.join(os.fspath(common), STATE_FILE), encoding="utf-8") as f:
+        with open(os.path.join(os.fspath(common), name), encoding="utf-8") as f:
             data = json.load(f)
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
-def write_state(common: str | os.PathLike[str], state: dict[str, object]) -> None:
+def write_state(common: str | os.PathLike[str], state: dict[str, object], name: str = STATE_FILE) -> None:
     """Replace the state file atomically (readers never see half of it); best effort."""
-    path = os.path.join(os.fspath(common), STATE_FILE)
+    path = os.path.join(os.fspath(common), name)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -37,19 +37,22 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import BusyError, ExternalError, NotFoundError, UsageError, ValidationError
+from ..core.errors import (
+    AlreadyClaimedError, BusyError, ExternalError, GitjitError, NotFoundError, UsageError, ValidationError,
+)
 from ..core.event import Event
 from ..core.fold import fold_issue, serialize_events, union_events
 from ..core.model import LIMITS
 from ..core.progress import Progress, counted
 from ..core.refs import STAGE_PREFIX, TRACKING, refspec_for
-from ..git import CasFailed, GitRepo, RefLocked
+from ..git import BadRef, CasFailed, GitRepo, RefLocked
 from ..git import run as git_run
+from ..git.files import refs_signature, tips_under
 from ..git.housekeeping import maybe_gc, pack_loose_tracking
 from ..git.packwrite import merge_objects, write_pack
 from ..git.refusal import explain, server_lines
 from ..schema.events import check_events, remote_event_problem
-from . import locks
+from . import fetched, locks
 from .checks import LOCAL, check_document
 from .entities import DOC, ISSUES, EntityStore, Loaded, retrying
 
@@ -84,12 +87,21 @@ PUSH_ROUNDS = 8
 HUB_ATTEMPTS = 30
 GIT_TIMEOUT = 600.0
 #: local refs moved per ``git update-ref --stdin`` transaction when reconciling many at once
-BATCH_REFS = 2000
+BATCH_REFS = 10000
+#: up to this many refs, tracking refs are written through libgit2 instead of a ``git update-ref``
+FEW_REFS = 8
+#: up to this many created or fast-forwarded refs, a pull moves them through libgit2 (``swap_many``)
+SMALL_BATCH = 64
+#: up to this many moved refs, a pull fetches and reconciles just those (``Syncer._moved``)
+FEW_MOVED = 500
 #: from this many merges in one pull on, their objects go into one pack (gitjit.git.packwrite)
 PACK_MIN = 8
 #: from this many changed refs in one pull on, both sides' documents are read in one stream
 #: (``EntityStore.events_many``) before reconciling
 PREFETCH_MIN = 100
+
+#: where ``Syncer`` records, per remote, what it last found in step (``quiet``)
+QUIET_FILE = os.path.join("jit", "sync-state.json")
 
 _REMOTE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 #: rejection reasons a retry can cure: someone else moved the ref, or held its lock
@@ -219,13 +231,15 @@ class Syncer:
                 hint="check the remote URL and your access (git fetch works the same way)",
                 details={"remote": remote, "stderr": err[-2000:]})
 
-    def push_batch(self, remote: str, updates: list[tuple[str, str, str | None]]) -> dict[str, tuple[bool, str]]:
-        """One ``git push --atomic --porcelain`` of ``(ref, new, expected-remote-tip|None)`` updates.
+    def push_batch(self, remote: str, updates: list[tuple[str, str, str | None]], *,
+                   atomic: bool = True) -> dict[str, tuple[bool, str]]:
+        """One ``git push --atomic --porcelain`` of ``(ref, new, expected-remote-tip|None)`` updates
+        (``atomic=False``: each ref accepted or refused on its own, as a batch of claims needs).
 
         Returns ``{ref: (accepted, git's summary)}``. Raises ExternalError when git failed
         without reporting the refs (network, auth) or when the remote refused a ref for a reason
         no retry cures (a hook, a host that accepts only branches and tags)."""
-        args = ["push", "--atomic", "--porcelain", remote]
+        args = ["push", *(["--atomic"] if atomic else []), "--porcelain", remote]
         for ref, _new, old in updates:
             args.append(f"--force-with-lease={ref}:{old or ''}")
         args += [f"{new}:{ref}" for ref, new, _old in updates]
@@ -323,6 +337,17 @@ class Syncer:
         costs a rejected lease and a re-fetch later, never an event."""
         if not pairs:
             return
+        if len(pairs) <= FEW_REFS:  # a hub claim's one ref: no process (a reflog line aside, the same)
+            # the refs pushed are the local tips: still reconciled, so the last pull's record moves along
+            kept = self.quiet(remote, "pulled", tracking=self._signatures(remote)["tracking"])
+            try:
+                self.git.set_cached([(self.tracking_ref(remote, ref), new) for ref, new in pairs],
+                                    f"jit push to {remote}")
+                if kept:
+                    self._keep_tracking(remote)
+                return
+            except Exception:  # noqa: BLE001 - best effort, as below
+                pass
         text = "".join(f"update {self.tracking_ref(remote, ref)} {new}\n" for ref, new in pairs)
         try:
             git_run.run(["-c", "core.logAllRefUpdates=true", "update-ref", "--stdin", "-m", f"jit push to {remote}"],
@@ -444,14 +469,29 @@ class Syncer:
         instead of one fsync'd libgit2 write per ref: a pull of 10,000 changed issues would
         otherwise spend most of its time here. False if anything moved meanwhile (or git failed):
         the caller then takes the per-ref CAS path, which re-plans each ref."""
+        if len(plans) <= SMALL_BATCH and all(p.outcome in ("created", "fast_forwarded") for p in plans):
+            # a hub claim's window: a few refs that only take what the remote holds, so neither a
+            # ``git update-ref`` process nor fsync (a crash loses nothing the remote does not keep)
+            try:
+                self.git.swap_many([(p.ref, p.old, p.new) for p in plans], f"jit {what}", durable=False)
+            except (CasFailed, RefLocked):
+                return False  # refs that another process moved meanwhile: one at a time, re-planned
+            for p in plans:
+                self._done(p)
+            return True
         lines = ["start"]
         for p in plans:
             lines.append(f"create {p.ref} {p.new}" if p.old is None else f"update {p.ref} {p.new} {p.old}")
         lines += ["prepare", "commit"]
-        fsync = (self.git.config_get("jit.fsync") or "true").strip().lower() not in ("false", "no", "off", "0")
+        # jit.fsync (docs/reliability.md) holds for these refs too, except when every one of them
+        # only takes what the remote already holds (created or fast-forwarded to its tip): a crash
+        # then loses nothing the remote does not keep, and the next pull writes them again. A hub
+        # claim's refresh of its window is such a write, and fsync was most of its time.
+        fsync = (self.git.config_get("jit.fsync") or "true").strip().lower() not in ("false", "no", "off", "0") \
+            and any(p.outcome == "merged" for p in plans)
         cmd: list[str] = []
         if fsync:
-            cmd += ["-c", "core.fsync=reference"]  # jit.fsync (docs/reliability.md) holds for these refs too
+            cmd += ["-c", "core.fsync=reference"]
         cmd += ["update-ref", "--stdin", "-m", f"jit {what}"]
         try:
             proc = git_run.run(cmd, git_dir=self.git.git_dir, input="\n".join(lines) + "\n", env={"LC_ALL": "C"},
@@ -534,8 +574,94 @@ class Syncer:
                     getattr(res, out).append(p.ref)
         return res
 
+    # ------------------------------------------------------------------ nothing moved: stop early
+
+    def advertised(self, remote: str) -> tuple[str, int]:
+        """``(digest, count)`` of the remote's jit refs as it advertises them (one ``git ls-remote``):
+        the digest changes whenever any jit ref there moves, appears or goes."""
+        import hashlib
+
+        proc = self._git(["ls-remote", remote, f"{LOCAL}*"], what=f"ls-remote {remote}")
+        if proc.returncode != 0:
+            err = proc.stderr.strip()
+            raise ExternalError(f"git ls-remote {remote} failed: {git_run.last_lines(err)}",
+                                hint="check the remote URL and your access (git ls-remote works the same way)",
+                                details={"remote": remote, "stderr": err[-2000:]})
+        out = proc.stdout
+        self._advertised = out
+        return hashlib.sha1(out.encode()).hexdigest(), out.count("\n")
+
+    def _moved(self, remote: str) -> list[str] | None:
+        """The local refs whose copy on ``remote`` (as its last ``advertised`` answer said) differs
+        from the tracking ref: what a pull must fetch. None when a tracking ref is no longer on the
+        remote (deleted there: the whole pull prunes it and says so) or the answer is not there."""
+        text = getattr(self, "_advertised", None)
+        if text is None:
+            return None
+        tp = self.tracking_prefix(remote)
+        have = tips_under(self.git.common_dir, tp)
+        adv: dict[str, tuple[str, str]] = {}
+        for line in text.splitlines():
+            tip, _, ref = line.partition("\t")
+            if ref.startswith(LOCAL):
+                adv[tp + ref[len(LOCAL):]] = (ref, tip)
+        if any(name not in adv for name in have):
+            return None  # a tracking ref the remote no longer has
+        return [ref for name, (ref, tip) in adv.items() if have.get(name) != tip]
+
+    def _signatures(self, remote: str) -> dict[str, str | None]:
+        """``stat`` signatures of this clone's jit refs and of the remote's tracking refs (no listing:
+        ``packed-refs`` and the loose files; gitjit.git.files.refs_signature)."""
+        common = self.git.common_dir
+        return {"local": refs_signature(common, LOCAL, settled_ns=0),
+                "tracking": refs_signature(common, self.tracking_prefix(remote), settled_ns=0)}
+
+    def quiet(self, remote: str, what: str, **now: str | None) -> bool:
+        """Is ``remote`` as it was when ``what`` ("pulled" or "pushed") last found it in step? Each
+        of ``now`` (the advertised digest, the signatures) must equal what was recorded then."""
+        rec = fetched.read_state(self.git.common_dir, QUIET_FILE).get(remote)
+        got = rec.get(what) if isinstance(rec, dict) else None
+        return isinstance(got, dict) and all(v is not None and got.get(k) == v for k, v in now.items())
+
+    def _record_quiet(self, remote: str, what: str, **now: str | None) -> None:
+        if any(v is None for v in now.values()):
+            return
+        common = self.git.common_dir
+        state = fetched.read_state(common, QUIET_FILE)
+        rec = state.get(remote)
+        rec = dict(rec) if isinstance(rec, dict) else {}
+        rec[what] = now
+        state[remote] = rec
+        fetched.write_state(common, state, QUIET_FILE)
+
     def pull(self, remote: str, *, fetch: bool = True, progress: Progress | None = None) -> PullResult:
+        """Fetch and reconcile. When the remote advertises exactly what it did at the last pull, and
+        the tracking refs are as that pull left them, nothing can have moved: one ``git ls-remote``
+        and two ``stat`` signatures, no fetch and no listing of every ref (4 s at 100,000 issues)."""
         self.check_remote(remote)
+        digest = None
+        if fetch:
+            digest, count = self.advertised(remote)
+            if self.quiet(remote, "pulled", advertised=digest, tracking=self._signatures(remote)["tracking"]):
+                return PullResult(remote, unchanged=count)
+        # the tracking refs as the last pull left them (nothing else moved them, a plain ``git fetch``
+        # say): then what differs from the advertisement is all there is to bring
+        moved = self._moved(remote) if fetch and self.quiet(
+            remote, "pulled", tracking=self._signatures(remote)["tracking"]) else None
+        if moved is not None and len(moved) <= FEW_MOVED:
+            # a few refs moved: fetch and reconcile just those (the rest of the advertisement
+            # equals the tracking refs), in time proportional to what moved
+            before = {self.tracking_ref(remote, r): t for r in moved
+                      if (t := self.git.tip(self.tracking_ref(remote, r))) is not None}
+            res = self.refresh(remote, moved) if moved else PullResult(remote)
+            after = {self.tracking_ref(remote, r): t for r in moved
+                     if (t := self.git.tip(self.tracking_ref(remote, r))) is not None}
+            res.rewritten = self.rewrites(remote, before, after)
+            res.unchanged += count - len(moved)
+            if not res.skipped:
+                self._record_quiet(remote, "pulled", advertised=digest,
+                                   tracking=self._signatures(remote)["tracking"])
+            return res
         before = self.git.tips(self.tracking_prefix(remote)) if fetch else {}
         if fetch:
             self.fetch(remote)
@@ -543,13 +669,17 @@ class Syncer:
         res.rewritten = self.rewrites(remote, before)
         pack_loose_tracking(self.git, self.tracking_prefix(remote))  # what the fetch left loose
         maybe_gc(self.git)  # the housekeeping the fetch was told not to run in the foreground
+        if digest is not None and not res.skipped:
+            # what was advertised before the fetch is all in: the fetch brought at least that
+            self._record_quiet(remote, "pulled", advertised=digest, tracking=self._signatures(remote)["tracking"])
         return res
 
-    def rewrites(self, remote: str, before: dict[str, str]) -> list[dict[str, Any]]:
+    def rewrites(self, remote: str, before: dict[str, str],
+                 after: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Tracking refs the fetch moved to a tip that does not descend from the old one (a forced
         push on the remote) or removed: say so, with the events the remote no longer has. The
         local refs keep every event (the union never drops any) and the next push restores them."""
-        after = self.git.tips(self.tracking_prefix(remote))
+        after = self.git.tips(self.tracking_prefix(remote)) if after is None else after
         out: list[dict[str, Any]] = []
         for tname, old in sorted(before.items()):
             new = after.get(tname)
@@ -572,11 +702,28 @@ class Syncer:
     def refresh(self, remote: str, refs: Iterable[str]) -> PullResult:
         """Fetch and reconcile just ``refs`` (local names): one network round trip."""
         refs = list(dict.fromkeys(refs))
+        # the tracking refs were as the last pull left them: after this fetch and reconcile of
+        # ``refs`` they still are all reconciled, so the record moves along (a later pull of a
+        # few moved refs stays proportional to them)
+        kept = self.quiet(remote, "pulled", tracking=self._signatures(remote)["tracking"])
         self.fetch(remote, refs)
         res = self.reconcile(remote, only=refs)
         pack_loose_tracking(self.git, self.tracking_prefix(remote))
         maybe_gc(self.git)
+        if kept and not res.skipped:
+            self._keep_tracking(remote)
         return res
+
+    def _keep_tracking(self, remote: str) -> None:
+        """Record the tracking refs' new signature as reconciled (this process just reconciled
+        what it moved), keeping the advertised digest: the next pull still asks the remote."""
+        common = self.git.common_dir
+        state = fetched.read_state(common, QUIET_FILE)
+        rec = state.get(remote)
+        got = rec.get("pulled") if isinstance(rec, dict) else None
+        sig = self._signatures(remote)["tracking"]
+        if isinstance(got, dict) and sig is not None:
+            self._record_quiet(remote, "pulled", advertised=got.get("advertised"), tracking=sig)
 
     def refresh_issue(self, remote: str, iid: str) -> None:
         """Fetch one issue and the issues it depends on (their state decides whether it is ready)."""
@@ -628,11 +775,18 @@ class Syncer:
         pushed: list[str] = []
         rounds = 0
         delay = 0.05
+        sigs = self._signatures(remote)
+        if self.quiet(remote, "pushed", **sigs):
+            # neither a local jit ref nor a tracking ref moved since a push last found nothing pending
+            return {"remote": remote, "pushed": [], "count": 0, "rounds": 0}
         while True:
             rounds += 1
+            if rounds > 1:
+                sigs = self._signatures(remote)  # taken before the look: a write after it is seen next time
             self.reconcile(remote)  # never lease on a remote tip we have not merged
             todo = self.pending(remote)
             if not todo:
+                self._record_quiet(remote, "pushed", **sigs)
                 break
             rejected: list[str] = []
             staged = len(todo) >= STAGED_PUSH_MIN
@@ -670,10 +824,12 @@ class Syncer:
         message: str,
         author: tuple[str, str],
         what: str,
+        retry: bool = True,
     ) -> Loaded:
         """Like ``EntityStore.append``, but the write is real only once ``remote`` accepted it.
 
-        The caller has just fetched and reconciled the ref (``refresh``). Each attempt: ``build``
+        The caller has just fetched and reconciled the ref (``refresh``). ``retry=False``: a refused
+        push raises AlreadyClaimedError at once (the caller moves on). Each attempt: ``build``
         the events against the local ref (which holds everything the hub had), write the commit
         on top, push it with ``--force-with-lease=<ref>:<hub tip we fetched>``; only when the hub
         accepts, move the local ref (CAS; a local writer that got in meanwhile is merged). When
@@ -704,6 +860,10 @@ class Syncer:
             commit = self.git.write_commit({DOC: doc}, [cur.tip] if cur else [], message, author=author)
             status = self.push_batch(remote, [(ref, commit, rtip)])
             if not status[ref][0]:
+                if not retry:
+                    # the caller has other candidates (claim_next): another agent most likely won this
+                    raise AlreadyClaimedError(f"{remote} refused the {what} of {key}: it moved there meanwhile",
+                                              details={"remote": remote, "ref": ref})
                 continue  # someone else moved the hub's ref first: fetch, re-fold, decide again
             # accepted: this is now the hub's truth
             self.set_tracking(remote, [(ref, commit)])
@@ -740,6 +900,61 @@ def _access_error(remote: str, op: str, stderr: str) -> ExternalError | None:
         hint=f"your account may not {'write' if op == 'push' else 'read'} these refs on {remote}: ask its "
              "administrator for access to refs/jit/* (docs/sharing.md, 'Serving a hub'); " + _KEPT,
         details=details)
+
+
+    def append_many_via_remote(
+        self, remote: str, items: list[tuple[str, str, Callable[[Loaded | None], list[Event]], str, tuple[str, str]]],
+        *, what: str,
+    ) -> dict[str, Loaded | Exception]:
+        """Several ``append_via_remote`` writes (``(prefix, key, build, message, author)``) in ONE
+        push, each ref with its own lease and accepted or refused on its own (no ``--atomic``): a
+        dispatcher's claims of one round cost one push whatever their number. One attempt, no
+        retry: a refused one is ``AlreadyClaimedError`` (another clone moved it first); ``build``
+        raising is that key's answer. The caller has just fetched the refs (``refresh``)."""
+        out: dict[str, Loaded | Exception] = {}
+        updates: list[tuple[str, str, str | None]] = []
+        made: dict[str, tuple[str, Loaded | None, list[Event]]] = {}
+        for prefix, key, build, message, author in items:
+            ref = prefix + key
+            rtip = self.git.tip(self.tracking_ref(remote, ref))
+            try:
+                cur = self.store.load(prefix, key)
+                if rtip is not None and (cur is None or not self.git.is_ancestor(rtip, cur.tip)):
+                    raise ValidationError(f"{remote}'s copy of {ref} could not be merged, so the change cannot be made "
+                                          "there", hint="see 'jit doctor'", details={"remote": remote, "ref": ref})
+                new = build(cur)
+                if not new:
+                    assert cur is not None
+                    out[key] = cur
+                    continue
+                allev = (list(cur.events) if cur else []) + list(new)
+                doc = serialize_events(allev)
+                self.store._check_limits(ref, what, list(new), allev, doc)  # noqa: SLF001 - as a local write
+            except (GitjitError, BadRef) as e:
+                out[key] = e
+                continue
+            commit = self.git.write_commit({DOC: doc}, [cur.tip] if cur else [], message, author=author)
+            updates.append((ref, commit, rtip))
+            made[ref] = (key, cur, allev)
+        if not updates:
+            return out
+        status = self.push_batch(remote, updates, atomic=False)
+        accepted = [(ref, commit) for ref, commit, _ in updates if status[ref][0]]
+        self.set_tracking(remote, accepted)
+        for ref, commit, _ in updates:
+            key, cur, allev = made[ref]
+            if not status[ref][0]:
+                out[key] = AlreadyClaimedError(f"{remote} refused the {what} of {key}: it moved there meanwhile",
+                                               details={"remote": remote, "ref": ref})
+                continue
+            evs = tuple(sorted(allev, key=Event.sort_key))
+            self.store.remember(ref, commit, evs)
+            try:
+                self.git.swap_ref(ref, cur.tip if cur else None, commit, f"jit {what} (accepted by {remote})")
+            except (CasFailed, RefLocked):
+                self.reconcile_ref(ref, commit, evs, what=what)
+            out[key] = Loaded(key, ref, commit, evs)
+        return out
 
 
 def _hostile_text(events: Iterable[Event]) -> str | None:
