@@ -878,30 +878,6 @@ class Syncer:
         raise BusyError(f"{what} {key}: {remote} kept moving the ref through {HUB_ATTEMPTS} attempts",
                         hint="retry in a moment", details={"remote": remote, "ref": ref})
 
-
-_KEPT = ("nothing was lost: local changes stay in this clone and the next 'jit sync' sends them (a claim or "
-         "release through the hub was not made)")
-
-
-def _access_error(remote: str, op: str, stderr: str) -> ExternalError | None:
-    """A clear error when git failed for want of credentials or of rights on ``remote``, else None."""
-    r = explain(stderr)
-    if r is None:
-        return None
-    details = {"remote": remote, "access": r.kind, "reason": r.reason, "stderr": stderr[-2000:]}
-    if r.kind == "auth":
-        return ExternalError(
-            f"{remote} wants credentials to {op}, and git has none that work: {r.reason}",
-            hint=f"set git up to log in to {remote} (https: a credential helper holding a token, e.g. 'git config "
-                 "credential.helper store'; ssh: a key the server knows), then run the command again; " + _KEPT,
-            details=details)
-    return ExternalError(
-        f"{remote} refused the {op}: {r.reason}",
-        hint=f"your account may not {'write' if op == 'push' else 'read'} these refs on {remote}: ask its "
-             "administrator for access to refs/jit/* (docs/sharing.md, 'Serving a hub'); " + _KEPT,
-        details=details)
-
-
     def append_many_via_remote(
         self, remote: str, items: list[tuple[str, str, Callable[[Loaded | None], list[Event]], str, tuple[str, str]]],
         *, what: str,
@@ -955,6 +931,29 @@ def _access_error(remote: str, op: str, stderr: str) -> ExternalError | None:
                 self.reconcile_ref(ref, commit, evs, what=what)
             out[key] = Loaded(key, ref, commit, evs)
         return out
+
+
+_KEPT = ("nothing was lost: local changes stay in this clone and the next 'jit sync' sends them (a claim or "
+         "release through the hub was not made)")
+
+
+def _access_error(remote: str, op: str, stderr: str) -> ExternalError | None:
+    """A clear error when git failed for want of credentials or of rights on ``remote``, else None."""
+    r = explain(stderr)
+    if r is None:
+        return None
+    details = {"remote": remote, "access": r.kind, "reason": r.reason, "stderr": stderr[-2000:]}
+    if r.kind == "auth":
+        return ExternalError(
+            f"{remote} wants credentials to {op}, and git has none that work: {r.reason}",
+            hint=f"set git up to log in to {remote} (https: a credential helper holding a token, e.g. 'git config "
+                 "credential.helper store'; ssh: a key the server knows), then run the command again; " + _KEPT,
+            details=details)
+    return ExternalError(
+        f"{remote} refused the {op}: {r.reason}",
+        hint=f"your account may not {'write' if op == 'push' else 'read'} these refs on {remote}: ask its "
+             "administrator for access to refs/jit/* (docs/sharing.md, 'Serving a hub'); " + _KEPT,
+        details=details)
 
 
 def _hostile_text(events: Iterable[Event]) -> str | None:
