@@ -15,6 +15,7 @@ repository's calls run one at a time on a thread of their own, never on the even
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -213,11 +214,17 @@ def build_server(service: Service) -> Server[Any]:
         return await service.call(params.name, params.arguments)
 
     names = ", ".join(service.names())
-    return Server("gitjit", version=__version__, title="gitjit",
-                  instructions=("gitjit issue tracker for " + names + ": 'ready' lists work, 'claim_next' takes "
-                                "the next issue (exactly one racing agent wins), gates must pass before "
-                                "'set_state' done. Errors carry code, message, hint and exit_code."),
-                  on_list_tools=list_tools, on_call_tool=call_tool)
+    server: Server[Any] = Server(
+        "gitjit", version=__version__, title="gitjit",
+        instructions=("gitjit issue tracker for " + names + ": 'ready' lists work, 'claim_next' takes "
+                      "the next issue (exactly one racing agent wins), gates must pass before "
+                      "'set_state' done. Errors carry code, message, hint and exit_code."),
+        on_list_tools=list_tools, on_call_tool=call_tool)
+    if not any(k.startswith("OTEL_") for k in os.environ):
+        # the SDK opens an OpenTelemetry span per message, a no-op without an exporter (which is
+        # configured through OTEL_* variables); its documented opt-out is an empty middleware list
+        server.middleware = [m for m in server.middleware if type(m).__name__ != "OpenTelemetryMiddleware"]
+    return server
 
 
 def run_stdio(service: Service) -> None:
@@ -233,6 +240,9 @@ def run_stdio(service: Service) -> None:
         async with pipe_streams() as pipes, stdio_server(*(pipes or (None, None))) as (r, w):
             await server.run(r, w, server.create_initialization_options())
 
+    # what is loaded by now (the SDK, pydantic's models, gitjit) lives as long as the process: out
+    # of the collector's sight, a full collection no longer walks it in the middle of a call
+    gc.freeze()
     try:
         anyio.run(main)
     finally:
