@@ -7,9 +7,12 @@ signatures and turns an exception into text only.
 
 A server is long-lived, so each repository's Tracker is made once and kept: its index stays open
 and is brought in step with the refs on each call (a stat of the ref folders when nothing moved;
-gitjit/store/indexer.py). A Tracker and its SQLite connection belong to one thread, so each
-repository's calls run one at a time on a thread of their own, never on the event loop (a
-``gate_run`` checker may run for minutes without stalling the other repositories).
+gitjit/store/indexer.py). A Tracker is used by one call at a time: ``gate_run`` (a checker may run
+for minutes) runs on the repository's own worker thread, and any other call runs on the event
+loop itself when that thread is idle (no thread switch: on a busy machine each costs more than
+the call), or queues behind it when busy. Over HTTP only the reads run on the event loop, so no
+client waits there while another's write flushes. Over stdio the pipes are read and written by
+the event loop too (gitjit/mcp/pipes.py).
 """
 
 from __future__ import annotations
