@@ -87,7 +87,6 @@ async def pipe_streams() -> AsyncIterator[tuple[Any, Any] | None]:
     # the transports own (and close) duplicates of their own; wire_in and wire_out stay to put back
     rfile = os.fdopen(fcntl.fcntl(wire_in, fcntl.F_DUPFD_CLOEXEC, 3), "rb", buffering=0)
     wfile = os.fdopen(fcntl.fcntl(wire_out, fcntl.F_DUPFD_CLOEXEC, 3), "wb", buffering=0)
-    writer: asyncio.StreamWriter | None = None
     try:
         reader = asyncio.StreamReader(limit=LINE_LIMIT)
         rtransport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), rfile)
