@@ -228,8 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="100,100000", help="issue counts, comma-separated")
     ap.add_argument("--runs", type=int, default=40, help="timed calls of each tool per size")
     ap.add_argument("--doc", default=str(ROOT / "docs" / "performance.md"), help="where the table goes ('' : nowhere)")
+    ap.add_argument("--repo", action="append", default=[], metavar="N=PATH",
+                    help="for size N, a copy of the repository at PATH (built by python -m bench) instead of "
+                         "building one; PATH itself is not changed")
     a = ap.parse_args(argv)
     sizes = [int(x) for x in a.sizes.split(",") if x]
+    given = {int(k): v for k, v in (x.split("=", 1) for x in a.repo)}
     tmp = Path(tempfile.mkdtemp(prefix="jit-bench-mcp-"))
     env = scrubbed_env(tmp / "home")
     (tmp / "home").mkdir()
@@ -238,8 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for n in sizes:
             t0 = time.perf_counter()
-            repo, built = build_repo(tmp, n, env)
-            print(f"built {n:,} issues in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            if n in given:
+                repo, built = tmp / f"repo-{n}", {"copied_from": given[n]}
+                shutil.copytree(given[n], repo, symlinks=True)
+                print(f"copied {given[n]} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            else:
+                repo, built = build_repo(tmp, n, env)
+                print(f"built {n:,} issues in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
             results[n] = asyncio.run(measure(repo, env, a.runs))
             results[n]["in_process"] = in_process(repo, env, a.runs)
             results[n]["build"] = built

@@ -220,6 +220,39 @@ def test_gate_run_runs_the_configured_checker(repo: Path) -> None:
     run(go())
 
 
+def test_calls_made_while_a_gate_runs_are_answered_in_turn(repo: Path, tmp_path: Path) -> None:
+    """``gate_run`` runs on the repository's own thread (its checker may take minutes); other calls
+    are answered on the event loop, except while that thread is busy: then they queue behind it,
+    so the Tracker is never used by two calls at once. A checker's output never reaches the
+    protocol's stdout."""
+    t = Tracker(repo, actor="setup")
+    started = tmp_path / "started"
+    t.registry_add("slow", title="Slow", mode="auto",
+                   command=f"echo noise; echo noise >&2; touch {started}; sleep 1.5")
+    gated = t.create_issue("gated", gates=["slow"])["id"]
+    other = t.create_issue("other")["id"]
+
+    async def go() -> None:
+        async with session(cwd=repo) as s:
+            assert (await ok(s, "show", {"id": other}))["title"] == "other"  # answered on the loop
+            gate = asyncio.create_task(ok(s, "gate_run", {"id": gated, "gate": "slow"}))
+            while not started.exists():
+                await asyncio.sleep(0.02)
+            t0 = time.monotonic()
+            shown, updated = await asyncio.gather(ok(s, "show", {"id": other}),
+                                                  ok(s, "update", {"id": other, "priority": "high"}))
+            waited = time.monotonic() - t0
+            r = await gate
+            assert r["status"] == "passed" and gate.done()
+            assert shown["title"] == "other" and updated["priority"] == "high"
+            assert waited > 0.5  # behind the checker, not beside it
+            # the thread is idle again: answered at once, and the write above is there
+            assert (await ok(s, "show", {"id": other}))["priority"] == "high"
+            assert [i["id"] for i in (await ok(s, "ready", {}))["issues"]][0] == other
+
+    run(go())
+
+
 def test_two_clients_race_for_one_issue_and_exactly_one_wins(repo: Path) -> None:
     iid = Tracker(repo, actor="setup").create_issue("contested")["id"]
 

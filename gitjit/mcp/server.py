@@ -7,17 +7,22 @@ signatures and turns an exception into text only.
 
 A server is long-lived, so each repository's Tracker is made once and kept: its index stays open
 and is brought in step with the refs on each call (a stat of the ref folders when nothing moved;
-gitjit/store/indexer.py). A Tracker and its SQLite connection belong to one thread, so each
-repository's calls run one at a time on a thread of their own, never on the event loop (a
-``gate_run`` checker may run for minutes without stalling the other repositories).
+gitjit/store/indexer.py). A Tracker is used by one call at a time: ``gate_run`` (a checker may run
+for minutes) runs on the repository's own worker thread, and any other call runs on the event
+loop itself when that thread is idle (no thread switch: on a busy machine each costs more than
+the call), or queues behind it when busy. Over HTTP only the reads run on the event loop, so no
+client waits there while another's write flushes. Over stdio the pipes are read and written by
+the event loop too (gitjit/mcp/pipes.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,6 +40,11 @@ from ..schema.mcp import TOOLS, Input, input_schema, output_schema, parse
 __all__ = ["Repo", "Service", "build_server", "run_http", "run_stdio"]
 
 READ_ONLY = frozenset({"ready", "show", "status", "events"})
+#: the tools a server answers on its event loop when the repository's thread is idle: over stdio
+#: (one client) every tool but ``gate_run``, whose checker may run for minutes; over HTTP (any
+#: number of clients) the reads only, so that no client waits while another's write flushes
+INLINE_STDIO = frozenset(TOOLS) - {"gate_run"}
+INLINE_HTTP = READ_ONLY
 
 
 class Repo:
@@ -49,6 +59,20 @@ class Repo:
         self.name = self.root.name.removesuffix(".git") if git.workdir is None else self.root.name
         self.cursors = EventCursors(self.tracker)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"jit-mcp-{self.name}")
+        self.queued = 0  # calls handed to the pool and not yet done (or cancelled)
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """``fn(*args)`` on this repository's thread, after the calls before it."""
+        with self._lock:
+            self.queued += 1
+        fut = self.pool.submit(fn, *args)
+        fut.add_done_callback(self._done)  # run when fn has returned, or will never run
+        return asyncio.wrap_future(fut)
+
+    def _done(self, _: Any) -> None:
+        with self._lock:
+            self.queued -= 1
 
     def call(self, fn: Callable[[Tracker], Any]) -> Any:
         t = self.tracker
@@ -65,6 +89,7 @@ class Service:
     """The repositories named at start, and the tools' bodies over them."""
 
     def __init__(self, repos: list[str | None], actor: str | None = None) -> None:
+        self.inline: frozenset[str] = INLINE_HTTP
         self.repos = [Repo(p, actor) for p in (repos or [None])]
         self._by: dict[str, Repo | None] = {}
         for r in self.repos:
@@ -99,14 +124,20 @@ class Service:
         """The body of ``tool``, on the calling thread (``Repo.pool`` in the server)."""
         return repo.call(lambda t: BODIES[tool](t, args, repo))
 
-    async def call(self, tool: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+    async def call(self, tool: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
         try:
             if tool not in TOOLS:
                 raise UsageError(f"unknown tool {tool!r}", hint="one of: " + ", ".join(TOOLS),
                                  details={"tool": tool})
             args = parse(tool, arguments)
             repo = self.repo(args.repo)
-            data = await asyncio.get_running_loop().run_in_executor(repo.pool, self.run, tool, args, repo)
+            if tool in self.inline and not repo.queued:
+                # the repository's thread is idle and nothing waits for it: run the call here,
+                # without two thread switches (the event loop runs one call at a time, so the
+                # Tracker is still used by one call at a time)
+                data = self.run(tool, args, repo)
+            else:
+                data = await repo.submit(self.run, tool, args, repo)
         except GitjitError as e:
             return error_result(e)
         except Exception as e:  # the last line of defence, as the CLI's report_crash
@@ -114,19 +145,21 @@ class Service:
                 raise
             return error_result(GitjitError(f"internal error: {type(e).__name__}: {e}",
                                             hint="this is a bug in gitjit; rerun with JIT_DEBUG=1 for the traceback"))
-        return types.CallToolResult(content=[types.TextContent(type="text", text=json.dumps(data, ensure_ascii=False))],
-                                    structured_content=data)
+        # the result in its wire form, as the SDK accepts from a handler: a CallToolResult model would
+        # be built from ``data`` only to be dumped back into this (the SDK checks the shape anyway)
+        return {"content": [{"type": "text", "text": json.dumps(data, ensure_ascii=False)}],
+                "structuredContent": data}
 
     def close(self) -> None:
         for r in self.repos:
             r.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def error_result(e: GitjitError) -> types.CallToolResult:
-    body = {"error": e.to_dict(), "exit_code": e.exit_code}
-    text = json.dumps(body, ensure_ascii=False, default=str)
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], structured_content=body,
-                                is_error=True)
+def error_result(e: GitjitError) -> dict[str, Any]:
+    """A refusal as a tool result (``CallToolResult`` in its wire form): the CLI's error object."""
+    body = json.loads(json.dumps({"error": e.to_dict(), "exit_code": e.exit_code}, default=str))
+    return {"content": [{"type": "text", "text": json.dumps(body, ensure_ascii=False)}],
+            "structuredContent": body, "isError": True}
 
 
 # ----------------------------------------------------------------------------- the tools' bodies
@@ -180,27 +213,39 @@ def build_server(service: Service) -> Server[Any]:
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=tools)
 
-    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> dict[str, Any]:
         return await service.call(params.name, params.arguments)
 
     names = ", ".join(service.names())
-    return Server("gitjit", version=__version__, title="gitjit",
-                  instructions=("gitjit issue tracker for " + names + ": 'ready' lists work, 'claim_next' takes "
-                                "the next issue (exactly one racing agent wins), gates must pass before "
-                                "'set_state' done. Errors carry code, message, hint and exit_code."),
-                  on_list_tools=list_tools, on_call_tool=call_tool)
+    server: Server[Any] = Server(
+        "gitjit", version=__version__, title="gitjit",
+        instructions=("gitjit issue tracker for " + names + ": 'ready' lists work, 'claim_next' takes "
+                      "the next issue (exactly one racing agent wins), gates must pass before "
+                      "'set_state' done. Errors carry code, message, hint and exit_code."),
+        on_list_tools=list_tools, on_call_tool=call_tool)
+    if not any(k.startswith("OTEL_") for k in os.environ):
+        # the SDK opens an OpenTelemetry span per message, a no-op without an exporter (which is
+        # configured through OTEL_* variables); its documented opt-out is an empty middleware list
+        server.middleware = [m for m in server.middleware if type(m).__name__ != "OpenTelemetryMiddleware"]
+    return server
 
 
 def run_stdio(service: Service) -> None:
     import anyio
     from mcp.server.stdio import stdio_server
 
+    from .pipes import pipe_streams
+
+    service.inline = INLINE_STDIO
     server = build_server(service)
 
     async def main() -> None:
-        async with stdio_server() as (r, w):
+        async with pipe_streams() as pipes, stdio_server(*(pipes or (None, None))) as (r, w):
             await server.run(r, w, server.create_initialization_options())
 
+    # what is loaded by now (the SDK, pydantic's models, gitjit) lives as long as the process: out
+    # of the collector's sight, a full collection no longer walks it in the middle of a call
+    gc.freeze()
     try:
         anyio.run(main)
     finally:
