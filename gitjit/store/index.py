@@ -668,6 +668,13 @@ class Index:
 
     def docs(self, ids: list[str]) -> list[str]:
         """The stored ``issue show --json`` text of each id, in the order given."""
+        (top,) = self.c.execute("SELECT max(rowid) FROM docs").fetchone()
+        if len(ids) * 3 >= (top or 0):
+            # most of the table (``issue list`` of everything): one pass in table order reads the
+            # pages once; a lookup per id cost four times as much (0.43 s against 0.10 at 100,000)
+            want = set(ids)
+            blobs = {i: d for i, d in self.c.execute("SELECT id, doc FROM docs") if i in want}
+            return [unpack(blobs[i]) for i in ids]
         got: dict[str, str] = {}
         for chunk in _chunks(ids):
             q = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
