@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from conftest import git
 
+import gitjit.store.index as index_mod
 from gitjit.app.tracker import Tracker
 from gitjit.core.errors import GitjitError
 from gitjit.core.event import Event
 from gitjit.core.fold import serialize_events
 from gitjit.core.model import new_event_id, now_ts
-import gitjit.store.index as index_mod
 from gitjit.store.index import INDEX_FILE, Index
 
 

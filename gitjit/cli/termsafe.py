@@ -7,7 +7,8 @@ the cursor, recolour, retitle the window or rewrite what was printed; CR overwri
 checks refuse them (``gitjit.core.model``), pulls refuse new events carrying them (``gitjit.store.
 sync``), but data written before, or by hand, is still data: so the front door (``gitjit.cli.
 main``, and ``jit-dispatch``'s) routes both streams through ``safe_streams``, which writes every C0
-control but tab and newline, DEL and every C1 control as the six characters ``\\uXXXX``.
+control but tab and newline, DEL and every C1 control as the six characters ``\\uXXXX``. JSON
+output (``gitjit.cli.io.write_json``) takes a faster way to the same bytes: ``write_pieces``.
 
 The same text is a valid JSON escape of the same character, and in JSON output a raw control
 character can only stand inside a string (json escapes C0 itself; it leaves DEL and C1 raw), so
@@ -77,7 +78,7 @@ def write_pieces(stream: Any, pieces: Iterable[str]) -> None:
     95 MB. A piece holding anything but printable ASCII, tab and newline is escaped (``escape``)
     as the stream would have; one that UTF-8 cannot encode (a lone surrogate) goes through the
     stream itself."""
-    raw = stream._stream if isinstance(stream, SafeStream) else None
+    raw: Any = stream._stream if isinstance(stream, SafeStream) else None
     buf = getattr(raw, "buffer", None)
     if buf is None or (getattr(raw, "encoding", None) or "").lower().replace("_", "-") not in ("utf-8", "utf8"):
         for p in pieces:
