@@ -1,5 +1,6 @@
 """Before/after of a change to gitjit's start-up path, on copies of the same repositories:
-``python -m bench.frontdoor --before REV [--sizes 100,100000] [--runs 15] [--doc docs/performance.md]``.
+``python -m bench.frontdoor --before REV [--sizes 100,100000] [--runs 15] [--only 'issue list']
+[--doc docs/performance.md]`` (``--only``: the commands whose label holds that text).
 
 The checkout this runs from is *after*; ``REV`` (any git revision of this repository) is
 *before*, exported to a temporary folder. Each side runs as its console script would (the
@@ -102,7 +103,8 @@ def ready_ids(repo: Path, env: dict[str, str], k: int) -> list[str]:
     return [i["id"] for i in json.loads(p.stdout)["issues"]][:k]
 
 
-def measure(size: int, tmp: Path, sides: list[Side], runs: int, env: dict[str, str]) -> list[dict[str, Any]]:
+def measure(size: int, tmp: Path, sides: list[Side], runs: int, env: dict[str, str],
+            only: str | None = None) -> list[dict[str, Any]]:
     base, _info = build_repo(tmp, size, env)
     copies = {}
     for s in sides:
@@ -113,6 +115,8 @@ def measure(size: int, tmp: Path, sides: list[Side], runs: int, env: dict[str, s
         raise SystemExit(f"only {len(ids)} ready issues at {size}: fewer runs, please")
     rows = []
     for label, args in commands(size, ids):
+        if only and only not in label:
+            continue
         key = f"{size}:{label}"
         for s in sides:  # warm-up: each side's index in step, its files in the page cache
             s.run(key + ":warm", args(runs) if callable(args) else args, copies[s.name])
@@ -157,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="100,100000")
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--doc", help="write the table into this Markdown file, between the markers")
+    ap.add_argument("--only", help="time only the commands whose label holds this text, e.g. 'issue list'")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="gitjit-frontdoor-") as d:
         tmp = Path(d)
@@ -170,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                                text=True).stdout.strip()
         rows: list[dict[str, Any]] = []
         for n in (int(x) for x in a.sizes.split(",")):
-            rows += measure(n, tmp, [before, after], a.runs, {**env, "PYTHONPATH": str(ROOT)})
+            rows += measure(n, tmp, [before, after], a.runs, {**env, "PYTHONPATH": str(ROOT)}, a.only)
     text = table(rows, a.before, head + (" with uncommitted changes" if dirty else ""), a.runs,
                  "python -m bench.frontdoor " + " ".join(argv if argv is not None else sys.argv[1:]))
     print(text)

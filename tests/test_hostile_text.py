@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from synclib import hub_and_clones, tracker
 
-from gitjit.cli.termsafe import SafeStream, escape, safe_streams
+from gitjit.cli.termsafe import SafeStream, escape, safe_streams, write_pieces
 from gitjit.core.errors import UsageError
 from gitjit.core.event import Event, event_text_problem
 from gitjit.core.fold import parse_events, serialize_events
@@ -135,6 +135,30 @@ def test_escaped_json_is_the_same_json(value: object) -> None:
     for text in (dumps(value), json.dumps(value, ensure_ascii=False), json.dumps(value, ensure_ascii=False, indent=2)):
         out = escape(text)
         assert _clean(out) and json.loads(out) == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(), max_size=5))
+def test_pieces_written_past_the_text_layer_are_escaped_as_the_stream_would(pieces: list[str]) -> None:
+    """``write_pieces`` (the JSON output's writer) sends UTF-8 bytes below the text layer: the same
+    bytes a ``SafeStream`` writes, for any text; what UTF-8 cannot encode goes through the stream."""
+    pieces = ["head ", *pieces, "\ud800 lone", "tail\n"]
+
+    def through(write: object) -> tuple[bytes, str]:
+        raw = io.BytesIO()
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", write_through=False)
+        text.write("before ")  # held by the text layer: goes first
+        write(SafeStream(text), pieces)  # type: ignore[operator]
+        text.flush()
+        return raw.getvalue(), raw.getvalue().decode("utf-8")
+
+    def one_by_one(stream: SafeStream, ps: list[str]) -> None:
+        for p in ps:
+            stream.write(p)
+
+    got, text = through(write_pieces)
+    assert got == through(one_by_one)[0]
+    assert _clean(text)
 
 
 def test_safe_streams_restore_what_they_wrapped() -> None:

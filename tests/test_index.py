@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import git
 
+import gitjit.store.index as index_mod
 from gitjit.app.tracker import Tracker
 from gitjit.core.errors import GitjitError
 from gitjit.core.event import Event
@@ -688,3 +689,22 @@ def test_the_code_stamp_covers_modules_that_exist() -> None:
     parts = code_stamp().split("|")[2:]
     assert parts and not [p for p in parts if p.endswith(":-")], parts
     assert any(p.startswith(os.path.join("core", "model.py")) for p in parts)
+
+
+def test_documents_read_by_id_or_in_one_pass_are_the_same(tracker: Tracker, repo: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Index.docs`` reads a few documents by id and most of the table in one pass (``issue list``
+    of everything): the same texts either way, in the order asked, deleted issues' left out."""
+    ids = [tracker.create_issue(f"task {n}", description=f"about {n}")["id"] for n in range(10)]
+    tracker.delete_issue(ids[4])
+    tracker.status()
+    ix = tracker.index.indexer().ix
+    monkeypatch.setattr(index_mod, "DOCS_PASS_FROM", 2)
+    few = [ids[7], ids[2]]  # 2 * 3 < 10: by id
+    many = ids[::-1]  # every row: one pass
+    many.remove(ids[4])
+    by_id = ix.docs(few)
+    in_one_pass = ix.docs(many)
+    assert [json.loads(d)["id"] for d in by_id] == few
+    assert [json.loads(d)["id"] for d in in_one_pass] == many
+    assert in_one_pass[many.index(ids[7])] == by_id[0] and in_one_pass[many.index(ids[2])] == by_id[1]

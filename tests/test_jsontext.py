@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitjit.core.jsontext import dumps, loads_many
+from gitjit.core.jsontext import RawList, chunks, dumps, loads_many
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
                     st.text())
@@ -72,3 +72,29 @@ def test_loads_many_keeps_one_value_per_text() -> None:
         loads_many(['{"a": 1'])
     with pytest.raises(json.JSONDecodeError):  # two halves of one value are not two values
         loads_many(["[1", "2]"])
+
+
+# ------------------------------------------------------------------ stored documents, in pieces
+
+docs_lists = st.lists(values.map(dumps), max_size=7)
+extra = st.dictionaries(st.text(max_size=6), values, max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(docs_lists, extra, st.integers(1, 4))
+def test_a_rawlist_prints_as_its_parsed_documents_would(texts: list[str], more: dict[str, object], size: int) -> None:
+    """A listing's stored documents (``RawList``) print as the parsed documents print, wherever
+    they stand, and ``chunks`` gives the same text in pieces, a ``size`` of documents a piece."""
+    parsed = [json.loads(t) for t in texts]
+    obj = {**more, "issues": RawList(texts), "count": len(texts)}
+    want = ref({**more, "issues": parsed, "count": len(texts)})
+    assert dumps(obj) == want
+    assert dumps([RawList(texts), {"k": RawList(texts)}]) == ref([parsed, {"k": parsed}])
+    pieces = list(chunks(obj, size))
+    assert "".join(pieces) == want
+    assert len(pieces) >= len(texts) // size  # written as it is made, not as one text
+
+
+@given(values)
+def test_chunks_of_anything_else_is_dumps(obj: object) -> None:
+    assert "".join(chunks(obj)) == ref(obj)

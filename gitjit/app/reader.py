@@ -65,7 +65,7 @@ class IndexReader(Reads):
         return self._board
 
     def raw_listings(self) -> None:
-        """Listings return each issue's stored JSON text as it is (``jsontext.Raw``), for output
+        """Listings return each issue's stored JSON text as it is (``jsontext.RawList``), for output
         that prints JSON: nothing is parsed and written again (``issue list --json`` at 100,000
         issues)."""
         self._board.raw = True

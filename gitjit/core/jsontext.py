@@ -14,6 +14,7 @@ would have to convert) falls back to ``json.dumps`` itself, so errors are json's
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -29,6 +30,13 @@ class _Unknown(Exception):
 class Raw(str):
     """A JSON value already written as ``dumps`` writes it (an issue's JSON as the index stores
     it): ``dumps`` puts it in place as it is, indented to where it stands."""
+
+    __slots__ = ()
+
+
+class RawList(list):  # type: ignore[type-arg]
+    """A list of JSON values already written (plain ``str``s, each as ``Raw`` would be): a listing's
+    stored issue documents, put in place without wrapping 100,000 strings one by one."""
 
     __slots__ = ()
 
@@ -101,6 +109,12 @@ def _enc(o: Any, out: list[str], nl: str) -> None:
             else:
                 out.append(_scalar(v))
         out.append(nl + "}")
+    elif t is RawList:
+        if not o:
+            out.append("[]")
+            return
+        inner = nl + "  "
+        out.append("[" + ("\n" + ",\n".join(o)).replace("\n", inner) + nl + "]")
     elif t is list or t is tuple or isinstance(o, (list, tuple)):
         if not o:
             out.append("[]")
@@ -133,6 +147,27 @@ def dumps(obj: Any) -> str:
     except (_Unknown, RecursionError):
         return json.dumps(obj, indent=2, ensure_ascii=False)  # json's own result, or its own error
     return "".join(out)
+
+
+def chunks(obj: Any, size: int = 1000) -> Iterator[str]:
+    """``dumps(obj)`` in pieces: an object's ``RawList`` values ``size`` documents a piece, so that
+    a listing of 100,000 issues (95 MB of JSON) is written as it is made, never held whole."""
+    if type(obj) is not dict or not obj or not any(type(v) is RawList for v in obj.values()) \
+            or not all(type(k) is str for k in obj):
+        yield dumps(obj)
+        return
+    sep = "{"
+    for k, v in obj.items():
+        head = sep + "\n  " + encode_basestring(k) + ": "
+        sep = ","
+        if type(v) is not RawList or not v:
+            yield head + dumps(v).replace("\n", "\n  ")
+            continue
+        yield head + "["
+        for n in range(0, len(v), size):
+            yield (("\n" if n == 0 else ",\n") + ",\n".join(v[n:n + size])).replace("\n", "\n    ")
+        yield "\n  ]"
+    yield "\n}"
 
 
 def loads_many(texts: list[str]) -> list[Any]:

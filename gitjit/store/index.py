@@ -202,6 +202,11 @@ ZDICT = (
 )
 
 
+#: from how many documents asked ``Index.docs`` may read the table in one pass (when they are a
+#: third of it or more) instead of one lookup per id
+DOCS_PASS_FROM = 1000
+
+
 #: the documents sampled into the dictionary of every issue's state or JSON (``Index.sample``), at most
 SAMPLE_CHARS = 8000
 
@@ -830,11 +835,33 @@ class Index:
 
     def docs(self, ids: list[str]) -> list[str]:
         """The stored ``issue show --json`` text of each id, in the order given."""
+        # (the rows are counted in the narrow issues table, one row per document: ~1 ms at 100,000;
+        # docs' max(rowid) drifts up with every INSERT OR REPLACE)
+        if len(ids) >= DOCS_PASS_FROM and len(ids) * 3 >= self.c.execute("SELECT count(*) FROM issues").fetchone()[0]:
+            # most of the table (``issue list`` of everything): one pass in table order reads the
+            # pages once; a lookup per id cost four times as much (0.43 s against 0.10 at 100,000)
+            blobs = dict(self.c.execute("SELECT id, doc FROM docs"))
+            try:
+                return self._unpack_all(map(blobs.__getitem__, ids))
+            except zlib.error:  # another process rebuilt the index meanwhile: its sample now
+                self.forget_samples()
+                return self._unpack_all(map(blobs.__getitem__, ids))
         got: dict[str, str] = {}
         for chunk in _chunks(ids):
             q = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
             got.update((i, self.doc_text(d)) for i, d in self.c.execute(q, chunk))
         return [got[i] for i in ids]
+
+    def _unpack_all(self, blobs: Iterable[bytes]) -> list[str]:
+        """``doc_text`` of many: one dictionary, copied per document (``Decompress.copy`` is cheaper
+        than setting a dictionary up again)."""
+        base = self.sample("zdocs")
+        proto = zlib.decompressobj(15, ZDICT + base.encode("utf-8") if base else ZDICT)
+        out = []
+        for blob in blobs:
+            z = proto.copy()
+            out.append((z.decompress(blob) + z.flush()).decode("utf-8"))
+        return out
 
     def ordered(self, where: str = "", params: tuple[Any, ...] = ()) -> list[str]:
         """Ids of non-deleted issues matching ``where``, in ready order: priority, age, id."""

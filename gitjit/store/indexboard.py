@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.board import Board, short
 from ..core.graph import Graph
-from ..core.jsontext import Raw, loads_many
+from ..core.jsontext import RawList, loads_many
 from ..core.model import IssueState
 from ..git.files import loose_tip, ref_locked
 from .index import ISSUES
@@ -71,7 +71,7 @@ class IndexBoard(Board):
         self.lazy = False
         self._checked: set[str] = set()
         self.passed_over = False
-        #: listings give each issue's stored JSON text unparsed (``Raw``): for JSON output only
+        #: listings give each issue's stored JSON text unparsed (a ``RawList``): for JSON output only
         self.raw = False
         self._gates_all = indexer.gatedefs()
         self.gate_defs = {k: v for k, v in self._gates_all.items() if not v.removed}
@@ -316,7 +316,7 @@ class IndexBoard(Board):
     def listing(self, ids: Iterable[str]) -> list[dict[str, Any]]:
         docs = self.ix.docs(list(ids))
         if self.raw:
-            return [Raw(d) for d in docs]  # type: ignore[misc]
+            return RawList(docs)
         return loads_many(docs)
 
     def export(self) -> dict[str, Any]:
