@@ -34,7 +34,21 @@ from .core.prime import card_text as prime_text
 from .core.rules import parse_filter
 
 __all__ = [
-    "Tracker", "event_json", "parse_filter", "prime", "prime_text",
-    "GitjitError", "UsageError", "NotFoundError", "AmbiguousIdError", "BlockedError", "CycleError",
-    "ValidationError", "AlreadyExistsError", "AlreadyClaimedError", "NoWorkError", "BusyError", "ExternalError",
+    "AlreadyClaimedError",
+    "AlreadyExistsError",
+    "AmbiguousIdError",
+    "BlockedError",
+    "BusyError",
+    "CycleError",
+    "ExternalError",
+    "GitjitError",
+    "NoWorkError",
+    "NotFoundError",
+    "Tracker",
+    "UsageError",
+    "ValidationError",
+    "event_json",
+    "parse_filter",
+    "prime",
+    "prime_text",
 ]

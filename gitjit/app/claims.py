@@ -8,7 +8,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..core.board import Board, short
-from ..core.errors import AlreadyClaimedError, BlockedError, BusyError, GitjitError, NotFoundError, NoWorkError, UsageError
+from ..core.errors import (
+    AlreadyClaimedError,
+    BlockedError,
+    BusyError,
+    GitjitError,
+    NotFoundError,
+    NoWorkError,
+    UsageError,
+)
 from ..core.model import LIMITS, TERMINAL_STATES, IssueState, check_actor, check_description, now_ts, utc_ts
 from ..core.refs import ISSUES
 from ..core.rules import Backoff, _claim_specs, _failed_run_specs, parse_filter
@@ -16,7 +24,7 @@ from ..git import RefLocked
 from ..store.indexboard import StaleView
 from .base import Spec, TrackerBase
 
-__all__ = ["ClaimOps", "SPREAD_MAX", "CLAIM_LOOKS", "CLAIM_FOLDS", "HUB_WINDOW", "HUB_LOOKS", "HUB_SPREAD", "hub_pick"]
+__all__ = ["CLAIM_FOLDS", "CLAIM_LOOKS", "HUB_LOOKS", "HUB_SPREAD", "HUB_WINDOW", "SPREAD_MAX", "ClaimOps", "hub_pick"]
 
 
 class ClaimOps(TrackerBase):
@@ -98,7 +106,8 @@ class ClaimOps(TrackerBase):
                         for s in _claim_specs(bb, st, assignee)]
             return specs
 
-        items = [(iid, specs_for(a), by or a) for iid, a in todo]
+        items: list[tuple[str, Callable[[IssueState, Board], list[Spec]], str | None]] = [
+            (iid, specs_for(a), by or a) for iid, a in todo]
         for iid, r in self._write_issues_via_hub(hub, items, what="claim", board=b).items():
             out[iid] = _wrap(r) if isinstance(r, Exception) and not isinstance(r, GitjitError) else r
         return out

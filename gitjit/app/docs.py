@@ -22,7 +22,7 @@ from ..core.model import IssueState
 from ..core.refs import ISSUES
 from .base import Spec, TrackerBase
 
-__all__ = ["DocOps", "ARCHIVE_DIR", "MARKDOWN"]
+__all__ = ["ARCHIVE_DIR", "MARKDOWN", "DocOps"]
 
 #: where ``doc archive`` moves documents when ``jit config set doc-archive DIR`` is not set (the seed's)
 ARCHIVE_DIR = "dev/archive"

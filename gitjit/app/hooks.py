@@ -45,7 +45,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -538,7 +538,7 @@ class _Ctx:
         try:
             lp.parent.mkdir(parents=True, exist_ok=True)
             old = lp.read_text(errors="replace").splitlines() if lp.exists() else []
-            ts = datetime.now(timezone.utc).isoformat(timespec="seconds")  # UTC, with its offset
+            ts = datetime.now(UTC).isoformat(timespec="seconds")  # UTC, with its offset
             line = f"{ts} {self.name}: " + " ".join(msg.split())
             lp.write_text("".join(x + "\n" for x in (old + [line])[-_LOG_KEEP:]))
         except OSError:

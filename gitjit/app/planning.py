@@ -14,7 +14,7 @@ from ..core.refs import ISSUES
 from ..core.rules import _transition
 from .base import Spec, TrackerBase
 
-__all__ = ["PlanningOps", "check_reason", "resolution_label", "CHILD_TYPE"]
+__all__ = ["CHILD_TYPE", "PlanningOps", "check_reason", "resolution_label"]
 
 #: the ``type:`` label a subtask gets when its parent carries a ``type:`` label (the seed's default)
 CHILD_TYPE = "task"

@@ -37,7 +37,7 @@ from ..core.model import GATE_KEY_RE, ISSUE_ID_RE, now_ts
 from ..core.refs import DOC, GATES, ISSUES, LOCAL
 from ..git import BadRef
 
-__all__ = ["export_snapshot", "verify_snapshot", "FORMAT", "VERSION"]
+__all__ = ["FORMAT", "VERSION", "export_snapshot", "verify_snapshot"]
 
 FORMAT = "gitjit-snapshot"
 VERSION = 1

@@ -262,7 +262,7 @@ def create_app(board: Board) -> Starlette:
                 while not board.stopping():
                     try:
                         data = await asyncio.wait_for(q.get(), 0.5)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         quiet += 0.5
                         if quiet >= KEEPALIVE_S:
                             quiet = 0.0

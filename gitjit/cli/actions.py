@@ -18,8 +18,22 @@ from typing import Any, TypeVar
 from . import render
 from .io import echo, emit, env, ids, parse_kv, split_commas
 
-__all__ = ["acts", "query", "issue_list", "issue_show", "issue_search", "status", "events_tail", "events_query", "graph_show",
-           "claim", "claim_next", "update", "hook_run", "prime"]
+__all__ = [
+    "acts",
+    "claim",
+    "claim_next",
+    "events_query",
+    "events_tail",
+    "graph_show",
+    "hook_run",
+    "issue_list",
+    "issue_search",
+    "issue_show",
+    "prime",
+    "query",
+    "status",
+    "update",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from .io import colour, echo, line
@@ -17,15 +18,15 @@ def _one(v: Any) -> str:
 def ago(timestamp: str | None, now: Any = None) -> str:
     """``timestamp`` (ISO 8601, as stored) as people say it: "just now", "3m ago", "5h ago",
     "2d ago", then the date; the text as it is if it is not a time."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     try:
-        then = datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+        then = datetime.fromisoformat(str(timestamp))
     except ValueError:
         return str(timestamp)
     if then.tzinfo is None:
-        then = then.replace(tzinfo=timezone.utc)
-    secs = ((now or datetime.now(timezone.utc)) - then).total_seconds()
+        then = then.replace(tzinfo=UTC)
+    secs = ((now or datetime.now(UTC)) - then).total_seconds()
     if secs < -60:
         return then.strftime("%Y-%m-%d %H:%M")  # a clock ahead of ours: no "in 3m"
     for limit, unit, size in ((60, "", 0), (3600, "m", 60), (86400, "h", 3600), (86400 * 14, "d", 86400)):

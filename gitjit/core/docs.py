@@ -18,8 +18,15 @@ from .errors import UsageError
 from .event import Event
 from .model import utc_ts
 
-__all__ = ["check_doc_path", "check_doc_text", "check_category", "fold_documents", "markdown_links",
-           "DOC_EVENTS", "DOC_PATH_LIMIT"]
+__all__ = [
+    "DOC_EVENTS",
+    "DOC_PATH_LIMIT",
+    "check_category",
+    "check_doc_path",
+    "check_doc_text",
+    "fold_documents",
+    "markdown_links",
+]
 
 #: the event types this module folds
 DOC_EVENTS = ("document_added", "document_removed", "document_archived")

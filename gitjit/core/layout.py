@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Layout", "layered_layout", "layers_of", "crossings"]
+__all__ = ["Layout", "crossings", "layered_layout", "layers_of"]
 
 #: distances of the drawing (the browser's SVG units)
 LAYER_GAP = 220

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, NamedTuple, NewType
 
@@ -146,7 +146,7 @@ def now_ts() -> str:
     """UTC, ISO 8601, microseconds, with an explicit ``+00:00`` offset (``2026-12-07T19:01:55.123456+00:00``):
     ``datetime.fromisoformat`` gives an *aware* datetime, so a consumer on a host at UTC+9 computes
     the right age instead of one off by nine hours (before 2026-12-07 the offset was left out)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def utc_ts(ts: str) -> str:
@@ -160,7 +160,7 @@ def utc_ts(ts: str) -> str:
         return ts if m.group(1) else ts + "+00:00"
     try:
         d = datetime.fromisoformat(ts)
-        d = d.replace(tzinfo=timezone.utc) if d.tzinfo is None else d.astimezone(timezone.utc)
+        d = d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
         return d.isoformat(timespec="microseconds")
     except (ValueError, TypeError, OverflowError):
         return ts
@@ -169,7 +169,7 @@ def utc_ts(ts: str) -> str:
 def parse_ts(ts: str) -> datetime:
     """An aware datetime (UTC when the string carries no offset); ValueError if it is not ISO 8601."""
     d = datetime.fromisoformat(ts)
-    return d.replace(tzinfo=timezone.utc) if d.tzinfo is None else d
+    return d.replace(tzinfo=UTC) if d.tzinfo is None else d
 
 
 #: one encoder, built once: ``json.dumps`` with options builds a new one per call

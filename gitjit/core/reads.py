@@ -233,7 +233,7 @@ class Reads:
         iid = self.resolve(issue, include_deleted=True) if issue else None
         if since is not None:
             try:
-                s = datetime.fromisoformat(since.replace("Z", "+00:00"))
+                s = datetime.fromisoformat(since)
             except ValueError:
                 raise UsageError(f"--since {since!r} is not an ISO 8601 time",
                                  hint="e.g. 2026-11-21T10:00:00") from None

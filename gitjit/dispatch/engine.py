@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,7 @@ def effective_rank(st: IssueState, now: datetime, escalation_hours: float) -> in
     if escalation_hours <= 0 or base <= 1 or not st.created_at:
         return base
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)  # naive means UTC, as in gitjit's timestamps
+        now = now.replace(tzinfo=UTC)  # naive means UTC, as in gitjit's timestamps
     try:
         age_h = (now - parse_ts(st.created_at)).total_seconds() / 3600
     except ValueError:

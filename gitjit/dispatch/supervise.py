@@ -37,7 +37,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -58,7 +58,7 @@ def _prctl() -> object:
 def _say(text: str) -> None:
     """A line in the run's log (stderr is the log file)."""
     try:
-        stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
         sys.stderr.write(f"[jit-dispatch supervisor {stamp}] {text}\n")
         sys.stderr.flush()
     except OSError:

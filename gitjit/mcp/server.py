@@ -222,7 +222,8 @@ def build_server(service: Service) -> Server[Any]:
         instructions=("gitjit issue tracker for " + names + ": 'ready' lists work, 'claim_next' takes "
                       "the next issue (exactly one racing agent wins), gates must pass before "
                       "'set_state' done. Errors carry code, message, hint and exit_code."),
-        on_list_tools=list_tools, on_call_tool=call_tool)
+        # call_tool answers with the result's wire form (a dict), which the SDK sends as it is
+        on_list_tools=list_tools, on_call_tool=call_tool)  # type: ignore[arg-type]
     if not any(k.startswith("OTEL_") for k in os.environ):
         # the SDK opens an OpenTelemetry span per message, a no-op without an exporter (which is
         # configured through OTEL_* variables); its documented opt-out is an empty middleware list

@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from . import commands as c
 from . import board as bd
+from . import commands as c
 from . import outputs as o
 from . import seedcmds as sc
 from .base import PydanticError

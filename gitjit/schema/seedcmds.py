@@ -12,8 +12,19 @@ from .base import Shape
 from .commands import Problem
 from .outputs import EffectiveState, Id, IssueList, Time
 
-__all__ = ["IssueBreakdown", "DocReference", "DocAdded", "DocList", "DocLinkProblem", "DocLinks", "DocArchived",
-           "SnapshotCounts", "SnapshotWritten", "SnapshotVerified", "Validate"]
+__all__ = [
+    "DocAdded",
+    "DocArchived",
+    "DocLinkProblem",
+    "DocLinks",
+    "DocList",
+    "DocReference",
+    "IssueBreakdown",
+    "SnapshotCounts",
+    "SnapshotVerified",
+    "SnapshotWritten",
+    "Validate",
+]
 
 
 class IssueBreakdown(IssueList):

@@ -31,6 +31,7 @@ import re
 import sqlite3
 import time
 import zlib
+from datetime import UTC
 
 from ..core.refs import GATES, ISSUES
 
@@ -237,10 +238,10 @@ def ts_key(ts: str) -> int | str:
     text). Anything else is kept as it is (``Index.events`` then sorts in Python)."""
     global _EPOCH
     if len(ts) == 32 and ts.endswith("+00:00"):
-        from datetime import datetime, timedelta, timezone
+        from datetime import datetime, timedelta
 
         if _EPOCH is None:
-            _EPOCH = (datetime(1970, 1, 1, tzinfo=timezone.utc), timedelta(microseconds=1))
+            _EPOCH = (datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1))
         try:
             n: int = (datetime.fromisoformat(ts) - _EPOCH[0]) // _EPOCH[1]
         except (ValueError, OverflowError):
@@ -254,9 +255,9 @@ def ts_text(key: int | str) -> str:
     """The text ``ts_key`` stored as ``key``."""
     if isinstance(key, str):
         return key
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=key)).isoformat(timespec="microseconds")
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=key)).isoformat(timespec="microseconds")
 
 
 def edge_key(key: str) -> str | bytes:
@@ -1051,9 +1052,9 @@ class Index:
 
     # ------------------------------------------------------------------ graph reads (full path helpers)
 
-    def deps(self, ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
-        """Raw dependency edges ``src -> [(dst, key)]`` in the issue's own order."""
-        out: dict[str, list[tuple[str, str]]] = {}
+    def deps(self, ids: Iterable[str]) -> dict[str, list[tuple[str, str | bytes]]]:
+        """Raw dependency edges ``src -> [(dst, key)]`` in the issue's own order (keys as stored: ``edge_text`` gives the text)."""
+        out: dict[str, list[tuple[str, str | bytes]]] = {}
         for chunk in _chunks(list(ids)):
             q = f"SELECT src, dst, key FROM edges WHERE src IN ({','.join('?' * len(chunk))}) ORDER BY src, pos"
             for s, d, k in self.c.execute(q, chunk):

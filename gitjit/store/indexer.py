@@ -62,7 +62,7 @@ from .indexboard import IndexBoard, StaleView
 if TYPE_CHECKING:  # the reads of the hot path import this module: not one module more for them
     from ..core.progress import Progress
 
-__all__ = ["ReadModel", "Indexer", "IndexBoard", "StaleView", "PACK_THRESHOLD", "pack_threshold"]
+__all__ = ["PACK_THRESHOLD", "IndexBoard", "Indexer", "ReadModel", "StaleView", "pack_threshold"]
 
 #: loose refs under refs/jit/ beyond which a refresh packs them (``git pack-refs --all``)
 PACK_THRESHOLD = 200
@@ -827,7 +827,7 @@ class Indexer:
         rows: dict[str, tuple[Any, ...]] = {}
         docs: dict[str, tuple[Any, ...]] = {}
         texts: dict[str, str] = {}
-        edges: dict[str, list[tuple[str, str]]] = {}
+        edges: dict[str, list[tuple[str, str | bytes]]] = {}
         gates: dict[str, set[str]] = {}
         for iid, st in states.items():
             row: tuple[Any, ...] = (
@@ -850,7 +850,7 @@ class Indexer:
         old_docs: dict[str, tuple[Any, ...]] = {}
         old_texts: dict[str, str] = {}
         old_gates: dict[str, set[str]] = {}
-        old_edges: dict[str, list[tuple[str, str]]] = {}
+        old_edges: dict[str, list[tuple[str, str | bytes]]] = {}
         if not rebuild:
             old_rows = self.ix.rows(ids, ", ".join(_ISSUE_COLS))
             old_edges = self.ix.deps(ids)

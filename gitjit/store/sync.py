@@ -38,7 +38,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import (
-    AlreadyClaimedError, BusyError, ExternalError, GitjitError, NotFoundError, UsageError, ValidationError,
+    AlreadyClaimedError,
+    BusyError,
+    ExternalError,
+    GitjitError,
+    NotFoundError,
+    UsageError,
+    ValidationError,
 )
 from ..core.event import Event
 from ..core.fold import fold_issue, serialize_events, union_events
@@ -346,7 +352,7 @@ class Syncer:
                 if kept:
                     self._keep_tracking(remote)
                 return
-            except Exception:  # noqa: BLE001 - best effort, as below
+            except Exception:  # noqa: BLE001, S110 - best effort: falls through to the update-ref below
                 pass
         text = "".join(f"update {self.tracking_ref(remote, ref)} {new}\n" for ref, new in pairs)
         try:
@@ -905,7 +911,7 @@ class Syncer:
                     continue
                 allev = (list(cur.events) if cur else []) + list(new)
                 doc = serialize_events(allev)
-                self.store._check_limits(ref, what, list(new), allev, doc)  # noqa: SLF001 - as a local write
+                self.store._check_limits(ref, what, list(new), allev, doc)
             except (GitjitError, BadRef) as e:
                 out[key] = e
                 continue
