@@ -197,6 +197,10 @@ def click_main(args: list[str]) -> int:
     try:
         # a shell completion (gitjit/cli/complete.py) of jit, or of git-jit asked by its own name
         var = "_GIT_JIT_COMPLETE" if "_GIT_JIT_COMPLETE" in os.environ else "_JIT_COMPLETE"
+        if os.environ.get(var, "").startswith("fish"):
+            from .complete import register
+
+            register()  # fish's protocol, the same with every click allowed
         e = use_env(Env())
         e.no_color = "--no-color" in args  # for an error click reports before the root option is seen
         rv = cli.main(args=args, prog_name="jit", complete_var=var, standalone_mode=False, obj=e)
