@@ -110,6 +110,7 @@ def test_data_stays_escaped_beside_our_colour(board: Jit) -> None:
 
 def test_no_color_holds_for_errors_click_reports(board: Jit) -> None:
     rc, out, _ = run_pty(["--no-color", "statu"], cwd=board.repo, env=_env(board))
+    # the closest first; 'setup' may follow ('statu' is close to both)
     assert rc == 2 and b"Did you mean 'status'" in out and ESC not in out
     rc, out, _ = run_pty(["statu"], cwd=board.repo, env=_env(board))
     assert rc == 2 and b"\x1b[1;31merror:\x1b[0m No such command 'statu'." in out

@@ -206,8 +206,9 @@ def test_the_cli_says_whom_it_waits_for(tracker: Tracker, repo: Path, monkeypatc
     real_notice = Index._long_write_notice
 
     def notice(self: Index) -> str:
+        text = real_notice(self)  # read while the writer still holds on: it names the writer
         told.set()  # the writer lets go once the waiter has said it waits (at most 30 s)
-        return real_notice(self)
+        return text
 
     monkeypatch.setattr(Index, "_long_write_notice", notice)
     with _long_write_held(repo, 30.0, until=told):

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from click.shell_completion import CompletionItem, get_completion_class
+from click.shell_completion import CompletionItem, FishComplete, add_completion_class, get_completion_class
 
 from ..core.model import _STATE_ALIASES, Priority, State
 
-__all__ = ["COMPLETERS", "attach", "completion", "script"]
+__all__ = ["COMPLETERS", "Fish", "attach", "completion", "register", "script"]
 
 SHELLS = ["bash", "zsh", "fish"]
 
@@ -124,6 +124,45 @@ _git-jit() {
 }
 '''
 
+class Fish(FishComplete):
+    """click's fish protocol as click 8.2.1 and 8.4.2 on speak it (``plain,VALUE<tab>HELP`` lines
+    and the script that reads them), the same with every click allowed: 8.4.0 and 8.4.1 changed
+    both, and their script does not run in fish (``string split \\n`` came out as a line break).
+    The script splits at the first comma only (click's split a help holding one)."""
+
+    source_template = """\
+function %(complete_func)s;
+    set -l response (env %(complete_var)s=fish_complete COMP_WORDS=(commandline -cp) \
+COMP_CWORD=(commandline -t) %(prog_name)s);
+
+    for completion in $response;
+        set -l metadata (string split -m 1 "," $completion);
+
+        if test $metadata[1] = "dir";
+            __fish_complete_directories $metadata[2];
+        else if test $metadata[1] = "file";
+            __fish_complete_path $metadata[2];
+        else if test $metadata[1] = "plain";
+            echo $metadata[2];
+        end;
+    end;
+end;
+
+complete --no-files --command %(prog_name)s --arguments \
+"(%(complete_func)s)";
+"""
+
+    def format_completion(self, item: CompletionItem) -> str:
+        if item.help:  # one line each: a line break or a tab in the help would start another field
+            return f"{item.type},{item.value}\t{' '.join(item.help.split())}"
+        return f"{item.type},{item.value}"
+
+
+def register() -> None:
+    """Answer ``_JIT_COMPLETE=fish_complete`` with ``Fish`` (before click's run)."""
+    add_completion_class(Fish, "fish")
+
+
 _FISH_GIT = r'''
 complete --no-files --command git-jit --arguments "(_jit_completion)";
 # git jit <TAB>: complete "jit" with the words after "git jit"
@@ -134,12 +173,10 @@ complete --no-files --command git --condition "__fish_seen_subcommand_from jit" 
 
 def script(shell: str, cli: click.Command) -> str:
     """The completion script for ``shell`` (bash, zsh or fish) of the root command ``cli``."""
-    cls = get_completion_class(shell)
+    cls = Fish if shell == "fish" else get_completion_class(shell)
     if cls is None:  # pragma: no cover - the command's Choice allows only the known shells
         raise click.BadParameter(f"no completion for {shell!r}")
     src = cls(cli, {}, "jit", "_JIT_COMPLETE").source()
-    # click's fish script splits "plain,VALUE<tab>HELP" at every comma: a help holding one was cut
-    src = src.replace('(string split "," $completion)', '(string split -m 1 "," $completion)')
     return src.rstrip("\n") + "\n" + {"bash": _BASH_GIT, "zsh": _ZSH_GIT, "fish": _FISH_GIT}[shell]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from .core import env
+from .core import Group, env
 
 __all__ = ["COMMANDS", "coordinator"]
 
@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
 }
 
 
-@click.group()
+@click.group(cls=Group)
 def coordinator() -> None:
     """Seed 002/004's coordinator commands: each runs the matching jit-dispatch command.
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .core import emit, env, output_options
+from .core import Group, emit, env, output_options
 
 
-@click.group()
+@click.group(cls=Group)
 def dep() -> None:
     """Dependencies: FROM depends on TO (TO must finish first).
 

@@ -21,7 +21,7 @@ import click
 
 from ..core.errors import BusyError, ExternalError, GitjitError, UsageError
 from . import render
-from .core import Env, emit, env, output_options, report_error, split_commas, use_env, wants_json
+from .core import Env, Group, emit, env, output_options, report_error, split_commas, use_env, wants_json
 
 __all__ = ["dispatch", "main"]
 
@@ -67,7 +67,7 @@ def _state(cfg: Any) -> Any:
     return StateDir(cfg.state_dir)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @config_options
 @click.option("--json", "json_", is_flag=True, help="JSON output.")
 @click.pass_context

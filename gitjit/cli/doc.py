@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .core import emit, env, output_options
+from .core import Group, emit, env, output_options
 
 
-@click.group()
+@click.group(cls=Group)
 def doc() -> None:
     """Document references: issues that point at files of the repository, with the commit seen.
 

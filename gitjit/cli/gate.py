@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .core import emit, env, output_options, split_commas
+from .core import Group, emit, env, output_options, split_commas
 
 
-@click.group()
+@click.group(cls=Group)
 def registry() -> None:
     """Gate definitions shared through the repository (checker commands stay local).
 
@@ -90,7 +90,7 @@ def remove(key: str) -> None:
     emit(data, f"Removed gate {key}", quiet=key)
 
 
-@click.group()
+@click.group(cls=Group)
 def gate() -> None:
     """Gates required by issues: define (the registry), add, pass, fail, run.
 

@@ -10,10 +10,10 @@ import click
 
 from . import render
 from .actions import acts
-from .core import dump, emit, env, ids, output_options
+from .core import Group, dump, emit, env, ids, output_options
 
 
-@click.group()
+@click.group(cls=Group)
 def graph() -> None:
     """Look at the dependency graph.
 

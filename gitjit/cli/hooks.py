@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .actions import acts
-from .core import emit, env, output_options, split_commas
+from .core import Group, emit, env, output_options, split_commas
 
 
 def _git(ctx_env: Any) -> Any:
@@ -18,7 +18,7 @@ def _git(ctx_env: Any) -> Any:
     return open_repo(ctx_env.repo)
 
 
-@click.group()
+@click.group(cls=Group)
 def hooks() -> None:
     """Install, remove and inspect gitjit's git hooks (docs/hooks.md).
 
@@ -141,7 +141,7 @@ def status(clear: bool) -> None:
     emit(data, human, quiet=str(data["installed"]))
 
 
-@click.group()
+@click.group(cls=Group)
 def hook() -> None:
     """Run one hook's logic (the installed shims call this; hook managers can too).
 

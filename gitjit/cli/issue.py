@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from .actions import acts
-from .core import emit, env, output_options, parse_kv, split_commas
+from .core import Group, emit, env, output_options, parse_kv, split_commas
 
 PRIORITIES = click.Choice(["low", "normal", "high", "critical"], case_sensitive=False)
 
 
-@click.group()
+@click.group(cls=Group)
 def issue() -> None:
     """Create, read, change and claim issues.
 

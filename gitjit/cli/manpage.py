@@ -46,8 +46,10 @@ def _help(text: str) -> list[str]:
 
 def _options(cmd: click.Command, ctx: click.Context) -> list[str]:
     out: list[str] = []
+    # -h/--help included, as in the command's own --help (found by name before click 8.5, when
+    # the help option's name was "help", it was left out on older clicks only)
     for p in cmd.get_params(ctx):
-        if not isinstance(p, click.Option) or p.name == "help":
+        if not isinstance(p, click.Option):
             continue
         rec = p.get_help_record(ctx)
         if rec is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .actions import acts
-from .core import emit, env, output_options
+from .core import Group, emit, env, output_options
 
 
 @click.command()
@@ -71,7 +71,7 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> int:
     return merge_files(base, ours, theirs, path)
 
 
-@click.group()
+@click.group(cls=Group)
 def config() -> None:
     """Local jit settings (stored in this clone's git config under jit.*).
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from .actions import acts
-from .core import output_options
+from .core import Group, output_options
 
 
-@click.group()
+@click.group(cls=Group)
 def query() -> None:
     """Queries for orchestrators: ready (alias available), blocked, assignee, state, priority, all.
 

@@ -18,6 +18,7 @@ from click.shell_completion import CompletionItem
 from .. import __version__
 from ..core.errors import GitjitError, UsageError
 from ..core.reads import CAPTURED_CREATE, CAPTURED_CREATE_HINT
+from .core import Group
 from .io import Env, captured_create_output, report_crash, report_error, use_env, wants_json
 
 __all__ = ["ROOT_ENV", "LazyGroup", "cli", "click_main"]
@@ -27,7 +28,7 @@ __all__ = ["ROOT_ENV", "LazyGroup", "cli", "click_main"]
 ROOT_ENV = {"repo": "repo", "actor": "actor", "json_": "json", "quiet": "quiet", "no_color": "no_color"}
 
 
-class LazyGroup(click.Group):
+class LazyGroup(Group):
     """Subcommand modules are imported only when the command runs: ``jit --version`` stays cheap."""
 
     lazy: ClassVar[dict[str, tuple[str, str]]] = {
@@ -109,23 +110,15 @@ class LazyGroup(click.Group):
                 with formatter.section(title):
                     formatter.write_dl([(n.ljust(width), h) for n, h in rows])
 
-    def resolve_command(self, ctx: click.Context,
-                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
-        """A mistyped command gets suggestions among the lazily loaded ones too (click looks only
-        at the commands already loaded): ``jit statu`` -> "Did you mean 'status'?"."""
-        name = args[0]
-        if not name.startswith("-") and not ctx.resilient_parsing and self.get_command(ctx, name) is None:
-            import difflib
+    def suggestions(self, ctx: click.Context, name: str) -> list[str]:
+        """A mistyped command gets suggestions among the lazily loaded ones too, and the aliases,
+        without loading them: ``jit statu`` -> "Did you mean 'status'?"."""
+        import difflib
 
-            close = difflib.get_close_matches(name, [n for n in self.list_commands(ctx) if n not in HIDDEN]
-                                              + list(self.aliases))
-            # an alias stands for its command: 'doctr' suggests 'doctor' or 'doc', not also 'document'
-            close = [c for c in close if self.aliases.get(c) not in close]
-            msg = f"No such command {name!r}."
-            if close:
-                msg += " Did you mean " + " or ".join(repr(c) for c in close[:3]) + "?"
-            raise click.UsageError(msg, ctx)
-        return super().resolve_command(ctx, args)
+        close = difflib.get_close_matches(name, [n for n in self.list_commands(ctx) if n not in HIDDEN]
+                                          + list(self.aliases))
+        # an alias stands for its command: 'doctr' suggests 'doctor' or 'doc', not also 'document'
+        return [c for c in close if self.aliases.get(c) not in close]
 
 
 #: the sections of ``jit --help``, in order; a command not in ``HELP_GROUPS`` lands in "Other"
@@ -200,6 +193,10 @@ def click_main(args: list[str]) -> int:
     try:
         # a shell completion (gitjit/cli/complete.py) of jit, or of git-jit asked by its own name
         var = "_GIT_JIT_COMPLETE" if "_GIT_JIT_COMPLETE" in os.environ else "_JIT_COMPLETE"
+        if os.environ.get(var, "").startswith("fish"):
+            from .complete import register
+
+            register()  # fish's protocol, the same with every click allowed
         e = use_env(Env())
         e.no_color = "--no-color" in args  # for an error click reports before the root option is seen
         rv = cli.main(args=args, prog_name="jit", complete_var=var, standalone_mode=False, obj=e)

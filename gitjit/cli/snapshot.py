@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .core import emit, env, output_options
+from .core import Group, emit, env, output_options
 
 
-@click.group()
+@click.group(cls=Group)
 def snapshot() -> None:
     """Export the whole tracker at one moment (issues, gates, events, refs, a checksummed manifest).
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from .core import emit, env, output_options
+from .core import Group, emit, env, output_options
 from .progress import meter
 
 
@@ -83,7 +83,7 @@ def sync_cmd(remote: str | None) -> None:
     emit(data, human)
 
 
-@click.group()
+@click.group(cls=Group)
 def remote() -> None:
     """Make plain git fetch/pull bring the jit refs too (or stop doing so).
 

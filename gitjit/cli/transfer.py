@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .core import emit, env, output_options
+from .core import Group, emit, env, output_options
 from .progress import meter
 
 
@@ -82,7 +82,7 @@ def export(output: str | None, fmt: str) -> None:
         click.echo(text, nl=False)
 
 
-@click.group()
+@click.group(cls=Group)
 def index() -> None:
     """The local index (<git dir>/jit/index.sqlite3): a disposable cache of refs/jit/*.
 
