@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -132,9 +133,9 @@ def log_options(f: F) -> F:
 
 
 def _iso(created: float) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
 
 
 class _HumanFormat(logging.Formatter):
