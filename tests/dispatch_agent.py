@@ -55,6 +55,7 @@ def main() -> int:
     p.add_argument("--ignore-sigterm", action="store_true")
     p.add_argument("--spawn-child", action="store_true")
     p.add_argument("--beat", action="store_true")
+    p.add_argument("--wait-file")  # after starting, hold the issue until this file exists (at most 120 s)
     p.add_argument("--child-of")  # internal: run as the child --spawn-child starts
     a = p.parse_args()
     if a.ignore_sigterm or a.child_of:
@@ -72,6 +73,10 @@ def main() -> int:
            tags=issue.get("context", {}).get("tags"))
     if a.sleep:
         time.sleep(a.sleep)
+    if a.wait_file:
+        deadline = time.monotonic() + 120
+        while not os.path.exists(a.wait_file) and time.monotonic() < deadline:
+            time.sleep(0.05)
     forever = a.forever
     if a.once_file_dir:
         marker = os.path.join(a.once_file_dir, os.environ["JIT_ISSUE_ID"])

@@ -39,14 +39,24 @@ def two_dispatchers(tmp_path: Path, hub: Path, a: Path, b: Path, *, issues: int 
     lead.push("origin")
     Tracker(b).pull("origin")
     rec = tmp_path / "rec.jsonl"
+    # the agents hold their first issues until both machines have started one: on a slow machine one
+    # dispatcher could otherwise finish everything before the other's first cycle (each holds at most
+    # 3 at a time, so the other always finds ready work)
+    go = tmp_path / "go"
     procs = []
     for name, clone in (("a", a), ("b", b)):
         cfg = write_config(tmp_path / f"{name}.toml", repos=[{"path": str(clone), "hub": "origin"}], id=f"m-{name}",
                            poll_interval_secs=0.2, agents=[
-                               {"id": "w1", "command": agent_cmd("--record", str(rec), "--sleep", "0.1"),
+                               {"id": "w1", "command": agent_cmd("--record", str(rec), "--sleep", "0.1",
+                                                                 "--wait-file", str(go)),
                                 "max_concurrent": 3}])
         procs.append(start_dispatcher(cfg))
     try:
+        try:
+            wait_for(lambda: {r["dispatcher"] for r in records(rec) if r["event"] == "start"} == {"m-a", "m-b"},
+                     timeout=120, step=0.2, what="both machines to start an agent")
+        finally:
+            go.touch()
         wait_for(lambda: set(hub_states(hub).values()) == {"done"}, timeout=120, step=0.3,
                  what="every issue done on the hub")
     finally:
