@@ -35,6 +35,9 @@ from ..app import boardview as bv
 from ..app.feed import EventFeed
 from ..app.tracker import Tracker
 from ..core.errors import GitjitError, NotFoundError, UsageError
+from ..core.model import IssueState
+from ..dispatch.config import DispatchConfig
+from ..dispatch.engine import ready_across
 
 __all__ = ["POLL_S", "Board", "Repo", "create_app"]
 
@@ -100,11 +103,14 @@ class Board:
     """The server's state: the repositories, who may write, the token, the open event streams."""
 
     def __init__(self, repos: list[Repo], *, allow_writes: bool = False, token: str | None = None,
-                 port: int = 0):
+                 port: int = 0, escalation_hours: float | None = None):
         self.repos = {r.name: r for r in repos}
         self.allow_writes = allow_writes
         self.token = token or secrets.token_urlsafe(24)
         self.port = port
+        #: the dispatcher's aging of waiting work, for the order of "Next up" (its default unless
+        #: the board was started from a dispatch.toml)
+        self.escalation_hours = DispatchConfig.escalation_hours if escalation_hours is None else escalation_hours
         self.subscribers: set[asyncio.Queue[str | None]] = set()
         self._poller: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -250,6 +256,34 @@ def create_app(board: Board) -> Starlette:
         return {"repos": [{"name": r.name, "path": r.path, "actor": r.actor} for r in board.repos.values()],
                 "writes": board.allow_writes}
 
+    async def next_up(request: Request) -> Any:
+        """The first ready issues over every repository, in the order jit-dispatch hands them out."""
+        limit = _int(request.query_params, "limit", 5)
+        if not 1 <= limit <= bv.MAX_PAGE:
+            raise UsageError(f"limit must be 1..{bv.MAX_PAGE}")
+        repos = list(board.repos.values())
+
+        def ready(r: Repo) -> list[IssueState]:
+            b = r.tracker.board()
+            return [b.issues[i] for i in b.ready()]
+
+        got = await asyncio.gather(*(r.run(lambda r=r: ready(r)) for r in repos))
+        order, waiting = ready_across(list(got), board.escalation_hours)
+        total = len(order)
+        order = order[:limit]
+
+        def listed(r: Repo, ids: list[str]) -> list[dict[str, Any]]:
+            return r.tracker.board().listing(ids)
+
+        cards: dict[str, dict[str, Any]] = {}
+        for k, r in enumerate(repos):
+            ids = [st.id for j, st in order if j == k]
+            if ids:
+                for c in await r.run(lambda r=r, ids=ids: listed(r, ids)):
+                    cards[f"{r.name}/{c['id']}"] = c
+        return {"issues": [{"repo": repos[k].name, "issue": cards[f"{repos[k].name}/{st.id}"]} for k, st in order],
+                "ready": total, "backing_off": waiting, "escalation_hours": board.escalation_hours}
+
     async def stream(request: Request) -> Response:
         q: asyncio.Queue[str | None] = asyncio.Queue()
         board.subscribers.add(q)
@@ -363,6 +397,7 @@ def create_app(board: Board) -> Starlette:
         Route("/static/{name}", static),
         Route("/api/repos", guarded(repos)),
         Route("/api/stream", guarded(stream)),
+        Route("/api/next", guarded(next_up)),
         Route(R + "/status", repo_read(status)),
         Route(R + "/board", repo_read(columns)),
         Route(R + "/column/{name}", repo_read(column)),
