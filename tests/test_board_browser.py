@@ -240,6 +240,9 @@ def test_several_repositories_side_by_side(page: Page, tmp_path: Path, shots: Pa
                 assert page.inner_text(f"{col} [data-count={k}] b") == str(st[k]), (name, k)
         assert page.locator(f"section.repocol[data-repo=api] .card[data-id='{ids_b['design']}']").count() == 0
         assert page.locator(f"section.repocol[data-repo=web] .card[data-id='{ids_a['design']}']").count() == 0
+        # "Next up": the ready issues over both repositories in the dispatcher's order (the older design first)
+        nxt = page.eval_on_selector_all("[data-testid=next-up] .nextcard", "els => els.map(e => [e.dataset.repo, e.dataset.id])")
+        assert nxt == [["api", ids_a["design"]], ["web", ids_b["design"]]]
         # the finished states are folded away until opened
         done = f"section.repocol[data-repo=web] details.fold[data-fold=done]"
         assert not page.locator(f"{done} .card").first.is_visible()
@@ -255,6 +258,7 @@ def test_several_repositories_side_by_side(page: Page, tmp_path: Path, shots: Pa
                             f".card[data-id='{ids_a['design']}']").count() == 1
         assert page.locator(f"{done}[open]").count() == 1  # the open fold stayed open through the redraw
         assert page.evaluate("window.__not_reloaded") is True
+        page.wait_for_function("document.querySelectorAll('[data-testid=next-up] .nextcard').length === 1")
         page.screenshot(path=str(shots / "board-multi.png"))
         # the switch: lanes (one row of columns per repository, one above the other), remembered in the URL
         page.click("[data-testid=layout] [data-view=lanes]")

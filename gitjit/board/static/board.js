@@ -157,12 +157,29 @@ function sideColumn(r, b, st, open) {
     }));
 }
 
+// "Next up": the first ready issues over every repository, in the order jit-dispatch hands them
+// out (the server orders them with the dispatcher's own function: GET /api/next)
+const NEXT_UP = 6;
+
+function nextUp(n) {
+  return h("div", {class: "nextup", "data-testid": "next-up"},
+    h("span", {class: "nextup-title", title: `the order jit-dispatch hands out ready work: priority (one level up per ${n.escalation_hours} h waiting), age, repository`},
+      "Next up"),
+    n.issues.length ? n.issues.map((x, k) => h("a", {class: "nextcard", "data-repo": x.repo, "data-id": x.issue.id,
+                                                      href: `#/issue/${repoName(x.repo)}/${x.issue.id}`},
+      h("span", {class: "rank"}, k + 1), h("span", {class: "repo-name"}, x.repo),
+      h("span", {class: `prio prio-${x.issue.priority}`}, x.issue.priority),
+      h("span", {class: "title"}, x.issue.title))) : h("span", {class: "note"}, "nothing ready"),
+    n.ready > n.issues.length ? h("span", {class: "note"}, `+${n.ready - n.issues.length} more ready`) : null,
+    n.backing_off ? h("span", {class: "note"}, `${n.backing_off} backing off`) : null);
+}
+
 async function renderBoard(view, seq) {
   const layout = boardLayout();
-  const parts = await Promise.all(S.repos.map(async r => {
+  const [parts, next] = await Promise.all([Promise.all(S.repos.map(async r => {
     const [b, st] = await Promise.all([api(`/api/r/${repoName(r.name)}/board` + qs()), api(`/api/r/${repoName(r.name)}/status`)]);
     return {r, b, st};
-  }));
+  })), S.repos.length > 1 ? api(`/api/next?limit=${NEXT_UP}`) : null]);
   if (seq !== S.renderSeq) return;
   // keep how far each column was scrolled and which folds were open (a live update must not
   // throw the reader back to the top)
@@ -177,7 +194,7 @@ async function renderBoard(view, seq) {
         h("a", {href: `#/graph/${repoName(r.name)}`, class: "note"}, "graph")),
       countsBar(st),
       h("div", {class: "columns"}, b.columns.map(c => column(r.name, c)))));
-  view.replaceChildren(...[layoutToggle(layout), body].flat().filter(Boolean));
+  view.replaceChildren(...[next ? nextUp(next) : null, layoutToggle(layout), body].flat().filter(Boolean));
   view.dataset.layout = layout;
   for (const c of view.querySelectorAll(".column")) {
     if (scroll[key(c)]) c.querySelector(".cards").scrollTop = scroll[key(c)];
