@@ -244,7 +244,7 @@ def test_several_repositories_side_by_side(page: Page, tmp_path: Path, shots: Pa
         nxt = page.eval_on_selector_all("[data-testid=next-up] .nextcard", "els => els.map(e => [e.dataset.repo, e.dataset.id])")
         assert nxt == [["api", ids_a["design"]], ["web", ids_b["design"]]]
         # the finished states are folded away until opened
-        done = f"section.repocol[data-repo=web] details.fold[data-fold=done]"
+        done = "section.repocol[data-repo=web] details.fold[data-fold=done]"
         assert not page.locator(f"{done} .card").first.is_visible()
         page.click(f"{done} > summary")
         assert page.locator(f"{done} .card").first.is_visible()

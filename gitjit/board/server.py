@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -267,7 +268,7 @@ def create_app(board: Board) -> Starlette:
             b = r.tracker.board()
             return [b.issues[i] for i in b.ready()]
 
-        got = await asyncio.gather(*(r.run(lambda r=r: ready(r)) for r in repos))
+        got = await asyncio.gather(*(r.run(partial(ready, r)) for r in repos))
         order, waiting = ready_across(list(got), board.escalation_hours)
         total = len(order)
         order = order[:limit]
@@ -279,7 +280,7 @@ def create_app(board: Board) -> Starlette:
         for k, r in enumerate(repos):
             ids = [st.id for j, st in order if j == k]
             if ids:
-                for c in await r.run(lambda r=r, ids=ids: listed(r, ids)):
+                for c in await r.run(partial(listed, r, ids)):
                     cards[f"{r.name}/{c['id']}"] = c
         return {"issues": [{"repo": repos[k].name, "issue": cards[f"{repos[k].name}/{st.id}"]} for k, st in order],
                 "ready": total, "backing_off": waiting, "escalation_hours": board.escalation_hours}
