@@ -67,6 +67,7 @@ class Repo:
         self.feed: EventFeed | None = None
         self.generation = 0
         self._ids: dict[tuple[Any, ...], tuple[int, bv.Columns]] = {}
+        self._ready: tuple[int, list[IssueState]] | None = None
 
     async def run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn)
@@ -95,6 +96,13 @@ class Repo:
             self._ids.clear()
         self._ids[key] = (self.generation, ids)
         return ids
+
+    def ready(self) -> list[IssueState]:
+        """The ready issues (for "Next up"), kept until the feed sees a change."""
+        if self._ready is None or self._ready[0] != self.generation:
+            b = self.tracker.board()
+            self._ready = (self.generation, [b.issues[i] for i in b.ready()])
+        return self._ready[1]
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -264,11 +272,7 @@ def create_app(board: Board) -> Starlette:
             raise UsageError(f"limit must be 1..{bv.MAX_PAGE}")
         repos = list(board.repos.values())
 
-        def ready(r: Repo) -> list[IssueState]:
-            b = r.tracker.board()
-            return [b.issues[i] for i in b.ready()]
-
-        got = await asyncio.gather(*(r.run(partial(ready, r)) for r in repos))
+        got = await asyncio.gather(*(r.run(r.ready) for r in repos))
         order, waiting = ready_across(list(got), board.escalation_hours)
         total = len(order)
         order = order[:limit]
