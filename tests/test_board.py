@@ -246,6 +246,36 @@ def test_several_repositories_side_by_side(tmp_path: Path) -> None:
         run.stop()
 
 
+def test_next_up_is_the_dispatchers_order_over_every_repository(tmp_path: Path) -> None:
+    a, ids_a = sample(tmp_path / "a", name="api")
+    b, ids_b = sample(tmp_path / "b", name="web")
+    crit = str(Jit(b).json("issue", "create", "-t", "Urgent fix", "-p", "critical")["id"])
+    low = str(Jit(a).json("issue", "create", "-t", "Someday", "-p", "low")["id"])
+    run = start([str(a), str(b)], escalation_hours=0.0)
+    try:
+        got = valid("board-next", get(f"{run.url}api/next")[1])
+        # priority first, then age (api's design is older than web's), then the repositories' order
+        assert [(x["repo"], x["issue"]["id"]) for x in got["issues"]] == [
+            ("web", crit), ("api", ids_a["design"]), ("web", ids_b["design"]), ("api", low)]
+        assert got["ready"] == 4 and got["backing_off"] == 0 and got["escalation_hours"] == 0.0
+        assert got["issues"][0]["issue"]["title"] == "Urgent fix"
+        two = valid("board-next", get(f"{run.url}api/next?limit=2")[1])
+        assert [x["issue"]["id"] for x in two["issues"]] == [crit, ids_a["design"]] and two["ready"] == 4
+        # a claim takes it off the list
+        run_jit("issue", "claim", crit, "agent:cli", cwd=b, check=True)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            first = get(f"{run.url}api/next?limit=1")[1]["issues"][0]["issue"]["id"]
+            if first == ids_a["design"]:
+                break
+            time.sleep(0.1)
+        assert first == ids_a["design"]
+        status, err = get(f"{run.url}api/next?limit=0")
+        assert status == 400 and valid("error", err)["error"]["code"] == "INVALID_ARGUMENT"
+    finally:
+        run.stop()
+
+
 def test_jit_serve_prints_its_url_and_serves(proj: tuple[Path, dict[str, str]]) -> None:
     repo, _ = proj
     p = subprocess.Popen([sys.executable, "-m", "gitjit", "serve", "--port", "0", "--allow-writes"], cwd=repo,

@@ -216,24 +216,72 @@ def test_the_graph(page: Page, board: Running, proj: tuple[Path, dict[str, str]]
     assert page.locator("svg.graph .node").count() == 3
 
 
-def test_several_repositories_on_one_board(page: Page, tmp_path: Path, shots: Path) -> None:
+def test_several_repositories_side_by_side(page: Page, tmp_path: Path, shots: Path) -> None:
     a, ids_a = sample(tmp_path / "a", name="api")
     b, ids_b = sample(tmp_path / "b", name="web")
     run = start([str(a), str(b)])
     try:
         page.goto(run.link)
-        page.wait_for_selector("section.repo[data-repo=web] .column[data-column=ready] .card")
-        assert page.eval_on_selector_all("section.repo", "els => els.map(e => e.dataset.repo)") == ["api", "web"]
-        assert page.locator(f"section.repo[data-repo=api] .card[data-id='{ids_a['design']}']").count() == 1
+        # several repositories: side by side by default, one column per repository, in order
+        page.wait_for_selector("section.repocol[data-repo=web] .column[data-column=ready] .card")
+        assert page.eval_on_selector_all("section.repocol", "els => els.map(e => e.dataset.repo)") == ["api", "web"]
+        assert page.locator("section.repo").count() == 0
+        box_a = page.locator("section.repocol[data-repo=api]").bounding_box()
+        box_b = page.locator("section.repocol[data-repo=web]").bounding_box()
+        assert box_a and box_b
+        assert box_b["x"] >= box_a["x"] + box_a["width"] - 1 and box_a["y"] == box_b["y"]
+        # each its own issues, its ready cards in the order jit query ready lists them, its own counts
+        for repo, ids, name in ((a, ids_a, "api"), (b, ids_b, "web")):
+            col = f"section.repocol[data-repo={name}]"
+            ready = page.eval_on_selector_all(f"{col} .column[data-column=ready] .card", "els => els.map(e => e.dataset.id)")
+            assert ready == [i["id"] for i in Jit(repo).json("query", "ready")["issues"]]
+            st = Jit(repo).json("status")
+            for k in ("total", "ready", "in_progress", "done"):
+                assert page.inner_text(f"{col} [data-count={k}] b") == str(st[k]), (name, k)
+        assert page.locator(f"section.repocol[data-repo=api] .card[data-id='{ids_b['design']}']").count() == 0
+        assert page.locator(f"section.repocol[data-repo=web] .card[data-id='{ids_a['design']}']").count() == 0
+        # "Next up": the ready issues over both repositories in the dispatcher's order (the older design first)
+        nxt = page.eval_on_selector_all("[data-testid=next-up] .nextcard", "els => els.map(e => [e.dataset.repo, e.dataset.id])")
+        assert nxt == [["api", ids_a["design"]], ["web", ids_b["design"]]]
+        # the finished states are folded away until opened
+        done = "section.repocol[data-repo=web] details.fold[data-fold=done]"
+        assert not page.locator(f"{done} .card").first.is_visible()
+        page.click(f"{done} > summary")
+        assert page.locator(f"{done} .card").first.is_visible()
+        # a claim from the CLI in the second repository moves its card live, nowhere else
+        page.wait_for_selector("#live.on")
+        page.evaluate("window.__not_reloaded = true")
         run_jit("issue", "claim", ids_b["design"], "agent:cli", cwd=b, check=True)
-        page.wait_for_selector(f"section.repo[data-repo=web] .column[data-column=in_progress] "
+        page.wait_for_selector(f"section.repocol[data-repo=web] .column[data-column=in_progress] "
                                f".card[data-id='{ids_b['design']}']", timeout=5000)
+        assert page.locator(f"section.repocol[data-repo=api] .column[data-column=ready] "
+                            f".card[data-id='{ids_a['design']}']").count() == 1
+        assert page.locator(f"{done}[open]").count() == 1  # the open fold stayed open through the redraw
+        assert page.evaluate("window.__not_reloaded") is True
+        page.wait_for_function("document.querySelectorAll('[data-testid=next-up] .nextcard').length === 1")
+        page.screenshot(path=str(shots / "board-multi.png"))
+        # the switch: lanes (one row of columns per repository, one above the other), remembered in the URL
+        page.click("[data-testid=layout] [data-view=lanes]")
+        page.wait_for_selector("section.repo[data-repo=web] .column[data-column=in_progress] .card")
+        assert "view=lanes" in page.url
+        assert page.locator("section.repocol").count() == 0
+        lane_a = page.locator("section.repo[data-repo=api]").bounding_box()
+        lane_b = page.locator("section.repo[data-repo=web]").bounding_box()
+        assert lane_a and lane_b and lane_b["y"] > lane_a["y"]
+        # an issue and back to the board: still lanes; a reload of the URL: lanes
         page.click(f"section.repo[data-repo=web] .card[data-id='{ids_b['docs']}']")
         page.wait_for_selector(f"article.issue[data-issue='{ids_b['docs']}']")
         assert "Write the docs" in page.inner_text("article.issue")
-        page.goto(run.url)
+        page.click("text=← board")
         page.wait_for_selector("section.repo[data-repo=web] .card")
-        page.screenshot(path=str(shots / "two-repos.png"))
+        page.goto(f"{run.url}#/?view=lanes")
+        page.reload()
+        page.wait_for_selector("section.repo[data-repo=web] .card")
+        assert page.locator("section.repocol").count() == 0
+        # and back
+        page.click("[data-testid=layout] [data-view=side]")
+        page.wait_for_selector("section.repocol[data-repo=web] .card")
+        assert page.locator("section.repo").count() == 0
     finally:
         run.stop()
 

@@ -51,8 +51,10 @@ def _socket(port: int) -> socket.socket:
 
 
 def build(paths: list[str], *, port: int = 0, actor: str | None = None, allow_writes: bool = False,
-          token: str | None = None, names: list[str | None] | None = None) -> tuple[Running, socket.socket]:
-    """The board of ``paths`` (``names``: what to call each on the board, None for its folder's name)."""
+          token: str | None = None, names: list[str | None] | None = None,
+          escalation_hours: float | None = None) -> tuple[Running, socket.socket]:
+    """The board of ``paths`` (``names``: what to call each on the board, None for its folder's name;
+    ``escalation_hours``: the dispatcher's, for the order of "Next up", None for its default)."""
     import uvicorn
 
     sock = _socket(port)
@@ -67,7 +69,7 @@ def build(paths: list[str], *, port: int = 0, actor: str | None = None, allow_wr
             raise UsageError(f"two repositories are called {dup[0]!r} on the board",
                              hint="give each [[repos]] of dispatch.toml its own name")
     repos = [Repo(name, p, actor=actor) for name, p in named]
-    board = Board(repos, allow_writes=allow_writes, token=token, port=port)
+    board = Board(repos, allow_writes=allow_writes, token=token, port=port, escalation_hours=escalation_hours)
     took = warm(board)
     config = uvicorn.Config(create_app(board), log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=1)
@@ -95,9 +97,11 @@ def start(paths: list[str], **kw: object) -> Running:
 
 
 def serve_forever(paths: list[str], *, port: int, actor: str | None, allow_writes: bool, token: str | None,
-                  say: Callable[[str], None], names: list[str | None] | None = None) -> None:
+                  say: Callable[[str], None], names: list[str | None] | None = None,
+                  escalation_hours: float | None = None) -> None:
     """``jit serve``: print the URL (and the token), then serve until interrupted."""
-    run, sock = build(paths, port=port, actor=actor, allow_writes=allow_writes, token=token, names=names)
+    run, sock = build(paths, port=port, actor=actor, allow_writes=allow_writes, token=token, names=names,
+                      escalation_hours=escalation_hours)
     say(f"jit board: {run.link}")
     shown = ", ".join(f"{r.name} ({r.path})" for r in run.board.repos.values())
     say(f"  showing {shown}")

@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +36,9 @@ from ..app import boardview as bv
 from ..app.feed import EventFeed
 from ..app.tracker import Tracker
 from ..core.errors import GitjitError, NotFoundError, UsageError
+from ..core.model import IssueState
+from ..dispatch.config import DispatchConfig
+from ..dispatch.engine import ready_across
 
 __all__ = ["POLL_S", "Board", "Repo", "create_app"]
 
@@ -63,6 +67,7 @@ class Repo:
         self.feed: EventFeed | None = None
         self.generation = 0
         self._ids: dict[tuple[Any, ...], tuple[int, bv.Columns]] = {}
+        self._ready: tuple[int, list[IssueState]] | None = None
 
     async def run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn)
@@ -92,6 +97,13 @@ class Repo:
         self._ids[key] = (self.generation, ids)
         return ids
 
+    def ready(self) -> list[IssueState]:
+        """The ready issues (for "Next up"), kept until the feed sees a change."""
+        if self._ready is None or self._ready[0] != self.generation:
+            b = self.tracker.board()
+            self._ready = (self.generation, [b.issues[i] for i in b.ready()])
+        return self._ready[1]
+
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -100,11 +112,14 @@ class Board:
     """The server's state: the repositories, who may write, the token, the open event streams."""
 
     def __init__(self, repos: list[Repo], *, allow_writes: bool = False, token: str | None = None,
-                 port: int = 0):
+                 port: int = 0, escalation_hours: float | None = None):
         self.repos = {r.name: r for r in repos}
         self.allow_writes = allow_writes
         self.token = token or secrets.token_urlsafe(24)
         self.port = port
+        #: the dispatcher's aging of waiting work, for the order of "Next up" (its default unless
+        #: the board was started from a dispatch.toml)
+        self.escalation_hours = DispatchConfig.escalation_hours if escalation_hours is None else escalation_hours
         self.subscribers: set[asyncio.Queue[str | None]] = set()
         self._poller: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -250,6 +265,30 @@ def create_app(board: Board) -> Starlette:
         return {"repos": [{"name": r.name, "path": r.path, "actor": r.actor} for r in board.repos.values()],
                 "writes": board.allow_writes}
 
+    async def next_up(request: Request) -> Any:
+        """The first ready issues over every repository, in the order jit-dispatch hands them out."""
+        limit = _int(request.query_params, "limit", 5)
+        if not 1 <= limit <= bv.MAX_PAGE:
+            raise UsageError(f"limit must be 1..{bv.MAX_PAGE}")
+        repos = list(board.repos.values())
+
+        got = await asyncio.gather(*(r.run(r.ready) for r in repos))
+        order, waiting = ready_across(list(got), board.escalation_hours)
+        total = len(order)
+        order = order[:limit]
+
+        def listed(r: Repo, ids: list[str]) -> list[dict[str, Any]]:
+            return r.tracker.board().listing(ids)
+
+        cards: dict[str, dict[str, Any]] = {}
+        for k, r in enumerate(repos):
+            ids = [st.id for j, st in order if j == k]
+            if ids:
+                for c in await r.run(partial(listed, r, ids)):
+                    cards[f"{r.name}/{c['id']}"] = c
+        return {"issues": [{"repo": repos[k].name, "issue": cards[f"{repos[k].name}/{st.id}"]} for k, st in order],
+                "ready": total, "backing_off": waiting, "escalation_hours": board.escalation_hours}
+
     async def stream(request: Request) -> Response:
         q: asyncio.Queue[str | None] = asyncio.Queue()
         board.subscribers.add(q)
@@ -363,6 +402,7 @@ def create_app(board: Board) -> Starlette:
         Route("/static/{name}", static),
         Route("/api/repos", guarded(repos)),
         Route("/api/stream", guarded(stream)),
+        Route("/api/next", guarded(next_up)),
         Route(R + "/status", repo_read(status)),
         Route(R + "/board", repo_read(columns)),
         Route(R + "/column/{name}", repo_read(column)),

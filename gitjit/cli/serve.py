@@ -38,13 +38,16 @@ def serve(port: int, repos: tuple[str, ...], config: str | None, allow_writes: b
     e = env()
     paths = list(repos)
     names: list[str | None] = [None] * len(paths)
+    escalation: float | None = None
     if config:
         from ..dispatch.config import load_config
 
-        for r in load_config(config, default_repo=e.repo).repos:
+        cfg = load_config(config, default_repo=e.repo)
+        escalation = cfg.escalation_hours  # "Next up" orders as this dispatcher would
+        for r in cfg.repos:
             paths.append(str(r.path))
             names.append(r.name)  # the names jit-dispatch uses in its logs and webhooks
     if not paths:
         paths, names = [e.repo or "."], [None]
     serve_forever(paths, port=port, actor=e.actor, allow_writes=allow_writes, token=token, names=names,
-                  say=lambda s: echo(s))
+                  escalation_hours=escalation, say=lambda s: echo(s))

@@ -42,7 +42,7 @@ from .agents import AgentRun, Breakers, ProcessPool, RunLock, StateDir, lease_la
 from .config import AgentConfig, DispatchConfig, RepoConfig
 from .webhooks import WebhookSender
 
-__all__ = ["Dispatcher", "RepoHandle", "effective_rank", "issue_tags"]
+__all__ = ["Dispatcher", "RepoHandle", "effective_rank", "issue_tags", "ready_across"]
 
 CLOSED = ("done", "rejected", "archived")
 LogFn = Callable[[dict[str, Any]], None]
@@ -86,6 +86,27 @@ def effective_rank(st: IssueState, now: datetime, escalation_hours: float) -> in
     except ValueError:
         return base
     return max(1, base - int(max(0.0, age_h) // escalation_hours))
+
+
+def ready_across(ready: list[list[IssueState]], escalation_hours: float, *,
+                 now_s: str | None = None) -> tuple[list[tuple[int, IssueState]], int]:
+    """The ready work of several repositories (``ready[k]``: repository k's ready issues, any
+    order) in the order a dispatcher hands it out: escalated priority (``effective_rank``), then
+    age, then repository order, then id. Each is (k, issue). An issue whose runs failed lately
+    (``retry_after`` still ahead, any dispatcher's) waits: it is left out and counted (the second
+    value). The board's "Next up" shows this order too."""
+    now_s = now_s or now_ts()
+    now = parse_ts(now_s)
+    out: list[tuple[tuple[Any, ...], int, IssueState]] = []
+    backing_off = 0
+    for k, sts in enumerate(ready):
+        for st in sts:
+            if st.retry_after and st.retry_after > now_s:  # both in utc_ts's form: instants compare
+                backing_off += 1
+                continue
+            out.append(((effective_rank(st, now, escalation_hours), st.created_at, k, st.id), k, st))
+    out.sort(key=lambda x: x[0])
+    return [(k, st) for _, k, st in out], backing_off
 
 
 @dataclass
@@ -526,23 +547,12 @@ class Dispatcher:
     def candidates(self) -> list[tuple[RepoHandle, IssueState]]:
         """Ready work across repositories, best first: escalated priority, then age, then repository
         order, then id (deterministic)."""
-        now_s = now_ts()
-        now = parse_ts(now_s)
-        out: list[tuple[tuple[Any, ...], RepoHandle, IssueState]] = []
-        self._backing_off = 0
-        for r in self.repos:
-            if not r.synced:
-                continue  # a stale view of a hub we cannot reach: its claims would fail anyway
-            b: Board = r.tracker.board(fresh=True)
-            for iid in b.ready():
-                st = b.issues[iid]
-                if st.retry_after and st.retry_after > now_s:  # both in utc_ts's form: instants compare
-                    self._backing_off += 1  # its runs failed lately (any dispatcher's): not yet
-                    continue
-                key = (effective_rank(st, now, self.cfg.escalation_hours), st.created_at, r.index, iid)
-                out.append((key, r, st))
-        out.sort(key=lambda x: x[0])
-        return [(r, st) for _, r, st in out]
+        # a stale view of a hub we cannot reach is left out: its claims would fail anyway
+        synced = [r for r in self.repos if r.synced]
+        boards: list[Board] = [r.tracker.board(fresh=True) for r in synced]
+        order, self._backing_off = ready_across([[b.issues[i] for i in b.ready()] for b in boards],
+                                                self.cfg.escalation_hours)
+        return [(synced[k], st) for k, st in order]
 
     def pick_agent(self, r: RepoHandle, st: IssueState, free: dict[str, int]) -> AgentConfig | None:
         """The agent for an issue, as seed 000 pattern 3 matches them. A *specialist* (an agent with

@@ -10,7 +10,7 @@ from pydantic import Field
 from .base import Shape
 from .outputs import EffectiveState, Id, ListedIssue, Priority
 
-__all__ = ["BoardColumns", "BoardGraph"]
+__all__ = ["BoardColumns", "BoardGraph", "BoardNextUp"]
 
 
 Column = Literal["ready", "in_progress", "gated", "blocked", "done", "rejected", "archived"]
@@ -58,3 +58,19 @@ class BoardGraph(Shape):
     height: int
     total: int = Field(description="issues the drawing would hold without its limit")
     truncated: bool
+
+
+class NextUpItem(Shape):
+    repo: str = Field(description="the repository's name on the board")
+    issue: ListedIssue
+
+
+class BoardNextUp(Shape):
+    """``GET /api/next``: the first ready issues over every repository, in the order jit-dispatch
+    hands them out (escalated priority, age, repository order, id)."""
+
+    issues: list[NextUpItem] = Field(description="at most ?limit= of them (default 5), best first")
+    ready: int = Field(description="how many ready issues wait in all (those backing off left out)")
+    backing_off: int = Field(description="ready issues whose runs failed lately: not handed out yet")
+    escalation_hours: float = Field(description="the aging applied: one priority level per this many hours "
+                                                "(the dispatch.toml's with --config, else its default; 0: none)")

@@ -91,6 +91,7 @@ SCHEMAS: dict[str, tuple[Any, str]] = {
     # the web board's own answers (jit serve; docs/board.md)
     "board-columns": (bd.BoardColumns, "output"),
     "board-graph": (bd.BoardGraph, "output"),
+    "board-next": (bd.BoardNextUp, "output"),
     # what comes in
     "stored-event": (StoredEvent, "input"),
     "remote-event": (RemoteEvent, "input"),

@@ -112,7 +112,8 @@ async function loadMore(repo, colEl, name) {
 
 function column(repo, col) {
   const cards = h("div", {class: "cards"}, col.issues.map(it => card(repo, it)),
-    h("div", {class: "more"}, col.count > col.issues.length ? `${col.count - col.issues.length} more…` : ""));
+    h("div", {class: "more", onclick: ev => { ev.stopPropagation(); loadMore(repo, el, col.name); }},
+      col.count > col.issues.length ? `${col.count - col.issues.length} more…` : ""));
   const el = h("div", {class: `column col-${col.name}`, "data-column": col.name, "data-count": col.count},
     h("h3", {}, h("span", {}, COL_TITLE[col.name]), h("span", {class: "count"}, col.count)), cards);
   el._count = col.count; el._shown = col.issues.length;
@@ -122,23 +123,81 @@ function column(repo, col) {
   return el;
 }
 
+// the board's two layouts with several repositories: "side" (one column per repository, its
+// states stacked inside: the default) and "lanes" (one row of state columns per repository),
+// remembered in the URL's fragment (#/?view=lanes)
+function boardLayout() {
+  const v = new URLSearchParams(location.hash.split("?")[1] || "").get("view");
+  if (v === "side" || v === "lanes") S.layout = v;  // kept while the reader visits an issue or the graph
+  return S.layout || (S.repos.length > 1 ? "side" : "lanes");
+}
+
+function layoutToggle(cur) {
+  if (S.repos.length < 2) return null;
+  const opt = (v, label) => h("a", {href: `#/?view=${v}`, class: "opt" + (v === cur ? " on" : ""), "data-view": v,
+                                    "aria-pressed": v === cur ? "true" : "false"}, label);
+  return h("div", {class: "layout-toggle", "data-testid": "layout"}, opt("side", "Side by side"), opt("lanes", "Lanes"));
+}
+
+// the finished states, folded away in the side-by-side view until opened
+const FOLDED = new Set(["done", "rejected", "archived"]);
+
+function sideColumn(r, b, st, open) {
+  return h("section", {class: "repocol", "data-repo": r.name},
+    h("h2", {}, h("span", {class: "name"}, r.name),
+      h("a", {href: `#/graph/${repoName(r.name)}`, class: "note"}, "graph")),
+    h("div", {class: "path", title: r.path}, r.path),
+    countsBar(st),
+    b.columns.map(c => {
+      const col = column(r.name, c);
+      if (!FOLDED.has(c.name)) return col;
+      const d = h("details", {class: "fold", "data-fold": c.name, open: open.has(r.name + "/" + c.name) || null},
+        h("summary", {}, `${COL_TITLE[c.name]} `, h("span", {class: "count"}, c.count)), col);
+      return d;
+    }));
+}
+
+// "Next up": the first ready issues over every repository, in the order jit-dispatch hands them
+// out (the server orders them with the dispatcher's own function: GET /api/next)
+const NEXT_UP = 6;
+
+function nextUp(n) {
+  return h("div", {class: "nextup", "data-testid": "next-up"},
+    h("span", {class: "nextup-title", title: `the order jit-dispatch hands out ready work: priority (one level up per ${n.escalation_hours} h waiting), age, repository`},
+      "Next up"),
+    n.issues.length ? n.issues.map((x, k) => h("a", {class: "nextcard", "data-repo": x.repo, "data-id": x.issue.id,
+                                                      href: `#/issue/${repoName(x.repo)}/${x.issue.id}`},
+      h("span", {class: "rank"}, k + 1), h("span", {class: "repo-name"}, x.repo),
+      h("span", {class: `prio prio-${x.issue.priority}`}, x.issue.priority),
+      h("span", {class: "title"}, x.issue.title))) : h("span", {class: "note"}, "nothing ready"),
+    n.ready > n.issues.length ? h("span", {class: "note"}, `+${n.ready - n.issues.length} more ready`) : null,
+    n.backing_off ? h("span", {class: "note"}, `${n.backing_off} backing off`) : null);
+}
+
 async function renderBoard(view, seq) {
-  const parts = await Promise.all(S.repos.map(async r => {
+  const layout = boardLayout();
+  const [parts, next] = await Promise.all([Promise.all(S.repos.map(async r => {
     const [b, st] = await Promise.all([api(`/api/r/${repoName(r.name)}/board` + qs()), api(`/api/r/${repoName(r.name)}/status`)]);
     return {r, b, st};
-  }));
+  })), S.repos.length > 1 ? api(`/api/next?limit=${NEXT_UP}`) : null]);
   if (seq !== S.renderSeq) return;
-  // keep how far each column was scrolled (a live update must not throw the reader back to the top)
+  // keep how far each column was scrolled and which folds were open (a live update must not
+  // throw the reader back to the top)
+  const key = c => c.closest("[data-repo]").dataset.repo + "/" + c.dataset.column;
   const scroll = {};
-  for (const c of view.querySelectorAll(".column")) scroll[c.closest(".repo").dataset.repo + "/" + c.dataset.column] = c.querySelector(".cards").scrollTop;
-  view.replaceChildren(...parts.map(({r, b, st}) => h("section", {class: "repo", "data-repo": r.name},
-    h("h2", {}, r.name, h("span", {class: "path"}, r.path),
-      h("a", {href: `#/graph/${repoName(r.name)}`, class: "note"}, "graph")),
-    countsBar(st),
-    h("div", {class: "columns"}, b.columns.map(c => column(r.name, c))))));
+  for (const c of view.querySelectorAll(".column")) scroll[key(c)] = c.querySelector(".cards").scrollTop;
+  const open = new Set([...view.querySelectorAll("details.fold[open]")].map(d => d.closest("[data-repo]").dataset.repo + "/" + d.dataset.fold));
+  const body = layout === "side" ?
+    h("div", {class: "side", "data-testid": "side"}, parts.map(({r, b, st}) => sideColumn(r, b, st, open))) :
+    parts.map(({r, b, st}) => h("section", {class: "repo", "data-repo": r.name},
+      h("h2", {}, r.name, h("span", {class: "path"}, r.path),
+        h("a", {href: `#/graph/${repoName(r.name)}`, class: "note"}, "graph")),
+      countsBar(st),
+      h("div", {class: "columns"}, b.columns.map(c => column(r.name, c)))));
+  view.replaceChildren(...[next ? nextUp(next) : null, layoutToggle(layout), body].flat().filter(Boolean));
+  view.dataset.layout = layout;
   for (const c of view.querySelectorAll(".column")) {
-    const k = c.closest(".repo").dataset.repo + "/" + c.dataset.column;
-    if (scroll[k]) c.querySelector(".cards").scrollTop = scroll[k];
+    if (scroll[key(c)]) c.querySelector(".cards").scrollTop = scroll[key(c)];
   }
 }
 
