@@ -172,14 +172,19 @@ def test_writes_with_and_without_the_token(browser: Any, page: Page, board: Runn
     page.goto(f"{board.url}#/issue/proj/{ids['design']}")
     page.wait_for_selector("button[data-action=claim]")
     assert "acting as human:board" in page.inner_text(".actions")
+    seen = page.evaluate("Number(document.body.dataset.changes || 0)")
     page.click("button[data-action=claim]")
     page.wait_for_function("document.querySelector('[data-testid=state]') && "
                            "document.querySelector('[data-testid=state]').textContent === 'in_progress'")
     shown = Jit(repo).json("issue", "show", ids["design"])
     assert shown["assignee"] == "human:board" and shown["state"] == "in_progress"
+    # the claim also reaches the page live (server-sent events), and that redraw is over before the
+    # next action: a click landing while the view is being replaced would act on a discarded button
+    page.wait_for_function(f"Number(document.body.dataset.changes || 0) > {seen}")
     # a gate passed from the page, with a note
     page.goto(f"{board.url}#/issue/proj/{ids['audit']}")
     page.wait_for_selector(f"article.issue[data-issue='{ids['audit']}'] button[data-action=pass-security]")
+    page.wait_for_function("document.body.dataset.busy === '0'")
     page.fill("#a-reason", "checked by hand")
     page.click("button[data-action=pass-security]")
     page.wait_for_selector("tr[data-gate=security] .gate-passed")

@@ -344,6 +344,7 @@ async function renderGraph(view, seq, repo, id) {
 
 async function route() {
   const seq = ++S.renderSeq;
+  document.body.dataset.busy = "1";  // a redraw is under way (tests wait for "0" before acting)
   const view = document.getElementById("view");
   const path = location.hash.replace(/^#/, "").split("?")[0].split("/").filter(Boolean).map(decodeURIComponent);
   document.getElementById("filters").style.display = path[0] ? "none" : "";
@@ -363,6 +364,8 @@ async function route() {
     document.body.dataset.rendered = String(seq);
   } catch (e) {
     if (seq === S.renderSeq) view.replaceChildren(h("p", {class: "note", "data-testid": "error"}, `Error: ${e.message}`));
+  } finally {
+    if (seq === S.renderSeq && pending === null) document.body.dataset.busy = "0";
   }
 }
 
@@ -371,7 +374,8 @@ function changed(msg) {
   S.lastChange = msg;
   document.body.dataset.changes = String(Number(document.body.dataset.changes || 0) + 1);
   clearTimeout(pending);
-  pending = setTimeout(route, 100);  // a burst of events is drawn once
+  document.body.dataset.busy = "1";
+  pending = setTimeout(() => { pending = null; route(); }, 100);  // a burst of events is drawn once
 }
 
 function live() {
