@@ -76,7 +76,9 @@ def test_loads_many_keeps_one_value_per_text() -> None:
 
 # ------------------------------------------------------------------ stored documents, in pieces
 
-docs_lists = st.lists(values.map(dumps), max_size=7)
+# a stored document is the text of a parsed document: one whose keys are distinct once printed
+# ({'false': None, False: None} prints "false" twice, and no stored document does)
+docs_lists = st.lists(values.map(dumps).filter(lambda t: dumps(json.loads(t)) == t), max_size=7)
 extra = st.dictionaries(st.text(max_size=6), values, max_size=3)
 
 
