@@ -64,7 +64,9 @@ def shots(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Page]:
-    ctx = browser.new_context(viewport={"width": 1500, "height": 860})
+    # bypass_csp: Playwright's wait_for_function evaluates strings, which the board's policy forbids;
+    # test_hostile_text_is_shown_as_text_and_never_runs drives the page under the policy
+    ctx = browser.new_context(viewport={"width": 1500, "height": 860}, bypass_csp=True)
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
@@ -306,4 +308,55 @@ def test_a_long_column_loads_more_cards_as_it_scrolls(page: Page, tmp_path: Path
         page.wait_for_function("document.querySelectorAll('.column[data-column=ready] .card').length === 46")
         assert column_ids(page, "ready") == [i["id"] for i in j.json("query", "ready")["issues"]]
     finally:
+        run.stop()
+
+
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+
+
+def test_hostile_text_is_shown_as_text_and_never_runs(browser: Any, tmp_path: Path) -> None:
+    """Titles, descriptions, context, gate titles, assignees and the repository's own folder name
+    come from whoever wrote to the tracker (a remote, an import): the board shows them as text, and
+    its security policy would stop a script that got through anyway."""
+    from conftest import make_repo
+
+    repo = make_repo(tmp_path / 'x"><svg onload="window.__pwned=6">')
+    j = Jit(repo, actor="human:alice")
+    assert j("init").exit_code == 0
+    assert j("registry", "add", "review", "-t", "<script>window.__pwned=5</script>").exit_code == 0
+    a = j.json("issue", "create", "-t", HOSTILE, "-d", "<script>window.__pwned=2</script> [x](javascript:window.__pwned=3)",
+               "--context", "k=<iframe src=javascript:window.__pwned=4>", "-g", "review")["id"]
+    b = j.json("issue", "create", "-t", "</text><script>window.__pwned=7</script>")["id"]
+    j("dep", "add", b, a)
+    assert j("issue", "claim", a, "agent:<b>bold</b>").exit_code in (0, 2)
+    run = start([str(repo)], actor="human:board", allow_writes=True)
+    ctx = browser.new_context(viewport={"width": 1500, "height": 860})  # the board's policy enforced
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # the page's own code lives within its policy (no inline style or script of its own)
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    try:
+        page.goto(run.link)
+        page.wait_for_selector(f".card[data-id='{a}']")
+        assert HOSTILE in page.inner_text(f".card[data-id='{a}']")
+        page.click(f".card[data-id='{a}']")
+        page.wait_for_selector(f"article.issue[data-issue='{a}']")
+        text = page.inner_text("article.issue")
+        assert "<script>window.__pwned=2</script>" in text and "<script>window.__pwned=5</script>" in text
+        assert "<iframe src=javascript:window.__pwned=4>" in text
+        assert page.locator("article.issue img, article.issue script, article.issue iframe").count() == 0
+        page.goto(f"{run.url}#/graph/{page.evaluate('S.repos[0].name')}")
+        page.wait_for_selector(f"svg.graph .node[data-id='{b}']")
+        assert page.locator("svg.graph script, svg.graph img").count() == 0
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__pwned") is None
+        headers = page.request.get(run.url).headers
+        assert "script-src" not in headers["content-security-policy"] or "'unsafe-inline'" not in \
+            headers["content-security-policy"]
+        assert "default-src 'self'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+        assert not errors, errors
+    finally:
+        ctx.close()
         run.stop()

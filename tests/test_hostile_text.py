@@ -325,3 +325,32 @@ def test_an_event_made_here_passes_the_remote_check(tracker) -> None:  # type: i
     tracker.gate_set(iid, "g", False, reason="line one\nline two")
     for e in tracker.store.load("refs/jit/issues/", iid).events:
         assert event_text_problem(e) is None, e
+
+
+# ----------------------------------------------------------------------------- commit signatures
+
+@settings(max_examples=300, deadline=None)
+@given(actor=st.text(min_size=1, max_size=60), email=st.one_of(st.none(), st.text(max_size=30)))
+def test_every_accepted_actor_makes_a_signature_git_takes(actor: str, email: str | None) -> None:
+    """An actor is free text (``agent:<b>x</b>`` once ended a claim in an internal error: git
+    forbids angle brackets in a commit's author name); whatever the checks accept must give a
+    name and email libgit2 takes, and the event keeps the actor whole."""
+    import pygit2
+
+    from gitjit.core.model import signature_of
+
+    try:
+        actor = check_actor(actor)
+    except UsageError:
+        return
+    name, mail = signature_of(actor, email)
+    sig = pygit2.Signature(name, mail)
+    assert sig.name and sig.email
+
+
+@pytest.mark.parametrize("actor", ["agent:<b>bold</b>", "<>", ":.;", "x >y", "bob <bob@x>"])
+def test_odd_actors_claim_and_keep_their_name(jit: Jit, repo: Path, actor: str) -> None:
+    iid = jit.json("issue", "create", "-t", "odd actors")["id"]
+    r = jit("issue", "claim", iid, actor)
+    assert r.exit_code == 0, r.output
+    assert jit.json("issue", "show", iid)["assignee"] == actor

@@ -17,7 +17,7 @@ from ..core.board import Board, issue_json
 from ..core.errors import NotFoundError
 from ..core.event import Event
 from ..core.fold import fold_gate, fold_issue
-from ..core.model import TERMINAL_STATES, IssueState, check_actor, new_event_id, now_ts
+from ..core.model import TERMINAL_STATES, IssueState, check_actor, new_event_id, now_ts, signature_of
 from ..core.reads import Reads
 from ..core.refs import GATES, ISSUES
 from ..store.entities import EntityStore, Loaded
@@ -79,8 +79,7 @@ class TrackerBase(Reads):
 
     def _author(self, actor: str) -> tuple[str, str]:
         _, email = self.git.identity()
-        name = actor.split(" <")[0] or "jit"
-        return (name, email or "jit@localhost")
+        return signature_of(actor, email)
 
     def is_initialized(self) -> bool:
         return self.git.config_get("jit.version") is not None

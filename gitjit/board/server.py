@@ -51,6 +51,35 @@ KEEPALIVE_S = 15.0
 #: HTTP status for each error code (the CLI's exit codes, docs/cli.md)
 HTTP_STATUS = {2: 400, 3: 404, 4: 409, 6: 409, 7: 409, 8: 409, 9: 503, 10: 502}
 STATIC = resources.files("gitjit.board") / "static"
+#: sent with every answer: the page runs only its own script and style (nothing inline, nothing from
+#: elsewhere), cannot be framed, and no answer is sniffed as another type; a hostile title that
+#: slipped past the page's text-only rendering still could not run (docs/board.md, "Security")
+SECURITY_HEADERS = [
+    (b"content-security-policy", (b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                                  b"frame-ancestors 'none'; form-action 'self'")),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding :data:`SECURITY_HEADERS` to every HTTP answer."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 class Repo:
@@ -430,7 +459,9 @@ def create_app(board: Board) -> Starlette:
 
     from contextlib import asynccontextmanager
 
-    return Starlette(routes=routes, lifespan=asynccontextmanager(lifespan))
+    from starlette.middleware import Middleware
+
+    return Starlette(routes=routes, lifespan=asynccontextmanager(lifespan), middleware=[Middleware(SecurityHeaders)])
 
 
 def repo_names(paths: list[str]) -> list[tuple[str, str]]:

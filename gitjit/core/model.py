@@ -220,6 +220,23 @@ def check_actor(actor: str) -> str:
     return actor
 
 
+#: what git trims from the ends of a signature's name (libgit2's ``is_crud``)
+_SIG_CRUD = "".join(chr(c) for c in range(33)) + ".,:;<>\"\\'"
+#: what a signature may not hold anywhere: the angle brackets around its email, control characters
+_SIG_DROP = frozenset("<>\x7f" + "".join(chr(c) for c in range(32)))
+
+
+def signature_of(actor: str, email: str | None) -> tuple[str, str]:
+    """The name and email of a commit made for ``actor``: the actor up to a `` <email>`` part and
+    the email, without the angle brackets git forbids and the characters it trims from the ends,
+    ``jit`` / ``jit@localhost`` when nothing usable is left. The actor itself is kept whole in the
+    event; this is only the commit's author line."""
+    def clean(text: str) -> str:
+        return "".join(c for c in text if c not in _SIG_DROP).strip(_SIG_CRUD)
+
+    return clean(actor.split(" <")[0]) or "jit", clean(email or "") or "jit@localhost"
+
+
 def check_label(label: str) -> str:
     _check_text("label", label, LIMITS["label"], multiline=False)
     if not LABEL_RE.fullmatch(label):

@@ -35,6 +35,13 @@ function svg(tag, attrs, ...kids) {
   return el;
 }
 
+// a colour square (set through the style object: the page's policy allows no inline style attributes)
+function swatch(color) {
+  const el = h("span", {class: "swatch"});
+  el.style.background = color;
+  return el;
+}
+
 async function api(path, opts) {
   const r = await fetch(path, opts);
   const body = await r.json().catch(() => ({error: {message: r.statusText}}));
@@ -332,7 +339,7 @@ async function renderGraph(view, seq, repo, id) {
   const repoLinks = S.repos.length > 1 ? S.repos.map(r => h("a", {href: `#/graph/${repoName(r.name)}`}, r.name)) : [];
   view.replaceChildren(
     h("div", {class: "legend"}, h("b", {}, id ? `Dependencies of ${id.slice(0, 8)}` : `Dependency graph of ${repo}`),
-      Object.entries(STATE_COLOR).map(([k, c]) => h("span", {}, h("span", {style: `display:inline-block;width:10px;height:10px;background:${c}`}), " ", k)),
+      Object.entries(STATE_COLOR).map(([k, c]) => h("span", {}, swatch(c), " ", k)),
       h("span", {class: "note"}, `${g.nodes.length} of ${g.total} issues, ${g.edges.length} edges; an arrow points from a dependency to what it blocks`),
       id ? h("a", {href: `#/graph/${repoName(repo)}`}, "whole tracker") :
         h("a", {href: `#/graph/${repoName(repo)}` + (all ? "" : "?done=1")}, all ? "unfinished only" : "include finished"),
