@@ -40,7 +40,7 @@ BAD_UTF8 = b"caf\xe9 \xff\xfe".decode("utf-8", "surrogateescape")
 SPECIAL = [
     "", " ", "-", "--", "-rf", "..", "../..", "/", "refs/jit/issues/x", "HEAD", "@{0}", "a\nb", "a\rb", "\t",
     "\x00", "\x1b[31mred", "\u202eevil", "\ud800", BAD_UTF8, MB, "0" * 12, "f" * 40, "Ω", "😀" * 100,
-    "--json", "-q", "%s%n", "'; rm -rf /", "$(id)", "null", "[]", "{}", "1e999", "NaN", "-1", "99999999999999999999",
+    "--json", "-q", "%s%n", "agent:<b>x</b>", "a <b@c>", ":.;", "<>", "'; rm -rf /", "$(id)", "null", "[]", "{}", "1e999", "NaN", "-1", "99999999999999999999",
 ]
 text = st.one_of(st.sampled_from(SPECIAL), st.text(max_size=300),
                  st.text(alphabet=st.characters(codec="utf-8", exclude_categories=()), max_size=50),
