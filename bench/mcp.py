@@ -120,7 +120,7 @@ async def measure(repo: Path, env: dict[str, str], runs: int) -> dict[str, Any]:
             if pid > 0:
                 server_cpu[mode][name].append((cpu_ns(pid) - s0) / 1e6)
             if res.is_error:
-                raise RuntimeError(f"{name}: {res.structured_content}")
+                raise RuntimeError(f"{name}: {res.content[0].text if res.content else res}")
 
         for n in range(runs + warm):
             for mode in MODES:

@@ -59,10 +59,19 @@ async def ok(s: ClientSession, tool: str, args: dict[str, Any]) -> dict[str, Any
     return data
 
 
+def error_body(res: Any) -> dict[str, Any]:
+    """The error object of a refused call: JSON text, and no structured content, which a client
+    would check against the tool's output schema (the TypeScript SDK's client does so even when
+    ``isError`` is set, and then reports a protocol error in place of the tool's error)."""
+    assert res.structured_content is None, res.structured_content
+    body: dict[str, Any] = json.loads(res.content[0].text)
+    return body
+
+
 async def err(s: ClientSession, tool: str, args: Any) -> dict[str, Any]:
     res = await s.call_tool(tool, args)
     assert res.is_error, (tool, args, res.structured_content)
-    data = res.structured_content
+    data = error_body(res)
     assert isinstance(data, dict) and set(data) == {"error", "exit_code"}
     assert set(data["error"]) == {"code", "message", "details", "hint"}
     return data
@@ -277,8 +286,8 @@ def test_two_clients_race_for_one_issue_and_exactly_one_wins(repo: Path) -> None
     wins = [r for r in results if not r.is_error]
     losses = [r for r in results if r.is_error]
     assert len(wins) == 1 and len(losses) == 1
-    assert losses[0].structured_content["error"]["code"] == "ALREADY_CLAIMED"
-    assert losses[0].structured_content["exit_code"] == 7
+    assert error_body(losses[0])["error"]["code"] == "ALREADY_CLAIMED"
+    assert error_body(losses[0])["exit_code"] == 7
     assert Tracker(repo).show(iid)["assignee"] == wins[0].structured_content["assignee"]
     assert len([e for e in Tracker(repo).events(event_type="issue_claimed")]) == 1
 
@@ -293,7 +302,7 @@ def test_claim_next_racers_never_share_an_issue(repo: Path) -> None:
             while True:
                 res = await s.call_tool("claim_next", {})
                 if res.is_error:
-                    assert res.structured_content["error"]["code"] == "NO_WORK"
+                    assert error_body(res)["error"]["code"] == "NO_WORK"
                     return got
                 got.append(res.structured_content["id"])
 

@@ -1,8 +1,8 @@
 """The MCP server of ``jit mcp``: the tools of gitjit/schema/mcp.py over one Tracker per repository.
 
 Built on the SDK's low-level ``Server`` (``mcp.server.lowlevel``), which lets each tool publish the
-input and output schemas of gitjit's own models and answer a refusal with structured content (the
-CLI's error object) beside ``isError``; the high-level ``MCPServer`` derives schemas from function
+input and output schemas of gitjit's own models and answer a refusal with ``isError`` and the CLI's
+error object (as JSON text); the high-level ``MCPServer`` derives schemas from function
 signatures and turns an exception into text only.
 
 A server is long-lived, so each repository's Tracker is made once and kept: its index stays open
@@ -156,10 +156,12 @@ class Service:
 
 
 def error_result(e: GitjitError) -> dict[str, Any]:
-    """A refusal as a tool result (``CallToolResult`` in its wire form): the CLI's error object."""
+    """A refusal as a tool result (``CallToolResult`` in its wire form): ``isError`` and the CLI's
+    error object as JSON text. Not as structured content: a client checks structured content
+    against the tool's output schema (the TypeScript SDK's client does even on an error, and
+    reports a protocol error instead of the tool's), and the error object is not the tool's output."""
     body = json.loads(json.dumps({"error": e.to_dict(), "exit_code": e.exit_code}, default=str))
-    return {"content": [{"type": "text", "text": json.dumps(body, ensure_ascii=False)}],
-            "structuredContent": body, "isError": True}
+    return {"content": [{"type": "text", "text": json.dumps(body, ensure_ascii=False)}], "isError": True}
 
 
 # ----------------------------------------------------------------------------- the tools' bodies
