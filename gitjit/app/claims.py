@@ -170,13 +170,14 @@ class ClaimOps(TrackerBase):
 
         The local board says which issues were ready when this clone last heard from the hub. The
         first ``HUB_WINDOW`` of them (and what they depend on) are fetched in ONE ``git fetch`` whose
-        refspecs name just those refs (protocol v2 then advertises only them), reconciled, and the
-        claim is pushed with a lease on the tip just fetched (``Syncer.append_via_remote``). Racing
-        agents would all fetch the same window and push for its first issue; instead each starts at
-        the issue among the window's first ``HUB_SPREAD`` that it ranks first by a hash of its name
-        and the issue's (``hub_pick``), so lost races (a push refused, a fetch and a try at the next
-        issue) are rare. A full pull happens only when the local board shows nothing ready, or
-        when the whole window turned out taken (this clone's view was stale): a pull that finds
+        refspecs name just those refs (protocol v2 then advertises only them) into the tracking refs;
+        readiness is decided on the hub's tips (``_hub_view``), the claim is built on the issue's
+        hub tip and pushed with a lease on it (``Syncer.push_on_tip``) BEFORE the window is merged
+        locally (``Syncer.settle``, after the push, won or lost). Racing agents would all push for
+        the window's first issue; instead each pushes for the one it ranks first by a hash of its
+        name and the issue's (``hub_pick``), so lost races (a push refused, a fetch and a try at
+        another issue) are rare. A full pull happens only when the local board shows nothing ready,
+        or when the whole window turned out taken (this clone's view was stale): a pull that finds
         nothing moved costs one ``git ls-remote`` of the jit refs (``Syncer.pull``). "No work" is
         said only after a pull."""
         syncer = self._syncer()
