@@ -219,7 +219,8 @@ class ClaimOps(TrackerBase):
                 new = {d for i in fresh for d in view.issues[i].dependencies} - deps - set(window)
                 if new:  # edges added on the hub meanwhile: their targets decide readiness too
                     more = [ISSUES + d for d in sorted(new)]
-                    kept = syncer.fetch_only(hub, more) and kept
+                    # ``kept`` stays the first fetch's answer: ``settle`` reconciles both fetches' refs
+                    syncer.fetch_only(hub, more)
                     refs += more
                     view, bases = self._hub_view(syncer, hub, b, window + sorted(deps | new))
                     fresh = [i for i in fresh if i in bases and view.is_ready(i)]
