@@ -90,10 +90,21 @@ if os.environ.get("FLEET_TRACE"):
         print(json.dumps({"t": time.time(), "agent": agent, "push": [[r[0][-12:], st[r[0]][0], st[r[0]][1]] for r in updates]}), file=sys.__stderr__, flush=True)
         return st
     _sync.Syncer.push_batch = _traced
+# warm up as a running agent session is: the modules a claim needs are imported before the start
+# (a claim-next for a label no issue has: a quiet pull and "no work"; no claim is made)
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    main(["--repo", repo, "issue", "claim-next", agent, "--remote", "origin", "--filter", "label:bench-warm-up",
+          "--json"])
+counts = dict.fromkeys(counts, 0)
 open(os.path.join(barrier, agent.replace(":", "_")), "w").close()
 while not os.path.exists(os.path.join(barrier, "go")):
     time.sleep(0.002)
 won, errors = [], []
+prof = None
+if os.environ.get("FLEET_PROFILE"):  # a directory: each agent's loop profiled on its CPU clock
+    import cProfile
+    prof = cProfile.Profile(time.process_time)
+    prof.enable()
 t0 = time.time(); c0 = time.process_time()
 while True:
     out = io.StringIO()
@@ -108,6 +119,9 @@ while True:
         if len(errors) > 20:
             break
 t1 = time.time()
+if prof is not None:
+    prof.disable()
+    prof.dump_stats(os.path.join(os.environ["FLEET_PROFILE"], agent.replace(":", "_") + f"-{os.getpid()}.prof"))
 json.dump({"agent": agent, "won": won, "errors": errors, "start": t0, "end": t1, "last_win": t1,
            "cpu": time.process_time() - c0, "git": counts}, open(out_file, "w"))
 """

@@ -307,15 +307,24 @@ def test_claim_next_catches_up_when_everything_it_saw_ready_was_taken(hub3) -> N
 
 
 def test_hub_pick_spreads_agents_and_keeps_priorities() -> None:
-    from gitjit.app.claims import HUB_SPREAD, hub_pick
+    from gitjit.app.claims import HUB_POOL_MIN, HUB_SPREAD, hub_pick
 
     ids = [f"{n:012x}" for n in range(40)]
     picks = {hub_pick(f"agent:{k}", ids, ["normal"] * 40) for k in range(8)}
     assert len(picks) >= 5  # 8 agents over 32 places: mostly different issues
     assert all(ids.index(p) < HUB_SPREAD for p in picks)
-    # a better priority first: only the critical ones are candidates
+    # a better priority first: while HUB_POOL_MIN or more are ready, only they are candidates
+    prios = ["critical"] * HUB_POOL_MIN + ["normal"] * (40 - HUB_POOL_MIN)
+    assert {hub_pick(f"agent:{k}", ids, prios) for k in range(8)} <= set(ids[:HUB_POOL_MIN])
+    # a priority's last few are pooled with the next one's first, weighted towards them: agents
+    # spread instead of all pushing for the same 3 issues, and those 3 are each picked ~4x as often
     prios = ["critical"] * 3 + ["normal"] * 37
-    assert {hub_pick(f"agent:{k}", ids, prios) for k in range(8)} <= set(ids[:3])
+    many = [hub_pick(f"agent:{k}", ids, prios) for k in range(400)]
+    assert set(many) <= set(ids[:HUB_POOL_MIN])
+    crit = sum(1 for p in many if p in ids[:3]) / len(many)
+    assert 0.35 < crit < 0.65  # 3 * 4 / (3 * 4 + 13) = 0.48
+    assert all(many.count(i) > many.count(j) for i in ids[:3] for j in ids[3:HUB_POOL_MIN])
+    assert len({hub_pick(f"agent:{k}", ids, prios) for k in range(8)}) >= 5
     # stable: the pick does not move when other issues are taken
     p = hub_pick("agent:1", ids, ["normal"] * 40)
     rest = [i for i in ids if i != p]

@@ -4,6 +4,7 @@ issue's ref under its lock; with a hub, the hub decides (gitjit/store/sync.py)."
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,15 +17,18 @@ from ..core.errors import (
     NotFoundError,
     NoWorkError,
     UsageError,
+    ValidationError,
 )
+from ..core.fold import fold_issue
 from ..core.model import LIMITS, TERMINAL_STATES, IssueState, check_actor, check_description, now_ts, utc_ts
 from ..core.refs import ISSUES
 from ..core.rules import Backoff, _claim_specs, _failed_run_specs, parse_filter
 from ..git import RefLocked
+from ..store.entities import Loaded
 from ..store.indexboard import StaleView
 from .base import Spec, TrackerBase
 
-__all__ = ["CLAIM_FOLDS", "CLAIM_LOOKS", "HUB_LOOKS", "HUB_SPREAD", "HUB_WINDOW", "SPREAD_MAX", "ClaimOps", "hub_pick"]
+__all__ = ["CLAIM_FOLDS", "CLAIM_LOOKS", "HUB_LOOKS", "HUB_POOL_MIN", "HUB_SPREAD", "HUB_WINDOW", "SPREAD_MAX", "ClaimOps", "hub_pick"]
 
 
 class ClaimOps(TrackerBase):
@@ -166,21 +170,23 @@ class ClaimOps(TrackerBase):
 
         The local board says which issues were ready when this clone last heard from the hub. The
         first ``HUB_WINDOW`` of them (and what they depend on) are fetched in ONE ``git fetch`` whose
-        refspecs name just those refs (protocol v2 then advertises only them), reconciled, and the
-        claim is pushed with a lease on the tip just fetched (``Syncer.append_via_remote``). Racing
-        agents would all fetch the same window and push for its first issue; instead each starts at
-        the issue among the window's first ``HUB_SPREAD`` that it ranks first by a hash of its name
-        and the issue's (``hub_pick``), so lost races (a push refused, a fetch and a try at the next
-        issue) are rare. A full pull happens only when the local board shows nothing ready, or
-        when the whole window turned out taken (this clone's view was stale): a pull that finds
+        refspecs name just those refs (protocol v2 then advertises only them) into the tracking refs;
+        readiness is decided on the hub's tips (``_hub_view``), the claim is built on the issue's
+        hub tip and pushed with a lease on it (``Syncer.push_on_tip``) BEFORE the window is merged
+        locally (``Syncer.settle``, after the push, won or lost). Racing agents would all push for
+        the window's first issue; instead each pushes for the one it ranks first by a hash of its
+        name and the issue's (``hub_pick``), so lost races (a push refused, a fetch and a try at
+        another issue) are rare. A full pull happens only when the local board shows nothing ready,
+        or when the whole window turned out taken (this clone's view was stale): a pull that finds
         nothing moved costs one ``git ls-remote`` of the jit refs (``Syncer.pull``). "No work" is
         said only after a pull."""
         syncer = self._syncer()
         pulled = False
         gone: set[str] = set()  # taken, blocked or gone on the hub since the board was read
         lost = 0
+        beaten: set[str] = set()  # lost a push for these since the last fetch
+        b = self.board(fresh=True)
         for _ in range(HUB_LOOKS):
-            b = self.board(fresh=True)
             window: list[str] = []
             for iid in b.claimable():
                 if iid not in gone and pred(b.issues[iid]):
@@ -192,34 +198,60 @@ class ClaimOps(TrackerBase):
                     break
                 self.pull(hub)
                 pulled = True
+                b = self.board(fresh=True)
                 continue
-            deps = {d for i in window for d in b.issues[i].dependencies}
-            syncer.refresh(hub, [ISSUES + i for i in window] + [ISSUES + d for d in sorted(deps - set(window))])
-            self._board = None
-            b = self.board(fresh=True)
-            fresh = [i for i in window if i in b.issues and b.is_ready(i) and pred(b.issues[i])]
-            gone.update(i for i in window if i not in fresh)
-            if fresh:
-                new = {d for i in fresh for d in b.issues[i].dependencies} - deps - set(window)
+            deps = {d for i in window for d in b.issues[i].dependencies} - set(window)
+            # the issues lost to other agents come along (not as candidates): their winners' claims
+            # reach this clone's board, so its next command does not count them as ready
+            refs = [ISSUES + i for i in [*window, *sorted(deps), *sorted(beaten - deps)]]
+            beaten.clear()
+            kept = syncer.fetch_only(hub, refs)
+            won: Any = None
+            fresh: list[str] = []
+            view: Board = b
+            try:
+                # readiness as the hub has it, from the tips just fetched: nothing local moves
+                # before the push (the window is merged after it, ``settle``), so the gap between
+                # this fetch and the push is one fold and one commit
+                view, bases = self._hub_view(syncer, hub, b, window + sorted(deps))
+                fresh = [i for i in window if i in bases and view.is_ready(i) and pred(view.issues[i])]
+                gone.update(i for i in window if i not in fresh)
+                new = {d for i in fresh for d in view.issues[i].dependencies} - deps - set(window)
                 if new:  # edges added on the hub meanwhile: their targets decide readiness too
-                    syncer.refresh(hub, [ISSUES + d for d in sorted(new)])
-                    b = self.board(fresh=True)
-                    fresh = [i for i in fresh if b.is_ready(i)]
-            if fresh:
-                iid = hub_pick(assignee, fresh, [b.issues[i].priority for i in fresh])
-                try:
-                    # wait=False: a refused push gives up this issue at once instead of fetching it again
-                    return self._claim(iid, assignee, by=by, lease_expires_at=None, hub=hub, board=b, fetched=True,
-                                       wait=False)
-                except (AlreadyClaimedError, BlockedError, NotFoundError):
-                    # another agent won it (or it changed): the rest of the window is as old as this
-                    # one was, so fetch it again rather than push for another issue on stale tips
-                    gone.add(iid)
-                    lost += 1
-            elif not pulled:
+                    more = [ISSUES + d for d in sorted(new)]
+                    # ``kept`` stays the first fetch's answer: ``settle`` reconciles both fetches' refs
+                    syncer.fetch_only(hub, more)
+                    refs += more
+                    view, bases = self._hub_view(syncer, hub, b, window + sorted(deps | new))
+                    fresh = [i for i in fresh if i in bases and view.is_ready(i)]
+                if fresh:
+                    iid = hub_pick(assignee, fresh, [view.issues[i].priority for i in fresh])
+                    base, rtip = bases[iid]
+                    actor = self.actor(by or assignee)
+                    build = self._builder(iid, lambda st, bb: _claim_specs(bb, st, assignee), actor=actor,
+                                          create=None, board=view)
+                    self._ensure_init()
+                    try:
+                        won = syncer.push_on_tip(hub, ISSUES, iid, base if base is not None else
+                                                 self.store.load(ISSUES, iid), rtip, build,
+                                                 message=f"claim {iid}\n\nby {actor}", author=self._author(actor),
+                                                 what="claim")
+                    except (AlreadyClaimedError, BlockedError, NotFoundError):
+                        # another agent won it (or it changed): the rest of the window is as old as this
+                        # one was, so fetch it again rather than push for another issue on stale tips
+                        gone.add(iid)
+                        beaten.add(iid)
+                        lost += 1
+            finally:
+                syncer.settle(hub, refs, kept)  # merge what was fetched, after the push
+            if won is not None:
+                self._written(iid, won, view)
+                return self._shown(iid)
+            if not fresh and not pulled:
                 # everything this clone thought ready was taken: its view is stale, catch up at once
                 self.pull(hub)
                 pulled = True
+            b = self.board(fresh=True)
         else:
             raise BusyError(f"claim-next through {hub}: lost {lost} races in a row",
                             hint="many agents are claiming at once; try again in a moment",
@@ -228,6 +260,48 @@ class ClaimOps(TrackerBase):
             "no ready issue to claim" + (f" matching {filter!r}" if filter else ""),
             hint="run 'jit query ready' or 'jit query blocked' to see what is waiting",
         )
+
+    def _hub_view(self, syncer: Any, hub: str, b: Board,
+                  ids: list[str]) -> tuple[Board, dict[str, tuple[Loaded | None, str | None]]]:
+        """A board of ``ids`` (and what they depend on) as ``hub`` has them, from the tracking refs
+        just fetched, and each issue's base for a claim: ``(loaded, hub tip)`` where ``loaded`` is
+        the hub's tip (the local ref is behind it) or None for the local ref (equal to it, ahead of
+        it, or the issue not on the hub). A local ref that diverged from the hub's is merged first
+        (rare: this clone changed the issue and did not push). An issue whose hub copy cannot be
+        read is left out (the ``settle`` after says why)."""
+        over: dict[str, IssueState] = {}
+        bases: dict[str, tuple[Loaded | None, str | None]] = {}
+        merge: list[str] = []
+        for i in ids:
+            ref = ISSUES + i
+            tname = syncer.tracking_ref(hub, ref)
+            rtip, ltip = self.git.tip(tname), self.git.tip(ref)
+            if rtip is None or rtip == ltip or (ltip is not None and self.git.is_ancestor(rtip, ltip)):
+                bases[i] = (None, rtip)
+            elif ltip is None or self.git.is_ancestor(ltip, rtip):
+                try:
+                    evs = syncer.load_valid(ref, rtip, where=tname, remote=True)
+                except ValidationError:
+                    continue
+                over[i] = fold_issue(i, evs)
+                bases[i] = (Loaded(i, ref, rtip, evs), rtip)
+            else:
+                merge.append(i)
+        if merge:
+            syncer.reconcile(hub, only=[ISSUES + i for i in merge])
+            for i in merge:
+                rtip = self.git.tip(syncer.tracking_ref(hub, ISSUES + i))
+                ld = self.store.load(ISSUES, i)
+                if ld is not None and rtip is not None and self.git.is_ancestor(rtip, ld.tip):
+                    over[i] = fold_issue(i, ld.events)
+                    bases[i] = (None, rtip)
+        ix = getattr(b, "indexer", None)
+        if ix is None:
+            return Board({**b.all, **over}, b.gate_defs), bases
+        need = ix.closure(ids, over)
+        states = ix.states([k for k in need if k not in over])
+        states.update(over)
+        return ix.local_board(states), bases
 
     def release(self, prefix: str, reason: str, *, by: str | None = None, holder: str | None = None,
                 lapsed_before: str | None = None, remote: str | None = None,
@@ -332,15 +406,25 @@ def _wrap(e: Exception) -> GitjitError:
 
 def hub_pick(actor: str, ids: list[str], priorities: list[str]) -> str:
     """Which of ``ids`` (ready on the hub, best first; ``priorities`` theirs) a hub ``claim_next``
-    pushes for: among the first ``HUB_SPREAD`` of the best priority, the one ``actor`` ranks highest
-    by a hash of (actor, issue) -- rendezvous hashing. Each agent's choice is as good as random and
-    independent of the others', so two agents rarely push for the same issue; and it does not move
-    when other issues are taken (a place in the list would: every claim shifts the list, onto a
-    neighbour's place). Priorities are kept; only the age order within one priority is bent, by
-    at most ``HUB_SPREAD`` places, and only with a hub, where the order in which racing agents'
-    claims land is decided by timing anyway."""
+    pushes for: the one ``actor`` ranks highest by a hash of (actor, issue) -- rendezvous hashing --
+    among the *pool*: the first ``HUB_SPREAD`` of the best priority. When fewer than
+    ``HUB_POOL_MIN`` of those are ready, the pool is the first ``HUB_POOL_MIN`` (the next priority's
+    first issues join), and the rendezvous is weighted: each of the best priority is
+    ``HUB_BEST_WEIGHT`` times as likely to be an agent's pick as one of the next. Each agent's
+    choice is as good as random and independent of the others', so two agents rarely push for the
+    same issue; and it does not move when other issues are taken (a place in the list would: every
+    claim shifts the list, onto a neighbour's place). Without the weighted tail, the last 3 issues
+    of a priority with 8 agents racing made at least 5 of them lose a push. Only the order of a
+    priority's last few and the next one's first is bent, and only with a hub, where the order in
+    which racing agents' claims land is decided by timing anyway."""
     pool = [i for i, p in zip(ids[:HUB_SPREAD], priorities) if p == priorities[0]]
-    return max(pool, key=lambda i: _rank(actor, i))
+    if len(pool) >= HUB_POOL_MIN:
+        return max(pool, key=lambda i: _rank(actor, i))
+    best = set(pool)
+    # weighted rendezvous (the highest u ** (1 / weight), u the hash as a fraction): each of the
+    # best priority is HUB_BEST_WEIGHT times as likely as one of the next to be an agent's pick
+    return max(ids[:HUB_POOL_MIN],
+               key=lambda i: math.log(_unit(actor, i)) / (HUB_BEST_WEIGHT if i in best else 1.0))
 
 
 def _rank(actor: str, iid: str) -> bytes:
@@ -349,12 +433,21 @@ def _rank(actor: str, iid: str) -> bytes:
     return hashlib.blake2b(f"{actor}\0{iid}".encode(), digest_size=8).digest()
 
 
+def _unit(actor: str, iid: str) -> float:
+    """``_rank`` as a fraction in (0, 1]."""
+    return (int.from_bytes(_rank(actor, iid), "big") + 1) / 2.0**64
+
+
 #: fresh looks ``claim_next`` takes after passing over candidates other processes are writing
 CLAIM_LOOKS = 3
 #: how many of the first ready issues a hub ``claim_next`` fetches at once and spreads agents over
 HUB_WINDOW = 32
 #: among how many of the first ready issues agents of one hub spread (``hub_pick``)
 HUB_SPREAD = 32
+#: the fewest issues agents of one hub spread over: a priority's last few are pooled with the next ones
+HUB_POOL_MIN = 16
+#: how much likelier a priority's last few are picked than the next priority's first (``hub_pick``)
+HUB_BEST_WEIGHT = 4.0
 #: windows a hub ``claim_next`` fetches before it gives up (BusyError: it kept losing races)
 HUB_LOOKS = 64
 #: the most candidates a ``claim_next`` that lost races passes over before its next try (``_Spread``)

@@ -160,6 +160,8 @@ class Syncer:
     def __init__(self, git: GitRepo, store: EntityStore):
         self.git = git
         self.store = store
+        #: commits whose documents this syncer has held to the schema of record (``load_valid``)
+        self._held: set[str] = set()
 
     # ------------------------------------------------------------------ remotes & config
 
@@ -345,7 +347,7 @@ class Syncer:
             return
         if len(pairs) <= FEW_REFS:  # a hub claim's one ref: no process (a reflog line aside, the same)
             # the refs pushed are the local tips: still reconciled, so the last pull's record moves along
-            kept = self.quiet(remote, "pulled", tracking=self._signatures(remote)["tracking"])
+            kept = self.quiet(remote, "pulled", tracking=self._tracking_sig(remote))
             try:
                 self.git.set_cached([(self.tracking_ref(remote, ref), new) for ref, new in pairs],
                                     f"jit push to {remote}")
@@ -372,8 +374,9 @@ class Syncer:
             check_document(ref, evs)
         except ValidationError as e:
             raise ValidationError(e.message.replace(ref, where, 1)) from None
-        if remote:
+        if remote and tip not in self._held:
             check_events(evs, where=where)
+            self._held.add(tip)  # a hub claim reads its window's tips before its push and merges them after
         return evs
 
     # ------------------------------------------------------------------ reconciling
@@ -622,6 +625,11 @@ class Syncer:
         return {"local": refs_signature(common, LOCAL, settled_ns=0),
                 "tracking": refs_signature(common, self.tracking_prefix(remote), settled_ns=0)}
 
+    def _tracking_sig(self, remote: str) -> str | None:
+        """``_signatures(remote)["tracking"]`` alone: a hub claim checks it up to four times, and
+        the local refs' signature beside it cost as much again for nothing."""
+        return refs_signature(self.git.common_dir, self.tracking_prefix(remote), settled_ns=0)
+
     def quiet(self, remote: str, what: str, **now: str | None) -> bool:
         """Is ``remote`` as it was when ``what`` ("pulled" or "pushed") last found it in step? Each
         of ``now`` (the advertised digest, the signatures) must equal what was recorded then."""
@@ -648,12 +656,12 @@ class Syncer:
         digest = None
         if fetch:
             digest, count = self.advertised(remote)
-            if self.quiet(remote, "pulled", advertised=digest, tracking=self._signatures(remote)["tracking"]):
+            if self.quiet(remote, "pulled", advertised=digest, tracking=self._tracking_sig(remote)):
                 return PullResult(remote, unchanged=count)
         # the tracking refs as the last pull left them (nothing else moved them, a plain ``git fetch``
         # say): then what differs from the advertisement is all there is to bring
         moved = self._moved(remote) if fetch and self.quiet(
-            remote, "pulled", tracking=self._signatures(remote)["tracking"]) else None
+            remote, "pulled", tracking=self._tracking_sig(remote)) else None
         if moved is not None and len(moved) <= FEW_MOVED:
             # a few refs moved: fetch and reconcile just those (the rest of the advertisement
             # equals the tracking refs), in time proportional to what moved
@@ -666,7 +674,7 @@ class Syncer:
             res.unchanged += count - len(moved)
             if not res.skipped:
                 self._record_quiet(remote, "pulled", advertised=digest,
-                                   tracking=self._signatures(remote)["tracking"])
+                                   tracking=self._tracking_sig(remote))
             return res
         before = self.git.tips(self.tracking_prefix(remote)) if fetch else {}
         if fetch:
@@ -677,7 +685,7 @@ class Syncer:
         maybe_gc(self.git)  # the housekeeping the fetch was told not to run in the foreground
         if digest is not None and not res.skipped:
             # what was advertised before the fetch is all in: the fetch brought at least that
-            self._record_quiet(remote, "pulled", advertised=digest, tracking=self._signatures(remote)["tracking"])
+            self._record_quiet(remote, "pulled", advertised=digest, tracking=self._tracking_sig(remote))
         return res
 
     def rewrites(self, remote: str, before: dict[str, str],
@@ -708,11 +716,19 @@ class Syncer:
     def refresh(self, remote: str, refs: Iterable[str]) -> PullResult:
         """Fetch and reconcile just ``refs`` (local names): one network round trip."""
         refs = list(dict.fromkeys(refs))
-        # the tracking refs were as the last pull left them: after this fetch and reconcile of
-        # ``refs`` they still are all reconciled, so the record moves along (a later pull of a
-        # few moved refs stays proportional to them)
-        kept = self.quiet(remote, "pulled", tracking=self._signatures(remote)["tracking"])
+        return self.settle(remote, refs, self.fetch_only(remote, refs))
+
+    def fetch_only(self, remote: str, refs: list[str]) -> bool:
+        """``refresh``'s first half: fetch ``refs`` into their tracking refs, merge nothing yet
+        (``settle`` does). True when the tracking refs were as the last pull left them: after
+        the ``settle`` of ``refs`` they still are all reconciled, so the record moves along (a
+        later pull of a few moved refs stays proportional to them)."""
+        kept = self.quiet(remote, "pulled", tracking=self._tracking_sig(remote))
         self.fetch(remote, refs)
+        return kept
+
+    def settle(self, remote: str, refs: list[str], kept: bool) -> PullResult:
+        """``refresh``'s second half: reconcile ``refs`` with their tracking refs."""
         res = self.reconcile(remote, only=refs)
         pack_loose_tracking(self.git, self.tracking_prefix(remote))
         maybe_gc(self.git)
@@ -727,7 +743,7 @@ class Syncer:
         state = fetched.read_state(common, QUIET_FILE)
         rec = state.get(remote)
         got = rec.get("pulled") if isinstance(rec, dict) else None
-        sig = self._signatures(remote)["tracking"]
+        sig = self._tracking_sig(remote)
         if isinstance(got, dict) and sig is not None:
             self._record_quiet(remote, "pulled", advertised=got.get("advertised"), tracking=sig)
 
@@ -883,6 +899,45 @@ class Syncer:
             return Loaded(key, ref, commit, evs)
         raise BusyError(f"{what} {key}: {remote} kept moving the ref through {HUB_ATTEMPTS} attempts",
                         hint="retry in a moment", details={"remote": remote, "ref": ref})
+
+    def push_on_tip(self, remote: str, prefix: str, key: str, base: Loaded | None, rtip: str | None,
+                    build: Callable[[Loaded | None], list[Event]], *, message: str, author: tuple[str, str],
+                    what: str) -> Loaded:
+        """One try of a hub-decided write built on ``base``: the remote's tip just fetched (``rtip``,
+        its events) or the local ref when that holds it and more. The commit goes to the remote
+        FIRST, leased on ``rtip``; only once it is accepted is the tracking ref and then the local
+        ref moved (a fast-forward from the local tip read here; a local writer that got in meanwhile
+        is merged). Refused: AlreadyClaimedError, and nothing here moved. This is how a hub
+        ``claim_next`` keeps the gap between its fetch and its push to one build and one commit:
+        the merge of the rest of what it fetched comes after the push (``settle``)."""
+        ref = prefix + key
+        ltip = self.git.tip(ref)
+        new = build(base)
+        if not new:
+            assert base is not None
+            return base
+        allev = (list(base.events) if base else []) + list(new)
+        doc = serialize_events(allev)
+        self.store._check_limits(ref, what, list(new), allev, doc)  # as a local write
+        commit = self.git.write_commit({DOC: doc}, [base.tip] if base else [], message, author=author)
+        status = self.push_batch(remote, [(ref, commit, rtip)])
+        if not status[ref][0]:
+            raise AlreadyClaimedError(f"{remote} refused the {what} of {key}: it moved there meanwhile",
+                                      details={"remote": remote, "ref": ref})
+        # accepted: this is now the hub's truth
+        try:
+            self.git.set_cached([(self.tracking_ref(remote, ref), commit)], f"jit push to {remote}")
+        except Exception:  # noqa: BLE001, S110 - a stale tracking ref costs a refused lease later, never an event
+            pass
+        evs = tuple(sorted(allev, key=Event.sort_key))
+        self.store.remember(ref, commit, evs)
+        try:
+            if ltip is not None and ltip != commit and not self.git.is_ancestor(ltip, commit):
+                raise CasFailed(ref)  # the local ref holds more than the base: merge
+            self.git.swap_ref(ref, ltip, commit, f"jit {what} (accepted by {remote})")
+        except (CasFailed, RefLocked):
+            self.reconcile_ref(ref, commit, evs, what=what)
+        return Loaded(key, ref, commit, evs)
 
     def append_many_via_remote(
         self, remote: str, items: list[tuple[str, str, Callable[[Loaded | None], list[Event]], str, tuple[str, str]]],
