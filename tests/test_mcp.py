@@ -30,7 +30,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from gitjit.app.tracker import Tracker
-from gitjit.schema.mcp import TOOLS
+from gitjit.schema.mcp import TOOLS, output_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["ready", "show", "create", "update", "claim_next", "claim", "release", "set_state", "gate_pass", "gate_fail",
@@ -114,8 +114,8 @@ def test_a_claim_then_gates_then_done(repo: Path) -> None:
             assert [g["key"] for g in top["gates"]] == ["review", "tests"]
             ready = await ok(s, "ready", {"limit": 5})
             assert [i["id"] for i in ready["issues"]] == [dep["id"]] and ready["more"] is False
-            assert set(ready["issues"][0]) == {"id", "short_id", "title", "priority", "state", "assignee", "labels",
-                                               "dependencies", "gates", "created_at"}
+            assert ready["issues"][0] == {"id": dep["id"], "title": "the base", "priority": "high", "labels": [],
+                                          "gates": []}
             got = await ok(s, "claim_next", {})
             assert got["id"] == dep["id"] and got["assignee"] == "agent:one" and got["state"] == "in_progress"
             done = await ok(s, "set_state", {"id": dep["id"], "state": "done"})
@@ -555,3 +555,27 @@ def test_ready_pages_in_claim_order_and_says_when_there_is_more(repo: Path) -> N
     # the same answer from a fold of every ref (no index)
     t.use_index = False
     assert [i["id"] for i in t.ready_page(2)["issues"]] == [high, mid]
+
+
+def test_ready_lists_what_an_agent_picks_by_under_a_lean_schema(repo: Path) -> None:
+    """Each issue of a page: its id, title, priority, labels and gate keys, and nothing else; the
+    output schema types each of them without references or patterns, which the client would
+    otherwise resolve and match for every issue of every page."""
+    import jsonschema
+
+    t = Tracker(repo, actor="setup")
+    t.registry_add("review", title="Code review")
+    iid = t.create_issue("picked", priority="high", labels=["team:core"], gates=["review"])["id"]
+    page = t.ready_page(5)
+    assert page["issues"] == [{"id": iid, "title": "picked", "priority": "high", "labels": ["team:core"],
+                               "gates": ["review"]}]
+    schema = output_schema("ready")
+    text = json.dumps(schema)
+    assert "$ref" not in text and "$defs" not in text and "pattern" not in text and "anyOf" not in text
+    jsonschema.validate(page, schema)
+    item = schema["properties"]["issues"]["items"]
+    assert set(item["properties"]) == set(item["required"]) == {"id", "title", "priority", "labels", "gates"}
+    with pytest.raises(jsonschema.ValidationError):  # still typed: a wrong type or a missing key is refused
+        jsonschema.validate({**page, "issues": [{**page["issues"][0], "priority": 3}]}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**page, "issues": [{"id": iid}]}, schema)
