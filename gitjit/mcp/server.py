@@ -7,7 +7,9 @@ signatures and turns an exception into text only.
 
 A server is long-lived, so each repository's Tracker is made once and kept: its index stays open
 and is brought in step with the refs on each call (a stat of the ref folders when nothing moved;
-gitjit/store/indexer.py). A Tracker is used by one call at a time: ``gate_run`` (a checker may run
+gitjit/store/indexer.py). Between calls the server does the Tracker's idle work (``Repo.plan_idle``,
+``Tracker.idle``): once a write is a clock tick old it lists the refs and records the index's
+snapshot, which a call would otherwise do (a read right after a write lists every loose ref). A Tracker is used by one call at a time: ``gate_run`` (a checker may run
 for minutes) runs on the repository's own worker thread, and any other call runs on the event
 loop itself when that thread is idle (no thread switch: on a busy machine each costs more than
 the call), or queues behind it when busy. Over HTTP only the reads run on the event loop, so no
