@@ -28,7 +28,7 @@ import os
 import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["MessageReader", "MessageWriter", "pipe_streams"]
 
@@ -109,7 +109,7 @@ class MessageReader:
     def close(self) -> None:
         self.closed = True
 
-    async def __aenter__(self) -> MessageReader:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -140,7 +140,7 @@ class MessageWriter:
     def close(self) -> None:
         self.closed = True
 
-    async def __aenter__(self) -> MessageWriter:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
