@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from conftest import git, make_repo
@@ -37,11 +38,29 @@ def _answers(t: Tracker) -> dict:
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(hs.lists(hs.tuples(hs.sampled_from(STEPS), hs.integers(0, 10**6)), min_size=1, max_size=14))
 def test_every_index_answers_as_the_refs_do(steps: list[tuple[str, int]]) -> None:
+    _check(steps, serve=False)
+
+
+#: ``mine`` serves as ``jit mcp`` does (``Tracker.serve``): its refreshes leave recording the
+#: snapshot to its idle work, run between steps right away (often while the signature is racy) or
+#: once it is due (a clock tick after the last change)
+SERVE_STEPS = [*STEPS, "idle mine", "idle mine when due", "idle mine when due"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(hs.lists(hs.tuples(hs.sampled_from(SERVE_STEPS), hs.integers(0, 10**6)), min_size=1, max_size=14))
+def test_a_serving_index_answers_as_the_refs_do(steps: list[tuple[str, int]]) -> None:
+    _check(steps, serve=True)
+
+
+def _check(steps: list[tuple[str, int]], *, serve: bool) -> None:
     root = Path(tempfile.mkdtemp(prefix="jit-fresh-"))
     try:
         repo = make_repo(root / "repo")
         mine = Tracker(repo, actor="agent:mine")
         mine.init()
+        if serve:
+            mine.serve()
         other = Tracker(repo, actor="agent:other")
         ids = [mine.create_issue(f"seed {n}")["id"] for n in range(3)]
         other.board()
@@ -93,6 +112,13 @@ def test_every_index_answers_as_the_refs_do(steps: list[tuple[str, int]]) -> Non
                     mine.board()
                 elif kind == "check other":
                     other.board()
+                elif kind == "idle mine":
+                    mine.idle()
+                elif kind == "idle mine when due":
+                    due = mine.idle_due()
+                    if due is not None:
+                        time.sleep(min(0.05, max(0.0, (due - time.time_ns()) / 1e9)))
+                        mine.idle()
             except GitjitError:
                 pass  # refused (a cycle, already claimed, a bad ref...): nothing written
         ref = Tracker(repo)

@@ -30,7 +30,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from gitjit.app.tracker import Tracker
-from gitjit.schema.mcp import TOOLS
+from gitjit.schema.mcp import TOOLS, output_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["ready", "show", "create", "update", "claim_next", "claim", "release", "set_state", "gate_pass", "gate_fail",
@@ -123,8 +123,8 @@ def test_a_claim_then_gates_then_done(repo: Path) -> None:
             assert [g["key"] for g in top["gates"]] == ["review", "tests"]
             ready = await ok(s, "ready", {"limit": 5})
             assert [i["id"] for i in ready["issues"]] == [dep["id"]] and ready["more"] is False
-            assert set(ready["issues"][0]) == {"id", "short_id", "title", "priority", "state", "assignee", "labels",
-                                               "dependencies", "gates", "created_at"}
+            assert ready["issues"][0] == {"id": dep["id"], "title": "the base", "priority": "high", "labels": [],
+                                          "gates": []}
             got = await ok(s, "claim_next", {})
             assert got["id"] == dep["id"] and got["assignee"] == "agent:one" and got["state"] == "in_progress"
             done = await ok(s, "set_state", {"id": dep["id"], "state": "done"})
@@ -564,3 +564,93 @@ def test_ready_pages_in_claim_order_and_says_when_there_is_more(repo: Path) -> N
     # the same answer from a fold of every ref (no index)
     t.use_index = False
     assert [i["id"] for i in t.ready_page(2)["issues"]] == [high, mid]
+
+
+def test_ready_lists_what_an_agent_picks_by_under_a_lean_schema(repo: Path) -> None:
+    """Each issue of a page: its id, title, priority, labels and gate keys, and nothing else; the
+    output schema types each of them without references or patterns, which the client would
+    otherwise resolve and match for every issue of every page."""
+    import jsonschema
+
+    t = Tracker(repo, actor="setup")
+    t.registry_add("review", title="Code review")
+    iid = t.create_issue("picked", priority="high", labels=["team:core"], gates=["review"])["id"]
+    page = t.ready_page(5)
+    assert page["issues"] == [{"id": iid, "title": "picked", "priority": "high", "labels": ["team:core"],
+                               "gates": ["review"]}]
+    schema = output_schema("ready")
+    text = json.dumps(schema)
+    assert "$ref" not in text and "$defs" not in text and "pattern" not in text and "anyOf" not in text
+    jsonschema.validate(page, schema)
+    item = schema["properties"]["issues"]["items"]
+    assert set(item["properties"]) == set(item["required"]) == {"id", "title", "priority", "labels", "gates"}
+    with pytest.raises(jsonschema.ValidationError):  # still typed: a wrong type or a missing key is refused
+        jsonschema.validate({**page, "issues": [{**page["issues"][0], "priority": 3}]}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**page, "issues": [{"id": iid}]}, schema)
+
+
+def test_the_server_reads_and_writes_json_rpc_lines_on_its_pipes(repo: Path) -> None:
+    """The wire as the server reads it (gitjit/mcp/pipes.py): one JSON-RPC message a line, each
+    answer one line; a line that is no message is passed over and the next one is answered."""
+    from mcp.types import LATEST_PROTOCOL_VERSION
+
+    p = subprocess.Popen([sys.executable, "-m", "gitjit", "mcp", "--actor", "agent:wire"], cwd=repo,
+                         env=server_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdin is not None and p.stdout is not None
+
+    def send(msg: Any) -> None:
+        assert p.stdin is not None
+        p.stdin.write((msg if isinstance(msg, str) else json.dumps(msg)).encode() + b"\n")
+        p.stdin.flush()
+
+    def answer() -> dict[str, Any]:
+        assert p.stdout is not None
+        line = p.stdout.readline()
+        assert line.endswith(b"\n"), line
+        return json.loads(line)
+
+    try:
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+              "params": {"protocolVersion": LATEST_PROTOCOL_VERSION, "capabilities": {},
+                         "clientInfo": {"name": "wire", "version": "1"}}})
+        assert answer()["id"] == 1
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        send("this is not a JSON-RPC message")
+        send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+              "params": {"name": "create", "arguments": {"title": "über the wire"}}})
+        got = answer()
+        assert got["id"] == 2 and got["result"]["structuredContent"]["title"] == "über the wire"
+        iid = got["result"]["structuredContent"]["id"]
+        send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "show", "arguments": {"id": iid}}})
+        assert answer()["result"]["structuredContent"]["id"] == iid
+    finally:
+        p.stdin.close()
+        assert p.wait(timeout=30) == 0
+        p.stdout.close()
+        assert p.stderr is not None
+        p.stderr.close()
+
+
+def test_between_calls_the_server_records_the_index_snapshot_and_still_sees_other_writers(repo: Path) -> None:
+    """After a write the server lists the refs once the write is a clock tick old, between calls
+    (``Tracker.idle``): the index's shared snapshot then matches the refs, so any process's check
+    is a stat per folder. A write by a process that keeps no index is still seen."""
+    from gitjit.store.index import Index
+
+    async def go() -> None:
+        async with session("--actor", "agent:srv", cwd=repo) as s:
+            iid = (await ok(s, "create", {"title": "first"}))["id"]
+            await asyncio.sleep(0.2)
+            ix = Index(Tracker(repo).git.common_dir)
+            assert ix.open()
+            try:
+                assert ix.check() is None  # recorded by the idle server
+            finally:
+                ix.close()
+            ext = Tracker(repo, actor="agent:ext")
+            ext.use_index = False
+            await asyncio.to_thread(ext.update_issue, iid, title="by a process without the index")
+            assert (await ok(s, "show", {"id": iid}))["title"] == "by a process without the index"
+
+    run(go())

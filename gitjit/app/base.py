@@ -67,6 +67,28 @@ class TrackerBase(Reads):
     def warnings(self) -> list[str]:
         return self.store.warnings
 
+    # ------------------------------------------------------------------ a long-lived process
+
+    def serve(self) -> None:
+        """This tracker serves requests in a long-lived process that calls ``idle`` between them
+        (``jit mcp``): a request that finds the refs as the index holds them leaves recording that
+        to ``idle`` instead of taking the index's write lock for it."""
+        self.index.defer_record = True
+        ix = self.index.indexer()
+        if ix is not None:
+            ix.defer_record = True
+
+    def idle_due(self) -> int | None:
+        """When (``time.time_ns``) ``idle`` has work worth doing, or None: after a write, once the
+        refs' signature is a clock tick old (a listing taken earlier is racy, and every check
+        until then lists the refs again)."""
+        return self.index.settle_due()
+
+    def idle(self) -> None:
+        """Between requests: list the refs and record the index's snapshot, so that the next
+        request's check is one stat per folder. Safe at any time (a refresh, nothing more)."""
+        self.index.settle()
+
     def actor(self, by: str | None = None) -> str:
         if by:
             return check_actor(by)

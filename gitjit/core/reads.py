@@ -106,9 +106,8 @@ class Reads:
             raise UsageError("limit must be at least 1")
         b = self.board()
         ids = list(islice(b.ready_pages(min(limit + 1, 256)), limit + 1))
-        keep = ("id", "short_id", "title", "priority", "state", "assignee", "labels", "dependencies", "created_at")
-        issues = [{**{k: it[k] for k in keep}, "gates": [g["key"] for g in it["gates"]]}
-                  for it in b.listing(ids[:limit])]
+        issues = [{"id": it["id"], "title": it["title"], "priority": it["priority"], "labels": it["labels"],
+                   "gates": [g["key"] for g in it["gates"]]} for it in b.listing(ids[:limit])]
         return {"issues": issues, "count": len(issues), "more": len(ids) > limit}
 
     def graph_deps(self, prefix: str, *, transitive: bool = True) -> dict[str, Any]:

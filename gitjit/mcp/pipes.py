@@ -8,6 +8,14 @@ than the call's own work. Here the event loop watches the pipes (``connect_read_
 file descriptor 0 reads the null device and 1 writes to stderr (a stray ``print`` or a checker's
 output cannot corrupt the protocol); both are put back at the end.
 
+Over those pipes the server reads and writes JSON-RPC messages itself (``MessageReader``,
+``MessageWriter``: the SDK's ``ReadStream`` and ``WriteStream`` protocols, which ``Server.run``
+takes from any transport), without the SDK's ``stdio_server`` in between: that one hands each
+message through a memory stream from a reader task to the dispatcher, and each answer through
+another to a writer task, two more task switches per message each way. The parsing and the
+shaping are the SDK's own (``jsonrpc_message_adapter``, ``model_dump_json``), as in
+``stdio_server``.
+
 Where the descriptors are not pipes or sockets (a regular file as stdin, say), ``pipe_streams``
 yields ``None`` and the caller leaves the SDK its own threaded streams.
 """
@@ -20,9 +28,9 @@ import os
 import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import Any, Self
 
-__all__ = ["pipe_streams"]
+__all__ = ["MessageReader", "MessageWriter", "pipe_streams"]
 
 #: the longest line (one JSON-RPC message) read: a tool's arguments are small, but not bounded
 LINE_LIMIT = 64 * 1024 * 1024
@@ -57,6 +65,86 @@ class LineWriter:
 
     async def flush(self) -> None:
         await self.writer.drain()
+
+
+class MessageReader:
+    """The SDK's ``ReadStream`` of ``SessionMessage | Exception`` over the lines of a pipe: each line
+    parsed as ``stdio_server`` does (a line that is not a JSON-RPC message is yielded as the
+    exception, which the dispatcher reports and goes on); the end of input ends the iteration."""
+
+    def __init__(self, lines: LineReader) -> None:
+        self.lines = lines
+        self.closed = False
+
+    async def receive(self) -> Any:
+        import anyio
+        from mcp import types
+        from mcp.shared.message import SessionMessage
+
+        if self.closed:
+            raise anyio.ClosedResourceError
+        line = await self.lines.reader.readline()
+        if not line:
+            raise anyio.EndOfStream
+        try:
+            message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+        except Exception as exc:  # noqa: BLE001 - handed on, as stdio_server does
+            return exc
+        return SessionMessage(message)
+
+    def __aiter__(self) -> MessageReader:
+        return self
+
+    async def __anext__(self) -> Any:
+        import anyio
+
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class MessageWriter:
+    """The SDK's ``WriteStream`` of ``SessionMessage`` onto a pipe: each message one line, written
+    as ``stdio_server``'s writer task does, queued on the pipe at once (a write never interleaves
+    with another: it is one ``write`` call, with no wait in between)."""
+
+    def __init__(self, lines: LineWriter) -> None:
+        self.lines = lines
+        self.closed = False
+
+    async def send(self, item: Any, /) -> None:
+        import anyio
+
+        if self.closed:
+            raise anyio.ClosedResourceError
+        text = item.message.model_dump_json(by_alias=True, exclude_unset=True)
+        await self.lines.write(text + "\n")
+        await self.lines.flush()
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def _streamable(fd: int) -> bool:

@@ -7,7 +7,9 @@ signatures and turns an exception into text only.
 
 A server is long-lived, so each repository's Tracker is made once and kept: its index stays open
 and is brought in step with the refs on each call (a stat of the ref folders when nothing moved;
-gitjit/store/indexer.py). A Tracker is used by one call at a time: ``gate_run`` (a checker may run
+gitjit/store/indexer.py). Between calls the server does the Tracker's idle work (``Repo.plan_idle``,
+``Tracker.idle``): once a write is a clock tick old it lists the refs and records the index's
+snapshot, which a call would otherwise do (a read right after a write lists every loose ref). A Tracker is used by one call at a time: ``gate_run`` (a checker may run
 for minutes) runs on the repository's own worker thread, and any other call runs on the event
 loop itself when that thread is idle (no thread switch: on a busy machine each costs more than
 the call), or queues behind it when busy. Over HTTP only the reads run on the event loop, so no
@@ -23,6 +25,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,6 +48,11 @@ READ_ONLY = frozenset({"ready", "show", "status", "events"})
 #: number of clients) the reads only, so that no client waits while another's write flushes
 INLINE_STDIO = frozenset(TOOLS) - {"gate_run"}
 INLINE_HTTP = READ_ONLY
+#: how long after the moment a repository's refs signature stops being racy (``Tracker.idle_due``)
+#: its idle work runs, if no call came meanwhile
+IDLE_GRACE_S = 0.002
+#: idle rounds in a row (each after another process's write made the signature racy again)
+IDLE_ROUNDS = 3
 
 
 class Repo:
@@ -54,13 +62,47 @@ class Repo:
         self.given = path
         self.tracker = Tracker(path, actor=actor, on_wait=lambda text: _log(f"jit: {text}"))
         self.tracker.actor()  # a bad --actor / JIT_ACTOR is refused at start, not on every write
+        self.tracker.serve()  # the index's snapshot is recorded between calls (``idle``)
         git = self.tracker.git
         self.root = Path(git.workdir or git.common_dir).resolve()
         self.name = self.root.name.removesuffix(".git") if git.workdir is None else self.root.name
         self.cursors = EventCursors(self.tracker)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"jit-mcp-{self.name}")
         self.queued = 0  # calls handed to the pool and not yet done (or cancelled)
+        self.calls = 0  # calls begun: idle work planned before the latest one is void
+        self._idle_at: asyncio.TimerHandle | None = None
         self._lock = threading.Lock()
+
+    def plan_idle(self, rounds: int = IDLE_ROUNDS) -> None:
+        """After a call: run the Tracker's idle work (``Tracker.idle``: list the refs and record the
+        index's snapshot once a write's signature is a clock tick old) on the event loop when it
+        is due, unless another call begins first. A read after a write then checks the index with
+        one stat per folder instead of listing every loose ref, and records nothing itself."""
+        if self._idle_at is not None:
+            self._idle_at.cancel()
+            self._idle_at = None
+        try:
+            due = self.tracker.idle_due()
+        except Exception:  # noqa: BLE001 - idle work is an optimisation: never fail a call for it
+            return
+        if due is None or rounds <= 0:
+            return
+        delay = max(0.0, (due - time.time_ns()) / 1e9) + IDLE_GRACE_S
+        self._idle_at = asyncio.get_running_loop().call_later(delay, self._idle, self.calls, rounds)
+
+    def _idle(self, seen: int, rounds: int) -> None:
+        self._idle_at = None
+        if self.calls != seen or self.queued:
+            return  # a call began (or runs on the repository's thread): it plans again when done
+        try:
+            self.tracker.idle()  # on the event loop, like an inline call: one user of the Tracker at a time
+        except Exception as e:  # noqa: BLE001 - the next call refreshes the index as usual
+            _log(f"warning: idle refresh of the index failed: {type(e).__name__}: {e}")
+        finally:
+            for w in self.tracker.warnings:
+                _log(f"warning: {w}")
+            self.tracker.warnings.clear()
+        self.plan_idle(rounds - 1)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """``fn(*args)`` on this repository's thread, after the calls before it."""
@@ -131,13 +173,18 @@ class Service:
                                  details={"tool": tool})
             args = parse(tool, arguments)
             repo = self.repo(args.repo)
-            if tool in self.inline and not repo.queued:
-                # the repository's thread is idle and nothing waits for it: run the call here,
-                # without two thread switches (the event loop runs one call at a time, so the
-                # Tracker is still used by one call at a time)
-                data = self.run(tool, args, repo)
-            else:
-                data = await repo.submit(self.run, tool, args, repo)
+            repo.calls += 1
+            try:
+                if tool in self.inline and not repo.queued:
+                    # the repository's thread is idle and nothing waits for it: run the call here,
+                    # without two thread switches (the event loop runs one call at a time, so the
+                    # Tracker is still used by one call at a time)
+                    data = self.run(tool, args, repo)
+                else:
+                    data = await repo.submit(self.run, tool, args, repo)
+            finally:
+                if not repo.queued:
+                    repo.plan_idle()
         except GitjitError as e:
             return error_result(e)
         except Exception as e:  # the last line of defence, as the CLI's report_crash
@@ -152,6 +199,8 @@ class Service:
 
     def close(self) -> None:
         for r in self.repos:
+            if r._idle_at is not None:
+                r._idle_at.cancel()
             r.pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -237,14 +286,19 @@ def run_stdio(service: Service) -> None:
     import anyio
     from mcp.server.stdio import stdio_server
 
-    from .pipes import pipe_streams
+    from .pipes import MessageReader, MessageWriter, pipe_streams
 
     service.inline = INLINE_STDIO
     server = build_server(service)
 
     async def main() -> None:
-        async with pipe_streams() as pipes, stdio_server(*(pipes or (None, None))) as (r, w):
-            await server.run(r, w, server.create_initialization_options())
+        async with pipe_streams() as pipes:
+            if pipes is not None:  # the messages read and written by the event loop itself
+                await server.run(MessageReader(pipes[0]), MessageWriter(pipes[1]),
+                                 server.create_initialization_options())
+                return
+            async with stdio_server() as (r, w):
+                await server.run(r, w, server.create_initialization_options())
 
     # what is loaded by now (the SDK, pydantic's models, gitjit) lives as long as the process: out
     # of the collector's sight, a full collection no longer walks it in the middle of a call

@@ -40,8 +40,9 @@ from ..core.errors import ValidationError
 from ..core.graph import BrokenEdge, Graph
 from ..core.model import TERMINAL_STATES, GateDef, IssueState, compact_json, now_ts, utc_ts
 from ..git.files import HEX40 as _HEX40
-from ..git.files import PACKED_REFS, loose_tip, packed_refs_locked
+from ..git.files import PACKED_REFS, loose_tip, packed_refs_locked, stat_of
 from .index import (
+    COARSE_RACY_NS,
     GATES,
     INDEX_VERSION,
     ISSUES,
@@ -133,6 +134,9 @@ class ReadModel:
         self.written: tuple[str, str] | None = None
         #: this process's writes not folded in yet (the index's lock was busy)
         self.unnoted: dict[str, str] = {}
+        #: a long-lived process that calls ``settle`` between requests (``jit mcp``): see
+        #: ``Indexer.defer_record``
+        self.defer_record = False
 
     def indexer(self) -> Indexer | None:
         """The indexer, or None when the index is switched off or cannot be used here."""
@@ -141,6 +145,7 @@ class ReadModel:
         ix = self._indexer
         if ix is None:
             ix = self._indexer = Indexer(self.git, self.store, on_wait=self.on_wait)
+            ix.defer_record = self.defer_record
         if ix.disabled and time.monotonic() >= ix.retry_at:
             # a long-lived process (the dispatcher, an agent's session) tries the index again later:
             # what made it give up (a lock held for long, a full disk) usually passes, and folding
@@ -160,6 +165,23 @@ class ReadModel:
         except (sqlite3.Error, OSError) as e:
             ix.give_up(e)
             return None
+
+    def settle_due(self) -> int | None:
+        """When (``time.time_ns``) ``settle`` has work worth doing, or None (see ``Indexer.settle_due``)."""
+        ix = self._indexer
+        if ix is None or ix.disabled or ix.ix.db is None:
+            return None
+        return ix.settle_due()
+
+    def settle(self) -> None:
+        """Between requests: bring the index in step and record its snapshot (``Indexer.settle``)."""
+        ix = self._indexer
+        if ix is None or ix.disabled or ix.ix.db is None:
+            return
+        try:
+            ix.settle()
+        except (sqlite3.Error, OSError) as e:
+            ix.give_up(e)
 
     def board(self, *, fresh: bool = False) -> IndexBoard | None:
         got = self.refreshed()
@@ -374,6 +396,13 @@ class Indexer:
         self._rno: dict[str, int] = {}
         self._stext: dict[str, str] = {}
         self._types: dict[str, int] = {}
+        #: set by a long-lived process that calls ``settle`` between requests (``jit mcp``): a
+        #: refresh that finds nothing changed then only remembers the listing (``Index.own``),
+        #: without taking the index's write lock to record it as the shared snapshot in the middle
+        #: of a request (~0.8 ms at 100 issues); ``settle`` records it when the process is idle
+        self.defer_record = False
+        #: a refresh found the refs as the index holds them and left recording that to ``settle``
+        self.unrecorded = False
 
     def give_up(self, e: BaseException) -> None:
         """The index cannot be used in this process (read-only repository, locked for too long,
@@ -433,8 +462,8 @@ class Indexer:
             self._warn()
             return True
         changed = False
-        if delta is not None and (delta.needs_full or not delta.empty or not delta.sig.get("racy")
-                                  or delta.read_loose >= SNAPSHOT_READS):
+        if delta is not None and (delta.needs_full or not delta.empty or (
+                not self.defer_record and (not delta.sig.get("racy") or delta.read_loose >= SNAPSHOT_READS))):
             # an empty delta only updates the shared signature: worth it when the new one can be
             # trusted later (not racy) or saves many reads, and never worth waiting for another
             # writer's lock (this process remembers its own listing anyway, ``Index.own``). A
@@ -459,6 +488,7 @@ class Indexer:
                 ix.remember(delta)
         elif delta is not None:
             ix.remember(delta)
+            self.unrecorded = self.unrecorded or self.defer_record
         if (delta is not None and len(delta.loose) >= pack_threshold(delta) and not self._packing
                 and self._may_pack() and self.pack_refs()):
             # record the new packed-refs now, once its mtime is no longer racy, so that no
@@ -473,6 +503,40 @@ class Indexer:
         if changed:
             self._gatedefs = None
         return changed
+
+    def settle_due(self) -> int | None:
+        """When (``time.time_ns``) ``settle`` has work worth doing: once the ref folders' stats
+        differ from the signature this process last trusted (``Index.own``, else the shared one:
+        a write since, this process's own included), or that signature is racy, a clock tick after
+        the newest stamp (a listing then is trusted by one stat per folder until something moves);
+        now, when a refresh left a snapshot unrecorded (``defer_record``). None: nothing to do."""
+        ix = self.ix
+        own = ix.own
+        sig = own["sig"] if own is not None else (ix.meta_json("sig") or {})
+        stats = sig.get("stats") or {}
+        now = {rel: stat_of(ix.common, rel) for rel in stats}
+        if now != stats or sig.get("racy"):
+            stamps = [v[0] for v in now.values() if v and v[0] is not None]
+            if sig.get("racy") and own is not None:
+                stamps += [v[2] for v in own["loose"].values() if v[2] is not None]
+            margin = COARSE_RACY_NS if sig.get("coarse") else RACY_NS
+            return max(stamps, default=0) + margin + 1_000_000
+        return time.time_ns() if self.unrecorded else None
+
+    def settle(self) -> bool:
+        """What a long-lived process does between requests (``jit mcp``): list the refs afresh, from
+        the shared snapshot rather than this process's own listing, and record the listing as the
+        shared snapshot when it is no longer racy, as a refresh without ``defer_record`` does. The
+        next check (this process's or any other's) is then one stat per folder, until something
+        moves. Correct whenever it runs: it is the refresh a fresh process would make. True if
+        anything changed (another process's write, folded in now)."""
+        self.unrecorded = False
+        defer, self.defer_record = self.defer_record, False
+        self.ix.own = None
+        try:
+            return self.refresh()
+        finally:
+            self.defer_record = defer
 
     def _warn(self) -> None:
         """The refs the index skipped (unreadable documents), as the store's warnings."""
