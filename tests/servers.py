@@ -15,10 +15,17 @@ and, on exit, kills the server's whole process group and removes the directory::
 | ``apache_hub()`` | Apache running ``git http-backend`` (smart HTTP); reads are open, a push needs basic auth from an htpasswd file | a credential helper for ``agent`` | ``None``: anonymous |
 | ``nginx_hub()`` | the same behind nginx, ``git http-backend`` run by fcgiwrap | as ``apache_hub`` | as ``apache_hub`` |
 | ``ssh_hub()`` | OpenSSH's sshd, plain git over ssh (``ssh://<this user>@127.0.0.1:P/abs/path``) | ``GIT_SSH_COMMAND`` with the key | none |
-| ``gitolite_hub()`` | sshd with gitolite3 deciding per user and per ref | ``lead``: may push all of ``refs/jit/*`` | ``agent``: may push ``refs/jit/issues/*`` (claims, edits) but not ``refs/jit/gates/*``; ``reader``: read only |
+| ``gitolite_hub()`` | sshd with gitolite3 deciding per user and per ref | ``lead``: may push all of ``refs/jit/*`` | ``agent``: may push branches and ``refs/jit/issues/*`` (claims, edits) but not ``refs/jit/gates/*``; ``reader``: read only |
 
 ``HUBS`` maps a transport name (``"daemon"``, ``"http"``, ``"nginx"``, ``"ssh"``, ``"gitolite"``) to its
 context manager; ``missing(name)`` says which binary a transport lacks (``None`` when it can run).
+``hub.create(name)`` serves another bare repository the same way (gitolite: declared with the
+hub's rules) and returns its URL; ``hub.machine_env(user, tag)`` is a client on a machine of its
+own (over ssh: its own shared connection). bench/fleet.py runs its fleet over these servers.
+
+sshd is configured for a fleet: ``MaxStartups 100`` (the default, ``10:30:100``, starts dropping
+unauthenticated connections beyond 10, which 8 agents and 8 pushers connecting at once exceed)
+and ``MaxSessions 100`` (sessions over one shared connection; the default is 10).
 
 Passwords never reach a stored git config: ``hub.env`` sets a credential helper through
 ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (git's environment config), so only
@@ -509,10 +516,11 @@ GITOLITE_CONF = """\
 repo gitolite-admin
     RW+                     =   admin
 
-# the hub of a swarm: the lead may do anything; agents may claim and edit issues (a claim is a
-# fast-forward push of refs/jit/issues/<id>) but not define gates; a reader may only fetch
+# the hub of a swarm: the lead may do anything; agents may push branches, claim and edit issues
+# (a claim is a fast-forward push of refs/jit/issues/<id>) but not define gates; a reader may only fetch
 repo {repo}
     RW+                     =   lead
+    RW  refs/heads/         =   agent
     RW  refs/jit/issues/    =   agent
     R                       =   reader
 """
