@@ -17,7 +17,7 @@ and a sync of CHANGED (10,000) issues changed on the hub, and a pull when only a
 Transports: ``daemon`` (git daemon), ``http`` (git http-backend behind a small CGI server),
 ``file``; the servers teams run, from tests/servers.py: ``apache`` (smart HTTP, a login for
 pushes), ``nginx`` (with fcgiwrap), ``ssh`` (sshd, a shared connection per client process),
-``gitolite`` (agents log in as an account that may push only ``refs/jit/issues/*``); or
+``gitolite`` (agents log in as an account that may push ``refs/jit/issues/*``, not gates); or
 ``module:function`` for another server (bench/hubs.py). The table goes to
 ``docs/performance.md`` (section "A fleet on one hub") with ``--write``.
 """

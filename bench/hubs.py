@@ -15,8 +15,8 @@ pytest; each serves its own directory, so ``base`` is not used):
 * ``nginx``: the same behind nginx, the backend run by fcgiwrap;
 * ``ssh``: OpenSSH's sshd, each client process keeping one shared connection (ControlMaster),
   as a separate machine would;
-* ``gitolite``: gitolite3 behind sshd; the agents log in as ``agent``, who may push
-  ``refs/jit/issues/*`` only (claims), the setup and the floor as ``lead``.
+* ``gitolite``: gitolite3 behind sshd; the agents log in as ``agent``, who may push branches and
+  ``refs/jit/issues/*`` (claims) but not gates, the setup and the floor as ``lead``.
 
 Any other transport plugs in as ``module:function``: a function taking ``base`` and returning
 such a context manager (``resolve``).
