@@ -348,3 +348,25 @@ def test_git_push_through_the_hooks_when_the_hub_refuses_the_jit_refs(
         tl.pull()
         assert tl.show(iid)["title"] == "being worked on"
         assert "review" in {g["key"] for g in tl.registry_list()["gates"]}
+
+
+# ----------------------------------------------------------------------------- the fleet benchmark over these servers
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["apache", "gitolite"])
+def test_the_fleet_benchmark_runs_over_the_real_servers(kind: str, tmp_path: Path) -> None:
+    """bench/fleet.py's adapter to tests/servers.py (a repository per round made through the
+    server, gitolite's declared with the hub's rules; the agents under their own account): a tiny
+    race, every issue won once, and a floor measured through the same server."""
+    need({"apache": "http"}.get(kind, kind))
+    out = tmp_path / "fleet.json"
+    root = Path(__file__).resolve().parent.parent
+    p = subprocess.run([sys.executable, "-m", "bench.fleet", "claims", "--transport", kind, "--rounds", "1",
+                        "--issues", "6", "--clones", "2", "--floor-per", "2", "--no-fsync", "--json", str(out)],
+                       cwd=root, capture_output=True, text=True, timeout=300, check=False,
+                       env={**os.environ, "PYTHONPATH": str(root)})
+    assert p.returncode == 0, p.stderr[-3000:]
+    (res,) = json.loads(out.read_text())["claims"]
+    (run,) = res["rounds"]
+    assert res["ok"] and run["claims"] == 6 and run["errors"] == 0, run
+    assert run["floor"] > 0 and run["ratio"] > 0
