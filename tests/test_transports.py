@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_jit
-from dispatchlib import agent_cmd, records, write_config
+from conftest import check_json_output, run_jit
+from dispatchlib import agent_cmd, records, start_dispatcher, stop, wait_for, write_config
 from servers import HUBS, Hub, gitolite_hub, missing
 from synclib import jit_tips, make_clone, snapshot, tracker
 from test_dispatch_hub import two_dispatchers
@@ -282,6 +282,23 @@ def test_a_dispatcher_the_hub_refuses_says_so_and_a_later_pass_delivers_everythi
         assert not records(rec)
         assert jit_tips(a) == before and jit_tips(hub.path) == on_hub
         assert all(tracker(a).show(i)["assignee"] is None for i in ids)
+
+        # a long-running dispatcher: `jit-dispatch status` shows the hub's reason while it lasts
+        proc = start_dispatcher(cfg)
+        try:
+            def refused_now() -> dict | None:  # type: ignore[type-arg]
+                out = dispatch(cfg, "status", "--json").stdout
+                check_json_output(["dispatch", "status", "--json"], out)  # the dispatch-status schema
+                st = json.loads(out)
+                return st if st["running"] and st["repos"][0]["last_error"] else None
+            st = wait_for(refused_now, timeout=60, step=0.3, what="the refusal in jit-dispatch status")
+            assert reason in st["repos"][0]["last_error"] and st["totals"]["claimed"] == 0
+            human = dispatch(cfg, "status")
+            assert "    last cycle failed: " in human.stdout and reason in human.stdout
+        finally:
+            _, err = stop(proc)
+        assert "Traceback" not in err and reason in err  # its log: the WARNING of each failed cycle
+        assert not records(rec) and jit_tips(hub.path) == on_hub
 
         # under an account that may push, the next pass claims, runs, and delivers what waited
         use(monkeypatch, hub, "agent")

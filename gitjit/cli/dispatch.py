@@ -368,6 +368,7 @@ def _status_data(cfg: Any) -> dict[str, Any]:
     state = st.read_state() or {}
     breakers = Breakers(st).snapshot() if st.path.exists() else {}
     runs = state.get("running") or [] if running else []
+    seen = {r.get("name"): r for r in state.get("repos") or [] if isinstance(r, dict)} if running else {}
     agents = []
     for a in cfg.agents:
         b = breakers.get(a.id) or {}
@@ -388,7 +389,9 @@ def _status_data(cfg: Any) -> dict[str, Any]:
         "stopping": state.get("stopping") if running else None, "cycles": state.get("cycles") if running else None,
         "totals": state.get("totals") if running else None, "last_cycle": state.get("last_cycle") if running else None,
         "poll_interval_secs": cfg.poll_interval_secs, "lease_secs": cfg.lease_secs,
-        "repos": [{"name": r.name, "path": str(r.path), "url": r.url, "hub": r.hub} for r in cfg.repos],
+        "repos": [{"name": r.name, "path": str(r.path), "url": r.url, "hub": r.hub,
+                   "last_sync_at": seen.get(r.name, {}).get("last_sync_at"),
+                   "last_error": seen.get(r.name, {}).get("last_error")} for r in cfg.repos],
         "agents": agents, "webhooks": [h.url for h in cfg.webhooks],
     }
 
@@ -414,6 +417,8 @@ def status() -> None:
             click.echo(f"Dispatcher {data['id']}: not running")
         for r in data["repos"]:
             click.echo(f"  repo {r['name']}: {r['path']}" + (f" (hub {r['hub']})" if r["hub"] else ""))
+            if r["last_error"]:
+                click.echo(f"    last cycle failed: {r['last_error']}")
         click.echo("Agents:")
         width = min(max([16, *(len(a["id"]) for a in data["agents"])]), 40)  # widen, up to a point
         for a in data["agents"]:

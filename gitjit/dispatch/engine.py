@@ -632,6 +632,7 @@ class Dispatcher:
                         report["errors"].append({"repo": r.name, "issue_id": st.id, "error": issue.message})
                         self._hub_error({"repo": r.name, "issue_id": st.id, "error": issue.message,
                                          "hint": issue.hint})
+                        r.last_error = issue.message  # until the next cycle's sync: `jit-dispatch status`
                         self.log("claim_failed", f"claim of {st.id[:8]} failed: {issue.message}", repo=r.name,
                                  issue_id=st.id, **({"hint": issue.hint} if issue.hint else {}))
                     continue  # another dispatcher or agent won it
