@@ -15,7 +15,10 @@ the same server, one after the other. A claim is expressed as a multiple of that
 and a sync of CHANGED (10,000) issues changed on the hub, and a pull when only a few refs moved.
 
 Transports: ``daemon`` (git daemon), ``http`` (git http-backend behind a small CGI server),
-``file``, or ``module:function`` for another server (bench/hubs.py). The table goes to
+``file``; the servers teams run, from tests/servers.py: ``apache`` (smart HTTP, a login for
+pushes), ``nginx`` (with fcgiwrap), ``ssh`` (sshd, a shared connection per client process),
+``gitolite`` (agents log in as an account that may push ``refs/jit/issues/*``, not gates); or
+``module:function`` for another server (bench/hubs.py). The table goes to
 ``docs/performance.md`` (section "A fleet on one hub") with ``--write``.
 """
 
@@ -90,6 +93,10 @@ if os.environ.get("FLEET_TRACE"):
         print(json.dumps({"t": time.time(), "agent": agent, "push": [[r[0][-12:], st[r[0]][0], st[r[0]][1]] for r in updates]}), file=sys.__stderr__, flush=True)
         return st
     _sync.Syncer.push_batch = _traced
+# connect once before the start (over ssh: this machine's shared connection is up, as it stays
+# up between an agent's claims); the floor's pushers do the same
+import subprocess
+subprocess.run(["git", "-C", repo, "ls-remote", "origin", "refs/heads/warm-up"], capture_output=True)
 # warm up as a running agent session is: the modules a claim needs are imported before the start
 # (a claim-next for a label no issue has: a quiet pull and "no work"; no claim is made)
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -130,6 +137,7 @@ FLOOR = r"""
 import os, subprocess, sys, time
 repo, url, name, n, barrier, out_file = sys.argv[1:7]
 sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+subprocess.run(["git", "ls-remote", url, "refs/heads/warm-up"], cwd=repo, capture_output=True)
 open(os.path.join(barrier, name), "w").close()
 while not os.path.exists(os.path.join(barrier, "go")):
     time.sleep(0.002)
@@ -151,21 +159,22 @@ def _go(barrier: Path, procs: list[subprocess.Popen[str]], n: int) -> None:
     (barrier / "go").touch()
 
 
-def floor(tmp: Path, served: Served, procs: int, per: int) -> float:
-    """Bare pushes of one new ref each, ``procs`` processes at once: pushes per second."""
+def floor(tmp: Path, served: Served, url: str, procs: int, per: int) -> float:
+    """Bare pushes of one new ref each, ``procs`` processes at once (to the repository at ``url``):
+    pushes per second."""
     src = tmp / f"floor-src-{time.monotonic_ns()}"
     src.mkdir()
     _git("init", "-q", "-b", "main", cwd=src)
     (src / "f").write_text("x\n")
     _git("add", "f", cwd=src)
     _git("commit", "-qm", "floor", cwd=src)
-    url = served.url("floor.git")
     _git("push", "-q", url, f"+HEAD:refs/heads/floor-{time.monotonic_ns()}", cwd=src)
     barrier = tmp / f"fb-{time.monotonic_ns()}"
     barrier.mkdir()
     outs = [tmp / f"fo-{k}-{time.monotonic_ns()}" for k in range(procs)]
     ps = [subprocess.Popen([sys.executable, "-c", FLOOR, str(src), url, f"p{k}", str(per), str(barrier), str(o)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k, o in enumerate(outs)]
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, **served.client_env(k, "floor")}) for k, o in enumerate(outs)]
     _go(barrier, ps, procs)
     for p in ps:
         _, err = p.communicate(timeout=600)
@@ -180,8 +189,7 @@ def claims(tmp: Path, served: Served, *, clones: int, issues: int, fsync: bool) 
     from gitjit.app.tracker import Tracker
 
     name = f"hub-{time.monotonic_ns()}.git"
-    _git("init", "-q", "--bare", str(served.base / name), cwd=served.base)
-    url = served.url(name)
+    url = served.create(name)
     run = tmp / name.removesuffix(".git")
     seed = _clone(run / "seed", url, fsync=False)
     t = Tracker(seed, actor="lead")
@@ -201,7 +209,8 @@ def claims(tmp: Path, served: Served, *, clones: int, issues: int, fsync: bool) 
     barrier.mkdir()
     outs = [run / f"out{k}.json" for k in range(clones)]
     ps = [subprocess.Popen([sys.executable, "-c", WORKER, str(c), f"agent:{k}", str(barrier), str(o)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, **served.client_env(k, "agent")})
           for k, (c, o) in enumerate(zip(paths, outs))]
     _go(barrier, ps, clones)
     for p in ps:
@@ -237,11 +246,12 @@ def bench_claims(transport: str, *, rounds: int, clones: int, issues: int, floor
         base = tmp / "served"
         base.mkdir()
         _git("init", "-q", "--bare", str(base / "hub.git"), cwd=base)
-        _git("init", "-q", "--bare", str(base / "floor.git"), cwd=base)
         rows = []
         with resolve(transport)(base) as served:
+            os.environ.update(served.env)  # the setup's client (gitolite: the lead)
+            floor_url = served.create("floor-fleet.git")
             for _ in range(rounds):
-                f = floor(tmp, served, clones, floor_per)
+                f = floor(tmp, served, floor_url, clones, floor_per)
                 c = claims(tmp, served, clones=clones, issues=issues, fsync=fsync)
                 c["floor"] = f
                 c["ratio"] = f / c["rate"]
@@ -271,7 +281,8 @@ def _change_many(path: Path, ids: list[str], actor: str) -> None:
     """Append one event to each of ``ids`` (setup, not measured): through the store, fsync off."""
     from gitjit.app.tracker import Tracker
     from gitjit.core.fold import fold_issue
-    from gitjit.core.model import Event, new_event_id, now_ts
+    from gitjit.core.event import Event
+    from gitjit.core.model import new_event_id, now_ts
     from gitjit.core.refs import ISSUES
 
     t = Tracker(path, actor=actor)
@@ -300,7 +311,8 @@ def bench_sync(transport: str, *, size: int, changed: int, few: int, repeats: in
         base.mkdir()
         _git("init", "-q", "--bare", str(base / "hub.git"), cwd=base)
         with resolve(transport)(base) as served:
-            url = served.url("hub.git")
+            os.environ.update(served.env)
+            url = served.create(f"sync-{time.monotonic_ns()}.git")
             a = _clone(tmp / "a", url, fsync=False)
             b = _clone(tmp / "b", url, fsync=False)
             ta = Tracker(a, actor="agent:a")
@@ -362,7 +374,7 @@ def table(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__.split("\n\n")[0])
     p.add_argument("what", nargs="?", default="claims", choices=["claims", "sync", "all"])
-    p.add_argument("--transport", action="append", help="daemon, http, file or module:function (repeatable)")
+    p.add_argument("--transport", action="append", help="daemon, http, file, apache, nginx, ssh, gitolite or module:function (repeatable)")
     p.add_argument("--clones", type=int, default=8)
     p.add_argument("--issues", type=int, default=80)
     p.add_argument("--rounds", type=int, default=3)

@@ -8,8 +8,18 @@ under ``base`` and says which URL reaches ``base/<name>``. Two are built in:
   program Apache or nginx would run;
 * ``file``: no server at all, ``file://`` URLs (git still runs receive-pack for a push).
 
-Any other transport (Apache, sshd/gitolite fixtures) plugs in as ``module:function``: a function
-taking ``base`` and returning such a context manager (``resolve``).
+The servers teams run, started on 127.0.0.1 by tests/servers.py (plain context managers, no
+pytest; each serves its own directory, so ``base`` is not used):
+
+* ``apache``: Apache with ``git http-backend`` as CGI, reads open, a push needs basic auth;
+* ``nginx``: the same behind nginx, the backend run by fcgiwrap;
+* ``ssh``: OpenSSH's sshd, each client process keeping one shared connection (ControlMaster),
+  as a separate machine would;
+* ``gitolite``: gitolite3 behind sshd; the agents log in as ``agent``, who may push branches and
+  ``refs/jit/issues/*`` (claims) but not gates, the setup and the floor as ``lead``.
+
+Any other transport plugs in as ``module:function``: a function taking ``base`` and returning
+such a context manager (``resolve``).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,20 +39,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-__all__ = ["TRANSPORTS", "Served", "free_port", "resolve", "serve_daemon", "serve_file", "serve_http"]
+__all__ = ["TRANSPORTS", "Served", "free_port", "resolve", "serve_daemon", "serve_file", "serve_http", "serve_real"]
 
 
 @dataclass
 class Served:
-    """A running server: ``url(name)`` reaches ``base/name``; ``env`` is what a client needs."""
+    """A running server: ``url(name)`` reaches ``base/name``; ``env`` is what a client needs.
+
+    A server that decides itself where its repositories live (and who may write them) passes
+    ``creator`` (make a repository, return its URL) and ``client`` (the environment of process
+    ``k`` in role ``"agent"`` or ``"floor"``, each as a machine of its own)."""
 
     base: Path
     prefix: str
     env: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    creator: Callable[[str], str] | None = None
+    client: Callable[[int, str], dict[str, str]] | None = None
 
     def url(self, name: str) -> str:
         return f"{self.prefix}/{name}"
+
+    def create(self, name: str) -> str:
+        """A new empty bare repository on this server: its URL."""
+        if self.creator is not None:
+            return self.creator(name)
+        subprocess.run(["git", "init", "-q", "--bare", str(self.base / name)], check=True, capture_output=True)
+        return self.url(name)
+
+    def client_env(self, k: int, role: str) -> dict[str, str]:
+        """What client process ``k`` (an ``"agent"`` or a ``"floor"`` pusher) adds to its environment."""
+        return self.client(k, role) if self.client is not None else {}
 
 
 def free_port() -> int:
@@ -170,8 +198,46 @@ def serve_file(base: Path, probe: str = "hub.git") -> Iterator[Served]:
     yield Served(base, f"file://{base}")
 
 
+def _servers() -> object:
+    """tests/servers.py (no pytest in it), importable from a source tree."""
+    tests = str(Path(__file__).resolve().parent.parent / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    return importlib.import_module("servers")
+
+
+#: transport name -> (tests/servers.py context manager, user of the agents, kind for ``missing``)
+REAL = {"apache": ("apache_hub", "agent", "http"), "nginx": ("nginx_hub", "agent", "nginx"),
+        "ssh": ("ssh_hub", None, "ssh"), "gitolite": ("gitolite_hub", "agent", "gitolite")}
+
+
+@contextmanager
+def serve_real(kind: str, base: Path) -> Iterator[Served]:
+    """A server of tests/servers.py as a transport: repositories made through it (gitolite's are
+    declared in its configuration), every client process with its own credentials and, over ssh,
+    its own shared connection."""
+    servers = _servers()
+    fn, agent_user, need = REAL[kind]
+    why = servers.missing(need)  # type: ignore[attr-defined]
+    if why:
+        raise SystemExit(f"transport {kind}: {why}")
+    with getattr(servers, fn)() as hub:
+        def client(k: int, role: str) -> dict[str, str]:
+            user = agent_user if role == "agent" else None
+            if kind in ("apache", "nginx"):
+                return dict(hub.env)  # the same login for every client: a push needs one
+            return hub.machine_env(user if kind == "gitolite" else None, f"{role[0]}{k}")
+        yield Served(hub.path.parent, hub.url.rsplit("/", 1)[0], env=dict(hub.env), creator=hub.create,
+                     client=client)
+
+
+def _real(kind: str) -> Callable[[Path], AbstractContextManager[Served]]:
+    return lambda base: serve_real(kind, base)
+
+
 TRANSPORTS: dict[str, Callable[..., AbstractContextManager[Served]]] = {
     "daemon": serve_daemon, "http": serve_http, "file": serve_file,
+    **{k: _real(k) for k in REAL},
 }
 
 

@@ -15,10 +15,18 @@ and, on exit, kills the server's whole process group and removes the directory::
 | ``apache_hub()`` | Apache running ``git http-backend`` (smart HTTP); reads are open, a push needs basic auth from an htpasswd file | a credential helper for ``agent`` | ``None``: anonymous |
 | ``nginx_hub()`` | the same behind nginx, ``git http-backend`` run by fcgiwrap | as ``apache_hub`` | as ``apache_hub`` |
 | ``ssh_hub()`` | OpenSSH's sshd, plain git over ssh (``ssh://<this user>@127.0.0.1:P/abs/path``) | ``GIT_SSH_COMMAND`` with the key | none |
-| ``gitolite_hub()`` | sshd with gitolite3 deciding per user and per ref | ``lead``: may push all of ``refs/jit/*`` | ``agent``: may push ``refs/jit/issues/*`` (claims, edits) but not ``refs/jit/gates/*``; ``reader``: read only |
+| ``gitolite_hub()`` | sshd with gitolite3 deciding per user and per ref | ``lead``: may push all of ``refs/jit/*`` | ``agent``: may push branches and ``refs/jit/issues/*`` (claims, edits) but not ``refs/jit/gates/*``; ``reader``: read only |
 
 ``HUBS`` maps a transport name (``"daemon"``, ``"http"``, ``"nginx"``, ``"ssh"``, ``"gitolite"``) to its
 context manager; ``missing(name)`` says which binary a transport lacks (``None`` when it can run).
+``hub.create(name)`` serves another bare repository the same way (gitolite: declared with the
+hub's rules) and returns its URL; ``hub.machine_env(user, tag)`` is a client on a machine of its
+own (over ssh: its own shared connection). bench/fleet.py runs its fleet over these servers.
+
+sshd is configured for a fleet: ``MaxStartups 100`` (the default, ``10:30:100``, starts dropping
+new connections while more than 10 are in their handshake) and ``MaxSessions 100`` (sessions over
+one shared connection; the default is 10): headroom, as the fleet benchmark's 8 clones ran
+without a dropped connection under the defaults too (docs/performance.md).
 
 Passwords never reach a stored git config: ``hub.env`` sets a credential helper through
 ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (git's environment config), so only
@@ -66,12 +74,27 @@ class Hub:
     env: dict[str, str]
     users: dict[str, dict[str, str]] = field(default_factory=dict)
     log: Path | None = None
+    #: serve one more bare repository beside ``path`` (same server, same rules): its URL
+    new_repo: Callable[[str], str] | None = None
+    #: the environment of ``user`` on a separate machine named ``tag`` (ssh: a shared connection of its own)
+    on_machine: Callable[[str | None, str], dict[str, str]] | None = None
 
     def env_for(self, user: str | None) -> dict[str, str]:
         """The client environment of another user (``None``: anonymous, where the server allows it)."""
         if user is None:
             return {}
         return self.users[user]
+
+    def create(self, name: str) -> str:
+        """Another bare repository served like ``path`` (e.g. a fresh hub per benchmark round): its URL."""
+        if self.new_repo is None:
+            raise RuntimeError(f"{self.kind} hub cannot serve another repository")
+        return self.new_repo(name)
+
+    def machine_env(self, user: str | None, tag: str) -> dict[str, str]:
+        """``env_for(user)`` as seen from another machine: over ssh, with a connection of its own
+        (its own ControlMaster socket) instead of sharing this process's."""
+        return self.on_machine(user, tag) if self.on_machine else self.env_for(user)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""
@@ -192,8 +215,11 @@ def daemon_hub(name: str = "hub.git") -> Iterator[Hub]:
         url = f"git://127.0.0.1:{port}/{name}"
         cmd = ["git", "daemon", "--reuseaddr", "--listen=127.0.0.1", f"--port={port}", f"--base-path={base}",
                "--export-all", "--enable=receive-pack", "--verbose", str(base)]
+        def new_repo(n: str) -> str:
+            _bare(base / n)
+            return f"git://127.0.0.1:{port}/{n}"
         with _process(cmd, d / "daemon.log", ready=_ls_remote_ok(url, {}), what="git daemon"):
-            yield Hub("daemon", url, hub, {}, log=d / "daemon.log")
+            yield Hub("daemon", url, hub, {}, log=d / "daemon.log", new_repo=new_repo)
 
 
 # ----------------------------------------------------------------------------- Apache
@@ -280,8 +306,11 @@ def apache_hub(name: str = "hub.git") -> Iterator[Hub]:
         env = _http_credentials()
         cmd = [APACHE, "-f", str(d / "apache2.conf"), "-DFOREGROUND"]
         aenv = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C"}
+        def new_repo(n: str) -> str:
+            _bare(served / n, shared=root)
+            return f"http://127.0.0.1:{port}/git/{n}"
         with _process(cmd, d / "error.log", ready=_ls_remote_ok(url, {}), what="apache2", env=aenv):
-            yield Hub("http", url, hub, env, users={HTTP_USER: env}, log=d / "error.log")
+            yield Hub("http", url, hub, env, users={HTTP_USER: env}, log=d / "error.log", new_repo=new_repo)
 
 
 def _cgi_user() -> tuple[int, int]:
@@ -362,7 +391,8 @@ def nginx_hub(name: str = "hub.git") -> Iterator[Hub]:
                       what="fcgiwrap", env=benv), \
              _process([NGINX, "-p", str(d), "-e", str(d / "error.log"), "-c", str(d / "nginx.conf")],
                       d / "nginx.log", ready=_ls_remote_ok(url, {}), what="nginx", env=benv):
-            yield Hub("nginx", url, hub, env, users={HTTP_USER: env}, log=d / "error.log")
+            yield Hub("nginx", url, hub, env, users={HTTP_USER: env}, log=d / "error.log",
+                      new_repo=lambda n: (_bare(served / n), f"http://127.0.0.1:{port}/git/{n}")[1])
 
 
 def _http_credentials() -> dict[str, str]:
@@ -446,13 +476,21 @@ def ssh_hub(name: str = "hub.git", *, multiplex: bool = True) -> Iterator[Hub]:
         with _sshd(d, d / "authorized_keys", f"SetEnv HOME={d / 'home'}\n") as port:
             env = {"GIT_SSH_COMMAND": _ssh_command(port, key, control), "GIT_SSH_VARIANT": "ssh"}
             url = f"ssh://{user}@127.0.0.1:{port}{hub}"
+            opened = [env]
+
+            def on_machine(who: str | None, tag: str) -> dict[str, str]:
+                m = {"GIT_SSH_COMMAND": _ssh_command(port, key, control and _mkdir(control / tag)),
+                     "GIT_SSH_VARIANT": "ssh"}
+                opened.append(m)
+                return m
             try:
                 if not _wait(_ls_remote_ok(url, env)):
                     raise RuntimeError(f"ssh to sshd failed:\n{(d / 'sshd.log').read_text(errors='replace')}")
-                yield Hub("ssh", url, hub, env, log=d / "sshd.log")
+                yield Hub("ssh", url, hub, env, log=d / "sshd.log", on_machine=on_machine,
+                          new_repo=lambda n: f"ssh://{user}@127.0.0.1:{port}{_bare(d / 'served' / n)}")
             finally:
                 if control:
-                    _close_masters(control, [env])
+                    _close_masters(control, opened)
 
 
 def _whoami() -> str:
@@ -479,10 +517,11 @@ GITOLITE_CONF = """\
 repo gitolite-admin
     RW+                     =   admin
 
-# the hub of a swarm: the lead may do anything; agents may claim and edit issues (a claim is a
-# fast-forward push of refs/jit/issues/<id>) but not define gates; a reader may only fetch
+# the hub of a swarm: the lead may do anything; agents may push branches, claim and edit issues
+# (a claim is a fast-forward push of refs/jit/issues/<id>) but not define gates; a reader may only fetch
 repo {repo}
     RW+                     =   lead
+    RW  refs/heads/         =   agent
     RW  refs/jit/issues/    =   agent
     R                       =   reader
 """
@@ -516,6 +555,7 @@ def gitolite_hub(repo: str = "hub", *, multiplex: bool = True) -> Iterator[Hub]:
         gl("setup", "-pk", str(d / "admin.pub"))
         # administer on the server, without a clone of gitolite-admin: conf + keydir, then setup
         admin = home / ".gitolite"
+        repos = [repo]
         (admin / "conf" / "gitolite.conf").write_text(GITOLITE_CONF.format(repo=repo))
         for u in ("lead", "agent", "reader"):
             shutil.copy(d / f"{u}_ed25519.pub", admin / "keydir" / f"{u}.pub")
@@ -531,13 +571,31 @@ def gitolite_hub(repo: str = "hub", *, multiplex: bool = True) -> Iterator[Hub]:
             envs = {u: {"GIT_SSH_COMMAND": _ssh_command(port, keys[u], control and _mkdir(control / u)),
                         "GIT_SSH_VARIANT": "ssh"} for u in ("lead", "agent", "reader")}
             url = f"ssh://{user}@127.0.0.1:{port}/{repo}"
+            opened = list(envs.values())
+
+            def on_machine(who: str | None, tag: str) -> dict[str, str]:
+                u = who or "lead"
+                m = {"GIT_SSH_COMMAND": _ssh_command(port, keys[u], control and _mkdir(_mkdir(control / tag) / u)),
+                     "GIT_SSH_VARIANT": "ssh"}
+                opened.append(m)
+                return m
+
+            def new_repo(n: str) -> str:
+                # declared in the configuration with the hub's rules; `gitolite setup` creates it
+                # and installs the update hook that enforces them per ref
+                name = n.removesuffix(".git")
+                repos.append(name)
+                (admin / "conf" / "gitolite.conf").write_text(GITOLITE_CONF.format(repo=" ".join(repos)))
+                gl("setup")
+                return f"ssh://{user}@127.0.0.1:{port}/{name}"
             try:
                 if not _wait(_ls_remote_ok(url, envs["reader"])):
                     raise RuntimeError(f"gitolite over ssh failed:\n{(d / 'sshd.log').read_text(errors='replace')}")
-                yield Hub("gitolite", url, hub, envs["lead"], users=envs, log=d / "sshd.log")
+                yield Hub("gitolite", url, hub, envs["lead"], users=envs, log=d / "sshd.log",
+                          on_machine=on_machine, new_repo=new_repo)
             finally:
                 if control:
-                    _close_masters(control, list(envs.values()))
+                    _close_masters(control, opened)
 
 
 HUBS: dict[str, Callable[[], contextlib.AbstractContextManager[Hub]]] = {

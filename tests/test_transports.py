@@ -3,19 +3,27 @@
 gitolite3 behind sshd.
 
 Over each: the claim race (every issue won exactly once), sync convergence (including the staged
-push of 64+ refs), and two dispatchers sharing the hub. Then what a refusal looks like: a push
-without credentials over HTTP, and gitolite refusing a ref the account may not write; each must
-reach the user as a clear error, with nothing lost locally. A transport whose server is not
+push of 64+ refs), and two dispatchers sharing the hub (over gitolite, under the agents' account,
+which may push issues but not gates). Then what a refusal looks like: a push without credentials
+over HTTP, and gitolite refusing a ref the account may not write; each must reach the user as a
+clear error, with nothing lost locally: from `jit sync`/`jit push`/a hub claim, from `jit-dispatch
+once` (exit 10, its log and JSON error, no agent started), and from a plain `git push` carrying
+the tracker through the pre-push hook (the code push goes on, the jit refs wait); then an allowed
+account delivers everything that waited. A transport whose server is not
 installed is skipped, naming the Debian package (`.ci/run` installs them)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_jit
+from conftest import check_json_output, run_jit
+from dispatchlib import agent_cmd, records, start_dispatcher, stop, wait_for, write_config
 from servers import HUBS, Hub, gitolite_hub, missing
 from synclib import jit_tips, make_clone, snapshot, tracker
 from test_dispatch_hub import two_dispatchers
@@ -84,7 +92,10 @@ def test_sync_converges(served: Hub, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_two_dispatchers_share_the_hub(served: Hub, tmp_path: Path) -> None:
+def test_two_dispatchers_share_the_hub(served: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if served.kind == "gitolite":
+        # the rights a team gives its machines: issues (claims, edits, closing) and branches, no gates
+        use(monkeypatch, served, "agent")
     a, b = make_clone(tmp_path / "a", served.url), make_clone(tmp_path / "b", served.url)
     two_dispatchers(tmp_path, served.path, a, b, issues=6)
 
@@ -213,3 +224,166 @@ def test_a_host_that_refuses_custom_refs_is_named_with_its_reason(tmp_path: Path
     assert "only branches and tags are accepted here" in err["message"]
     assert "some hosts accept only branches and tags" in err["hint"] and "nothing was lost" in err["hint"]
     assert jit_tips(a) == before and not git("for-each-ref", cwd=hub).stdout
+
+
+# ----------------------------------------------------------------------------- refusals reaching the dispatcher and the hooks
+
+def dispatch(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``jit-dispatch`` as a real process, with this process's client environment."""
+    return subprocess.run([sys.executable, "-m", "gitjit.cli.dispatch", "--config", str(config), *args],
+                          cwd=config.parent, capture_output=True, text=True, timeout=180, check=False,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def split_once_json(stdout: str) -> tuple[list[dict], dict]:  # type: ignore[type-arg]
+    """``jit-dispatch once --json`` that failed: its log records (one a line), then the error object."""
+    cut = stdout.rindex("\n{\n") + 1 if "\n{\n" in stdout else stdout.index("{\n")
+    records_ = [json.loads(x) for x in stdout[:cut].splitlines() if x.strip()]
+    return records_, json.loads(stdout[cut:])["error"]
+
+
+@pytest.mark.parametrize(("kind", "refused", "reason"), [("http", None, "origin wants credentials to push"),
+                                                         ("gitolite", "reader", "DENIED")])
+def test_a_dispatcher_the_hub_refuses_says_so_and_a_later_pass_delivers_everything(
+        kind: str, refused: str | None, reason: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    need(kind)
+    with HUBS[kind]() as hub:
+        use(monkeypatch, hub, "lead" if kind == "gitolite" else "agent")
+        seed = make_clone(tmp_path / "seed", hub.url)
+        ts = tracker(seed, "lead")
+        ids = [ts.create_issue(f"task {n}")["id"] for n in range(2)]
+        ts.push()
+        # the dispatcher's machine runs under an account the hub does not let push
+        use(monkeypatch, hub, refused)
+        a = make_clone(tmp_path / "a", hub.url)
+        ta = tracker(a, "agent:a")
+        ta.pull()
+        mine = ta.create_issue("written offline", priority="low")["id"]
+        before, on_hub = jit_tips(a), jit_tips(hub.path)
+        rec = tmp_path / "rec.jsonl"
+        cfg = write_config(tmp_path / "d.toml", repos=[{"path": str(a), "hub": "origin"}], id="m-a",
+                           agents=[{"id": "w", "command": agent_cmd("--record", str(rec))}])
+
+        r = dispatch(cfg, "once", "--json")
+        assert r.returncode == 10 and "Traceback" not in r.stderr, (r.stdout, r.stderr)
+        log, err = split_once_json(r.stdout)
+        assert err["code"] == "EXTERNAL_FAILURE" and err["message"].startswith("nothing was claimed: ")
+        assert reason in err["message"] and "nothing was lost" in err["hint"]
+        assert err["details"]["totals"]["claimed"] == 0 and err["details"]["errors"]
+        # the log says which step failed and why (a sync that had the offline issue to push, the claim)
+        failed = [x for x in log if x["event"] in ("sync_failed", "claim_failed")]
+        assert failed
+        assert all(reason in x["message"] and "nothing was lost" in x["hint"] for x in failed)
+        assert log[-1]["event"] == "summary" and log[-1]["claimed"] == 0
+        human = dispatch(cfg, "once")
+        assert human.returncode == 10 and "Traceback" not in human.stderr
+        assert "error: nothing was claimed: " in human.stderr and reason in human.stderr and "\nhint: " in human.stderr
+        # nothing ran, nothing moved: the offline work is still here, the hub as it was
+        assert not records(rec)
+        assert jit_tips(a) == before and jit_tips(hub.path) == on_hub
+        assert all(tracker(a).show(i)["assignee"] is None for i in ids)
+
+        # a long-running dispatcher: `jit-dispatch status` shows the hub's reason while it lasts
+        proc = start_dispatcher(cfg)
+        try:
+            def refused_now() -> dict | None:  # type: ignore[type-arg]
+                out = dispatch(cfg, "status", "--json").stdout
+                check_json_output(["dispatch", "status", "--json"], out)  # the dispatch-status schema
+                st = json.loads(out)
+                return st if st["running"] and st["repos"][0]["last_error"] else None
+            st = wait_for(refused_now, timeout=60, step=0.3, what="the refusal in jit-dispatch status")
+            assert reason in st["repos"][0]["last_error"] and st["totals"]["claimed"] == 0
+            human = dispatch(cfg, "status")
+            assert "    last cycle failed: " in human.stdout and reason in human.stdout
+        finally:
+            _, err = stop(proc)
+        assert "Traceback" not in err and reason in err  # its log: the WARNING of each failed cycle
+        assert not records(rec) and jit_tips(hub.path) == on_hub
+
+        # under an account that may push, the next pass claims, runs, and delivers what waited
+        use(monkeypatch, hub, "agent")
+        r = dispatch(cfg, "once", "--json")
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        summary = json.loads(r.stdout.splitlines()[-1])
+        assert summary["claimed"] == 1 and summary["finished"] == 1
+        done = [x["issue"] for x in records(rec) if x["event"] == "start"]
+        probe = make_clone(tmp_path / "probe", hub.url)
+        tp = tracker(probe)
+        tp.pull()
+        assert tp.show(mine)["title"] == "written offline"
+        assert len(done) == 1 and tp.show(done[0])["state"] == "done"
+
+
+def test_git_push_through_the_hooks_when_the_hub_refuses_the_jit_refs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ordinary git carrying the tracker (``jit hooks install``): gitolite lets the agent push
+    branches and issues but not gates. The code push goes on; the jit push is refused as a whole,
+    said with gitolite's reason, and kept; a later push by the lead carries it."""
+    need("gitolite")
+    from conftest import Jit, git, make_repo
+
+    with gitolite_hub() as hub:
+        use(monkeypatch, hub, "lead")
+        seed = make_repo(tmp_path / "seed")
+        git("commit", "-q", "--allow-empty", "-m", "root", cwd=seed)
+        git("push", "-q", hub.url, "main", cwd=seed)
+        lead = make_clone(tmp_path / "lead", hub.url)
+        tl = tracker(lead, "lead")
+        iid = tl.create_issue("shared work")["id"]
+        tl.push()
+
+        use(monkeypatch, hub, "agent")
+        a = tmp_path / "a"
+        git("clone", "-q", "-b", "main", hub.url, str(a), cwd=tmp_path)
+        git("config", "user.name", "Agent A", cwd=a)
+        git("config", "user.email", "a@example.invalid", cwd=a)
+        ja = Jit(a, actor="agent:a")
+        assert ja("init", "--remote", "origin").exit_code == 0
+        assert ja("hooks", "install").exit_code == 0
+        assert ja("pull").exit_code == 0
+        assert ja("registry", "add", "review", "--title", "Review").exit_code == 0
+        assert ja("issue", "update", iid, "--title", "being worked on").exit_code == 0
+        git("commit", "-q", "--allow-empty", "-m", f"work\n\nRefs: {iid[:6]}", cwd=a)
+        before, on_hub = jit_tips(a), jit_tips(hub.path)
+
+        push = git("push", "-q", "origin", "main", cwd=a, check=False)
+        assert push.returncode == 0 and "Traceback" not in push.stderr, push.stderr
+        assert "jit: pre-push: warning: the jit refs were not pushed to origin: origin refused refs/jit/gates/review" \
+            in push.stderr
+        assert "DENIED" in push.stderr and "nothing was lost" in push.stderr and "the code push goes on" in push.stderr
+        assert git("rev-parse", "main", cwd=a).stdout == git("rev-parse", "main", cwd=hub.path).stdout
+        assert jit_tips(a) == before and jit_tips(hub.path) == on_hub
+        problems = ja.json("hooks", "status")["problems"]
+        assert len(problems) == 1 and "origin refused refs/jit/gates/review" in problems[0]
+
+        # the lead's next ordinary push from this clone carries everything that waited
+        use(monkeypatch, hub, "lead")
+        git("commit", "-q", "--allow-empty", "-m", "more", cwd=a)
+        push = git("push", "-q", "origin", "main", cwd=a, check=False)
+        assert push.returncode == 0 and "jit: pushed" in push.stderr, push.stderr
+        assert jit_tips(hub.path) == jit_tips(a)
+        tl.pull()
+        assert tl.show(iid)["title"] == "being worked on"
+        assert "review" in {g["key"] for g in tl.registry_list()["gates"]}
+
+
+# ----------------------------------------------------------------------------- the fleet benchmark over these servers
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["apache", "gitolite"])
+def test_the_fleet_benchmark_runs_over_the_real_servers(kind: str, tmp_path: Path) -> None:
+    """bench/fleet.py's adapter to tests/servers.py (a repository per round made through the
+    server, gitolite's declared with the hub's rules; the agents under their own account): a tiny
+    race, every issue won once, and a floor measured through the same server."""
+    need({"apache": "http"}.get(kind, kind))
+    out = tmp_path / "fleet.json"
+    root = Path(__file__).resolve().parent.parent
+    p = subprocess.run([sys.executable, "-m", "bench.fleet", "claims", "--transport", kind, "--rounds", "1",
+                        "--issues", "6", "--clones", "2", "--floor-per", "2", "--no-fsync", "--json", str(out)],
+                       cwd=root, capture_output=True, text=True, timeout=300, check=False,
+                       env={**os.environ, "PYTHONPATH": str(root)})
+    assert p.returncode == 0, p.stderr[-3000:]
+    (res,) = json.loads(out.read_text())["claims"]
+    (run,) = res["rounds"]
+    assert res["ok"] and run["claims"] == 6 and run["errors"] == 0, run
+    assert run["floor"] > 0 and run["ratio"] > 0

@@ -207,7 +207,8 @@ def _install_signals(d: Any) -> dict[int, Any]:
     return old
 
 
-def _run(once: bool, log_level: str = "info", log_file: str | None = None) -> dict[str, int]:
+def _run(once: bool, log_level: str = "info", log_file: str | None = None,
+         hub_errors: list[dict[str, Any]] | None = None) -> dict[str, int]:
     from ..dispatch.engine import Dispatcher
 
     cfg = _load()
@@ -223,6 +224,8 @@ def _run(once: bool, log_level: str = "info", log_file: str | None = None) -> di
     try:
         return d.run(once=once)
     finally:
+        if hub_errors is not None:
+            hub_errors.extend(d.hub_errors)
         for sig, sh in old.items():
             signal.signal(sig, sh)
         for h in handlers:
@@ -241,13 +244,15 @@ def once(log_level: str, log_file: str | None) -> None:
 
     Safe to run from cron (seed 000 pattern 5): a second copy with the same configuration
     refuses to start (exit 9) while one runs. Exits 10 when agents ran and every run failed
-    (none finished), so cron and Kubernetes can alert.
+    (none finished), or when nothing was claimed because a hub could not be reached or refused
+    this account, so cron and Kubernetes can alert.
 
     \b
     Example:
       jit-dispatch once --config ./dispatch.toml
     """
-    totals = _run(once=True, log_level=log_level, log_file=log_file)
+    hub_errors: list[dict[str, Any]] = []
+    totals = _run(once=True, log_level=log_level, log_file=log_file, hub_errors=hub_errors)
     e = env()
     if e.json:
         click.echo(json.dumps({"event": "summary", **totals}))
@@ -259,6 +264,13 @@ def once(log_level: str, log_file: str | None) -> None:
                             hint="see the runs' logs under the state directory (jit-dispatch status --json "
                                  "shows it) and the agents' breakers (jit-dispatch status)",
                             details={"totals": totals})
+    if hub_errors and not totals["claimed"] and not totals["finished"]:
+        first = hub_errors[0]
+        raise ExternalError(
+            f"nothing was claimed: {first['error']}",
+            hint=first.get("hint") or ("'jit sync' in the clone shows the same error; nothing was lost: the clone "
+                                        "keeps its work, and the next pass claims once the hub can be reached"),
+            details={"totals": totals, "errors": [{k: v for k, v in e.items() if k != "hint"} for e in hub_errors[:10]]})
 
 
 @dispatch.command()
@@ -356,6 +368,7 @@ def _status_data(cfg: Any) -> dict[str, Any]:
     state = st.read_state() or {}
     breakers = Breakers(st).snapshot() if st.path.exists() else {}
     runs = state.get("running") or [] if running else []
+    seen = {r.get("name"): r for r in state.get("repos") or [] if isinstance(r, dict)} if running else {}
     agents = []
     for a in cfg.agents:
         b = breakers.get(a.id) or {}
@@ -376,7 +389,9 @@ def _status_data(cfg: Any) -> dict[str, Any]:
         "stopping": state.get("stopping") if running else None, "cycles": state.get("cycles") if running else None,
         "totals": state.get("totals") if running else None, "last_cycle": state.get("last_cycle") if running else None,
         "poll_interval_secs": cfg.poll_interval_secs, "lease_secs": cfg.lease_secs,
-        "repos": [{"name": r.name, "path": str(r.path), "url": r.url, "hub": r.hub} for r in cfg.repos],
+        "repos": [{"name": r.name, "path": str(r.path), "url": r.url, "hub": r.hub,
+                   "last_sync_at": seen.get(r.name, {}).get("last_sync_at"),
+                   "last_error": seen.get(r.name, {}).get("last_error")} for r in cfg.repos],
         "agents": agents, "webhooks": [h.url for h in cfg.webhooks],
     }
 
@@ -402,6 +417,8 @@ def status() -> None:
             click.echo(f"Dispatcher {data['id']}: not running")
         for r in data["repos"]:
             click.echo(f"  repo {r['name']}: {r['path']}" + (f" (hub {r['hub']})" if r["hub"] else ""))
+            if r["last_error"]:
+                click.echo(f"    last cycle failed: {r['last_error']}")
         click.echo("Agents:")
         width = min(max([16, *(len(a["id"]) for a in data["agents"])]), 40)  # widen, up to a point
         for a in data["agents"]:

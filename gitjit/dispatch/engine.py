@@ -187,6 +187,8 @@ class Dispatcher:
         self.totals = {"claimed": 0, "finished": 0, "failed": 0, "released": 0, "reclaimed": 0, "renewed": 0,
                        "retried": 0, "parked": 0}
         self._opened = False
+        #: the first failures to reach a hub (a sync, or a claim's fetch or push): what `once` reports
+        self.hub_errors: list[dict[str, Any]] = []
         self._busy_logged: set[tuple[str, str]] = set()
         self._backing_off = 0
 
@@ -346,12 +348,18 @@ class Dispatcher:
             r.sync()
         except GitjitError as e:
             r.last_error = e.message
-            self.log("sync_failed", f"{r.name}: sync with {r.hub} failed: {e.message}", repo=r.name)
+            self.log("sync_failed", f"{r.name}: sync with {r.hub} failed: {e.message}", repo=r.name,
+                     **({"hint": e.hint} if e.hint else {}))
+            self._hub_error({"repo": r.name, "error": e.message, "hint": e.hint})
             if report is not None:
                 report["errors"].append({"repo": r.name, "error": e.message})
             return False
         r.last_error = None
         return True
+
+    def _hub_error(self, entry: dict[str, Any]) -> None:
+        if len(self.hub_errors) < 20:  # a long-running dispatcher refused every cycle keeps the first
+            self.hub_errors.append(entry)
 
     # -- 1. reap
 
@@ -622,8 +630,11 @@ class Dispatcher:
                     if isinstance(issue, GitjitError) and not isinstance(
                             issue, (AlreadyClaimedError, BlockedError, NotFoundError)):
                         report["errors"].append({"repo": r.name, "issue_id": st.id, "error": issue.message})
+                        self._hub_error({"repo": r.name, "issue_id": st.id, "error": issue.message,
+                                         "hint": issue.hint})
+                        r.last_error = issue.message  # until the next cycle's sync: `jit-dispatch status`
                         self.log("claim_failed", f"claim of {st.id[:8]} failed: {issue.message}", repo=r.name,
-                                 issue_id=st.id)
+                                 issue_id=st.id, **({"hint": issue.hint} if issue.hint else {}))
                     continue  # another dispatcher or agent won it
                 self.totals["claimed"] += 1
                 report["claimed"].append({"issue_id": st.id, "repo": r.name, "agent": agent.id})

@@ -520,6 +520,10 @@ class RepoStatus(Shape):
     path: str
     url: str | None
     hub: str | None
+    #: while the dispatcher runs: its last sync with the hub, and the last cycle's failure to sync or
+    #: claim through it (the hub's reason), None when that cycle went through
+    last_sync_at: str | None = None
+    last_error: str | None = None
 
 
 class DispatchStatus(Shape):
