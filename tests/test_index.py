@@ -232,7 +232,7 @@ def test_index_is_disposable(tracker: Tracker, repo: Path) -> None:
     db = sqlite3.connect(path)
     db.execute("UPDATE meta SET v='other' WHERE k='stamp'")
     db.execute("UPDATE issues SET eff='done'")
-    db.execute("UPDATE docs SET doc=NULL")
+    db.execute("UPDATE docs SET dlen=NULL")
     db.commit()
     db.close()
     assert indexed_snapshot(repo, path) == before
@@ -478,8 +478,10 @@ def test_search_issue_events_and_registry_read_only_what_they_answer(tracker: Tr
     c.set_trace_callback(sql.append)
     try:
         assert tracker.search("THING 1")["count"] == 3  # 1, 10, 11
-        # the documents are read for the three issues found, by id; the match ran on ``search``
-        assert "search" in read and all(" id IN (" in q or "id=" in q for q in sql if " docs" in q), sql
+        # the match ran on the stored states (one scan), then the documents of the three found, by id
+        assert "docs" in read and "search" not in read, read
+        scans = [q for q in sql if " docs" in q and " id IN (" not in q and "id=?" not in q]
+        assert len(scans) == 1 and "deleted=0" in scans[0], sql
         sql.clear()
         types = [e["type"] for e in tracker.events(issue=ids[3])]
         assert types[0] == "issue_created" and "issue_claimed" in types, types
@@ -556,8 +558,7 @@ def test_pack_threshold_grows_with_packed_refs() -> None:
 _TABLES = {  # every table a fold writes, in a stable order (``loose`` and ``meta`` are bookkeeping)
     "refs": "SELECT ref, tip, kind, key, warning FROM refs ORDER BY ref",
     "issues": "SELECT * FROM issues ORDER BY id",
-    "docs": "SELECT id, state, doc FROM docs ORDER BY id",
-    "search": "SELECT id, text FROM search ORDER BY id",
+    "docs": "SELECT id, dlen, body FROM docs ORDER BY id",
     "edges": "SELECT * FROM edges ORDER BY src, pos",
     "gates_on": "SELECT * FROM gates_on ORDER BY issue, gate",
     "gatedefs": "SELECT * FROM gatedefs ORDER BY key",
@@ -575,8 +576,7 @@ def _tables(t: Tracker) -> dict[str, list]:
     out = {}
     for name, q in _TABLES.items():
         # states and JSON are compressed against samples a rebuild took: compared as text
-        out[name] = [tuple((ix.state_text(v) if k == 1 else ix.doc_text(v) if v is not None else v)
-                           if name == "docs" and k else v for k, v in enumerate(row))
+        out[name] = [(row[0], ix.body_doc(*row[1:]), ix.body_state(*row[1:])) if name == "docs" else row
                      for row in c.execute(q)]
     return out
 

@@ -86,10 +86,10 @@ class IndexBoard(Board):
     def _state(self, iid: str) -> IssueState | None:
         st = self._cache.get(iid)
         if st is None:
-            row = self.ix.c.execute("SELECT state FROM docs WHERE id=?", (iid,)).fetchone()
+            row = self.ix.c.execute("SELECT dlen, body FROM docs WHERE id=?", (iid,)).fetchone()
             if row is None:
                 return None
-            st = self._cache[iid] = IssueState.from_json(json.loads(self.ix.state_text(row[0])))
+            st = self._cache[iid] = IssueState.from_json(json.loads(self.ix.body_state(*row)))
         return st
 
     # ------------------------------------------------------------------ per issue
@@ -296,19 +296,7 @@ class IndexBoard(Board):
         return self.ix.select_ids(state, assignee, priority, labels)
 
     def search(self, text: str) -> list[str]:
-        got = self.ix.search_ids(text)
-        if got is not None:
-            return got
-        t = text.lower()  # U+001F in the text: test each issue's fields (Board.search)
-        out = []
-        for iid, title, state, labels in self.ix.c.execute(
-                "SELECT i.id, i.title, d.state, i.labels FROM issues i JOIN docs d ON d.id=i.id "
-                "WHERE i.deleted=0 ORDER BY i.prank, i.created_at, i.id"):
-            desc = json.loads(self.ix.state_text(state))["description"]
-            if t in title.lower() or t in desc.lower() or iid.startswith(t) \
-                    or any(t in lab.lower() for lab in json.loads(labels)):
-                out.append(iid)
-        return out
+        return self.ix.search_ids(text)
 
     def status(self, *, recent: int = 5) -> dict[str, Any]:
         return self.ix.status(recent)
@@ -357,10 +345,10 @@ class Issues(Mapping[str, IssueState]):
 
     def _load_all(self) -> dict[str, IssueState]:
         cache = self.b._cache
-        for iid, s in self.b.ix.c.execute(
-                f"SELECT d.id, d.state FROM docs d JOIN issues i ON i.id=d.id{self._where.replace('deleted', 'i.deleted')}"):
+        for iid, n, s in self.b.ix.c.execute(
+                f"SELECT d.id, d.dlen, d.body FROM docs d JOIN issues i ON i.id=d.id{self._where.replace('deleted', 'i.deleted')}"):
             if iid not in cache:
-                cache[iid] = IssueState.from_json(json.loads(self.b.ix.state_text(s)))
+                cache[iid] = IssueState.from_json(json.loads(self.b.ix.body_state(n, s)))
         return {i: cache[i] for i in self}
 
     def values(self) -> Any:

@@ -54,7 +54,6 @@ from .index import (
     edge_key,
     edge_text,
     pack,
-    search_text,
     ts_key,
 )
 from .indexboard import IndexBoard, StaleView
@@ -806,7 +805,6 @@ class Indexer:
         c = self.ix.c
         c.execute("DELETE FROM issues WHERE id=?", (iid,))
         c.execute("DELETE FROM docs WHERE id=?", (iid,))
-        c.execute("DELETE FROM search WHERE id=?", (iid,))
         c.execute("DELETE FROM edges WHERE src=?", (iid,))
         c.execute("DELETE FROM gates_on WHERE issue=?", (iid,))
 
@@ -825,8 +823,7 @@ class Indexer:
             return
         c = self.ix.c
         rows: dict[str, tuple[Any, ...]] = {}
-        docs: dict[str, tuple[Any, ...]] = {}
-        texts: dict[str, str] = {}
+        bodies: list[tuple[Any, ...]] = []
         edges: dict[str, list[tuple[str, str | bytes]]] = {}
         gates: dict[str, set[str]] = {}
         for iid, st in states.items():
@@ -840,15 +837,12 @@ class Indexer:
             )
             rows[iid] = row + (None, 0) if st.deleted else row
             stext = self._stext.get(iid)
-            doc: tuple[Any, ...] = (self.ix.pack_state(compact_json(st.to_json()) if stext is None else stext),)
-            docs[iid] = doc + (None,) if st.deleted else doc
-            texts[iid] = search_text(st.title, st.description, st.labels)
+            # the state alone for now: ``_recompute`` adds the JSON of every issue not deleted
+            bodies.append((iid, *self.ix.pack_body(None, compact_json(st.to_json()) if stext is None else stext)))
             edges[iid] = [(dep, edge_key(st.dep_events.get(dep, ""))) for dep in st.dependencies]
             gates[iid] = set(st.gates)
         ids = list(states)
         old_rows: dict[str, tuple[Any, ...]] = {}
-        old_docs: dict[str, tuple[Any, ...]] = {}
-        old_texts: dict[str, str] = {}
         old_gates: dict[str, set[str]] = {}
         old_edges: dict[str, list[tuple[str, str | bytes]]] = {}
         if not rebuild:
@@ -856,24 +850,15 @@ class Indexer:
             old_edges = self.ix.deps(ids)
             for chunk in _chunks(ids):
                 marks = ",".join("?" * len(chunk))
-                for iid, *rest in c.execute(f"SELECT id, state, doc FROM docs WHERE id IN ({marks})", chunk):
-                    old_docs[iid] = tuple(rest)
-                old_texts.update(c.execute(f"SELECT id, text FROM search WHERE id IN ({marks})", chunk))
                 for iid, g in c.execute(f"SELECT issue, gate FROM gates_on WHERE issue IN ({marks})", chunk):
                     old_gates.setdefault(iid, set()).add(g)
-        new_rows, new_docs, new_edges, new_gates = [], [], [], []
-        new_texts = [(iid, texts[iid]) for iid in ids if old_texts.get(iid) != texts[iid]]
+        new_rows, new_edges, new_gates = [], [], []
         updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        doc_updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for iid in ids:
             if iid not in old_rows:
                 new_rows.append((iid, *rows[iid][:13]))
             else:
                 _changed(iid, _ISSUE_COLS, rows[iid], old_rows[iid], updates)
-            if iid not in old_docs:
-                new_docs.append((iid, docs[iid][0]))
-            else:
-                _changed(iid, _DOC_COLS, docs[iid], old_docs[iid], doc_updates)
             if edges[iid] != old_edges.get(iid, []):
                 if iid in old_edges:
                     c.execute("DELETE FROM edges WHERE src=?", (iid,))
@@ -888,10 +873,9 @@ class Indexer:
             "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)", new_rows)
         for cols, params in updates.items():
             c.executemany(f"UPDATE issues SET {', '.join(n + '=?' for n in cols)} WHERE id=?", params)
-        c.executemany("INSERT OR REPLACE INTO docs(id, state, doc) VALUES(?,?,NULL)", new_docs)
-        c.executemany("INSERT OR REPLACE INTO search(id, text) VALUES(?,?)", new_texts)
-        for cols, params in doc_updates.items():
-            c.executemany(f"UPDATE docs SET {', '.join(n + '=?' for n in cols)} WHERE id=?", params)
+        # in place (an upsert keeps the row where it is)
+        c.executemany("INSERT INTO docs(id, dlen, body) VALUES(?,?,?) "
+                      "ON CONFLICT(id) DO UPDATE SET dlen=excluded.dlen, body=excluded.body", bodies)
         c.executemany("INSERT OR REPLACE INTO edges(src, pos, dst, key) VALUES(?,?,?,?)", new_edges)
         c.executemany("INSERT OR IGNORE INTO gates_on(issue, gate) VALUES(?,?)", new_gates)
 
@@ -991,9 +975,9 @@ class Indexer:
         cache = {} if cache is None else cache
         want = [i for i in ids if i not in cache]
         for chunk in _chunks(want):
-            q = f"SELECT id, state FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
-            for iid, s in self.ix.c.execute(q, chunk):
-                cache[iid] = IssueState.from_json(json.loads(self.ix.state_text(s)))
+            q = f"SELECT id, dlen, body FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+            for iid, n, b in self.ix.c.execute(q, chunk):
+                cache[iid] = IssueState.from_json(json.loads(self.ix.body_state(n, b)))
         return cache
 
     def closure(self, ids: Iterable[str], overrides: Mapping[str, IssueState | None] | None = None,
@@ -1049,11 +1033,11 @@ class Indexer:
         # a partial recomputation writes only what changed (see ``_write_issues``): most of a
         # claim's dependents keep their effective state, some even their JSON
         old_eff = {} if ids is None else self.ix.rows(todo, "eff, blocked")
-        old_doc: dict[str, bytes] = {}
+        old_doc: dict[str, tuple[int | None, bytes]] = {}
         if ids is not None:
             for chunk in _chunks(todo):
-                q = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
-                old_doc.update(c.execute(q, chunk).fetchall())
+                q = f"SELECT id, dlen, body FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+                old_doc.update((i, (n, b)) for i, n, b in c.execute(q, chunk))
         elif todo:
             # a rebuild: the sample every JSON is compressed against, spread over the repository
             self.ix.set_sample((_dump(issue_json(board, todo[k])) for k in range(0, len(todo), max(1, len(todo) // 16))),
@@ -1065,16 +1049,27 @@ class Indexer:
             row = (board.states[iid], int(blocked))
             if old_eff.get(iid) != row:
                 rows.append((*row, iid))
-            doc = self.ix.pack_doc(_dump(issue_json(board, iid)))
-            if old_doc.get(iid) != doc:
-                docs.append((doc, iid))
+            doc = _dump(issue_json(board, iid))
+            stext = self._stext.get(iid)
+            old = old_doc.get(iid)
+            if old is not None:
+                # the state and JSON stored: unchanged, nothing to write (most of a claim's dependents)
+                raw = self.ix.body_raw(*old)
+                n = old[0] or 0
+                old_state = raw[n:].decode("utf-8")
+                if old[0] is not None and raw[:n] == doc.encode("utf-8") and stext in (None, old_state):
+                    continue
+                if stext is None:
+                    stext = old_state
+            if stext is None:
+                stext = compact_json(st.to_json())
+            docs.append((*self.ix.pack_body(doc, stext), iid))
         c.executemany("UPDATE issues SET eff=?, blocked=? WHERE id=?", rows)
-        c.executemany("UPDATE docs SET doc=? WHERE id=?", docs)
+        c.executemany("UPDATE docs SET dlen=?, body=? WHERE id=?", docs)
 
 
 _ISSUE_COLS = ("tip", "deleted", "base", "prank", "created_at", "priority", "assignee", "completed_at",
                "claimed_at", "title", "labels", "conflicts", "parked", "eff", "blocked")
-_DOC_COLS = ("state", "doc")
 
 
 def _changed(iid: str, names: tuple[str, ...], new: tuple[Any, ...], old: tuple[Any, ...],
