@@ -82,8 +82,9 @@ _CHUNK = 900
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);
 -- ``rno``: the ref's number, the key of its events and event documents (a few bytes, where its
--- name took ~30 in every event row and index entry). Kept while the ref exists (updated in place)
-CREATE TABLE IF NOT EXISTS refs(rno INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE, tip TEXT NOT NULL,
+-- name took ~30 in every event row and index entry). Kept while the ref exists (updated in place).
+-- ``tip`` here and in ``issues``: ``tip_key``, the object id's bytes
+CREATE TABLE IF NOT EXISTS refs(rno INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE, tip NOT NULL,
     kind TEXT NOT NULL, key TEXT NOT NULL, warning TEXT);
 CREATE TABLE IF NOT EXISTS loose(ref TEXT PRIMARY KEY, tip TEXT NOT NULL, ino INTEGER, mtime INTEGER, size INTEGER);
 -- refs folded in from their loose file outside a scan (a process's own write, a claim's moved
@@ -91,11 +92,12 @@ CREATE TABLE IF NOT EXISTS loose(ref TEXT PRIMARY KEY, tip TEXT NOT NULL, ino IN
 -- (``at``: when, in ns; a snapshot listed after that holds them as the index does)
 CREATE TABLE IF NOT EXISTS noted(ref TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS noted_at ON noted(at);
--- an issue's ref is ``refs/jit/issues/<id>``: not stored again here
+-- an issue's ref is ``refs/jit/issues/<id>``: not stored again here. ``created_at``,
+-- ``completed_at``, ``claimed_at``: ``ts_key`` integers (text in an index with ``meta.ts_text``)
 CREATE TABLE IF NOT EXISTS issues(
-    id TEXT PRIMARY KEY, tip TEXT NOT NULL, deleted INTEGER NOT NULL, base TEXT NOT NULL,
-    eff TEXT, blocked INTEGER NOT NULL DEFAULT 0, prank INTEGER NOT NULL, created_at TEXT NOT NULL,
-    priority TEXT NOT NULL, assignee TEXT, completed_at TEXT, claimed_at TEXT, title TEXT NOT NULL,
+    id TEXT PRIMARY KEY, tip NOT NULL, deleted INTEGER NOT NULL, base TEXT NOT NULL,
+    eff TEXT, blocked INTEGER NOT NULL DEFAULT 0, prank INTEGER NOT NULL, created_at NOT NULL,
+    priority TEXT NOT NULL, assignee TEXT, completed_at, claimed_at, title TEXT NOT NULL,
     labels TEXT NOT NULL, conflicts TEXT, parked TEXT) WITHOUT ROWID;
 -- the wide part apart, so that scans of the narrow issues table stay cheap: each issue's JSON
 -- (as ``issue show --json`` prints it, ``dlen`` bytes of UTF-8; NULL for a deleted issue, which
@@ -221,7 +223,7 @@ def pack(text: str, base: str | None = None) -> bytes:
 
 def unpack(blob: bytes, base: str | None = None) -> str:
     """The text ``pack(text, base)`` stored (the same ``base``)."""
-    z = zlib.decompressobj(15, ZDICT + base.encode("utf-8") if base else ZDICT)
+    z = zlib.decompressobj(14, ZDICT + base.encode("utf-8") if base else ZDICT)
     return (z.decompress(blob) + z.flush()).decode("utf-8")
 
 
@@ -269,6 +271,28 @@ def edge_key(key: str) -> str | bytes:
             if b.hex() == key[33:]:
                 return n.to_bytes(8, "big", signed=True) + b
     return key
+
+
+def tip_key(tip: str) -> str | bytes:
+    """A ref's tip as ``refs`` and ``issues`` store it: the object id's bytes (20, where its hex
+    takes 40), or the text itself if it is not an object id in lowercase hex; ``tip_text`` gives
+    it back."""
+    if len(tip) in (40, 64):
+        try:
+            b = bytes.fromhex(tip)
+        except ValueError:
+            return tip
+        if b.hex() == tip:
+            return b
+    return tip
+
+
+def tip_text(stored: str | bytes) -> str:
+    return stored.hex() if isinstance(stored, bytes) else stored
+
+
+#: ``tip_text`` in SQL
+TIP_SQL = "(CASE WHEN typeof(tip)='blob' THEN lower(hex(tip)) ELSE tip END)"
 
 
 def edge_text(stored: str | bytes) -> str:
@@ -410,7 +434,7 @@ class Index:
         return (None if doc is None else len(d)), z.compress(d + state.encode("utf-8")) + z.flush()
 
     def _unbody(self, dlen: int | None, body: bytes, whole: bool) -> bytes:
-        z = zlib.decompressobj(15, self._zdict(dlen is not None))
+        z = zlib.decompressobj(14, self._zdict(dlen is not None))
         if whole or dlen is None:
             return z.decompress(body) + z.flush()
         return z.decompress(body, dlen)  # only the JSON: inflating stops once it is out
@@ -786,24 +810,24 @@ class Index:
             if i < len(lines) and lines[i][41:] == r:
                 cur.discard(lines[i])
             cur.add(f"{t} {r}")
-        have_lines = {x for (x,) in self.c.execute("SELECT tip || ' ' || ref FROM refs")}
+        have_lines = {x for (x,) in self.c.execute(f"SELECT {TIP_SQL} || ' ' || ref FROM refs")}
         if cur == have_lines:
             return d
         current = {**{x[41:]: x[:40] for x in lines}, **loose}
-        have = dict(self.c.execute("SELECT ref, tip FROM refs").fetchall())
+        have = {r: tip_text(t) for r, t in self.c.execute("SELECT ref, tip FROM refs")}
         d.changed = {r: t for r, t in current.items() if have.get(r) != t}
         d.removed = set(have) - set(current)
         return d
 
     def entity_tips(self) -> dict[str, str]:
         """The tip of every issue and gate ref as last folded (unreadable ones included)."""
-        return dict(self.c.execute("SELECT ref, tip FROM refs").fetchall())
+        return {r: tip_text(t) for r, t in self.c.execute("SELECT ref, tip FROM refs")}
 
     def tips(self, refs: Iterable[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for chunk in _chunks(list(refs)):
             q = f"SELECT ref, tip FROM refs WHERE ref IN ({','.join('?' * len(chunk))})"
-            out.update(self.c.execute(q, chunk).fetchall())
+            out.update((r, tip_text(t)) for r, t in self.c.execute(q, chunk))
         return out
 
     def record_snapshot(self, d: Delta) -> None:
@@ -872,7 +896,7 @@ class Index:
     def _unpack_all(self, rows: Iterable[tuple[int | None, bytes]]) -> list[str]:
         """``body_doc`` of many: one dictionary, copied per document (``Decompress.copy`` is cheaper
         than setting a dictionary up again)."""
-        proto = zlib.decompressobj(15, self._zdict(True))
+        proto = zlib.decompressobj(14, self._zdict(True))
         out = []
         for n, blob in rows:
             out.append(proto.copy().decompress(blob, n or 0).decode("utf-8"))
@@ -891,9 +915,9 @@ class Index:
 
     def ready_tips(self, limit: int = -1, offset: int = 0) -> list[tuple[str, str]]:
         """``ready_ids`` with the tip each issue was read from."""
-        return self.c.execute(
+        return [(i, tip_text(t)) for i, t in self.c.execute(
             "SELECT id, tip FROM issues INDEXED BY issues_ready WHERE eff='ready' AND assignee IS NULL AND deleted=0 "
-            "ORDER BY prank, created_at, id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+            "ORDER BY prank, created_at, id LIMIT ? OFFSET ?", (limit, offset))]
 
     def blocked_ids(self) -> list[str]:
         return [i for (i,) in self.c.execute(
@@ -934,7 +958,7 @@ class Index:
         t = text.lower()
         tb = t.encode("utf-8")
         quick = not any(ch in '"\\\u03c3\u03c2' or ch < " " for ch in t)
-        proto = zlib.decompressobj(15, self._zdict(True))
+        proto = zlib.decompressobj(14, self._zdict(True))
         hits = []
         for iid, n, body in self.c.execute(
                 "SELECT d.id, d.dlen, d.body FROM docs d CROSS JOIN issues i ON i.id=d.id WHERE i.deleted=0"):
@@ -984,7 +1008,7 @@ class Index:
                             ).fetchone()[0]
         # a done issue always has completed_at, so "completed_at DESC" (NULLs last) orders like
         # Board.status's (completed_at or "", id) descending, and can use the partial index
-        done = [{"id": i, "title": t, "completed_at": ca} for i, t, ca in c.execute(
+        done = [{"id": i, "title": t, "completed_at": None if ca is None else ts_text(ca)} for i, t, ca in c.execute(
             "SELECT id, title, completed_at FROM issues INDEXED BY issues_done WHERE base='done' AND deleted=0 "
             "ORDER BY completed_at DESC, id DESC LIMIT ?", (recent,))]
         holders: dict[str, list[dict[str, str]]] = {}
@@ -993,7 +1017,8 @@ class Index:
                 "WHERE assignee IS NOT NULL AND deleted=0 "
                 "AND base NOT IN ('done', 'rejected') ORDER BY prank, created_at, id"):
             if who:
-                holders.setdefault(who, []).append({"id": i, "title": t, "state": eff, "since": since or ""})
+                holders.setdefault(who, []).append({"id": i, "title": t, "state": eff,
+                                                    "since": "" if since is None else ts_text(since)})
         parked = [{"id": i, "title": t, **json.loads(pj)} for i, t, pj in c.execute(
             "SELECT id, title, parked FROM issues INDEXED BY issues_parked WHERE parked IS NOT NULL AND deleted=0 "
             "ORDER BY prank, created_at, id")]

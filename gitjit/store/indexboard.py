@@ -17,7 +17,7 @@ from ..core.graph import Graph
 from ..core.jsontext import RawList, loads_many
 from ..core.model import IssueState
 from ..git.files import loose_tip, ref_locked
-from .index import ISSUES
+from .index import ISSUES, ts_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.graph import BrokenEdge
@@ -190,7 +190,7 @@ class IndexBoard(Board):
             r = rows.get(i)
             if r is None or r[6]:
                 raise KeyError(i)
-            out[i] = ((r[0], r[1], i), r[2], r[3], r[4], r[5])
+            out[i] = ((r[0], ts_text(r[1]), i), r[2], r[3], r[4], r[5])
         return out
 
     def ready(self) -> list[str]:

@@ -54,7 +54,9 @@ from .index import (
     edge_key,
     edge_text,
     pack,
+    tip_key,
     ts_key,
+    ts_text,
 )
 from .indexboard import IndexBoard, StaleView
 
@@ -611,7 +613,7 @@ class Indexer:
         # every changed ref has its number (``rno``) before its events are written: a new one a
         # row of its own, completed by ``_write_refs``
         c.executemany("INSERT INTO refs(ref, tip, kind, key) VALUES(?, ?, 'new', '') ON CONFLICT(ref) DO NOTHING",
-                      changed)
+                      [(r, tip_key(t)) for r, t in changed])
         if rebuild:
             self._rno = dict(c.execute("SELECT ref, rno FROM refs").fetchall())
         else:
@@ -793,8 +795,9 @@ class Indexer:
             for chunk in _chunks([r[0] for r in ref_rows]):
                 q = f"SELECT ref, kind, key FROM refs WHERE ref IN ({','.join('?' * len(chunk))})"
                 old.update((r, (k, key)) for r, k, key in c.execute(q, chunk))
-        same = [(tip, warn, ref) for ref, tip, kind, key, warn in ref_rows if old.get(ref) == (kind, key)]
-        other = [r for r in ref_rows if old.get(r[0]) != (r[2], r[3])]
+        same = [(tip_key(tip), warn, ref) for ref, tip, kind, key, warn in ref_rows if old.get(ref) == (kind, key)]
+        other = [(ref, tip_key(tip), kind, key, warn) for ref, tip, kind, key, warn in ref_rows
+                 if old.get(ref) != (kind, key)]
         c.executemany("UPDATE refs SET tip=?, warning=? WHERE ref=?", same)
         # an upsert: the ref keeps its number (``rno``), which its events rows carry
         c.executemany("INSERT INTO refs(ref, tip, kind, key, warning) VALUES(?, ?, ?, ?, ?) ON CONFLICT(ref) "
@@ -826,10 +829,12 @@ class Indexer:
         bodies: list[tuple[Any, ...]] = []
         edges: dict[str, list[tuple[str, str | bytes]]] = {}
         gates: dict[str, set[str]] = {}
+        times = self._times(states)
         for iid, st in states.items():
+            created, completed, claimed = times[iid]
             row: tuple[Any, ...] = (
-                tips[iid], int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), st.created_at,
-                st.priority, st.assignee, st.completed_at, st.claimed_at, st.title,
+                tip_key(tips[iid]), int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), created,
+                st.priority, st.assignee, completed, claimed, st.title,
                 json.dumps(st.labels, ensure_ascii=False),
                 json.dumps([x.to_json() for x in st.conflicts], ensure_ascii=False)
                 if st.conflicts else None,
@@ -878,6 +883,28 @@ class Indexer:
                       "ON CONFLICT(id) DO UPDATE SET dlen=excluded.dlen, body=excluded.body", bodies)
         c.executemany("INSERT OR REPLACE INTO edges(src, pos, dst, key) VALUES(?,?,?,?)", new_edges)
         c.executemany("INSERT OR IGNORE INTO gates_on(issue, gate) VALUES(?,?)", new_gates)
+
+    def _times(self, states: Mapping[str, IssueState]) -> dict[str, tuple[Any, Any, Any]]:
+        """Each issue's ``created_at``, ``completed_at`` and ``claimed_at`` as the issue rows store
+        them: as ``ts_key`` integers (8 bytes where the text takes 32, in the row and in every
+        index ordered by age), which sort as the texts do. A timestamp in any other form is kept
+        as text, and integers and texts do not sort together as texts do: from the first one
+        written on (``meta.ts_text``), every row keeps its times as text, exact again (until the
+        next rebuild from nothing)."""
+        textual = self.ix.meta("ts_text") == "1"
+        out: dict[str, tuple[Any, Any, Any]] = {}
+        for iid, st in states.items():
+            raw = (st.created_at, st.completed_at, st.claimed_at)
+            out[iid] = raw if textual else tuple(None if t is None else ts_key(t) for t in raw)  # type: ignore[assignment]
+            if not textual and any(isinstance(t, str) for t in out[iid]):
+                textual = True
+                self.ix.set_meta("ts_text", "1")
+                c = self.ix.c
+                c.create_function("jit_ts_text", 1, lambda k: None if k is None else ts_text(k), deterministic=True)
+                c.execute("UPDATE issues SET created_at=jit_ts_text(created_at), completed_at=jit_ts_text(completed_at), "
+                          "claimed_at=jit_ts_text(claimed_at)")
+                return {i: (s.created_at, s.completed_at, s.claimed_at) for i, s in states.items()}
+        return out
 
     # ------------------------------------------------------------------ cycles
 
