@@ -135,17 +135,18 @@ CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst);
 CREATE TABLE IF NOT EXISTS gates_on(issue TEXT NOT NULL, gate TEXT NOT NULL, PRIMARY KEY(issue, gate)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS gates_on_gate ON gates_on(gate);
 CREATE TABLE IF NOT EXISTS gatedefs(key TEXT PRIMARY KEY, state TEXT NOT NULL);
--- one row per event, for the order and the filters of ``jit events``: ``rno`` its ref, ``ts``
--- its time as ``ts_key`` stores it, ``type`` the number of its type (``evtypes``), ``iss`` its
--- issue_id only where that is not the issue of its own ref (NULL: the ref's issue; '': none, as a
--- gate definition's). The event's id, which breaks ties, is read from its document
-CREATE TABLE IF NOT EXISTS events(rno INTEGER NOT NULL, seq INTEGER NOT NULL, ts NOT NULL, clock INTEGER NOT NULL,
-    type INTEGER NOT NULL, iss TEXT, PRIMARY KEY(rno, seq)) WITHOUT ROWID;
+-- one row per event, for the order and the filters of ``jit events``, keyed by that order:
+-- ``ts`` its time as ``ts_key`` stores it, its clock, ``rno`` its ref, ``seq`` its place in the
+-- ref's log, ``type`` the number of its type (``evtypes``), ``iss`` its issue_id only where that is
+-- not the issue of its own ref (NULL: the ref's issue; '': none, as a gate definition's). The
+-- event's id, which breaks ties, is read from its document. A ref's own rows are found from its
+-- events' documents (``evblobs``), which give each row's key: no second index of every event
+CREATE TABLE IF NOT EXISTS events(ts NOT NULL, clock INTEGER NOT NULL, rno INTEGER NOT NULL, seq INTEGER NOT NULL,
+    type INTEGER NOT NULL, iss TEXT, PRIMARY KEY(ts, clock, rno, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS evtypes(code INTEGER PRIMARY KEY, type TEXT NOT NULL UNIQUE);
 -- a ref's events as printed (``event_json``), compressed against its issue's state (``pack``)
 CREATE TABLE IF NOT EXISTS evblobs(rno INTEGER PRIMARY KEY, events BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS events_order ON events(ts, clock);
--- ``events query --issue``: the issue's own ref by ``rno``, and here the few events elsewhere
+-- ``events query --issue``: the issue's own ref's documents, and here the few events elsewhere
 CREATE INDEX IF NOT EXISTS events_iss ON events(iss) WHERE iss IS NOT NULL;
 CREATE INDEX IF NOT EXISTS refs_kind ON refs(kind) WHERE kind<>'issue';
 """
@@ -1046,7 +1047,7 @@ class Index:
             params.append(row[0])
         # timestamps not in the canonical form are stored as text, which sorts apart from the
         # rest: with any of them (never written by gitjit), every row is sorted in Python
-        exact = c.execute("SELECT 1 FROM events INDEXED BY events_order WHERE ts >= '' LIMIT 1").fetchone() is None
+        exact = c.execute("SELECT 1 FROM events WHERE ts >= '' LIMIT 1").fetchone() is None
         since_key = ts_key(since) if since else None
         if since and not isinstance(since_key, int):
             exact = False
@@ -1054,13 +1055,23 @@ class Index:
             conds.append("ts>=?")
             params.append(since_key)
         cols = "SELECT ts, clock, rno, seq FROM events"
+        docs: dict[int, list[dict[str, Any]]] = {}
+        names: dict[int, str] = {}
         if issue_id:
-            # the issue's own ref (``iss`` NULL) and the rare events elsewhere naming it
+            # the rare events elsewhere naming the issue, and its own ref's (``iss`` NULL): read
+            # from their documents, which give each one's row
+            rows = c.execute(f"{cols} WHERE {' AND '.join(['iss=?', *conds])}", [issue_id, *params]).fetchall()
             own = c.execute("SELECT rno FROM refs WHERE ref=?", (ISSUES + issue_id,)).fetchone()
-            rows = c.execute(" UNION ALL ".join(
-                [f"{cols} WHERE {' AND '.join(['iss=?', *conds])}"]
-                + ([f"{cols} WHERE {' AND '.join(['rno=? AND iss IS NULL', *conds])}"] if own else [])),
-                [issue_id, *params, *([own[0], *params] if own else [])]).fetchall()
+            if own:
+                rno = own[0]
+                names[rno], docs[rno] = self.ref_events([rno]).get(rno, (ISSUES + issue_id, []))
+                for seq, d in enumerate(docs[rno]):
+                    if d.get("issue_id") != issue_id or (event_type and d.get("type") != event_type):
+                        continue
+                    ts = ts_key(d["timestamp"])
+                    if since and exact and not (isinstance(ts, int) and ts >= since_key):  # type: ignore[operator]
+                        continue
+                    rows.append((ts, d["clock"], rno, seq))
         else:
             where = (" WHERE " + " AND ".join(conds)) if conds else ""
             if limit is None or not exact:
@@ -1073,25 +1084,30 @@ class Index:
                     ts, clock = rows[-1][0], rows[-1][1]
                     rows += c.execute(f"{cols} WHERE {' AND '.join(['ts=? AND clock=?', *conds])}",
                                       [ts, clock, *params]).fetchall()
-        refs: dict[int, tuple[str, bytes, str | None]] = {}
-        for chunk in _chunks(sorted({r[2] for r in rows})):
-            q = ("SELECT r.rno, r.ref, b.events, d.dlen, d.body FROM refs r LEFT JOIN evblobs b ON b.rno=r.rno "
-                 f"LEFT JOIN docs d ON r.kind='issue' AND d.id=r.key WHERE r.rno IN ({','.join('?' * len(chunk))})")
-            for rno, ref, blob, dlen, body in c.execute(q, chunk):
-                refs[rno] = (ref, blob, self.body_state(dlen, body) if body is not None else None)
-        docs: dict[int, list[dict[str, Any]]] = {}
-        for rno, (_, blob, state) in refs.items():
-            docs[rno] = json.loads(unpack(blob, state))
+        for rno, (ref, evs) in self.ref_events({r[2] for r in rows} - docs.keys()).items():
+            names[rno], docs[rno] = ref, evs
         if exact:
-            keyed = sorted({(ts, clock, docs[rno][seq]["id"], refs[rno][0], seq, rno) for ts, clock, rno, seq in rows})
+            keyed = sorted({(ts, clock, docs[rno][seq]["id"], names[rno], seq, rno) for ts, clock, rno, seq in rows})
         else:
-            keyed = sorted({(ts_text(ts), clock, docs[rno][seq]["id"], refs[rno][0], seq, rno)
+            keyed = sorted({(ts_text(ts), clock, docs[rno][seq]["id"], names[rno], seq, rno)
                             for ts, clock, rno, seq in rows})
             if since:
                 keyed = [k for k in keyed if k[0] >= since]
         if limit is not None:
             keyed = keyed[-limit:]
         return [docs[k[5]][k[4]] for k in keyed]
+
+    def ref_events(self, rnos: Iterable[int]) -> dict[int, tuple[str, list[dict[str, Any]]]]:
+        """The name and the events (as ``jit events`` prints them, in the log's order) of each ref
+        numbered in ``rnos``. An issue ref's events are compressed against its issue's state."""
+        out: dict[int, tuple[str, list[dict[str, Any]]]] = {}
+        for chunk in _chunks(sorted(set(rnos))):
+            q = ("SELECT r.rno, r.ref, b.events, d.dlen, d.body FROM refs r LEFT JOIN evblobs b ON b.rno=r.rno "
+                 f"LEFT JOIN docs d ON r.kind='issue' AND d.id=r.key WHERE r.rno IN ({','.join('?' * len(chunk))})")
+            for rno, ref, blob, dlen, body in self.c.execute(q, chunk):
+                state = self.body_state(dlen, body) if body is not None else None
+                out[rno] = (ref, [] if blob is None else json.loads(unpack(blob, state)))
+        return out
 
     def stats(self) -> dict[str, Any]:
         c = self.c

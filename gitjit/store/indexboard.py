@@ -260,8 +260,8 @@ class IndexBoard(Board):
         return [i for (i,) in self.ix.c.execute(
             "SELECT i.id FROM issues i JOIN refs r ON r.ref='refs/jit/issues/' || i.id "
             "WHERE i.deleted=0 AND i.base NOT IN ('done', 'rejected', 'archived') "
-            "AND EXISTS (SELECT 1 FROM events e WHERE e.rno=r.rno "
-            "AND e.type=(SELECT code FROM evtypes WHERE type='commit_linked')) ORDER BY i.id")]
+            "AND r.rno IN (SELECT e.rno FROM events e "
+            "WHERE e.type=(SELECT code FROM evtypes WHERE type='commit_linked')) ORDER BY i.id")]
 
     def gated(self, ids: Iterable[str]) -> set[str]:
         return set(self.gated_ids()).intersection(ids)

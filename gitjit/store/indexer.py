@@ -29,6 +29,7 @@ import json
 import os
 import sqlite3
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing
 from types import SimpleNamespace
@@ -600,7 +601,7 @@ class Indexer:
         for ref in sorted(d.removed):
             row = c.execute("SELECT rno FROM refs WHERE ref=?", (ref,)).fetchone()
             if row is not None:
-                c.execute("DELETE FROM events WHERE rno=?", row)
+                self._drop_events(row[0], ref)
                 c.execute("DELETE FROM evblobs WHERE rno=?", row)
             c.execute("DELETE FROM refs WHERE ref=?", (ref,))
             if ref.startswith(ISSUES):
@@ -718,7 +719,7 @@ class Indexer:
             if isinstance(evs, ValidationError):
                 e = evs
                 if not rebuild:
-                    c.execute("DELETE FROM events WHERE rno=?", (self._rno[ref],))
+                    self._drop_events(self._rno[ref], ref)
                 ref_rows.append((ref, tip, "bad", key, f"skipping {ref}: {e.message}"))
                 c.execute("DELETE FROM evblobs WHERE rno=?", (self._rno[ref],))
                 if issue:
@@ -747,9 +748,10 @@ class Indexer:
         together: one zlib stream per ref compresses far better, and faster, than one per event.
 
         Only the rows that differ from the stored ones are written: a write appends events, so
-        usually just the new ones. Rewriting them all touched one page of ``events_order`` per
-        event (their timestamps are spread over the whole index), and each page written is a
-        page in the WAL and, later, in the checkpoint."""
+        usually just the new ones. Rewriting them all touched one page of ``events`` per event
+        (their timestamps are spread over the whole table), and each page written is a page in
+        the WAL and, later, in the checkpoint. The stored rows are known from the ref's stored
+        documents (``_stored_rows``), which give each row's key."""
 
         out = []
         new: list[tuple[Any, ...]] = []
@@ -764,17 +766,48 @@ class Indexer:
         if rebuild:
             rows += new
             return
-        c = self.ix.c
-        have = [(rno, *r) for r in c.execute(
-            "SELECT seq, ts, clock, type, iss FROM events WHERE rno=? ORDER BY seq", (rno,))]
+        have = self._stored_rows(rno, ref)
+        if have is None:
+            self._drop_events(rno, ref)
+            rows += new
+            return
         same = 0
         for a, b in zip(have, new):
             if a != b:
                 break
             same += 1
-        if len(have) > same:
-            c.execute("DELETE FROM events WHERE rno=? AND seq>=?", (rno, same))
+        self._delete_rows(have[same:])
         rows += new[same:]
+
+    def _stored_rows(self, rno: int, ref: str) -> list[tuple[Any, ...]] | None:
+        """The event rows stored for the ref numbered ``rno`` (as ``_events_rows`` makes them), from
+        its stored events' documents; None if those cannot be read."""
+        issue = ref[len(ISSUES):] if ref.startswith(ISSUES) else None
+        try:
+            got = self.ix.ref_events([rno]).get(rno)
+            if got is None:
+                return []
+            out = []
+            for n, d in enumerate(got[1]):
+                i = d.get("issue_id")
+                iss = None if issue is not None and i == issue else ("" if i is None else i)
+                out.append((rno, n, ts_key(d["timestamp"]), d["clock"], self._type_code(d["type"]), iss))
+            return out
+        except (zlib.error, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def _delete_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        self.ix.c.executemany("DELETE FROM events WHERE ts=? AND clock=? AND rno=? AND seq=?",
+                              [(r[2], r[3], r[0], r[1]) for r in rows])
+
+    def _drop_events(self, rno: int, ref: str) -> None:
+        """Delete every event row of the ref numbered ``rno``: by their keys, read from its
+        stored documents; failing that, by a scan of every row."""
+        rows = self._stored_rows(rno, ref)
+        if rows is None:
+            self.ix.c.execute("DELETE FROM events WHERE rno=?", (rno,))
+        else:
+            self._delete_rows(rows)
 
     def _type_code(self, t: str) -> int:
         """The number ``events.type`` holds for the event type ``t`` (``evtypes``; a new one is added)."""
