@@ -302,6 +302,26 @@ def edge_text(stored: str | bytes) -> str:
     return f"{ts_text(int.from_bytes(stored[:8], 'big', signed=True))}|{stored[8:].hex()}"
 
 
+def search_quick(t: str) -> bool:
+    """Can the lowercased text ``t`` be looked for in a state's JSON text, lowercased (``search_hit``)?
+    Not if JSON writes one of its characters escaped (a quote, a backslash, a control character:
+    the JSON text does not hold it as the field does), nor with a sigma (its lowercase depends on
+    the letters beside it, which differ in the JSON text). Every other character lowercases alone."""
+    return not any(ch in '"\\\u03c3\u03c2' or ch < " " for ch in t)
+
+
+def search_hit(t: str, state: bytes, quick: bool) -> bool:
+    """Does the stored state (its compact JSON, UTF-8) have the lowercased text ``t`` in its title,
+    its description or one of its labels, lowercased (``Board.search``'s test)? With ``quick``
+    (``search_quick``), a state whose lowercased text does not hold ``t`` at all is passed over
+    unparsed: a field that holds ``t`` is in that text as it is. ASCII is lowercased as bytes
+    (where ``str.lower`` gives the same), anything else as text."""
+    if quick and (t.encode("utf-8") not in state.lower() if state.isascii() else t not in state.decode("utf-8").lower()):
+        return False
+    st = json.loads(state)
+    return t in st["title"].lower() or t in st["description"].lower() or any(t in lab.lower() for lab in st["labels"])
+
+
 def code_stamp() -> str:
     """Version plus size and CRC of the code whose output the index stores: every module of the
     core (the fold, the effective states, every JSON shape) and the index's own modules. A changed
@@ -438,7 +458,8 @@ class Index:
         z = zlib.decompressobj(14, self._zdict(dlen is not None))
         if whole or dlen is None:
             return z.decompress(body) + z.flush()
-        return z.decompress(body, dlen)  # only the JSON: inflating stops once it is out
+        # only the JSON: inflating stops once it is out (a length of 0 would mean "no limit")
+        return z.decompress(body, dlen) if dlen else b""
 
     def _retry(self, fn: Callable[[], Any]) -> Any:
         """``fn``; a sample remembered from before another process rebuilt the index does not
@@ -900,7 +921,7 @@ class Index:
         proto = zlib.decompressobj(14, self._zdict(True))
         out = []
         for n, blob in rows:
-            out.append(proto.copy().decompress(blob, n or 0).decode("utf-8"))
+            out.append(proto.copy().decompress(blob, n).decode("utf-8") if n else "")
         return out
 
     def ordered(self, where: str = "", params: tuple[Any, ...] = ()) -> list[str]:
@@ -957,24 +978,15 @@ class Index:
 
     def _search(self, text: str) -> list[str]:
         t = text.lower()
-        tb = t.encode("utf-8")
-        quick = not any(ch in '"\\\u03c3\u03c2' or ch < " " for ch in t)
+        quick = search_quick(t)
         proto = zlib.decompressobj(14, self._zdict(True))
         hits = []
         for iid, n, body in self.c.execute(
                 "SELECT d.id, d.dlen, d.body FROM docs d CROSS JOIN issues i ON i.id=d.id WHERE i.deleted=0"):
             if iid.startswith(t):
                 hits.append(iid)
-                continue
-            if n is None:
-                raw = self.body_state(n, body).encode("utf-8")
-            else:
-                raw = proto.copy().decompress(body)[n:]
-            if quick and (tb not in raw.lower() if raw.isascii() else t not in raw.decode("utf-8").lower()):
-                continue
-            st = json.loads(raw)
-            if t in st["title"].lower() or t in st["description"].lower() \
-                    or any(t in lab.lower() for lab in st["labels"]):
+            elif search_hit(t, self.body_state(n, body).encode("utf-8") if n is None
+                            else proto.copy().decompress(body)[n:], quick):
                 hits.append(iid)
         keys = self.rows(hits, "prank, created_at")
         return sorted(hits, key=lambda i: (keys[i][0], keys[i][1], i))
