@@ -111,9 +111,6 @@ CREATE INDEX IF NOT EXISTS issues_order ON issues(deleted, prank, created_at);
 -- read many rows are answered from the index alone (``status``'s blocked count at 100,000
 -- issues: 44 ms with a seek per row, 0.5 ms without)
 CREATE INDEX IF NOT EXISTS issues_eff ON issues(eff, deleted, prank, created_at);
--- a deleted issue's ``eff`` is NULL: ``eff IS NOT NULL`` is ``deleted=0`` (``status`` counts here:
--- a third of the pages of ``issues_eff``)
-CREATE INDEX IF NOT EXISTS issues_counts ON issues(eff);
 CREATE INDEX IF NOT EXISTS issues_assignee ON issues(assignee) WHERE assignee IS NOT NULL;
 -- partial indexes for status and the blocked query: each reads only the rows it reports
 CREATE INDEX IF NOT EXISTS issues_blocked ON issues(prank, created_at, id, blocked, deleted) WHERE blocked=1 AND deleted=0;
@@ -1012,8 +1009,9 @@ class Index:
         c = self.c
         counts = {s: 0 for s in ("open", "ready", "in_progress", "done", "rejected", "archived")}
         total = 0
-        # a deleted issue's eff is NULL, every other one's is set
-        for eff, n in c.execute("SELECT eff, count(*) FROM issues INDEXED BY issues_counts WHERE eff IS NOT NULL "
+        # a deleted issue's eff is NULL, every other one's is set. (An index of ``eff`` alone
+        # counted ~1 ms faster at 100,000 issues, and took 2.3 MB.)
+        for eff, n in c.execute("SELECT eff, count(*) FROM issues INDEXED BY issues_eff WHERE eff IS NOT NULL "
                                 "GROUP BY eff"):
             counts[eff] = counts.get(eff, 0) + n
             total += n
