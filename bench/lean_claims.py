@@ -26,7 +26,6 @@ import sqlite3
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +40,7 @@ def _worker(repo_dir: str, ids: list[str], out: Any, barrier: Any, fsync: bool, 
     from gitjit.core.fold import fold_issue, parse_events, serialize_events
     from gitjit.core.event import Event
     from gitjit.core.model import TERMINAL_STATES, compact_json, new_event_id, now_ts, utc_ts
-    from gitjit.store.index import ZDICT, pack, ts_key
+    from gitjit.store.index import ZDICT, body_pack, pack, ts_key
 
     pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, fsync)
     repo = pygit2.Repository(repo_dir + "/.git")
@@ -91,9 +90,7 @@ def _worker(repo_dir: str, ids: list[str], out: Any, barrier: Any, fsync: bool, 
         db.execute("UPDATE issues SET base=?, assignee=?, claimed_at=?, eff=? WHERE id=?",
                    (after.state, after.assignee, after.claimed_at, after.state, iid))
         # the issue's JSON (the state stands in for it) and its state, one stream (Index.pack_body)
-        body = zlib.compressobj(6, zlib.DEFLATED, 14, 8, zlib.Z_DEFAULT_STRATEGY, zdict)
-        db.execute("UPDATE docs SET dlen=?, body=? WHERE id=?",
-                   (len(stext.encode("utf-8")), body.compress((stext + stext).encode("utf-8")) + body.flush(), iid))
+        db.execute("UPDATE docs SET dlen=?, body=? WHERE id=?", (*body_pack(zdict, stext, stext), iid))
         db.execute("COMMIT")
         claimed.append(iid)
     out.put({"agent": agent, "claimed": claimed, "start": t0, "end": time.time(), "cpu": time.process_time() - c0})

@@ -219,6 +219,34 @@ def pack(text: str, base: str | None = None) -> bytes:
     return z.compress(text.encode("utf-8")) + z.flush()
 
 
+_DICT_IDS: dict[int, tuple[bytes, bytes]] = {}
+
+
+def _dict_id(zdict: bytes) -> bytes:
+    """The 4 bytes that name a dictionary at the start of each body (its Adler-32, as zlib's
+    DICTID), computed once per dictionary object."""
+    got = _DICT_IDS.get(id(zdict))
+    if got is None or got[0] is not zdict:
+        if len(_DICT_IDS) > 8:  # samples read again after other processes' rebuilds
+            _DICT_IDS.clear()
+        got = _DICT_IDS[id(zdict)] = (zdict, zlib.adler32(zdict).to_bytes(4, "big"))
+    return got[1]
+
+
+def body_pack(zdict: bytes, doc: str | None, state: str) -> tuple[int | None, bytes]:
+    """``Index.pack_body``'s row against the dictionary ``zdict``: ``(dlen, body)``. The body is
+    the dictionary's Adler-32 (4 bytes) and a raw deflate stream of the JSON's bytes then the
+    state's. Raw: a zlib stream that names a preset dictionary makes the reader set it up again
+    for every document (Python's zlib does, on zlib's Z_NEED_DICT: an Adler-32 of the whole 17
+    KB dictionary and a copy of it each time, ~40% of a listing's inflating); here a listing sets
+    it once and copies the decompressor, and a body whose first bytes name another dictionary is
+    not inflated at all (it never misreads). A 16 KB window: documents are small, and a
+    compressor that big is set up in a third of the time of a 32 KB one."""
+    d = b"" if doc is None else doc.encode("utf-8")
+    z = zlib.compressobj(6, zlib.DEFLATED, -14, 8, zlib.Z_DEFAULT_STRATEGY, zdict)
+    return (None if doc is None else len(d)), _dict_id(zdict) + z.compress(d + state.encode("utf-8")) + z.flush()
+
+
 def unpack(blob: bytes, base: str | None = None) -> str:
     """The text ``pack(text, base)`` stored (the same ``base``)."""
     z = zlib.decompressobj(14, ZDICT + base.encode("utf-8") if base else ZDICT)
@@ -441,26 +469,25 @@ class Index:
 
     def pack_body(self, doc: str | None, state: str) -> tuple[int | None, bytes]:
         """An issue's ``docs`` row: ``(dlen, body)``, its JSON (None: a deleted issue's, which has
-        none) and its state in one zlib stream, the JSON first; ``dlen`` is the JSON's length in
-        bytes (None without one). Against ``ZDICT`` and the samples of the JSON and the states: a
-        JSON and its state share their title, description, labels and context, stored once (about
-        a quarter less than two streams). A 16 KB window: documents are small, and a compressor
-        that big is set up in a third of the time of a 32 KB one. The stream names its dictionary
-        (zlib's DICTID): unpacking with other samples fails, it never misreads."""
-        d = b"" if doc is None else doc.encode("utf-8")
-        z = zlib.compressobj(6, zlib.DEFLATED, 14, 8, zlib.Z_DEFAULT_STRATEGY, self._zdict(doc is not None))
-        return (None if doc is None else len(d)), z.compress(d + state.encode("utf-8")) + z.flush()
+        none) and its state in one stream, the JSON first; ``dlen`` is the JSON's length in bytes
+        (None without one). Against ``ZDICT`` and the samples of the JSON and the states: a JSON
+        and its state share their title, description, labels and context, stored once (about a
+        quarter less than two streams). ``body_pack`` makes the bytes."""
+        return body_pack(self._zdict(doc is not None), doc, state)
 
     def _unbody(self, dlen: int | None, body: bytes, whole: bool) -> bytes:
-        z = zlib.decompressobj(14, self._zdict(dlen is not None))
+        zdict = self._zdict(dlen is not None)
+        if body[:4] != _dict_id(zdict):
+            raise zlib.error("a body compressed against other samples")
+        z = zlib.decompressobj(-14, zdict)
         if whole or dlen is None:
-            return z.decompress(body) + z.flush()
+            return z.decompress(memoryview(body)[4:]) + z.flush()
         # only the JSON: inflating stops once it is out (a length of 0 would mean "no limit")
-        return z.decompress(body, dlen) if dlen else b""
+        return z.decompress(memoryview(body)[4:], dlen) if dlen else b""
 
     def _retry(self, fn: Callable[[], Any]) -> Any:
         """``fn``; a sample remembered from before another process rebuilt the index does not
-        match a body's dictionary (zlib checks it): read the samples again and retry."""
+        match a body's dictionary (its first 4 bytes name it): read the samples again and retry."""
         try:
             return fn()
         except zlib.error:
@@ -915,10 +942,14 @@ class Index:
     def _unpack_all(self, rows: Iterable[tuple[int | None, bytes]]) -> list[str]:
         """``body_doc`` of many: one dictionary, copied per document (``Decompress.copy`` is cheaper
         than setting a dictionary up again)."""
-        proto = zlib.decompressobj(14, self._zdict(True))
+        zdict = self._zdict(True)
+        zid = _dict_id(zdict)
+        proto = zlib.decompressobj(-14, zdict)
         out = []
         for n, blob in rows:
-            out.append(proto.copy().decompress(blob, n).decode("utf-8") if n else "")
+            if blob[:4] != zid:
+                raise zlib.error("a body compressed against other samples")
+            out.append(proto.copy().decompress(memoryview(blob)[4:], n).decode("utf-8") if n else "")
         return out
 
     def ordered(self, where: str = "", params: tuple[Any, ...] = ()) -> list[str]:
@@ -976,14 +1007,20 @@ class Index:
     def _search(self, text: str) -> list[str]:
         t = text.lower()
         quick = search_quick(t)
-        proto = zlib.decompressobj(14, self._zdict(True))
+        zdict = self._zdict(True)
+        zid = _dict_id(zdict)
+        proto = zlib.decompressobj(-14, zdict)
         hits = []
         for iid, n, body in self.c.execute(
                 "SELECT d.id, d.dlen, d.body FROM docs d CROSS JOIN issues i ON i.id=d.id WHERE i.deleted=0"):
             if iid.startswith(t):
                 hits.append(iid)
-            elif search_hit(t, self.body_state(n, body).encode("utf-8") if n is None
-                            else proto.copy().decompress(body)[n:], quick):
+                continue
+            if n is None or body[:4] != zid:
+                state = self.body_raw(n, body)[n or 0:]
+            else:
+                state = proto.copy().decompress(memoryview(body)[4:])[n:]
+            if search_hit(t, state, quick):
                 hits.append(iid)
         keys = self.rows(hits, "prank, created_at")
         return sorted(hits, key=lambda i: (keys[i][0], keys[i][1], i))
