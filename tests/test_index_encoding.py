@@ -8,13 +8,15 @@ issue ``Board.search`` finds.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from gitjit.core import jsontext
 from gitjit.core.model import compact_json
-from gitjit.store.index import Index, search_hit, search_quick, tip_key, tip_text
+from gitjit.store.index import Index, search_hit, search_quick, tip_key, tip_text, ts_key, ts_text
 
 #: every code point a JSON text can hold in UTF-8 (no lone surrogates), the odd ones often
 ODD = "\"\\\n\t\x00\x1f\u2028\u2029\ufeff\ufffd\u212a\u0130\u03a3\u03c3\u03c2\u0301\u202e\U0001f600ß"
@@ -81,8 +83,10 @@ def test_the_search_finds_what_the_fields_hold(title: str, description: str, lab
     q = source[cut[0]:cut[0] + cut[1]] if source is not query else query
     q = q.upper() if upper else q
     t = q.lower()
-    state = compact_json(fields).encode("utf-8")
-    assert search_hit(t, state, search_quick(t)) == _exact(t, fields)
+    want = _exact(t, fields)
+    # the state's compact JSON and the issue's JSON as ``issue show --json`` prints it
+    for text in (compact_json(fields), jsontext.dumps(fields)):
+        assert search_hit(t, text.encode("utf-8"), search_quick(t)) == want
 
 
 @given(t=st.text(st.sampled_from(ODD + "ab"), min_size=1, max_size=6))
@@ -92,3 +96,13 @@ def test_texts_the_json_writes_otherwise_are_tested_field_by_field(t: str) -> No
     assume(any(ch in q for ch in '"\\\u03c3\u03c2') or any(ch < " " for ch in q))
     assert not search_quick(q)
     assert search_hit(q, compact_json(fields).encode("utf-8"), False) == _exact(q, fields) is True
+
+
+@given(st.datetimes(timezones=st.just(UTC)), st.booleans())
+def test_a_time_reads_back_as_isoformat_writes_it(when: datetime, naive: bool) -> None:
+    """The issue rows keep their times as ``ts_key`` integers; ``ts_text`` gives back the
+    canonical text (``utc_ts``'s: UTC, microseconds, ``+00:00``) for every instant."""
+    text = when.isoformat(timespec="microseconds")
+    key = ts_key(text)
+    assert isinstance(key, int) and ts_text(key) == text
+    assert ts_key(text[:-6] if naive else text + " ") == (text[:-6] if naive else text + " ")  # other forms stay text
