@@ -403,6 +403,33 @@ def test_dependency_on_an_issue_arriving_later(tracker: Tracker, repo: Path) -> 
     assert_same(repo, tracker)
 
 
+def test_a_time_in_another_form_turns_the_rows_times_to_text(tracker: Tracker, repo: Path) -> None:
+    """The issue rows keep their times as integers, which sort as the canonical texts do; a
+    created_at that has no canonical form (a crafted event: year 1 at UTC+01:00 parses, but
+    cannot be moved to UTC) turns every row's times into text, and the orders stay the fold's."""
+    a = tracker.create_issue("first", priority="high")["id"]
+    b = tracker.create_issue("second", priority="high")["id"]
+    tracker.claim(b, "agent:a")
+    tracker.status()
+    db = sqlite3.connect(repo / ".git" / INDEX_FILE)
+    assert {type(v) for (v,) in db.execute("SELECT created_at FROM issues")} == {int}
+    other = Tracker(repo, actor="agent:o")
+    other.use_index = False
+    spec = {"type": "issue_created", "title": "odd time", "description": "", "priority": "high", "labels": [],
+            "context": {}, "gates": []}
+    ev = Event.build(id=new_event_id(), clock=1, timestamp="0001-01-01T00:00:00+01:00", actor="agent:o",
+                     issue_id="abcdefabcdef", **spec)
+    commit = other.git.write_commit({"events.jsonl": serialize_events([ev])}, [], "create", author=("o", "o@o"))
+    git("update-ref", "refs/jit/issues/abcdefabcdef", commit, "", cwd=repo)
+    assert tracker.query("all")["issues"][0]["id"] in (a, "abcdefabcdef")
+    assert_same(repo, tracker)
+    assert {type(v) for (v,) in db.execute("SELECT created_at FROM issues")} == {str}
+    assert db.execute("SELECT v FROM meta WHERE k='ts_text'").fetchone() == ("1",)
+    tracker.update_issue(a, title="first, renamed")
+    assert_same(repo, tracker)
+    db.close()
+
+
 def test_index_lives_in_the_common_dir_of_a_worktree(tracker: Tracker, repo: Path, tmp_path: Path) -> None:
     git("commit", "--allow-empty", "-q", "-m", "init", cwd=repo)
     git("worktree", "add", "-q", str(tmp_path / "wt"), cwd=repo)
