@@ -319,10 +319,11 @@ def test_an_index_that_disagrees_with_the_refs_is_rebuilt(jit: Jit, three: list[
     ix = ixm.Index(db.parent.parent)
     ix.open()
     con = ix.c
-    (blob,) = con.execute("SELECT doc FROM docs WHERE id=?", (three[1],)).fetchone()
-    d = json.loads(ix.doc_text(blob))  # compressed against a sample of the issues' JSON
+    row = con.execute("SELECT dlen, body FROM docs WHERE id=?", (three[1],)).fetchone()
+    d = json.loads(ix.body_doc(*row))  # compressed with the state, against samples of the issues' JSON and states
     d["title"] = "tampered"
-    con.execute("UPDATE docs SET doc=? WHERE id=?", (ix.pack_doc(json.dumps(d, indent=2, ensure_ascii=False)), three[1]))
+    con.execute("UPDATE docs SET dlen=?, body=? WHERE id=?",
+                (*ix.pack_body(json.dumps(d, indent=2, ensure_ascii=False), ix.body_state(*row)), three[1]))
     ix.close()
     titles = {i["id"]: i["title"] for i in jit.json("issue", "list")["issues"]}
     assert titles[three[1]] == "tampered"  # the cache really lies now

@@ -232,7 +232,7 @@ def test_index_is_disposable(tracker: Tracker, repo: Path) -> None:
     db = sqlite3.connect(path)
     db.execute("UPDATE meta SET v='other' WHERE k='stamp'")
     db.execute("UPDATE issues SET eff='done'")
-    db.execute("UPDATE docs SET doc=NULL")
+    db.execute("UPDATE docs SET dlen=NULL")
     db.commit()
     db.close()
     assert indexed_snapshot(repo, path) == before
@@ -403,6 +403,33 @@ def test_dependency_on_an_issue_arriving_later(tracker: Tracker, repo: Path) -> 
     assert_same(repo, tracker)
 
 
+def test_a_time_in_another_form_turns_the_rows_times_to_text(tracker: Tracker, repo: Path) -> None:
+    """The issue rows keep their times as integers, which sort as the canonical texts do; a
+    created_at that has no canonical form (a crafted event: year 1 at UTC+01:00 parses, but
+    cannot be moved to UTC) turns every row's times into text, and the orders stay the fold's."""
+    a = tracker.create_issue("first", priority="high")["id"]
+    b = tracker.create_issue("second", priority="high")["id"]
+    tracker.claim(b, "agent:a")
+    tracker.status()
+    db = sqlite3.connect(repo / ".git" / INDEX_FILE)
+    assert {type(v) for (v,) in db.execute("SELECT created_at FROM issues")} == {int}
+    other = Tracker(repo, actor="agent:o")
+    other.use_index = False
+    spec = {"type": "issue_created", "title": "odd time", "description": "", "priority": "high", "labels": [],
+            "context": {}, "gates": []}
+    ev = Event.build(id=new_event_id(), clock=1, timestamp="0001-01-01T00:00:00+01:00", actor="agent:o",
+                     issue_id="abcdefabcdef", **spec)
+    commit = other.git.write_commit({"events.jsonl": serialize_events([ev])}, [], "create", author=("o", "o@o"))
+    git("update-ref", "refs/jit/issues/abcdefabcdef", commit, "", cwd=repo)
+    assert tracker.query("all")["issues"][0]["id"] in (a, "abcdefabcdef")
+    assert_same(repo, tracker)
+    assert {type(v) for (v,) in db.execute("SELECT created_at FROM issues")} == {str}
+    assert db.execute("SELECT v FROM meta WHERE k='ts_text'").fetchone() == ("1",)
+    tracker.update_issue(a, title="first, renamed")
+    assert_same(repo, tracker)
+    db.close()
+
+
 def test_index_lives_in_the_common_dir_of_a_worktree(tracker: Tracker, repo: Path, tmp_path: Path) -> None:
     git("commit", "--allow-empty", "-q", "-m", "init", cwd=repo)
     git("worktree", "add", "-q", str(tmp_path / "wt"), cwd=repo)
@@ -478,8 +505,10 @@ def test_search_issue_events_and_registry_read_only_what_they_answer(tracker: Tr
     c.set_trace_callback(sql.append)
     try:
         assert tracker.search("THING 1")["count"] == 3  # 1, 10, 11
-        # the documents are read for the three issues found, by id; the match ran on ``search``
-        assert "search" in read and all(" id IN (" in q or "id=" in q for q in sql if " docs" in q), sql
+        # the match ran on the stored states (one scan), then the documents of the three found, by id
+        assert "docs" in read and "search" not in read, read
+        scans = [q for q in sql if " docs" in q and " id IN (" not in q and "id=?" not in q]
+        assert len(scans) == 1 and "deleted=0" in scans[0], sql
         sql.clear()
         types = [e["type"] for e in tracker.events(issue=ids[3])]
         assert types[0] == "issue_created" and "issue_claimed" in types, types
@@ -488,8 +517,8 @@ def test_search_issue_events_and_registry_read_only_what_they_answer(tracker: Tr
     finally:
         c.set_authorizer(None)
         c.set_trace_callback(None)
-    # the issue's own ref by its key, the events elsewhere naming it by their partial index: no scan
-    assert plans and all("events_iss" in p and "PRIMARY KEY" in p and "SCAN" not in p for p in plans), plans
+    # the issue's own ref's documents, the events elsewhere naming it by their partial index: no scan
+    assert plans and all("events_iss" in p and "SCAN" not in p for p in plans), plans
     monkeypatch.setattr(GitRepo, "tips", lambda *a, **k: pytest.fail("listed every ref"))
     assert [g["key"] for g in tracker.registry_list()["gates"]] == ["review"]
     assert tracker.registry_show("review")["title"] == "Code review"
@@ -556,8 +585,7 @@ def test_pack_threshold_grows_with_packed_refs() -> None:
 _TABLES = {  # every table a fold writes, in a stable order (``loose`` and ``meta`` are bookkeeping)
     "refs": "SELECT ref, tip, kind, key, warning FROM refs ORDER BY ref",
     "issues": "SELECT * FROM issues ORDER BY id",
-    "docs": "SELECT id, state, doc FROM docs ORDER BY id",
-    "search": "SELECT id, text FROM search ORDER BY id",
+    "docs": "SELECT id, dlen, body FROM docs ORDER BY id",
     "edges": "SELECT * FROM edges ORDER BY src, pos",
     "gates_on": "SELECT * FROM gates_on ORDER BY issue, gate",
     "gatedefs": "SELECT * FROM gatedefs ORDER BY key",
@@ -575,8 +603,7 @@ def _tables(t: Tracker) -> dict[str, list]:
     out = {}
     for name, q in _TABLES.items():
         # states and JSON are compressed against samples a rebuild took: compared as text
-        out[name] = [tuple((ix.state_text(v) if k == 1 else ix.doc_text(v) if v is not None else v)
-                           if name == "docs" and k else v for k, v in enumerate(row))
+        out[name] = [(row[0], ix.body_doc(*row[1:]), ix.body_state(*row[1:])) if name == "docs" else row
                      for row in c.execute(q)]
     return out
 

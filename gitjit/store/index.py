@@ -62,7 +62,7 @@ __all__ = [
     "unpack",
 ]
 
-INDEX_VERSION = "12"
+INDEX_VERSION = "13"
 INDEX_FILE = os.path.join("jit", "index.sqlite3")
 #: present while a process holds the index's write lock for a long write (a rebuild, a fold of
 #: thousands of refs: ``Index.long_write``), its mtime renewed every ``HEARTBEAT_S``: processes
@@ -79,14 +79,12 @@ PRIORITY_RANK = {"critical": 0, "high": 1, "normal": 2, "low": 3}
 _TERMINAL = ("done", "rejected")
 _BASE_DIRS = ("refs", "refs/jit", "refs/jit/issues", "refs/jit/gates")
 _CHUNK = 900
-#: joins the fields of an issue's ``search`` text (search_text)
-SEARCH_SEP = "\x1f"
-
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);
 -- ``rno``: the ref's number, the key of its events and event documents (a few bytes, where its
--- name took ~30 in every event row and index entry). Kept while the ref exists (updated in place)
-CREATE TABLE IF NOT EXISTS refs(rno INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE, tip TEXT NOT NULL,
+-- name took ~30 in every event row and index entry). Kept while the ref exists (updated in place).
+-- ``tip`` here and in ``issues``: ``tip_key``, the object id's bytes
+CREATE TABLE IF NOT EXISTS refs(rno INTEGER PRIMARY KEY, ref TEXT NOT NULL UNIQUE, tip NOT NULL,
     kind TEXT NOT NULL, key TEXT NOT NULL, warning TEXT);
 CREATE TABLE IF NOT EXISTS loose(ref TEXT PRIMARY KEY, tip TEXT NOT NULL, ino INTEGER, mtime INTEGER, size INTEGER);
 -- refs folded in from their loose file outside a scan (a process's own write, a claim's moved
@@ -94,28 +92,25 @@ CREATE TABLE IF NOT EXISTS loose(ref TEXT PRIMARY KEY, tip TEXT NOT NULL, ino IN
 -- (``at``: when, in ns; a snapshot listed after that holds them as the index does)
 CREATE TABLE IF NOT EXISTS noted(ref TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS noted_at ON noted(at);
--- an issue's ref is ``refs/jit/issues/<id>``: not stored again here
+-- an issue's ref is ``refs/jit/issues/<id>``: not stored again here. ``created_at``,
+-- ``completed_at``, ``claimed_at``: ``ts_key`` integers (text in an index with ``meta.ts_text``)
 CREATE TABLE IF NOT EXISTS issues(
-    id TEXT PRIMARY KEY, tip TEXT NOT NULL, deleted INTEGER NOT NULL, base TEXT NOT NULL,
-    eff TEXT, blocked INTEGER NOT NULL DEFAULT 0, prank INTEGER NOT NULL, created_at TEXT NOT NULL,
-    priority TEXT NOT NULL, assignee TEXT, completed_at TEXT, claimed_at TEXT, title TEXT NOT NULL,
+    id TEXT PRIMARY KEY, tip NOT NULL, deleted INTEGER NOT NULL, base TEXT NOT NULL,
+    eff TEXT, blocked INTEGER NOT NULL DEFAULT 0, prank INTEGER NOT NULL, created_at NOT NULL,
+    priority TEXT NOT NULL, assignee TEXT, completed_at, claimed_at, title TEXT NOT NULL,
     labels TEXT NOT NULL, conflicts TEXT, parked TEXT) WITHOUT ROWID;
--- the wide parts apart, so that scans of the narrow issues table stay cheap, compressed
--- (``pack``): ``state`` against a sample of the states, ``doc`` (the issue's JSON) against a
--- sample of the JSON (``Index.sample``), each read with one decompression
-CREATE TABLE IF NOT EXISTS docs(id TEXT PRIMARY KEY, state BLOB NOT NULL, doc BLOB) WITHOUT ROWID;
--- what ``issue search`` matches, lowercased: the title, the description and each label, joined by
--- U+001F (search_text); a table of its own so that a search scans only this text
-CREATE TABLE IF NOT EXISTS search(id TEXT PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID;
+-- the wide part apart, so that scans of the narrow issues table stay cheap: each issue's JSON
+-- (as ``issue show --json`` prints it, ``dlen`` bytes of UTF-8; NULL for a deleted issue, which
+-- has none) followed by its folded state, compressed as one stream (``Index.pack_body``): the
+-- state repeats the JSON's title, description, labels and context, which are then stored once.
+-- A listing decompresses only the JSON's ``dlen`` bytes; ``issue search`` scans the states
+CREATE TABLE IF NOT EXISTS docs(id TEXT PRIMARY KEY, dlen INTEGER, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS issues_order ON issues(deleted, prank, created_at);
 -- the columns a query tests are in its index (``deleted`` here, ``blocked``, ``eff``, ``assignee``
 -- below): a row of a WITHOUT ROWID table is found by its id, a seek per row, so the queries that
 -- read many rows are answered from the index alone (``status``'s blocked count at 100,000
 -- issues: 44 ms with a seek per row, 0.5 ms without)
 CREATE INDEX IF NOT EXISTS issues_eff ON issues(eff, deleted, prank, created_at);
--- a deleted issue's ``eff`` is NULL: ``eff IS NOT NULL`` is ``deleted=0`` (``status`` counts here:
--- a third of the pages of ``issues_eff``)
-CREATE INDEX IF NOT EXISTS issues_counts ON issues(eff);
 CREATE INDEX IF NOT EXISTS issues_assignee ON issues(assignee) WHERE assignee IS NOT NULL;
 -- partial indexes for status and the blocked query: each reads only the rows it reports
 CREATE INDEX IF NOT EXISTS issues_blocked ON issues(prank, created_at, id, blocked, deleted) WHERE blocked=1 AND deleted=0;
@@ -137,17 +132,18 @@ CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst);
 CREATE TABLE IF NOT EXISTS gates_on(issue TEXT NOT NULL, gate TEXT NOT NULL, PRIMARY KEY(issue, gate)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS gates_on_gate ON gates_on(gate);
 CREATE TABLE IF NOT EXISTS gatedefs(key TEXT PRIMARY KEY, state TEXT NOT NULL);
--- one row per event, for the order and the filters of ``jit events``: ``rno`` its ref, ``ts``
--- its time as ``ts_key`` stores it, ``type`` the number of its type (``evtypes``), ``iss`` its
--- issue_id only where that is not the issue of its own ref (NULL: the ref's issue; '': none, as a
--- gate definition's). The event's id, which breaks ties, is read from its document
-CREATE TABLE IF NOT EXISTS events(rno INTEGER NOT NULL, seq INTEGER NOT NULL, ts NOT NULL, clock INTEGER NOT NULL,
-    type INTEGER NOT NULL, iss TEXT, PRIMARY KEY(rno, seq)) WITHOUT ROWID;
+-- one row per event, for the order and the filters of ``jit events``, keyed by that order:
+-- ``ts`` its time as ``ts_key`` stores it, its clock, ``rno`` its ref, ``seq`` its place in the
+-- ref's log, ``type`` the number of its type (``evtypes``), ``iss`` its issue_id only where that is
+-- not the issue of its own ref (NULL: the ref's issue; '': none, as a gate definition's). The
+-- event's id, which breaks ties, is read from its document. A ref's own rows are found from its
+-- events' documents (``evblobs``), which give each row's key: no second index of every event
+CREATE TABLE IF NOT EXISTS events(ts NOT NULL, clock INTEGER NOT NULL, rno INTEGER NOT NULL, seq INTEGER NOT NULL,
+    type INTEGER NOT NULL, iss TEXT, PRIMARY KEY(ts, clock, rno, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS evtypes(code INTEGER PRIMARY KEY, type TEXT NOT NULL UNIQUE);
 -- a ref's events as printed (``event_json``), compressed against its issue's state (``pack``)
 CREATE TABLE IF NOT EXISTS evblobs(rno INTEGER PRIMARY KEY, events BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS events_order ON events(ts, clock);
--- ``events query --issue``: the issue's own ref by ``rno``, and here the few events elsewhere
+-- ``events query --issue``: the issue's own ref's documents, and here the few events elsewhere
 CREATE INDEX IF NOT EXISTS events_iss ON events(iss) WHERE iss IS NOT NULL;
 CREATE INDEX IF NOT EXISTS refs_kind ON refs(kind) WHERE kind<>'issue';
 """
@@ -223,9 +219,37 @@ def pack(text: str, base: str | None = None) -> bytes:
     return z.compress(text.encode("utf-8")) + z.flush()
 
 
+_DICT_IDS: dict[int, tuple[bytes, bytes]] = {}
+
+
+def _dict_id(zdict: bytes) -> bytes:
+    """The 4 bytes that name a dictionary at the start of each body (its Adler-32, as zlib's
+    DICTID), computed once per dictionary object."""
+    got = _DICT_IDS.get(id(zdict))
+    if got is None or got[0] is not zdict:
+        if len(_DICT_IDS) > 8:  # samples read again after other processes' rebuilds
+            _DICT_IDS.clear()
+        got = _DICT_IDS[id(zdict)] = (zdict, zlib.adler32(zdict).to_bytes(4, "big"))
+    return got[1]
+
+
+def body_pack(zdict: bytes, doc: str | None, state: str) -> tuple[int | None, bytes]:
+    """``Index.pack_body``'s row against the dictionary ``zdict``: ``(dlen, body)``. The body is
+    the dictionary's Adler-32 (4 bytes) and a raw deflate stream of the JSON's bytes then the
+    state's. Raw: a zlib stream that names a preset dictionary makes the reader set it up again
+    for every document (Python's zlib does, on zlib's Z_NEED_DICT: an Adler-32 of the whole 17
+    KB dictionary and a copy of it each time, ~40% of a listing's inflating); here a listing sets
+    it once and copies the decompressor, and a body whose first bytes name another dictionary is
+    not inflated at all (it never misreads). A 16 KB window: documents are small, and a
+    compressor that big is set up in a third of the time of a 32 KB one."""
+    d = b"" if doc is None else doc.encode("utf-8")
+    z = zlib.compressobj(6, zlib.DEFLATED, -14, 8, zlib.Z_DEFAULT_STRATEGY, zdict)
+    return (None if doc is None else len(d)), _dict_id(zdict) + z.compress(d + state.encode("utf-8")) + z.flush()
+
+
 def unpack(blob: bytes, base: str | None = None) -> str:
     """The text ``pack(text, base)`` stored (the same ``base``)."""
-    z = zlib.decompressobj(15, ZDICT + base.encode("utf-8") if base else ZDICT)
+    z = zlib.decompressobj(14, ZDICT + base.encode("utf-8") if base else ZDICT)
     return (z.decompress(blob) + z.flush()).decode("utf-8")
 
 
@@ -251,13 +275,28 @@ def ts_key(ts: str) -> int | str:
     return ts
 
 
+#: ``ts_text``'s dates by day since 1970
+_DAYS: dict[int, str] = {}
+_DAY_US = 86_400_000_000
+
+
 def ts_text(key: int | str) -> str:
-    """The text ``ts_key`` stored as ``key``."""
+    """The text ``ts_key`` stored as ``key`` (``datetime.isoformat`` of that instant in UTC, its
+    date remembered by day: ~1 µs where building a datetime took ~6, and ``status`` shows the
+    claim time of every held issue)."""
     if isinstance(key, str):
         return key
-    from datetime import datetime, timedelta
+    day, rem = divmod(key, _DAY_US)
+    date = _DAYS.get(day)
+    if date is None:
+        from datetime import datetime, timedelta
 
-    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=key)).isoformat(timespec="microseconds")
+        if len(_DAYS) > 4096:
+            _DAYS.clear()
+        date = _DAYS[day] = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)).date().isoformat()
+    sec, us = divmod(rem, 1_000_000)
+    mins, sec = divmod(sec, 60)
+    return f"{date}T{mins // 60:02d}:{mins % 60:02d}:{sec:02d}.{us:06d}+00:00"
 
 
 def edge_key(key: str) -> str | bytes:
@@ -275,17 +314,53 @@ def edge_key(key: str) -> str | bytes:
     return key
 
 
+def tip_key(tip: str) -> str | bytes:
+    """A ref's tip as ``refs`` and ``issues`` store it: the object id's bytes (20, where its hex
+    takes 40), or the text itself if it is not an object id in lowercase hex; ``tip_text`` gives
+    it back."""
+    if len(tip) in (40, 64):
+        try:
+            b = bytes.fromhex(tip)
+        except ValueError:
+            return tip
+        if b.hex() == tip:
+            return b
+    return tip
+
+
+def tip_text(stored: str | bytes) -> str:
+    return stored.hex() if isinstance(stored, bytes) else stored
+
+
+#: ``tip_text`` in SQL
+TIP_SQL = "(CASE WHEN typeof(tip)='blob' THEN lower(hex(tip)) ELSE tip END)"
+
+
 def edge_text(stored: str | bytes) -> str:
     if isinstance(stored, str):
         return stored
     return f"{ts_text(int.from_bytes(stored[:8], 'big', signed=True))}|{stored[8:].hex()}"
 
 
-def search_text(title: str, description: str, labels: Iterable[str]) -> str:
-    """The ``search`` table's text of an issue: each field lowercased, joined by U+001F (not NUL:
-    SQLite's text functions stop at a NUL). A query without that character matches this text
-    exactly where it matches one of the fields, whatever the fields hold (``Index.search_ids``)."""
-    return SEARCH_SEP.join([title.lower(), description.lower(), *(lab.lower() for lab in labels)])
+def search_quick(t: str) -> bool:
+    """Can the lowercased text ``t`` be looked for in a state's JSON text, lowercased (``search_hit``)?
+    Not if JSON writes one of its characters escaped (a quote, a backslash, a control character:
+    the JSON text does not hold it as the field does), nor with a sigma (its lowercase depends on
+    the letters beside it, which differ in the JSON text). Every other character lowercases alone."""
+    return not any(ch in '"\\\u03c3\u03c2' or ch < " " for ch in t)
+
+
+def search_hit(t: str, state: bytes, quick: bool) -> bool:
+    """Does the stored JSON of an issue (its state's or its ``issue show`` JSON, UTF-8: both
+    written with ``ensure_ascii=False``) have the lowercased text ``t`` in its title, its
+    description or one of its labels, lowercased (``Board.search``'s test)? With ``quick``
+    (``search_quick``), a JSON whose lowercased text does not hold ``t`` at all is passed over
+    unparsed: a field that holds ``t`` is in that text as it is. ASCII is lowercased as bytes
+    (where ``str.lower`` gives the same), anything else as text."""
+    if quick and (t.encode("utf-8") not in state.lower() if state.isascii() else t not in state.decode("utf-8").lower()):
+        return False
+    st = json.loads(state)
+    return t in st["title"].lower() or t in st["description"].lower() or any(t in lab.lower() for lab in st["labels"])
 
 
 def code_stamp() -> str:
@@ -366,6 +441,8 @@ class Index:
         self.ino: tuple[int, int] | None = None  # the file this connection opened (``replaced``)
         #: the samples stored states and JSON are compressed against (``sample``), as read
         self._samples: dict[str, str] = {}
+        #: the dictionaries made of them (``_zdict``), by whether the body holds a JSON
+        self._zdicts: dict[bool, bytes] = {}
 
     # ------------------------------------------------------------------ stored documents
 
@@ -389,34 +466,63 @@ class Index:
             out.append(t)
             size += len(t)
         self._samples[kind] = "".join(out)
+        self._zdicts = {}
         self.set_meta(kind, self._samples[kind])
 
     def forget_samples(self) -> None:
         """Read the samples again (another process may have rebuilt the index)."""
         self._samples = {}
+        self._zdicts = {}
 
-    def pack_state(self, text: str) -> bytes:
-        return pack(text, self.sample())
+    def _zdict(self, with_doc: bool) -> bytes:
+        """The dictionary of a stored body (``pack_body``): ``ZDICT``, the sample of the JSON (only
+        for a body that holds one) and the sample of the states, nearest the text."""
+        got = self._zdicts.get(with_doc)
+        if got is None:
+            got = self._zdicts[with_doc] = \
+                ZDICT + ((self.sample("zdocs") if with_doc else "") + self.sample()).encode("utf-8")
+        return got
 
-    def pack_doc(self, text: str) -> bytes:
-        return pack(text, self.sample("zdocs"))
+    def pack_body(self, doc: str | None, state: str) -> tuple[int | None, bytes]:
+        """An issue's ``docs`` row: ``(dlen, body)``, its JSON (None: a deleted issue's, which has
+        none) and its state in one stream, the JSON first; ``dlen`` is the JSON's length in bytes
+        (None without one). Against ``ZDICT`` and the samples of the JSON and the states: a JSON
+        and its state share their title, description, labels and context, stored once (about a
+        quarter less than two streams). ``body_pack`` makes the bytes."""
+        return body_pack(self._zdict(doc is not None), doc, state)
 
-    def state_text(self, blob: bytes) -> str:
-        """A stored state's JSON text. A sample remembered from before another process rebuilt
-        the index does not match the blob's dictionary (zlib checks it): read it again."""
+    def _unbody(self, dlen: int | None, body: bytes, whole: bool) -> bytes:
+        zdict = self._zdict(dlen is not None)
+        if body[:4] != _dict_id(zdict):
+            raise zlib.error("a body compressed against other samples")
+        z = zlib.decompressobj(-14, zdict)
+        if whole or dlen is None:
+            return z.decompress(memoryview(body)[4:]) + z.flush()
+        # only the JSON: inflating stops once it is out (a length of 0 would mean "no limit")
+        return z.decompress(memoryview(body)[4:], dlen) if dlen else b""
+
+    def _retry(self, fn: Callable[[], Any]) -> Any:
+        """``fn``; a sample remembered from before another process rebuilt the index does not
+        match a body's dictionary (its first 4 bytes name it): read the samples again and retry."""
         try:
-            return unpack(blob, self.sample())
+            return fn()
         except zlib.error:
             self.forget_samples()
-            return unpack(blob, self.sample())
+            return fn()
 
-    def doc_text(self, blob: bytes) -> str:
-        """A stored ``issue show --json`` text (as ``state_text``)."""
-        try:
-            return unpack(blob, self.sample("zdocs"))
-        except zlib.error:
-            self.forget_samples()
-            return unpack(blob, self.sample("zdocs"))
+    def body_raw(self, dlen: int | None, body: bytes) -> bytes:
+        """A ``docs`` row's stream: its JSON's ``dlen`` bytes (if any), then its state's."""
+        return self._retry(lambda: self._unbody(dlen, body, True))  # type: ignore[no-any-return]
+
+    def body_state(self, dlen: int | None, body: bytes) -> str:
+        """The folded state's JSON text stored in a ``docs`` row."""
+        return self.body_raw(dlen, body)[dlen or 0:].decode("utf-8")
+
+    def body_doc(self, dlen: int | None, body: bytes) -> str | None:
+        """The ``issue show --json`` text stored in a ``docs`` row (None: a deleted issue)."""
+        if dlen is None:
+            return None
+        return self._retry(lambda: self._unbody(dlen, body, False).decode("utf-8"))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -766,24 +872,24 @@ class Index:
             if i < len(lines) and lines[i][41:] == r:
                 cur.discard(lines[i])
             cur.add(f"{t} {r}")
-        have_lines = {x for (x,) in self.c.execute("SELECT tip || ' ' || ref FROM refs")}
+        have_lines = {x for (x,) in self.c.execute(f"SELECT {TIP_SQL} || ' ' || ref FROM refs")}
         if cur == have_lines:
             return d
         current = {**{x[41:]: x[:40] for x in lines}, **loose}
-        have = dict(self.c.execute("SELECT ref, tip FROM refs").fetchall())
+        have = {r: tip_text(t) for r, t in self.c.execute("SELECT ref, tip FROM refs")}
         d.changed = {r: t for r, t in current.items() if have.get(r) != t}
         d.removed = set(have) - set(current)
         return d
 
     def entity_tips(self) -> dict[str, str]:
         """The tip of every issue and gate ref as last folded (unreadable ones included)."""
-        return dict(self.c.execute("SELECT ref, tip FROM refs").fetchall())
+        return {r: tip_text(t) for r, t in self.c.execute("SELECT ref, tip FROM refs")}
 
     def tips(self, refs: Iterable[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for chunk in _chunks(list(refs)):
             q = f"SELECT ref, tip FROM refs WHERE ref IN ({','.join('?' * len(chunk))})"
-            out.update(self.c.execute(q, chunk).fetchall())
+            out.update((r, tip_text(t)) for r, t in self.c.execute(q, chunk))
         return out
 
     def record_snapshot(self, d: Delta) -> None:
@@ -841,27 +947,25 @@ class Index:
         if len(ids) >= DOCS_PASS_FROM and len(ids) * 3 >= self.c.execute("SELECT count(*) FROM issues").fetchone()[0]:
             # most of the table (``issue list`` of everything): one pass in table order reads the
             # pages once; a lookup per id cost four times as much (0.43 s against 0.10 at 100,000)
-            blobs = dict(self.c.execute("SELECT id, doc FROM docs"))
-            try:
-                return self._unpack_all(map(blobs.__getitem__, ids))
-            except zlib.error:  # another process rebuilt the index meanwhile: its sample now
-                self.forget_samples()
-                return self._unpack_all(map(blobs.__getitem__, ids))
+            blobs = {i: (n, b) for i, n, b in self.c.execute("SELECT id, dlen, body FROM docs")}
+            return self._retry(lambda: self._unpack_all(map(blobs.__getitem__, ids)))
         got: dict[str, str] = {}
         for chunk in _chunks(ids):
-            q = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
-            got.update((i, self.doc_text(d)) for i, d in self.c.execute(q, chunk))
+            q = f"SELECT id, dlen, body FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+            got.update((i, self.body_doc(n, b) or "") for i, n, b in self.c.execute(q, chunk))
         return [got[i] for i in ids]
 
-    def _unpack_all(self, blobs: Iterable[bytes]) -> list[str]:
-        """``doc_text`` of many: one dictionary, copied per document (``Decompress.copy`` is cheaper
+    def _unpack_all(self, rows: Iterable[tuple[int | None, bytes]]) -> list[str]:
+        """``body_doc`` of many: one dictionary, copied per document (``Decompress.copy`` is cheaper
         than setting a dictionary up again)."""
-        base = self.sample("zdocs")
-        proto = zlib.decompressobj(15, ZDICT + base.encode("utf-8") if base else ZDICT)
+        zdict = self._zdict(True)
+        zid = _dict_id(zdict)
+        proto = zlib.decompressobj(-14, zdict)
         out = []
-        for blob in blobs:
-            z = proto.copy()
-            out.append((z.decompress(blob) + z.flush()).decode("utf-8"))
+        for n, blob in rows:
+            if blob[:4] != zid:
+                raise zlib.error("a body compressed against other samples")
+            out.append(proto.copy().decompress(memoryview(blob)[4:], n).decode("utf-8") if n else "")
         return out
 
     def ordered(self, where: str = "", params: tuple[Any, ...] = ()) -> list[str]:
@@ -877,9 +981,9 @@ class Index:
 
     def ready_tips(self, limit: int = -1, offset: int = 0) -> list[tuple[str, str]]:
         """``ready_ids`` with the tip each issue was read from."""
-        return self.c.execute(
+        return [(i, tip_text(t)) for i, t in self.c.execute(
             "SELECT id, tip FROM issues INDEXED BY issues_ready WHERE eff='ready' AND assignee IS NULL AND deleted=0 "
-            "ORDER BY prank, created_at, id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+            "ORDER BY prank, created_at, id LIMIT ? OFFSET ?", (limit, offset))]
 
     def blocked_ids(self) -> list[str]:
         return [i for (i,) in self.c.execute(
@@ -905,19 +1009,40 @@ class Index:
         labs = self.rows(ids, "labels")
         return [i for i in ids if all(any(fnmatchcase(lab, p) for lab in json.loads(labs[i][0])) for p in pats)]
 
-    def search_ids(self, text: str) -> list[str] | None:
+    def search_ids(self, text: str) -> list[str]:
         """Ids of non-deleted issues in ready order whose title, description or a label contains
         ``text`` or whose id starts with it, case-insensitively (``jit issue search``; the same
-        test as ``Board.search``). One scan of the narrow ``search`` table: at 100,000 issues ~50
-        ms, against ~0.7 s for reading every description. None for a text with U+001F, which the
-        joined fields cannot answer (the caller tests each issue itself)."""
+        test as ``Board.search``). One scan of the stored JSON (the part of each stream before
+        the state): each is inflated and the text looked for in it, lowercased, and only a JSON
+        that contains it is parsed and its fields tested (``search_hit``; at 100,000 issues ~0.4
+        s for a text found in few; a table of the lowercased fields answered in ~50 ms but took a
+        fifth of the index). A text that JSON writes escaped (a quote, a backslash, a control
+        character) or whose lowercasing depends on its neighbours (sigma) cannot be looked for in
+        the JSON text: then every JSON is parsed."""
+        return self._retry(lambda: self._search(text))
+
+    def _search(self, text: str) -> list[str]:
         t = text.lower()
-        if SEARCH_SEP in t:
-            return None
-        return [i for (i,) in self.c.execute(
-            "SELECT i.id FROM search s CROSS JOIN issues i ON i.id=s.id "
-            "WHERE (instr(s.text, ?1) > 0 OR substr(s.id, 1, ?2) = ?1) AND i.deleted=0 "
-            "ORDER BY i.prank, i.created_at, i.id", (t, len(t)))]
+        quick = search_quick(t)
+        zdict = self._zdict(True)
+        zid = _dict_id(zdict)
+        proto = zlib.decompressobj(-14, zdict)
+        hits = []
+        for iid, n, body in self.c.execute(
+                "SELECT d.id, d.dlen, d.body FROM docs d CROSS JOIN issues i ON i.id=d.id WHERE i.deleted=0"):
+            if iid.startswith(t):
+                hits.append(iid)
+                continue
+            # the issue's JSON holds its title, description and labels as its state does, and is
+            # half the stream: only it is inflated
+            if n is None or body[:4] != zid:
+                doc = self.body_raw(n, body)[n or 0:] if n is None else self.body_raw(n, body)[:n]
+            else:
+                doc = proto.copy().decompress(memoryview(body)[4:], n)
+            if search_hit(t, doc, quick):
+                hits.append(iid)
+        keys = self.rows(hits, "prank, created_at")
+        return sorted(hits, key=lambda i: (keys[i][0], keys[i][1], i))
 
     def query_ids(self, kind: str, value: str | None = None) -> list[str] | None:
         """The ids ``jit query KIND`` lists; None for a kind (or value) this layer does not answer."""
@@ -940,8 +1065,9 @@ class Index:
         c = self.c
         counts = {s: 0 for s in ("open", "ready", "in_progress", "done", "rejected", "archived")}
         total = 0
-        # a deleted issue's eff is NULL, every other one's is set
-        for eff, n in c.execute("SELECT eff, count(*) FROM issues INDEXED BY issues_counts WHERE eff IS NOT NULL "
+        # a deleted issue's eff is NULL, every other one's is set. (An index of ``eff`` alone
+        # counted ~1 ms faster at 100,000 issues, and took 2.3 MB.)
+        for eff, n in c.execute("SELECT eff, count(*) FROM issues INDEXED BY issues_eff WHERE eff IS NOT NULL "
                                 "GROUP BY eff"):
             counts[eff] = counts.get(eff, 0) + n
             total += n
@@ -949,7 +1075,7 @@ class Index:
                             ).fetchone()[0]
         # a done issue always has completed_at, so "completed_at DESC" (NULLs last) orders like
         # Board.status's (completed_at or "", id) descending, and can use the partial index
-        done = [{"id": i, "title": t, "completed_at": ca} for i, t, ca in c.execute(
+        done = [{"id": i, "title": t, "completed_at": None if ca is None else ts_text(ca)} for i, t, ca in c.execute(
             "SELECT id, title, completed_at FROM issues INDEXED BY issues_done WHERE base='done' AND deleted=0 "
             "ORDER BY completed_at DESC, id DESC LIMIT ?", (recent,))]
         holders: dict[str, list[dict[str, str]]] = {}
@@ -958,7 +1084,8 @@ class Index:
                 "WHERE assignee IS NOT NULL AND deleted=0 "
                 "AND base NOT IN ('done', 'rejected') ORDER BY prank, created_at, id"):
             if who:
-                holders.setdefault(who, []).append({"id": i, "title": t, "state": eff, "since": since or ""})
+                holders.setdefault(who, []).append({"id": i, "title": t, "state": eff,
+                                                    "since": "" if since is None else ts_text(since)})
         parked = [{"id": i, "title": t, **json.loads(pj)} for i, t, pj in c.execute(
             "SELECT id, title, parked FROM issues INDEXED BY issues_parked WHERE parked IS NOT NULL AND deleted=0 "
             "ORDER BY prank, created_at, id")]
@@ -986,7 +1113,7 @@ class Index:
             params.append(row[0])
         # timestamps not in the canonical form are stored as text, which sorts apart from the
         # rest: with any of them (never written by gitjit), every row is sorted in Python
-        exact = c.execute("SELECT 1 FROM events INDEXED BY events_order WHERE ts >= '' LIMIT 1").fetchone() is None
+        exact = c.execute("SELECT 1 FROM events WHERE ts >= '' LIMIT 1").fetchone() is None
         since_key = ts_key(since) if since else None
         if since and not isinstance(since_key, int):
             exact = False
@@ -994,13 +1121,23 @@ class Index:
             conds.append("ts>=?")
             params.append(since_key)
         cols = "SELECT ts, clock, rno, seq FROM events"
+        docs: dict[int, list[dict[str, Any]]] = {}
+        names: dict[int, str] = {}
         if issue_id:
-            # the issue's own ref (``iss`` NULL) and the rare events elsewhere naming it
+            # the rare events elsewhere naming the issue, and its own ref's (``iss`` NULL): read
+            # from their documents, which give each one's row
+            rows = c.execute(f"{cols} WHERE {' AND '.join(['iss=?', *conds])}", [issue_id, *params]).fetchall()
             own = c.execute("SELECT rno FROM refs WHERE ref=?", (ISSUES + issue_id,)).fetchone()
-            rows = c.execute(" UNION ALL ".join(
-                [f"{cols} WHERE {' AND '.join(['iss=?', *conds])}"]
-                + ([f"{cols} WHERE {' AND '.join(['rno=? AND iss IS NULL', *conds])}"] if own else [])),
-                [issue_id, *params, *([own[0], *params] if own else [])]).fetchall()
+            if own:
+                rno = own[0]
+                names[rno], docs[rno] = self.ref_events([rno]).get(rno, (ISSUES + issue_id, []))
+                for seq, d in enumerate(docs[rno]):
+                    if d.get("issue_id") != issue_id or (event_type and d.get("type") != event_type):
+                        continue
+                    ts = ts_key(d["timestamp"])
+                    if since and exact and not (isinstance(ts, int) and ts >= since_key):  # type: ignore[operator]
+                        continue
+                    rows.append((ts, d["clock"], rno, seq))
         else:
             where = (" WHERE " + " AND ".join(conds)) if conds else ""
             if limit is None or not exact:
@@ -1013,25 +1150,30 @@ class Index:
                     ts, clock = rows[-1][0], rows[-1][1]
                     rows += c.execute(f"{cols} WHERE {' AND '.join(['ts=? AND clock=?', *conds])}",
                                       [ts, clock, *params]).fetchall()
-        refs: dict[int, tuple[str, bytes, bytes | None]] = {}
-        for chunk in _chunks(sorted({r[2] for r in rows})):
-            q = ("SELECT r.rno, r.ref, b.events, d.state FROM refs r LEFT JOIN evblobs b ON b.rno=r.rno "
-                 f"LEFT JOIN docs d ON r.kind='issue' AND d.id=r.key WHERE r.rno IN ({','.join('?' * len(chunk))})")
-            for rno, ref, blob, state in c.execute(q, chunk):
-                refs[rno] = (ref, blob, state)
-        docs: dict[int, list[dict[str, Any]]] = {}
-        for rno, (_, blob, state) in refs.items():
-            docs[rno] = json.loads(unpack(blob, self.state_text(state) if state is not None else None))
+        for rno, (ref, evs) in self.ref_events({r[2] for r in rows} - docs.keys()).items():
+            names[rno], docs[rno] = ref, evs
         if exact:
-            keyed = sorted({(ts, clock, docs[rno][seq]["id"], refs[rno][0], seq, rno) for ts, clock, rno, seq in rows})
+            keyed = sorted({(ts, clock, docs[rno][seq]["id"], names[rno], seq, rno) for ts, clock, rno, seq in rows})
         else:
-            keyed = sorted({(ts_text(ts), clock, docs[rno][seq]["id"], refs[rno][0], seq, rno)
+            keyed = sorted({(ts_text(ts), clock, docs[rno][seq]["id"], names[rno], seq, rno)
                             for ts, clock, rno, seq in rows})
             if since:
                 keyed = [k for k in keyed if k[0] >= since]
         if limit is not None:
             keyed = keyed[-limit:]
         return [docs[k[5]][k[4]] for k in keyed]
+
+    def ref_events(self, rnos: Iterable[int]) -> dict[int, tuple[str, list[dict[str, Any]]]]:
+        """The name and the events (as ``jit events`` prints them, in the log's order) of each ref
+        numbered in ``rnos``. An issue ref's events are compressed against its issue's state."""
+        out: dict[int, tuple[str, list[dict[str, Any]]]] = {}
+        for chunk in _chunks(sorted(set(rnos))):
+            q = ("SELECT r.rno, r.ref, b.events, d.dlen, d.body FROM refs r LEFT JOIN evblobs b ON b.rno=r.rno "
+                 f"LEFT JOIN docs d ON r.kind='issue' AND d.id=r.key WHERE r.rno IN ({','.join('?' * len(chunk))})")
+            for rno, ref, blob, dlen, body in self.c.execute(q, chunk):
+                state = self.body_state(dlen, body) if body is not None else None
+                out[rno] = (ref, [] if blob is None else json.loads(unpack(blob, state)))
+        return out
 
     def stats(self) -> dict[str, Any]:
         c = self.c

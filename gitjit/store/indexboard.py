@@ -17,7 +17,7 @@ from ..core.graph import Graph
 from ..core.jsontext import RawList, loads_many
 from ..core.model import IssueState
 from ..git.files import loose_tip, ref_locked
-from .index import ISSUES
+from .index import ISSUES, ts_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.graph import BrokenEdge
@@ -86,10 +86,10 @@ class IndexBoard(Board):
     def _state(self, iid: str) -> IssueState | None:
         st = self._cache.get(iid)
         if st is None:
-            row = self.ix.c.execute("SELECT state FROM docs WHERE id=?", (iid,)).fetchone()
+            row = self.ix.c.execute("SELECT dlen, body FROM docs WHERE id=?", (iid,)).fetchone()
             if row is None:
                 return None
-            st = self._cache[iid] = IssueState.from_json(json.loads(self.ix.state_text(row[0])))
+            st = self._cache[iid] = IssueState.from_json(json.loads(self.ix.body_state(*row)))
         return st
 
     # ------------------------------------------------------------------ per issue
@@ -190,7 +190,7 @@ class IndexBoard(Board):
             r = rows.get(i)
             if r is None or r[6]:
                 raise KeyError(i)
-            out[i] = ((r[0], r[1], i), r[2], r[3], r[4], r[5])
+            out[i] = ((r[0], ts_text(r[1]), i), r[2], r[3], r[4], r[5])
         return out
 
     def ready(self) -> list[str]:
@@ -260,8 +260,8 @@ class IndexBoard(Board):
         return [i for (i,) in self.ix.c.execute(
             "SELECT i.id FROM issues i JOIN refs r ON r.ref='refs/jit/issues/' || i.id "
             "WHERE i.deleted=0 AND i.base NOT IN ('done', 'rejected', 'archived') "
-            "AND EXISTS (SELECT 1 FROM events e WHERE e.rno=r.rno "
-            "AND e.type=(SELECT code FROM evtypes WHERE type='commit_linked')) ORDER BY i.id")]
+            "AND r.rno IN (SELECT e.rno FROM events e "
+            "WHERE e.type=(SELECT code FROM evtypes WHERE type='commit_linked')) ORDER BY i.id")]
 
     def gated(self, ids: Iterable[str]) -> set[str]:
         return set(self.gated_ids()).intersection(ids)
@@ -296,19 +296,7 @@ class IndexBoard(Board):
         return self.ix.select_ids(state, assignee, priority, labels)
 
     def search(self, text: str) -> list[str]:
-        got = self.ix.search_ids(text)
-        if got is not None:
-            return got
-        t = text.lower()  # U+001F in the text: test each issue's fields (Board.search)
-        out = []
-        for iid, title, state, labels in self.ix.c.execute(
-                "SELECT i.id, i.title, d.state, i.labels FROM issues i JOIN docs d ON d.id=i.id "
-                "WHERE i.deleted=0 ORDER BY i.prank, i.created_at, i.id"):
-            desc = json.loads(self.ix.state_text(state))["description"]
-            if t in title.lower() or t in desc.lower() or iid.startswith(t) \
-                    or any(t in lab.lower() for lab in json.loads(labels)):
-                out.append(iid)
-        return out
+        return self.ix.search_ids(text)
 
     def status(self, *, recent: int = 5) -> dict[str, Any]:
         return self.ix.status(recent)
@@ -357,10 +345,10 @@ class Issues(Mapping[str, IssueState]):
 
     def _load_all(self) -> dict[str, IssueState]:
         cache = self.b._cache
-        for iid, s in self.b.ix.c.execute(
-                f"SELECT d.id, d.state FROM docs d JOIN issues i ON i.id=d.id{self._where.replace('deleted', 'i.deleted')}"):
+        for iid, n, s in self.b.ix.c.execute(
+                f"SELECT d.id, d.dlen, d.body FROM docs d JOIN issues i ON i.id=d.id{self._where.replace('deleted', 'i.deleted')}"):
             if iid not in cache:
-                cache[iid] = IssueState.from_json(json.loads(self.b.ix.state_text(s)))
+                cache[iid] = IssueState.from_json(json.loads(self.b.ix.body_state(n, s)))
         return {i: cache[i] for i in self}
 
     def values(self) -> Any:

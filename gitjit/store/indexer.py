@@ -29,6 +29,7 @@ import json
 import os
 import sqlite3
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing
 from types import SimpleNamespace
@@ -55,8 +56,9 @@ from .index import (
     edge_key,
     edge_text,
     pack,
-    search_text,
+    tip_key,
     ts_key,
+    ts_text,
 )
 from .indexboard import IndexBoard, StaleView
 
@@ -663,7 +665,7 @@ class Indexer:
         for ref in sorted(d.removed):
             row = c.execute("SELECT rno FROM refs WHERE ref=?", (ref,)).fetchone()
             if row is not None:
-                c.execute("DELETE FROM events WHERE rno=?", row)
+                self._drop_events(row[0], ref)
                 c.execute("DELETE FROM evblobs WHERE rno=?", row)
             c.execute("DELETE FROM refs WHERE ref=?", (ref,))
             if ref.startswith(ISSUES):
@@ -676,7 +678,7 @@ class Indexer:
         # every changed ref has its number (``rno``) before its events are written: a new one a
         # row of its own, completed by ``_write_refs``
         c.executemany("INSERT INTO refs(ref, tip, kind, key) VALUES(?, ?, 'new', '') ON CONFLICT(ref) DO NOTHING",
-                      changed)
+                      [(r, tip_key(t)) for r, t in changed])
         if rebuild:
             self._rno = dict(c.execute("SELECT ref, rno FROM refs").fetchall())
         else:
@@ -781,7 +783,7 @@ class Indexer:
             if isinstance(evs, ValidationError):
                 e = evs
                 if not rebuild:
-                    c.execute("DELETE FROM events WHERE rno=?", (self._rno[ref],))
+                    self._drop_events(self._rno[ref], ref)
                 ref_rows.append((ref, tip, "bad", key, f"skipping {ref}: {e.message}"))
                 c.execute("DELETE FROM evblobs WHERE rno=?", (self._rno[ref],))
                 if issue:
@@ -810,9 +812,10 @@ class Indexer:
         together: one zlib stream per ref compresses far better, and faster, than one per event.
 
         Only the rows that differ from the stored ones are written: a write appends events, so
-        usually just the new ones. Rewriting them all touched one page of ``events_order`` per
-        event (their timestamps are spread over the whole index), and each page written is a
-        page in the WAL and, later, in the checkpoint."""
+        usually just the new ones. Rewriting them all touched one page of ``events`` per event
+        (their timestamps are spread over the whole table), and each page written is a page in
+        the WAL and, later, in the checkpoint. The stored rows are known from the ref's stored
+        documents (``_stored_rows``), which give each row's key."""
 
         out = []
         new: list[tuple[Any, ...]] = []
@@ -827,17 +830,48 @@ class Indexer:
         if rebuild:
             rows += new
             return
-        c = self.ix.c
-        have = [(rno, *r) for r in c.execute(
-            "SELECT seq, ts, clock, type, iss FROM events WHERE rno=? ORDER BY seq", (rno,))]
+        have = self._stored_rows(rno, ref)
+        if have is None:
+            self._drop_events(rno, ref)
+            rows += new
+            return
         same = 0
         for a, b in zip(have, new):
             if a != b:
                 break
             same += 1
-        if len(have) > same:
-            c.execute("DELETE FROM events WHERE rno=? AND seq>=?", (rno, same))
+        self._delete_rows(have[same:])
         rows += new[same:]
+
+    def _stored_rows(self, rno: int, ref: str) -> list[tuple[Any, ...]] | None:
+        """The event rows stored for the ref numbered ``rno`` (as ``_events_rows`` makes them), from
+        its stored events' documents; None if those cannot be read."""
+        issue = ref[len(ISSUES):] if ref.startswith(ISSUES) else None
+        try:
+            got = self.ix.ref_events([rno]).get(rno)
+            if got is None:
+                return []
+            out = []
+            for n, d in enumerate(got[1]):
+                i = d.get("issue_id")
+                iss = None if issue is not None and i == issue else ("" if i is None else i)
+                out.append((rno, n, ts_key(d["timestamp"]), d["clock"], self._type_code(d["type"]), iss))
+            return out
+        except (zlib.error, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def _delete_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        self.ix.c.executemany("DELETE FROM events WHERE ts=? AND clock=? AND rno=? AND seq=?",
+                              [(r[2], r[3], r[0], r[1]) for r in rows])
+
+    def _drop_events(self, rno: int, ref: str) -> None:
+        """Delete every event row of the ref numbered ``rno``: by their keys, read from its
+        stored documents; failing that, by a scan of every row."""
+        rows = self._stored_rows(rno, ref)
+        if rows is None:
+            self.ix.c.execute("DELETE FROM events WHERE rno=?", (rno,))
+        else:
+            self._delete_rows(rows)
 
     def _type_code(self, t: str) -> int:
         """The number ``events.type`` holds for the event type ``t`` (``evtypes``; a new one is added)."""
@@ -858,8 +892,9 @@ class Indexer:
             for chunk in _chunks([r[0] for r in ref_rows]):
                 q = f"SELECT ref, kind, key FROM refs WHERE ref IN ({','.join('?' * len(chunk))})"
                 old.update((r, (k, key)) for r, k, key in c.execute(q, chunk))
-        same = [(tip, warn, ref) for ref, tip, kind, key, warn in ref_rows if old.get(ref) == (kind, key)]
-        other = [r for r in ref_rows if old.get(r[0]) != (r[2], r[3])]
+        same = [(tip_key(tip), warn, ref) for ref, tip, kind, key, warn in ref_rows if old.get(ref) == (kind, key)]
+        other = [(ref, tip_key(tip), kind, key, warn) for ref, tip, kind, key, warn in ref_rows
+                 if old.get(ref) != (kind, key)]
         c.executemany("UPDATE refs SET tip=?, warning=? WHERE ref=?", same)
         # an upsert: the ref keeps its number (``rno``), which its events rows carry
         c.executemany("INSERT INTO refs(ref, tip, kind, key, warning) VALUES(?, ?, ?, ?, ?) ON CONFLICT(ref) "
@@ -870,7 +905,6 @@ class Indexer:
         c = self.ix.c
         c.execute("DELETE FROM issues WHERE id=?", (iid,))
         c.execute("DELETE FROM docs WHERE id=?", (iid,))
-        c.execute("DELETE FROM search WHERE id=?", (iid,))
         c.execute("DELETE FROM edges WHERE src=?", (iid,))
         c.execute("DELETE FROM gates_on WHERE issue=?", (iid,))
 
@@ -889,14 +923,15 @@ class Indexer:
             return
         c = self.ix.c
         rows: dict[str, tuple[Any, ...]] = {}
-        docs: dict[str, tuple[Any, ...]] = {}
-        texts: dict[str, str] = {}
+        bodies: list[tuple[Any, ...]] = []
         edges: dict[str, list[tuple[str, str | bytes]]] = {}
         gates: dict[str, set[str]] = {}
+        times = self._times(states)
         for iid, st in states.items():
+            created, completed, claimed = times[iid]
             row: tuple[Any, ...] = (
-                tips[iid], int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), st.created_at,
-                st.priority, st.assignee, st.completed_at, st.claimed_at, st.title,
+                tip_key(tips[iid]), int(st.deleted), st.state, PRIORITY_RANK.get(st.priority, 9), created,
+                st.priority, st.assignee, completed, claimed, st.title,
                 json.dumps(st.labels, ensure_ascii=False),
                 json.dumps([x.to_json() for x in st.conflicts], ensure_ascii=False)
                 if st.conflicts else None,
@@ -904,15 +939,12 @@ class Indexer:
             )
             rows[iid] = row + (None, 0) if st.deleted else row
             stext = self._stext.get(iid)
-            doc: tuple[Any, ...] = (self.ix.pack_state(compact_json(st.to_json()) if stext is None else stext),)
-            docs[iid] = doc + (None,) if st.deleted else doc
-            texts[iid] = search_text(st.title, st.description, st.labels)
+            # the state alone for now: ``_recompute`` adds the JSON of every issue not deleted
+            bodies.append((iid, *self.ix.pack_body(None, compact_json(st.to_json()) if stext is None else stext)))
             edges[iid] = [(dep, edge_key(st.dep_events.get(dep, ""))) for dep in st.dependencies]
             gates[iid] = set(st.gates)
         ids = list(states)
         old_rows: dict[str, tuple[Any, ...]] = {}
-        old_docs: dict[str, tuple[Any, ...]] = {}
-        old_texts: dict[str, str] = {}
         old_gates: dict[str, set[str]] = {}
         old_edges: dict[str, list[tuple[str, str | bytes]]] = {}
         if not rebuild:
@@ -920,24 +952,15 @@ class Indexer:
             old_edges = self.ix.deps(ids)
             for chunk in _chunks(ids):
                 marks = ",".join("?" * len(chunk))
-                for iid, *rest in c.execute(f"SELECT id, state, doc FROM docs WHERE id IN ({marks})", chunk):
-                    old_docs[iid] = tuple(rest)
-                old_texts.update(c.execute(f"SELECT id, text FROM search WHERE id IN ({marks})", chunk))
                 for iid, g in c.execute(f"SELECT issue, gate FROM gates_on WHERE issue IN ({marks})", chunk):
                     old_gates.setdefault(iid, set()).add(g)
-        new_rows, new_docs, new_edges, new_gates = [], [], [], []
-        new_texts = [(iid, texts[iid]) for iid in ids if old_texts.get(iid) != texts[iid]]
+        new_rows, new_edges, new_gates = [], [], []
         updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        doc_updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for iid in ids:
             if iid not in old_rows:
                 new_rows.append((iid, *rows[iid][:13]))
             else:
                 _changed(iid, _ISSUE_COLS, rows[iid], old_rows[iid], updates)
-            if iid not in old_docs:
-                new_docs.append((iid, docs[iid][0]))
-            else:
-                _changed(iid, _DOC_COLS, docs[iid], old_docs[iid], doc_updates)
             if edges[iid] != old_edges.get(iid, []):
                 if iid in old_edges:
                     c.execute("DELETE FROM edges WHERE src=?", (iid,))
@@ -952,12 +975,33 @@ class Indexer:
             "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)", new_rows)
         for cols, params in updates.items():
             c.executemany(f"UPDATE issues SET {', '.join(n + '=?' for n in cols)} WHERE id=?", params)
-        c.executemany("INSERT OR REPLACE INTO docs(id, state, doc) VALUES(?,?,NULL)", new_docs)
-        c.executemany("INSERT OR REPLACE INTO search(id, text) VALUES(?,?)", new_texts)
-        for cols, params in doc_updates.items():
-            c.executemany(f"UPDATE docs SET {', '.join(n + '=?' for n in cols)} WHERE id=?", params)
+        # in place (an upsert keeps the row where it is)
+        c.executemany("INSERT INTO docs(id, dlen, body) VALUES(?,?,?) "
+                      "ON CONFLICT(id) DO UPDATE SET dlen=excluded.dlen, body=excluded.body", bodies)
         c.executemany("INSERT OR REPLACE INTO edges(src, pos, dst, key) VALUES(?,?,?,?)", new_edges)
         c.executemany("INSERT OR IGNORE INTO gates_on(issue, gate) VALUES(?,?)", new_gates)
+
+    def _times(self, states: Mapping[str, IssueState]) -> dict[str, tuple[Any, Any, Any]]:
+        """Each issue's ``created_at``, ``completed_at`` and ``claimed_at`` as the issue rows store
+        them: as ``ts_key`` integers (8 bytes where the text takes 32, in the row and in every
+        index ordered by age), which sort as the texts do. A timestamp in any other form is kept
+        as text, and integers and texts do not sort together as texts do: from the first one
+        written on (``meta.ts_text``), every row keeps its times as text, exact again (until the
+        next rebuild from nothing)."""
+        textual = self.ix.meta("ts_text") == "1"
+        out: dict[str, tuple[Any, Any, Any]] = {}
+        for iid, st in states.items():
+            raw = (st.created_at, st.completed_at, st.claimed_at)
+            out[iid] = raw if textual else tuple(None if t is None else ts_key(t) for t in raw)  # type: ignore[assignment]
+            if not textual and any(isinstance(t, str) for t in out[iid]):
+                textual = True
+                self.ix.set_meta("ts_text", "1")
+                c = self.ix.c
+                c.create_function("jit_ts_text", 1, lambda k: None if k is None else ts_text(k), deterministic=True)
+                c.execute("UPDATE issues SET created_at=jit_ts_text(created_at), completed_at=jit_ts_text(completed_at), "
+                          "claimed_at=jit_ts_text(claimed_at)")
+                return {i: (s.created_at, s.completed_at, s.claimed_at) for i, s in states.items()}
+        return out
 
     # ------------------------------------------------------------------ cycles
 
@@ -1055,9 +1099,9 @@ class Indexer:
         cache = {} if cache is None else cache
         want = [i for i in ids if i not in cache]
         for chunk in _chunks(want):
-            q = f"SELECT id, state FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
-            for iid, s in self.ix.c.execute(q, chunk):
-                cache[iid] = IssueState.from_json(json.loads(self.ix.state_text(s)))
+            q = f"SELECT id, dlen, body FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+            for iid, n, b in self.ix.c.execute(q, chunk):
+                cache[iid] = IssueState.from_json(json.loads(self.ix.body_state(n, b)))
         return cache
 
     def closure(self, ids: Iterable[str], overrides: Mapping[str, IssueState | None] | None = None,
@@ -1113,11 +1157,11 @@ class Indexer:
         # a partial recomputation writes only what changed (see ``_write_issues``): most of a
         # claim's dependents keep their effective state, some even their JSON
         old_eff = {} if ids is None else self.ix.rows(todo, "eff, blocked")
-        old_doc: dict[str, bytes] = {}
+        old_doc: dict[str, tuple[int | None, bytes]] = {}
         if ids is not None:
             for chunk in _chunks(todo):
-                q = f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
-                old_doc.update(c.execute(q, chunk).fetchall())
+                q = f"SELECT id, dlen, body FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+                old_doc.update((i, (n, b)) for i, n, b in c.execute(q, chunk))
         elif todo:
             # a rebuild: the sample every JSON is compressed against, spread over the repository
             self.ix.set_sample((_dump(issue_json(board, todo[k])) for k in range(0, len(todo), max(1, len(todo) // 16))),
@@ -1129,16 +1173,27 @@ class Indexer:
             row = (board.states[iid], int(blocked))
             if old_eff.get(iid) != row:
                 rows.append((*row, iid))
-            doc = self.ix.pack_doc(_dump(issue_json(board, iid)))
-            if old_doc.get(iid) != doc:
-                docs.append((doc, iid))
+            doc = _dump(issue_json(board, iid))
+            stext = self._stext.get(iid)
+            old = old_doc.get(iid)
+            if old is not None:
+                # the state and JSON stored: unchanged, nothing to write (most of a claim's dependents)
+                raw = self.ix.body_raw(*old)
+                n = old[0] or 0
+                old_state = raw[n:].decode("utf-8")
+                if old[0] is not None and raw[:n] == doc.encode("utf-8") and stext in (None, old_state):
+                    continue
+                if stext is None:
+                    stext = old_state
+            if stext is None:
+                stext = compact_json(st.to_json())
+            docs.append((*self.ix.pack_body(doc, stext), iid))
         c.executemany("UPDATE issues SET eff=?, blocked=? WHERE id=?", rows)
-        c.executemany("UPDATE docs SET doc=? WHERE id=?", docs)
+        c.executemany("UPDATE docs SET dlen=?, body=? WHERE id=?", docs)
 
 
 _ISSUE_COLS = ("tip", "deleted", "base", "prank", "created_at", "priority", "assignee", "completed_at",
                "claimed_at", "title", "labels", "conflicts", "parked", "eff", "blocked")
-_DOC_COLS = ("state", "doc")
 
 
 def _changed(iid: str, names: tuple[str, ...], new: tuple[Any, ...], old: tuple[Any, ...],
