@@ -111,6 +111,8 @@ PREFETCH_MIN = 100
 #: where ``Syncer`` records, per remote, what it last found in step (``quiet``)
 QUIET_FILE = os.path.join("jit", "sync-state.json")
 
+#: an advertised issue ref in the shape jit writes (``advertised_tips``)
+_ISSUE_LINE = re.compile(r"[0-9a-f]{40}\trefs/jit/issues/[0-9a-f]{12}")
 _REMOTE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 #: rejection reasons a retry can cure: someone else moved the ref, or held its lock
 _RETRYABLE = ("stale info", "fetch first", "non-fast-forward", "atomic", "failed to update ref",
@@ -743,6 +745,9 @@ class Syncer:
             if not ref.startswith(LOCAL) or ref.endswith("^{}"):
                 continue
             name = tp + ref[len(LOCAL):]
+            if _ISSUE_LINE.fullmatch(line):
+                out[name] = tip  # the common shape, which git accepts: no need for the whole check
+                continue
             try:
                 check_ref_name(name)
                 check_target(tip)
