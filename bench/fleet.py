@@ -256,8 +256,8 @@ def _bulk_issues(t: Any, n: int) -> list[str]:
 def _change_many(path: Path, ids: list[str], actor: str) -> None:
     """Append one event to each of ``ids`` (setup, not measured): through the store, fsync off."""
     from gitjit.app.tracker import Tracker
-    from gitjit.core.fold import fold_issue
     from gitjit.core.event import Event
+    from gitjit.core.fold import fold_issue
     from gitjit.core.model import new_event_id, now_ts
     from gitjit.core.refs import ISSUES
 

@@ -14,8 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from synclib import hub_and_clones, jit_tips, tracker
 
-from gitjit.git import CasFailed, RefLocked
-from gitjit.git import packedrefs
+from gitjit.git import CasFailed, RefLocked, packedrefs
 from gitjit.git import run as git_run
 from gitjit.git.packedrefs import ANY, read_tips, update
 from gitjit.store import sync as sync_mod
@@ -160,7 +159,7 @@ def test_transactions_match_a_model_and_git(tmp_path_factory: pytest.TempPathFac
             assert not expect_ok
         assert _git_refs(repo) == model == read_tips(_common(repo), "refs/jit/")
         if k % 2 and model:  # git writes one loose, as a local write would
-            name = sorted(model)[0]
+            name = min(model)
             git("update-ref", name, c[3], cwd=repo)
             model[name] = c[3]
 

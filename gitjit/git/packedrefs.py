@@ -40,8 +40,8 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
 from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
 
 from .files import HEX40, PACKED_REFS, lock_file
 from .refs import CasFailed, RefLocked, check_ref_name

@@ -288,8 +288,10 @@ class GitRepo:
             except (KeyError, ValueError, pygit2.GitError):
                 continue
             if kind == pygit2.enums.ObjectType.TAG:
+                tag = self.repo.get(new)
                 try:
-                    peeled[new] = str(self.repo.get(new).peel(None).id)
+                    if tag is not None:
+                        peeled[new] = str(tag.peel(None).id)
                 except (KeyError, ValueError, pygit2.GitError):
                     continue
         log_mode = (self.config_get("core.logAllRefUpdates") or "").strip().lower()

@@ -52,12 +52,12 @@ from ..core.model import LIMITS
 from ..core.progress import Progress, counted
 from ..core.refs import STAGE_PREFIX, TRACKING, refspec_for
 from ..git import BadRef, BadRefName, CasFailed, GitRepo, RefLocked
-from ..git.refs import check_ref_name, check_target
 from ..git import run as git_run
-from ..git.packedrefs import ANY, Unsupported
 from ..git.files import refs_signature, tips_under
 from ..git.housekeeping import maybe_gc, pack_loose_tracking
+from ..git.packedrefs import ANY, Unsupported
 from ..git.packwrite import merge_objects, write_pack
+from ..git.refs import check_ref_name, check_target
 from ..git.refusal import explain, server_lines
 from ..schema.events import check_events, remote_event_problem
 from . import fetched, locks
