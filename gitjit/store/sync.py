@@ -491,8 +491,8 @@ class Syncer:
 
     def _apply_batch(self, plans: list[_Plan], what: str) -> set[str]:
         """Move many local refs in ONE compare-and-swap transaction (``GitRepo.move_refs``: every
-        ``old`` value is checked under all the locks, then all refs move or none does, in one
-        rewrite of ``packed-refs``). Not one fsync'd libgit2 write per ref, nor a loose file per ref:
+        ``old`` value is checked under ``packed-refs.lock``, then all refs move or none does, in
+        one rewrite of ``packed-refs``). Not one fsync'd libgit2 write per ref, nor a loose file per ref:
         a pull of 10,000 changed issues would otherwise spend most of its time here. Returns the
         refs not moved: all of them if anything moved meanwhile (or a lock was held), or those a
         writer raced; the caller takes the per-ref CAS path for them, which re-plans each ref."""
@@ -513,7 +513,7 @@ class Syncer:
         fsync = (self.git.config_get("jit.fsync") or "true").strip().lower() not in ("false", "no", "off", "0") \
             and any(p.outcome == "merged" for p in plans)
         try:
-            # one rewrite of packed-refs under every ref's lock (gitjit/git/packedrefs.py): a
+            # one rewrite of packed-refs under its lock (gitjit/git/packedrefs.py): a
             # ``git update-ref`` transaction wrote a loose file per ref (7.2 s for 10,000 of them
             # at 100,000 issues), which then had to be packed again
             raced = self.git.move_refs([(p.ref, p.old, p.new) for p in plans], f"jit {what}", durable=fsync)
