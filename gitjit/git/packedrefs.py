@@ -62,17 +62,36 @@ def _reftable(common: str) -> bool:
     return os.path.exists(os.path.join(common, "reftable"))
 
 
-def read_tips(common: str | os.PathLike[str], prefix: str) -> dict[str, str]:
-    """``{ref: tip}`` of every direct ref under ``prefix`` (``refs/jit/``), as git resolves them:
-    the loose files (read first, so that a ref packed meanwhile is still seen) over the lines of
-    ``packed-refs``. A loose file that is not an object id (a symbolic ref, a write cut short) is
-    left out, as libgit2's listing leaves it out. ``Unsupported`` for reftables."""
+def read_tips(common: str | os.PathLike[str], prefix: str, *more: str) -> dict[str, str]:
+    """``{ref: tip}`` of every direct ref under ``prefix`` (``refs/jit/``) and the ``more``
+    prefixes, as git resolves them: the loose files (read first, so that a ref packed meanwhile
+    is still seen) over the lines of ``packed-refs`` (read once). A loose file that is not an
+    object id (a symbolic ref, a write cut short) is left out, as libgit2's listing leaves it
+    out. ``Unsupported`` for reftables."""
     common = os.fspath(common)
     if _reftable(common):
         raise Unsupported("reftable")
     loose: dict[str, str] = {}
-    root = os.path.join(common, prefix.rstrip("/"))
     bad: set[str] = set()
+    prefixes = (prefix, *more)
+    for pre in prefixes:
+        _read_loose(common, pre, loose, bad)
+    try:
+        with open(os.path.join(common, PACKED_REFS), "rb") as f:
+            data = f.read()
+    except OSError:
+        data = b""
+    alts = b"|".join(re.escape(p.encode()) for p in prefixes)
+    pat = re.compile(rb"^([0-9a-f]{40}) ((?:" + alts + rb")[^\n]*)$", re.MULTILINE)
+    out = {m[1].decode("utf-8", "surrogateescape"): m[0].decode("ascii") for m in pat.findall(data)}
+    for name in bad:
+        out.pop(name, None)  # a loose file shadows its packed line even when it is no id
+    out.update(loose)
+    return out
+
+
+def _read_loose(common: str, prefix: str, loose: dict[str, str], bad: set[str]) -> None:
+    root = os.path.join(common, prefix.rstrip("/"))
     for d, _subdirs, names in os.walk(root):
         for n in names:
             if n.endswith(".lock"):
@@ -90,17 +109,6 @@ def read_tips(common: str | os.PathLike[str], prefix: str) -> dict[str, str]:
                 loose[name] = tip
             else:
                 bad.add(name)
-    try:
-        with open(os.path.join(common, PACKED_REFS), "rb") as f:
-            data = f.read()
-    except OSError:
-        data = b""
-    pat = re.compile(rb"^([0-9a-f]{40}) (" + re.escape(prefix.encode()) + rb"[^\n]*)$", re.MULTILINE)
-    out = {m[1].decode("utf-8", "surrogateescape"): m[0].decode("ascii") for m in pat.findall(data)}
-    for name in bad:
-        out.pop(name, None)  # a loose file shadows its packed line even when it is no id
-    out.update(loose)
-    return out
 
 
 def _parse(data: bytes) -> tuple[bytes, dict[bytes, bytes]]:

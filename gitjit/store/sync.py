@@ -888,7 +888,7 @@ class Syncer:
     def listing(self, remote: str) -> dict[str, str]:
         """Every local jit ref and every tracking ref of ``remote`` with its tip, read from the
         ref files (``GitRepo.ref_tips``)."""
-        return {**self.git.ref_tips(LOCAL), **self.git.ref_tips(self.tracking_prefix(remote))}
+        return self.git.ref_tips(LOCAL, self.tracking_prefix(remote))
 
     def pending(self, remote: str, tips: dict[str, str] | None = None) -> list[tuple[str, str, str | None]]:
         """``(ref, local tip, tracking tip|None)`` for every local ref the remote does not have yet
