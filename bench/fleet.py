@@ -280,8 +280,8 @@ def _bulk_issues(t: Any, n: int) -> list[str]:
 def _change_many(path: Path, ids: list[str], actor: str) -> None:
     """Append one event to each of ``ids`` (setup, not measured): through the store, fsync off."""
     from gitjit.app.tracker import Tracker
-    from gitjit.core.fold import fold_issue
     from gitjit.core.event import Event
+    from gitjit.core.fold import fold_issue
     from gitjit.core.model import new_event_id, now_ts
     from gitjit.core.refs import ISSUES
 
@@ -301,7 +301,14 @@ def _timed(fn: Any) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
-def bench_sync(transport: str, *, size: int, changed: int, few: int, repeats: int) -> dict[str, Any]:
+def _copy(src: Path, dst: Path) -> None:
+    subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
+
+
+def bench_sync(transport: str, *, size: int, changed: int, few: int, repeats: int,
+               setup_dir: Path | None = None) -> dict[str, Any]:
+    """``setup_dir``: keep the hub and the two clones at SIZE issues there (built on the first run,
+    ~30 minutes here) and copy them for each later run instead of building them again."""
     from gitjit.app.tracker import Tracker
 
     with tempfile.TemporaryDirectory(prefix="jit-fleet-sync-") as d:
@@ -309,17 +316,37 @@ def bench_sync(transport: str, *, size: int, changed: int, few: int, repeats: in
         _scrub(tmp)
         base = tmp / "served"
         base.mkdir()
-        _git("init", "-q", "--bare", str(base / "hub.git"), cwd=base)
+        kept = setup_dir is not None and (setup_dir / "ids.json").exists()
+        if kept:
+            assert setup_dir is not None
+            _copy(setup_dir / "hub.git", base / "hub.git")
         with resolve(transport)(base) as served:
+            if setup_dir is not None and served.creator is not None:
+                raise SystemExit("--setup keeps the hub as a folder: use a server of its base folder "
+                                 "(daemon, http, file)")
             os.environ.update(served.env)
-            url = served.create(f"sync-{time.monotonic_ns()}.git")
-            a = _clone(tmp / "a", url, fsync=False)
-            b = _clone(tmp / "b", url, fsync=False)
-            ta = Tracker(a, actor="agent:a")
+            url = served.url("hub.git") if kept else served.create("hub.git")
             t0 = time.perf_counter()
-            ids = _bulk_issues(ta, size)
-            ta.push()
-            Tracker(b).pull()
+            if kept:
+                assert setup_dir is not None
+                a, b = tmp / "a", tmp / "b"
+                _copy(setup_dir / "a", a)
+                _copy(setup_dir / "b", b)
+                for c in (a, b):
+                    _git("remote", "set-url", "origin", url, cwd=c)
+                ids = json.loads((setup_dir / "ids.json").read_text())
+            else:
+                a = _clone(tmp / "a", url, fsync=False)
+                b = _clone(tmp / "b", url, fsync=False)
+                ta = Tracker(a, actor="agent:a")
+                ids = _bulk_issues(ta, size)
+                ta.push()
+                Tracker(b).pull()
+                if setup_dir is not None:
+                    setup_dir.mkdir(parents=True, exist_ok=True)
+                    for name, src in (("hub.git", base / "hub.git"), ("a", a), ("b", b)):
+                        _copy(src, setup_dir / name)
+                    (setup_dir / "ids.json").write_text(json.dumps(ids))
             setup = time.perf_counter() - t0
             _git("config", "jit.fsync", "true", cwd=b)
             out: dict[str, Any] = {"transport": transport, "size": size, "setup_seconds": round(setup, 1),
@@ -384,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--changed", type=int, default=10_000)
     p.add_argument("--few", type=int, default=5)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--setup", type=Path, help="sync: keep the hub and clones at SIZE issues in this directory and "
+                                              "reuse them on later runs (building them takes ~30 minutes)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--write", action="store_true",
                    help="put the table in docs/performance.md, section 'A fleet on one hub', under 'Latest run'")
@@ -394,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
         results["claims"] = [bench_claims(t, rounds=a.rounds, clones=a.clones, issues=a.issues,
                                           floor_per=a.floor_per, fsync=not a.no_fsync) for t in transports]
     if a.what in ("sync", "all"):
-        results["sync"] = bench_sync(transports[0], size=a.size, changed=a.changed, few=a.few, repeats=a.repeats)
+        results["sync"] = bench_sync(transports[0], size=a.size, changed=a.changed, few=a.few, repeats=a.repeats,
+                                     setup_dir=a.setup)
     print(json.dumps(results, indent=1, default=str))
     print(table(results))
     if a.json:

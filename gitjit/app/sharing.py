@@ -33,9 +33,15 @@ class SharingOps(TrackerBase):
         return res
 
     def sync(self, remote: str = "origin", *, progress: Progress | None = None) -> dict[str, Any]:
-        """Pull, then push."""
-        pulled = self.pull(remote, progress=progress)
-        return {"remote": remote, "pull": pulled, "push": self.push(remote)}
+        """Pull, then push, through one syncer: the push knows what the pull found (the remote's
+        advertisement), so the next pull of an unchanged remote stays a quiet one."""
+        self._ensure_init()
+        syncer = self._syncer()
+        pulled = syncer.pull(remote, progress=progress).to_json()
+        self._board = None
+        pushed: dict[str, Any] = syncer.push(remote)
+        self._board = None
+        return {"remote": remote, "pull": pulled, "push": pushed}
 
     def add_refspecs(self, remote: str) -> dict[str, Any]:
         """Add ``+refs/jit/*:refs/jit-remotes/<remote>/*`` to ``remote.<remote>.fetch`` (idempotent), so

@@ -44,10 +44,13 @@ BASE_OF = {
 }
 
 
-def parse_events(blob: bytes, *, where: str = "document") -> list[Event]:
+def parse_events(blob: bytes, *, where: str = "document", memo: dict[str, Event] | None = None) -> list[Event]:
     """Parse an ``events.jsonl`` document, enforcing the size limits and the schema.
 
     Raises ``ValidationError`` naming the line; never anything else, whatever the bytes.
+    ``memo``: lines already parsed (by this call or an earlier one given the same dict) and the
+    event each one is; an identical line is the identical (immutable) event, so it is not parsed
+    again: a pull reads both sides of every changed ref, which share all but their new events.
     """
     if len(blob) > LIMITS["events_blob"]:
         raise ValidationError(f"{where}: {len(blob)} bytes, over the {LIMITS['events_blob']}-byte limit")
@@ -61,6 +64,13 @@ def parse_events(blob: bytes, *, where: str = "document") -> list[Event]:
             continue
         if len(line) > LIMITS["event_line"]:
             raise ValidationError(f"{where}: line {n} is over the {LIMITS['event_line']}-byte limit")
+        if memo is not None:
+            hit = memo.get(line)
+            if hit is not None:
+                events.append(hit)
+                if len(events) > LIMITS["events"]:
+                    raise ValidationError(f"{where}: more than {LIMITS['events']} events")
+                continue
         try:
             # NaN/Infinity are not JSON (RFC 8259): refuse them rather than write them back
             obj = json.loads(line, parse_constant=_no_constant)
@@ -77,9 +87,12 @@ def parse_events(blob: bytes, *, where: str = "document") -> list[Event]:
             # encoded again, so every later write of this ref would crash
             raise ValidationError(f"{where}: line {n} holds a lone surrogate (not valid Unicode)")
         try:
-            events.append(Event.from_json(obj))
+            ev = Event.from_json(obj)
         except EventError as e:
             raise ValidationError(f"{where}: line {n}: {e}") from None
+        events.append(ev)
+        if memo is not None:
+            memo[line] = ev
         if len(events) > LIMITS["events"]:
             raise ValidationError(f"{where}: more than {LIMITS['events']} events")
     return events

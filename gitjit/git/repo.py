@@ -251,6 +251,58 @@ class GitRepo:
         return {r.name: str(r.target) for r in self.repo.listall_reference_objects()
                 if r.name.startswith(prefix) and r.type == direct}
 
+    def ref_tips(self, prefix: str, *more: str) -> dict[str, str]:
+        """``tips(prefix)`` (and of the ``more`` prefixes) read from the ref files themselves (gitjit.git.packedrefs.read_tips):
+        the loose files under ``prefix`` and the matching lines of ``packed-refs``, without
+        building a reference object for every ref of the repository (1.4 s through libgit2 at
+        100,000 issues with their tracking refs; ~0.2 s this way)."""
+        from .packedrefs import Unsupported, read_tips
+
+        try:
+            return read_tips(self.common_dir, prefix, *more)
+        except Unsupported:
+            out = self.tips(prefix)
+            for pre in more:
+                out.update(self.tips(pre))
+            return out
+
+    def reflog_identity(self) -> str:
+        """``Name <email>`` as git writes it into reflog lines: the committer from the environment
+        or ``user.name``/``user.email``, else a fixed one."""
+        name = os.environ.get("GIT_COMMITTER_NAME") or self.config_get("user.name") or "gitjit"
+        email = os.environ.get("GIT_COMMITTER_EMAIL") or self.config_get("user.email") or "gitjit@localhost"
+        clean = str.maketrans({"<": "", ">": "", "\n": " ", "\t": " "})
+        return f"{name.translate(clean).strip() or 'gitjit'} <{email.translate(clean).strip()}>"
+
+    def move_refs(self, updates: list[tuple[str, str | None, str | None]], message: str | None, *,
+                  durable: bool, wait: float = 1.0) -> set[str]:
+        """Move many refs in one compare-and-swap transaction written as one ``packed-refs``
+        (gitjit.git.packedrefs.update: ``old`` None = must not exist, ``packedrefs.ANY`` = not
+        compared; ``new`` None = delete). ``message``: reflog lines as git would write them
+        (``core.logAllRefUpdates``); None: none. ``durable``: fsync ``packed-refs``. Annotated tags
+        get their peel lines. Returns the refs a concurrent writer raced (for the caller to look at
+        again); ``CasFailed``/``RefLocked``/``packedrefs.Unsupported``: nothing moved."""
+        from .packedrefs import update
+
+        peeled: dict[str, str] = {}
+        for new in {n for _r, _o, n in updates if n is not None}:
+            try:
+                kind = self.repo.odb.read_header(new)[0]
+            except (KeyError, ValueError, pygit2.GitError):
+                continue
+            if kind == pygit2.enums.ObjectType.TAG:
+                tag = self.repo.get(new)
+                try:
+                    if tag is not None:
+                        peeled[new] = str(tag.peel(None).id)
+                except (KeyError, ValueError, pygit2.GitError):
+                    continue
+        log_mode = (self.config_get("core.logAllRefUpdates") or "").strip().lower()
+        return update(self.common_dir, updates, peeled=peeled,
+                      reflog=None if message is None or log_mode in ("false", "no", "off", "0")
+                      else (self.reflog_identity(), message),
+                      log_all=log_mode == "always", fsync=durable, wait=wait)
+
     def tip(self, refname: str) -> str | None:
         try:
             ref = self.repo.references.get(refname)

@@ -109,6 +109,7 @@ class EntityStore:
             if tip not in self._parsed:
                 need.setdefault(tip)
         datas = self.git.read_files(list(need), DOC)
+        memo: dict[str, Event] = {}  # the lines both sides of a pulled ref share: parsed once
         try:
             for ref, tip in items:
                 try:
@@ -118,7 +119,8 @@ class EntityStore:
                         data = next(datas)
                         if isinstance(data, BadRef):
                             raise ValidationError(f"{ref}: {data}")
-                        hit = self._parse(tip, data, ref) if keep else tuple(parse_events(data, where=ref))
+                        hit = self._parse(tip, data, ref, memo) if keep \
+                            else tuple(parse_events(data, where=ref, memo=memo))
                     elif hit is None:  # failed to parse earlier in this call: the same error again
                         hit = self.events_at(tip, where=ref)
                     self._check(ref, hit)
@@ -129,8 +131,8 @@ class EntityStore:
         finally:
             datas.close()
 
-    def _parse(self, tip: str, blob: bytes, where: str) -> tuple[Event, ...]:
-        hit = tuple(parse_events(blob, where=where))
+    def _parse(self, tip: str, blob: bytes, where: str, memo: dict[str, Event] | None = None) -> tuple[Event, ...]:
+        hit = tuple(parse_events(blob, where=where, memo=memo))
         self.remember(where, tip, hit)
         return hit
 

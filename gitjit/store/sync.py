@@ -51,11 +51,13 @@ from ..core.fold import fold_issue, serialize_events, union_events
 from ..core.model import LIMITS
 from ..core.progress import Progress, counted
 from ..core.refs import STAGE_PREFIX, TRACKING, refspec_for
-from ..git import BadRef, CasFailed, GitRepo, RefLocked
+from ..git import BadRef, BadRefName, CasFailed, GitRepo, RefLocked
 from ..git import run as git_run
 from ..git.files import refs_signature, tips_under
 from ..git.housekeeping import maybe_gc, pack_loose_tracking
+from ..git.packedrefs import ANY, Unsupported
 from ..git.packwrite import merge_objects, write_pack
+from ..git.refs import check_ref_name, check_target
 from ..git.refusal import explain, server_lines
 from ..schema.events import check_events, remote_event_problem
 from . import fetched, locks
@@ -109,6 +111,8 @@ PREFETCH_MIN = 100
 #: where ``Syncer`` records, per remote, what it last found in step (``quiet``)
 QUIET_FILE = os.path.join("jit", "sync-state.json")
 
+#: an advertised issue ref in the shape jit writes (``advertised_tips``)
+_ISSUE_LINE = re.compile(r"[0-9a-f]{40}\trefs/jit/issues/[0-9a-f]{12}")
 _REMOTE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 #: rejection reasons a retry can cure: someone else moved the ref, or held its lock
 _RETRYABLE = ("stale info", "fetch first", "non-fast-forward", "atomic", "failed to update ref",
@@ -337,8 +341,8 @@ class Syncer:
     def set_tracking(self, remote: str, pairs: list[tuple[str, str]]) -> None:
         """Record what the remote now holds after our accepted push: ``(local ref, commit)`` pairs.
 
-        One ``git update-ref --stdin`` for the whole batch, without a reflog (``logAllRefUpdates=true``
-        logs only branches, remote branches and notes): the tracking namespace is a cache of the
+        One rewrite of ``packed-refs`` for the whole batch (``GitRepo.move_refs``; ``git update-ref
+        --stdin`` if that cannot be done), without a reflog: the tracking namespace is a cache of the
         remote, which the next fetch rewrites anyway, so it needs neither fsync nor history; writing
         1,000 of them one by one through libgit2 (fsync + reflog each) cost seconds. Best effort: a
         failure (another process fetching the same refs) leaves stale tracking refs, which only
@@ -356,6 +360,13 @@ class Syncer:
                 return
             except Exception:  # noqa: BLE001, S110 - best effort: falls through to the update-ref below
                 pass
+        try:
+            # one rewrite of packed-refs, no loose file per ref (gitjit/git/packedrefs.py)
+            self.git.move_refs([(self.tracking_ref(remote, ref), ANY, new) for ref, new in pairs], None,
+                               durable=False)  # a raced one holds what a concurrent fetch brought
+            return
+        except (CasFailed, RefLocked, Unsupported, BadRefName, ValueError, OSError):
+            pass
         text = "".join(f"update {self.tracking_ref(remote, ref)} {new}\n" for ref, new in pairs)
         try:
             git_run.run(["-c", "core.logAllRefUpdates=true", "update-ref", "--stdin", "-m", f"jit push to {remote}"],
@@ -365,17 +376,26 @@ class Syncer:
 
     # ------------------------------------------------------------------ reading & validating
 
-    def load_valid(self, ref: str, tip: str, *, where: str, remote: bool = False) -> tuple[Event, ...]:
+    def load_valid(self, ref: str, tip: str, *, where: str, remote: bool = False,
+                   known: tuple[Event, ...] = ()) -> tuple[Event, ...]:
         """The events of commit ``tip`` meant for local ref ``ref``; ValidationError naming ``where``.
         ``remote``: the document arrived from a remote, so it is also held to the schema of record
-        (``gitjit.schema.events.StoredEvent``) before anything of it is merged."""
+        (``gitjit.schema.events.StoredEvent``) before anything of it is merged; the events equal
+        to one of ``known`` (the local copy's, already held here) bring nothing new and are not
+        checked again (a pulled ref that gained one event: one event checked, not all of them)."""
         evs = self.store.events_at(tip, where=where)
         try:
             check_document(ref, evs)
         except ValidationError as e:
             raise ValidationError(e.message.replace(ref, where, 1)) from None
         if remote and tip not in self._held:
-            check_events(evs, where=where)
+            have = {e.id: e for e in known}
+            new = [e for e in evs if have.get(e.id) != e] if have else evs
+            try:
+                check_events(new, where=where)
+            except ValidationError:
+                check_events(evs, where=where)  # the message names the event's place in the document
+                raise
             self._held.add(tip)  # a hub claim reads its window's tips before its push and merges them after
         return evs
 
@@ -472,32 +492,49 @@ class Syncer:
         retrying(attempt, what=f"reconcile {ref}", on_locked=lambda: locks.on_locked(self.git.common_dir, ref))
         return out[-1].outcome, out[-1].why
 
-    def _apply_batch(self, plans: list[_Plan], what: str) -> bool:
-        """Move many local refs in ONE compare-and-swap transaction (``git update-ref --stdin``: every
-        ``old`` value is checked under all the locks, then all refs move or none does). One process
-        instead of one fsync'd libgit2 write per ref: a pull of 10,000 changed issues would
-        otherwise spend most of its time here. False if anything moved meanwhile (or git failed):
-        the caller then takes the per-ref CAS path, which re-plans each ref."""
+    def _apply_batch(self, plans: list[_Plan], what: str) -> set[str]:
+        """Move many local refs in ONE compare-and-swap transaction (``GitRepo.move_refs``: every
+        ``old`` value is checked under ``packed-refs.lock``, then all refs move or none does, in
+        one rewrite of ``packed-refs``). Not one fsync'd libgit2 write per ref, nor a loose file per ref:
+        a pull of 10,000 changed issues would otherwise spend most of its time here. Returns the
+        refs not moved: all of them if anything moved meanwhile (or a lock was held), or those a
+        writer raced; the caller takes the per-ref CAS path for them, which re-plans each ref."""
         if len(plans) <= SMALL_BATCH and all(p.outcome in ("created", "fast_forwarded") for p in plans):
             # a hub claim's window: a few refs that only take what the remote holds, so neither a
             # ``git update-ref`` process nor fsync (a crash loses nothing the remote does not keep)
             try:
                 self.git.swap_many([(p.ref, p.old, p.new) for p in plans], f"jit {what}", durable=False)
             except (CasFailed, RefLocked):
-                return False  # refs that another process moved meanwhile: one at a time, re-planned
+                return {p.ref for p in plans}  # another process moved some meanwhile: one at a time, re-planned
             for p in plans:
                 self._done(p)
-            return True
-        lines = ["start"]
-        for p in plans:
-            lines.append(f"create {p.ref} {p.new}" if p.old is None else f"update {p.ref} {p.new} {p.old}")
-        lines += ["prepare", "commit"]
+            return set()
         # jit.fsync (docs/reliability.md) holds for these refs too, except when every one of them
         # only takes what the remote already holds (created or fast-forwarded to its tip): a crash
         # then loses nothing the remote does not keep, and the next pull writes them again. A hub
         # claim's refresh of its window is such a write, and fsync was most of its time.
         fsync = (self.git.config_get("jit.fsync") or "true").strip().lower() not in ("false", "no", "off", "0") \
             and any(p.outcome == "merged" for p in plans)
+        try:
+            # one rewrite of packed-refs under its lock (gitjit/git/packedrefs.py): a
+            # ``git update-ref`` transaction wrote a loose file per ref (7.2 s for 10,000 of them
+            # at 100,000 issues), which then had to be packed again
+            raced = self.git.move_refs([(p.ref, p.old, p.new) for p in plans], f"jit {what}", durable=fsync)
+        except (CasFailed, RefLocked, BadRefName, ValueError, OSError):
+            return {p.ref for p in plans}  # refs that another process moved or holds: one at a time, re-planned
+        except Unsupported:
+            return set() if self._apply_update_ref(plans, what, fsync) else {p.ref for p in plans}
+        for p in plans:
+            if p.ref not in raced:
+                self._done(p)
+        return raced
+
+    def _apply_update_ref(self, plans: list[_Plan], what: str, fsync: bool) -> bool:
+        """``_apply_batch`` through one ``git update-ref --stdin`` transaction (refs that are not files)."""
+        lines = ["start"]
+        for p in plans:
+            lines.append(f"create {p.ref} {p.new}" if p.old is None else f"update {p.ref} {p.new} {p.old}")
+        lines += ["prepare", "commit"]
         cmd: list[str] = []
         if fsync:
             cmd += ["-c", "core.fsync=reference"]
@@ -514,14 +551,17 @@ class Syncer:
         return True
 
     def reconcile(self, remote: str, *, only: Iterable[str] | None = None,
-                  progress: Progress | None = None) -> PullResult:
+                  progress: Progress | None = None, tips: dict[str, str] | None = None) -> PullResult:
         """Reconcile every tracking ref of ``remote`` (or just the local refs in ``only``);
-        ``progress`` is told of each ref read and merged (gitjit/core/progress.py)."""
+        ``progress`` is told of each ref read and merged (gitjit/core/progress.py). ``tips``: the
+        local and tracking refs as the caller just read them (``listing``), not read again."""
         want = set(only) if only is not None else None
         res = PullResult(remote)
         tp = self.tracking_prefix(remote)
-        if want is None:
-            tips = self.git.tips("refs/jit")
+        if tips is not None:
+            pass
+        elif want is None:
+            tips = self.listing(remote)
         else:  # a few refs (a hub claim's refresh): each looked up, not every ref listed (0.7 s at 100,000)
             tips = {}
             for ref in want:
@@ -551,8 +591,14 @@ class Syncer:
                 for _ in counted(read, progress, "reading refs", len(warm)):
                     pass
         for tname, ref, ltip, rtip in counted(todo, progress, "merging refs", len(todo)):
+            known: tuple[Event, ...] = ()
+            if ltip is not None:
+                try:
+                    known = self.load_valid(ref, ltip, where=ref)
+                except ValidationError:
+                    known = ()  # plan() says why the local copy cannot be merged
             try:
-                revents = self.load_valid(ref, rtip, where=tname, remote=True)
+                revents = self.load_valid(ref, rtip, where=tname, remote=True, known=known)
             except ValidationError as e:
                 self.store.warn(f"skipping {tname} ({remote}'s {ref}): {e.message.removeprefix(tname + ': ')}")
                 res.skipped.append({"ref": tname, "reason": e.message})
@@ -569,11 +615,12 @@ class Syncer:
         plans = [(w, ev) for w, (_, ev) in zip(written, plans)]
         for i in range(0, len(plans), BATCH_REFS):
             chunk = plans[i:i + BATCH_REFS]
-            if len(chunk) > 1 and self._apply_batch([p for p, _ in chunk], f"pull from {remote}"):
-                for p, _ in chunk:
+            left = self._apply_batch([p for p, _ in chunk], f"pull from {remote}") if len(chunk) > 1 \
+                else {p.ref for p, _ in chunk}
+            for p, _ in chunk:
+                if p.ref not in left:
                     getattr(res, p.outcome).append(p.ref)
-                continue
-            for p, revents in chunk:  # one at a time, re-planned under CAS with retries
+            for p, revents in (x for x in chunk if x[0].ref in left):  # re-planned under CAS with retries
                 out, why = self.reconcile_ref(p.ref, tips[self.tracking_ref(remote, p.ref)], revents)
                 if out == "skipped":
                     res.skipped.append({"ref": p.ref, "reason": why})
@@ -676,7 +723,11 @@ class Syncer:
                 self._record_quiet(remote, "pulled", advertised=digest,
                                    tracking=self._tracking_sig(remote))
             return res
-        before = self.git.tips(self.tracking_prefix(remote)) if fetch else {}
+        if fetch:
+            bulk = self._pull_bulk(remote, digest, progress)
+            if bulk is not None:
+                return bulk
+        before = self.git.ref_tips(self.tracking_prefix(remote)) if fetch else {}
         if fetch:
             self.fetch(remote)
         res = self.reconcile(remote, progress=progress)
@@ -688,12 +739,98 @@ class Syncer:
             self._record_quiet(remote, "pulled", advertised=digest, tracking=self._tracking_sig(remote))
         return res
 
+    def advertised_tips(self, remote: str) -> dict[str, str] | None:
+        """``{tracking ref: tip}`` of the remote's jit refs as its last ``advertised`` answer gave
+        them (None without one). A name git would refuse, or a tip that is no object id, is left
+        out with a warning: the remote is not trusted to name refs here."""
+        text = getattr(self, "_advertised", None)
+        if text is None:
+            return None
+        tp = self.tracking_prefix(remote)
+        out: dict[str, str] = {}
+        for line in text.splitlines():
+            tip, _, ref = line.partition("\t")
+            if not ref.startswith(LOCAL) or ref.endswith("^{}"):
+                continue
+            name = tp + ref[len(LOCAL):]
+            if _ISSUE_LINE.fullmatch(line):
+                out[name] = tip  # the common shape, which git accepts: no need for the whole check
+                continue
+            try:
+                check_ref_name(name)
+                check_target(tip)
+            except (BadRefName, ValueError):
+                self.store.warn(f"{remote} advertises {ref!r} at {tip[:40]!r}, which is not a valid ref: ignored")
+                continue
+            out[name] = tip.lower()
+        return out
+
+    def fetch_objects(self, remote: str, oids: list[str]) -> bool:
+        """Fetch the objects of ``oids`` (tips the remote just advertised) and write no ref: one
+        ``git fetch`` of object ids (``--stdin``), which still checks that everything they need is
+        here (git's connectivity check), but moves no tracking ref: the caller writes those in one
+        ``packed-refs`` rewrite. False when the remote will not serve a want by id (a protocol v0
+        server that no longer advertises one of them): the caller then fetches by ref name."""
+        if not oids:
+            return True
+        args = ["fetch", "--stdin", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance", "--quiet",
+                remote]
+        proc = git_run.run(args, git_dir=self.git.git_dir, input="".join(o + "\n" for o in oids),
+                           env={"LC_ALL": "C", "LANGUAGE": "C"}, timeout=GIT_TIMEOUT, what=f"fetch from {remote}")
+        if proc.returncode == 0:
+            return True
+        err = _access_error(remote, "fetch", proc.stderr.strip())
+        if err is not None:
+            raise err
+        return False
+
+    def _pull_bulk(self, remote: str, digest: str | None, progress: Progress | None) -> PullResult | None:
+        """The whole pull when many refs moved, in time that follows what moved rather than the
+        number of refs: the advertisement (``advertised``) against the tracking refs read from
+        their files gives what moved and what is gone; one ``fetch_objects`` of the moved tips;
+        the tracking refs move in one ``packed-refs`` rewrite (no loose file per ref, no reflog:
+        they are a cache of the remote); the reconcile works from those tips without listing
+        the refs again. None when this cannot be done here (no advertisement, a lock held, a
+        name that clashes, a server that refuses wants by id): the caller then pulls git's way."""
+        adv = self.advertised_tips(remote)
+        if adv is None:
+            return None
+        tp = self.tracking_prefix(remote)
+        try:
+            have = self.git.ref_tips(tp)
+        except OSError:
+            return None
+        moved = {t: tip for t, tip in adv.items() if have.get(t) != tip}
+        gone = sorted(t for t in have if t not in adv)
+        if not self.fetch_objects(remote, sorted(set(moved.values()))):
+            return None
+        updates: list[tuple[str, str | None, str | None]] = [(t, ANY, tip) for t, tip in sorted(moved.items())]
+        updates += [(t, ANY, None) for t in gone]
+        try:
+            raced = self.git.move_refs(updates, None, durable=False)
+        except (CasFailed, RefLocked, Unsupported, BadRefName, ValueError, OSError):
+            return None
+        after = {t: tip for t, tip in have.items() if t not in moved and t not in gone}
+        after.update(moved)
+        for t in raced:  # a plain ``git fetch`` wrote these meanwhile: as it left them
+            now = self.git.tip(t)
+            if now is None:
+                after.pop(t, None)
+            else:
+                after[t] = now
+        res = self.reconcile(remote, progress=progress, tips={**self.git.ref_tips(LOCAL), **after})
+        res.rewritten = self.rewrites(remote, {t: have[t] for t in (*moved, *gone) if t in have}, after)
+        maybe_gc(self.git)
+        if digest is not None and not res.skipped:
+            self._record_quiet(remote, "pulled", advertised=digest, tracking=self._signatures(remote)["tracking"])
+        return res
+
     def rewrites(self, remote: str, before: dict[str, str],
                  after: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Tracking refs the fetch moved to a tip that does not descend from the old one (a forced
         push on the remote) or removed: say so, with the events the remote no longer has. The
         local refs keep every event (the union never drops any) and the next push restores them."""
-        after = self.git.tips(self.tracking_prefix(remote)) if after is None else after
+        after = self.git.ref_tips(self.tracking_prefix(remote)) if after is None else after
         out: list[dict[str, Any]] = []
         for tname, old in sorted(before.items()):
             new = after.get(tname)
@@ -764,13 +901,19 @@ class Syncer:
 
     # ------------------------------------------------------------------ pushing
 
-    def pending(self, remote: str) -> list[tuple[str, str, str | None]]:
-        """``(ref, local tip, tracking tip|None)`` for every local ref the remote does not have yet.
+    def listing(self, remote: str) -> dict[str, str]:
+        """Every local jit ref and every tracking ref of ``remote`` with its tip, read from the
+        ref files (``GitRepo.ref_tips``)."""
+        return self.git.ref_tips(LOCAL, self.tracking_prefix(remote))
+
+    def pending(self, remote: str, tips: dict[str, str] | None = None) -> list[tuple[str, str, str | None]]:
+        """``(ref, local tip, tracking tip|None)`` for every local ref the remote does not have yet
+        (``tips``: a ``listing`` just read, else one is read).
 
         Only pushes that keep every remote event: the tracking tip must be an ancestor of the
         local tip (``reconcile`` makes it so), otherwise the ref waits with a warning."""
         tp = self.tracking_prefix(remote)
-        tips = self.git.tips("refs/jit")
+        tips = self.listing(remote) if tips is None else tips
         out: list[tuple[str, str, str | None]] = []
         for ref, ltip in sorted(tips.items()):
             if not ref.startswith(LOCAL):
@@ -801,12 +944,19 @@ class Syncer:
         if self.quiet(remote, "pushed", **sigs):
             # neither a local jit ref nor a tracking ref moved since a push last found nothing pending
             return {"remote": remote, "pushed": [], "count": 0, "rounds": 0}
+        # the tracking refs as the last pull left them (all reconciled): after this push they still
+        # are, with the pushed refs at our tips, so the next pull need not be a whole one
+        was_pulled = self.quiet(remote, "pulled", tracking=sigs["tracking"])
+        accepted_all: dict[str, str] = {}
         while True:
             rounds += 1
             if rounds > 1:
                 sigs = self._signatures(remote)  # taken before the look: a write after it is seen next time
-            self.reconcile(remote)  # never lease on a remote tip we have not merged
-            todo = self.pending(remote)
+            tips = self.listing(remote)  # one listing for the reconcile and the pending refs
+            merged = self.reconcile(remote, tips=tips)  # never lease on a remote tip we have not merged
+            if merged.created or merged.fast_forwarded or merged.merged:
+                tips = self.listing(remote)
+            todo = self.pending(remote, tips)
             if not todo:
                 self._record_quiet(remote, "pushed", **sigs)
                 break
@@ -822,6 +972,7 @@ class Syncer:
                 rejected += [ref for ref, _new, _old in batch if not status[ref][0]]
                 self.set_tracking(remote, accepted)
                 pushed += [ref for ref, _ in accepted]
+                accepted_all.update(accepted)
             if not rejected:
                 break
             if rounds >= PUSH_ROUNDS:
@@ -831,8 +982,40 @@ class Syncer:
                     details={"remote": remote, "rejected": rejected[:50]})
             time.sleep(random.uniform(0, delay))
             delay = min(delay * 2, 1.0)
+            was_pulled = False  # this fetch moves tracking refs that only the next reconcile merges
             self.fetch(remote)
+        if was_pulled and accepted_all:
+            self._pushed_in_step(remote, accepted_all)
         return {"remote": remote, "pushed": pushed, "count": len(pushed), "rounds": rounds}
+
+    def _pushed_in_step(self, remote: str, accepted: dict[str, str]) -> None:
+        """After a push that the remote took whole, from tracking refs the last pull left
+        reconciled: record them as still reconciled, and the advertisement the remote should now
+        give (the last one with our pushed tips in), so that the next pull of an unchanged remote
+        is the quiet one (one ``git ls-remote``), not a fetch. If anyone else moved a ref there
+        meanwhile, the digest differs and the next pull fetches just what moved. Without this
+        process's own advertisement (a push on its own), the recorded digest is kept: the next
+        pull then finds nothing moved but the refs it already has."""
+        import hashlib
+
+        state = fetched.read_state(self.git.common_dir, QUIET_FILE)
+        rec = state.get(remote)
+        got = rec.get("pulled") if isinstance(rec, dict) else None
+        sig = self._signatures(remote)["tracking"]
+        if not isinstance(got, dict) or sig is None:
+            return
+        digest = got.get("advertised")
+        text = getattr(self, "_advertised", None)
+        if text is not None and digest == hashlib.sha1(text.encode()).hexdigest():
+            lines: dict[str, str] = {}
+            for line in text.splitlines():
+                lines[line.partition("\t")[2]] = line
+            for ref, new in accepted.items():
+                lines[ref] = f"{new}\t{ref}"
+            predicted = "".join(lines[k] + "\n" for k in sorted(lines, key=lambda r: r.encode()))
+            digest = hashlib.sha1(predicted.encode()).hexdigest()
+            self._advertised = predicted
+        self._record_quiet(remote, "pulled", advertised=digest, tracking=sig)
 
     # ------------------------------------------------------------------ hub-decided writes
 
