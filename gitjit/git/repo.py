@@ -285,9 +285,18 @@ class GitRepo:
         from .packedrefs import update
 
         peeled: dict[str, str] = {}
+        # the object's type from its header alone (pygit2 releases after 1.19.0); reading the object is the
+        # fallback (a commit is a few hundred bytes)
+        header = getattr(self.repo.odb, "read_header", None)
         for new in {n for _r, _o, n in updates if n is not None}:
             try:
-                kind = self.repo.odb.read_header(new)[0]
+                if header is not None:
+                    kind = header(new)[0]
+                else:
+                    obj = self.repo.get(new)
+                    if obj is None:
+                        continue
+                    kind = obj.type
             except (KeyError, ValueError, pygit2.GitError):
                 continue
             if kind == pygit2.enums.ObjectType.TAG:
